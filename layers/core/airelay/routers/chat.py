@@ -1,0 +1,74 @@
+"""POST /api/chat (buffered JSON) and POST /api/chat/stream (AI SDK UI message stream)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from .. import relay
+from ..conversation import ChatBody, UIChatBody, build_request, parse_body
+from ..errors import MalformedRequest
+from ..providers.registry import chat_model
+from ..settings import get_settings
+from ..streaming import EventStreamResponse, UIMessageStream
+
+router = APIRouter()
+
+STREAM_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"$ref": "#/components/schemas/ChatBody"}, {"$ref": "#/components/schemas/UIChatBody"}]}
+            }
+        },
+    }
+}
+
+
+@router.post("/api/chat")
+async def chat(body: ChatBody) -> JSONResponse:
+    settings = get_settings()
+    model_id, request = build_request(body, settings)
+    model = await chat_model(model_id, settings)
+    completion = await relay.complete(model, request, settings)
+    usage = completion.finished.usage
+    return JSONResponse({
+        "response": completion.text,
+        "tokens_used": usage.prompt_tokens + usage.completion_tokens,
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "estimated": usage.estimated,
+        },
+        "model": model_id,
+        "finish_reason": completion.finished.reason,
+    })
+
+
+@router.post("/api/chat/stream", openapi_extra=STREAM_BODY_SCHEMA)
+async def chat_stream(request: Request) -> EventStreamResponse:
+    settings = get_settings()
+    body = await read_body(request)
+    model_id, chat_request = build_request(body, settings)
+    model = await chat_model(model_id, settings)
+    stream = await relay.open_stream(model, chat_request, settings)
+    encoder = UIMessageStream()
+    return EventStreamResponse(stream.ui_message_stream(encoder))
+
+
+async def read_body(request: Request) -> ChatBody | UIChatBody:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise MalformedRequest() from None
+    try:
+        return parse_body(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None

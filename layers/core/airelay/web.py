@@ -1,0 +1,184 @@
+"""create_app(*routers): the one way every function builds its ASGI app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
+from .settings import Settings, get_settings
+
+log = logging.getLogger("airelay")
+
+CORS_HEADERS = "content-type,authorization,x-api-key,x-request-id"
+EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
+
+
+def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
+    for router in routers:
+        app.include_router(router)
+    app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False)
+    app.add_exception_handler(AirelayError, airelay_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(Guard, settings=settings)
+    return app
+
+
+async def health() -> dict:
+    return {"status": "ok"}
+
+
+def error_response(error: AirelayError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
+
+
+async def airelay_error(_: Request, exc: AirelayError) -> JSONResponse:
+    return error_response(exc)
+
+
+async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return error_response(MalformedRequest())
+    return JSONResponse({"error": {"code": "invalid_input", "message": describe(problems)}}, status_code=422)
+
+
+def describe(problems: list[dict]) -> str:
+    """A short, safe summary of pydantic errors: field paths and messages, never the input values."""
+    parts = []
+    for problem in problems[:3]:
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    if isinstance(exc.__cause__, AirelayError):  # FastAPI wraps errors raised while it reads the body
+        return error_response(exc.__cause__)
+    if exc.status_code == 404:
+        return error_response(NotFound())
+    code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+    return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+
+def request_id_from(scope: dict) -> str:
+    """API Gateway's request id when there is one (Mangum event or the Web Adapter's header), else a new one."""
+    event = scope.get("aws.event")
+    if event:
+        rid = event.get("requestContext", {}).get("requestId")
+        if rid:
+            return rid
+    for name, value in scope.get("headers", ()):
+        if name == b"x-amzn-request-context":
+            try:
+                return json.loads(value)["requestId"]
+            except (ValueError, KeyError, TypeError):
+                break
+    return uuid.uuid4().hex
+
+
+class Guard:
+    """Pure ASGI middleware: request id, CORS allowlist, body-size limit, last-resort error handler."""
+
+    def __init__(self, app, settings: Settings) -> None:
+        self.app = app
+        self.origins = frozenset(settings.allowed_origins)
+        self.any_origin = "*" in self.origins
+        self.max_body = settings.max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        origin = self.allowed_origin(scope)
+        extra = [(b"x-request-id", request_id.encode())]
+        if origin:
+            extra += [
+                (b"access-control-allow-origin", origin.encode()),
+                (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
+                (b"vary", b"Origin"),
+            ]
+        if scope["method"] == "OPTIONS":
+            await self.preflight(origin, extra, send)
+            return
+        if self.declared_length(scope) > self.max_body:
+            await self.reply(send, PayloadTooLarge(), extra)
+            return
+
+        started = False
+
+        async def send_with_headers(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        try:
+            await self.app(scope, self.limited(receive), send_with_headers)
+        except PayloadTooLarge as exc:
+            if not started:
+                await self.reply(send, exc, extra)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id})
+            if not started:
+                await self.reply(send, AirelayError(), extra)
+
+    def allowed_origin(self, scope) -> str | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                return origin if self.any_origin or origin in self.origins else None
+        return None
+
+    @staticmethod
+    def declared_length(scope) -> int:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                return int(value) if value.isdigit() else 0
+        return 0
+
+    def limited(self, receive):
+        seen = 0
+
+        async def receive_limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise PayloadTooLarge()
+            return message
+
+        return receive_limited
+
+    @staticmethod
+    async def preflight(origin: str | None, extra: list, send) -> None:
+        headers = list(extra)
+        if origin:
+            headers += [
+                (b"access-control-allow-methods", b"GET,POST,OPTIONS"),
+                (b"access-control-allow-headers", CORS_HEADERS.encode()),
+                (b"access-control-max-age", b"600"),
+            ]
+        await send({"type": "http.response.start", "status": 204 if origin else 403, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def reply(send, error: AirelayError, extra: list) -> None:
+        body = json.dumps(error.body()).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+        headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,61 @@
+"""`make dev`: the local model (unless a hosted one is configured), then the local API on 127.0.0.1:8000."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+
+import uvicorn
+
+from . import model_server
+from .template import ROOT
+
+
+def load_dotenv_file() -> None:
+    from dotenv import load_dotenv
+
+    load_dotenv(ROOT / ".env", override=False)
+
+
+def choose_chat_backend() -> bool:
+    """Returns True when the local model server is needed; sets CHAT_MODEL when a hosted model is configured."""
+    hosted = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    if hosted and not os.environ.get("CHAT_MODEL"):
+        os.environ["CHAT_MODEL"] = "openai/gpt-4o-mini"
+    return os.environ.get("CHAT_MODEL", "local/").startswith("local/")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local.dev")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--model-port", type=int, default=int(os.environ.get("LOCAL_MODEL_PORT", "8081")))
+    args = parser.parse_args(argv)
+    load_dotenv_file()
+    model = None
+    if choose_chat_backend():
+        if not (model_server.VENV / ".installed").exists():
+            subprocess.run(["make", "--no-print-directory", "model-server"], cwd=ROOT, check=True)
+        print(f"starting the local chat model ({model_server.MODEL_ALIAS}) on 127.0.0.1:{args.model_port} ...", flush=True)
+        (ROOT / ".airelay").mkdir(exist_ok=True)
+        model = model_server.start(args.model_port, ROOT / ".airelay" / "model-server.log")
+        os.environ["LOCAL_MODEL_BASE_URL"] = f"http://127.0.0.1:{args.model_port}/v1"
+    base = f"http://127.0.0.1:{args.port}"
+    print(f"""
+airelay is running
+  demo page      {base}/
+  chat           POST {base}/api/chat
+  chat (stream)  POST {base}/api/chat/stream
+  chat model     {os.environ.get("CHAT_MODEL", "local/" + model_server.MODEL_ALIAS)}
+press Ctrl+C to stop
+""", flush=True)
+    try:
+        uvicorn.run("local.server:create", factory=True, host="127.0.0.1", port=args.port,
+                    log_level="warning", access_log=False)
+    finally:
+        if model is not None:
+            model_server.stop(model)
+
+
+if __name__ == "__main__":
+    main()

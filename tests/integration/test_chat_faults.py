@@ -1,0 +1,140 @@
+"""Chat through the local API against a fault-injecting OpenAI-compatible upstream on 127.0.0.1."""
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.support.upstream import (
+    FakeUpstream, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, StallMidStream, Status)
+
+BODY = {"message": "Say hello."}
+
+
+@pytest.fixture
+def upstream():
+    with FakeUpstream() as up:
+        yield up
+
+
+@pytest.fixture
+def api(local_api, upstream):
+    return local_api(CHAT_MODEL="openai/fake-model", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+                     UPSTREAM_TIMEOUT_S=2, STREAM_IDLE_TIMEOUT_S=1, UPSTREAM_MAX_RETRIES=2)
+
+
+def stream_parts(response):
+    parts = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            data = line.removeprefix("data: ")
+            parts.append(data if data == "[DONE]" else json.loads(data))
+    return parts
+
+
+def assert_safe(text, upstream):
+    assert upstream.SECRET_MARKER not in text and "sk-test" not in text and "Traceback" not in text
+
+
+def test_buffered_answer_is_relayed_with_upstream_usage(api, upstream):
+    response = httpx.post(f"{api}/api/chat", json=BODY, timeout=10)
+    data = response.json()
+    assert response.status_code == 200
+    assert data["response"] == upstream.REPLY_TEXT
+    assert data["usage"]["completion_tokens"] == 20 and data["usage"]["estimated"] is False
+    assert upstream.requests[-1]["model"] == "fake-model"
+    assert upstream.requests[-1]["messages"][0]["role"] == "system"
+
+
+def test_streamed_answer_is_exact_and_ends_with_finish(api, upstream):
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=10) as response:
+        parts = stream_parts(response)
+    assert response.status_code == 200
+    assert parts[-1] == "[DONE]" and parts[-2] == {"type": "finish", "finishReason": "stop"}
+    assert "".join(p["delta"] for p in parts[:-1] if p["type"] == "text-delta") == upstream.REPLY_TEXT
+    usage = next(p["data"] for p in parts[:-1] if p["type"] == "data-usage")
+    assert usage["outputTokens"] == 20 and usage["estimated"] is False
+    assert upstream.requests[-1]["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
+def test_429_with_retry_after_then_success_is_a_200(api, upstream, path):
+    upstream.script(Status(429, retry_after=1), "ok")
+    response = httpx.post(f"{api}{path}", json=BODY, timeout=10)
+    assert response.status_code == 200
+    assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize("status,expected", [(500, 502), (502, 502), (503, 503)])
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
+def test_persistent_5xx_is_a_safe_502_or_503(api, upstream, status, expected, path):
+    upstream.script(*[Status(status)] * 3)
+    response = httpx.post(f"{api}{path}", json=BODY, timeout=15)
+    assert response.status_code == expected
+    assert response.json()["error"]["code"] in ("provider_failed", "provider_unavailable")
+    assert_safe(response.text, upstream)
+    assert len(upstream.requests) == 3  # the SDK's own retries, no second loop
+
+
+def test_persistent_429_is_a_429_with_retry_after(local_api, upstream):
+    api = local_api(CHAT_MODEL="openai/fake-model", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+                    UPSTREAM_TIMEOUT_S=6)  # room for the SDK's two retries after 1 s each
+    upstream.script(*[Status(429, retry_after=1)] * 3)
+    response = httpx.post(f"{api}/api/chat", json=BODY, timeout=15)
+    assert response.status_code == 429 and response.headers["retry-after"] == "1"
+    assert_safe(response.text, upstream)
+
+
+def test_rejected_key_is_a_safe_502(api, upstream):
+    upstream.script(Status(401))
+    response = httpx.post(f"{api}/api/chat", json=BODY, timeout=10)
+    assert response.status_code == 502
+    assert_safe(response.text, upstream)
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
+def test_slow_upstream_is_a_504_within_the_deadline(api, upstream, path):
+    upstream.script(*[SlowFirstByte(10)] * 3)
+    started = time.monotonic()
+    response = httpx.post(f"{api}{path}", json=BODY, timeout=15)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "provider_timeout"
+    assert elapsed < 3.0  # UPSTREAM_TIMEOUT_S=2, however many retries the SDK would like
+
+
+@pytest.mark.parametrize("behaviour", [ResetMidStream(after_chunks=5), StallMidStream(after_chunks=5, seconds=20),
+                                       MalformedChunk(after_chunks=3, then="close")])
+def test_stream_cut_midway_ends_with_an_error_part_not_a_finish(api, upstream, behaviour):
+    upstream.script(behaviour)
+    started = time.monotonic()
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=15) as response:
+        parts = stream_parts(response)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5  # STREAM_IDLE_TIMEOUT_S=1 bounds a stall
+    objects = [p for p in parts if p != "[DONE]"]
+    assert objects[-1]["type"] == "error"
+    assert not any(p["type"] == "finish" for p in objects)
+    assert any(p["type"] == "text-delta" for p in objects)
+    usage = next(p["data"] for p in objects if p["type"] == "data-usage")
+    assert usage["estimated"] is True and usage["outputTokens"] > 0
+    assert_safe(json.dumps(parts), upstream)
+
+
+def test_client_disconnect_closes_the_upstream(api, upstream):
+    upstream.script(Ok(chunk_delay_s=0.2))
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=10) as response:
+        for line in response.iter_lines():
+            if '"text-delta"' in line:
+                break  # leave after the first token
+    assert upstream.wait_closed(timeout=2.0)
+
+
+def test_client_disconnect_during_a_stall_closes_the_upstream(api, upstream):
+    upstream.script(StallMidStream(after_chunks=2, seconds=20))
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=10) as response:
+        for line in response.iter_lines():
+            if '"text-delta"' in line:
+                break
+    assert upstream.wait_closed(timeout=2.0)

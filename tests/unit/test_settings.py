@@ -1,0 +1,40 @@
+import pytest
+
+from airelay.settings import Settings
+
+
+def test_defaults_work_locally_without_any_environment():
+    settings = Settings.from_env({})
+    assert settings.chat_model == "local/smollm2-135m"
+    assert "http://127.0.0.1:8000" in settings.allowed_origins
+
+
+def test_values_are_parsed_by_type():
+    settings = Settings.from_env({"MAX_TOKENS_CAP": "2048", "UPSTREAM_TIMEOUT_S": "1.5",
+                                  "ALLOWED_ORIGINS": "https://a.example, https://b.example",
+                                  "ALLOWED_CHAT_MODELS": "openai/gpt-4o,openai/gpt-4o-mini",
+                                  "CHAT_MODEL": "openai/gpt-4o-mini"})
+    assert settings.max_tokens_cap == 2048 and settings.upstream_timeout_s == 1.5
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.chat_models == ("openai/gpt-4o-mini", "openai/gpt-4o")
+
+
+def test_invalid_values_fail_at_start_with_the_setting_name():
+    with pytest.raises(ValueError, match="max_tokens_cap"):
+        Settings.from_env({"MAX_TOKENS_CAP": "lots"})
+    with pytest.raises(ValueError, match="DEFAULT_MAX_TOKENS"):
+        Settings.from_env({"MAX_TOKENS_CAP": "10", "DEFAULT_MAX_TOKENS": "20"})
+
+
+def test_prod_refuses_a_wildcard_origin():
+    with pytest.raises(ValueError, match="not '\\*'"):
+        Settings.from_env({"AIRELAY_STAGE": "prod", "ALLOWED_ORIGINS": "*"})
+
+
+def test_every_setting_is_documented():
+    from dataclasses import fields
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    missing = [f.metadata["env"] for f in fields(Settings) if f"`{f.metadata['env']}`" not in doc]
+    assert not missing, f"docs/configuration.md does not describe {missing}"
