@@ -10,7 +10,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help dev test unit bench venv model-server python312 clean
 
-include mk/sam.mk
+# Each capability may add its own targets in mk/<name>.mk, and what `make test` / `make dev` need to
+# TEST_DEPS / DEV_DEPS.
+TEST_DEPS :=
+DEV_DEPS :=
+include $(sort $(wildcard mk/*.mk))
 
 help:
 	@echo "make dev     run the local stack on http://127.0.0.1:8000 (local model unless OPENAI_API_KEY is set)"
@@ -43,10 +47,10 @@ $(LLAMA_VENV)/.installed: | python312
 
 model-server: $(LLAMA_VENV)/.installed
 
-dev: venv
+dev: venv $(DEV_DEPS)
 	@$(PY) -m local.dev
 
-test: venv model-server $(SAM)
+test: venv model-server $(SAM) $(TEST_DEPS)
 	@$(PY) -m pytest tests
 
 unit: venv

@@ -66,6 +66,26 @@ class ChatModel(ABC):
         return Completion("".join(parts), finished)
 
 
+@dataclass(slots=True)
+class Embeddings:
+    vectors: "numpy.ndarray"  # (n, dimension) float32, each row L2-normalised  # noqa: F821
+    usage: Usage
+
+
+class Embedder(ABC):
+    """A text embedder. `embed` returns one L2-normalised row per text, in order."""
+
+    provider: ClassVar[str]
+    dimension: ClassVar[int]
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.name = model_id.split("/", 1)[1]
+
+    @abstractmethod
+    async def embed(self, texts: list[str]) -> Embeddings: ...
+
+
 def split_model_id(model_id: str) -> tuple[str, str]:
     provider, sep, name = model_id.partition("/")
     if not sep or not provider or not name:

@@ -6,9 +6,10 @@ import anyio
 
 from ..errors import InvalidInput, ProviderUnavailable
 from ..settings import Settings, get_settings
-from .base import ChatModel, split_model_id
+from .base import ChatModel, Embedder, split_model_id
 
 _chat_models: dict[str, ChatModel] = {}
+_embedders: dict[str, Embedder] = {}
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
@@ -57,11 +58,27 @@ def _key_from_ssm(settings: Settings) -> str:
         raise ProviderUnavailable("The model provider's key could not be read.") from None
 
 
+async def embedder(model_id: str) -> Embedder:
+    model = _embedders.get(model_id)
+    if model is None:
+        model = await anyio.to_thread.run_sync(_build_embedder, model_id)
+        _embedders[model_id] = model
+    return model
+
+
+def _build_embedder(model_id: str) -> Embedder:
+    if model_id == "local/use-multilingual":
+        from .local_use import LocalUSEEmbedder
+
+        return LocalUSEEmbedder(model_id)
+    raise InvalidInput(f"unknown embedding model '{model_id[:80]}'")
+
+
 def forget_chat_models() -> None:
     """Drop cached providers (tests, or after a settings change)."""
     _chat_models.clear()
 
 
-def install(model: ChatModel) -> None:
+def install(model: ChatModel | Embedder) -> None:
     """Serve `model.model_id` with this instance (tests, or an app that embeds airelay with its own provider)."""
-    _chat_models[model.model_id] = model
+    (_embedders if isinstance(model, Embedder) else _chat_models)[model.model_id] = model
