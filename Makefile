@@ -25,7 +25,7 @@ help:
 python312:
 	@test -n "$(PY312)" || { echo "python3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
 
-$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt functions/chat/requirements.txt | python312
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt $(wildcard functions/*/requirements.txt) | python312
 	@echo "==> preparing $(VENV) (python3.12, pip packages)"
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
@@ -47,10 +47,16 @@ $(LLAMA_VENV)/.installed: | python312
 
 model-server: $(LLAMA_VENV)/.installed
 
+# Node tools the tests use (dynalite), pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	@echo "==> npm packages for the tests"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 dev: venv $(DEV_DEPS)
 	@$(PY) -m local.dev
 
-test: venv model-server $(SAM) $(TEST_DEPS)
+test: venv model-server $(SAM) node_modules/.installed $(TEST_DEPS)
 	@$(PY) -m pytest tests
 
 unit: venv

@@ -47,6 +47,8 @@ airelay is running
   chat           POST {base}/api/chat
   chat (stream)  POST {base}/api/chat/stream
   chat model     {os.environ.get("CHAT_MODEL", "local/" + model_server.MODEL_ALIAS)}
+  sentiment      POST {base}/api/sentiment        ({os.environ.get("SENTIMENT_MODEL", "local/use-multilingual-anchors")})
+  image          POST {base}/api/image/classify   ({os.environ.get("IMAGE_MODEL", "local/efficientnet-lite0")})
 press Ctrl+C to stop
 """, flush=True)
     try:

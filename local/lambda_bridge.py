@@ -120,7 +120,8 @@ class Container:
     def _call(self, event: dict) -> dict:
         if self._handler is None:
             self._handler = handler_of(self.function)
-        return self._handler(event, LambdaContext(self.function.name, event["requestContext"]["requestId"]))
+        request_id = event.get("requestContext", {}).get("requestId") or str(uuid.uuid4())  # S3 events have none
+        return self._handler(event, LambdaContext(self.function.name, request_id))
 
     def invoke(self, event: dict) -> Future:
         return self._executor.submit(self._call, event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,8 +28,15 @@ def model_path() -> Path:
     return Path(subprocess.check_output([str(PYTHON), "-c", FIND_MODEL], text=True).strip())
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
     """Starts the server on 127.0.0.1:port and returns once it answers (model load takes well under a second)."""
+    if port_in_use(port):
+        raise SystemExit(f"port {port} is already in use: stop what runs there or set LOCAL_MODEL_PORT")
     command = [
         str(PYTHON), "-m", "llama_cpp.server", "--model", str(model_path()), "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(min(2, os.cpu_count() or 1)),

@@ -5,6 +5,7 @@ import pytest
 
 from airelay.providers import registry
 from airelay.settings import get_settings
+from airelay.usage import forget_meter
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -14,11 +15,14 @@ def load_event(name: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def clean_settings(monkeypatch):
+def clean_settings(monkeypatch, tmp_path):
     for name in ("CHAT_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ALLOWED_CHAT_MODELS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("USAGE_DB_PATH", str(tmp_path / "usage.sqlite3"))
     get_settings.cache_clear()
     registry.forget_chat_models()
+    forget_meter()
     yield
     get_settings.cache_clear()
     registry.forget_chat_models()
+    forget_meter()

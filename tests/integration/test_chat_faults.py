@@ -20,7 +20,7 @@ def upstream():
 
 @pytest.fixture
 def api(local_api, upstream):
-    return local_api(CHAT_MODEL="openai/fake-model", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+    return local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
                      UPSTREAM_TIMEOUT_S=2, STREAM_IDLE_TIMEOUT_S=1, UPSTREAM_MAX_RETRIES=2)
 
 
@@ -43,7 +43,7 @@ def test_buffered_answer_is_relayed_with_upstream_usage(api, upstream):
     assert response.status_code == 200
     assert data["response"] == upstream.REPLY_TEXT
     assert data["usage"]["completion_tokens"] == 20 and data["usage"]["estimated"] is False
-    assert upstream.requests[-1]["model"] == "fake-model"
+    assert upstream.requests[-1]["model"] == "gpt-4o-mini"
     assert upstream.requests[-1]["messages"][0]["role"] == "system"
 
 
@@ -78,7 +78,7 @@ def test_persistent_5xx_is_a_safe_502_or_503(api, upstream, status, expected, pa
 
 
 def test_persistent_429_is_a_429_with_retry_after(local_api, upstream):
-    api = local_api(CHAT_MODEL="openai/fake-model", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
                     UPSTREAM_TIMEOUT_S=6)  # room for the SDK's two retries after 1 s each
     upstream.script(*[Status(429, retry_after=1)] * 3)
     response = httpx.post(f"{api}/api/chat", json=BODY, timeout=15)

@@ -19,7 +19,7 @@ def ssm(monkeypatch):
 def test_key_is_read_from_ssm_by_name_and_sent_upstream(local_api, ssm):
     ssm.put_parameter(Name=PARAM, Value="sk-from-ssm-1", Type="SecureString")
     with FakeUpstream() as upstream:
-        api = local_api(CHAT_MODEL="openai/fake-model", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY_PARAM=PARAM)
+        api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY_PARAM=PARAM)
         assert httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10).status_code == 200
         ssm.put_parameter(Name=PARAM, Value="sk-from-ssm-2", Type="SecureString", Overwrite=True)
         assert httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10).status_code == 200

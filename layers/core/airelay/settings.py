@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
@@ -39,6 +40,38 @@ class Settings:
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
 
+    usage_table: str = field(default="", metadata={"env": "USAGE_TABLE"})
+    usage_db_path: str = field(default=".airelay/usage.sqlite3", metadata={"env": "USAGE_DB_PATH"})
+    usage_retention_days: int = field(default=90, metadata={"env": "USAGE_RETENTION_DAYS"})
+    daily_budget_usd: Decimal = field(default=Decimal("10"), metadata={"env": "DAILY_BUDGET_USD"})
+    identity_daily_budget_usd: Decimal = field(default=Decimal("1"), metadata={"env": "IDENTITY_DAILY_BUDGET_USD"})
+    identity_budgets: str = field(default="", metadata={"env": "IDENTITY_BUDGETS"})
+    model_prices: str = field(default="", metadata={"env": "MODEL_PRICES"})
+    usd_krw_rate: Decimal = field(default=Decimal("1400"), metadata={"env": "USD_KRW_RATE"})
+
+    faq_index_url: str = field(default="file://.airelay/faq-index.bin", metadata={"env": "FAQ_INDEX_URL"})
+    faq_embedding_model: str = field(default="local/use-multilingual", metadata={"env": "FAQ_EMBEDDING_MODEL"})
+    faq_thresholds: tuple[str, ...] = field(default=(), metadata={"env": "FAQ_THRESHOLDS"})
+    faq_reload_check_s: float = field(default=30.0, metadata={"env": "FAQ_RELOAD_CHECK_S"})
+    faq_question_max_chars: int = field(default=500, metadata={"env": "FAQ_QUESTION_MAX_CHARS"})
+    faq_top_k_default: int = field(default=3, metadata={"env": "FAQ_TOP_K_DEFAULT"})
+    faq_top_k_max: int = field(default=10, metadata={"env": "FAQ_TOP_K_MAX"})
+    faq_embed_cache_size: int = field(default=256, metadata={"env": "FAQ_EMBED_CACHE_SIZE"})
+    faq_source_prefix: str = field(default="source/", metadata={"env": "FAQ_SOURCE_PREFIX"})
+    faq_index_float16: bool = field(default=False, metadata={"env": "FAQ_INDEX_FLOAT16"})
+
+    sentiment_model: str = field(default="local/use-multilingual-anchors", metadata={"env": "SENTIMENT_MODEL"})
+    sentiment_text_max_chars: int = field(default=2000, metadata={"env": "SENTIMENT_TEXT_MAX_CHARS"})
+    image_model: str = field(default="local/efficientnet-lite0", metadata={"env": "IMAGE_MODEL"})
+    image_model_path: str = field(default="", metadata={"env": "IMAGE_MODEL_PATH"})
+    image_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"env": "IMAGE_MAX_BYTES"})
+    image_max_pixels: int = field(default=40_000_000, metadata={"env": "IMAGE_MAX_PIXELS"})
+    image_fetch_timeout_s: float = field(default=10.0, metadata={"env": "IMAGE_FETCH_TIMEOUT_S"})
+    image_max_redirects: int = field(default=3, metadata={"env": "IMAGE_MAX_REDIRECTS"})
+    hf_token: str = field(default="", metadata={"env": "HF_TOKEN"})
+    hf_token_param: str = field(default="", metadata={"env": "HF_TOKEN_PARAM"})
+    hf_base_url: str = field(default="https://router.huggingface.co/hf-inference", metadata={"env": "HF_BASE_URL"})
+
     @property
     def chat_models(self) -> tuple[str, ...]:
         """The models a client may ask for: the configured default first."""
@@ -61,10 +94,33 @@ class Settings:
             raise ValueError("DEFAULT_MAX_TOKENS must be between 1 and MAX_TOKENS_CAP")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
+        if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
+            raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
+        self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
+
+    @property
+    def faq_threshold_overrides(self) -> dict[str, float]:
+        """FAQ_THRESHOLDS: `model=score` pairs that replace the per-model table in data/faq/bot.json."""
+        overrides = {}
+        for item in self.faq_thresholds:
+            model, sep, value = item.rpartition("=")
+            try:
+                score = float(value)
+            except ValueError:
+                score = None
+            if not sep or not model.strip() or score is None or not -1 <= score <= 1:
+                raise ValueError("FAQ_THRESHOLDS entries look like model=score, e.g. local/use-multilingual=0.6")
+            overrides[model.strip()] = score
+        return overrides
 
 
 def _parse(name: str, default: object, raw: str) -> object:
     try:
+        if isinstance(default, Decimal):
+            value = Decimal(raw.strip())
+            if not value.is_finite() or value < 0:
+                raise ValueError
+            return value
         if isinstance(default, tuple):
             return _list(raw)
         if isinstance(default, bool):
@@ -73,7 +129,7 @@ def _parse(name: str, default: object, raw: str) -> object:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-    except ValueError:
+    except (ValueError, InvalidOperation):
         raise ValueError(f"setting {name} has an invalid value") from None
     return raw.strip()
 

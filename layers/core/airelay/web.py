@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,20 +71,47 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
-def request_id_from(scope: dict) -> str:
-    """API Gateway's request id when there is one (Mangum event or the Web Adapter's header), else a new one."""
+def aws_context(scope: dict) -> dict:
+    """API Gateway's requestContext: from the Mangum event, or the header the Web Adapter adds."""
     event = scope.get("aws.event")
     if event:
-        rid = event.get("requestContext", {}).get("requestId")
-        if rid:
-            return rid
+        return event.get("requestContext") or {}
     for name, value in scope.get("headers", ()):
         if name == b"x-amzn-request-context":
             try:
-                return json.loads(value)["requestId"]
-            except (ValueError, KeyError, TypeError):
-                break
-    return uuid.uuid4().hex
+                context = json.loads(value)
+            except ValueError:
+                return {}
+            return context if isinstance(context, dict) else {}
+    return {}
+
+
+def identity_of(scope: dict) -> str:
+    """Who is calling, for usage rows and per-identity budgets: API key id, else authorizer principal, else IP."""
+    context = scope.get("state", {}).get("aws_context") or {}
+    identity = context.get("identity") or {}
+    if identity.get("apiKeyId"):
+        return f"key:{identity['apiKeyId']}"
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") or (authorizer.get("jwt") or {}).get("claims") or {}
+    principal = authorizer.get("principalId") or claims.get("sub")
+    if principal:
+        return f"user:{principal}"
+    ip = identity.get("sourceIp") or (scope.get("client") or ("unknown",))[0]
+    return f"ip:{ip}"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made a request and through which function: what every usage row is filed under."""
+
+    request_id: str
+    identity: str
+    function: str
+
+    @classmethod
+    def of(cls, request: Request, function: str) -> Caller:
+        return cls(request.state.request_id, identity_of(request.scope), function)
 
 
 class Guard:
@@ -99,8 +127,11 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_from(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        context = aws_context(scope)
+        request_id = context.get("requestId") or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["aws_context"] = context
         origin = self.allowed_origin(scope)
         extra = [(b"x-request-id", request_id.encode())]
         if origin:

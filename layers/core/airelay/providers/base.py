@@ -18,6 +18,7 @@ class ChatRequest:
     top_p: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    response_format: dict | None = None  # OpenAI's structured output, e.g. {"type": "json_schema", ...}
 
 
 @dataclass(slots=True)
@@ -84,6 +85,53 @@ class Embedder(ABC):
 
     @abstractmethod
     async def embed(self, texts: list[str]) -> Embeddings: ...
+
+
+SENTIMENTS = ("positive", "negative", "neutral")
+
+
+@dataclass(slots=True)
+class SentimentResult:
+    sentiment: str  # one of SENTIMENTS
+    score: float  # confidence in `sentiment`, 0..1
+    keywords: list[str] = field(default_factory=list)
+    usage: Usage | None = None  # what a hosted call reported (tokens), for the usage ledger
+
+
+class TextClassifier(ABC):
+    """A sentiment classifier. `classify` maps one text to the common schema (positive / negative / neutral)."""
+
+    provider: ClassVar[str]
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.name = model_id.split("/", 1)[1]
+
+    @abstractmethod
+    async def classify(self, text: str) -> SentimentResult: ...
+
+    def worst_case(self, text: str) -> tuple[str, int, int]:
+        """What one call may cost, for the budget: (priced model id, prompt token bound, max completion tokens)."""
+        return self.model_id, len(text.encode()) + 1, 0
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    label: str
+    score: float
+
+
+class ImageClassifier(ABC):
+    """An image classifier. `classify` takes a decoded image (PIL) or its encoded bytes; best label first."""
+
+    provider: ClassVar[str]
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.name = model_id.split("/", 1)[1]
+
+    @abstractmethod
+    async def classify(self, image: "PIL.Image.Image | bytes") -> list[Label]: ...  # noqa: F821
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

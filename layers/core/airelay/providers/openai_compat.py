@@ -36,7 +36,7 @@ class OpenAICompatChatModel(ChatModel):
 
     def arguments(self, request: ChatRequest) -> dict:
         args = {"model": self.name, "messages": request.messages, "max_tokens": request.max_tokens}
-        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
+        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "response_format"):
             value = getattr(request, name)
             if value is not None:
                 args[name] = value

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import anyio
 
-from ..errors import InvalidInput, ProviderUnavailable
+from ..errors import InvalidInput, NotConfigured, ProviderUnavailable
 from ..settings import Settings, get_settings
-from .base import ChatModel, Embedder, split_model_id
+from .base import ChatModel, Embedder, ImageClassifier, TextClassifier, split_model_id
 
 _chat_models: dict[str, ChatModel] = {}
 _embedders: dict[str, Embedder] = {}
+_text_classifiers: dict[str, TextClassifier] = {}
+_image_classifiers: dict[str, ImageClassifier] = {}
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
@@ -71,7 +73,78 @@ def _build_embedder(model_id: str) -> Embedder:
         from .local_use import LocalUSEEmbedder
 
         return LocalUSEEmbedder(model_id)
+    if model_id.startswith("openai/"):  # runs in a worker thread (see embedder()), so the SSM read may block
+        from .openai_embed import OpenAIEmbedder
+
+        settings = get_settings()
+        return OpenAIEmbedder.from_settings(model_id, settings, settings.openai_api_key or _key_from_ssm(settings))
     raise InvalidInput(f"unknown embedding model '{model_id[:80]}'")
+
+
+async def text_classifier(model_id: str, settings: Settings | None = None) -> TextClassifier:
+    """The sentiment provider for SENTIMENT_MODEL: local/use-multilingual-anchors, llm/<chat model id> or hf/<model>."""
+    model = _text_classifiers.get(model_id)
+    if model is None:
+        model = await _build_text_classifier(model_id, settings or get_settings())
+        _text_classifiers[model_id] = model
+    return model
+
+
+async def _build_text_classifier(model_id: str, settings: Settings) -> TextClassifier:
+    provider, name = split_model_id(model_id)
+    if model_id == "local/use-multilingual-anchors":
+        from .local_sentiment import AnchorSentimentClassifier
+
+        return await AnchorSentimentClassifier.create(model_id, await embedder("local/use-multilingual"))
+    if provider == "llm":
+        from .llm_sentiment import LLMSentimentClassifier
+
+        return LLMSentimentClassifier(model_id, await chat_model(name, settings), settings)
+    if provider == "hf":
+        from .huggingface import HFTextClassifier
+
+        return HFTextClassifier(model_id, await _hf_client(settings))
+    raise NotConfigured(f"Unknown sentiment model '{model_id[:80]}' (SENTIMENT_MODEL).")
+
+
+async def image_classifier(model_id: str, settings: Settings | None = None) -> ImageClassifier:
+    """The image classifier for IMAGE_MODEL: local/efficientnet-lite0 or hf/<model>."""
+    model = _image_classifiers.get(model_id)
+    if model is None:
+        model = await _build_image_classifier(model_id, settings or get_settings())
+        _image_classifiers[model_id] = model
+    return model
+
+
+async def _build_image_classifier(model_id: str, settings: Settings) -> ImageClassifier:
+    provider, _ = split_model_id(model_id)
+    if model_id == "local/efficientnet-lite0":
+        from .local_efficientnet import LocalEfficientNet
+
+        return await anyio.to_thread.run_sync(LocalEfficientNet, model_id, settings.image_model_path)
+    if provider == "hf":
+        from .huggingface import HFImageClassifier
+
+        return HFImageClassifier(model_id, await _hf_client(settings))
+    raise NotConfigured(f"Unknown image model '{model_id[:80]}' (IMAGE_MODEL).")
+
+
+async def _hf_client(settings: Settings):
+    from .huggingface import HuggingFaceClient
+
+    token = settings.hf_token or await anyio.to_thread.run_sync(_hf_token_from_ssm, settings)
+    return HuggingFaceClient(settings.hf_base_url, token, settings)
+
+
+def _hf_token_from_ssm(settings: Settings) -> str:
+    if not settings.hf_token_param:
+        raise ProviderUnavailable("No Hugging Face token is configured (HF_TOKEN_PARAM).")
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        return parameters.get_parameter(settings.hf_token_param, decrypt=True, max_age=300)
+    except Exception:
+        raise ProviderUnavailable("The Hugging Face token could not be read.") from None
 
 
 def forget_chat_models() -> None:
@@ -79,6 +152,16 @@ def forget_chat_models() -> None:
     _chat_models.clear()
 
 
-def install(model: ChatModel | Embedder) -> None:
+def forget_classifiers(*, keep_local: bool = False) -> None:
+    """Drop cached sentiment and image classifiers (tests, or after a settings change); `keep_local` keeps the
+    in-process models (local/*), which hold no connections and take seconds to load."""
+    for cache in (_text_classifiers, _image_classifiers):
+        for model_id in [m for m in cache if not (keep_local and m.startswith("local/"))]:
+            del cache[model_id]
+
+
+def install(model: ChatModel | Embedder | TextClassifier | ImageClassifier) -> None:
     """Serve `model.model_id` with this instance (tests, or an app that embeds airelay with its own provider)."""
-    (_embedders if isinstance(model, Embedder) else _chat_models)[model.model_id] = model
+    caches = ((Embedder, _embedders), (TextClassifier, _text_classifiers), (ImageClassifier, _image_classifiers))
+    cache = next((found for kind, found in caches if isinstance(model, kind)), _chat_models)
+    cache[model.model_id] = model

@@ -15,6 +15,7 @@ from ..errors import MalformedRequest
 from ..providers.registry import chat_model
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
+from ..web import Caller
 
 router = APIRouter()
 
@@ -31,14 +32,15 @@ STREAM_BODY_SCHEMA = {
 
 
 @router.post("/api/chat")
-async def chat(body: ChatBody) -> JSONResponse:
+async def chat(body: ChatBody, http_request: Request) -> JSONResponse:
     settings = get_settings()
     model_id, request = build_request(body, settings)
     model = await chat_model(model_id, settings)
-    completion = await relay.complete(model, request, settings)
-    usage = completion.finished.usage
+    answer = await relay.complete(model, request, settings, Caller.of(http_request, "chat"))
+    usage = answer.usage
+    meter = await relay.usage.meter()
     return JSONResponse({
-        "response": completion.text,
+        "response": answer.text,
         "tokens_used": usage.prompt_tokens + usage.completion_tokens,
         "usage": {
             "prompt_tokens": usage.prompt_tokens,
@@ -46,8 +48,10 @@ async def chat(body: ChatBody) -> JSONResponse:
             "cached_tokens": usage.cached_tokens,
             "estimated": usage.estimated,
         },
+        "cost_usd": float(answer.cost_usd),
+        "cost_krw": float(meter.krw(answer.cost_usd)),
         "model": model_id,
-        "finish_reason": completion.finished.reason,
+        "finish_reason": answer.reason,
     })
 
 
@@ -57,7 +61,7 @@ async def chat_stream(request: Request) -> EventStreamResponse:
     body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
     model = await chat_model(model_id, settings)
-    stream = await relay.open_stream(model, chat_request, settings)
+    stream = await relay.open_stream(model, chat_request, settings, Caller.of(request, "chat"))
     encoder = UIMessageStream()
     return EventStreamResponse(stream.ui_message_stream(encoder))
 

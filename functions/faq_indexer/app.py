@@ -1,0 +1,8 @@
+"""FaqIndexerFunction: an FAQ source uploaded under FAQ_SOURCE_PREFIX in the FAQ bucket -> the index at
+FAQ_INDEX_URL (a plain Lambda handler for S3 ObjectCreated events; not behind the API)."""
+
+from airelay.faq.indexer import handle_s3_event
+
+
+def handler(event, context):
+    return handle_s3_event(event)

@@ -1,0 +1,9 @@
+"""SentimentFunction: POST /api/sentiment, behind API Gateway through Mangum."""
+
+from mangum import Mangum
+
+from airelay.routers import sentiment
+from airelay.web import create_app
+
+app = create_app(sentiment.router)
+handler = Mangum(app, lifespan="off")

@@ -1,0 +1,151 @@
+"""FAQ sources: JSON, YAML or CSV files of entries {id, question, answer, alternates?, tags?}, checked.
+
+JSON / YAML: a list of entries, or a mapping with `entries: [...]` (and optionally `version: 1`).
+CSV: a header row with `id,question,answer` and optionally `alternates,tags`; several alternates or tags in one
+cell are separated by `|`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv"}
+CELL_SEPARATOR = "|"
+MAX_TEXT_CHARS = 4000
+
+
+class FaqSourceError(ValueError):
+    """The source file cannot be used; the message says where and why (never the whole file)."""
+
+
+class FaqEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    question: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    answer: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    alternates: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("alternates", "tags")
+    @classmethod
+    def _no_blank_items(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(v.strip() for v in values)
+        if any(not v or len(v) > MAX_TEXT_CHARS for v in cleaned):
+            raise ValueError(f"items must be non-empty texts of at most {MAX_TEXT_CHARS} characters")
+        return cleaned
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What gets embedded for this entry: the question first, then each alternate."""
+        return (self.question, *dict.fromkeys(a for a in self.alternates if a != self.question))
+
+
+@dataclass(frozen=True)
+class FaqSource:
+    entries: tuple[FaqEntry, ...]
+    checksum: str  # sha256 of the source bytes, stored in the index
+
+    @property
+    def rows(self) -> int:
+        return sum(len(e.texts) for e in self.entries)
+
+
+def format_of(name: str) -> str:
+    suffix = PurePosixPath(name.lower()).suffix
+    if suffix not in FORMATS:
+        raise FaqSourceError(f"unknown FAQ source type '{suffix or name}': use .json, .yaml, .yml or .csv")
+    return FORMATS[suffix]
+
+
+def parse_source(data: bytes, name: str) -> FaqSource:
+    """Parse and check a source file's bytes; `name` (a file name or key) decides the format."""
+    kind = format_of(name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FaqSourceError(f"{name}: not UTF-8 text") from None
+    raw = {"json": _json, "yaml": _yaml, "csv": _csv}[kind](text, name)
+    return FaqSource(check_entries(raw, name), hashlib.sha256(data).hexdigest())
+
+
+def check_entries(raw: object, name: str = "source") -> tuple[FaqEntry, ...]:
+    if isinstance(raw, dict):
+        if raw.get("version", 1) != 1:
+            raise FaqSourceError(f"{name}: unsupported source version {raw.get('version')!r} (expected 1)")
+        raw = raw.get("entries")
+    if not isinstance(raw, list) or not raw:
+        raise FaqSourceError(f"{name}: expected a non-empty list of entries (or a mapping with 'entries')")
+    entries, seen = [], set()
+    for position, item in enumerate(raw, start=1):
+        try:
+            entry = FaqEntry.model_validate(item)
+        except ValidationError as exc:
+            raise FaqSourceError(f"{name}: entry {position}{_label(item)}: {_problems(exc)}") from None
+        if entry.id in seen:
+            raise FaqSourceError(f"{name}: entry {position}: duplicate id '{entry.id}'")
+        seen.add(entry.id)
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _label(item: object) -> str:
+    return f" (id '{str(item['id'])[:60]}')" if isinstance(item, dict) and item.get("id") else ""
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for problem in exc.errors(include_input=False)[:3]:
+        where = ".".join(str(p) for p in problem["loc"]) or "entry"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def _json(text: str, name: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise FaqSourceError(f"{name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _yaml(text: str, name: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise FaqSourceError(f"{name}: not valid YAML{where}") from None
+
+
+def _csv(text: str, name: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text))
+    columns = set(reader.fieldnames or ())
+    missing = {"id", "question", "answer"} - columns
+    if missing:
+        raise FaqSourceError(f"{name}: the CSV header lacks {', '.join(sorted(missing))}")
+    unknown = columns - {"id", "question", "answer", "alternates", "tags"}
+    if unknown:
+        raise FaqSourceError(f"{name}: unknown CSV columns {', '.join(sorted(unknown))}")
+    rows = []
+    for row in reader:
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # blank line
+        item = {k: row.get(k) or "" for k in ("id", "question", "answer")}
+        for key in ("alternates", "tags"):
+            item[key] = [p.strip() for p in (row.get(key) or "").split(CELL_SEPARATOR) if p.strip()]
+        rows.append(item)
+    return rows

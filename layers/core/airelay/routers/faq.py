@@ -1,0 +1,42 @@
+"""POST /api/faq: the shop's FAQ answer when one matches, else the chat model's, else a human handoff."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from .. import relay
+from ..errors import InvalidInput
+from ..faq.service import bot_for
+from ..settings import Settings, get_settings
+from ..web import identity_of
+
+router = APIRouter()
+
+
+class FaqBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: StrictStr
+    top_k: StrictInt | None = Field(default=None, ge=1)
+
+
+@router.post("/api/faq")
+async def faq(body: FaqBody, request: Request) -> JSONResponse:
+    settings = get_settings()
+    question, top_k = checked(body, settings)
+    caller = relay.Caller(request.state.request_id, identity_of(request.scope), "faq")
+    reply = await bot_for(settings).answer(question, top_k, caller)
+    return JSONResponse(reply.body)
+
+
+def checked(body: FaqBody, settings: Settings) -> tuple[str, int]:
+    question = body.question.strip()
+    if not question:
+        raise InvalidInput("question must not be empty")
+    if len(question) > settings.faq_question_max_chars:
+        raise InvalidInput(f"question is longer than {settings.faq_question_max_chars} characters")
+    top_k = settings.faq_top_k_default if body.top_k is None else body.top_k
+    if top_k > settings.faq_top_k_max:
+        raise InvalidInput(f"top_k must be between 1 and {settings.faq_top_k_max}")
+    return question, top_k

@@ -1,0 +1,76 @@
+"""POST /api/sentiment: {text} (or ?text=) -> {sentiment, score, keywords, model}."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import usage
+from ..errors import InvalidInput, MalformedRequest
+from ..providers.registry import text_classifier
+from ..settings import Settings, get_settings
+from ..web import Caller
+
+router = APIRouter()
+
+
+class SentimentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+
+
+OPENAPI = {
+    "parameters": [{"name": "text", "in": "query", "required": False, "schema": {"type": "string"},
+                    "description": "the text, when there is no JSON body (the tutorial's form)"}],
+    "requestBody": {"required": False, "content": {"application/json": {"schema": SentimentBody.model_json_schema()}}},
+}
+
+
+@router.post("/api/sentiment", openapi_extra=OPENAPI)
+async def sentiment(request: Request) -> JSONResponse:
+    settings = get_settings()
+    text = await read_text(request, settings)
+    model_id = settings.sentiment_model
+    model = await text_classifier(model_id, settings)
+    priced_model, prompt_tokens, max_tokens = model.worst_case(text)
+    async with usage.metered(Caller.of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
+        result = await model.classify(text)
+        reading.usage = result.usage
+    return JSONResponse({
+        "sentiment": result.sentiment,
+        "score": round(result.score, 4),
+        "keywords": result.keywords,
+        "model": model_id,
+    })
+
+
+async def read_text(request: Request, settings: Settings) -> str:
+    raw = await request.body()
+    if raw.strip():
+        text = parse_body(raw).text
+    elif "text" in request.query_params:
+        text = request.query_params["text"]
+    else:
+        raise InvalidInput("Send {\"text\": \"...\"} as JSON (or ?text=...).")
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text: must not be empty")
+    if len(text) > settings.sentiment_text_max_chars:
+        raise InvalidInput(f"text: at most {settings.sentiment_text_max_chars} characters")
+    return text
+
+
+def parse_body(raw: bytes) -> SentimentBody:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise MalformedRequest() from None
+    try:
+        return SentimentBody.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None

@@ -1,0 +1,88 @@
+"""Usage and cost: every AI call's tokens and cost, and the daily budgets."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from ..providers.base import Usage
+from ..settings import Settings, get_settings
+from .ledger import UsageLedger
+from .meter import Call, Meter
+from .pricing import load_prices
+
+_meter: Meter | None = None
+
+
+def open_ledger(settings: Settings) -> UsageLedger:
+    """DynamoDB when USAGE_TABLE names a table (on AWS), else the SQLite file (local)."""
+    if settings.usage_table:
+        import boto3
+
+        from .dynamodb import DynamoLedger
+
+        return DynamoLedger(settings.usage_table, boto3.client("dynamodb"), settings.usage_retention_days)
+    from .sqlite import SqliteLedger
+
+    return SqliteLedger(settings.usage_db_path, settings.usage_retention_days)
+
+
+def get_meter(settings: Settings | None = None) -> Meter:
+    """The container's meter, created at first use; refuses to start if a configured chat model has no price."""
+    global _meter
+    if _meter is None:
+        settings = settings or get_settings()
+        prices = load_prices(settings.model_prices)
+        prices.check(settings.chat_models)
+        _meter = Meter(open_ledger(settings), prices, settings)
+    return _meter
+
+
+async def meter() -> Meter:
+    """get_meter() from async code: the first call opens the ledger in a worker thread."""
+    if _meter is not None:
+        return _meter
+    import anyio
+
+    return await anyio.to_thread.run_sync(get_meter)
+
+
+@dataclass(slots=True)
+class Reading:
+    """Where a metered block puts what the provider reported."""
+
+    usage: Usage | None = None
+
+
+@asynccontextmanager
+async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int = 0):
+    """Meters one AI call that is not a chat stream (embeddings, classifiers): reserve, run, settle once.
+
+        async with usage.metered(caller, embedder.model_id, prompt_tokens=bound) as reading:
+            result = await embedder.embed(texts)
+            reading.usage = result.usage
+
+    `caller` is a web.Caller. An exception carrying `.usage` (tokens spent on an answer that was then refused)
+    is settled with those tokens.
+    """
+    meter_ = await meter()
+    call = await meter_.open(request_id=caller.request_id, identity=caller.identity, function=caller.function,
+                             model_id=model_id, prompt_tokens=prompt_tokens, max_tokens=max_tokens)
+    reading, status = Reading(), "cancelled"
+    try:
+        yield reading
+        status = "ok"
+    except Exception as exc:
+        status = "error"
+        reading.usage = reading.usage or getattr(exc, "usage", None)
+        raise
+    finally:
+        await meter_.close(call, reading.usage or Usage(), status)
+
+
+def forget_meter() -> None:
+    global _meter
+    _meter = None
+
+
+__all__ = ["Call", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]

@@ -1,0 +1,128 @@
+"""The usage ledger in DynamoDB (the UsageTable): conditional ADD for holds, no read-modify-write.
+
+Items: counters at pk "DAY#<day>", sk "<counter key>"; call rows at pk "CALLS#<day>", sk "<time>#<call id>",
+with `expires_at` (epoch seconds) for the table's TTL.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
+
+COUNTER_UPDATE = ("ADD committed :committed, spent :spent, calls :one, errors :errors, prompt_tokens :prompt, "
+                  "cached_tokens :cached, completion_tokens :completion")
+ROW_FIELDS = {"call_id": "S", "request_id": "S", "at": "S", "day": "S", "identity": "S", "function": "S",
+              "provider": "S", "model": "S", "prompt_tokens": "N", "cached_tokens": "N", "completion_tokens": "N",
+              "cost_usd": "N", "latency_ms": "N", "status": "S"}
+
+
+def number(value) -> dict:
+    return {"N": str(value)}
+
+
+class DynamoLedger(UsageLedger):
+    def __init__(self, table: str, client, retention_days: int = 90, atomic_settle: bool = True) -> None:
+        self.table = table
+        self.client = client
+        self.retention_s = retention_days * 86400
+        self.atomic_settle = atomic_settle  # TransactWriteItems; off only for servers without transactions
+
+    @staticmethod
+    def counter(day: str, key: str) -> dict:
+        return {"pk": {"S": f"DAY#{day}"}, "sk": {"S": key}}
+
+    def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
+        for done, hold in enumerate(holds):
+            room = hold.limit - amount
+            try:
+                if room < 0:
+                    raise OverLimit(hold, self._committed(day, hold.key))
+                self.client.update_item(
+                    TableName=self.table, Key=self.counter(day, hold.key),
+                    UpdateExpression="ADD committed :amount",
+                    ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
+                    ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self.client.exceptions.ConditionalCheckFailedException as refused:
+                self._release(day, holds[:done], amount)
+                item = refused.response.get("Item") or {}
+                committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
+                raise OverLimit(hold, committed) from None
+            except BaseException:
+                self._release(day, holds[:done], amount)
+                raise
+
+    def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
+        for hold in holds:
+            self.client.update_item(TableName=self.table, Key=self.counter(day, hold.key),
+                                    UpdateExpression="ADD committed :amount",
+                                    ExpressionAttributeValues={":amount": number(-amount)})
+
+    def _committed(self, day: str, key: str) -> Decimal:
+        item = self.client.get_item(TableName=self.table, Key=self.counter(day, key), ConsistentRead=True).get("Item")
+        return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
+
+    def settle(self, row: UsageRow, reserved: Decimal) -> None:
+        writes = []
+        error = 0 if row.status == "ok" else 1
+        for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
+            writes.append({"Update": {
+                "TableName": self.table, "Key": self.counter(row.day, key), "UpdateExpression": COUNTER_UPDATE,
+                "ExpressionAttributeValues": {
+                    ":committed": number(row.cost_usd - release), ":spent": number(row.cost_usd), ":one": number(1),
+                    ":errors": number(error), ":prompt": number(row.prompt_tokens),
+                    ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)},
+            }})
+        writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
+        if self.atomic_settle:
+            self.client.transact_write_items(TransactItems=writes)
+            return
+        for write in writes:
+            if "Update" in write:
+                self.client.update_item(**write["Update"])
+            else:
+                self.client.put_item(**write["Put"])
+
+    def row_item(self, row: UsageRow) -> dict:
+        item = {"pk": {"S": f"CALLS#{row.day}"}, "sk": {"S": f"{row.at}#{row.call_id}"},
+                "estimated": {"BOOL": row.estimated}, "expires_at": number(int(time.time()) + self.retention_s)}
+        for name, kind in ROW_FIELDS.items():
+            item[name] = {kind: str(getattr(row, name))}
+        return item
+
+    def day_totals(self, day: str) -> dict[str, Totals]:
+        totals = {}
+        for item in self._query(f"DAY#{day}"):
+            get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
+            totals[item["sk"]["S"]] = Totals(
+                int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
+                int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")))
+        return totals
+
+    def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
+        found = []
+        for item in self._query(f"CALLS#{day}", newest_first=True, limit=limit):
+            values = {name: item[name][kind] for name, kind in ROW_FIELDS.items()}
+            for name in ("prompt_tokens", "cached_tokens", "completion_tokens", "latency_ms"):
+                values[name] = int(values[name])
+            values["cost_usd"] = Decimal(values["cost_usd"])
+            found.append(UsageRow(**values, estimated=item["estimated"]["BOOL"]))
+        return found
+
+    def _query(self, pk: str, newest_first: bool = False, limit: int | None = None):
+        arguments = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                     "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": not newest_first}
+        seen = 0
+        while True:
+            page = self.client.query(**arguments)
+            for item in page.get("Items", []):
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            if "LastEvaluatedKey" not in page:
+                return
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

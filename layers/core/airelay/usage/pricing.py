@@ -1,0 +1,93 @@
+"""Model prices as dated data (data/prices.json), overridable by configuration. Money is Decimal, never float."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+
+from ..errors import NotConfigured
+from ..providers.base import Usage
+
+MILLION = Decimal(1_000_000)
+FREE_PROVIDERS = ("local/",)  # models running on our own hardware cost nothing in API fees
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: Decimal
+    cached_input: Decimal
+    output: Decimal
+
+    def cost(self, usage: Usage) -> Decimal:
+        uncached = max(usage.prompt_tokens - usage.cached_tokens, 0)
+        per_million = uncached * self.input + usage.cached_tokens * self.cached_input + usage.completion_tokens * self.output
+        return per_million / MILLION
+
+    def worst_case(self, prompt_tokens: int, max_tokens: int) -> Decimal:
+        return (prompt_tokens * self.input + max_tokens * self.output) / MILLION
+
+    @property
+    def free(self) -> bool:
+        return not (self.input or self.cached_input or self.output)
+
+
+FREE = Price(Decimal(0), Decimal(0), Decimal(0))
+
+
+class PriceBook:
+    def __init__(self, prices: dict[str, Price], source: str, date: str) -> None:
+        self.prices = prices
+        self.source = source
+        self.date = date
+
+    def price(self, model_id: str) -> Price:
+        """The model's price; a key ending in `*` (e.g. `hf/*`) prices every model id with that prefix."""
+        price = self.prices.get(model_id)
+        if price is not None:
+            return price
+        for pattern, price in self.prices.items():
+            if pattern.endswith("*") and model_id.startswith(pattern[:-1]):
+                return price
+        if model_id.startswith(FREE_PROVIDERS):
+            return FREE
+        raise NotConfigured(f"The model '{model_id[:80]}' has no price: add it to MODEL_PRICES.")
+
+    def check(self, model_ids) -> None:
+        for model_id in model_ids:
+            self.price(model_id)
+
+
+def parse_price(model_id: str, entry: dict) -> Price:
+    try:
+        values = {k: Decimal(str(entry[k])) for k in ("input", "output")}
+        values["cached_input"] = Decimal(str(entry.get("cached_input", entry["input"])))
+    except (KeyError, InvalidOperation, TypeError):
+        raise ValueError(f"price of {model_id} needs numeric 'input' and 'output' (USD per 1M tokens)") from None
+    if any(v < 0 for v in values.values()):
+        raise ValueError(f"price of {model_id} must not be negative")
+    return Price(**values)
+
+
+@cache
+def _table() -> dict:
+    return json.loads(resources.files("airelay").joinpath("data/prices.json").read_text("utf-8"))
+
+
+def load_prices(overrides_json: str = "") -> PriceBook:
+    """The dated table, with MODEL_PRICES ({"model id": {"input": .., "cached_input": .., "output": ..}}) on top."""
+    table = _table()
+    prices = {model_id: parse_price(model_id, entry) for model_id, entry in table["models"].items()}
+    source = f"{table['source']} ({table['date']})"
+    if overrides_json:
+        try:
+            overrides = json.loads(overrides_json)
+        except ValueError:
+            raise ValueError("MODEL_PRICES must be a JSON object") from None
+        if not isinstance(overrides, dict):
+            raise ValueError("MODEL_PRICES must be a JSON object")
+        prices.update({model_id: parse_price(model_id, entry) for model_id, entry in overrides.items()})
+        source += " + MODEL_PRICES"
+    return PriceBook(prices, source, table["date"])

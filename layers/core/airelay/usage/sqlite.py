@@ -1,0 +1,117 @@
+"""The usage ledger in a SQLite file (the local default). Money is stored as integer nano-dollars."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
+
+NANO = Decimal(1_000_000_000)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (
+    day TEXT NOT NULL, key TEXT NOT NULL,
+    committed INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, key)
+);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, at TEXT NOT NULL, day TEXT NOT NULL,
+    identity TEXT NOT NULL, function TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    cost_nano INTEGER NOT NULL, latency_ms INTEGER NOT NULL, status TEXT NOT NULL, estimated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_day ON calls (day, at);
+"""
+
+ADD_TO_COUNTER = """
+INSERT INTO counters (day, key, committed, spent, calls, errors, prompt_tokens, cached_tokens, completion_tokens)
+VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+ON CONFLICT (day, key) DO UPDATE SET
+    committed = committed + excluded.committed, spent = spent + excluded.spent, calls = calls + 1,
+    errors = errors + excluded.errors, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+    cached_tokens = cached_tokens + excluded.cached_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
+"""
+
+
+def to_nano(amount: Decimal) -> int:
+    return int((amount * NANO).to_integral_value())
+
+
+def from_nano(value: int) -> Decimal:
+    return Decimal(value) / NANO
+
+
+class SqliteLedger(UsageLedger):
+    def __init__(self, path: str | Path, retention_days: int = 90) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).date().isoformat()
+            self._db.execute("DELETE FROM calls WHERE day < ?", (cutoff,))
+
+    def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
+        nano = to_nano(amount)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # also atomic against other processes sharing the file
+            try:
+                for hold in holds:
+                    found = self._db.execute("SELECT committed FROM counters WHERE day = ? AND key = ?",
+                                             (day, hold.key)).fetchone()
+                    committed = found[0] if found else 0
+                    if committed + nano > to_nano(hold.limit):
+                        raise OverLimit(hold, from_nano(committed))
+                for hold in holds:
+                    self._db.execute(
+                        "INSERT INTO counters (day, key, committed) VALUES (?, ?, ?) "
+                        "ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed",
+                        (day, hold.key, nano))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def settle(self, row: UsageRow, reserved: Decimal) -> None:
+        cost, held = to_nano(row.cost_usd), to_nano(reserved)
+        error = 0 if row.status == "ok" else 1
+        total_key, id_key, model_key = settle_keys(row)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, release in ((total_key, held), (id_key, held), (model_key, 0)):
+                    self._db.execute(ADD_TO_COUNTER, (row.day, key, cost - release, cost, error, row.prompt_tokens,
+                                                      row.cached_tokens, row.completion_tokens))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.call_id, row.request_id, row.at, row.day, row.identity, row.function, row.provider,
+                     row.model, row.prompt_tokens, row.cached_tokens, row.completion_tokens, cost, row.latency_ms,
+                     row.status, int(row.estimated)))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def day_totals(self, day: str) -> dict[str, Totals]:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed "
+                "FROM counters WHERE day = ?", (day,)).fetchall()
+        return {key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed))
+                for key, calls, errors, prompt, cached, completion, spent, committed in found}
+
+    def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
+        with self._lock:
+            found = self._db.execute("SELECT * FROM calls WHERE day = ? ORDER BY at DESC LIMIT ?",
+                                     (day, limit)).fetchall()
+        return [UsageRow(*r[:11], from_nano(r[11]), r[12], r[13], bool(r[14])) for r in found]

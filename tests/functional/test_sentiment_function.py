@@ -1,0 +1,198 @@
+"""SentimentFunction's handler, called with the API Gateway events in events/: the real local model, and the
+llm/* provider with a scripted chat model."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from airelay.providers import registry
+from airelay.providers.llm_sentiment import RESPONSE_FORMAT
+from airelay.settings import get_settings
+from airelay.usage import forget_meter
+from airelay.usage.sqlite import SqliteLedger
+from local.invoke import find_function
+from local.lambda_bridge import Container
+from tests.fakes import ScriptedChatModel
+
+from .conftest import load_event
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS = ("SENTIMENT_MODEL", "SENTIMENT_TEXT_MAX_CHARS")
+
+
+@pytest.fixture(autouse=True)
+def sentiment_settings(monkeypatch):
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    registry.forget_classifiers(keep_local=True)
+    yield
+    registry.forget_classifiers(keep_local=True)
+
+
+@pytest.fixture(scope="module")
+def sentiment_function():
+    return Container(find_function("SentimentFunction"))
+
+
+def invoke(container, event):
+    event = load_event(event) if isinstance(event, str) else event
+    response = container.invoke(event).result(timeout=60)
+    return response["statusCode"], response["headers"], response["body"]
+
+
+def scripted_llm(monkeypatch, answer: str) -> ScriptedChatModel:
+    fake = ScriptedChatModel("fake/scripted", deltas=(answer,))
+    registry.install(fake)
+    monkeypatch.setenv("SENTIMENT_MODEL", "llm/fake/scripted")
+    monkeypatch.setenv("MODEL_PRICES", '{"fake/scripted": {"input": "1", "output": "2"}}')
+    forget_meter()
+    return fake
+
+
+def usage_rows():
+    return SqliteLedger(get_settings().usage_db_path).rows(datetime.now(UTC).date().isoformat())
+
+
+# ---------------------------------------------------------------- the local model (default)
+
+
+@pytest.mark.parametrize(("event", "sentiment"), [
+    ("sentiment_ko", "positive"),
+    ("sentiment_en", "negative"),
+    ("sentiment_query", "neutral"),
+])
+def test_the_local_model_answers_in_the_common_schema(sentiment_function, event, sentiment):
+    # GIVEN the default configuration (no key, offline) WHEN a Korean / English / ?text= event arrives
+    status, headers, body = invoke(sentiment_function, event)
+    data = json.loads(body)
+    # THEN the answer has the tutorial's fields, from the local multilingual model
+    assert status == 200, data
+    assert set(data) == {"sentiment", "score", "keywords", "model"}
+    assert data["sentiment"] == sentiment
+    assert 1 / 3 < data["score"] <= 1
+    assert data["model"] == "local/use-multilingual-anchors"
+    assert isinstance(data["keywords"], list) and len(data["keywords"]) <= 3
+    assert headers["x-request-id"] == load_event(event)["requestContext"]["requestId"]
+
+
+def test_keywords_are_words_of_the_text(sentiment_function):
+    _, _, body = invoke(sentiment_function, "sentiment_en")
+    data = json.loads(body)
+    text = json.loads(load_event("sentiment_en")["body"])["text"]
+    assert data["keywords"], data
+    assert all(word in text for word in data["keywords"])
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ("sentiment_empty", "text: must not be empty"),
+    ("sentiment_too_long", "text: at most 2000 characters"),
+])
+def test_bad_text_gets_a_clear_422(sentiment_function, event, message):
+    status, _, body = invoke(sentiment_function, event)
+    assert status == 422
+    assert json.loads(body)["error"] == {"code": "invalid_input", "message": message}
+
+
+def test_a_body_that_is_not_json_is_a_400(sentiment_function):
+    event = load_event("sentiment_en")
+    event["body"] = "{text: oops"
+    status, _, body = invoke(sentiment_function, event)
+    assert status == 400 and json.loads(body)["error"]["code"] == "malformed_request"
+
+
+def test_preflight_is_answered_by_the_function(sentiment_function):
+    status, headers, _ = invoke(sentiment_function, "sentiment_preflight")
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert "POST" in headers["access-control-allow-methods"]
+
+
+def test_an_unknown_model_is_a_configuration_error(sentiment_function, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_MODEL", "local/no-such-model")
+    status, _, body = invoke(sentiment_function, "sentiment_en")
+    assert status == 500
+    error = json.loads(body)["error"]
+    assert error["code"] == "not_configured" and "SENTIMENT_MODEL" in error["message"]
+
+
+# ---------------------------------------------------------------- llm/<chat model>
+
+
+def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_function, monkeypatch):
+    # GIVEN SENTIMENT_MODEL=llm/<chat model> and a chat model that answers with the expected JSON
+    fake = scripted_llm(monkeypatch, '{"sentiment": "negative", "score": 0.91, "keywords": ["battery", "awful"]}')
+    # WHEN a text arrives
+    status, _, body = invoke(sentiment_function, "sentiment_en")
+    # THEN the validated answer is returned under the llm model id
+    assert status == 200
+    assert json.loads(body) == {"sentiment": "negative", "score": 0.91, "keywords": ["battery", "awful"],
+                                "model": "llm/fake/scripted"}
+    # AND the chat model got structured output, temperature 0, the few-shot turns and the text last
+    request = fake.requests[-1]
+    assert request.response_format == RESPONSE_FORMAT
+    assert request.temperature == 0.0
+    roles = [m["role"] for m in request.messages]
+    assert roles[0] == "system" and roles.count("assistant") == 3 and roles[-1] == "user"
+    assert request.messages[-1]["content"] == json.loads(load_event("sentiment_en")["body"])["text"]
+    # AND the call left a usage row with the tokens the model reported, priced as the chat model
+    [row] = usage_rows()
+    assert (row.function, row.model, row.status, row.prompt_tokens, row.completion_tokens) == (
+        "sentiment", "fake/scripted", "ok", 10, 4)
+    assert row.cost_usd == (8 * Decimal(1) + 2 * Decimal("1") + 4 * Decimal(2)) / 1_000_000  # 2 of 10 cached
+
+
+@pytest.mark.parametrize("answer", [
+    "I think it is negative.",
+    '{"sentiment": "angry", "score": 0.9, "keywords": []}',
+    '{"sentiment": "negative", "score": 7, "keywords": []}',
+    '{"sentiment": "negative"}',
+])
+def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_function, monkeypatch, answer):
+    scripted_llm(monkeypatch, answer)
+    status, _, body = invoke(sentiment_function, "sentiment_en")
+    assert status == 502
+    assert json.loads(body)["error"] == {"code": "provider_failed",
+                                         "message": "The chat model's answer was not valid sentiment JSON."}
+    # AND the tokens it cost are still recorded
+    [row] = usage_rows()
+    assert (row.status, row.prompt_tokens, row.completion_tokens) == ("error", 10, 4)
+
+
+def test_an_answer_in_a_code_fence_is_accepted(sentiment_function, monkeypatch):
+    scripted_llm(monkeypatch, '```json\n{"sentiment": "positive", "score": 0.8, "keywords": ["맛있었어요"]}\n```')
+    status, _, body = invoke(sentiment_function, "sentiment_ko")
+    assert status == 200 and json.loads(body)["sentiment"] == "positive"
+
+
+# ---------------------------------------------------------------- what the function imports
+
+
+def test_the_sentiment_function_never_imports_onnxruntime_or_openai():
+    # GIVEN a fresh interpreter with default settings, the layer on the path, as on Lambda
+    script = (
+        "import json, sys\n"
+        "sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "import app\n"
+        "from local.lambda_bridge import LambdaContext\n"
+        "event = json.load(open(sys.argv[3]))\n"
+        "response = app.handler(event, LambdaContext('SentimentFunction', 'r1'))\n"
+        "assert response['statusCode'] == 200, response\n"
+        "print(json.dumps(sorted(m for m in ('onnxruntime', 'openai', 'PIL', 'torch') if m in sys.modules)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS and not k.startswith(("OPENAI_", "HF_"))}
+    env["PYTHONPATH"] = str(REPO)
+    # WHEN it imports the function's app and answers one request with the default model
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(REPO / "layers" / "core"), str(REPO / "functions" / "sentiment"),
+         str(REPO / "events" / "sentiment_ko.json")],
+        capture_output=True, text=True, timeout=120, env=env, cwd=REPO,
+    )
+    # THEN neither onnxruntime nor openai (nor Pillow, nor torch) was imported
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,135 @@
+"""One contract for every usage ledger: SQLite, DynamoDB on moto server, DynamoDB on dynalite."""
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key, model_key
+from airelay.usage.sqlite import SqliteLedger
+from tests.support.aws import create_table_from_template, dynalite_server, moto_server
+
+DAY = "2026-11-26"
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    with pytest.MonkeyPatch.context() as patch, moto_server(patch) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def dynalite_endpoint():
+    with dynalite_server() as endpoint:
+        yield endpoint
+
+
+def dynamo_client(endpoint):
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(params=["sqlite", "moto", "dynalite"])
+def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        return SqliteLedger(tmp_path / "usage.sqlite3")
+    endpoint = request.getfixturevalue(f"{request.param}_endpoint")
+    client = dynamo_client(endpoint)
+    table = create_table_from_template(client, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    # dynalite has no TransactWriteItems: settle there writes item by item
+    return DynamoLedger(table, client, atomic_settle=request.param == "moto")
+
+
+def row(identity="ip:1.2.3.4", model="openai/gpt-4o-mini", cost="0.001", status="ok", **extra):
+    values = dict(call_id=uuid.uuid4().hex, request_id="req-1", at=f"{DAY}T10:00:00.000+00:00", day=DAY,
+                  identity=identity, function="chat", provider=model.split("/")[0], model=model, prompt_tokens=10,
+                  cached_tokens=2, completion_tokens=5, cost_usd=D(cost), latency_ms=12, status=status,
+                  estimated=False)
+    values.update(extra)
+    return UsageRow(**values)
+
+
+def holds(total="1", mine="0.5", identity="ip:1.2.3.4"):
+    return [Hold(TOTAL, D(total)), Hold(identity_key(identity), D(mine))]
+
+
+def test_reserve_within_the_limits_holds_the_amount_on_both_counters(ledger):
+    ledger.reserve(DAY, holds(), D("0.3"))
+    totals = ledger.day_totals(DAY)
+    assert totals[TOTAL].committed == D("0.3") and totals[identity_key("ip:1.2.3.4")].committed == D("0.3")
+    assert totals[TOTAL].spent == 0
+
+
+def test_reserve_over_a_limit_is_refused_all_or_nothing(ledger):
+    ledger.reserve(DAY, holds(), D("0.4"))
+    with pytest.raises(OverLimit) as refused:
+        ledger.reserve(DAY, holds(), D("0.2"))  # total would be 0.6 <= 1, but mine 0.6 > 0.5
+    assert refused.value.hold.key == identity_key("ip:1.2.3.4")
+    assert refused.value.committed == D("0.4")
+    assert ledger.day_totals(DAY)[TOTAL].committed == D("0.4")  # the total hold was released
+
+
+def test_reserve_exactly_up_to_the_limit_is_allowed(ledger):
+    ledger.reserve(DAY, holds(mine="1"), D("0.5"))
+    ledger.reserve(DAY, holds(mine="1"), D("0.5"))
+    with pytest.raises(OverLimit):
+        ledger.reserve(DAY, holds(mine="1"), D("0.000001"))
+
+
+def test_a_single_request_larger_than_the_limit_is_refused(ledger):
+    with pytest.raises(OverLimit):
+        ledger.reserve(DAY, holds(), D("2"))
+    assert ledger.day_totals(DAY).get(TOTAL) is None or ledger.day_totals(DAY)[TOTAL].committed == 0
+
+
+def test_settle_releases_the_hold_and_adds_the_real_cost(ledger):
+    ledger.reserve(DAY, holds(), D("0.3"))
+    ledger.settle(row(cost="0.0123"), D("0.3"))
+    totals = ledger.day_totals(DAY)
+    for key in (TOTAL, identity_key("ip:1.2.3.4"), model_key("openai/gpt-4o-mini")):
+        assert totals[key].spent == D("0.0123"), key
+        assert totals[key].committed == D("0.0123"), key
+        assert (totals[key].calls, totals[key].prompt_tokens, totals[key].cached_tokens,
+                totals[key].completion_tokens) == (1, 10, 2, 5)
+
+
+def test_failed_calls_are_counted_as_errors_and_rows_round_trip(ledger):
+    first = row(status="ok", at=f"{DAY}T10:00:00.000+00:00")
+    second = row(status="cancelled", cost="0.0000015", estimated=True, at=f"{DAY}T10:00:01.000+00:00")
+    ledger.settle(first, D(0))
+    ledger.settle(second, D(0))
+    assert ledger.day_totals(DAY)[TOTAL].errors == 1
+    stored = ledger.rows(DAY)
+    assert [r.call_id for r in stored] == [second.call_id, first.call_id]  # newest first
+    assert stored[0] == second
+
+
+def test_days_are_separate(ledger):
+    ledger.settle(row(day="2026-11-25", at="2026-11-25T23:59:59.000+00:00"), D(0))
+    assert TOTAL not in ledger.day_totals(DAY)
+    assert ledger.day_totals("2026-11-25")[TOTAL].calls == 1
+
+
+def test_concurrent_reserves_never_pass_the_limit(ledger):
+    # GIVEN a $1 budget WHEN 40 threads each try to hold $0.07 at once
+    admitted, barrier = [], threading.Barrier(8)
+
+    def attempt(i):
+        if i < 8:
+            barrier.wait()
+        try:
+            ledger.reserve(DAY, [Hold(TOTAL, D("1"))], D("0.07"))
+            admitted.append(i)
+        except OverLimit:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(attempt, range(40)))
+    # THEN exactly floor(1 / 0.07) = 14 are admitted and the counter holds exactly their sum
+    assert len(admitted) == 14
+    assert ledger.day_totals(DAY)[TOTAL].committed == D("0.07") * 14

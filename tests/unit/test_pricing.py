@@ -1,0 +1,75 @@
+"""Prices, worst cases and budget arithmetic, in Decimal."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from airelay.errors import NotConfigured
+from airelay.providers.base import Usage
+from airelay.tokens import count_prompt, prompt_bound
+from airelay.usage.meter import parse_identity_budgets, seconds_until_reset
+from airelay.usage.pricing import load_prices
+
+PRICES = load_prices()
+
+
+def test_cost_counts_cached_tokens_once_at_the_cached_price():
+    # GIVEN 1000 prompt tokens of which 200 cached, 500 completion tokens on gpt-4o-mini (0.15 / 0.075 / 0.60)
+    cost = PRICES.price("openai/gpt-4o-mini").cost(Usage(1000, 500, 200))
+    # THEN 800 x 0.15 + 200 x 0.075 + 500 x 0.60 per million, exactly
+    assert cost == Decimal("0.000435")
+
+
+def test_the_table_is_dated_and_sourced():
+    assert PRICES.date == "2026-11-01" and "OpenAI" in PRICES.source
+
+
+def test_local_models_are_free_and_unknown_models_are_refused():
+    assert PRICES.price("local/smollm2-135m").free
+    with pytest.raises(NotConfigured, match="openai/mystery.*MODEL_PRICES"):
+        PRICES.price("openai/mystery")
+
+
+def test_overrides_add_and_replace_prices():
+    prices = load_prices('{"openai/mystery": {"input": "1", "output": "2"}, "openai/gpt-4o-mini": {"input": 0, "output": 0}}')
+    assert prices.price("openai/mystery").cached_input == Decimal(1)  # defaults to the input price
+    assert prices.price("openai/gpt-4o-mini").free
+    assert "MODEL_PRICES" in prices.source
+
+
+def test_a_wildcard_prices_every_model_of_a_prefix():
+    prices = load_prices('{"hf/*": {"input": 0, "output": 0}}')
+    assert prices.price("hf/google/vit-base-patch16-224").free
+    with pytest.raises(NotConfigured):
+        prices.price("openai/mystery")
+
+
+@pytest.mark.parametrize("bad", ['[1]', '{"m": {"input": "x", "output": 1}}', '{"m": {"output": 1}}',
+                                 '{"m": {"input": -1, "output": 1}}', "not json"])
+def test_bad_overrides_fail_with_a_message(bad):
+    with pytest.raises(ValueError, match="MODEL_PRICES|price of m"):
+        load_prices(bad)
+
+
+def test_worst_case_is_prompt_at_input_plus_max_tokens_at_output():
+    assert PRICES.price("openai/gpt-4o-mini").worst_case(1000, 500) == Decimal("0.00045")
+
+
+@pytest.mark.parametrize("text", ["hello world", "배송은 얼마나 걸리나요?", "👋🏽 emoji " * 20, "a" * 5000,
+                                  "{\"json\": [1, 2, 3]}\n\n" * 10])
+def test_prompt_bound_is_never_below_the_real_token_count(text):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
+    assert prompt_bound(messages) >= count_prompt(messages)
+
+
+def test_budgets_reset_at_midnight_utc():
+    assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)) == 30
+    assert seconds_until_reset(datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)) == 86400
+
+
+def test_identity_budget_overrides_parse():
+    assert parse_identity_budgets("key:abc=20, ip:2001:db8::1=0.5") == {"key:abc": Decimal(20),
+                                                                       "ip:2001:db8::1": Decimal("0.5")}
+    with pytest.raises(ValueError, match="identity=USD"):
+        parse_identity_budgets("key:abc")
