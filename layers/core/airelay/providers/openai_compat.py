@@ -23,16 +23,21 @@ from .base import ChatModel, ChatRequest, Completion, Finished, Usage
 
 log = logging.getLogger("airelay.providers")
 
+RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response unread, for streaming
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
 
 class OpenAICompatChatModel(ChatModel):
+    """Requests go through the SDK (its retries, timeouts and status errors); answers are read raw, skipping the
+    SDK's per-chunk model objects, which cost more CPU than everything else in a relayed stream."""
+
     provider = "openai"
 
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
         self.client = client
-        self.stream_timeout = httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s)
+        self.stream_options = {"headers": RAW_STREAM, "timeout": httpx2.Timeout(
+            settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s)}
 
     def arguments(self, request: ChatRequest) -> dict:
         args = {"model": self.name, "messages": request.messages, "max_tokens": request.max_tokens}
@@ -44,57 +49,87 @@ class OpenAICompatChatModel(ChatModel):
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            answer = await self.client.chat.completions.create(**self.arguments(request))
+            response = await self.client.post("/chat/completions", body=self.arguments(request),
+                                               cast_to=httpx2.Response)
+            answer = json.loads(response.content)
+            choice = answer["choices"][0]
+            text = choice["message"].get("content") or ""
+            finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
         except Exception as exc:
             raise provider_error(exc) from None
-        if not answer.choices:
-            raise ProviderFailed("The model provider returned no answer.")
-        choice = answer.choices[0]
-        return Completion(choice.message.content or "", Finished(finish_reason(choice.finish_reason), usage_of(answer)))
+        return Completion(text, finished)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]:
+        body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
         try:
-            stream = await self.client.chat.completions.create(
-                **self.arguments(request),
-                stream=True,
-                stream_options={"include_usage": True},
-                timeout=self.stream_timeout,
-            )
+            response = await self.client.post("/chat/completions", body=body, cast_to=httpx2.Response,
+                                              options=self.stream_options)
         except Exception as exc:
             raise provider_error(exc) from None
-        reason = None
-        usage = None
+        state = StreamState()
         try:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = usage_of(chunk)
-                if chunk.choices:
-                    choice = chunk.choices[0]
-                    if choice.delta.content:
-                        yield choice.delta.content
-                    if choice.finish_reason:
-                        reason = finish_reason(choice.finish_reason)
+            async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
+                text = state.feed(data)
+                if text:
+                    yield text
         except Exception as exc:
             raise provider_error(exc) from None
         finally:
             with anyio.CancelScope(shield=True):
-                await stream.close()
-        if reason is None:
+                await response.aclose()
+        if state.reason is None:
             raise ProviderFailed("The model provider's stream ended before the answer was finished.")
-        yield Finished(reason, usage)
+        yield Finished(state.reason, state.usage)
+
+
+class StreamState:
+    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta."""
+
+    __slots__ = ("buffer", "reason", "usage", "done")
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.reason: str | None = None
+        self.usage: Usage | None = None
+        self.done = False
+
+    def feed(self, data: bytes) -> str:
+        if self.done:
+            return ""
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        texts = []
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue  # blank separators, comments, `event:` lines
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                self.done = True
+                break
+            chunk = json.loads(payload)
+            if "error" in chunk:
+                raise ProviderFailed()
+            if chunk.get("usage"):
+                self.usage = usage_of(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    texts.append(content)
+                if choice.get("finish_reason"):
+                    self.reason = finish_reason(choice["finish_reason"])
+        return "".join(texts)
 
 
 def finish_reason(reason: str | None) -> str:
     return FINISH_REASONS.get(reason or "stop", "other")
 
 
-def usage_of(answer) -> Usage | None:
-    usage = answer.usage
-    if usage is None:
+def usage_of(usage: dict | None) -> Usage | None:
+    if not usage:
         return None
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
-    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cached)
 
 
 def provider_error(exc: BaseException) -> AirelayError:
@@ -120,7 +155,7 @@ def provider_error(exc: BaseException) -> AirelayError:
         return ProviderUnavailable("The model provider could not be reached.")
     if isinstance(exc, (httpx2.TransportError, httpx2.StreamError)):
         return ProviderFailed("The model provider's stream broke off.")
-    if isinstance(exc, (json.JSONDecodeError, ValueError, openai.APIResponseValidationError)):
+    if isinstance(exc, (ValueError, KeyError, IndexError, TypeError, AttributeError)):
         return ProviderFailed("The model provider sent a malformed response.")
     if isinstance(exc, openai.APIError):
         return ProviderFailed()

@@ -82,7 +82,10 @@ def settle_keys(row: UsageRow) -> tuple[str, str, str]:
 
 
 class UsageLedger(ABC):
-    """Blocking calls; the async service runs them in a worker thread. Safe to share between threads."""
+    """Blocking calls, safe to share between threads. The meter runs them in a worker thread when `remote` (a
+    network round trip), and inline when they are quick local writes."""
+
+    remote = True
 
     @abstractmethod
     def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:

@@ -58,6 +58,11 @@ class Meter:
         self.identity_limits = parse_identity_budgets(settings.identity_budgets)
         self.krw_rate = settings.usd_krw_rate
 
+    async def run(self, method, *args):
+        if self.ledger.remote:
+            return await anyio.to_thread.run_sync(method, *args)
+        return method(*args)
+
     def limit_for(self, identity: str) -> Decimal:
         return self.identity_limits.get(identity, self.identity_limit)
 
@@ -71,7 +76,7 @@ class Meter:
         if amount:
             holds = [Hold(TOTAL, self.daily_limit), Hold(identity_key(identity), self.limit_for(identity))]
             try:
-                await anyio.to_thread.run_sync(self.ledger.reserve, day, holds, amount)
+                await self.run(self.ledger.reserve, day, holds, amount)
             except OverLimit as over:
                 which = "today's budget" if over.hold.key == TOTAL else "your daily budget"
                 raise BudgetExceeded(f"This request would exceed {which}.", retry_after=seconds_until_reset(now),
@@ -98,7 +103,7 @@ class Meter:
             latency_ms=int((time.monotonic() - call.started) * 1000), status=status, estimated=usage.estimated)
         with anyio.CancelScope(shield=True):
             try:
-                await anyio.to_thread.run_sync(self.ledger.settle, row, call.reserved)
+                await self.run(self.ledger.settle, row, call.reserved)
             except Exception:
                 log.exception("usage ledger unavailable at settle", extra={"request_id": call.request_id})
         return cost
