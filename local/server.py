@@ -63,7 +63,7 @@ class LocalApi:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)  # as API Gateway
         client = scope.get("client") or ("127.0.0.1", 0)
         event = rest_event(scope["method"], scope["path"], route.path, headers, query, body, client[0], params)
         container = self.containers.get(function.name) or self.containers.setdefault(function.name, Container(function))

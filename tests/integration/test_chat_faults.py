@@ -138,3 +138,20 @@ def test_client_disconnect_during_a_stall_closes_the_upstream(api, upstream):
             if '"text-delta"' in line:
                 break
     assert upstream.wait_closed(timeout=2.0)
+
+
+def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, upstream, tmp_path):
+    key = "k-0123456789abcdef"
+    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+                    API_KEYS=f"web-app={key}")
+    for headers in ({}, {"x-api-key": "wrong-key-wrong-key"}, {"x-api-key": key[:-1]}):
+        response = httpx.post(f"{api}/api/chat", json=BODY, headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+    assert not upstream.requests
+    preflight = httpx.options(f"{api}/api/chat", headers={"origin": "http://localhost:5173",
+                                                          "access-control-request-method": "POST"})
+    assert preflight.status_code == 204
+    assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=10).status_code == 200
+    report = httpx.get(f"{api}/api/usage", headers={"x-api-key": key}, params={"by": "identity"}, timeout=10).json()
+    assert [row["key"] for row in report["rows"]] == ["key:web-app"]

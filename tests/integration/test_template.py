@@ -462,3 +462,24 @@ def test_sam_build_packages_the_faq_functions(built):
         size = tree_bytes(function) + tree_bytes(built / "CoreLayer")
         print(f"{name} + CoreLayer unzipped: {size / 1e6:.1f} MB")
         assert size < 250 * 1024 * 1024
+
+
+def test_every_route_needs_an_api_key_except_preflight(raw, translated):
+    # GIVEN the translated API WHEN each method is read
+    for path, methods in api_paths(translated).items():
+        for method, spec in methods.items():
+            security = json.dumps(spec.get("security", []))
+            # THEN real calls require the usage plan's key and CORS preflight does not
+            if method == "options":
+                assert "api_key" not in security, path
+            else:
+                assert "api_key" in security, (method, path)
+    # AND a usage plan with throttle and quota from the Parameters, and a key, exist
+    plan = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
+    usage_plan = raw["Resources"]["AirelayApi"]["Properties"]["Auth"]["UsagePlan"]
+    assert usage_plan["Throttle"] == {"RateLimit": {"Ref": "ApiThrottleRateLimit"},
+                                      "BurstLimit": {"Ref": "ApiThrottleBurstLimit"}}
+    assert usage_plan["Quota"]["Limit"] == {"Ref": "ApiQuotaPerDay"}
+    # (the local translation resolves the Parameters to their defaults; CloudFormation uses the deployed values)
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
+    assert translated["Resources"]["AirelayApiApiKey"]["Type"] == "AWS::ApiGateway::ApiKey"

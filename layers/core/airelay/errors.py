@@ -38,6 +38,12 @@ class PayloadTooLarge(InvalidInput):
     message = "The request body is too large."
 
 
+class Unauthorized(AirelayError):
+    status = 401
+    code = "unauthorized"
+    message = "A valid x-api-key header is required."
+
+
 class NotFound(AirelayError):
     status = 404
     code = "not_found"

@@ -14,7 +14,7 @@ from decimal import Decimal
 import anyio
 
 from . import usage
-from .errors import AirelayError, ProviderFailed, ProviderTimeout
+from .errors import AirelayError, ProviderFailed, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
 from .providers.base import ChatModel, ChatRequest, Finished, Usage
 from .settings import Settings
 from .streaming import UIMessageStream
@@ -27,6 +27,7 @@ log = logging.getLogger("airelay.relay")
 
 @dataclass(slots=True)
 class Answer:
+    model_id: str
     text: str
     reason: str
     usage: Usage
@@ -69,7 +70,32 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         raise
     finally:
         cost = await meter.close(call, used, status)
-    return Answer(completion.text, completion.finished.reason, used, cost)
+    return Answer(model.model_id, completion.text, completion.finished.reason, used, cost)
+
+
+FALLBACK_ON = (ProviderRateLimited, ProviderFailed, ProviderUnavailable, ProviderTimeout)
+
+
+async def complete_any(models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+    """Tries the models in order; the next one only when the previous failed at the provider (each attempt is
+    metered on its own)."""
+    for model in models[:-1]:
+        try:
+            return await complete(model, request, settings, caller)
+        except FALLBACK_ON as exc:
+            log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
+    return await complete(models[-1], request, settings, caller)
+
+
+async def open_any_stream(models: list[ChatModel], request: ChatRequest, settings: Settings,
+                          caller: Caller) -> ChatStream:
+    """Like complete_any, up to the first token; after it, a failure is reported in the stream."""
+    for model in models[:-1]:
+        try:
+            return await open_stream(model, request, settings, caller)
+        except FALLBACK_ON as exc:
+            log.warning("model %s failed before the first token (%s); falling back", model.model_id, exc.code)
+    return await open_stream(models[-1], request, settings, caller)
 
 
 async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> ChatStream:

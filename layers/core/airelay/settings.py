@@ -18,11 +18,14 @@ def _list(value: str) -> tuple[str, ...]:
 class Settings:
     stage: str = field(default="local", metadata={"env": "AIRELAY_STAGE"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
+    metrics: bool = field(default=False, metadata={"env": "AIRELAY_METRICS"})
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
+    api_keys: tuple[str, ...] = field(default=(), metadata={"env": "API_KEYS"})
 
     chat_model: str = field(default="local/smollm2-135m", metadata={"env": "CHAT_MODEL"})
     allowed_chat_models: tuple[str, ...] = field(default=(), metadata={"env": "ALLOWED_CHAT_MODELS"})
+    chat_fallback_models: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_FALLBACK_MODELS"})
     openai_base_url: str = field(default="", metadata={"env": "OPENAI_BASE_URL"})
     openai_api_key: str = field(default="", metadata={"env": "OPENAI_API_KEY"})
     openai_api_key_param: str = field(default="", metadata={"env": "OPENAI_API_KEY_PARAM"})
@@ -77,6 +80,21 @@ class Settings:
         """The models a client may ask for: the configured default first."""
         return (self.chat_model, *(m for m in self.allowed_chat_models if m != self.chat_model))
 
+    @property
+    def api_key_names(self) -> dict[str, str]:
+        """API_KEYS `name=key,...` -> {key: name}."""
+        keys = {}
+        for item in self.api_keys:
+            name, sep, key = item.partition("=")
+            if not sep or not name.strip() or len(key.strip()) < 16:
+                raise ValueError("API_KEYS entries look like name=key, with keys of at least 16 characters")
+            keys[key.strip()] = name.strip()
+        return keys
+
+    def fallback_chain(self, model_id: str) -> tuple[str, ...]:
+        """The model a request asked for (or the default), then the fallbacks, each once."""
+        return (model_id, *(m for m in self.chat_fallback_models if m != model_id))
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | os._Environ = os.environ) -> Settings:
         values = {}
@@ -92,6 +110,9 @@ class Settings:
     def check(self) -> None:
         if not 1 <= self.default_max_tokens <= self.max_tokens_cap:
             raise ValueError("DEFAULT_MAX_TOKENS must be between 1 and MAX_TOKENS_CAP")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        self.api_key_names  # noqa: B018 - parses API_KEYS, raising ValueError if malformed
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import uuid
@@ -12,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
+from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized
+from .logs import configure as configure_logs
+from .logs import current_request
 from .settings import Settings, get_settings
 
 log = logging.getLogger("airelay")
@@ -22,7 +25,8 @@ EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 
 def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
+    configure_logs(settings or get_settings())
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
     for router in routers:
         app.include_router(router)
@@ -117,16 +121,25 @@ class Caller:
 class Guard:
     """Pure ASGI middleware: request id, CORS allowlist, body-size limit, last-resort error handler."""
 
-    def __init__(self, app, settings: Settings) -> None:
+    def __init__(self, app, settings: Settings | None) -> None:
         self.app = app
+        self.fixed = settings
+        self.settings: Settings | None = None
+
+    def follow(self, settings: Settings) -> None:
+        self.settings = settings
         self.origins = frozenset(settings.allowed_origins)
         self.any_origin = "*" in self.origins
         self.max_body = settings.max_body_bytes
+        self.api_keys = settings.api_key_names  # checked here only where API Gateway does not (locally)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        settings = self.fixed or get_settings()
+        if settings is not self.settings:
+            self.follow(settings)
         context = aws_context(scope)
         request_id = context.get("requestId") or uuid.uuid4().hex
         state = scope.setdefault("state", {})
@@ -143,9 +156,16 @@ class Guard:
         if scope["method"] == "OPTIONS":
             await self.preflight(origin, extra, send)
             return
+        if self.api_keys and scope["path"] != "/api/health":
+            name = self.key_name(scope)
+            if name is None:
+                await self.reply(send, Unauthorized(), extra)
+                return
+            state["aws_context"] = {**context, "identity": {**(context.get("identity") or {}), "apiKeyId": name}}
         if self.declared_length(scope) > self.max_body:
             await self.reply(send, PayloadTooLarge(), extra)
             return
+        current_request.set((request_id, identity_of(scope)))
 
         started = False
 
@@ -172,6 +192,14 @@ class Guard:
                 origin = value.decode("latin-1")
                 return origin if self.any_origin or origin in self.origins else None
         return None
+
+    def key_name(self, scope) -> str | None:
+        sent = next((v for k, v in scope.get("headers", ()) if k == b"x-api-key"), b"").decode("latin-1")
+        found = None
+        for key, name in self.api_keys.items():  # compare with every key, in constant time each
+            if hmac.compare_digest(sent.encode(), key.encode()):
+                found = name
+        return found
 
     @staticmethod
     def declared_length(scope) -> int:

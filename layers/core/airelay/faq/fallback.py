@@ -11,7 +11,7 @@ from .. import relay
 from ..errors import AirelayError
 from ..personas import system_prompt
 from ..providers.base import ChatRequest
-from ..providers.registry import chat_model
+from ..providers.registry import chat_models
 from ..settings import Settings
 from .index import Match
 
@@ -43,8 +43,8 @@ async def answer_with_model(question: str, matches: list[Match], confidence: flo
                             caller: relay.Caller) -> dict:
     """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human."""
     try:
-        model = await chat_model(settings.chat_model, settings)
-        answer = await relay.complete(model, chat_request(question, matches, settings), settings, caller)
+        models = await chat_models(settings.fallback_chain(settings.chat_model), settings)
+        answer = await relay.complete_any(models, chat_request(question, matches, settings), settings, caller)
     except AirelayError as exc:
         log.warning("FAQ fallback: chat model %s failed (%s); handing off", settings.chat_model, exc.code)
         return handoff(confidence)

@@ -22,6 +22,10 @@ async def chat_model(model_id: str, settings: Settings | None = None) -> ChatMod
     return model
 
 
+async def chat_models(model_ids, settings: Settings | None = None) -> list[ChatModel]:
+    return [await chat_model(model_id, settings) for model_id in model_ids]
+
+
 async def _build_chat_model(model_id: str, settings: Settings) -> ChatModel:
     provider, _ = split_model_id(model_id)
     if provider == "openai":

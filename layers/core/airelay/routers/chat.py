@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from .. import relay
 from ..conversation import ChatBody, UIChatBody, build_request, parse_body
 from ..errors import MalformedRequest
-from ..providers.registry import chat_model
+from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
+from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
 from ..web import Caller
@@ -24,19 +25,19 @@ STREAM_BODY_SCHEMA = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [{"$ref": "#/components/schemas/ChatBody"}, {"$ref": "#/components/schemas/UIChatBody"}]}
+                "schema": inline_schema(ChatBody | UIChatBody),  # openapi_extra cannot add components
             }
         },
     }
 }
 
 
-@router.post("/api/chat")
+@router.post("/api/chat", responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
 async def chat(body: ChatBody, http_request: Request) -> JSONResponse:
     settings = get_settings()
     model_id, request = build_request(body, settings)
-    model = await chat_model(model_id, settings)
-    answer = await relay.complete(model, request, settings, Caller.of(http_request, "chat"))
+    models = await chat_models(settings.fallback_chain(model_id), settings)
+    answer = await relay.complete_any(models, request, settings, Caller.of(http_request, "chat"))
     usage = answer.usage
     meter = await relay.usage.meter()
     return JSONResponse({
@@ -50,18 +51,19 @@ async def chat(body: ChatBody, http_request: Request) -> JSONResponse:
         },
         "cost_usd": float(answer.cost_usd),
         "cost_krw": float(meter.krw(answer.cost_usd)),
-        "model": model_id,
+        "model": answer.model_id,
         "finish_reason": answer.reason,
     })
 
 
-@router.post("/api/chat/stream", openapi_extra=STREAM_BODY_SCHEMA)
+@router.post("/api/chat/stream", openapi_extra=STREAM_BODY_SCHEMA, status_code=200, response_class=EventStreamResponse,
+             responses={**stream_answer(), **errors(400, 401, 413, 422, 429, 502, 503, 504)})
 async def chat_stream(request: Request) -> EventStreamResponse:
     settings = get_settings()
     body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
-    model = await chat_model(model_id, settings)
-    stream = await relay.open_stream(model, chat_request, settings, Caller.of(request, "chat"))
+    models = await chat_models(settings.fallback_chain(model_id), settings)
+    stream = await relay.open_any_stream(models, chat_request, settings, Caller.of(request, "chat"))
     encoder = UIMessageStream()
     return EventStreamResponse(stream.ui_message_stream(encoder))
 

@@ -20,6 +20,7 @@ from .. import usage
 from ..errors import InvalidInput, MalformedRequest
 from ..images.decode import ImageTooLarge, decode_image
 from ..images.fetch import FetchPolicy, fetch_image
+from ..openapi import ClassifyAnswer, answers
 from ..providers.registry import image_classifier
 from ..settings import Settings, get_settings
 from ..web import Caller
@@ -56,7 +57,8 @@ OPENAPI = {"requestBody": {"required": True, "content": {
 }}}
 
 
-@router.post("/api/image/classify", openapi_extra=OPENAPI)
+@router.post("/api/image/classify", openapi_extra=OPENAPI,
+             responses=answers(ClassifyAnswer, 400, 401, 413, 415, 422, 429, 502, 503, 504))
 async def classify(request: Request) -> JSONResponse:
     settings = get_settings()
     data = await read_image(request, settings)
@@ -97,7 +99,8 @@ async def read_upload(request: Request) -> bytes:
                 if isinstance(upload, UploadFile):
                     return await upload.read()
     except (HTTPException, MultiPartException) as exc:  # Starlette's answers to a malformed multipart body
-        raise MalformedRequest(f"The multipart body is not valid: {getattr(exc, 'detail', exc.message)}") from None
+        detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+        raise MalformedRequest(f"The multipart body is not valid: {detail}") from None
     raise InvalidInput("The multipart body has no file field named `image`.")
 
 

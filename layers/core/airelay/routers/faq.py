@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from .. import relay
 from ..errors import InvalidInput
 from ..faq.service import bot_for
+from ..openapi import FaqAnswer, answers
 from ..settings import Settings, get_settings
 from ..web import identity_of
 
@@ -21,7 +22,7 @@ class FaqBody(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1)
 
 
-@router.post("/api/faq")
+@router.post("/api/faq", responses=answers(FaqAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
 async def faq(body: FaqBody, request: Request) -> JSONResponse:
     settings = get_settings()
     question, top_k = checked(body, settings)

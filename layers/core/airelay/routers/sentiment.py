@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import usage
 from ..errors import InvalidInput, MalformedRequest
+from ..openapi import SentimentAnswer, answers
 from ..providers.registry import text_classifier
 from ..settings import Settings, get_settings
 from ..web import Caller
@@ -31,7 +32,8 @@ OPENAPI = {
 }
 
 
-@router.post("/api/sentiment", openapi_extra=OPENAPI)
+@router.post("/api/sentiment", openapi_extra=OPENAPI,
+             responses=answers(SentimentAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
 async def sentiment(request: Request) -> JSONResponse:
     settings = get_settings()
     text = await read_text(request, settings)

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from .. import usage
 from ..errors import InvalidInput
+from ..openapi import UsageReport, answers
 from ..usage.report import MAX_DAYS, build_report
 from ..web import identity_of
 
 router = APIRouter()
 
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-@router.get("/api/usage")
+
+def iso_day(value: object) -> object:
+    """Only YYYY-MM-DD: pydantic alone would also read `0` or `1700000000` as a Unix time."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
+        raise ValueError("a day looks like YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(iso_day)]
+
+
+@router.get("/api/usage", responses=answers(UsageReport, 401, 422))
 async def usage_report(
     request: Request,
     days: int = Query(7, ge=1, le=MAX_DAYS, description="the last N days, today included"),
     by: Literal["day", "model", "identity"] = "day",
-    start: date | None = Query(None, alias="from", description="first day (UTC), instead of days"),
-    end: date | None = Query(None, alias="to", description="last day (UTC), default today"),
+    start: Day | None = Query(None, alias="from", description="first day (UTC), instead of days"),
+    end: Day | None = Query(None, alias="to", description="last day (UTC), default today"),
 ) -> JSONResponse:
     today = datetime.now(UTC).date()
     end = end or today

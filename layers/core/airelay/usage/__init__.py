@@ -33,7 +33,7 @@ def get_meter(settings: Settings | None = None) -> Meter:
     if _meter is None:
         settings = settings or get_settings()
         prices = load_prices(settings.model_prices)
-        prices.check(settings.chat_models)
+        prices.check((*settings.chat_models, *settings.chat_fallback_models))
         _meter = Meter(open_ledger(settings), prices, settings)
     return _meter
 

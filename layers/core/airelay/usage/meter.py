@@ -12,6 +12,7 @@ from decimal import Decimal
 import anyio
 
 from ..errors import BudgetExceeded, ProviderUnavailable
+from ..logs import emit_call_metrics
 from ..providers.base import Usage
 from ..settings import Settings
 from .ledger import TOTAL, Hold, OverLimit, UsageLedger, UsageRow, identity_key
@@ -57,6 +58,7 @@ class Meter:
         self.identity_limit = settings.identity_daily_budget_usd
         self.identity_limits = parse_identity_budgets(settings.identity_budgets)
         self.krw_rate = settings.usd_krw_rate
+        self.metrics = settings.metrics
 
     async def run(self, method, *args):
         if self.ledger.remote:
@@ -106,4 +108,6 @@ class Meter:
                 await self.run(self.ledger.settle, row, call.reserved)
             except Exception:
                 log.exception("usage ledger unavailable at settle", extra={"request_id": call.request_id})
+        if self.metrics:
+            emit_call_metrics(row)
         return cost

@@ -1,0 +1,93 @@
+"""The e2e stack: the local API (`local.server`, as `make dev` serves it) in its own process, Node scripts run
+against it, and where their screenshots go."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+SNIPPETS = ROOT / "test-output" / "snippets"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+
+# Settings a developer's shell or .env may carry that must not leak into a test stack.
+CLEARED = ("CHAT_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY_PARAM", "LOCAL_MODEL_BASE_URL",
+           "ALLOWED_ORIGINS", "ALLOWED_CHAT_MODELS", "SENTIMENT_MODEL", "IMAGE_MODEL", "HF_TOKEN")
+
+
+def require_tools() -> None:
+    """The browser tests need Node, the npm packages and Debian's chromium: `make test` installs all three."""
+    missing = []
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not (ROOT / "node_modules" / "playwright-core").is_dir() or not (ROOT / "node_modules" / "ai").is_dir():
+        missing.append("npm packages (run `make node_modules/.installed`)")
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (run `make chromium`)")
+    if missing:
+        raise RuntimeError("the e2e tests need: " + ", ".join(missing) + " — `make test` installs them")
+
+
+class ApiProcess:
+    """`uvicorn local.server:create` on a free 127.0.0.1 port with the given environment and a fresh ledger."""
+
+    def __init__(self, tmp: Path, **environment: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+        env.update({"USAGE_DB_PATH": str(tmp / f"usage-{self.port}.sqlite3"), "PYTHONUNBUFFERED": "1"})
+        env.update({k: str(v) for k, v in environment.items()})
+        self.log = tmp / f"api-{self.port}.log"
+        command = [sys.executable, "-m", "uvicorn", "local.server:create", "--factory", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local API exited ({self.process.returncode}):\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the local API did not answer within {timeout_s:.0f} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def run_node(args: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 120.0) -> dict:
+    """Runs `node ARGS` from the repository root; fails the test with its output unless it exits 0.
+    Returns the JSON object the script printed on its last line ({} when it printed none)."""
+    full_env = {**os.environ, "SCREENSHOT_DIR": str(SCREENSHOTS), "CHROMIUM_PATH": str(CHROMIUM), **(env or {})}
+    result = subprocess.run(["node", *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                            timeout=timeout_s)
+    if result.returncode != 0:
+        raise AssertionError(f"node {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
+                             f"\n--- stderr\n{result.stderr}")
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if lines and lines[-1].startswith("{"):
+        return json.loads(lines[-1])
+    return {"stdout": result.stdout}

@@ -1,0 +1,362 @@
+// The demo page's chat panel: POST /api/chat/stream and render the AI SDK UI message stream as it arrives.
+// Plain ES module, no dependencies. Text from the model is only ever set as text, never as HTML.
+import { announceUsage, errorFromResponse } from './api.js';
+import { formatKrw, formatSeconds, formatUsd, integer } from './format.js';
+import { readUIMessageStream } from './sse.js';
+
+const STREAM_URL = '/api/chat/stream';
+
+const STATUS_TEXT = {
+  ready: 'Ready',
+  submitted: 'Waiting for the answer…',
+  streaming: 'Streaming…',
+  error: 'Error',
+};
+
+const ui = {
+  panel: document.getElementById('chat-panel'),
+  status: document.getElementById('chat-status'),
+  statusText: document.querySelector('#chat-status .status__text'),
+  persona: document.getElementById('chat-persona'),
+  maxTokens: document.getElementById('chat-max-tokens'),
+  temperature: document.getElementById('chat-temperature'),
+  clear: document.getElementById('chat-clear'),
+  log: document.getElementById('chat-log'),
+  empty: document.getElementById('chat-empty'),
+  form: document.getElementById('chat-form'),
+  input: document.getElementById('chat-input'),
+  send: document.getElementById('chat-send'),
+  stop: document.getElementById('chat-stop'),
+  userTemplate: document.getElementById('tpl-user-message'),
+  assistantTemplate: document.getElementById('tpl-assistant-message'),
+};
+
+const chat = {
+  status: 'ready',
+  history: [], // completed turns of this page, oldest first: {role, content}
+  controller: null, // AbortController of the answer in flight, if any
+  retryable: null, // the failed turn whose Retry button is live (only the latest one)
+};
+
+// ---------------------------------------------------------------- state
+
+function setStatus(status) {
+  chat.status = status;
+  const busy = status === 'submitted' || status === 'streaming';
+  ui.panel.dataset.status = status;
+  ui.status.dataset.status = status;
+  ui.statusText.textContent = STATUS_TEXT[status];
+  ui.send.disabled = busy;
+  ui.stop.disabled = !busy;
+  ui.clear.disabled = busy;
+  // Screen readers announce the log once the answer is complete, not token by token.
+  ui.log.setAttribute('aria-busy', String(busy));
+}
+
+function isBusy() {
+  return chat.controller !== null;
+}
+
+// ---------------------------------------------------------------- request
+
+function readSettings() {
+  const settings = { persona: ui.persona.value };
+  // The server is the authority on ranges: out-of-range values are sent and its 422 is shown.
+  if (Number.isFinite(ui.maxTokens.valueAsNumber)) settings.max_tokens = ui.maxTokens.valueAsNumber;
+  if (Number.isFinite(ui.temperature.valueAsNumber)) settings.temperature = ui.temperature.valueAsNumber;
+  return settings;
+}
+
+function buildRequestBody(message, history, settings) {
+  return {
+    message,
+    conversation_history: history.map(({ role, content }) => ({ role, content })),
+    ...settings,
+  };
+}
+
+function postChat(body, signal) {
+  return fetch(STREAM_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+    cache: 'no-store',
+    signal,
+  });
+}
+
+function isEventStream(response) {
+  return (response.headers.get('content-type') || '').toLowerCase().startsWith('text/event-stream');
+}
+
+/** Sends one turn and renders its answer into `view`. Resolves to an outcome; throws on network errors and aborts. */
+async function streamAnswer(body, view, signal) {
+  const response = await postChat(body, signal);
+  if (!response.ok) {
+    const error = await errorFromResponse(response);
+    return { kind: 'error', message: error.message, detail: error.code ? error.detail : null, retryAfter: error.retryAfter };
+  }
+  if (!isEventStream(response)) {
+    response.body?.cancel().catch(() => {});
+    return { kind: 'error', message: 'The server did not send a stream.', detail: `HTTP ${response.status}` };
+  }
+  let text = '';
+  let finishReason = null;
+  for await (const part of readUIMessageStream(response)) {
+    switch (part.type) {
+      case 'text-delta':
+        if (typeof part.delta === 'string' && part.delta !== '') {
+          if (chat.status !== 'streaming') {
+            setStatus('streaming');
+            setViewStatus(view, 'streaming');
+          }
+          appendText(view, part.delta);
+          text += part.delta;
+        }
+        break;
+      case 'data-usage':
+        showUsage(view, part.data);
+        break;
+      case 'finish':
+        finishReason = typeof part.finishReason === 'string' ? part.finishReason : 'other';
+        break;
+      case 'error':
+        return { kind: 'error', message: part.errorText || 'The answer failed.', text };
+      case 'abort':
+        return { kind: 'stopped', text };
+      default:
+        break; // start, start-step, text-start/-end, finish-step, reasoning, metadata: nothing to show
+    }
+  }
+  if (finishReason === null) {
+    return { kind: 'error', message: 'The connection ended before the answer was finished.', text };
+  }
+  if (finishReason === 'error') return { kind: 'error', message: 'The answer ended with an error.', text };
+  return { kind: 'done', finishReason, text };
+}
+
+function describeFailure(error) {
+  if (error?.name === 'StreamFormatError') return error.message;
+  if (error instanceof TypeError) return 'Could not reach the server. Check the connection and try again.';
+  return 'Something went wrong while reading the answer.';
+}
+
+// ---------------------------------------------------------------- turns
+
+function sendMessage() {
+  if (isBusy()) return;
+  const message = ui.input.value;
+  if (message.trim() === '') {
+    ui.input.focus();
+    return;
+  }
+  ui.input.value = '';
+  ui.empty.hidden = true;
+  addUserMessage(message);
+  const turn = { message, view: addAssistantMessage() };
+  turn.view.retry.addEventListener('click', () => retryTurn(turn));
+  ui.input.focus();
+  runTurn(turn);
+}
+
+function retryTurn(turn) {
+  if (isBusy() || chat.retryable !== turn) return;
+  ui.input.focus();
+  runTurn(turn);
+}
+
+async function runTurn(turn) {
+  const controller = new AbortController();
+  chat.controller = controller;
+  if (chat.retryable) hideRetry(chat.retryable.view);
+  chat.retryable = null;
+  resetAssistantView(turn.view);
+  setStatus('submitted');
+
+  // The history is read now: a retried turn is sent with the current settings and the turns completed so far.
+  const body = buildRequestBody(turn.message, chat.history, readSettings());
+  let outcome;
+  try {
+    outcome = await streamAnswer(body, turn.view, controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted) {
+      outcome = { kind: 'stopped' };
+    } else {
+      console.error('chat stream failed', error);
+      outcome = { kind: 'error', message: describeFailure(error) };
+    }
+  }
+  chat.controller = null;
+  finishTurn(turn, outcome);
+  announceUsage();
+}
+
+function finishTurn(turn, outcome) {
+  const { view } = turn;
+  const stopFocused = document.activeElement === ui.stop;
+  if (outcome.kind === 'done') {
+    setViewStatus(view, 'done');
+    if (outcome.finishReason === 'length') showNotice(view, 'The answer hit the max_tokens limit.', 'warning');
+    else if (outcome.finishReason === 'content-filter') showNotice(view, 'The answer was stopped by the content filter.', 'warning');
+    else if (outcome.text === '') showNotice(view, 'The model sent an empty answer.', 'info');
+    chat.history.push({ role: 'user', content: turn.message }, { role: 'assistant', content: outcome.text });
+    setStatus('ready');
+  } else if (outcome.kind === 'stopped') {
+    setViewStatus(view, 'stopped');
+    showNotice(view, view.text.data === '' ? 'Stopped before the answer started.' : 'Stopped', 'info');
+    setStatus('ready');
+  } else {
+    setViewStatus(view, 'error');
+    showError(view, outcome);
+    chat.retryable = turn;
+    setStatus('error');
+  }
+  // Stop is disabled now: do not leave keyboard focus on a disabled button.
+  if (stopFocused || document.activeElement === document.body) ui.input.focus();
+}
+
+function stopAnswer() {
+  chat.controller?.abort();
+}
+
+function newChat() {
+  if (isBusy()) return;
+  chat.history = [];
+  chat.retryable = null;
+  for (const message of ui.log.querySelectorAll('.message')) message.remove();
+  ui.empty.hidden = false;
+  setStatus('ready');
+  ui.input.focus();
+}
+
+// ---------------------------------------------------------------- rendering
+
+function addUserMessage(text) {
+  const root = ui.userTemplate.content.firstElementChild.cloneNode(true);
+  root.querySelector('.bubble__text').textContent = text;
+  ui.log.append(root);
+  scrollToBottom();
+}
+
+function addAssistantMessage() {
+  const root = ui.assistantTemplate.content.firstElementChild.cloneNode(true);
+  const view = {
+    root,
+    text: document.createTextNode(''),
+    errorBox: root.querySelector('.bubble__error'),
+    errorText: root.querySelector('.bubble__error-text'),
+    retry: root.querySelector('.retry'),
+    notice: root.querySelector('.message__notice'),
+    usage: root.querySelector('.message__usage'),
+  };
+  root.querySelector('.bubble__text').append(view.text);
+  ui.log.append(root);
+  scrollToBottom();
+  return view;
+}
+
+function resetAssistantView(view) {
+  view.text.data = '';
+  view.errorBox.hidden = true;
+  view.errorText.textContent = '';
+  view.notice.hidden = true;
+  view.usage.hidden = true;
+  setViewStatus(view, 'submitted');
+  scrollToBottom();
+}
+
+function setViewStatus(view, status) {
+  view.root.dataset.status = status;
+}
+
+function appendText(view, delta) {
+  const follow = isNearBottom();
+  view.text.appendData(delta);
+  if (follow) scrollToBottom();
+}
+
+function showUsage(view, data) {
+  const text = formatUsage(data);
+  if (!text) return;
+  const follow = isNearBottom();
+  view.usage.textContent = text;
+  view.usage.hidden = false;
+  if (follow) scrollToBottom();
+}
+
+function showNotice(view, text, kind) {
+  const follow = isNearBottom();
+  view.notice.textContent = text;
+  view.notice.dataset.kind = kind;
+  view.notice.hidden = false;
+  if (follow) scrollToBottom();
+}
+
+function showError(view, { message, detail, retryAfter }) {
+  let text = message;
+  if (retryAfter != null) text += ` You can retry in ${formatSeconds(retryAfter)}.`;
+  view.errorText.textContent = text;
+  if (detail) {
+    const code = document.createElement('span');
+    code.className = 'bubble__error-code';
+    code.textContent = ` (${detail})`;
+    view.errorText.append(code);
+  }
+  view.retry.hidden = false;
+  view.errorBox.hidden = false;
+  scrollToBottom();
+}
+
+function hideRetry(view) {
+  view.retry.hidden = true;
+}
+
+function isNearBottom() {
+  return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 48;
+}
+
+function scrollToBottom() {
+  ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+// ---------------------------------------------------------------- formatting
+
+function formatUsage(data) {
+  if (!data || typeof data !== 'object') return null;
+  const { inputTokens, outputTokens, costUsd, costKrw, estimated } = data;
+  if (!Number.isFinite(inputTokens) || !Number.isFinite(outputTokens)) return null;
+  let text = `${integer.format(inputTokens)} in · ${integer.format(outputTokens)} out`;
+  if (Number.isFinite(costUsd)) text += ` · ${formatUsd(costUsd)}`;
+  if (Number.isFinite(costKrw)) text += ` (${formatKrw(costKrw)})`;
+  if (estimated) text += ' · estimated';
+  return text;
+}
+
+// ---------------------------------------------------------------- events
+
+function onInputKeydown(event) {
+  // isComposing / 229: Enter that confirms a Korean (IME) syllable must not send the message.
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+    event.preventDefault();
+    sendMessage();
+  }
+}
+
+function onPanelKeydown(event) {
+  if (event.key === 'Escape' && isBusy()) {
+    event.preventDefault();
+    stopAnswer();
+  }
+}
+
+export function initChat() {
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    sendMessage();
+  });
+  ui.input.addEventListener('keydown', onInputKeydown);
+  ui.panel.addEventListener('keydown', onPanelKeydown);
+  ui.stop.addEventListener('click', stopAnswer);
+  ui.clear.addEventListener('click', newChat);
+  setStatus('ready');
+}
