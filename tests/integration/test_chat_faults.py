@@ -155,3 +155,53 @@ def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, up
     assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=10).status_code == 200
     report = httpx.get(f"{api}/api/usage", headers={"x-api-key": key}, params={"by": "identity"}, timeout=10).json()
     assert [row["key"] for row in report["rows"]] == ["key:web-app"]
+
+
+FAULTS = {
+    "429-storm": ([Status(429, retry_after=1)] * 3, "/api/chat", 429),
+    "5xx": ([Status(502)] * 3, "/api/chat/stream", 502),
+    "slow-first-byte": ([SlowFirstByte(10)] * 3, "/api/chat/stream", 504),
+    "stall": ([StallMidStream(after_chunks=5, seconds=20)], "/api/chat/stream", 200),
+    "reset": ([ResetMidStream(after_chunks=5)], "/api/chat/stream", 200),
+    "malformed": ([MalformedChunk(after_chunks=3, then="continue")], "/api/chat/stream", 200),
+}
+
+
+@pytest.fixture
+def server_errors():
+    """Records what the server logs at ERROR (an unhandled exception is logged there by the middleware)."""
+    import logging
+
+    records = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append
+    logger = logging.getLogger("airelay")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_fault_ends_cleanly_in_time_with_one_usage_row(local_api, upstream, tmp_path, server_errors, fault):
+    from datetime import UTC, datetime
+
+    from airelay.usage.sqlite import SqliteLedger
+
+    behaviours, path, status = FAULTS[fault]
+    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
+                    UPSTREAM_TIMEOUT_S=2, STREAM_IDLE_TIMEOUT_S=1, UPSTREAM_MAX_RETRIES=2)
+    upstream.script(*behaviours)
+    started = time.monotonic()
+    response = httpx.post(f"{api}{path}", json=BODY, timeout=20)
+    elapsed = time.monotonic() - started
+    assert response.status_code == status
+    assert elapsed < (6 if fault == "429-storm" else 3)  # within the deadlines (the storm waits out Retry-After)
+    if status == 200:
+        assert '"type":"error"' in response.text and '"type":"finish"' not in response.text
+    else:
+        assert response.json()["error"]["code"]
+    assert_safe(response.text, upstream)
+    time.sleep(0.2)  # a stream settles just after its last byte
+    rows = SqliteLedger(tmp_path / "usage.sqlite3").rows(datetime.now(UTC).date().isoformat())
+    assert [r.status for r in rows] == ["error"]
+    assert not server_errors, [r.getMessage() for r in server_errors]

@@ -15,7 +15,7 @@ import anyio
 
 from . import usage
 from .errors import AirelayError, ProviderFailed, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from .providers.base import ChatModel, ChatRequest, Finished, Usage
+from .providers.base import ChatModel, ChatRequest, Finished, Usage, upstream_retry_after
 from .settings import Settings
 from .streaming import UIMessageStream
 from .tokens import estimate_async, prompt_bound
@@ -46,7 +46,14 @@ def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
     }
 
 
+def deadline_error() -> AirelayError:
+    """Our deadline ended the call: if the provider was rate limiting meanwhile, say so, with its Retry-After."""
+    retry = upstream_retry_after.get()
+    return ProviderRateLimited(retry_after=retry) if retry is not None else ProviderTimeout()
+
+
 async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
+    upstream_retry_after.set(None)
     meter = await usage.meter()
     call = await meter.open(request_id=caller.request_id, identity=caller.identity, function=caller.function,
                             model_id=model.model_id, prompt_tokens=prompt_bound(request.messages),
@@ -64,7 +71,7 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         status = "ok"
     except TimeoutError:
         status = "error"
-        raise ProviderTimeout() from None
+        raise deadline_error() from None
     except Exception:
         status = "error"
         raise
@@ -110,7 +117,7 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
             await events.aclose()
             await meter.close(call, Usage(), "error" if isinstance(exc, Exception) else "cancelled")
         if isinstance(exc, TimeoutError):
-            raise ProviderTimeout() from None
+            raise deadline_error() from None
         if isinstance(exc, StopAsyncIteration):
             raise ProviderFailed("The model provider sent an empty answer.") from None
         raise

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..errors import InvalidInput
+
+
+# Set by a provider when its upstream answered "429, retry after N s" during the current call, so that a deadline
+# that cuts the SDK's retries short can still tell the client it was rate limiting (and for how long).
+upstream_retry_after: ContextVar[int | None] = ContextVar("upstream_retry_after", default=None)
 
 
 @dataclass(frozen=True, slots=True)

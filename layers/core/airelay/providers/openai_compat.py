@@ -19,7 +19,7 @@ from ..errors import (
     ProviderUnavailable,
 )
 from ..settings import Settings
-from .base import ChatModel, ChatRequest, Completion, Finished, Usage
+from .base import ChatModel, ChatRequest, Completion, Finished, Usage, upstream_retry_after
 
 log = logging.getLogger("airelay.providers")
 
@@ -160,6 +160,12 @@ def provider_error(exc: BaseException) -> AirelayError:
     if isinstance(exc, openai.APIError):
         return ProviderFailed()
     return ProviderFailed()
+
+
+async def note_rate_limit(response: httpx2.Response) -> None:
+    """httpx event hook: remember a 429's Retry-After for the call in progress (see upstream_retry_after)."""
+    if response.status_code == 429:
+        upstream_retry_after.set(retry_after(response) or 1)
 
 
 def retry_after(response: httpx2.Response | None) -> int | None:

@@ -42,11 +42,14 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
 
     from .openai_compat import OpenAICompatChatModel
 
+    from .openai_compat import note_rate_limit
+
     client = openai.AsyncOpenAI(
         api_key=key,
         base_url=base_url,
         timeout=httpx2.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
         max_retries=settings.upstream_max_retries,
+        http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]}),
     )
     return OpenAICompatChatModel(model_id, client, settings)
 
