@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 
 import uvicorn
@@ -26,12 +27,17 @@ def choose_chat_backend() -> bool:
     return os.environ.get("CHAT_MODEL", "local/").startswith("local/")
 
 
+def stop_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m local.dev")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--model-port", type=int, default=int(os.environ.get("LOCAL_MODEL_PORT", "8081")))
     args = parser.parse_args(argv)
     load_dotenv_file()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # uvicorn re-raises it after its shutdown: clean up then
     model = None
     if choose_chat_backend():
         if not (model_server.VENV / ".installed").exists():
@@ -49,6 +55,8 @@ airelay is running
   chat model     {os.environ.get("CHAT_MODEL", "local/" + model_server.MODEL_ALIAS)}
   sentiment      POST {base}/api/sentiment        ({os.environ.get("SENTIMENT_MODEL", "local/use-multilingual-anchors")})
   image          POST {base}/api/image/classify   ({os.environ.get("IMAGE_MODEL", "local/efficientnet-lite0")})
+  FAQ            POST {base}/api/faq
+  usage          GET  {base}/api/usage?days=7&by=model
 press Ctrl+C to stop
 """, flush=True)
     try:

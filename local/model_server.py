@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,9 +44,17 @@ def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(min(2, os.cpu_count() or 1)),
     ]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
     return process
+
+
+def die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM when the process that started it dies, however that happens."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
