@@ -10,10 +10,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help dev test unit bench venv model-server python312 clean
 
-# Each capability may add its own targets in mk/<name>.mk, and what `make test` / `make dev` need to
-# TEST_DEPS / DEV_DEPS.
+# Each capability may add its own targets in mk/<name>.mk, and what `make test` / `make dev` / `make bench`
+# need to TEST_DEPS / DEV_DEPS / BENCH_DEPS.
 TEST_DEPS :=
 DEV_DEPS :=
+BENCH_DEPS :=
 include $(sort $(wildcard mk/*.mk))
 
 help:
@@ -62,7 +63,7 @@ test: venv model-server $(SAM) node_modules/.installed $(TEST_DEPS)
 unit: venv
 	@$(PY) -m pytest tests/unit tests/functional -q
 
-bench: venv
+bench: venv $(BENCH_DEPS)
 	@$(PY) -m bench
 
 clean:

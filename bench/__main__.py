@@ -1,20 +1,157 @@
-"""`make bench` / `python -m bench [options]`: every benchmark in BENCHMARKS, one after the other.
+"""`make bench` / `python -m bench [--quick] [--only SECTION ...] [--report-only]`: every benchmark, one after the
+other, each failing on its own without stopping the others; then the charts, bench/results/report.md and the
+summary tables on the terminal.
 
-Options go to each benchmark's main(); `python -m bench.overhead --help` lists those of one.
+Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
+overhead (airelay and LiteLLM against direct calls), ledger, faq, sentiment, classify, coldstart.
+`python -m bench.<section> --help` runs one with its own options.
 """
 
+from __future__ import annotations
+
+import argparse
+import json
+import os
 import sys
+import time
+import traceback
+from datetime import UTC, datetime
 
-from . import overhead
+from . import charts, report, summary
+from .servers import ROOT
 
-BENCHMARKS = (overhead,)
+SECTIONS = ("overhead", "ledger", "faq", "sentiment", "classify", "coldstart")
+LEDGER_CALLS = 100  # moto's DynamoDB slows down as its table grows: 100 calls take about 30 s for the three
+
+
+def use_layer() -> None:
+    for path in (ROOT / "layers" / "core", ROOT):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def latest(name: str) -> dict:
+    return json.loads((report.RESULTS / f"{name}-latest.json").read_text("utf-8"))
+
+
+def run_overhead(quick: bool) -> dict:
+    from . import overhead
+
+    return overhead.run(["--quick"] if quick else [])
+
+
+def run_ledger(quick: bool) -> dict:
+    use_layer()
+    from . import ledger
+
+    calls = 30 if quick else LEDGER_CALLS
+    document = {"benchmark": "ledger", "meta": report.machine(), "requests": calls, "ledgers": ledger.run(calls)}
+    document["meta"]["load_after"] = report.load_average()
+    stamp = document["meta"]["date_utc"].replace("-", "").replace(":", "")
+    for name in (f"ledger-{stamp}.json", "ledger-latest.json"):
+        (report.RESULTS / name).write_text(json.dumps(document, indent=2) + "\n")
+    return document
+
+
+def run_faq(quick: bool) -> dict:
+    from . import faq
+
+    faq.main(["--sizes", "1000", "10000", "--queries", "100"] if quick else [])  # returns 1 below a target
+    return latest("faq")
+
+
+def run_sentiment(quick: bool) -> dict:
+    from . import sentiment
+
+    sentiment.main(["--quick"] if quick else [])
+    return latest("sentiment")
+
+
+def run_classify(quick: bool) -> dict:
+    from . import classify
+
+    classify.main(["--quick"] if quick else [])
+    return latest("classify")
+
+
+def run_coldstart(quick: bool) -> dict:
+    from . import coldstart
+
+    return coldstart.run(["--quick"] if quick else [])
+
+
+RUNNERS = {"overhead": run_overhead, "ledger": run_ledger, "faq": run_faq, "sentiment": run_sentiment,
+           "classify": run_classify, "coldstart": run_coldstart}
+
+
+def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
+    documents, sections = {}, {}
+    for name in names:
+        print(f"\n==> {name}", flush=True)
+        started, load = time.perf_counter(), report.load_average()
+        try:
+            documents[name] = RUNNERS[name](quick)
+            sections[name] = {"ok": True, "file": f"{name}-latest.json"}
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - SystemExit included: one section never stops the others
+            error = traceback.format_exc()
+            print(f"{name} failed:\n{error}", flush=True)
+            sections[name] = {"ok": False, "error": error}
+        sections[name] |= {"seconds": round(time.perf_counter() - started, 1), "load_before": load}
+    return documents, sections
+
+
+def terminal_summary(documents: dict) -> str:
+    from . import classify, coldstart, faq, ledger, sentiment
+
+    parts = []
+    if "overhead" in documents:
+        parts.append(report.text(documents["overhead"]))
+    if "ledger" in documents:
+        parts.append(f"usage ledger ({documents['ledger']['requests']} calls)\n{ledger.table(documents['ledger']['ledgers'])}")
+    if "faq" in documents:
+        parts.append(faq.render(documents["faq"]))
+    if "sentiment" in documents:
+        parts.append(sentiment.text_report(documents["sentiment"]))
+    if "classify" in documents:
+        parts.append(classify.text_report(documents["classify"]))
+    if "coldstart" in documents:
+        parts.append(coldstart.text(documents["coldstart"]))
+    rows = summary.all_targets(documents)
+    parts.append("All targets\n" + "\n".join(report.aligned(("benchmark", "target", "where", "value", "result"), rows, 3)))
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str]) -> int:
-    status = 0
-    for benchmark in BENCHMARKS:
-        status = max(status, benchmark.main(argv))
-    return status
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of every section (about 4 minutes)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: charts and report.md from the *-latest.json files")
+    args = parser.parse_args(argv)
+    use_layer()  # bench.ledger imports airelay, as a function does
+    names = [s for s in SECTIONS if not args.only or s in args.only]
+    report.RESULTS.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    meta = report.machine()
+    if args.report_only:
+        documents = {n: latest(n) for n in names if (report.RESULTS / f"{n}-latest.json").is_file()}
+        sections = {n: {"ok": True, "file": f"{n}-latest.json", "seconds": 0.0, "load_before": "-"} for n in documents}
+    else:
+        documents, sections = run_sections(names, args.quick)
+    drawn = charts.draw(documents, report.RESULTS)
+    run = {"meta": meta, "sections": sections, "wall_s": time.perf_counter() - started,
+           "load_after": report.load_average()}
+    path = summary.write(run, documents, drawn)
+    print("\n" + terminal_summary(documents))
+    print(f"\n{len(sections)} sections in {run['wall_s'] / 60:.1f} min"
+          f" ({datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}); load average {os.getloadavg()[0]:.2f}")
+    for name, section in sections.items():
+        if not section["ok"]:
+            print(f"  {name}: FAILED ({section['error'].strip().splitlines()[-1]})")
+    print(f"report: {path.relative_to(ROOT)}; charts: {', '.join(p.name for p in drawn.values()) or 'none'}")
+    return 0 if all(s["ok"] for s in sections.values()) else 1
 
 
 if __name__ == "__main__":

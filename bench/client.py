@@ -24,11 +24,12 @@ class Reply:
     total_ns: int
 
 
-def post_request(host: str, port: int, path: str, payload: dict) -> bytes:
+def post_request(host: str, port: int, path: str, payload: dict, headers: dict[str, str] | None = None) -> bytes:
     body = json.dumps(payload).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Accept: */*\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Accept: */*\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

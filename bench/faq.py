@@ -47,18 +47,27 @@ def percentile(values: list[float], p: float) -> float:
 def accuracy() -> dict:
     use_layer()
     import asyncio
+    import tempfile
     from importlib import resources
 
     import yaml
 
+    from airelay import usage
     from airelay.faq.build import build_index
     from airelay.faq.service import FaqBot, threshold_for
     from airelay.faq.source import parse_source
     from airelay.providers import registry
     from airelay.settings import Settings
+    from airelay.web import Caller
 
     source = parse_source(resources.files("airelay").joinpath("data/faq/shop_faq.yaml").read_bytes(), "shop_faq.yaml")
-    settings = Settings.from_env({"FAQ_EMBED_CACHE_SIZE": "0"})
+    # Each question's embedding is metered as in the function; into a throwaway ledger, not the dev one.
+    ledger_dir = tempfile.TemporaryDirectory()
+    settings = Settings.from_env({"FAQ_EMBED_CACHE_SIZE": "0", "USAGE_TABLE": "",
+                                  "USAGE_DB_PATH": f"{ledger_dir.name}/usage.sqlite3"})
+    usage.forget_meter()
+    usage.get_meter(settings)
+    caller = Caller("bench", "bench", "faq")
     threshold = threshold_for(MODEL, settings)
 
     async def evaluate() -> dict:
@@ -71,7 +80,7 @@ def accuracy() -> dict:
             data = yaml.safe_load((ROOT / "tests" / f"faq_{name}_set.yaml").read_text("utf-8"))
             hits, above, misses = 0, 0, []
             for item in data["questions"]:
-                vector, _ = await bot.embed(item["q"])
+                vector = await bot.embed(item["q"], caller)
                 best = index.match(vector, 1)[0]
                 hits += best.entry.id == item["id"]
                 above += best.score >= threshold
@@ -82,7 +91,7 @@ def accuracy() -> dict:
             out[name] = {"questions": n, "top1_accuracy": round(hits / n, 4), "answered_from_faq": round(above / n, 4),
                          "misses": misses}
             if "off_topic" in data:
-                scores = [index.match((await bot.embed(q))[0], 1)[0].score for q in data["off_topic"]]
+                scores = [index.match(await bot.embed(q, caller), 1)[0].score for q in data["off_topic"]]
                 out["off_topic"] = {"questions": len(scores),
                                     "fallback_rate": round(sum(s < threshold for s in scores) / len(scores), 4),
                                     "highest_score": round(max(scores), 4)}
@@ -91,7 +100,11 @@ def accuracy() -> dict:
         out["tutorial_embedding_calls_per_question"] = len(source.entries) + 1
         return out
 
-    return asyncio.run(evaluate())
+    try:
+        return asyncio.run(evaluate())
+    finally:
+        usage.forget_meter()
+        ledger_dir.cleanup()
 
 
 def scale(sizes: list[int], queries: int) -> list[dict]:

@@ -7,6 +7,7 @@ with `expires_at` (epoch seconds) for the table's TTL.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
@@ -28,32 +29,42 @@ class DynamoLedger(UsageLedger):
         self.client = client
         self.retention_s = retention_days * 86400
         self.atomic_settle = atomic_settle  # TransactWriteItems; off only for servers without transactions
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="usage-ledger")  # boto3 clients are thread-safe
 
     @staticmethod
     def counter(day: str, key: str) -> dict:
         return {"pk": {"S": f"DAY#{day}"}, "sk": {"S": key}}
 
     def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
-        for done, hold in enumerate(holds):
-            room = hold.limit - amount
-            try:
-                if room < 0:
-                    raise OverLimit(hold, self._committed(day, hold.key))
-                self.client.update_item(
-                    TableName=self.table, Key=self.counter(day, hold.key),
-                    UpdateExpression="ADD committed :amount",
-                    ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
-                    ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except self.client.exceptions.ConditionalCheckFailedException as refused:
-                self._release(day, holds[:done], amount)
-                item = refused.response.get("Item") or {}
-                committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
-                raise OverLimit(hold, committed) from None
-            except BaseException:
-                self._release(day, holds[:done], amount)
-                raise
+        """The holds go out together (one round trip of latency); if any is refused, the others are taken back."""
+        outcomes = list(self._pool.map(lambda hold: self._hold(day, hold, amount), holds))
+        refused = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if refused is None:
+            return
+        taken = [hold for hold, outcome in zip(holds, outcomes) if outcome is None]
+        self._release(day, taken, amount)
+        raise refused
+
+    def _hold(self, day: str, hold: Hold, amount: Decimal) -> BaseException | None:
+        """Adds `amount` to the counter if it stays within the limit; returns the refusal instead of raising it."""
+        room = hold.limit - amount
+        try:
+            if room < 0:
+                return OverLimit(hold, self._committed(day, hold.key))
+            self.client.update_item(
+                TableName=self.table, Key=self.counter(day, hold.key),
+                UpdateExpression="ADD committed :amount",
+                ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
+                ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except self.client.exceptions.ConditionalCheckFailedException as refused:
+            item = refused.response.get("Item") or {}
+            committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
+            return OverLimit(hold, committed)
+        except Exception as error:
+            return error
 
     def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         for hold in holds:
@@ -80,11 +91,13 @@ class DynamoLedger(UsageLedger):
         if self.atomic_settle:
             self.client.transact_write_items(TransactItems=writes)
             return
-        for write in writes:
-            if "Update" in write:
-                self.client.update_item(**write["Update"])
-            else:
-                self.client.put_item(**write["Put"])
+        list(self._pool.map(self._write, writes))
+
+    def _write(self, write: dict) -> None:
+        if "Update" in write:
+            self.client.update_item(**write["Update"])
+        else:
+            self.client.put_item(**write["Put"])
 
     def row_item(self, row: UsageRow) -> dict:
         item = {"pk": {"S": f"CALLS#{row.day}"}, "sk": {"S": f"{row.at}#{row.call_id}"},
