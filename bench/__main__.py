@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "faq", "sentiment", "classify", "coldstart")
+SECTIONS = ("overhead", "ledger", "faq", "sentiment", "classify", "coldstart", "soak")
 LEDGER_CALLS = 100  # moto's DynamoDB slows down as its table grows: 100 calls take about 30 s for the three
 
 
@@ -80,8 +80,14 @@ def run_coldstart(quick: bool) -> dict:
     return coldstart.run(["--quick"] if quick else [])
 
 
+def run_soak(quick: bool) -> dict:
+    from . import soak
+
+    return soak.run(["--quick"] if quick else [])
+
+
 RUNNERS = {"overhead": run_overhead, "ledger": run_ledger, "faq": run_faq, "sentiment": run_sentiment,
-           "classify": run_classify, "coldstart": run_coldstart}
+           "classify": run_classify, "coldstart": run_coldstart, "soak": run_soak}
 
 
 def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
