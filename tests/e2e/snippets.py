@@ -17,7 +17,7 @@ CLIENT_DIST = ROOT / "web" / "client" / "dist" / "index.js"
 def copy_examples(api_url: str, name: str) -> Path:
     target = SNIPPETS / name
     target.mkdir(parents=True, exist_ok=True)
-    for source in EXAMPLES.glob("*.js"):
+    for source in sorted(EXAMPLES.glob("*.js*")):  # the .js modules and ChatBox.jsx
         text = source.read_text(encoding="utf-8")
         assert text.count(DEV_ORIGIN) <= 1
         text = text.replace(DEV_ORIGIN, api_url)

@@ -359,8 +359,9 @@ def test_gateway_errors_are_readable_by_the_browser(translated, response_type):
     ],
 )
 def test_prod_rule_rejects_a_wildcard_origin(raw, stage, origins, allowed):
-    # GIVEN the template's Rules and a set of parameter values
-    params = {"Stage": stage, "AllowedOrigins": origins}
+    # GIVEN the template's Rules and a set of parameter values (the others at their defaults)
+    params = {name: spec.get("Default", "") for name, spec in raw["Parameters"].items()}
+    params.update(Stage=stage, AllowedOrigins=origins)
     outcome = True
     for rule in raw["Rules"].values():
         if "RuleCondition" in rule and not evaluate_rule(rule["RuleCondition"], params):
@@ -371,6 +372,17 @@ def test_prod_rule_rejects_a_wildcard_origin(raw, stage, origins, allowed):
     assert outcome is allowed
     # AND each entry is checked on its own (a list, so '*' inside the list is caught)
     assert raw["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
+
+
+@pytest.mark.parametrize(("issuer", "audience", "allowed"), [
+    ("", "", True), ("https://auth.example.com/", "web", True), ("https://auth.example.com/", "", False)])
+def test_sign_in_rule_requires_an_audience(raw, issuer, audience, allowed):
+    params = {name: spec.get("Default", "") for name, spec in raw["Parameters"].items()}
+    params.update(JwtIssuer=issuer, JwtAudience=audience)
+    rule = raw["Rules"]["SignInNeedsAnAudience"]
+    refused = evaluate_rule(rule["RuleCondition"], params) and not all(
+        evaluate_rule(a["Assert"], params) for a in rule["Assertions"])
+    assert refused is not allowed
 
 
 # ---------------------------------------------------------------- configuration and events

@@ -23,6 +23,7 @@ def scope_with(context=None, client=("10.0.0.9", 1234), header=None):
     ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "user:cognito-sub"),
     ({"authorizer": {"jwt": {"claims": {"sub": "jwt-sub"}}}}, "user:jwt-sub"),
     ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
+    ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "user:user-9"),
 ])
 def test_identity_from_the_api_gateway_context(context, expected):
     assert identity_of(scope_with(context)) == expected

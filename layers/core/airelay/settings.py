@@ -22,6 +22,9 @@ class Settings:
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
     api_keys: tuple[str, ...] = field(default=(), metadata={"env": "API_KEYS"})
+    jwt_issuer: str = field(default="", metadata={"env": "JWT_ISSUER"})
+    jwt_audience: str = field(default="", metadata={"env": "JWT_AUDIENCE"})
+    jwt_jwks_url: str = field(default="", metadata={"env": "JWT_JWKS_URL"})
 
     chat_model: str = field(default="local/smollm2-135m", metadata={"env": "CHAT_MODEL"})
     allowed_chat_models: tuple[str, ...] = field(default=(), metadata={"env": "ALLOWED_CHAT_MODELS"})
@@ -113,6 +116,8 @@ class Settings:
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         self.api_key_names  # noqa: B018 - parses API_KEYS, raising ValueError if malformed
+        if self.jwt_issuer and not self.jwt_audience:
+            raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:

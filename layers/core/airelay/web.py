@@ -8,11 +8,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from .auth import verifier_for
 from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized
 from .logs import configure as configure_logs
 from .logs import current_request
@@ -91,16 +93,16 @@ def aws_context(scope: dict) -> dict:
 
 
 def identity_of(scope: dict) -> str:
-    """Who is calling, for usage rows and per-identity budgets: API key id, else authorizer principal, else IP."""
+    """Who is calling, for usage rows and per-identity budgets: the signed-in user, else the API key, else the IP."""
     context = scope.get("state", {}).get("aws_context") or {}
     identity = context.get("identity") or {}
-    if identity.get("apiKeyId"):
-        return f"key:{identity['apiKeyId']}"
     authorizer = context.get("authorizer") or {}
     claims = authorizer.get("claims") or (authorizer.get("jwt") or {}).get("claims") or {}
     principal = authorizer.get("principalId") or claims.get("sub")
     if principal:
         return f"user:{principal}"
+    if identity.get("apiKeyId"):
+        return f"key:{identity['apiKeyId']}"
     ip = identity.get("sourceIp") or (scope.get("client") or ("unknown",))[0]
     return f"ip:{ip}"
 
@@ -132,6 +134,7 @@ class Guard:
         self.any_origin = "*" in self.origins
         self.max_body = settings.max_body_bytes
         self.api_keys = settings.api_key_names  # checked here only where API Gateway does not (locally)
+        self.jwt = verifier_for(settings)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -156,12 +159,10 @@ class Guard:
         if scope["method"] == "OPTIONS":
             await self.preflight(origin, extra, send)
             return
-        if self.api_keys and scope["path"] != "/api/health":
-            name = self.key_name(scope)
-            if name is None:
-                await self.reply(send, Unauthorized(), extra)
-                return
-            state["aws_context"] = {**context, "identity": {**(context.get("identity") or {}), "apiKeyId": name}}
+        refused = await self.authenticate(scope, state) if scope["path"] != "/api/health" else None
+        if refused:
+            await self.reply(send, refused, extra)
+            return
         if self.declared_length(scope) > self.max_body:
             await self.reply(send, PayloadTooLarge(), extra)
             return
@@ -192,6 +193,29 @@ class Guard:
                 origin = value.decode("latin-1")
                 return origin if self.any_origin or origin in self.origins else None
         return None
+
+    async def authenticate(self, scope, state: dict) -> AirelayError | None:
+        """Where API Gateway does not check them: API keys (API_KEYS) and sign-in tokens (JWT_ISSUER)."""
+        context = state["aws_context"]
+        if self.api_keys:
+            name = self.key_name(scope)
+            if name is None:
+                return Unauthorized()
+            context = {**context, "identity": {**(context.get("identity") or {}), "apiKeyId": name}}
+        if self.jwt:
+            try:
+                subject = await anyio.to_thread.run_sync(self.jwt.subject, self.bearer(scope))
+            except AirelayError as refused:
+                return refused
+            context = {**context, "authorizer": {"principalId": subject}}
+        state["aws_context"] = context
+        return None
+
+    @staticmethod
+    def bearer(scope) -> str:
+        value = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"").decode("latin-1")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
 
     def key_name(self, scope) -> str | None:
         sent = next((v for k, v in scope.get("headers", ()) if k == b"x-api-key"), b"").decode("latin-1")
