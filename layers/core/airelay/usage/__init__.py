@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from .meter import Call, Meter
 from .pricing import load_prices
 
 _meter: Meter | None = None
+_meter_lock = threading.Lock()  # functions served side by side locally may ask for it at the same moment
 
 
 def open_ledger(settings: Settings) -> UsageLedger:
@@ -30,12 +32,13 @@ def open_ledger(settings: Settings) -> UsageLedger:
 def get_meter(settings: Settings | None = None) -> Meter:
     """The container's meter, created at first use; refuses to start if a configured chat model has no price."""
     global _meter
-    if _meter is None:
-        settings = settings or get_settings()
-        prices = load_prices(settings.model_prices)
-        prices.check((*settings.chat_models, *settings.chat_fallback_models))
-        _meter = Meter(open_ledger(settings), prices, settings)
-    return _meter
+    with _meter_lock:
+        if _meter is None:
+            settings = settings or get_settings()
+            prices = load_prices(settings.model_prices)
+            prices.check((*settings.chat_models, *settings.chat_fallback_models))
+            _meter = Meter(open_ledger(settings), prices, settings)
+        return _meter
 
 
 async def meter() -> Meter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -57,12 +58,24 @@ class SqliteLedger(UsageLedger):
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
         self._lock = threading.Lock()
         with self._lock:
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")  # once per file; needs a moment of exclusive access
+            self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).date().isoformat()
             self._db.execute("DELETE FROM calls WHERE day < ?", (cutoff,))
+
+    def _use_wal(self) -> None:
+        """Once per file. Switching needs a moment with no other connection in a transaction, and SQLite does not
+        wait for that by itself, so a busy file is retried briefly."""
+        for attempt in range(50):
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.02)
 
     def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         nano = to_nano(amount)
