@@ -34,10 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import report
+from tests.support.python312 import find_python312
 
 ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
@@ -56,19 +56,6 @@ for name in sys.argv[1:]:
 elapsed = time.perf_counter() - started
 print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules)}))
 """
-
-
-def python312() -> Path:
-    candidates = [Path(os.environ["PY312"])] if os.environ.get("PY312") else []
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(pyenv.glob("versions/3.12.*/bin/python3.12"), reverse=True)
-    on_path = shutil.which("python3.12")
-    if on_path and "shims" not in on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise RuntimeError("no python3.12 found: set PY312=/path/to/python3.12")
 
 
 def sam_build(build_dir: Path, arch: str, py312: Path) -> float:
@@ -265,7 +252,7 @@ def run(argv: list[str]) -> dict:
     parser.add_argument("--quick", action="store_true", help="3 runs")
     args, _ = parser.parse_known_args(argv)
     runs = 3 if args.quick else args.runs
-    py312 = python312()
+    py312 = find_python312()
     meta = report.machine()
     specs = function_specs()
     with tempfile.TemporaryDirectory(prefix="airelay-coldstart-") as tmp:

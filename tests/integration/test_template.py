@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import tomllib
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.python312 import find_python312
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -40,19 +41,11 @@ def require_sam() -> Path:
     return SAM
 
 
-def find_python312() -> Path:
-    candidates = []
-    if os.environ.get("PY312"):
-        candidates.append(Path(os.environ["PY312"]))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(pyenv_root.glob("versions/3.12.*/bin/python3.12"), reverse=True)
-    on_path = shutil.which("python3.12")
-    if on_path and "shims" not in on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("no python3.12 found for `sam build`: set PY312=/path/to/python3.12", pytrace=False)
+def python312() -> Path:
+    try:
+        return find_python312()
+    except RuntimeError as missing:
+        pytest.fail(f"{missing} (needed by `sam build`)", pytrace=False)
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -148,9 +141,9 @@ def translated() -> dict:
 def built(tmp_path_factory) -> Path:
     """One `sam build` per session, into a temp dir (never .aws-sam/ in the repo)."""
     require_sam()
-    python312 = find_python312()
+    interpreter = python312()
     build_dir = tmp_path_factory.mktemp("sam-build")
-    path = f"{python312.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    path = f"{interpreter.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     # --no-cached: samconfig.toml asks for cached builds, which keep their
     # dependency folders in .aws-sam/deps inside the repo.
     result = run([SAM, "build", "--build-dir", build_dir, "--no-cached"], env={"PATH": path}, timeout=900)

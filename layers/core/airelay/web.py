@@ -12,6 +12,7 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from .auth import verifier_for
@@ -38,6 +39,19 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
     app.add_exception_handler(HTTPException, http_error)
     app.add_middleware(Guard, settings=settings)
     return app
+
+
+def validated_json(raw: bytes, parse):
+    """A JSON body read by hand and checked by `parse` (e.g. a model's model_validate): 400 when it is not JSON,
+    the same 422 as FastAPI's own body checks when a field is wrong."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise MalformedRequest() from None
+    try:
+        return parse(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
 
 
 async def health() -> dict:

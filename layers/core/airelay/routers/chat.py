@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from .. import relay
 from ..conversation import ChatBody, UIChatBody, build_request, parse_body
-from ..errors import MalformedRequest
 from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
-from ..web import Caller
+from ..web import Caller, validated_json
 
 router = APIRouter()
 
@@ -69,12 +65,4 @@ async def chat_stream(request: Request) -> EventStreamResponse:
 
 
 async def read_body(request: Request) -> ChatBody | UIChatBody:
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise MalformedRequest() from None
-    try:
-        return parse_body(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
+    return validated_json(await request.body(), parse_body)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import replace
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -23,7 +21,7 @@ from ..images.fetch import FetchPolicy, fetch_image
 from ..openapi import ClassifyAnswer, answers
 from ..providers.registry import image_classifier
 from ..settings import Settings, get_settings
-from ..web import Caller
+from ..web import Caller, validated_json
 
 router = APIRouter()
 
@@ -105,14 +103,7 @@ async def read_upload(request: Request) -> bytes:
 
 
 def parse_body(raw: bytes) -> ClassifyBody:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise MalformedRequest() from None
-    try:
-        return ClassifyBody.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
+    return validated_json(raw, ClassifyBody.model_validate)
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:

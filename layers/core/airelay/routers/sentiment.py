@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from .. import usage
-from ..errors import InvalidInput, MalformedRequest
+from ..errors import InvalidInput
 from ..openapi import SentimentAnswer, answers
 from ..providers.registry import text_classifier
 from ..settings import Settings, get_settings
-from ..web import Caller
+from ..web import Caller, validated_json
 
 router = APIRouter()
 
@@ -68,11 +66,4 @@ async def read_text(request: Request, settings: Settings) -> str:
 
 
 def parse_body(raw: bytes) -> SentimentBody:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise MalformedRequest() from None
-    try:
-        return SentimentBody.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
+    return validated_json(raw, SentimentBody.model_validate)
