@@ -24,6 +24,8 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
     if ledger := documents.get("ledger"):
         for name, r in ledger["ledgers"].items():
             p50 = r["meter"]["p50_ms"]
+            if r["target_p50_ms"] is None:
+                continue
             rows.append(("ledger", f"meter open+close p50 <= {r['target_p50_ms']:g} ms", name, f"{p50:.3f} ms",
                          report.judged(p50 <= r["target_p50_ms"])))
     if faq := documents.get("faq"):
@@ -79,12 +81,13 @@ def overhead_section(document: dict) -> list[str]:
 
 
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import table
+    from .ledger import first_use_line, table
 
-    return [f"{document['requests']} calls per ledger after 50 warm-up calls; `reserve` + `settle` through the adapter, "
-            "and the meter's `open` + `close` as a request pays for it (worker-thread hops included). moto and "
-            "dynalite are local DynamoDB stand-ins, not DynamoDB: their latency is theirs.", "",
-            table(document["ledgers"]), ""]
+    about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
+    return ["Each ledger after 50 warm-up calls: `reserve` + `settle` through the adapter, and the meter's `open` + "
+            "`close` as a request pays for it (worker-thread hops included); for DynamoDB, one GetItem round trip "
+            "is the server's own floor. moto and dynalite are local DynamoDB stand-ins, not DynamoDB: their latency "
+            "is theirs.", "", table(document["ledgers"]), "", *about, "", first_use_line(document.get("first_use")), ""]
 
 
 def faq_section(document: dict) -> list[str]:

@@ -5,13 +5,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import boto3
 import pytest
-
+from airelay.settings import Settings
+from airelay.usage import open_ledger
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key, model_key
 from airelay.usage.sqlite import SqliteLedger
-from tests.support.aws import create_table_from_template, dynalite_server, moto_server
+
+from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
 
 DAY = "2026-11-26"
 D = Decimal
@@ -29,20 +30,15 @@ def dynalite_endpoint():
         yield endpoint
 
 
-def dynamo_client(endpoint):
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 @pytest.fixture(params=["sqlite", "moto", "dynalite"])
 def ledger(request, tmp_path):
     if request.param == "sqlite":
         return SqliteLedger(tmp_path / "usage.sqlite3")
     endpoint = request.getfixturevalue(f"{request.param}_endpoint")
-    client = dynamo_client(endpoint)
-    table = create_table_from_template(client, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    api = dynamo_api(endpoint)
+    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
     # dynalite has no TransactWriteItems: settle there writes item by item
-    return DynamoLedger(table, client, atomic_settle=request.param == "moto")
+    return DynamoLedger(table, api, atomic_settle=request.param == "moto")
 
 
 def row(identity="ip:1.2.3.4", model="openai/gpt-4o-mini", cost="0.001", status="ok", **extra):
@@ -98,6 +94,17 @@ def test_settle_releases_the_hold_and_adds_the_real_cost(ledger):
                 totals[key].completion_tokens) == (1, 10, 2, 5)
 
 
+def test_each_model_keeps_its_own_totals(ledger):
+    ledger.settle(row(model="openai/gpt-4o-mini", cost="0.01"), D(0))
+    ledger.settle(row(model="openai/gpt-4.1", cost="0.25", status="error"), D(0))
+    ledger.settle(row(model="openai/gpt-4.1", cost="0.5"), D(0))
+    totals = ledger.day_totals(DAY)
+    mini, big = totals[model_key("openai/gpt-4o-mini")], totals[model_key("openai/gpt-4.1")]
+    assert (mini.calls, mini.errors, mini.spent) == (1, 0, D("0.01"))
+    assert (big.calls, big.errors, big.spent, big.completion_tokens) == (2, 1, D("0.75"), 10)
+    assert (totals[TOTAL].calls, totals[TOTAL].spent) == (3, D("0.76"))
+
+
 def test_failed_calls_are_counted_as_errors_and_rows_round_trip(ledger):
     first = row(status="ok", at=f"{DAY}T10:00:00.000+00:00")
     second = row(status="cancelled", cost="0.0000015", estimated=True, at=f"{DAY}T10:00:01.000+00:00")
@@ -133,3 +140,13 @@ def test_concurrent_reserves_never_pass_the_limit(ledger):
     # THEN exactly floor(1 / 0.07) = 14 are admitted and the counter holds exactly their sum
     assert len(admitted) == 14
     assert ledger.day_totals(DAY)[TOTAL].committed == D("0.07") * 14
+
+
+def test_a_usage_table_setting_opens_the_dynamodb_ledger_from_the_sdk_environment(moto_endpoint):
+    # moto_server() set AWS_ENDPOINT_URL, the region and keys, as Lambda sets the region and keys
+    table = create_table_from_template(dynamo_api(moto_endpoint), "UsageTable", "usage-from-environment")
+    ledger = open_ledger(Settings(usage_table=table))
+    assert isinstance(ledger, DynamoLedger) and ledger.api.host == moto_endpoint.removeprefix("http://")
+    ledger.reserve(DAY, holds(), D("0.2"))
+    ledger.settle(row(cost="0.05"), D("0.2"))
+    assert (ledger.day_totals(DAY)[TOTAL].spent, ledger.day_totals(DAY)[TOTAL].committed) == (D("0.05"), D("0.05"))

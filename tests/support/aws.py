@@ -62,19 +62,33 @@ def dynalite_server():
         process.wait(timeout=10)
 
 
-def create_table_from_template(client, resource: str, name: str) -> str:
+def dynamo_api(endpoint: str):
+    from airelay.usage.dynamo_api import Credentials, DynamoApi
+
+    return DynamoApi(region="us-east-1", endpoint=endpoint, credentials=lambda: Credentials("testing", "testing"))
+
+
+def create_table_from_template(api, resource: str, name: str) -> str:
     """Creates a table with the exact key schema and billing mode that template.yaml declares for `resource`."""
+    import time
+
+    from airelay.usage.dynamo_api import DynamoError
+
     from local.template import load_template
 
     props = load_template()["Resources"][resource]["Properties"]
-    client.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
-                        KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    api.call("CreateTable", {"TableName": name, "AttributeDefinitions": props["AttributeDefinitions"],
+                             "KeySchema": props["KeySchema"], "BillingMode": props["BillingMode"]})
+    deadline = time.monotonic() + 10
+    while api.call("DescribeTable", {"TableName": name})["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"table {name} did not become ACTIVE")
+        time.sleep(0.05)
     ttl = props.get("TimeToLiveSpecification")
     if ttl:
         try:
-            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        except client.exceptions.ClientError as error:
-            if "UnknownOperation" not in str(error):  # dynalite has no TTL API
+            api.call("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": ttl})
+        except DynamoError as error:
+            if error.code != "UnknownOperationException":  # dynalite has no TTL API
                 raise
     return name

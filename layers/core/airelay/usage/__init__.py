@@ -19,11 +19,10 @@ _meter_lock = threading.Lock()  # functions served side by side locally may ask 
 def open_ledger(settings: Settings) -> UsageLedger:
     """DynamoDB when USAGE_TABLE names a table (on AWS), else the SQLite file (local)."""
     if settings.usage_table:
-        import boto3
-
+        from .dynamo_api import DynamoApi
         from .dynamodb import DynamoLedger
 
-        return DynamoLedger(settings.usage_table, boto3.client("dynamodb"), settings.usage_retention_days)
+        return DynamoLedger(settings.usage_table, DynamoApi(), settings.usage_retention_days)
     from .sqlite import SqliteLedger
 
     return SqliteLedger(settings.usage_db_path, settings.usage_retention_days)

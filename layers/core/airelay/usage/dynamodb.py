@@ -1,7 +1,8 @@
 """The usage ledger in DynamoDB (the UsageTable): conditional ADD for holds, no read-modify-write.
 
-Items: counters at pk "DAY#<day>", sk "<counter key>"; call rows at pk "CALLS#<day>", sk "<time>#<call id>",
-with `expires_at` (epoch seconds) for the table's TTL.
+Items: counters at pk "DAY#<day>", sk "total" or "id:<identity>"; call rows at pk "CALLS#<day>",
+sk "<time>#<call id>", with `expires_at` (epoch seconds) for the table's TTL. The per-model counters are attributes
+of the day's total item ("model:<model id>#spent", ...), so settling a call writes three items, not four.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+from .dynamo_api import DynamoApi, DynamoError
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
 
-COUNTER_UPDATE = ("ADD committed :committed, spent :spent, calls :one, errors :errors, prompt_tokens :prompt, "
-                  "cached_tokens :cached, completion_tokens :completion")
+STATS = {"spent": ":spent", "calls": ":one", "errors": ":errors", "prompt_tokens": ":prompt",
+         "cached_tokens": ":cached", "completion_tokens": ":completion"}  # counter attribute -> settle's value
+COUNTER_UPDATE = "ADD committed :committed, " + ", ".join(f"{name} {value}" for name, value in STATS.items())
+MODEL_UPDATE = ", ".join(f"#model{n} {value}" for n, value in enumerate(STATS.values()))
 ROW_FIELDS = {"call_id": "S", "request_id": "S", "at": "S", "day": "S", "identity": "S", "function": "S",
               "provider": "S", "model": "S", "prompt_tokens": "N", "cached_tokens": "N", "completion_tokens": "N",
               "cost_usd": "N", "latency_ms": "N", "status": "S"}
@@ -23,13 +27,19 @@ def number(value) -> dict:
     return {"N": str(value)}
 
 
+def counter_totals(item: dict, prefix: str = "") -> Totals:
+    get = lambda name: item.get(prefix + name, {}).get("N", "0")
+    return Totals(int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
+                  int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")))
+
+
 class DynamoLedger(UsageLedger):
-    def __init__(self, table: str, client, retention_days: int = 90, atomic_settle: bool = True) -> None:
+    def __init__(self, table: str, api: DynamoApi, retention_days: int = 90, atomic_settle: bool = True) -> None:
         self.table = table
-        self.client = client
+        self.api = api
         self.retention_s = retention_days * 86400
         self.atomic_settle = atomic_settle  # TransactWriteItems; off only for servers without transactions
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="usage-ledger")  # boto3 clients are thread-safe
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="usage-ledger")
 
     @staticmethod
     def counter(day: str, key: str) -> dict:
@@ -37,7 +47,7 @@ class DynamoLedger(UsageLedger):
 
     def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         """The holds go out together (one round trip of latency); if any is refused, the others are taken back."""
-        outcomes = list(self._pool.map(lambda hold: self._hold(day, hold, amount), holds))
+        outcomes = self._together(lambda hold: self._hold(day, hold, amount), holds)
         refused = next((o for o in outcomes if isinstance(o, BaseException)), None)
         if refused is None:
             return
@@ -51,16 +61,18 @@ class DynamoLedger(UsageLedger):
         try:
             if room < 0:
                 return OverLimit(hold, self._committed(day, hold.key))
-            self.client.update_item(
-                TableName=self.table, Key=self.counter(day, hold.key),
-                UpdateExpression="ADD committed :amount",
-                ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
-                ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self.api.call("UpdateItem", {
+                "TableName": self.table, "Key": self.counter(day, hold.key),
+                "UpdateExpression": "ADD committed :amount",
+                "ConditionExpression": "attribute_not_exists(committed) OR committed <= :room",
+                "ExpressionAttributeValues": {":amount": number(amount), ":room": number(room)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            })
             return None
-        except self.client.exceptions.ConditionalCheckFailedException as refused:
-            item = refused.response.get("Item") or {}
+        except DynamoError as refused:
+            if refused.code != "ConditionalCheckFailedException":
+                return refused
+            item = refused.body.get("Item") or {}
             committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
             return OverLimit(hold, committed)
         except Exception as error:
@@ -68,36 +80,42 @@ class DynamoLedger(UsageLedger):
 
     def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         for hold in holds:
-            self.client.update_item(TableName=self.table, Key=self.counter(day, hold.key),
-                                    UpdateExpression="ADD committed :amount",
-                                    ExpressionAttributeValues={":amount": number(-amount)})
+            self.api.call("UpdateItem", {"TableName": self.table, "Key": self.counter(day, hold.key),
+                                         "UpdateExpression": "ADD committed :amount",
+                                         "ExpressionAttributeValues": {":amount": number(-amount)}})
 
     def _committed(self, day: str, key: str) -> Decimal:
-        item = self.client.get_item(TableName=self.table, Key=self.counter(day, key), ConsistentRead=True).get("Item")
+        item = self.api.call("GetItem", {"TableName": self.table, "Key": self.counter(day, key),
+                                         "ConsistentRead": True}).get("Item")
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        writes = []
-        error = 0 if row.status == "ok" else 1
-        for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
-            writes.append({"Update": {
-                "TableName": self.table, "Key": self.counter(row.day, key), "UpdateExpression": COUNTER_UPDATE,
-                "ExpressionAttributeValues": {
-                    ":committed": number(row.cost_usd - release), ":spent": number(row.cost_usd), ":one": number(1),
-                    ":errors": number(error), ":prompt": number(row.prompt_tokens),
-                    ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)},
-            }})
+        total_key, identity_key, model_key = settle_keys(row)
+        values = {":committed": number(row.cost_usd - reserved), ":spent": number(row.cost_usd), ":one": number(1),
+                  ":errors": number(0 if row.status == "ok" else 1), ":prompt": number(row.prompt_tokens),
+                  ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)}
+        counter = {"TableName": self.table, "UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
+        writes = [
+            {"Update": {**counter, "Key": self.counter(row.day, total_key),
+                        "UpdateExpression": f"{COUNTER_UPDATE}, {MODEL_UPDATE}",
+                        "ExpressionAttributeNames": {f"#model{n}": f"{model_key}#{name}"
+                                                     for n, name in enumerate(STATS)}}},
+            {"Update": {**counter, "Key": self.counter(row.day, identity_key)}},
+        ]
         writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
         if self.atomic_settle:
-            self.client.transact_write_items(TransactItems=writes)
+            self.api.call("TransactWriteItems", {"TransactItems": writes, "ClientRequestToken": row.call_id})
             return
-        list(self._pool.map(self._write, writes))
+        self._together(self._write, writes)
+
+    def _together(self, work, items: list) -> list:
+        """work(item) for every item at once: the first in this thread, the others in the pool."""
+        others = [self._pool.submit(work, item) for item in items[1:]]
+        return [work(items[0]), *(other.result() for other in others)] if items else []
 
     def _write(self, write: dict) -> None:
-        if "Update" in write:
-            self.client.update_item(**write["Update"])
-        else:
-            self.client.put_item(**write["Put"])
+        operation, request = next(iter(write.items()))
+        self.api.call(f"{operation}Item", request)
 
     def row_item(self, row: UsageRow) -> dict:
         item = {"pk": {"S": f"CALLS#{row.day}"}, "sk": {"S": f"{row.at}#{row.call_id}"},
@@ -109,10 +127,11 @@ class DynamoLedger(UsageLedger):
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals = {}
         for item in self._query(f"DAY#{day}"):
-            get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
-            totals[item["sk"]["S"]] = Totals(
-                int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
-                int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")))
+            totals[item["sk"]["S"]] = counter_totals(item)
+            models = {name.rpartition("#")[0] for name in item if name.startswith("model:")}
+            for key in models:
+                totals[key] = counter_totals(item, prefix=f"{key}#")
+                totals[key].committed = totals[key].spent  # models have no holds
         return totals
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
@@ -130,7 +149,7 @@ class DynamoLedger(UsageLedger):
                      "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": not newest_first}
         seen = 0
         while True:
-            page = self.client.query(**arguments)
+            page = self.api.call("Query", arguments)
             for item in page.get("Items", []):
                 yield item
                 seen += 1
