@@ -1,5 +1,6 @@
 """One contract for every usage ledger: SQLite, DynamoDB on moto server, DynamoDB on dynalite."""
 
+import sqlite3
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -105,15 +106,20 @@ def test_each_model_keeps_its_own_totals(ledger):
     assert (totals[TOTAL].calls, totals[TOTAL].spent) == (3, D("0.76"))
 
 
-def test_failed_calls_are_counted_as_errors_and_rows_round_trip(ledger):
+def test_failed_and_cancelled_calls_are_counted_apart_and_rows_round_trip(ledger):
     first = row(status="ok", at=f"{DAY}T10:00:00.000+00:00")
     second = row(status="cancelled", cost="0.0000015", estimated=True, at=f"{DAY}T10:00:01.000+00:00")
-    ledger.settle(first, D(0))
-    ledger.settle(second, D(0))
-    assert ledger.day_totals(DAY)[TOTAL].errors == 1
+    third = row(status="error", model="openai/gpt-4.1", at=f"{DAY}T10:00:02.000+00:00")
+    for call in (first, second, third):
+        ledger.settle(call, D(0))
+    totals = ledger.day_totals(DAY)
+    assert (totals[TOTAL].calls, totals[TOTAL].errors, totals[TOTAL].cancelled) == (3, 1, 1)
+    assert (totals[identity_key("ip:1.2.3.4")].errors, totals[identity_key("ip:1.2.3.4")].cancelled) == (1, 1)
+    mini, big = totals[model_key("openai/gpt-4o-mini")], totals[model_key("openai/gpt-4.1")]
+    assert (mini.errors, mini.cancelled, big.errors, big.cancelled) == (0, 1, 1, 0)
     stored = ledger.rows(DAY)
-    assert [r.call_id for r in stored] == [second.call_id, first.call_id]  # newest first
-    assert stored[0] == second
+    assert [r.call_id for r in stored] == [third.call_id, second.call_id, first.call_id]  # newest first
+    assert stored[1] == second
 
 
 def test_days_are_separate(ledger):
@@ -150,3 +156,17 @@ def test_a_usage_table_setting_opens_the_dynamodb_ledger_from_the_sdk_environmen
     ledger.reserve(DAY, holds(), D("0.2"))
     ledger.settle(row(cost="0.05"), D("0.2"))
     assert (ledger.day_totals(DAY)[TOTAL].spent, ledger.day_totals(DAY)[TOTAL].committed) == (D("0.05"), D("0.05"))
+
+
+def test_a_ledger_file_from_before_the_cancelled_counter_is_upgraded(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE counters (day TEXT NOT NULL, key TEXT NOT NULL, committed INTEGER NOT NULL DEFAULT 0, "
+                    "spent INTEGER NOT NULL DEFAULT 0, calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL "
+                    "DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0, "
+                    "completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, key))")
+        old.execute("INSERT INTO counters (day, key, spent, calls) VALUES (?, 'total', 1000000, 1)", (DAY,))
+    ledger = SqliteLedger(path)
+    ledger.settle(row(status="cancelled", cost="0.002"), D(0))
+    total = ledger.day_totals(DAY)[TOTAL]
+    assert (total.calls, total.cancelled, total.spent) == (2, 1, D("0.003"))

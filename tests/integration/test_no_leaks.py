@@ -56,3 +56,4 @@ def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, capt
     # AND each AI call printed one embedded-metric line
     metrics = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
     assert len(metrics) == 6 and {m["status"] for m in metrics} == {"ok", "error"}
+    assert sum(m["Errors"] for m in metrics) == 5 and sum(m["Cancelled"] for m in metrics) == 0

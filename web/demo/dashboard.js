@@ -80,6 +80,7 @@ export function initDashboard() {
     });
     $('week-total').textContent = `${formatUsd(report.total.cost_usd)} (${formatKrw(report.total.cost_krw)}) · `
       + `${integer.format(report.total.calls)} calls · ${integer.format(report.total.errors)} failed · `
+      + `${integer.format(report.total.cancelled)} cancelled · `
       + `${integer.format(report.total.prompt_tokens + report.total.completion_tokens)} tokens`;
     $('week-total').dataset.calls = String(report.total.calls);
     $('week-table').replaceChildren(...rows.map((row) => tableRow([
@@ -125,6 +126,12 @@ function renderModels(rows) {
       failed.className = 'data-table__note data-table__note--error';
       failed.textContent = `${integer.format(row.errors)} failed`;
       tr.firstElementChild.append(failed);
+    }
+    if (row.cancelled) {
+      const stopped = document.createElement('span');
+      stopped.className = 'data-table__note';
+      stopped.textContent = `${integer.format(row.cancelled)} cancelled`;
+      tr.firstElementChild.append(stopped);
     }
     return tr;
   }));

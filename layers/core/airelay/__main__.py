@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from .usage import get_meter
 from .usage.report import MAX_DAYS, build_report
 
-COLUMNS = [("key", "{}"), ("calls", "{:,}"), ("errors", "{:,}"), ("prompt_tokens", "{:,}"),
+COLUMNS = [("key", "{}"), ("calls", "{:,}"), ("errors", "{:,}"), ("cancelled", "{:,}"),
+           ("prompt_tokens", "{:,}"),
            ("completion_tokens", "{:,}"), ("cost_usd", "${:.6f}"), ("cost_krw", "₩{:,.2f}")]
 
 

@@ -62,7 +62,7 @@ def emit_call_metrics(row, namespace: str = "Airelay") -> None:
     """One CloudWatch embedded-metric-format line per AI call: tokens, cost, latency, errors by function and model."""
     metrics = {"InputTokens": row.prompt_tokens, "OutputTokens": row.completion_tokens,
                "CachedTokens": row.cached_tokens, "CostUsd": float(row.cost_usd), "LatencyMs": row.latency_ms,
-               "Errors": 0 if row.status == "ok" else 1, "Cancelled": 1 if row.status == "cancelled" else 0}
+               "Errors": int(row.status == "error"), "Cancelled": int(row.status == "cancelled")}
     units = {"CostUsd": "None", "LatencyMs": "Milliseconds"}
     document = {
         "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{

@@ -208,7 +208,8 @@ FaqAnswer = Annotated[FaqFromIndex | FaqOther, Field(discriminator="source")]
 class UsageLine(Strict):
     key: str
     calls: int = Field(ge=0)
-    errors: int = Field(ge=0)
+    errors: int = Field(ge=0, description="calls that failed")
+    cancelled: int = Field(ge=0, description="calls the client cancelled (a stopped stream)")
     prompt_tokens: int = Field(ge=0)
     cached_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)

@@ -67,6 +67,11 @@ const scenarios = {
 
   async 'chat-stop'({ page }) {
     await openDemo(page);
+    const counted = async () => {
+      const total = await page.locator('#week-total').textContent();
+      return { failed: Number(/(\d+) failed/.exec(total)?.[1]), cancelled: Number(/(\d+) cancelled/.exec(total)?.[1]) };
+    };
+    const before = await counted();
     await send(page, 'Tell me a long story.');
     await page.waitForFunction(() => document.querySelector('.message--assistant .bubble__text')?.textContent.length >= 20);
     await page.click('#chat-stop');
@@ -80,6 +85,15 @@ const scenarios = {
     check(notice === 'Stopped', `notice: ${notice}`);
     check(await page.locator('#chat-status').getAttribute('data-status') === 'ready', 'status back to ready');
     check(await page.isEnabled('#chat-send') && !(await page.isEnabled('#chat-stop')), 'Send enabled, Stop disabled');
+    // the stopped call is in the ledger as cancelled, not as failed (the server settles it when it sees the close)
+    let after = await counted();
+    for (let attempt = 0; attempt < 20 && after.cancelled === before.cancelled; attempt += 1) {
+      await page.click('#dashboard-refresh');
+      await page.waitForTimeout(250);
+      after = await counted();
+    }
+    check(after.cancelled === before.cancelled + 1 && after.failed === before.failed,
+      `cancelled ${before.cancelled} -> ${after.cancelled}, failed ${before.failed} -> ${after.failed}`);
     return { text: stopped };
   },
 

@@ -95,7 +95,10 @@ export interface FaqAnswer {
 export interface UsageRow {
   key: string;
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** Calls the client cancelled (a stopped stream); not counted in `errors`. */
+  cancelled: number;
   prompt_tokens: number;
   cached_tokens: number;
   completion_tokens: number;

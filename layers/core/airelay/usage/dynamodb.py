@@ -14,8 +14,8 @@ from decimal import Decimal
 from .dynamo_api import DynamoApi, DynamoError
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
 
-STATS = {"spent": ":spent", "calls": ":one", "errors": ":errors", "prompt_tokens": ":prompt",
-         "cached_tokens": ":cached", "completion_tokens": ":completion"}  # counter attribute -> settle's value
+STATS = {"spent": ":spent", "calls": ":one", "errors": ":errors", "cancelled": ":cancelled",
+         "prompt_tokens": ":prompt", "cached_tokens": ":cached", "completion_tokens": ":completion"}  # attribute: value
 COUNTER_UPDATE = "ADD committed :committed, " + ", ".join(f"{name} {value}" for name, value in STATS.items())
 MODEL_UPDATE = ", ".join(f"#model{n} {value}" for n, value in enumerate(STATS.values()))
 ROW_FIELDS = {"call_id": "S", "request_id": "S", "at": "S", "day": "S", "identity": "S", "function": "S",
@@ -30,7 +30,7 @@ def number(value) -> dict:
 def counter_totals(item: dict, prefix: str = "") -> Totals:
     get = lambda name: item.get(prefix + name, {}).get("N", "0")
     return Totals(int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
-                  int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")))
+                  int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")), int(get("cancelled")))
 
 
 class DynamoLedger(UsageLedger):
@@ -92,7 +92,8 @@ class DynamoLedger(UsageLedger):
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
         total_key, identity_key, model_key = settle_keys(row)
         values = {":committed": number(row.cost_usd - reserved), ":spent": number(row.cost_usd), ":one": number(1),
-                  ":errors": number(0 if row.status == "ok" else 1), ":prompt": number(row.prompt_tokens),
+                  ":errors": number(int(row.status == "error")), ":cancelled": number(int(row.status == "cancelled")),
+                  ":prompt": number(row.prompt_tokens),
                   ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)}
         counter = {"TableName": self.table, "UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
         writes = [

@@ -57,10 +57,12 @@ class Totals:
     completion_tokens: int = 0
     spent: Decimal = field(default_factory=Decimal)
     committed: Decimal = field(default_factory=Decimal)
+    cancelled: int = 0  # calls the client walked away from; `errors` counts failed ones
 
     def add(self, other: Totals) -> None:
         self.calls += other.calls
         self.errors += other.errors
+        self.cancelled += other.cancelled
         self.prompt_tokens += other.prompt_tokens
         self.cached_tokens += other.cached_tokens
         self.completion_tokens += other.completion_tokens

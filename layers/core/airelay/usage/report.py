@@ -21,7 +21,8 @@ def money(meter: Meter, usd: Decimal) -> dict:
 
 
 def line(meter: Meter, key: str, totals: Totals) -> dict:
-    return {"key": key, "calls": totals.calls, "errors": totals.errors, "prompt_tokens": totals.prompt_tokens,
+    return {"key": key, "calls": totals.calls, "errors": totals.errors, "cancelled": totals.cancelled,
+            "prompt_tokens": totals.prompt_tokens,
             "cached_tokens": totals.cached_tokens, "completion_tokens": totals.completion_tokens,
             **money(meter, totals.spent)}
 

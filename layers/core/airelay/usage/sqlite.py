@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS counters (
     committed INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0,
     calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
     prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, key)
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -32,11 +32,12 @@ CREATE INDEX IF NOT EXISTS calls_by_day ON calls (day, at);
 """
 
 ADD_TO_COUNTER = """
-INSERT INTO counters (day, key, committed, spent, calls, errors, prompt_tokens, cached_tokens, completion_tokens)
-VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+INSERT INTO counters
+    (day, key, committed, spent, calls, errors, cancelled, prompt_tokens, cached_tokens, completion_tokens)
+VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
 ON CONFLICT (day, key) DO UPDATE SET
     committed = committed + excluded.committed, spent = spent + excluded.spent, calls = calls + 1,
-    errors = errors + excluded.errors, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+    errors = errors + excluded.errors, cancelled = cancelled + excluded.cancelled, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
     cached_tokens = cached_tokens + excluded.cached_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
 """
 
@@ -61,6 +62,8 @@ class SqliteLedger(UsageLedger):
             self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            if "cancelled" not in {column[1] for column in self._db.execute("PRAGMA table_info(counters)")}:
+                self._db.execute("ALTER TABLE counters ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0")  # older files
             cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).date().isoformat()
             self._db.execute("DELETE FROM calls WHERE day < ?", (cutoff,))
 
@@ -100,14 +103,14 @@ class SqliteLedger(UsageLedger):
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
         cost, held = to_nano(row.cost_usd), to_nano(reserved)
-        error = 0 if row.status == "ok" else 1
+        error, cancelled = int(row.status == "error"), int(row.status == "cancelled")
         total_key, id_key, model_key = settle_keys(row)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for key, release in ((total_key, held), (id_key, held), (model_key, 0)):
-                    self._db.execute(ADD_TO_COUNTER, (row.day, key, cost - release, cost, error, row.prompt_tokens,
-                                                      row.cached_tokens, row.completion_tokens))
+                    self._db.execute(ADD_TO_COUNTER, (row.day, key, cost - release, cost, error, cancelled,
+                                                      row.prompt_tokens, row.cached_tokens, row.completion_tokens))
                 self._db.execute(
                     "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.call_id, row.request_id, row.at, row.day, row.identity, row.function, row.provider,
@@ -121,10 +124,10 @@ class SqliteLedger(UsageLedger):
     def day_totals(self, day: str) -> dict[str, Totals]:
         with self._lock:
             found = self._db.execute(
-                "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed "
-                "FROM counters WHERE day = ?", (day,)).fetchall()
-        return {key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed))
-                for key, calls, errors, prompt, cached, completion, spent, committed in found}
+                "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, "
+                "cancelled FROM counters WHERE day = ?", (day,)).fetchall()
+        return {key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), cancelled)
+                for key, calls, errors, prompt, cached, completion, spent, committed, cancelled in found}
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         with self._lock:
