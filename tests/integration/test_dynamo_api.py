@@ -139,6 +139,13 @@ def test_retries_stop_after_the_last_attempt():
     assert failed.value.code == "HTTP503" and len(dynamo.requests) == 3
 
 
+def test_an_answer_that_is_not_json_is_retried_then_refused():
+    with ScriptedDynamo(*[(200, b"<html>gateway</html>")] * 3) as dynamo:
+        with pytest.raises(DynamoError) as failed:
+            dynamo.api().call("GetItem", {})
+    assert failed.value.code == "UnreadableAnswer" and len(dynamo.requests) == 3
+
+
 def test_a_dropped_connection_is_reopened_and_the_call_retried():
     with ScriptedDynamo((200, {"first": 1}), "reset", (200, {"second": 2})) as dynamo:
         api = dynamo.api()

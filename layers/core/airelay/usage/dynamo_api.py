@@ -164,9 +164,13 @@ class DynamoApi:
             raise DynamoError("CRC32Mismatch", "the answer was damaged in transit", retryable=True)
         try:
             answer = json.loads(data) if data else {}
-        except ValueError:  # not DynamoDB speaking: a proxy's or load balancer's error page
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):  # not DynamoDB speaking: a proxy's or load balancer's page
             answer = {}
-        if status == 200:
+            if status == 200:
+                raise DynamoError("UnreadableAnswer", "the answer was not a JSON object", retryable=True)
+        elif status == 200:
             return answer
         code = answer.get("__type", "").rpartition("#")[2] or f"HTTP{status}"
         raise DynamoError(code, answer.get("message") or answer.get("Message") or "", answer,

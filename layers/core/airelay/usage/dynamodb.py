@@ -1,8 +1,8 @@
 """The usage ledger in DynamoDB (the UsageTable): conditional ADD for holds, no read-modify-write.
 
-Items: counters at pk "DAY#<day>", sk "total" or "id:<identity>"; call rows at pk "CALLS#<day>",
-sk "<time>#<call id>", with `expires_at` (epoch seconds) for the table's TTL. The per-model counters are attributes
-of the day's total item ("model:<model id>#spent", ...), so settling a call writes three items, not four.
+Items: counters at pk "DAY#<day>", sk "total", "id:<identity>" or "model:<model id>"; call rows at pk
+"CALLS#<day>", sk "<time>#<call id>", with `expires_at` (epoch seconds) for the table's TTL. Counters stay small
+items of their own: the day's total is written twice per paid call, and an item's write cost grows with its size.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
 STATS = {"spent": ":spent", "calls": ":one", "errors": ":errors", "cancelled": ":cancelled",
          "prompt_tokens": ":prompt", "cached_tokens": ":cached", "completion_tokens": ":completion"}  # attribute: value
 COUNTER_UPDATE = "ADD committed :committed, " + ", ".join(f"{name} {value}" for name, value in STATS.items())
-MODEL_UPDATE = ", ".join(f"#model{n} {value}" for n, value in enumerate(STATS.values()))
 ROW_FIELDS = {"call_id": "S", "request_id": "S", "at": "S", "day": "S", "identity": "S", "function": "S",
               "provider": "S", "model": "S", "prompt_tokens": "N", "cached_tokens": "N", "completion_tokens": "N",
               "cost_usd": "N", "latency_ms": "N", "status": "S"}
@@ -27,8 +26,8 @@ def number(value) -> dict:
     return {"N": str(value)}
 
 
-def counter_totals(item: dict, prefix: str = "") -> Totals:
-    get = lambda name: item.get(prefix + name, {}).get("N", "0")
+def counter_totals(item: dict) -> Totals:
+    get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
     return Totals(int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
                   int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")), int(get("cancelled")))
 
@@ -90,19 +89,16 @@ class DynamoLedger(UsageLedger):
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        total_key, identity_key, model_key = settle_keys(row)
-        values = {":committed": number(row.cost_usd - reserved), ":spent": number(row.cost_usd), ":one": number(1),
-                  ":errors": number(int(row.status == "error")), ":cancelled": number(int(row.status == "cancelled")),
-                  ":prompt": number(row.prompt_tokens),
-                  ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)}
-        counter = {"TableName": self.table, "UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
-        writes = [
-            {"Update": {**counter, "Key": self.counter(row.day, total_key),
-                        "UpdateExpression": f"{COUNTER_UPDATE}, {MODEL_UPDATE}",
-                        "ExpressionAttributeNames": {f"#model{n}": f"{model_key}#{name}"
-                                                     for n, name in enumerate(STATS)}}},
-            {"Update": {**counter, "Key": self.counter(row.day, identity_key)}},
-        ]
+        writes = []
+        for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
+            writes.append({"Update": {
+                "TableName": self.table, "Key": self.counter(row.day, key), "UpdateExpression": COUNTER_UPDATE,
+                "ExpressionAttributeValues": {
+                    ":committed": number(row.cost_usd - release), ":spent": number(row.cost_usd), ":one": number(1),
+                    ":errors": number(int(row.status == "error")),
+                    ":cancelled": number(int(row.status == "cancelled")), ":prompt": number(row.prompt_tokens),
+                    ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)},
+            }})
         writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
         if self.atomic_settle:
             self.api.call("TransactWriteItems", {"TransactItems": writes, "ClientRequestToken": row.call_id})
@@ -129,10 +125,6 @@ class DynamoLedger(UsageLedger):
         totals = {}
         for item in self._query(f"DAY#{day}"):
             totals[item["sk"]["S"]] = counter_totals(item)
-            models = {name.rpartition("#")[0] for name in item if name.startswith("model:")}
-            for key in models:
-                totals[key] = counter_totals(item, prefix=f"{key}#")
-                totals[key].committed = totals[key].spent  # models have no holds
         return totals
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
