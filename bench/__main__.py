@@ -115,6 +115,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(report.text(documents["overhead"]))
     if "ledger" in documents:
         parts.append(f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
+                     f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
                      f"{ledger.first_use_line(documents['ledger'].get('first_use'))}")
     if "faq" in documents:
         parts.append(faq.render(documents["faq"]))

@@ -81,13 +81,14 @@ def overhead_section(document: dict) -> list[str]:
 
 
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import first_use_line, table
+    from .ledger import first_use_line, round_trip_line, table
 
     about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
     return ["Each ledger after 50 warm-up calls: `reserve` + `settle` through the adapter, and the meter's `open` + "
             "`close` as a request pays for it (worker-thread hops included); for DynamoDB, one GetItem round trip "
             "is the server's own floor. moto and dynalite are local DynamoDB stand-ins, not DynamoDB: their latency "
-            "is theirs.", "", table(document["ledgers"]), "", *about, "", first_use_line(document.get("first_use")), ""]
+            "is theirs.", "", table(document["ledgers"]), "", *about, "", round_trip_line(document["ledgers"]), "",
+            first_use_line(document.get("first_use")), ""]
 
 
 def faq_section(document: dict) -> list[str]:

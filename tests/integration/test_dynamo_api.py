@@ -13,6 +13,7 @@ import botocore.credentials
 import pytest
 import trustme
 from airelay.errors import NotConfigured
+from airelay.usage import dynamo_api
 from airelay.usage.dynamo_api import Credentials, DynamoApi, DynamoError, Signer, default_credentials
 from botocore.awsrequest import AWSRequest
 
@@ -51,7 +52,8 @@ def test_a_new_day_gets_a_new_signing_key():
 
 class ScriptedDynamo:
     """A stand-in DynamoDB endpoint on 127.0.0.1 that answers from a script: (status, body) pairs, "reset" to drop
-    the connection unanswered, or ("bad crc", body) to send a wrong x-amz-crc32."""
+    the connection unanswered, ("bad crc", body) to send a wrong x-amz-crc32, ("then close", body) to answer 200
+    and close the connection (as a server closes an idle one)."""
 
     def __init__(self, *script, tls: ssl.SSLContext | None = None) -> None:
         self.script = list(script)
@@ -73,7 +75,8 @@ class ScriptedDynamo:
                 status, answer = step
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 crc = zlib.crc32(data) + (1 if status == "bad crc" else 0)
-                self.send_response(200 if status == "bad crc" else status)
+                self.close_connection = status == "then close"
+                self.send_response(200 if isinstance(status, str) else status)
                 self.send_header("Content-Type", "application/x-amz-json-1.0")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("x-amz-crc32", str(crc))
@@ -116,11 +119,21 @@ def test_a_call_posts_the_request_to_its_target_and_returns_the_answer():
     assert request["body"] == {"TableName": "usage"}
 
 
-def test_throttling_and_server_errors_are_retried_then_succeed():
+@pytest.fixture
+def pauses(monkeypatch):
+    """The retry pauses, recorded instead of slept."""
+    taken = []
+    monkeypatch.setattr(dynamo_api.time, "sleep", taken.append)
+    return taken
+
+
+def test_throttling_and_server_errors_are_retried_with_the_sdks_backoff(pauses):
     with ScriptedDynamo((400, refusal("ProvisionedThroughputExceededException")), (500, refusal("InternalServerError")),
-                        (200, {"ok": True})) as dynamo:
+                        (429, b""), (200, {"ok": True})) as dynamo:
         assert dynamo.api().call("UpdateItem", {}) == {"ok": True}
-    assert len(dynamo.requests) == 3
+    assert len(dynamo.requests) == 4
+    # full jitter: throttled from 1 s, otherwise from 25 ms, doubling per attempt
+    assert 0 <= pauses[0] <= 1.0 and 0 <= pauses[1] <= 0.05 and 0 <= pauses[2] <= 4.0
 
 
 def test_a_refusal_is_raised_at_once_with_its_code_and_body():
@@ -132,21 +145,30 @@ def test_a_refusal_is_raised_at_once_with_its_code_and_body():
     assert not refused.value.retryable and len(dynamo.requests) == 1
 
 
-def test_retries_stop_after_the_last_attempt():
+def test_retries_stop_after_the_last_attempt(pauses):
     with ScriptedDynamo(*[(503, b"<html>Service Unavailable</html>")] * 5) as dynamo:
         with pytest.raises(DynamoError) as failed:
             dynamo.api(attempts=3).call("PutItem", {})
     assert failed.value.code == "HTTP503" and len(dynamo.requests) == 3
 
 
-def test_an_answer_that_is_not_json_is_retried_then_refused():
-    with ScriptedDynamo(*[(200, b"<html>gateway</html>")] * 3) as dynamo:
+def test_an_answer_that_is_not_json_is_retried_then_refused(pauses):
+    with ScriptedDynamo(*[(200, b"<html>gateway</html>")] * 5) as dynamo:
         with pytest.raises(DynamoError) as failed:
             dynamo.api().call("GetItem", {})
-    assert failed.value.code == "UnreadableAnswer" and len(dynamo.requests) == 3
+    assert failed.value.code == "UnreadableAnswer" and len(dynamo.requests) == 4
 
 
-def test_a_dropped_connection_is_reopened_and_the_call_retried():
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_the_call(pauses):
+    with ScriptedDynamo(("then close", {"first": 1}), (200, {"second": 2})) as dynamo:
+        api = dynamo.api(attempts=1)  # no retry needed: the closed connection is noticed before sending
+        assert api.call("GetItem", {}) == {"first": 1}
+        threading.Event().wait(0.05)  # the close reaches the client (time.sleep is recorded here)
+        assert api.call("GetItem", {}) == {"second": 2}
+    assert len(dynamo.requests) == 2 and not pauses
+
+
+def test_a_dropped_connection_is_reopened_and_the_call_retried(pauses):
     with ScriptedDynamo((200, {"first": 1}), "reset", (200, {"second": 2})) as dynamo:
         api = dynamo.api()
         assert api.call("GetItem", {}) == {"first": 1}
@@ -154,7 +176,7 @@ def test_a_dropped_connection_is_reopened_and_the_call_retried():
     assert len(dynamo.requests) == 3
 
 
-def test_an_answer_damaged_in_transit_is_retried():
+def test_an_answer_damaged_in_transit_is_retried(pauses):
     with ScriptedDynamo(("bad crc", {"Item": {}}), (200, {"Item": {"n": {"N": "1"}}})) as dynamo:
         assert dynamo.api().call("GetItem", {}) == {"Item": {"n": {"N": "1"}}}
     assert len(dynamo.requests) == 2
@@ -193,7 +215,7 @@ def test_an_unreachable_endpoint_is_a_connection_error():
                     credentials=lambda: Credentials("AKID", "secret"), attempts=2)
     with pytest.raises(DynamoError) as failed:
         api.call("GetItem", {})
-    assert failed.value.code == "ConnectionError"
+    assert failed.value.code == "ConnectionError" and "ConnectionRefusedError" in str(failed.value)
 
 
 def test_region_endpoint_and_keys_come_from_the_sdk_environment(monkeypatch):
@@ -204,6 +226,7 @@ def test_region_endpoint_and_keys_come_from_the_sdk_environment(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "token")
     assert DynamoApi().host == "dynamodb.ap-northeast-2.amazonaws.com"
+    assert DynamoApi(region="cn-north-1").host == "dynamodb.cn-north-1.amazonaws.com.cn"
     assert default_credentials()() == Credentials("AKIDENV", "secret", "token")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     assert DynamoApi().host == "127.0.0.1:4566"
@@ -231,3 +254,8 @@ def isolate_from_this_machine(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role lookup from a test
+
+
+def test_credentials_never_show_their_secrets():
+    shown = repr(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", "session-token"))
+    assert "AKIDEXAMPLE" in shown and "wJalr" not in shown and "session-token" not in shown

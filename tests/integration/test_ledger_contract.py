@@ -38,8 +38,7 @@ def ledger(request, tmp_path):
     endpoint = request.getfixturevalue(f"{request.param}_endpoint")
     api = dynamo_api(endpoint)
     table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
-    # dynalite has no TransactWriteItems: settle there writes item by item
-    return DynamoLedger(table, api, atomic_settle=request.param == "moto")
+    return DynamoLedger(table, api)
 
 
 def row(identity="ip:1.2.3.4", model="openai/gpt-4o-mini", cost="0.001", status="ok", **extra):

@@ -33,11 +33,10 @@ def counter_totals(item: dict) -> Totals:
 
 
 class DynamoLedger(UsageLedger):
-    def __init__(self, table: str, api: DynamoApi, retention_days: int = 90, atomic_settle: bool = True) -> None:
+    def __init__(self, table: str, api: DynamoApi, retention_days: int = 90) -> None:
         self.table = table
         self.api = api
         self.retention_s = retention_days * 86400
-        self.atomic_settle = atomic_settle  # TransactWriteItems; off only for servers without transactions
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="usage-ledger")
 
     @staticmethod
@@ -89,6 +88,9 @@ class DynamoLedger(UsageLedger):
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
+        """Four single-item writes at once, not a transaction: transactions on the day's total item would cancel
+        each other under concurrency (TransactionConflict). Each write is retried on its own; if one still fails,
+        its hold stays counted, so the budget errs on the side of refusing, never of overspending."""
         writes = []
         for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
             writes.append({"Update": {
@@ -100,9 +102,6 @@ class DynamoLedger(UsageLedger):
                     ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)},
             }})
         writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
-        if self.atomic_settle:
-            self.api.call("TransactWriteItems", {"TransactItems": writes, "ClientRequestToken": row.call_id})
-            return
         self._together(self._write, writes)
 
     def _together(self, work, items: list) -> list:
@@ -140,6 +139,8 @@ class DynamoLedger(UsageLedger):
     def _query(self, pk: str, newest_first: bool = False, limit: int | None = None):
         arguments = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
                      "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": not newest_first}
+        if limit is not None:
+            arguments["Limit"] = limit
         seen = 0
         while True:
             page = self.api.call("Query", arguments)
