@@ -1,15 +1,20 @@
-"""Every chat call leaves exactly one usage row, and budgets hold under concurrency (local API, SQLite ledger)."""
+"""Every chat call leaves exactly one usage row, and budgets hold under concurrency: the local API on the SQLite
+ledger, and on the DynamoDB ledger with its UsageTable on dynalite, reached through the SDK's environment as on AWS."""
 
 import asyncio
 import time
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from airelay.usage.ledger import TOTAL
+from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.ledger import TOTAL, UsageLedger
 from airelay.usage.sqlite import SqliteLedger
+from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
 from tests.support.upstream import FakeUpstream, MalformedChunk, Ok, ResetMidStream, Status
 
 BODY = {"message": "Say hello.", "max_tokens": 100}
@@ -25,19 +30,39 @@ def upstream():
         yield up
 
 
-@pytest.fixture
-def ledger_path(tmp_path):
-    return tmp_path / "usage.sqlite3"
+@dataclass
+class Ledger:
+    """Where the local API keeps usage (`environment` selects it) and a reader of the same store."""
+
+    store: UsageLedger
+    environment: dict
+
+
+@pytest.fixture(scope="module")
+def dynalite():
+    with dynalite_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        return Ledger(SqliteLedger(tmp_path / "usage.sqlite3"), {"USAGE_DB_PATH": tmp_path / "usage.sqlite3"})
+    endpoint = request.getfixturevalue("dynalite")
+    api = dynamo_api(endpoint)
+    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    return Ledger(DynamoLedger(table, api), {
+        "USAGE_TABLE": table, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
 
 
 @pytest.fixture
-def api(local_api, upstream, ledger_path):
+def api(local_api, upstream, ledger):
     return local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                     UPSTREAM_TIMEOUT_S=5, STREAM_IDLE_TIMEOUT_S=1, USAGE_DB_PATH=ledger_path)
+                     UPSTREAM_TIMEOUT_S=5, STREAM_IDLE_TIMEOUT_S=1, **ledger.environment)
 
 
-def rows_when_settled(ledger_path, count=1, timeout=3.0):
-    ledger = SqliteLedger(ledger_path)
+def rows_when_settled(ledger, count=1, timeout=3.0):
     deadline = time.monotonic() + timeout
     while True:
         rows = ledger.rows(today())
@@ -57,9 +82,9 @@ def stream(api, body=BODY, stop_after_deltas=None):
     return response
 
 
-def test_buffered_call_row_has_the_providers_usage_and_exact_cost(api, ledger_path):
+def test_buffered_call_row_has_the_providers_usage_and_exact_cost(api, ledger):
     data = httpx.post(f"{api}/api/chat", json=BODY, timeout=10).json()
-    [row] = rows_when_settled(ledger_path)
+    [row] = rows_when_settled(ledger.store)
     assert (row.status, row.estimated, row.function, row.model) == ("ok", False, "chat", "openai/gpt-4o-mini")
     assert (row.prompt_tokens, row.completion_tokens) == (data["usage"]["prompt_tokens"], 20)
     expected = (Decimal(row.prompt_tokens) * Decimal("0.15") + 20 * Decimal("0.60")) / 1_000_000
@@ -69,40 +94,40 @@ def test_buffered_call_row_has_the_providers_usage_and_exact_cost(api, ledger_pa
 
 @pytest.mark.parametrize("behaviour", [ResetMidStream(after_chunks=6), MalformedChunk(after_chunks=6, then="close")],
                          ids=["cut", "failed"])
-def test_cut_or_failed_stream_leaves_one_error_row_with_estimated_tokens(api, upstream, ledger_path, behaviour):
+def test_cut_or_failed_stream_leaves_one_error_row_with_estimated_tokens(api, upstream, ledger, behaviour):
     upstream.script(behaviour)
     stream(api)
-    rows = rows_when_settled(ledger_path)
+    rows = rows_when_settled(ledger.store)
     assert len(rows) == 1
     assert rows[0].status == "error" and rows[0].estimated
     assert rows[0].prompt_tokens > 0 and rows[0].completion_tokens >= 6 and rows[0].cost_usd > 0
 
 
-def test_cancelled_stream_leaves_one_cancelled_row_and_releases_the_hold(api, upstream, ledger_path):
+def test_cancelled_stream_leaves_one_cancelled_row_and_releases_the_hold(api, upstream, ledger):
     upstream.script(Ok(chunk_delay_s=0.1))
     stream(api, stop_after_deltas=3)
     assert upstream.wait_closed(timeout=2)
-    rows = rows_when_settled(ledger_path)
+    rows = rows_when_settled(ledger.store)
     assert len(rows) == 1
     assert rows[0].status == "cancelled" and rows[0].estimated and rows[0].completion_tokens >= 3
-    totals = SqliteLedger(ledger_path).day_totals(today())[TOTAL]
+    totals = ledger.store.day_totals(today())[TOTAL]
     assert totals.committed == totals.spent == rows[0].cost_usd  # nothing left on hold
 
 
-def test_failure_before_the_first_token_leaves_one_error_row_and_no_hold(api, upstream, ledger_path):
+def test_failure_before_the_first_token_leaves_one_error_row_and_no_hold(api, upstream, ledger):
     upstream.script(*[Status(500)] * 3)
     assert httpx.post(f"{api}/api/chat/stream", json=BODY, timeout=15).status_code == 502
-    [row] = rows_when_settled(ledger_path)
+    [row] = rows_when_settled(ledger.store)
     assert row.status == "error" and row.cost_usd == 0
-    assert SqliteLedger(ledger_path).day_totals(today())[TOTAL].committed == 0
+    assert ledger.store.day_totals(today())[TOTAL].committed == 0
 
 
-def test_concurrent_requests_never_overshoot_the_budget(local_api, ledger_path):
+def test_concurrent_requests_never_overshoot_the_budget(local_api, ledger):
     # GIVEN a budget that holds about 12 worst cases, and a 0.3 s upstream so 120 requests overlap
     limit = Decimal("0.001")
     with FakeUpstream(delay_s=0.3) as upstream:
         api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                        DAILY_BUDGET_USD=limit, IDENTITY_DAILY_BUDGET_USD=1, USAGE_DB_PATH=ledger_path)
+                        DAILY_BUDGET_USD=limit, IDENTITY_DAILY_BUDGET_USD=1, **ledger.environment)
 
         async def fire():
             async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
@@ -119,14 +144,14 @@ def test_concurrent_requests_never_overshoot_the_budget(local_api, ledger_path):
         assert int(response.headers["retry-after"]) > 0
         error = response.json()["error"]
         assert error["code"] == "budget_exceeded" and error["limit"] == float(limit) and error["used"] <= float(limit)
-    rows = rows_when_settled(ledger_path, count=len(ok))
+    rows = rows_when_settled(ledger.store, count=len(ok))
     assert len(rows) == len(ok) and all(r.status == "ok" for r in rows)
-    totals = SqliteLedger(ledger_path).day_totals(today())[TOTAL]
+    totals = ledger.store.day_totals(today())[TOTAL]
     assert sum(r.cost_usd for r in rows) == totals.spent <= limit
     assert totals.committed == totals.spent  # every hold settled
 
 
-def test_usage_api_reports_spend_by_model_and_todays_budget(api, ledger_path):
+def test_usage_api_reports_spend_by_model_and_todays_budget(api, ledger):
     for _ in range(2):
         httpx.post(f"{api}/api/chat", json=BODY, timeout=10)
     report = httpx.get(f"{api}/api/usage", params={"days": 7, "by": "model"}, timeout=10).json()
