@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import TOTAL, UsageLedger
 from airelay.usage.sqlite import SqliteLedger
+
 from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
 from tests.support.upstream import FakeUpstream, MalformedChunk, Ok, ResetMidStream, Status
 
