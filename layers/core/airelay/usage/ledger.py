@@ -102,6 +102,10 @@ class UsageLedger(ABC):
     def day_totals(self, day: str) -> dict[str, Totals]:
         """Every counter of one day, by key."""
 
+    def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
+        """day_totals() of each day, in order."""
+        return [self.day_totals(day) for day in days]
+
     @abstractmethod
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         """The day's call rows, newest first."""

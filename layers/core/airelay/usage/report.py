@@ -32,8 +32,8 @@ def build_report(meter: Meter, start: date, end: date, by: str, identity: str | 
     prefix = GROUPS[by]
     grouped: dict[str, Totals] = {}
     overall = Totals()
-    for day in days_between(start, end):
-        counters = meter.ledger.day_totals(day)
+    days = days_between(start, end)
+    for day, counters in zip(days, meter.ledger.totals_for_days(days)):
         overall.add(counters.get(TOTAL, Totals()))
         if prefix is None:
             grouped[day] = counters.get(TOTAL, Totals())
