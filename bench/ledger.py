@@ -35,7 +35,7 @@ from tests.support.aws import create_table_from_template, dynalite_server, dynam
 # name -> (calls measured, target p50 of meter open + close in ms or None, what it is)
 LEDGERS = {
     "sqlite": (500, 1.0, "the local default, a file under .airelay/"),
-    "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is; no transactions"),
+    "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is"),
     "moto": (500, None, "reference: pure Python in the benchmark's own process, about 2 ms a call"),
 }
 
