@@ -1,0 +1,113 @@
+"""Scripted behaviours: what the fake upstream does with the next chat request.
+
+``FakeUpstream.script(...)`` queues them (one is consumed per chat request);
+``coerce_behaviour`` turns the short forms ("ok", "429", 500, a JSON dict)
+into ``Behaviour`` instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Union
+
+
+class Behaviour:
+    """Base class of scripted behaviours (one is consumed per chat request)."""
+
+
+@dataclass(frozen=True)
+class Ok(Behaviour):
+    """A normal answer; fields left as None use the server defaults."""
+
+    chunks: int | None = None
+    delay_s: float | None = None
+    chunk_delay_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Status(Behaviour):
+    """An error status with an OpenAI-style error JSON body (contains SECRET_MARKER)."""
+
+    status: int
+    retry_after: float | int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SlowFirstByte(Behaviour):
+    """Wait ``seconds`` before sending anything (headers included), then answer ok."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StallMidStream(Behaviour):
+    """Stream ``after_chunks`` content chunks, send nothing for ``seconds``, then finish."""
+
+    after_chunks: int = 5
+    seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ResetMidStream(Behaviour):
+    """Stream ``after_chunks`` content chunks then abort the TCP connection.
+
+    ``rst=True`` sets SO_LINGER(1, 0) first so the client sees a real RST
+    (ECONNRESET); with ``rst=False`` it just gets an EOF in the middle of the
+    chunked body.  ``settle_s`` is slept before the abort so the chunks already
+    written reach the client before the reset (an RST can discard unread data).
+    """
+
+    after_chunks: int = 5
+    rst: bool = True
+    settle_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class MalformedChunk(Behaviour):
+    """After ``after_chunks`` content chunks send ``data: {not json``.
+
+    then="continue": carry on with the normal stream; then="close": end the
+    chunked body (no finish chunk, no [DONE]) and close the connection.
+    """
+
+    after_chunks: int = 3
+    then: str = "continue"
+
+
+BehaviourLike = Union[str, int, Behaviour, dict]
+
+_BEHAVIOUR_TYPES: dict[str, type] = {
+    c.__name__: c for c in (Ok, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk)
+}
+
+_OK = Ok()
+
+
+def coerce_behaviour(b: BehaviourLike) -> Behaviour:
+    """"ok" | "429" | 500 | Behaviour | {"type": "StallMidStream", ...} -> Behaviour."""
+    if isinstance(b, Behaviour):
+        return b
+    if isinstance(b, int):
+        return Status(b, retry_after=1 if b == 429 else None)
+    if isinstance(b, str):
+        if b == "ok":
+            return _OK
+        if b.isdigit() and len(b) == 3:
+            code = int(b)
+            return Status(code, retry_after=1 if code == 429 else None)
+        raise ValueError(f"unknown behaviour string {b!r}")
+    if isinstance(b, dict):
+        d = dict(b)
+        kind = d.pop("type", None)
+        cls = _BEHAVIOUR_TYPES.get(kind or "")
+        if cls is None:
+            raise ValueError(f"unknown behaviour {b!r}")
+        return cls(**d)
+    raise TypeError(f"not a behaviour: {b!r}")
+
+
+def _behaviour_to_json(b: Behaviour) -> dict:
+    d = asdict(b)  # type: ignore[call-overload]
+    d["type"] = type(b).__name__
+    return d
