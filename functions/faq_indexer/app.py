@@ -5,4 +5,4 @@ from airelay.faq.indexer import handle_s3_event
 
 
 def handler(event, context):
-    return handle_s3_event(event)
+    return handle_s3_event(event, getattr(context, "aws_request_id", ""))

@@ -3,6 +3,8 @@ FaqIndexerFunction on an upload, reload after the ETag check interval, and keep 
 
 import json
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 
 import boto3
@@ -13,9 +15,11 @@ from airelay.faq.__main__ import main as faq_cli
 from airelay.faq.service import forget_bots
 from airelay.providers import registry
 from airelay.settings import get_settings
+from airelay.usage import forget_meter
+from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
-from tests.fakes import ScriptedChatModel
+from tests.fakes import KeyedEmbedder, ScriptedChatModel
 from tests.support.aws import moto_server
 
 from ..functional.conftest import load_event
@@ -45,6 +49,7 @@ def s3(monkeypatch, tmp_path):
         registry.install(ScriptedChatModel(get_settings().chat_model))
         yield client
         forget_bots()
+        forget_meter()
         get_settings.cache_clear()
         registry.forget_chat_models()
 
@@ -107,6 +112,38 @@ def test_the_indexer_rejects_a_bad_source_without_touching_the_index(s3):
     # AND keys outside the source prefix are ignored
     outcome = indexer.invoke(upload_event("index/faq-index.bin")).result(timeout=60)
     assert outcome == {"built": [], "rejected": [], "skipped": ["index/faq-index.bin"]}
+
+
+@pytest.mark.parametrize("budget_usd", ["10", "0.0000001"], ids=["within-budget", "over-budget"])
+def test_the_indexers_embedding_calls_are_metered_and_held_to_the_budget(s3, monkeypatch, tmp_path, budget_usd):
+    # GIVEN a paid embedding model (10 tokens a text) and a daily budget
+    model = "openai/text-embedding-3-small"
+    embedder = KeyedEmbedder(model, tokens_per_text=10)
+    monkeypatch.setitem(registry._embedders, model, embedder)
+    monkeypatch.setenv("FAQ_EMBEDDING_MODEL", model)
+    monkeypatch.setenv("DAILY_BUDGET_USD", budget_usd)
+    get_settings.cache_clear()
+    forget_meter()
+    s3.put_object(Bucket=BUCKET, Key="index/faq-index.bin", Body=b"the previous index")
+    s3.put_object(Bucket=BUCKET, Key="source/faq.json", Body=json.dumps(NEW_SOURCE, ensure_ascii=False).encode())
+    # WHEN the indexer runs on the upload
+    outcome = Container(find_function("FaqIndexerFunction")).invoke(upload_event("source/faq.json")).result(timeout=60)
+    forget_meter()
+    rows = [row for row in SqliteLedger(tmp_path / "usage.sqlite3").rows(datetime.now(UTC).date().isoformat())
+            if row.function == "faq_indexer"]
+    if budget_usd == "10":
+        # THEN every embedding call left its row, filed under the indexer, at the model's price
+        [built] = outcome["built"]
+        assert len(rows) == built["embed_calls"] == embedder.calls >= 1
+        assert {(r.identity, r.status, r.model) for r in rows} == {("system:faq-indexer", "ok", model)}
+        tokens = sum(r.prompt_tokens for r in rows)
+        assert tokens == built["embedding_tokens"] == 10 * len(embedder.texts)
+        assert sum(r.cost_usd for r in rows) == tokens * Decimal("0.02") / 1_000_000
+    else:
+        # THEN the build is refused before any paid call, and the previous index stays
+        assert outcome["built"] == [] and "budget" in outcome["rejected"][0]["error"]
+        assert embedder.calls == 0 and rows == []
+        assert s3.get_object(Bucket=BUCKET, Key="index/faq-index.bin")["Body"].read() == b"the previous index"
 
 
 def test_missing_index_on_s3_is_503_through_the_local_api(s3, local_api):

@@ -488,3 +488,27 @@ def test_every_route_needs_an_api_key_except_preflight(raw, translated):
     # (the local translation resolves the Parameters to their defaults; CloudFormation uses the deployed values)
     assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
     assert translated["Resources"]["AirelayApiApiKey"]["Type"] == "AWS::ApiGateway::ApiKey"
+
+
+# ---------------------------------------------------------------- least privilege on the usage table
+
+
+def test_the_usage_table_grants_only_what_metering_and_the_report_use(raw, translated):
+    # GIVEN the one policy for metering: conditional ADD, a read when a hold is refused, the call's row
+    [statement] = raw["Resources"]["UsageLedgerWritePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["UsageTable", "Arn"]}
+    # THEN every function that makes AI calls has it
+    for name in ("ChatFunction", "FaqFunction", "SentimentFunction", "ClassifyFunction", "FaqIndexerFunction"):
+        assert {"Ref": "UsageLedgerWritePolicy"} in translated["Resources"][f"{name}Role"]["Properties"][
+            "ManagedPolicyArns"], name
+    # AND the usage report may only query
+    [usage_policy] = translated["Resources"]["UsageFunctionRole"]["Properties"]["Policies"]
+    [query] = usage_policy["PolicyDocument"]["Statement"]
+    assert query["Action"] == "dynamodb:Query" and query["Resource"] == {"Fn::GetAtt": ["UsageTable", "Arn"]}
+    # AND no role may delete, scan or batch-write usage
+    for name, resource in translated["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            granted = json.dumps(resource["Properties"].get("Policies", []))
+            for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"):
+                assert action not in granted, (name, action)

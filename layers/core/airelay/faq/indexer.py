@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from urllib.parse import unquote_plus
 
+from .. import usage
+from ..errors import BudgetExceeded
 from ..providers import registry
+from ..providers.base import Embedder, Embeddings
 from ..settings import Settings, get_settings
+from ..web import Caller
 from .build import build_to
 from .source import FORMATS, FaqSourceError
 
 log = logging.getLogger("airelay.faq")
+INDEXER_IDENTITY = "system:faq-indexer"
+
+
+class MeteredEmbedder(Embedder):
+    """Each embedding call of an index build is held against today's budgets and leaves its usage row."""
+
+    def __init__(self, inner: Embedder, caller: Caller) -> None:
+        super().__init__(inner.model_id)
+        self.inner, self.caller = inner, caller
+        self.provider, self.dimension = inner.provider, inner.dimension
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        bound = sum(len(text.encode()) + 1 for text in texts)  # a token is at least one UTF-8 byte
+        async with usage.metered(self.caller, self.model_id, prompt_tokens=bound) as reading:
+            embeddings = await self.inner.embed(texts)
+            reading.usage = embeddings.usage
+        return embeddings
 
 
 def sources_in(event: dict, prefix: str) -> tuple[list[str], list[str]]:
@@ -29,16 +51,17 @@ def sources_in(event: dict, prefix: str) -> tuple[list[str], list[str]]:
     return wanted, skipped
 
 
-async def rebuild(event: dict, settings: Settings) -> dict:
+async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict:
     urls, skipped = sources_in(event, settings.faq_source_prefix)
     built, rejected = [], []
     if urls:
-        embedder = await registry.embedder(settings.faq_embedding_model)
+        caller = Caller(request_id or uuid.uuid4().hex, INDEXER_IDENTITY, "faq_indexer")
+        embedder = MeteredEmbedder(await registry.embedder(settings.faq_embedding_model), caller)
         for url in urls:
             try:
                 report = await build_to(url, settings.faq_index_url, embedder, float16=settings.faq_index_float16)
-            except FaqSourceError as exc:
-                # A bad file is not retried (Lambda retries async invocations that raise): say why and move on.
+            except (FaqSourceError, BudgetExceeded) as exc:
+                # Neither is helped by Lambda's retries of an async invocation that raises: say why and move on.
                 log.error("FAQ source %s rejected: %s", url, exc)
                 rejected.append({"source": url, "error": str(exc)})
                 continue
@@ -46,9 +69,10 @@ async def rebuild(event: dict, settings: Settings) -> dict:
                      report.url, url, report.entries, report.rows, report.bytes, report.seconds,
                      report.usage.prompt_tokens)
             built.append({"source": url, "index": report.url, "entries": report.entries, "rows": report.rows,
-                          "model": report.model, "embedding_tokens": report.usage.prompt_tokens})
+                          "model": report.model, "embed_calls": report.embed_calls,
+                          "embedding_tokens": report.usage.prompt_tokens})
     return {"built": built, "rejected": rejected, "skipped": skipped}
 
 
-def handle_s3_event(event: dict) -> dict:
-    return asyncio.run(rebuild(event, get_settings()))
+def handle_s3_event(event: dict, request_id: str = "") -> dict:
+    return asyncio.run(rebuild(event, get_settings(), request_id))
