@@ -4,6 +4,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import zlib
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +158,19 @@ def test_an_answer_that_is_not_json_is_retried_then_refused(pauses):
         with pytest.raises(DynamoError) as failed:
             dynamo.api().call("GetItem", {})
     assert failed.value.code == "UnreadableAnswer" and len(dynamo.requests) == 4
+
+
+def test_a_silent_server_is_given_up_on_at_the_deadline():
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        api = DynamoApi(region="us-east-1", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                        credentials=lambda: Credentials("AKID", "secret"), timeout_s=0.2, deadline_s=0.5)
+        started = time.monotonic()
+        with pytest.raises(DynamoError) as failed:
+            api.call("GetItem", {})
+    assert failed.value.code == "ConnectionError" and "timed out" in str(failed.value)
+    assert 0.2 <= time.monotonic() - started < 1.0
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_before_the_call(pauses):

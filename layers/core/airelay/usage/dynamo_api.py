@@ -111,10 +111,13 @@ class Signer:
 
 
 class DynamoApi:
-    """`call("UpdateItem", {...})` -> DynamoDB's JSON answer. Thread-safe: one kept-alive connection per thread."""
+    """`call("UpdateItem", {...})` -> DynamoDB's JSON answer. Thread-safe: one kept-alive connection per thread.
+
+    Each attempt may wait `timeout_s` for the network; a call, retries and pauses included, gives up after
+    `deadline_s`, so a request is never held long by accounting."""
 
     def __init__(self, region: str = "", endpoint: str = "", credentials: Callable[[], Credentials] | None = None,
-                 timeout_s: float = 5.0, attempts: int = ATTEMPTS) -> None:
+                 timeout_s: float = 2.0, deadline_s: float = 8.0, attempts: int = ATTEMPTS) -> None:
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         endpoint = (endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
@@ -126,6 +129,7 @@ class DynamoApi:
         self._signer = Signer(region)
         self._credentials = credentials or default_credentials()
         self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
         self.attempts = attempts
         self._local = threading.local()
 
@@ -149,9 +153,12 @@ class DynamoApi:
             connection.close()
             self._local.connection = None
 
-    def _post(self, target: str, body: bytes) -> tuple[int, bytes, str | None]:
+    def _post(self, target: str, body: bytes, timeout_s: float) -> tuple[int, bytes, str | None]:
         headers = self._signer.headers(self.host, target, body, self._credentials(), datetime.now(UTC))
         connection = self._connection()
+        connection.timeout = timeout_s
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout_s)
         connection.request("POST", "/", body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.read(), response.getheader("x-amz-crc32")
@@ -159,17 +166,20 @@ class DynamoApi:
     def call(self, operation: str, request: dict) -> dict:
         body = json.dumps(request, separators=(",", ":")).encode()
         target = f"DynamoDB_20120810.{operation}"
+        give_up = time.monotonic() + self.deadline_s
         for attempt in range(1, max(1, self.attempts) + 1):
             try:
-                return self._answer(*self._post(target, body))
+                return self._answer(*self._post(target, body, max(0.05, min(self.timeout_s,
+                                                                             give_up - time.monotonic()))))
             except (OSError, http.client.HTTPException) as broken:
                 self._drop_connection()
                 error = DynamoError("ConnectionError", f"{type(broken).__name__}: {broken}"[:200])
             except DynamoError as refused:
                 error = refused
-            if not error.retryable or attempt >= self.attempts:
+            pause = random.uniform(0, (1.0 if error.throttled else 0.025) * 2 ** (attempt - 1))
+            if not error.retryable or attempt >= self.attempts or time.monotonic() + pause >= give_up:
                 raise error
-            self._pause(attempt, error.throttled)
+            time.sleep(pause)
 
     @staticmethod
     def _answer(status: int, data: bytes, crc: str | None) -> dict:
@@ -188,6 +198,3 @@ class DynamoApi:
         code = answer.get("__type", "").rpartition("#")[2] or f"HTTP{status}"
         raise DynamoError(code, answer.get("message") or answer.get("Message") or "", answer, status)
 
-    @staticmethod
-    def _pause(attempt: int, throttled: bool) -> None:
-        time.sleep(random.uniform(0, (1.0 if throttled else 0.025) * 2 ** (attempt - 1)))
