@@ -1,8 +1,8 @@
 """A small client for DynamoDB's JSON API, signed with SigV4: the calls the usage ledger makes on every AI request.
 
 Not boto3, because of what the ledger pays per request (docs/architecture.md, "Usage ledger on DynamoDB"): boto3
-spends about three times the CPU on each call (0.9 ms against 0.3 ms here), and importing it and creating a client
-adds about 160 ms to a cold container's first metered call (9 ms here). It honours the SDK's environment:
+spends about three times the CPU on each call (0.8 ms against 0.25 ms here), and importing it and creating a client
+adds about 150 ms to a cold container's first metered call (9 ms here). It honours the SDK's environment:
 AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, and the keys in AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (what Lambda sets), else botocore's credential chain (profiles, SSO,
 instance roles).
