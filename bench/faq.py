@@ -58,7 +58,6 @@ def accuracy() -> dict:
     from airelay.faq.source import parse_source
     from airelay.providers import registry
     from airelay.settings import Settings
-    from airelay.web import Caller
 
     source = parse_source(resources.files("airelay").joinpath("data/faq/shop_faq.yaml").read_bytes(), "shop_faq.yaml")
     # Each question's embedding is metered as in the function; into a throwaway ledger, not the dev one.
@@ -67,7 +66,7 @@ def accuracy() -> dict:
                                   "USAGE_DB_PATH": f"{ledger_dir.name}/usage.sqlite3"})
     usage.forget_meter()
     usage.get_meter(settings)
-    caller = Caller("bench", "bench", "faq")
+    caller = usage.Caller("bench", "bench", "faq")
     threshold = threshold_for(MODEL, settings)
 
     async def evaluate() -> dict:

@@ -19,8 +19,8 @@ from .providers.base import ChatModel, ChatRequest, Finished, Usage, upstream_re
 from .settings import Settings
 from .streaming import UIMessageStream
 from .tokens import estimate_async, prompt_bound
+from .usage import Caller
 from .usage.meter import Call, Meter
-from .web import Caller
 
 log = logging.getLogger("airelay.relay")
 

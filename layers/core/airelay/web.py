@@ -6,7 +6,6 @@ import hmac
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
@@ -20,6 +19,7 @@ from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge, U
 from .logs import configure as configure_logs
 from .logs import current_request
 from .settings import Settings, get_settings
+from .usage import Caller
 
 log = logging.getLogger("airelay")
 
@@ -33,7 +33,7 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
     for router in routers:
         app.include_router(router)
-    app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False, response_model=None)
     app.add_exception_handler(AirelayError, airelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
@@ -121,17 +121,9 @@ def identity_of(scope: dict) -> str:
     return f"ip:{ip}"
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who made a request and through which function: what every usage row is filed under."""
-
-    request_id: str
-    identity: str
-    function: str
-
-    @classmethod
-    def of(cls, request: Request, function: str) -> Caller:
-        return cls(request.state.request_id, identity_of(request.scope), function)
+def caller_of(request: Request, function: str) -> Caller:
+    """Who made this request, and through which function: what its usage rows are filed under."""
+    return Caller(request.state.request_id, identity_of(request.scope), function)
 
 
 class Guard:

@@ -7,7 +7,7 @@ import logging
 from functools import cache
 from importlib import resources
 
-from .. import relay
+from .. import relay, usage
 from ..errors import AirelayError
 from ..personas import system_prompt
 from ..providers.base import ChatRequest
@@ -40,7 +40,7 @@ def chat_request(question: str, matches: list[Match], settings: Settings) -> Cha
 
 
 async def answer_with_model(question: str, matches: list[Match], confidence: float, settings: Settings,
-                            caller: relay.Caller) -> dict:
+                            caller: usage.Caller) -> dict:
     """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human."""
     try:
         models = await chat_models(settings.fallback_chain(settings.chat_model), settings)

@@ -12,7 +12,6 @@ from ..errors import BudgetExceeded
 from ..providers import registry
 from ..providers.base import Embedder, Embeddings
 from ..settings import Settings, get_settings
-from ..web import Caller
 from .build import build_to
 from .source import FORMATS, FaqSourceError
 
@@ -23,7 +22,7 @@ INDEXER_IDENTITY = "system:faq-indexer"
 class MeteredEmbedder(Embedder):
     """Each embedding call of an index build is held against today's budgets and leaves its usage row."""
 
-    def __init__(self, inner: Embedder, caller: Caller) -> None:
+    def __init__(self, inner: Embedder, caller: usage.Caller) -> None:
         super().__init__(inner.model_id)
         self.inner, self.caller = inner, caller
         self.provider, self.dimension = inner.provider, inner.dimension
@@ -55,7 +54,7 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
     urls, skipped = sources_in(event, settings.faq_source_prefix)
     built, rejected = [], []
     if urls:
-        caller = Caller(request_id or uuid.uuid4().hex, INDEXER_IDENTITY, "faq_indexer")
+        caller = usage.Caller(request_id or uuid.uuid4().hex, INDEXER_IDENTITY, "faq_indexer")
         embedder = MeteredEmbedder(await registry.embedder(settings.faq_embedding_model), caller)
         for url in urls:
             try:

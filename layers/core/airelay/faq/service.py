@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 
-from .. import relay, usage
+from .. import usage
 from ..errors import AirelayError, FaqIndexMissing, FaqIndexUnusable, NotConfigured
 from ..providers import registry
 from ..settings import Settings
@@ -142,7 +142,7 @@ class FaqBot:
         self.cache = QuestionCache(settings.faq_embed_cache_size)
         self.embed_calls = 0
 
-    async def answer(self, question: str, top_k: int, caller: relay.Caller) -> FaqReply:
+    async def answer(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
         threshold = threshold_for(self.model_id, self.settings)
         index = await anyio.to_thread.run_sync(self.holder.get)  # before embedding: no index, no cost
         vector = await self.embed(question, caller)
@@ -158,7 +158,7 @@ class FaqBot:
             body = await answer_with_model(question, matches, confidence, self.settings, caller)
         return FaqReply(body, self.model_id)
 
-    async def embed(self, question: str, caller: relay.Caller) -> np.ndarray:
+    async def embed(self, question: str, caller: usage.Caller) -> np.ndarray:
         """The question's vector: from the cache, or from exactly one metered embedding call."""
         vector = self.cache.get(question)
         if vector is not None:

@@ -12,28 +12,34 @@ from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
-from ..web import Caller, validated_json
+from ..web import caller_of, validated_json
 
 router = APIRouter()
 
+# Bodies are read by hand (validated_json): a body model in a signature makes FastAPI import pydantic.v1 (~40 ms of
+# a cold start). openapi_extra cannot add components, hence the inline schemas.
+BUFFERED_BODY_SCHEMA = {"requestBody": {"required": True,
+                                        "content": {"application/json": {"schema": inline_schema(ChatBody)}}}}
 STREAM_BODY_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": inline_schema(ChatBody | UIChatBody),  # openapi_extra cannot add components
+                "schema": inline_schema(ChatBody | UIChatBody),
             }
         },
     }
 }
 
 
-@router.post("/api/chat", responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
-async def chat(body: ChatBody, http_request: Request) -> JSONResponse:
+@router.post("/api/chat", openapi_extra=BUFFERED_BODY_SCHEMA,
+             responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
+async def chat(http_request: Request) -> JSONResponse:
     settings = get_settings()
+    body = validated_json(await http_request.body(), ChatBody.model_validate)
     model_id, request = build_request(body, settings)
     models = await chat_models(settings.fallback_chain(model_id), settings)
-    answer = await relay.complete_any(models, request, settings, Caller.of(http_request, "chat"))
+    answer = await relay.complete_any(models, request, settings, caller_of(http_request, "chat"))
     usage = answer.usage
     meter = await relay.usage.meter()
     return JSONResponse({
@@ -59,7 +65,7 @@ async def chat_stream(request: Request) -> EventStreamResponse:
     body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
     models = await chat_models(settings.fallback_chain(model_id), settings)
-    stream = await relay.open_any_stream(models, chat_request, settings, Caller.of(request, "chat"))
+    stream = await relay.open_any_stream(models, chat_request, settings, caller_of(request, "chat"))
     encoder = UIMessageStream()
     return EventStreamResponse(stream.ui_message_stream(encoder))
 

@@ -21,7 +21,7 @@ from ..images.fetch import FetchPolicy, fetch_image
 from ..openapi import ClassifyAnswer, answers
 from ..providers.registry import image_classifier
 from ..settings import Settings, get_settings
-from ..web import Caller, validated_json
+from ..web import caller_of, validated_json
 
 router = APIRouter()
 
@@ -63,7 +63,7 @@ async def classify(request: Request) -> JSONResponse:
     image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
     model_id = settings.image_model
     model = await image_classifier(model_id, settings)
-    async with usage.metered(Caller.of(request, "classify"), model_id):
+    async with usage.metered(caller_of(request, "classify"), model_id):
         labels = await model.classify(image)
     return JSONResponse({
         "labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels],

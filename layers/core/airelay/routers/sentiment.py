@@ -12,7 +12,7 @@ from ..errors import InvalidInput
 from ..openapi import SentimentAnswer, answers
 from ..providers.registry import text_classifier
 from ..settings import Settings, get_settings
-from ..web import Caller, validated_json
+from ..web import caller_of, validated_json
 
 router = APIRouter()
 
@@ -38,7 +38,7 @@ async def sentiment(request: Request) -> JSONResponse:
     model_id = settings.sentiment_model
     model = await text_classifier(model_id, settings)
     priced_model, prompt_tokens, max_tokens = model.worst_case(text)
-    async with usage.metered(Caller.of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
+    async with usage.metered(caller_of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
         result = await model.classify(text)
         reading.usage = result.usage
     return JSONResponse({

@@ -49,6 +49,16 @@ async def meter() -> Meter:
     return await anyio.to_thread.run_sync(get_meter)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made a call and through which function: what every usage row is filed under (web.caller_of makes it
+    for a request)."""
+
+    request_id: str
+    identity: str
+    function: str
+
+
 @dataclass(slots=True)
 class Reading:
     """Where a metered block puts what the provider reported."""
@@ -64,7 +74,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
             result = await embedder.embed(texts)
             reading.usage = result.usage
 
-    `caller` is a web.Caller. An exception carrying `.usage` (tokens spent on an answer that was then refused)
+    An exception carrying `.usage` (tokens spent on an answer that was then refused)
     is settled with those tokens.
     """
     meter_ = await meter()
@@ -87,4 +97,4 @@ def forget_meter() -> None:
     _meter = None
 
 
-__all__ = ["Call", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = ["Call", "Caller", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]
