@@ -121,17 +121,12 @@ function renderModels(rows) {
     note.textContent = [slash === -1 ? '' : row.key.slice(0, slash), row.prompt_tokens + row.completion_tokens ? tokens : '']
       .filter(Boolean).join(' · ');
     tr.firstElementChild.append(name, note);
-    if (row.errors) {
-      const failed = document.createElement('span');
-      failed.className = 'data-table__note data-table__note--error';
-      failed.textContent = `${integer.format(row.errors)} failed`;
-      tr.firstElementChild.append(failed);
-    }
-    if (row.cancelled) {
-      const stopped = document.createElement('span');
-      stopped.className = 'data-table__note';
-      stopped.textContent = `${integer.format(row.cancelled)} cancelled`;
-      tr.firstElementChild.append(stopped);
+    for (const [count, word, modifier] of [[row.errors, 'failed', ' data-table__note--error'], [row.cancelled, 'cancelled', '']]) {
+      if (!count) continue;
+      const counted = document.createElement('span');
+      counted.className = `data-table__note${modifier}`;
+      counted.textContent = `${integer.format(count)} ${word}`;
+      tr.firstElementChild.append(counted);
     }
     return tr;
   }));
