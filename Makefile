@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 LLAMA_VENV := .airelay/llama-venv
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help dev test unit bench venv model-server python312 clean
+.PHONY: help dev test unit lint bench venv model-server python312 clean
 
 # Each capability may add its own targets in mk/<name>.mk, and what `make test` / `make dev` / `make bench`
 # need to TEST_DEPS / DEV_DEPS / BENCH_DEPS.
@@ -57,8 +57,13 @@ node_modules/.installed: package.json package-lock.json
 dev: venv $(DEV_DEPS)
 	@$(PY) -m local.dev
 
-test: venv model-server $(SAM) node_modules/.installed $(TEST_DEPS)
+test: venv model-server $(SAM) node_modules/.installed $(TEST_DEPS) lint
 	@$(PY) -m pytest tests
+
+lint: venv
+	@echo "==> ruff (lint and format check)"
+	@$(VENV)/bin/ruff check --quiet .
+	@$(VENV)/bin/ruff format --check --quiet .
 
 unit: venv
 	@$(PY) -m pytest tests/unit tests/functional -q

@@ -43,8 +43,12 @@ def run_ledger(quick: bool) -> dict:
     use_layer()
     from . import ledger
 
-    document = {"benchmark": "ledger", "meta": report.machine(), "ledgers": ledger.run(0.1 if quick else 1.0),
-                "first_use": ledger.first_use(3 if quick else 7)}
+    document = {
+        "benchmark": "ledger",
+        "meta": report.machine(),
+        "ledgers": ledger.run(0.1 if quick else 1.0),
+        "first_use": ledger.first_use(3 if quick else 7),
+    }
     document["meta"]["load_after"] = report.load_average()
     stamp = document["meta"]["date_utc"].replace("-", "").replace(":", "")
     for name in (f"ledger-{stamp}.json", "ledger-latest.json"):
@@ -85,8 +89,15 @@ def run_soak(quick: bool) -> dict:
     return soak.run(["--quick"] if quick else [])
 
 
-RUNNERS = {"overhead": run_overhead, "ledger": run_ledger, "faq": run_faq, "sentiment": run_sentiment,
-           "classify": run_classify, "coldstart": run_coldstart, "soak": run_soak}
+RUNNERS = {
+    "overhead": run_overhead,
+    "ledger": run_ledger,
+    "faq": run_faq,
+    "sentiment": run_sentiment,
+    "classify": run_classify,
+    "coldstart": run_coldstart,
+    "soak": run_soak,
+}
 
 
 def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
@@ -99,7 +110,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
             sections[name] = {"ok": True, "file": f"{name}-latest.json"}
         except KeyboardInterrupt:
             raise
-        except BaseException:  # noqa: BLE001 - SystemExit included: one section never stops the others
+        except BaseException:
             error = traceback.format_exc()
             print(f"{name} failed:\n{error}", flush=True)
             sections[name] = {"ok": False, "error": error}
@@ -114,9 +125,11 @@ def terminal_summary(documents: dict) -> str:
     if "overhead" in documents:
         parts.append(report.text(documents["overhead"]))
     if "ledger" in documents:
-        parts.append(f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
-                     f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
-                     f"{ledger.first_use_line(documents['ledger'].get('first_use'))}")
+        parts.append(
+            f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
+            f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
+            f"{ledger.first_use_line(documents['ledger'].get('first_use'))}"
+        )
     if "faq" in documents:
         parts.append(faq.render(documents["faq"]))
     if "sentiment" in documents:
@@ -126,7 +139,9 @@ def terminal_summary(documents: dict) -> str:
     if "coldstart" in documents:
         parts.append(coldstart.text(documents["coldstart"]))
     rows = summary.all_targets(documents)
-    parts.append("All targets\n" + "\n".join(report.aligned(("benchmark", "target", "where", "value", "result"), rows, 3)))
+    parts.append(
+        "All targets\n" + "\n".join(report.aligned(("benchmark", "target", "where", "value", "result"), rows, 3))
+    )
     return "\n\n".join(parts)
 
 
@@ -134,8 +149,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every section (about 4 minutes)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="measure nothing: charts and report.md from the *-latest.json files")
+    parser.add_argument(
+        "--report-only", action="store_true", help="measure nothing: charts and report.md from the *-latest.json files"
+    )
     args = parser.parse_args(argv)
     use_layer()  # bench.ledger imports airelay, as a function does
     names = [s for s in SECTIONS if not args.only or s in args.only]
@@ -148,12 +164,18 @@ def main(argv: list[str]) -> int:
     else:
         documents, sections = run_sections(names, args.quick)
     drawn = charts.draw(documents, report.RESULTS)
-    run = {"meta": meta, "sections": sections, "wall_s": time.perf_counter() - started,
-           "load_after": report.load_average()}
+    run = {
+        "meta": meta,
+        "sections": sections,
+        "wall_s": time.perf_counter() - started,
+        "load_after": report.load_average(),
+    }
     path = summary.write(run, documents, drawn)
     print("\n" + terminal_summary(documents))
-    print(f"\n{len(sections)} sections in {run['wall_s'] / 60:.1f} min"
-          f" ({datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}); load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"\n{len(sections)} sections in {run['wall_s'] / 60:.1f} min"
+        f" ({datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}); load average {os.getloadavg()[0]:.2f}"
+    )
     for name, section in sections.items():
         if not section["ok"]:
             print(f"  {name}: FAILED ({section['error'].strip().splitlines()[-1]})")

@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 COLORS = {"direct": "#7f7f7f", "airelay": "#1f77b4", "litellm": "#d62728"}
 NAMES = {"direct": "direct (upstream alone)", "airelay": "airelay", "litellm": "LiteLLM proxy"}
@@ -36,15 +36,25 @@ def latency_by_concurrency(overhead: dict, path: Path) -> Path:
             ax = axes[row][col]
             metric = f"{'first_text' if stream else 'total'}_p{p}_ms"
             for side in ("direct", "airelay", "litellm"):
-                points = [(s["concurrency"], s["summary"][side][metric]) for s in kind
-                          if side in s["summary"]["sides"] and s["summary"][side].get(metric)]
+                points = [
+                    (s["concurrency"], s["summary"][side][metric])
+                    for s in kind
+                    if side in s["summary"]["sides"] and s["summary"][side].get(metric)
+                ]
                 if not points:
                     continue
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", color=COLORS[side], label=NAMES[side], linewidth=2)
                 for x, y in points:
-                    ax.annotate(short(y), (x, y), textcoords="offset points", xytext=(0, 7), ha="center",
-                                fontsize=8, color=COLORS[side])
+                    ax.annotate(
+                        short(y),
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, 7),
+                        ha="center",
+                        fontsize=8,
+                        color=COLORS[side],
+                    )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.margins(x=0.08, y=0.12)
@@ -68,15 +78,26 @@ def faq_match_by_size(faq: dict, path: Path) -> Path:
     rows = sorted(faq["scale"], key=lambda r: r["entries"])
     sizes = [r["entries"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 5))
-    series = (("match_p50_ms", "served match p50", "#1f77b4", "-"), ("match_p99_ms", "served match p99", "#1f77b4", "--"),
-              ("exact_scan_p50_ms", "exact scan p50", "#ff7f0e", "-"), ("exact_scan_p99_ms", "exact scan p99", "#ff7f0e", "--"))
+    series = (
+        ("match_p50_ms", "served match p50", "#1f77b4", "-"),
+        ("match_p99_ms", "served match p99", "#1f77b4", "--"),
+        ("exact_scan_p50_ms", "exact scan p50", "#ff7f0e", "-"),
+        ("exact_scan_p99_ms", "exact scan p99", "#ff7f0e", "--"),
+    )
     for key, label, color, style in series:
         values = [r[key] for r in rows]
         ax.plot(sizes, values, marker="o", color=color, linestyle=style, label=label, linewidth=2)
         if key == "match_p50_ms":
             for x, y in zip(sizes, values):
-                ax.annotate(f"{short(y)} ms", (x, y), textcoords="offset points", xytext=(6, -13), ha="left",
-                            fontsize=8, color=color)
+                ax.annotate(
+                    f"{short(y)} ms",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(6, -13),
+                    ha="left",
+                    fontsize=8,
+                    color=color,
+                )
     ax.axhline(5.0, color="#2ca02c", linestyle=":", label="target: p50 <= 5 ms")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -101,8 +122,10 @@ def coldstart_by_function(coldstart: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 5))
     height = 0.38
     ys = range(len(rows))
-    for offset, variant, label, color in ((-height / 2, "without_pyc_ms", "as SAM's python3.12 builder ships it (no .pyc)", "#bbbbbb"),
-                                          (height / 2, "with_pyc_ms", ".pyc compiled at build time (makefile build)", "#1f77b4")):
+    for offset, variant, label, color in (
+        (-height / 2, "without_pyc_ms", "as SAM's python3.12 builder ships it (no .pyc)", "#bbbbbb"),
+        (height / 2, "with_pyc_ms", ".pyc compiled at build time (makefile build)", "#1f77b4"),
+    ):
         values = [r[variant] or 0 for r in rows]
         bars = ax.barh([y + offset for y in ys], values, height=height, color=color, label=label)
         ax.bar_label(bars, labels=[f"{v:.0f} ms" for v in values], padding=3, fontsize=8)
@@ -123,14 +146,16 @@ def coldstart_by_function(coldstart: dict, path: Path) -> Path:
 
 def draw(documents: dict, folder: Path) -> dict[str, Path]:
     """Every chart whose benchmark has a document; a chart that fails does not stop the others."""
-    makers = (("overhead", "latency-by-concurrency.png", latency_by_concurrency),
-              ("faq", "faq-match-by-size.png", faq_match_by_size),
-              ("coldstart", "coldstart-by-function.png", coldstart_by_function))
+    makers = (
+        ("overhead", "latency-by-concurrency.png", latency_by_concurrency),
+        ("faq", "faq-match-by-size.png", faq_match_by_size),
+        ("coldstart", "coldstart-by-function.png", coldstart_by_function),
+    )
     drawn = {}
     for name, filename, maker in makers:
         if documents.get(name):
             try:
                 drawn[name] = maker(documents[name], folder / filename)
-            except Exception as error:  # noqa: BLE001 - reported, and the other charts still get drawn
+            except Exception as error:
                 print(f"chart {filename} failed: {error!r}", flush=True)
     return drawn

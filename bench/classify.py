@@ -48,8 +48,12 @@ def measure(runs: int) -> dict:
         "model": MODEL,
         "top1_coffee": {"label": top.label, "score": round(top.score, 4)},
         "handler_top1": answer["labels"][0],
-        "latency": {"model_224x224": latency(at_224), "model_600x400_with_resize": latency(at_600x400),
-                    "handler_per_request": latency(per_request), "p50_target_ms": P50_TARGET_MS},
+        "latency": {
+            "model_224x224": latency(at_224),
+            "model_600x400_with_resize": latency(at_600x400),
+            "handler_per_request": latency(per_request),
+            "p50_target_ms": P50_TARGET_MS,
+        },
         "threads": os.cpu_count(),
         "load_s": round(load_s, 2),
         "peak_rss_mb": peak_rss_mb(),
@@ -63,14 +67,16 @@ def text_report(m: dict) -> str:
     def row(name: str, key: str) -> str:
         return f"  {name:<34} p50 {lat[key]['p50_ms']:>7} ms   p99 {lat[key]['p99_ms']:>7} ms   (n={lat[key]['n']})"
 
-    return "\n".join([
-        f"image classification ({m['model']}, {m['threads']} CPUs)",
-        f"  coffee photo top-1: {m['top1_coffee']['label']} {m['top1_coffee']['score']:.3f}",
-        row("per image, 224 x 224", "model_224x224") + f"   target p50 <= {lat['p50_target_ms']:g} ms: {verdict}",
-        row("per image, 600 x 400 (+ resize)", "model_600x400_with_resize"),
-        row("per request (handler, base64 JPEG)", "handler_per_request"),
-        f"  load {m['load_s']} s (ONNX session + labels)   peak memory {m['peak_rss_mb']} MB (worker process RSS)",
-    ])
+    return "\n".join(
+        [
+            f"image classification ({m['model']}, {m['threads']} CPUs)",
+            f"  coffee photo top-1: {m['top1_coffee']['label']} {m['top1_coffee']['score']:.3f}",
+            row("per image, 224 x 224", "model_224x224") + f"   target p50 <= {lat['p50_target_ms']:g} ms: {verdict}",
+            row("per image, 600 x 400 (+ resize)", "model_600x400_with_resize"),
+            row("per request (handler, base64 JPEG)", "handler_per_request"),
+            f"  load {m['load_s']} s (ONNX session + labels)   peak memory {m['peak_rss_mb']} MB (worker process RSS)",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,8 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import report
 from tests.support.python312 import find_python312
+
+from . import report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
@@ -61,11 +62,23 @@ print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules)}))
 def sam_build(build_dir: Path, arch: str, py312: Path) -> float:
     if not SAM.exists():
         raise RuntimeError(f"SAM CLI not found at {SAM.relative_to(ROOT)}: run `make .tools/sam/bin/sam`")
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION, "AIRELAY_ARCH": arch,
-           "PATH": f"{py312.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": REGION,
+        "AIRELAY_ARCH": arch,
+        "PATH": f"{py312.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     started = time.perf_counter()
-    done = subprocess.run([str(SAM), "build", "--build-dir", str(build_dir), "--no-cached", "--parallel"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [str(SAM), "build", "--build-dir", str(build_dir), "--no-cached", "--parallel"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"sam build ({arch}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return time.perf_counter() - started
@@ -97,8 +110,15 @@ def function_specs() -> list[dict]:
         env = {key: str(resolve(value, params, template["Resources"])) for key, value in variables.items()}
         handler = props["Handler"]
         modules = ["uvicorn.main", "app"] if handler.endswith(".sh") else [handler.rsplit(".", 1)[0]]
-        specs.append({"name": name, "code_uri": props["CodeUri"], "modules": modules, "env": env,
-                      "memory_mb": props.get("MemorySize", template["Globals"]["Function"].get("MemorySize"))})
+        specs.append(
+            {
+                "name": name,
+                "code_uri": props["CodeUri"],
+                "modules": modules,
+                "env": env,
+                "memory_mb": props.get("MemorySize", template["Globals"]["Function"].get("MemorySize")),
+            }
+        )
     return specs
 
 
@@ -107,7 +127,7 @@ def resolve(value, params: dict, resources: dict):
     pseudo = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::StackName": "airelay-bench"}
     if not isinstance(value, dict):
         return ",".join(map(str, value)) if isinstance(value, list) else value
-    (fn, arg), = value.items()
+    ((fn, arg),) = value.items()
     if fn == "Ref":
         if arg in params:
             default = params[arg]
@@ -129,9 +149,9 @@ def resolve(value, params: dict, resources: dict):
         while "${" in out:
             start = out.index("${")
             end = out.index("}", start)
-            key = out[start + 2:end]
+            key = out[start + 2 : end]
             value = names[key] if key in names else resolve({"Ref": key.split(".")[0]}, params, resources)
-            out = out[:start] + str(value) + out[end + 1:]
+            out = out[:start] + str(value) + out[end + 1 :]
         return out
     if fn == "Fn::GetAtt":
         return f"airelay-bench-{arg[0] if isinstance(arg, list) else arg}"
@@ -157,8 +177,15 @@ def import_once(py312: Path, build: Path, spec: dict) -> dict:
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
     }
-    done = subprocess.run([str(py312), "-S", "-c", CHILD, *spec["modules"]], cwd=function_dir, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(py312), "-S", "-c", CHILD, *spec["modules"]],
+        cwd=function_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"importing {spec['modules']} for {spec['name']} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -186,8 +213,11 @@ def measure(py312: Path, builds: dict[str, Path], specs: list[dict], runs: int) 
 
 
 def tree_bytes(folder: Path, suffix: str | None = None) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*")
-               if f.is_file() and not f.is_symlink() and (suffix is None or f.name.endswith(suffix)))
+    return sum(
+        f.stat().st_size
+        for f in folder.rglob("*")
+        if f.is_file() and not f.is_symlink() and (suffix is None or f.name.endswith(suffix))
+    )
 
 
 def sizes(build: Path, specs: list[dict]) -> dict:
@@ -195,8 +225,13 @@ def sizes(build: Path, specs: list[dict]) -> dict:
     out = {}
     for spec in specs:
         function, pyc = tree_bytes(build / spec["name"]), tree_bytes(build / spec["name"], ".pyc")
-        out[spec["name"]] = {"function_bytes": function, "layer_bytes": layer, "total_bytes": function + layer,
-                             "pyc_bytes": pyc + layer_pyc, "under_limit": function + layer < LAMBDA_LIMIT_BYTES}
+        out[spec["name"]] = {
+            "function_bytes": function,
+            "layer_bytes": layer,
+            "total_bytes": function + layer,
+            "pyc_bytes": pyc + layer_pyc,
+            "under_limit": function + layer < LAMBDA_LIMIT_BYTES,
+        }
     return out
 
 
@@ -204,8 +239,12 @@ def summarize(specs: list[dict], measured: dict, package_sizes: dict) -> list[di
     rows = []
     for spec in specs:
         name = spec["name"]
-        row = {"function": name, "modules": " + ".join(spec["modules"]), **package_sizes[name],
-               "error": measured["errors"].get(name)}
+        row = {
+            "function": name,
+            "modules": " + ".join(spec["modules"]),
+            **package_sizes[name],
+            "error": measured["errors"].get(name),
+        }
         for variant in VARIANTS:
             values = measured["samples"][name][variant]
             row[f"{variant}_ms"] = round(statistics.median(values), 1) if values else None
@@ -219,30 +258,54 @@ def summarize(specs: list[dict], measured: dict, package_sizes: dict) -> list[di
     return rows
 
 
-HEADERS = ("function", "imports", "without .pyc ms", "with .pyc ms", "speedup", "target", "result",
-           "package MB (function + layer)", "of which .pyc MB")
+HEADERS = (
+    "function",
+    "imports",
+    "without .pyc ms",
+    "with .pyc ms",
+    "speedup",
+    "target",
+    "result",
+    "package MB (function + layer)",
+    "of which .pyc MB",
+)
 
 
 def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
     out = []
     for r in rows:
+
         def ms(v):
             return "-" if v is None else f"{v:.0f}"
+
         mb = f"{r['total_bytes'] / 1e6:.1f} ({r['function_bytes'] / 1e6:.1f} + {r['layer_bytes'] / 1e6:.1f})"
-        out.append((r["function"], r["modules"], ms(r["without_pyc_ms"]), ms(r["with_pyc_ms"]),
-                    "-" if r["speedup"] is None else f"{r['speedup']:.1f}x",
-                    "-" if r["target_ms"] is None else f"<= {r['target_ms']:g} ms",
-                    report.judged(r["passed"]) if r["target_ms"] else "", mb, f"{r['pyc_bytes'] / 1e6:.1f}"))
+        out.append(
+            (
+                r["function"],
+                r["modules"],
+                ms(r["without_pyc_ms"]),
+                ms(r["with_pyc_ms"]),
+                "-" if r["speedup"] is None else f"{r['speedup']:.1f}x",
+                "-" if r["target_ms"] is None else f"<= {r['target_ms']:g} ms",
+                report.judged(r["passed"]) if r["target_ms"] else "",
+                mb,
+                f"{r['pyc_bytes'] / 1e6:.1f}",
+            )
+        )
     return out
 
 
 def text(document: dict) -> str:
-    lines = [f"cold start (import of the entry module, median of {document['runs']} runs per build; "
-             f"load {document['meta']['load_before']} -> {document['meta'].get('load_after')})",
-             *report.aligned(HEADERS, table_rows(document["functions"]))]
+    lines = [
+        f"cold start (import of the entry module, median of {document['runs']} runs per build; "
+        f"load {document['meta']['load_before']} -> {document['meta'].get('load_after')})",
+        *report.aligned(HEADERS, table_rows(document["functions"])),
+    ]
     lines += [f"  {r['function']}: {r['error'].splitlines()[0]}" for r in document["functions"] if r["error"]]
-    lines.append(f"  sam build: arm64 {document['build_s']['arm64']:.0f} s, x86_64 {document['build_s']['x86_64']:.0f} s;"
-                 f" sizes are of the arm64 build, unzipped (Lambda's limit: 250 MiB = {LAMBDA_LIMIT_BYTES / 1e6:.1f} MB)")
+    lines.append(
+        f"  sam build: arm64 {document['build_s']['arm64']:.0f} s, x86_64 {document['build_s']['x86_64']:.0f} s;"
+        f" sizes are of the arm64 build, unzipped (Lambda's limit: 250 MiB = {LAMBDA_LIMIT_BYTES / 1e6:.1f} MB)"
+    )
     return "\n".join(lines)
 
 
@@ -266,8 +329,15 @@ def run(argv: list[str]) -> dict:
         measured = measure(py312, builds, specs, runs)
         package_sizes = sizes(work / "arm64", specs)
     meta["load_after"] = report.load_average()
-    document = {"benchmark": "coldstart", "meta": meta, "runs": runs, "python": str(py312), "build_s": build_s,
-                "functions": summarize(specs, measured, package_sizes), "samples_ms": measured["samples"]}
+    document = {
+        "benchmark": "coldstart",
+        "meta": meta,
+        "runs": runs,
+        "python": str(py312),
+        "build_s": build_s,
+        "functions": summarize(specs, measured, package_sizes),
+        "samples_ms": measured["samples"],
+    }
     report.RESULTS.mkdir(exist_ok=True)
     stamp = meta["date_utc"].replace("-", "").replace(":", "")
     data = json.dumps(document, indent=2) + "\n"

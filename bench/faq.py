@@ -41,7 +41,7 @@ def use_layer() -> None:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def accuracy() -> dict:
@@ -62,8 +62,9 @@ def accuracy() -> dict:
     source = parse_source(resources.files("airelay").joinpath("data/faq/shop_faq.yaml").read_bytes(), "shop_faq.yaml")
     # Each question's embedding is metered as in the function; into a throwaway ledger, not the dev one.
     ledger_dir = tempfile.TemporaryDirectory()
-    settings = Settings.from_env({"FAQ_EMBED_CACHE_SIZE": "0", "USAGE_TABLE": "",
-                                  "USAGE_DB_PATH": f"{ledger_dir.name}/usage.sqlite3"})
+    settings = Settings.from_env(
+        {"FAQ_EMBED_CACHE_SIZE": "0", "USAGE_TABLE": "", "USAGE_DB_PATH": f"{ledger_dir.name}/usage.sqlite3"}
+    )
     usage.forget_meter()
     usage.get_meter(settings)
     caller = usage.Caller("bench", "bench", "faq")
@@ -73,8 +74,13 @@ def accuracy() -> dict:
         embedder = await registry.embedder(MODEL)
         index, _, build_calls = await build_index(source, embedder)
         bot = FaqBot(settings)
-        out = {"model": MODEL, "threshold": threshold, "entries": len(source.entries), "rows": index.rows,
-               "build_embedding_calls": build_calls}
+        out = {
+            "model": MODEL,
+            "threshold": threshold,
+            "entries": len(source.entries),
+            "rows": index.rows,
+            "build_embedding_calls": build_calls,
+        }
         for name in ("dev", "holdout"):
             data = yaml.safe_load((ROOT / "tests" / f"faq_{name}_set.yaml").read_text("utf-8"))
             hits, above, misses = 0, 0, []
@@ -84,16 +90,28 @@ def accuracy() -> dict:
                 hits += best.entry.id == item["id"]
                 above += best.score >= threshold
                 if best.entry.id != item["id"]:
-                    misses.append({"question": item["q"], "expected": item["id"], "got": best.entry.id,
-                                   "score": round(best.score, 3)})
+                    misses.append(
+                        {
+                            "question": item["q"],
+                            "expected": item["id"],
+                            "got": best.entry.id,
+                            "score": round(best.score, 3),
+                        }
+                    )
             n = len(data["questions"])
-            out[name] = {"questions": n, "top1_accuracy": round(hits / n, 4), "answered_from_faq": round(above / n, 4),
-                         "misses": misses}
+            out[name] = {
+                "questions": n,
+                "top1_accuracy": round(hits / n, 4),
+                "answered_from_faq": round(above / n, 4),
+                "misses": misses,
+            }
             if "off_topic" in data:
                 scores = [index.match(await bot.embed(q, caller), 1)[0].score for q in data["off_topic"]]
-                out["off_topic"] = {"questions": len(scores),
-                                    "fallback_rate": round(sum(s < threshold for s in scores) / len(scores), 4),
-                                    "highest_score": round(max(scores), 4)}
+                out["off_topic"] = {
+                    "questions": len(scores),
+                    "fallback_rate": round(sum(s < threshold for s in scores) / len(scores), 4),
+                    "highest_score": round(max(scores), 4),
+                }
         asked = out["dev"]["questions"] + out["holdout"]["questions"] + out["off_topic"]["questions"]
         out["embedding_calls_per_question"] = bot.embed_calls / asked
         out["tutorial_embedding_calls_per_question"] = len(source.entries) + 1
@@ -143,17 +161,25 @@ def scale(sizes: list[int], queries: int) -> list[dict]:
             began = time.perf_counter()
             exact.match(q, 3)
             exact_ms.append((time.perf_counter() - began) * 1000)
-        rows.append({
-            "entries": size, "rows": index.rows, "dimension": DIMENSION,
-            "object_bytes": len(data), "object_bytes_float16": len(serialize(built, "float16")),
-            "load_ms": round(load_s * 1000, 1),
-            "index_memory_mb": round(index.nbytes / 2**20, 1), "load_peak_mb": round(peak / 2**20, 1),
-            "method": "exact" if index.codes is None else "sign-code shortlist + exact rescoring",
-            "match_p50_ms": round(percentile(served, 50), 3), "match_p99_ms": round(percentile(served, 99), 3),
-            "exact_scan_p50_ms": round(percentile(exact_ms, 50), 3),
-            "exact_scan_p99_ms": round(percentile(exact_ms, 99), 3),
-            "same_best_as_exact": round(agree / queries, 4), "exact_rows_max": EXACT_ROWS_MAX,
-        })
+        rows.append(
+            {
+                "entries": size,
+                "rows": index.rows,
+                "dimension": DIMENSION,
+                "object_bytes": len(data),
+                "object_bytes_float16": len(serialize(built, "float16")),
+                "load_ms": round(load_s * 1000, 1),
+                "index_memory_mb": round(index.nbytes / 2**20, 1),
+                "load_peak_mb": round(peak / 2**20, 1),
+                "method": "exact" if index.codes is None else "sign-code shortlist + exact rescoring",
+                "match_p50_ms": round(percentile(served, 50), 3),
+                "match_p99_ms": round(percentile(served, 99), 3),
+                "exact_scan_p50_ms": round(percentile(exact_ms, 50), 3),
+                "exact_scan_p99_ms": round(percentile(exact_ms, 99), 3),
+                "same_best_as_exact": round(agree / queries, 4),
+                "exact_rows_max": EXACT_ROWS_MAX,
+            }
+        )
         del index, exact, built, data
     return rows
 
@@ -162,8 +188,16 @@ def scale_in_subprocess(sizes: list[int], queries: int) -> list[dict]:
     """scale() in a fresh process with the FaqFunction's BLAS setting (OPENBLAS_NUM_THREADS=1 in template.yaml),
     which must be set before numpy is imported, and so that one size's memory does not pollute the next."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "bench.faq", "--scale-only", "--queries", str(queries),
-               "--sizes", *map(str, sizes)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.faq",
+        "--scale-only",
+        "--queries",
+        str(queries),
+        "--sizes",
+        *map(str, sizes),
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -178,9 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(scale(args.sizes, args.queries)))
         return 0
     started = time.perf_counter()
-    result = {"benchmark": "faq", "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "load_average_before": list(os.getloadavg()), "blas_threads": 1,
-              "accuracy": accuracy(), "scale": scale_in_subprocess(args.sizes, args.queries)}
+    result = {
+        "benchmark": "faq",
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "load_average_before": list(os.getloadavg()),
+        "blas_threads": 1,
+        "accuracy": accuracy(),
+        "scale": scale_in_subprocess(args.sizes, args.queries),
+    }
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(render(result))
     RESULTS.mkdir(exist_ok=True)
@@ -211,13 +250,17 @@ def render(result: dict) -> str:
         f"{'match p50':>9} {'p99 ms':>7} {'exact p50':>9} {'p99 ms':>7} {'same best':>9}  method",
     ]
     for r in result["scale"]:
-        lines.append(f"{r['entries']:>8} {r['object_bytes'] / 2**20:>9.1f} {r['load_ms']:>8.1f} "
-                     f"{r['index_memory_mb']:>8.1f} {r['load_peak_mb']:>8.1f} {r['match_p50_ms']:>9.3f} "
-                     f"{r['match_p99_ms']:>7.3f} {r['exact_scan_p50_ms']:>9.3f} {r['exact_scan_p99_ms']:>7.3f} "
-                     f"{r['same_best_as_exact']:>9.1%}  {r['method']}")
-    lines.append(f"  target: match p50 <= {MATCH_P50_TARGET_MS} ms at {result['scale'][-1]['entries']} entries "
-                 "(the question's embedding excluded); one row per entry, one BLAS thread as in the FaqFunction; "
-                 f"load average before the run {result['load_average_before'][0]:.1f}")
+        lines.append(
+            f"{r['entries']:>8} {r['object_bytes'] / 2**20:>9.1f} {r['load_ms']:>8.1f} "
+            f"{r['index_memory_mb']:>8.1f} {r['load_peak_mb']:>8.1f} {r['match_p50_ms']:>9.3f} "
+            f"{r['match_p99_ms']:>7.3f} {r['exact_scan_p50_ms']:>9.3f} {r['exact_scan_p99_ms']:>7.3f} "
+            f"{r['same_best_as_exact']:>9.1%}  {r['method']}"
+        )
+    lines.append(
+        f"  target: match p50 <= {MATCH_P50_TARGET_MS} ms at {result['scale'][-1]['entries']} entries "
+        "(the question's embedding excluded); one row per entry, one BLAS thread as in the FaqFunction; "
+        f"load average before the run {result['load_average_before'][0]:.1f}"
+    )
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from tempfile import TemporaryDirectory
 
 import anyio
 import pytest
+
 from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.dynamodb import DynamoLedger
@@ -29,7 +30,6 @@ from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
 from airelay.usage.sqlite import SqliteLedger
-
 from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
 
 # name -> (calls measured, target p50 of meter open + close in ms or None, what it is)
@@ -42,18 +42,36 @@ LEDGERS = {
 
 def percentiles(samples_ms: list[float]) -> dict:
     ordered = sorted(samples_ms)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {"n": len(ordered), "p50_ms": statistics.median(ordered), "p99_ms": pick(0.99)}
 
 
 def adapter_round(ledger, day: str, identity: str) -> float:
     started = time.perf_counter()
     ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key(identity), Decimal(1000))], Decimal("0.0006"))
-    ledger.settle(UsageRow(
-        call_id=uuid.uuid4().hex, request_id="bench", at=datetime.now(UTC).isoformat(), day=day, identity=identity,
-        function="chat", provider="openai", model="openai/gpt-4o-mini", prompt_tokens=40, cached_tokens=0,
-        completion_tokens=20, cost_usd=Decimal("0.000018"), latency_ms=3, status="ok", estimated=False),
-        Decimal("0.0006"))
+    ledger.settle(
+        UsageRow(
+            call_id=uuid.uuid4().hex,
+            request_id="bench",
+            at=datetime.now(UTC).isoformat(),
+            day=day,
+            identity=identity,
+            function="chat",
+            provider="openai",
+            model="openai/gpt-4o-mini",
+            prompt_tokens=40,
+            cached_tokens=0,
+            completion_tokens=20,
+            cost_usd=Decimal("0.000018"),
+            latency_ms=3,
+            status="ok",
+            estimated=False,
+        ),
+        Decimal("0.0006"),
+    )
     return (time.perf_counter() - started) * 1000
 
 
@@ -72,8 +90,14 @@ def measure_meter(ledger, requests: int) -> dict:
         samples = []
         for n in range(requests + 50):
             started = time.perf_counter()
-            call = await meter.open(request_id="bench", identity=f"ip:10.0.0.{n % 50}", function="chat",
-                                    model_id="openai/gpt-4o-mini", prompt_tokens=60, max_tokens=1000)
+            call = await meter.open(
+                request_id="bench",
+                identity=f"ip:10.0.0.{n % 50}",
+                function="chat",
+                model_id="openai/gpt-4o-mini",
+                prompt_tokens=60,
+                max_tokens=1000,
+            )
             await meter.close(call, Usage(40, 20), "ok")
             samples.append((time.perf_counter() - started) * 1000)
         return samples[50:]
@@ -103,10 +127,17 @@ def round_trip(api, table: str, requests: int) -> dict:
     import boto3
 
     key = {"pk": {"S": "DAY#1970-01-01"}, "sk": {"S": "total"}}
-    sdk = boto3.client("dynamodb", endpoint_url=f"http://{api.host}", region_name="us-east-1",
-                       aws_access_key_id="bench", aws_secret_access_key="bench")
-    clients = {"airelay": lambda: api.call("GetItem", {"TableName": table, "Key": key}),
-               "boto3": lambda: sdk.get_item(TableName=table, Key=key)}
+    sdk = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://{api.host}",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    clients = {
+        "airelay": lambda: api.call("GetItem", {"TableName": table, "Key": key}),
+        "boto3": lambda: sdk.get_item(TableName=table, Key=key),
+    }
     samples = {name: [] for name in clients}
     cpu = dict.fromkeys(clients, 0.0)
     for n in range(requests + 50):
@@ -123,7 +154,7 @@ def round_trip(api, table: str, requests: int) -> dict:
 # A cold container's first metered call opens the ledger: our DynamoDB client, or (the baseline) boto3's.
 FIRST_USE = {
     "airelay": "from airelay.settings import Settings\nfrom airelay.usage import open_ledger\n"
-               "open_ledger(Settings(usage_table='usage'))",
+    "open_ledger(Settings(usage_table='usage'))",
     "boto3": "import boto3\nboto3.client('dynamodb')",
 }
 FIRST_USE_CHILD = """
@@ -138,13 +169,20 @@ print((time.perf_counter() - started) * 1000)
 def first_use(runs: int = 7) -> dict:
     """Median time to open the DynamoDB ledger in a fresh process, and the same for a boto3 DynamoDB client."""
     layer = Path(__file__).resolve().parents[1] / "layers" / "core"
-    env = {**os.environ, "PYTHONPATH": str(layer), "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(layer),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     samples = {name: [] for name in FIRST_USE}
     for _ in range(runs):
         for name, code in FIRST_USE.items():
-            child = subprocess.run([sys.executable, "-c", FIRST_USE_CHILD, code], env=env, capture_output=True,
-                                   text=True, check=True)
+            child = subprocess.run(
+                [sys.executable, "-c", FIRST_USE_CHILD, code], env=env, capture_output=True, text=True, check=True
+            )
             samples[name].append(float(child.stdout))
     medians = {name: statistics.median(values) for name, values in samples.items()}
     return {"runs": runs, "median_ms": medians, "ratio_to_boto3": medians["airelay"] / medians["boto3"]}
@@ -156,22 +194,32 @@ def run(scale: float = 1.0) -> dict:
         for name, (calls, target, about) in LEDGERS.items():
             calls = max(20, int(calls * scale))
             with open_ledger(name, Path(workdir)) as (ledger, api):
-                results[name] = {"calls": calls, "about": about, "target_p50_ms": target,
-                                 "round_trip": round_trip(api, ledger.table, calls) if api else None,
-                                 "adapter": measure_adapter(ledger, calls), "meter": measure_meter(ledger, calls)}
+                results[name] = {
+                    "calls": calls,
+                    "about": about,
+                    "target_p50_ms": target,
+                    "round_trip": round_trip(api, ledger.table, calls) if api else None,
+                    "adapter": measure_adapter(ledger, calls),
+                    "meter": measure_meter(ledger, calls),
+                }
             gc.collect()
     return results
 
 
 def table(results: dict) -> str:
-    lines = ["| ledger | calls | one round trip p50 (boto3) | reserve+settle p50 | p99 | meter open+close p50 | p99 | "
-             "target p50 | |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| ledger | calls | one round trip p50 (boto3) | reserve+settle p50 | p99 | meter open+close p50 | p99 | "
+        "target p50 | |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         a, m, trip, target = r["adapter"], r["meter"], r.get("round_trip"), r["target_p50_ms"]
         verdict = "reference" if target is None else "PASS" if m["p50_ms"] <= target else "FAIL"
-        lines.append(f"| {name} | {r.get('calls', '')} | {trip_cell(trip)} | "
-                     f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms | "
-                     f"{'—' if target is None else f'≤ {target:g} ms'} | {verdict} |")
+        lines.append(
+            f"| {name} | {r.get('calls', '')} | {trip_cell(trip)} | "
+            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms | "
+            f"{'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -189,9 +237,11 @@ def round_trip_line(results: dict) -> str:
     for name, r in results.items():
         trip = r.get("round_trip") or {}
         if "boto3" in trip:
-            parts.append(f"{name}: p50 {trip['p50_ms']:.3f} vs {trip['boto3']['p50_ms']:.3f} ms "
-                         f"({trip['p50_ms'] / trip['boto3']['p50_ms']:.2f}x), client CPU {trip['cpu_ms']:.3f} vs "
-                         f"{trip['boto3']['cpu_ms']:.3f} ms ({trip['cpu_ms'] / trip['boto3']['cpu_ms']:.2f}x)")
+            parts.append(
+                f"{name}: p50 {trip['p50_ms']:.3f} vs {trip['boto3']['p50_ms']:.3f} ms "
+                f"({trip['p50_ms'] / trip['boto3']['p50_ms']:.2f}x), client CPU {trip['cpu_ms']:.3f} vs "
+                f"{trip['boto3']['cpu_ms']:.3f} ms ({trip['cpu_ms'] / trip['boto3']['cpu_ms']:.2f}x)"
+            )
     return "One GetItem through our client vs boto3 — " + "; ".join(parts) + "." if parts else ""
 
 
@@ -199,8 +249,10 @@ def first_use_line(first: dict | None) -> str:
     if not first:
         return ""
     ours, boto3 = first["median_ms"]["airelay"], first["median_ms"]["boto3"]
-    return (f"Opening the DynamoDB ledger in a fresh process (median of {first['runs']}): {ours:.1f} ms; "
-            f"boto3 client instead: {boto3:.1f} ms ({first['ratio_to_boto3']:.2f}x).")
+    return (
+        f"Opening the DynamoDB ledger in a fresh process (median of {first['runs']}): {ours:.1f} ms; "
+        f"boto3 client instead: {boto3:.1f} ms ({first['ratio_to_boto3']:.2f}x)."
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,14 @@ async def phase(conns: list[Connection], target: Target, count: int, seconds: fl
     return run
 
 
-async def measure(target: Target, concurrency: int, warmup: tuple[int, float], bounds: tuple[int, float],
-                  on_measure_start: Callable[[], None], on_measure_end: Callable[[], None]) -> Run:
+async def measure(
+    target: Target,
+    concurrency: int,
+    warmup: tuple[int, float],
+    bounds: tuple[int, float],
+    on_measure_start: Callable[[], None],
+    on_measure_end: Callable[[], None],
+) -> Run:
     """Warm up, then measure on the same connections; the callbacks bracket only the measured part."""
     conns = [Connection("127.0.0.1", target.port) for _ in range(concurrency)]
     try:

@@ -23,8 +23,17 @@ from dataclasses import dataclass
 from . import report
 from .client import Reply, post_request
 from .load import Run, Target, measure
-from .servers import (HOST, ROOT, LiteLLM, Server, litellm_available, litellm_version, machine_busy_ms,
-                      start_airelay, start_upstream)
+from .servers import (
+    HOST,
+    ROOT,
+    LiteLLM,
+    Server,
+    litellm_available,
+    litellm_version,
+    machine_busy_ms,
+    start_airelay,
+    start_upstream,
+)
 from .stats import median, minus, paired, percentile, ratio
 
 MODEL = "bench-model"
@@ -43,9 +52,14 @@ AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
 
 
 def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
-    env = {"MODEL_PRICES": json.dumps({f"openai/{MODEL}": PRICE}), "USAGE_DB_PATH": f"{ledger_dir}/usage.sqlite3",
-           "USAGE_TABLE": "", "DAILY_BUDGET_USD": "1000000", "IDENTITY_DAILY_BUDGET_USD": "1000000",
-           "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}"}
+    env = {
+        "MODEL_PRICES": json.dumps({f"openai/{MODEL}": PRICE}),
+        "USAGE_DB_PATH": f"{ledger_dir}/usage.sqlite3",
+        "USAGE_TABLE": "",
+        "DAILY_BUDGET_USD": "1000000",
+        "IDENTITY_DAILY_BUDGET_USD": "1000000",
+        "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}",
+    }
     for item in overrides:
         name, _, value = item.partition("=")
         env[name] = value
@@ -78,21 +92,41 @@ class Scenario:
 
 SCENARIOS = tuple(
     Scenario(f"{'stream' if stream else 'buffered'}_c{c}{'_50ms' if delay else ''}", stream, c, delay)
-    for delay in (0.0, 0.05) for c in (1, 16, 64) for stream in (False, True) if not (delay and c == 1)
+    for delay in (0.0, 0.05)
+    for c in (1, 16, 64)
+    for stream in (False, True)
+    if not (delay and c == 1)
 )
 
-LATENCY_METRICS = ("total_p50_ms", "total_p95_ms", "total_p99_ms",
-                   "first_text_p50_ms", "first_text_p95_ms", "first_text_p99_ms")
-SIDE_METRICS = ("rps", *LATENCY_METRICS, "client_cpu_pct", "upstream_cpu_ms_per_request",
-                "upstream_sys_ms_per_request", "other_processes_cores",
-                "gateway_cpu_ms_per_request", "gateway_sys_ms_per_request", "gateway_cpu_pct")
+LATENCY_METRICS = (
+    "total_p50_ms",
+    "total_p95_ms",
+    "total_p99_ms",
+    "first_text_p50_ms",
+    "first_text_p95_ms",
+    "first_text_p99_ms",
+)
+SIDE_METRICS = (
+    "rps",
+    *LATENCY_METRICS,
+    "client_cpu_pct",
+    "upstream_cpu_ms_per_request",
+    "upstream_sys_ms_per_request",
+    "other_processes_cores",
+    "gateway_cpu_ms_per_request",
+    "gateway_sys_ms_per_request",
+    "gateway_cpu_pct",
+)
 
 
 def direct_payload(stream: bool) -> dict:
     """The OpenAI request airelay itself sends for MESSAGE: its system prompt, the message, same max_tokens."""
     system = json.loads(PERSONAS.read_text("utf-8"))["assistant"]["system"]
-    payload = {"model": MODEL, "max_tokens": MAX_TOKENS,
-               "messages": [{"role": "system", "content": system}, {"role": "user", "content": MESSAGE}]}
+    payload = {
+        "model": MODEL,
+        "max_tokens": MAX_TOKENS,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": MESSAGE}],
+    }
     if stream:
         payload |= {"stream": True, "stream_options": {"include_usage": True}}
     return payload
@@ -110,8 +144,13 @@ def airelay_target(port: int, stream: bool) -> Target:
     payload = {"message": MESSAGE, "max_tokens": MAX_TOKENS}
     if stream:
         request = post_request(HOST, port, "/api/chat/stream", payload, AIRELAY_KEY)
-        return Target("airelay", port, request, lambda r: ends_with_done(r) and b'"type":"finish"' in r.body,
-                      first_text=lambda event: event.get("type") == "text-delta")
+        return Target(
+            "airelay",
+            port,
+            request,
+            lambda r: ends_with_done(r) and b'"type":"finish"' in r.body,
+            first_text=lambda event: event.get("type") == "text-delta",
+        )
     request = post_request(HOST, port, "/api/chat", payload, AIRELAY_KEY)
     return Target("airelay", port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
 
@@ -135,18 +174,25 @@ async def run_side(scenario: Scenario, target: Target, servers: dict[str, Server
                 user, system = server.cpu_ms()
                 cpu[f"{name}_cpu"] = cpu.get(f"{name}_cpu", 0.0) + sign * (user + system)
                 cpu[f"{name}_sys"] = cpu.get(f"{name}_sys", 0.0) + sign * system
+
         return read
 
     bounds = (10**6, args.seconds) if scenario.timed else (args.requests, args.seconds)
-    run = await measure(target, scenario.concurrency, (args.warmup, args.warmup_seconds), bounds,
-                        cpu_now(-1), cpu_now(+1))
+    run = await measure(
+        target, scenario.concurrency, (args.warmup, args.warmup_seconds), bounds, cpu_now(-1), cpu_now(+1)
+    )
     return describe(run, cpu)
 
 
 def describe(run: Run, cpu: dict[str, float]) -> dict:
     elapsed_ms = run.elapsed_s * 1000
-    result = {"requests": run.requests, "errors": run.errors, "elapsed_s": round(run.elapsed_s, 3),
-              "rps": run.rps, "client_cpu_pct": 100 * run.client_cpu_s * 1000 / elapsed_ms}
+    result = {
+        "requests": run.requests,
+        "errors": run.errors,
+        "elapsed_s": round(run.elapsed_s, 3),
+        "rps": run.rps,
+        "client_cpu_pct": 100 * run.client_cpu_s * 1000 / elapsed_ms,
+    }
     for p in (50, 95, 99):
         result[f"total_p{p}_ms"] = percentile(run.total_ms, p)
         result[f"first_text_p{p}_ms"] = percentile(run.first_text_ms, p)
@@ -170,11 +216,14 @@ def summarize(rounds: list[dict]) -> dict:
     direct = [r["direct"] for r in rounds]
     for side in (s for s in GATEWAYS if s in sides):
         relayed = [r[side] for r in rounds]
-        summary["added"][side] = {m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], minus)
-                                  for m in ("rps", *LATENCY_METRICS)}
-        summary["ratio"][side] = {m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], ratio)
-                                  for m in ("rps", *LATENCY_METRICS)}
+        summary["added"][side] = {
+            m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], minus) for m in ("rps", *LATENCY_METRICS)
+        }
+        summary["ratio"][side] = {
+            m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], ratio) for m in ("rps", *LATENCY_METRICS)
+        }
     if "airelay" in sides and "litellm" in sides:
+
         def added(r: dict, side: str, m: str) -> float | None:
             d, g = r["direct"].get(m), r[side].get(m)
             return None if d is None or g is None else g - d
@@ -209,14 +258,23 @@ async def run_scenario(scenario: Scenario, upstream: Server, gateways: dict[str,
             this_round[side] = result = await run_side(scenario, targets[side], watched, args)
             print(f"  {scenario.key:<18} round {number} {side:<7} {progress(result)}", flush=True)
         rounds.append(this_round)
-    return {"title": scenario.title, "concurrency": scenario.concurrency, "stream": scenario.stream,
-            "timed": scenario.timed, "upstream_delay_s": scenario.upstream_delay_s, "latency": scenario.latency,
-            "rounds": rounds, "summary": summarize(rounds)}
+    return {
+        "title": scenario.title,
+        "concurrency": scenario.concurrency,
+        "stream": scenario.stream,
+        "timed": scenario.timed,
+        "upstream_delay_s": scenario.upstream_delay_s,
+        "latency": scenario.latency,
+        "rounds": rounds,
+        "summary": summarize(rounds),
+    }
 
 
 def progress(result: dict) -> str:
-    line = (f"{result['requests']:>6} ok {result['errors']:>3} err {result['rps']:8.1f} req/s"
-            f"  p50 {result['total_p50_ms'] or 0:7.2f} ms")
+    line = (
+        f"{result['requests']:>6} ok {result['errors']:>3} err {result['rps']:8.1f} req/s"
+        f"  p50 {result['total_p50_ms'] or 0:7.2f} ms"
+    )
     if result["first_text_p50_ms"] is not None:
         line += f"  TTFT p50 {result['first_text_p50_ms']:7.2f} ms"
     if result.get("gateway_cpu_ms_per_request") is not None:
@@ -233,14 +291,18 @@ def run_all(args, scenarios: list[Scenario]) -> dict:
             for delay in sorted({s.upstream_delay_s for s in scenarios}):
                 upstream = start_upstream(delay, CHUNKS)
                 servers.append(upstream)
-                gateways = {"airelay": start_airelay(upstream, MODEL, airelay_env(ledger_dir, args.airelay_env),
-                                                     AIRELAY_KEY)}
+                gateways = {
+                    "airelay": start_airelay(upstream, MODEL, airelay_env(ledger_dir, args.airelay_env), AIRELAY_KEY)
+                }
                 servers.append(gateways["airelay"])
                 if args.litellm:
                     gateways["litellm"] = LiteLLM(upstream, MODEL, PRICE)
                     servers.append(gateways["litellm"])
-                print(f"upstream pid {upstream.pid} ({upstream.url}), "
-                      + ", ".join(f"{name} pid {s.pid} ({s.url})" for name, s in gateways.items()), flush=True)
+                print(
+                    f"upstream pid {upstream.pid} ({upstream.url}), "
+                    + ", ".join(f"{name} pid {s.pid} ({s.url})" for name, s in gateways.items()),
+                    flush=True,
+                )
                 for scenario in (s for s in scenarios if s.upstream_delay_s == delay):
                     results[scenario.key] = runner.run(run_scenario(scenario, upstream, gateways, args))
                 for server in (*gateways.values(), upstream):
@@ -261,18 +323,28 @@ def loop_factory():
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.overhead",
-                                     description="airelay and LiteLLM overhead over their upstream")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.overhead", description="airelay and LiteLLM overhead over their upstream"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="direct/airelay/LiteLLM rounds per scenario (default 3)")
     parser.add_argument("--requests", type=int, default=1000, help="measured requests per c=1 run (default 1000)")
     parser.add_argument("--seconds", type=float, default=4.0, help="time bound of every measured run (default 4)")
     parser.add_argument("--warmup", type=int, default=100, help="warm-up requests before each run (default 100)")
     parser.add_argument("--warmup-seconds", type=float, default=1.0, help="time bound of each warm-up (default 1)")
     parser.add_argument("--only", nargs="+", choices=[s.key for s in SCENARIOS], help="run only these scenarios")
-    parser.add_argument("--without-litellm", dest="litellm", action="store_false",
-                        help="skip the LiteLLM proxy (it is skipped anyway when bench/.venv-litellm is missing)")
-    parser.add_argument("--airelay-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the airelay process (repeatable)")
+    parser.add_argument(
+        "--without-litellm",
+        dest="litellm",
+        action="store_false",
+        help="skip the LiteLLM proxy (it is skipped anyway when bench/.venv-litellm is missing)",
+    )
+    parser.add_argument(
+        "--airelay-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the airelay process (repeatable)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 round, 200 requests, 2 s runs: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -294,10 +366,13 @@ def run(argv: list[str]) -> dict:
     results = run_all(args, scenarios)
     meta["load_after"] = report.load_average()
     config = {k: v for k, v in vars(args).items() if k != "only"} | {
-        "chunks": CHUNKS, "max_tokens": MAX_TOKENS, "model": MODEL, "price_per_million": PRICE,
-        "scenarios": [s.key for s in scenarios]}
-    document = {"meta": meta, "config": config, "references": report.REFERENCES, "notes": notes,
-                "scenarios": results}
+        "chunks": CHUNKS,
+        "max_tokens": MAX_TOKENS,
+        "model": MODEL,
+        "price_per_million": PRICE,
+        "scenarios": [s.key for s in scenarios],
+    }
+    document = {"meta": meta, "config": config, "references": report.REFERENCES, "notes": notes, "scenarios": results}
     document["targets"] = report.targets(document)
     for path in report.write(document):
         print(f"wrote {path.relative_to(ROOT)}")

@@ -16,8 +16,8 @@ REFERENCES = {
     "litellm_published": "LiteLLM proxy: 12 / 29 / 43 ms added at p50 / p95 / p99 at 1k RPS on 2 instances of 4 CPUs",
     "independent": "independent benchmark: 4.34 ms added for LiteLLM, 2.37 ms for Portkey",
     "same_machines_nov_2026": "LiteLLM 1.108, 1 worker, no database: +17.7 ms p50 / +25 ms p99 buffered at c=1, "
-                              "about 50 buffered or 21 streamed req/s per worker; the tutorial's FastAPI server: "
-                              "18 req/s behind a 50 ms upstream at c=16",
+    "about 50 buffered or 21 streamed req/s per worker; the tutorial's FastAPI server: "
+    "18 req/s behind a 50 ms upstream at c=16",
 }
 
 # The targets of the gateway benchmark (issue 7), and the two earlier ones (c=1 against direct).
@@ -25,8 +25,10 @@ LATENCY_SHARE_OF_LITELLM = 0.2
 CPU_MS_LIMIT = {False: 3.0, True: 8.0}  # stream -> ms of airelay CPU per request
 RPS_TIMES_LITELLM = 5.0
 RPS_SHARE_OF_DIRECT = 0.9
-EARLIER = {"buffered_c1": ("total_p50_ms", 2.0, "added latency p50 <= 2 ms"),
-           "stream_c1": ("first_text_p50_ms", 3.0, "added TTFT p50 <= 3 ms")}
+EARLIER = {
+    "buffered_c1": ("total_p50_ms", 2.0, "added latency p50 <= 2 ms"),
+    "stream_c1": ("first_text_p50_ms", 3.0, "added TTFT p50 <= 3 ms"),
+}
 
 NAMES = {"direct": "direct", "airelay": "airelay", "litellm": "LiteLLM"}
 
@@ -49,8 +51,10 @@ def machine() -> dict:
         "cpu_model": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "packages": {name: version_of(name) for name in ("uvicorn", "uvloop", "httptools", "fastapi", "starlette",
-                                                         "openai", "httpx2", "pydantic")},
+        "packages": {
+            name: version_of(name)
+            for name in ("uvicorn", "uvloop", "httptools", "fastapi", "starlette", "openai", "httpx2", "pydantic")
+        },
         "load_before": load_average(),
         "git": git_state(),
     }
@@ -58,15 +62,20 @@ def machine() -> dict:
 
 def git_state() -> dict:
     """The commit measured, and which files of the code under test differed from it."""
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=RESULTS.parent.parent, capture_output=True, text=True,
-                                  timeout=10, check=False).stdout.rstrip()
+            return subprocess.run(
+                ["git", *args], cwd=RESULTS.parent.parent, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
+
     changed = git("status", "--porcelain", "--", "layers", "functions", "local", "template.yaml")
-    return {"commit": git("rev-parse", "--short", "HEAD").strip() or None,
-            "changed_files": [line[3:] for line in changed.splitlines()]}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
+        "changed_files": [line[3:] for line in changed.splitlines()],
+    }
 
 
 def nproc() -> int:
@@ -94,11 +103,20 @@ def judged(passed: bool | None) -> str:
     return {True: "PASS", False: "FAIL", None: "n/a"}[passed]
 
 
-def target(label: str, where: str, value: float | None, limit: float, at_most: bool, detail: str,
-           unit: str = "") -> dict:
+def target(
+    label: str, where: str, value: float | None, limit: float, at_most: bool, detail: str, unit: str = ""
+) -> dict:
     passed = None if value is None else (value <= limit if at_most else value >= limit)
-    return {"target": label, "where": where, "value": value, "limit": limit, "at_most": at_most, "unit": unit,
-            "detail": detail, "passed": passed}
+    return {
+        "target": label,
+        "where": where,
+        "value": value,
+        "limit": limit,
+        "at_most": at_most,
+        "unit": unit,
+        "detail": detail,
+        "passed": passed,
+    }
 
 
 def ms(value: float | None, signed: bool = False) -> str:
@@ -118,43 +136,87 @@ def targets(document: dict) -> list[dict]:
         for p in (50, 99):
             metric = f"{s['latency']}_p{p}_ms"
             ours, theirs = (summary["added"].get(g, {}).get(metric) for g in ("airelay", "litellm"))
-            rows.append(target(f"added {what} p{p} <= 1/5 of LiteLLM's", s["title"],
-                               summary["vs_litellm"].get(metric), LATENCY_SHARE_OF_LITELLM, True,
-                               f"airelay {ms(ours, True)}, LiteLLM {ms(theirs, True)}", "x"))
+            rows.append(
+                target(
+                    f"added {what} p{p} <= 1/5 of LiteLLM's",
+                    s["title"],
+                    summary["vs_litellm"].get(metric),
+                    LATENCY_SHARE_OF_LITELLM,
+                    True,
+                    f"airelay {ms(ours, True)}, LiteLLM {ms(theirs, True)}",
+                    "x",
+                )
+            )
     for stream, limit in CPU_MS_LIMIT.items():  # CPU per request, the worst scenario of each kind
         kind = [s for s in scenarios.values() if s["stream"] == stream and "airelay" in s["summary"]["sides"]]
         ours = [(s["summary"]["airelay"]["gateway_cpu_ms_per_request"], s["title"]) for s in kind]
         ours = [(v, t) for v, t in ours if v is not None]
-        theirs = [s["summary"]["litellm"]["gateway_cpu_ms_per_request"] for s in kind
-                  if "litellm" in s["summary"]["sides"]]
+        theirs = [
+            s["summary"]["litellm"]["gateway_cpu_ms_per_request"] for s in kind if "litellm" in s["summary"]["sides"]
+        ]
         theirs = [v for v in theirs if v is not None]
         worst = max(ours) if ours else (None, "-")
-        detail = f"worst: {worst[1]}; LiteLLM {min(theirs):.1f}-{max(theirs):.1f} ms" if theirs else f"worst: {worst[1]}"
-        rows.append(target(f"airelay CPU per {'20-chunk stream' if stream else 'buffered request'} <= {limit:g} ms",
-                           f"all {len(ours)} {'stream' if stream else 'buffered'} scenarios", worst[0], limit, True,
-                           detail, "ms"))
+        detail = (
+            f"worst: {worst[1]}; LiteLLM {min(theirs):.1f}-{max(theirs):.1f} ms" if theirs else f"worst: {worst[1]}"
+        )
+        rows.append(
+            target(
+                f"airelay CPU per {'20-chunk stream' if stream else 'buffered request'} <= {limit:g} ms",
+                f"all {len(ours)} {'stream' if stream else 'buffered'} scenarios",
+                worst[0],
+                limit,
+                True,
+                detail,
+                "ms",
+            )
+        )
     for s in scenarios.values():  # throughput per worker against LiteLLM's, where both are saturated
         if s["upstream_delay_s"] or s["concurrency"] == 1:
             continue
         summary = s["summary"]
         ours, theirs = (summary.get(g, {}).get("rps") for g in ("airelay", "litellm"))
-        rows.append(target(f"req/s per worker >= {RPS_TIMES_LITELLM:g}x LiteLLM's", s["title"],
-                           summary["vs_litellm"].get("rps"), RPS_TIMES_LITELLM, False,
-                           f"airelay {fmt(ours, 'rps')}, LiteLLM {fmt(theirs, 'rps')} req/s", "x"))
+        rows.append(
+            target(
+                f"req/s per worker >= {RPS_TIMES_LITELLM:g}x LiteLLM's",
+                s["title"],
+                summary["vs_litellm"].get("rps"),
+                RPS_TIMES_LITELLM,
+                False,
+                f"airelay {fmt(ours, 'rps')}, LiteLLM {fmt(theirs, 'rps')} req/s",
+                "x",
+            )
+        )
     for s in scenarios.values():  # behind a 50 ms upstream, keep up with direct
         if not s["upstream_delay_s"]:
             continue
         summary = s["summary"]
         litellm = summary["ratio"].get("litellm", {}).get("rps")
-        rows.append(target(f"req/s >= {RPS_SHARE_OF_DIRECT:.0%} of direct", s["title"],
-                           summary["ratio"].get("airelay", {}).get("rps"), RPS_SHARE_OF_DIRECT, False,
-                           f"airelay {fmt(summary['airelay']['rps'], 'rps')}, direct {fmt(summary['direct']['rps'], 'rps')}"
-                           f" req/s; LiteLLM {fmt(litellm, 'rps', 'ratio')} of direct", "x"))
+        rows.append(
+            target(
+                f"req/s >= {RPS_SHARE_OF_DIRECT:.0%} of direct",
+                s["title"],
+                summary["ratio"].get("airelay", {}).get("rps"),
+                RPS_SHARE_OF_DIRECT,
+                False,
+                f"airelay {fmt(summary['airelay']['rps'], 'rps')}, direct {fmt(summary['direct']['rps'], 'rps')}"
+                f" req/s; LiteLLM {fmt(litellm, 'rps', 'ratio')} of direct",
+                "x",
+            )
+        )
     for key, (metric, limit, label) in EARLIER.items():
         if key in scenarios:
             s = scenarios[key]
-            rows.append(target(f"{label} (earlier target)", s["title"],
-                               s["summary"]["added"].get("airelay", {}).get(metric), limit, True, "", "ms"))
+            rows.append(
+                target(
+                    f"{label} (earlier target)",
+                    s["title"],
+                    s["summary"]["added"].get("airelay", {}).get(metric),
+                    limit,
+                    True,
+                    "",
+                    "ms",
+                )
+            )
     return rows
 
 
@@ -173,18 +235,45 @@ def fmt(value: float | None, metric: str, kind: str = "") -> str:
 
 LATENCY_ROWS = {
     False: (("latency p50 ms", "total_p50_ms"), ("latency p95 ms", "total_p95_ms"), ("latency p99 ms", "total_p99_ms")),
-    True: (("TTFT p50 ms", "first_text_p50_ms"), ("TTFT p95 ms", "first_text_p95_ms"),
-           ("TTFT p99 ms", "first_text_p99_ms"), ("total p50 ms", "total_p50_ms"), ("total p95 ms", "total_p95_ms"),
-           ("total p99 ms", "total_p99_ms")),
+    True: (
+        ("TTFT p50 ms", "first_text_p50_ms"),
+        ("TTFT p95 ms", "first_text_p95_ms"),
+        ("TTFT p99 ms", "first_text_p99_ms"),
+        ("total p50 ms", "total_p50_ms"),
+        ("total p95 ms", "total_p95_ms"),
+        ("total p99 ms", "total_p99_ms"),
+    ),
 }
-LATENCY_HEADERS = ("scenario", "metric", "direct", "airelay", "LiteLLM", "airelay added", "LiteLLM added",
-                   "airelay / LiteLLM (added)")
-THROUGHPUT_HEADERS = ("scenario", "direct req/s", "airelay req/s", "LiteLLM req/s", "airelay / direct",
-                      "LiteLLM / direct", "airelay / LiteLLM")
-CPU_HEADERS = ("scenario", "airelay CPU ms/req (system)", "LiteLLM CPU ms/req (system)",
-               "one core's req/s: airelay / LiteLLM", "% of a core: airelay / LiteLLM",
-               "upstream CPU ms/req: direct / airelay / LiteLLM", "client % of a core: direct / airelay / LiteLLM",
-               "other processes, cores: direct / airelay / LiteLLM", "errors: direct / airelay / LiteLLM")
+LATENCY_HEADERS = (
+    "scenario",
+    "metric",
+    "direct",
+    "airelay",
+    "LiteLLM",
+    "airelay added",
+    "LiteLLM added",
+    "airelay / LiteLLM (added)",
+)
+THROUGHPUT_HEADERS = (
+    "scenario",
+    "direct req/s",
+    "airelay req/s",
+    "LiteLLM req/s",
+    "airelay / direct",
+    "LiteLLM / direct",
+    "airelay / LiteLLM",
+)
+CPU_HEADERS = (
+    "scenario",
+    "airelay CPU ms/req (system)",
+    "LiteLLM CPU ms/req (system)",
+    "one core's req/s: airelay / LiteLLM",
+    "% of a core: airelay / LiteLLM",
+    "upstream CPU ms/req: direct / airelay / LiteLLM",
+    "client % of a core: direct / airelay / LiteLLM",
+    "other processes, cores: direct / airelay / LiteLLM",
+    "errors: direct / airelay / LiteLLM",
+)
 TARGET_HEADERS = ("target", "where", "value", "limit", "result", "detail")
 
 
@@ -193,12 +282,15 @@ def latency_rows(document: dict) -> list[tuple[str, ...]]:
     for scenario in document["scenarios"].values():
         s = scenario["summary"]
         for i, (label, metric) in enumerate(LATENCY_ROWS[scenario["stream"]]):
-            rows.append((
-                scenario["title"] if i == 0 else "", label,
-                *(fmt(s.get(side, {}).get(metric), metric) for side in ("direct", "airelay", "litellm")),
-                *(fmt(s["added"].get(side, {}).get(metric), metric, "added") for side in ("airelay", "litellm")),
-                fmt(s["vs_litellm"].get(metric), metric, "ratio"),
-            ))
+            rows.append(
+                (
+                    scenario["title"] if i == 0 else "",
+                    label,
+                    *(fmt(s.get(side, {}).get(metric), metric) for side in ("direct", "airelay", "litellm")),
+                    *(fmt(s["added"].get(side, {}).get(metric), metric, "added") for side in ("airelay", "litellm")),
+                    fmt(s["vs_litellm"].get(metric), metric, "ratio"),
+                )
+            )
     return rows
 
 
@@ -206,12 +298,14 @@ def throughput_rows(document: dict) -> list[tuple[str, ...]]:
     rows = []
     for scenario in document["scenarios"].values():
         s = scenario["summary"]
-        rows.append((
-            scenario["title"],
-            *(fmt(s.get(side, {}).get("rps"), "rps") for side in ("direct", "airelay", "litellm")),
-            *(fmt(s["ratio"].get(side, {}).get("rps"), "rps", "ratio") for side in ("airelay", "litellm")),
-            fmt(s["vs_litellm"].get("rps"), "rps", "ratio"),
-        ))
+        rows.append(
+            (
+                scenario["title"],
+                *(fmt(s.get(side, {}).get("rps"), "rps") for side in ("direct", "airelay", "litellm")),
+                *(fmt(s["ratio"].get(side, {}).get("rps"), "rps", "ratio") for side in ("airelay", "litellm")),
+                fmt(s["vs_litellm"].get("rps"), "rps", "ratio"),
+            )
+        )
     return rows
 
 
@@ -220,21 +314,29 @@ def cpu_rows(document: dict) -> list[tuple[str, ...]]:
     for scenario in document["scenarios"].values():
         s = scenario["summary"]
 
-        def gateway(side: str) -> str:
+        def gateway(side: str, s: dict = s) -> str:
             cpu, system = (s.get(side, {}).get(k) for k in ("gateway_cpu_ms_per_request", "gateway_sys_ms_per_request"))
             return "-" if cpu is None else f"{cpu:.2f} ({system:.2f})"
 
-        def each(metric: str, style: str = "ms") -> str:
+        def each(metric: str, style: str = "ms", s: dict = s) -> str:
             return " / ".join(fmt(s.get(side, {}).get(metric), style) for side in ("direct", "airelay", "litellm"))
 
-        rows.append((
-            scenario["title"], gateway("airelay"), gateway("litellm"),
-            " / ".join(fmt(one_core_rps(s.get(side, {}).get("gateway_cpu_ms_per_request")), "rps")
-                       for side in ("airelay", "litellm")),
-            " / ".join(fmt(s.get(side, {}).get("gateway_cpu_pct"), "rps") for side in ("airelay", "litellm")),
-            each("upstream_cpu_ms_per_request"), each("client_cpu_pct", "rps"), each("other_processes_cores"),
-            " / ".join(str(s["errors"].get(side, "-")) for side in ("direct", "airelay", "litellm")),
-        ))
+        rows.append(
+            (
+                scenario["title"],
+                gateway("airelay"),
+                gateway("litellm"),
+                " / ".join(
+                    fmt(one_core_rps(s.get(side, {}).get("gateway_cpu_ms_per_request")), "rps")
+                    for side in ("airelay", "litellm")
+                ),
+                " / ".join(fmt(s.get(side, {}).get("gateway_cpu_pct"), "rps") for side in ("airelay", "litellm")),
+                each("upstream_cpu_ms_per_request"),
+                each("client_cpu_pct", "rps"),
+                each("other_processes_cores"),
+                " / ".join(str(s["errors"].get(side, "-")) for side in ("direct", "airelay", "litellm")),
+            )
+        )
     return rows
 
 
@@ -242,8 +344,12 @@ def target_rows(rows: list[dict]) -> list[tuple[str, ...]]:
     out = []
     for t in rows:
         unit = t["unit"]
-        value = "-" if t["value"] is None else (f"{t['value']:.2f}{unit}" if unit == "x" else f"{t['value']:.2f} {unit}")
-        limit = ("<= " if t["at_most"] else ">= ") + (f"{t['limit']:g}{unit}" if unit == "x" else f"{t['limit']:g} {unit}")
+        value = (
+            "-" if t["value"] is None else (f"{t['value']:.2f}{unit}" if unit == "x" else f"{t['value']:.2f} {unit}")
+        )
+        limit = ("<= " if t["at_most"] else ">= ") + (
+            f"{t['limit']:g}{unit}" if unit == "x" else f"{t['limit']:g} {unit}"
+        )
         out.append((t["target"], t["where"], value.strip(), limit.strip(), judged(t["passed"]), t["detail"]))
     return out
 
@@ -256,19 +362,32 @@ def one_core_rps(cpu_ms_per_request: float | None) -> float | None:
 def header_line(document: dict) -> str:
     m, c = document["meta"], document["config"]
     litellm = m["packages"].get("litellm")
-    return (f"gateway overhead, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, "
-            f"LiteLLM {litellm or 'not measured'}, load {m['load_before']} -> {m.get('load_after')}; "
-            f"{c['rounds']} rounds, medians over rounds; c=1 runs: {c['requests']} requests or {c['seconds']:g} s; "
-            f"c=16/64 runs: {c['seconds']:g} s; each after a warm-up of {c['warmup']} requests or "
-            f"{c['warmup_seconds']:g} s")
+    return (
+        f"gateway overhead, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+        f"LiteLLM {litellm or 'not measured'}, load {m['load_before']} -> {m.get('load_after')}; "
+        f"{c['rounds']} rounds, medians over rounds; c=1 runs: {c['requests']} requests or {c['seconds']:g} s; "
+        f"c=16/64 runs: {c['seconds']:g} s; each after a warm-up of {c['warmup']} requests or "
+        f"{c['warmup_seconds']:g} s"
+    )
 
 
 def text(document: dict) -> str:
-    lines = [header_line(document), *document.get("notes", ()), "",
-             "Targets", *aligned(TARGET_HEADERS, target_rows(document["targets"])), "",
-             "Latency (ms; added = gateway - direct)", *aligned(LATENCY_HEADERS, latency_rows(document)), "",
-             "Throughput", *aligned(THROUGHPUT_HEADERS, throughput_rows(document)), "",
-             "CPU per measured request", *aligned(CPU_HEADERS, cpu_rows(document))]
+    lines = [
+        header_line(document),
+        *document.get("notes", ()),
+        "",
+        "Targets",
+        *aligned(TARGET_HEADERS, target_rows(document["targets"])),
+        "",
+        "Latency (ms; added = gateway - direct)",
+        *aligned(LATENCY_HEADERS, latency_rows(document)),
+        "",
+        "Throughput",
+        *aligned(THROUGHPUT_HEADERS, throughput_rows(document)),
+        "",
+        "CPU per measured request",
+        *aligned(CPU_HEADERS, cpu_rows(document)),
+    ]
     return "\n".join(lines)
 
 
@@ -276,8 +395,9 @@ def aligned(headers: tuple[str, ...], rows: list[tuple[str, ...]], labels: int =
     widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers))]
 
     def render(row) -> str:  # the label columns to the left, numbers to the right
-        return "  ".join(str(v).ljust(w) if i < labels else str(v).rjust(w)
-                         for i, (v, w) in enumerate(zip(row, widths)))
+        return "  ".join(
+            str(v).ljust(w) if i < labels else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))
+        )
 
     return [line.rstrip() for line in (render(headers), render(tuple("-" * w for w in widths)), *map(render, rows))]
 
@@ -285,18 +405,32 @@ def aligned(headers: tuple[str, ...], rows: list[tuple[str, ...]], labels: int =
 def md_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     def line(cells):
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
     return [line(headers), line("---" for _ in headers), *map(line, rows)]
 
 
 def markdown_sections(document: dict, level: str = "##") -> list[str]:
     """The tables, as Markdown; also used by bench/results/report.md."""
     return [
-        f"{level} Targets", "", *md_table(TARGET_HEADERS, target_rows(document["targets"])), "",
-        f"{level} Latency", "", "Milliseconds; added = gateway - direct, paired within a round; the last column is "
-        "airelay's added latency divided by LiteLLM's.", "",
-        *md_table(LATENCY_HEADERS, latency_rows(document)), "",
-        f"{level} Throughput", "", *md_table(THROUGHPUT_HEADERS, throughput_rows(document)), "",
-        f"{level} CPU per measured request", "", *md_table(CPU_HEADERS, cpu_rows(document)), "",
+        f"{level} Targets",
+        "",
+        *md_table(TARGET_HEADERS, target_rows(document["targets"])),
+        "",
+        f"{level} Latency",
+        "",
+        "Milliseconds; added = gateway - direct, paired within a round; the last column is "
+        "airelay's added latency divided by LiteLLM's.",
+        "",
+        *md_table(LATENCY_HEADERS, latency_rows(document)),
+        "",
+        f"{level} Throughput",
+        "",
+        *md_table(THROUGHPUT_HEADERS, throughput_rows(document)),
+        "",
+        f"{level} CPU per measured request",
+        "",
+        *md_table(CPU_HEADERS, cpu_rows(document)),
+        "",
     ]
 
 
@@ -316,9 +450,17 @@ def meta_lines(document: dict) -> list[str]:
 
 
 def markdown(document: dict) -> str:
-    lines = ["# Gateway overhead: airelay and LiteLLM over the same upstream", "", *meta_lines(document), "",
-             *markdown_sections(document),
-             "## References", "", *(f"- {what}" for what in document["references"].values()), ""]
+    lines = [
+        "# Gateway overhead: airelay and LiteLLM over the same upstream",
+        "",
+        *meta_lines(document),
+        "",
+        *markdown_sections(document),
+        "## References",
+        "",
+        *(f"- {what}" for what in document["references"].values()),
+        "",
+    ]
     return "\n".join(lines)
 
 

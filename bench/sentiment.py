@@ -28,8 +28,9 @@ def measure(rounds: int) -> dict:
     from local.lambda_bridge import LambdaContext, handler_of
 
     sets = yaml.safe_load(DEV_SET.read_text("utf-8"))
-    rows = [(lang, label, text) for lang, by_label in sets.items()
-            for label, texts in by_label.items() for text in texts]
+    rows = [
+        (lang, label, text) for lang, by_label in sets.items() for label, texts in by_label.items() for text in texts
+    ]
     started = time.perf_counter()
     model = anyio.run(registry.text_classifier, MODEL)
     load_s = time.perf_counter() - started
@@ -43,8 +44,11 @@ def measure(rounds: int) -> dict:
         hits = [p == label for (la, label, _), p in zip(rows, predicted) if la == lang]
         accuracy[lang] = {"accuracy": round(sum(hits) / len(hits), 4), "n": len(hits)}
     overall = sum(p == label for (_, label, _), p in zip(rows, predicted)) / len(rows)
-    wrong = [{"lang": la, "expected": label, "got": p, "text": text}
-             for (la, label, text), p in zip(rows, predicted) if p != label]
+    wrong = [
+        {"lang": la, "expected": label, "got": p, "text": text}
+        for (la, label, text), p in zip(rows, predicted)
+        if p != label
+    ]
 
     async def time_each(texts: list[str]) -> list[float]:
         out = []
@@ -61,8 +65,13 @@ def measure(rounds: int) -> dict:
     per_request = timings_ms(lambda: handler(event, LambdaContext("SentimentFunction", "bench")), 50 * rounds)
     return {
         "model": MODEL,
-        "accuracy": {**accuracy, "overall": round(overall, 4), "target": ACCURACY_TARGET,
-                     "n": len(rows), "wrong": wrong},
+        "accuracy": {
+            **accuracy,
+            "overall": round(overall, 4),
+            "target": ACCURACY_TARGET,
+            "n": len(rows),
+            "wrong": wrong,
+        },
         "latency": {"model_per_text": latency(per_text), "handler_per_request": latency(per_request)},
         "load_s": round(load_s, 2),
         "peak_rss_mb": peak_rss_mb(),

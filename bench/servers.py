@@ -41,16 +41,26 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None,
-                 executable: str = sys.executable, start_timeout_s: float = START_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        executable: str = sys.executable,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.start_timeout_s = start_timeout_s
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed by stop()
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [executable, *[a.format(port=self.port) for a in args]],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -134,8 +144,9 @@ def machine_busy_ms() -> float:
 
 def status_of(method: str, url: str, payload: dict | None = None, headers: dict[str, str] | None = None) -> int:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=2) as response:
             response.read()
@@ -151,11 +162,18 @@ def start_upstream(delay_s: float, chunks: int) -> Server:
     return server
 
 
-def start_airelay(upstream: Server, model: str, extra_env: dict[str, str],
-                  headers: dict[str, str] | None = None) -> Server:
-    env = {"CHAT_MODEL": f"openai/{model}", "OPENAI_BASE_URL": f"{upstream.url}/v1", "OPENAI_API_KEY": "sk-bench",
-           "OPENAI_API_KEY_PARAM": "", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-           **extra_env}
+def start_airelay(
+    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None
+) -> Server:
+    env = {
+        "CHAT_MODEL": f"openai/{model}",
+        "OPENAI_BASE_URL": f"{upstream.url}/v1",
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_API_KEY_PARAM": "",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        **extra_env,
+    }
     server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env)
     server.wait_ready(lambda: airelay_ready(server, headers))
     return server
@@ -192,8 +210,13 @@ general_settings:
 
 # No network at run time: the bundled price map instead of fetching it; logs at WARNING like airelay's (no access
 # log). Checked once with both processes in a network namespace that has only a loopback (`unshare -n`).
-LITELLM_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "WARNING", "LITELLM_TELEMETRY": "False",
-               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+LITELLM_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOG": "WARNING",
+    "LITELLM_TELEMETRY": "False",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
 
 
 def litellm_available() -> bool:
@@ -210,18 +233,32 @@ class LiteLLM(Server):
 
     def __init__(self, upstream: Server, model: str, price_per_million: dict[str, str]) -> None:
         self.key = "sk-bench-" + secrets.token_hex(24)
-        self.config = tempfile.NamedTemporaryFile("w", suffix=".yaml")  # noqa: SIM115 - closed by stop()
-        self.config.write(LITELLM_CONFIG.format(
-            model=model, api_base=f"{upstream.url}/v1", master_key=self.key,
-            input_per_token=float(price_per_million["input"]) / 1e6,
-            output_per_token=float(price_per_million["output"]) / 1e6))
+        self.config = tempfile.NamedTemporaryFile("w", suffix=".yaml")
+        self.config.write(
+            LITELLM_CONFIG.format(
+                model=model,
+                api_base=f"{upstream.url}/v1",
+                master_key=self.key,
+                input_per_token=float(price_per_million["input"]) / 1e6,
+                output_per_token=float(price_per_million["output"]) / 1e6,
+            )
+        )
         self.config.flush()
         args = ["--config", self.config.name, "--host", HOST, "--port", "{port}", "--num_workers", "1"]
-        super().__init__(f"litellm -> {upstream.name}", args, LITELLM_ENV,
-                         executable=str(LITELLM_VENV / "bin" / "litellm"), start_timeout_s=LITELLM_START_TIMEOUT_S)
+        super().__init__(
+            f"litellm -> {upstream.name}",
+            args,
+            LITELLM_ENV,
+            executable=str(LITELLM_VENV / "bin" / "litellm"),
+            start_timeout_s=LITELLM_START_TIMEOUT_S,
+        )
         probe = {"model": model, "max_tokens": 4, "messages": [{"role": "user", "content": "ready?"}]}
-        self.wait_ready(lambda: status_of("GET", f"{self.url}/health/liveliness") == 200
-                        and status_of("POST", f"{self.url}/v1/chat/completions", probe, self.auth) == 200)
+        self.wait_ready(
+            lambda: (
+                status_of("GET", f"{self.url}/health/liveliness") == 200
+                and status_of("POST", f"{self.url}/v1/chat/completions", probe, self.auth) == 200
+            )
+        )
 
     @property
     def auth(self) -> dict[str, str]:

@@ -42,16 +42,22 @@ def judge(result) -> dict:
 
 def text(document: dict) -> str:
     r = document["result"]
-    lines = [f"soak: {r['concurrency']} clients, {r['duration_s']} s, {sum(r['requests'].values())} requests "
-             f"({', '.join(f'{k} {v}' for k, v in r['requests'].items())}), {r['rps']} req/s, {r['errors']} errors"]
+    lines = [
+        f"soak: {r['concurrency']} clients, {r['duration_s']} s, {sum(r['requests'].values())} requests "
+        f"({', '.join(f'{k} {v}' for k, v in r['requests'].items())}), {r['rps']} req/s, {r['errors']} errors"
+    ]
     for kind, p in r["latency_ms"].items():
         lines.append(f"  latency {kind:<9} p50 {p['p50']:8.1f} ms   p99 {p['p99']:8.1f} ms   max {p['max']:8.1f} ms")
     m = r["rss_mib"]
     cpu = r["cpu_s"]
-    lines.append(f"  CPU: server {cpu['server']} s (after the warm-up), load client {cpu['client_all']} s; machine "
-                 f"load average {r['load_average'][0]} before, {r['load_average'][1]} after")
-    lines.append(f"  server RSS: {m['before_warmup']} MiB idle, {m['start']} MiB after warm-up, {m['end']} MiB at the "
-                 f"end (max {m['max']})")
+    lines.append(
+        f"  CPU: server {cpu['server']} s (after the warm-up), load client {cpu['client_all']} s; machine "
+        f"load average {r['load_average'][0]} before, {r['load_average'][1]} after"
+    )
+    lines.append(
+        f"  server RSS: {m['before_warmup']} MiB idle, {m['start']} MiB after warm-up, {m['end']} MiB at the "
+        f"end (max {m['max']})"
+    )
     for name in ("responses", "ledger", "usage_report"):
         lines.append(f"  {name:<13} " + ", ".join(f"{k} {v}" for k, v in r[name].items()))
     lines += [f"  [{'ok' if passed else 'FAILED'}] {label}" for label, passed in document["judged"].items()]
@@ -71,8 +77,9 @@ def run(argv: list[str] | None = None) -> dict:
 
     from . import report
 
-    result = run_soak(duration_s=10.0 if args.quick else args.duration, concurrency=args.concurrency,
-                      warmup_s=args.warmup)
+    result = run_soak(
+        duration_s=10.0 if args.quick else args.duration, concurrency=args.concurrency, warmup_s=args.warmup
+    )
     document = {"benchmark": "soak", "meta": report.machine(), "result": result.to_dict(), "judged": judge(result)}
     document["passed"] = all(document["judged"].values())
     report.RESULTS.mkdir(exist_ok=True)

@@ -42,12 +42,15 @@ def main(argv: list[str] | None = None) -> None:
     if choose_chat_backend():
         if not (model_server.VENV / ".installed").exists():
             subprocess.run(["make", "--no-print-directory", "model-server"], cwd=ROOT, check=True)
-        print(f"starting the local chat model ({model_server.MODEL_ALIAS}) on 127.0.0.1:{args.model_port} ...", flush=True)
+        print(
+            f"starting the local chat model ({model_server.MODEL_ALIAS}) on 127.0.0.1:{args.model_port} ...", flush=True
+        )
         (ROOT / ".airelay").mkdir(exist_ok=True)
         model = model_server.start(args.model_port, ROOT / ".airelay" / "model-server.log")
         os.environ["LOCAL_MODEL_BASE_URL"] = f"http://127.0.0.1:{args.model_port}/v1"
     base = f"http://127.0.0.1:{args.port}"
-    print(f"""
+    print(
+        f"""
 airelay is running
   demo page      {base}/
   chat           POST {base}/api/chat
@@ -58,10 +61,13 @@ airelay is running
   FAQ            POST {base}/api/faq
   usage          GET  {base}/api/usage?days=7&by=model
 press Ctrl+C to stop
-""", flush=True)
+""",
+        flush=True,
+    )
     try:
-        uvicorn.run("local.server:create", factory=True, host="127.0.0.1", port=args.port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            "local.server:create", factory=True, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        )
     finally:
         if model is not None:
             model_server.stop(model)

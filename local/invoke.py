@@ -1,6 +1,6 @@
 """Runs one function's Lambda handler with one event and prints the response, as `sam local invoke` would.
 
-    python -m local.invoke chat --event events/chat_buffered.json
+python -m local.invoke chat --event events/chat_buffered.json
 """
 
 from __future__ import annotations

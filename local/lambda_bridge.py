@@ -62,8 +62,17 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def rest_event(method: str, path: str, resource: str, headers: dict[str, str], query: dict[str, list[str]],
-               body: bytes, source_ip: str, path_parameters: dict[str, str] | None, stage: str = "local") -> dict:
+def rest_event(
+    method: str,
+    path: str,
+    resource: str,
+    headers: dict[str, str],
+    query: dict[str, list[str]],
+    body: bytes,
+    source_ip: str,
+    path_parameters: dict[str, str] | None,
+    stage: str = "local",
+) -> dict:
     content_type = headers.get("content-type", "")
     is_text = not body or content_type.startswith(TEXT_TYPES)
     request_id = str(uuid.uuid4())
@@ -85,7 +94,12 @@ def rest_event(method: str, path: str, resource: str, headers: dict[str, str], q
             "requestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent"), "apiKey": None, "apiKeyId": None},
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent"),
+                "apiKey": None,
+                "apiKeyId": None,
+            },
             "accountId": "000000000000",
             "apiId": "local",
             "domainName": headers.get("host", "127.0.0.1"),

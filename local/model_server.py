@@ -40,8 +40,21 @@ def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
     if port_in_use(port):
         raise SystemExit(f"port {port} is already in use: stop what runs there or set LOCAL_MODEL_PORT")
     command = [
-        str(PYTHON), "-m", "llama_cpp.server", "--model", str(model_path()), "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(min(2, os.cpu_count() or 1)),
+        str(PYTHON),
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path()),
+        "--model_alias",
+        MODEL_ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        str(min(2, os.cpu_count() or 1)),
     ]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)

@@ -86,9 +86,17 @@ class LocalApi:
             if file.is_file() and self.static_dir.resolve() in file.parents:
                 content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
                 data = file.read_bytes()
-                await send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", content_type.encode()), (b"content-length", str(len(data)).encode()),
-                    (b"cache-control", b"no-cache")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", content_type.encode()),
+                            (b"content-length", str(len(data)).encode()),
+                            (b"cache-control", b"no-cache"),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": data})
                 return
         await send_json(send, 404, {"error": {"code": "not_found", "message": "No such route."}})
@@ -96,8 +104,13 @@ class LocalApi:
 
 async def send_json(send, status: int, payload: dict) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -87,10 +87,12 @@ def functions(template: dict | None = None) -> list[Function]:
             ev = event["Properties"]
             streaming = ev.get("ResponseTransferMode") == "RESPONSE_STREAM"
             routes.append(Route(ev["Method"].upper(), ev["Path"], streaming, route_pattern(ev["Path"])))
-        found.append(Function(
-            name=name,
-            code_dir=ROOT / props["CodeUri"],
-            handler=props["Handler"],
-            routes=tuple(routes),
-        ))
+        found.append(
+            Function(
+                name=name,
+                code_dir=ROOT / props["CodeUri"],
+                handler=props["Handler"],
+                routes=tuple(routes),
+            )
+        )
     return found

@@ -33,10 +33,14 @@ def export(target: Path) -> None:
     try:
         with torch.no_grad():
             torch.onnx.export(
-                model, torch.zeros(1, 3, 224, 224), partial,
-                input_names=["input"], output_names=["logits"],
+                model,
+                torch.zeros(1, 3, 224, 224),
+                partial,
+                input_names=["input"],
+                output_names=["logits"],
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=17, dynamo=False,
+                opset_version=17,
+                dynamo=False,
             )
         check(Path(partial), model)
         os.chmod(partial, 0o644)  # mkstemp makes it 0600; Lambda runs as another user than the builder

@@ -9,15 +9,25 @@ import anyio
 from airelay.errors import AirelayError
 from airelay.providers.base import ChatModel, ChatRequest, Embedder, Embeddings, Finished, Usage
 
+DEFAULT_USAGE = Usage(10, 4, 2)
+
 
 class ScriptedChatModel(ChatModel):
     """Answers with fixed deltas; can fail before the first token or after some deltas."""
 
     provider = "fake"
 
-    def __init__(self, model_id: str = "fake/scripted", deltas=("Hello", ", ", "world", "!"), *,
-                 fail_before: AirelayError | None = None, fail_after: int | None = None,
-                 error: AirelayError | None = None, usage: Usage | None = Usage(10, 4, 2), delay_s: float = 0.0):
+    def __init__(
+        self,
+        model_id: str = "fake/scripted",
+        deltas=("Hello", ", ", "world", "!"),
+        *,
+        fail_before: AirelayError | None = None,
+        fail_after: int | None = None,
+        error: AirelayError | None = None,
+        usage: Usage | None = DEFAULT_USAGE,
+        delay_s: float = 0.0,
+    ):
         super().__init__(model_id)
         self.deltas = list(deltas)
         self.fail_before, self.fail_after, self.error = fail_before, fail_after, error
@@ -47,8 +57,9 @@ class KeyedEmbedder(Embedder):
 
     provider = "fake"
 
-    def __init__(self, model_id: str = "fake/keyed", dimension: int = 16, vectors: dict | None = None,
-                 tokens_per_text: int = 0):
+    def __init__(
+        self, model_id: str = "fake/keyed", dimension: int = 16, vectors: dict | None = None, tokens_per_text: int = 0
+    ):
         super().__init__(model_id)
         self.dimension = dimension
         self.vectors = dict(vectors or {})

@@ -28,9 +28,13 @@ def e2e_tools():
 def faq_index(tmp_path_factory) -> str:
     """The example FAQ embedded with the local multilingual encoder, for this test session only."""
     path = tmp_path_factory.mktemp("faq") / "faq-index.bin"
-    subprocess.run([sys.executable, "-m", "airelay.faq", "build", str(FAQ_SOURCE), "--to", f"file://{path}"],
-                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")},
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "airelay.faq", "build", str(FAQ_SOURCE), "--to", f"file://{path}"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")},
+        check=True,
+        capture_output=True,
+    )
     return f"file://{path}"
 
 
@@ -49,8 +53,15 @@ def upstream(fake_upstream):
 
 
 def fake_model_environment(upstream: FakeUpstream, **extra: str) -> dict[str, str]:
-    return {"CHAT_MODEL": "openai/gpt-4o-mini", "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-test",
-            "UPSTREAM_TIMEOUT_S": "5", "STREAM_IDLE_TIMEOUT_S": "2", "UPSTREAM_MAX_RETRIES": "0", **extra}
+    return {
+        "CHAT_MODEL": "openai/gpt-4o-mini",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "UPSTREAM_TIMEOUT_S": "5",
+        "STREAM_IDLE_TIMEOUT_S": "2",
+        "UPSTREAM_MAX_RETRIES": "0",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +78,12 @@ def real_model_stack(faq_index, tmp_path_factory):
     """The local API with chat answered by the real llama.cpp server and SmolLM2-135M (`make model-server`)."""
     port = free_port()
     model = model_server.start(port)
-    api = ApiProcess(tmp_path_factory.mktemp("api"), CHAT_MODEL="local/smollm2-135m",
-                     LOCAL_MODEL_BASE_URL=f"http://127.0.0.1:{port}/v1", FAQ_INDEX_URL=faq_index)
+    api = ApiProcess(
+        tmp_path_factory.mktemp("api"),
+        CHAT_MODEL="local/smollm2-135m",
+        LOCAL_MODEL_BASE_URL=f"http://127.0.0.1:{port}/v1",
+        FAQ_INDEX_URL=faq_index,
+    )
     yield api.url
     api.stop()
     model_server.stop(model)

@@ -21,8 +21,18 @@ SNIPPETS = ROOT / "test-output" / "snippets"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 # Settings a developer's shell or .env may carry that must not leak into a test stack.
-CLEARED = ("CHAT_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY_PARAM", "LOCAL_MODEL_BASE_URL",
-           "ALLOWED_ORIGINS", "ALLOWED_CHAT_MODELS", "SENTIMENT_MODEL", "IMAGE_MODEL", "HF_TOKEN")
+CLEARED = (
+    "CHAT_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY_PARAM",
+    "LOCAL_MODEL_BASE_URL",
+    "ALLOWED_ORIGINS",
+    "ALLOWED_CHAT_MODELS",
+    "SENTIMENT_MODEL",
+    "IMAGE_MODEL",
+    "HF_TOKEN",
+)
 
 
 def require_tools() -> None:
@@ -48,8 +58,20 @@ class ApiProcess:
         env.update({"USAGE_DB_PATH": str(tmp / f"usage-{self.port}.sqlite3"), "PYTHONUNBUFFERED": "1"})
         env.update({k: str(v) for k, v in environment.items()})
         self.log = tmp / f"api-{self.port}.log"
-        command = [sys.executable, "-m", "uvicorn", "local.server:create", "--factory", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "local.server:create",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.wait_ready()
@@ -82,11 +104,12 @@ def run_node(args: list[str], *, env: dict[str, str] | None = None, timeout_s: f
     """Runs `node ARGS` from the repository root; fails the test with its output unless it exits 0.
     Returns the JSON object the script printed on its last line ({} when it printed none)."""
     full_env = {**os.environ, "SCREENSHOT_DIR": str(SCREENSHOTS), "CHROMIUM_PATH": str(CHROMIUM), **(env or {})}
-    result = subprocess.run(["node", *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                            timeout=timeout_s)
+    result = subprocess.run(["node", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
-        raise AssertionError(f"node {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
-                             f"\n--- stderr\n{result.stderr}")
+        raise AssertionError(
+            f"node {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
+            f"\n--- stderr\n{result.stderr}"
+        )
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if lines and lines[-1].startswith("{"):
         return json.loads(lines[-1])

@@ -17,8 +17,11 @@ def test_chatbox_renders_the_exact_answer_through_submitted_streaming_ready(fake
     upstream.script(Ok(delay_s=0.3, chunk_delay_s=0.03))
     examples = copy_examples(fake_stack, "chatbox")
     # WHEN the ChatBox page sends "Say hello."
-    seen = run_node(["tests/e2e/browser/chatbox.mjs"], timeout_s=60,
-                    env={"BASE_URL": fake_stack, "SNIPPET_DIR": str(examples), "EXPECTED_TEXT": FakeUpstream.REPLY_TEXT})
+    seen = run_node(
+        ["tests/e2e/browser/chatbox.mjs"],
+        timeout_s=60,
+        env={"BASE_URL": fake_stack, "SNIPPET_DIR": str(examples), "EXPECTED_TEXT": FakeUpstream.REPLY_TEXT},
+    )
     # THEN it showed submitted, then streaming, then ready, and the upstream's text exactly, grown in place
     assert seen["states"] == ["ready", "submitted", "streaming", "ready"]
     assert seen["answer"] == FakeUpstream.REPLY_TEXT

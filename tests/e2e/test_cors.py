@@ -36,8 +36,9 @@ window.__results = results;
 async def page_app(scope, receive, send):
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html; charset=utf-8")]}
+    )
     await send({"type": "http.response.body", "body": PAGE})
 
 

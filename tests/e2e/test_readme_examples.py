@@ -24,8 +24,10 @@ def examples(fake_stack):
 
 
 def run_example(name: str, examples, **env: str) -> None:
-    out = run_node(["--test", f"--test-name-pattern={name}", "--test-reporter=tap", "tests/e2e/examples.test.mjs"],
-                   env={"SNIPPET_DIR": str(examples), "EXPECTED_TEXT": FakeUpstream.REPLY_TEXT, **env})["stdout"]
+    out = run_node(
+        ["--test", f"--test-name-pattern={name}", "--test-reporter=tap", "tests/e2e/examples.test.mjs"],
+        env={"SNIPPET_DIR": str(examples), "EXPECTED_TEXT": FakeUpstream.REPLY_TEXT, **env},
+    )["stdout"]
     assert "# pass 1" in out and "# fail 0" in out, out
 
 
@@ -39,8 +41,9 @@ def test_the_fetch_example_reports_a_broken_stream(fake_stack, examples, upstrea
     with httpx.stream("POST", f"{fake_stack}/api/chat/stream", json={"message": "x"}, timeout=10) as response:
         expected = next(line for line in response.iter_lines() if '"type":"error"' in line)
     upstream.script(ResetMidStream(after_chunks=3))
-    run_example("fetch example: rejects", examples,
-                EXPECTED_ERROR=httpx.Response(200, content=expected[6:]).json()["errorText"])
+    run_example(
+        "fetch example: rejects", examples, EXPECTED_ERROR=httpx.Response(200, content=expected[6:]).json()["errorText"]
+    )
 
 
 def test_the_fetch_example_stops_and_the_upstream_is_closed(examples, upstream):

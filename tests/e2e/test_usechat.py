@@ -23,8 +23,10 @@ def run_usechat(name: str, examples, **env: str) -> dict:
     """Runs the one test whose name matches; returns what it reported ({} if nothing)."""
     result = examples / "result.json"
     result.unlink(missing_ok=True)
-    seen = run_node(["--test", f"--test-name-pattern={name}", "--test-reporter=tap", "tests/e2e/usechat.test.mjs"],
-                    env={"SNIPPET_DIR": str(examples), "RESULT_FILE": str(result), **env})
+    seen = run_node(
+        ["--test", f"--test-name-pattern={name}", "--test-reporter=tap", "tests/e2e/usechat.test.mjs"],
+        env={"SNIPPET_DIR": str(examples), "RESULT_FILE": str(result), **env},
+    )
     out = seen["stdout"]
     assert "# pass 1" in out and "# fail 0" in out, out
     return json.loads(result.read_text()) if result.exists() else {}

@@ -46,4 +46,12 @@ def test_the_package_is_esm_with_types_first_and_no_runtime_dependencies():
     result = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.strip().split(",")) >= {
-        "chat", "streamChat", "sentiment", "classifyImage", "faq", "usage", "createClient", "AirelayError"}
+        "chat",
+        "streamChat",
+        "sentiment",
+        "classifyImage",
+        "faq",
+        "usage",
+        "createClient",
+        "AirelayError",
+    }

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from airelay.errors import ProviderRateLimited, ProviderFailed
+from airelay.errors import ProviderFailed, ProviderRateLimited
 from airelay.providers import registry
 from airelay.settings import get_settings
 from local.invoke import find_function
@@ -66,14 +66,17 @@ def test_usechat_history_reaches_the_model_without_client_system_messages(chat_f
     assert roles[0] == "system" and roles.count("system") == 1 and roles[-1] == "user"
 
 
-@pytest.mark.parametrize("event,status,code", [
-    ("chat_bad_temperature", 422, "invalid_input"),
-    ("chat_system_history", 422, "invalid_input"),
-    ("chat_empty", 422, "invalid_input"),
-    ("chat_not_json", 400, "malformed_request"),
-])
+@pytest.mark.parametrize(
+    "event,status,code",
+    [
+        ("chat_bad_temperature", 422, "invalid_input"),
+        ("chat_system_history", 422, "invalid_input"),
+        ("chat_empty", 422, "invalid_input"),
+        ("chat_not_json", 400, "malformed_request"),
+    ],
+)
 def test_bad_input_gets_a_clear_4xx(chat_function, model, event, status, code):
-    got, headers, body = invoke(chat_function, event)
+    got, _headers, body = invoke(chat_function, event)
     assert got == status
     error = json.loads(body)["error"]
     assert error["code"] == code and len(error["message"]) < 200 and "Traceback" not in error["message"]

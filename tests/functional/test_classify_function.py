@@ -105,8 +105,9 @@ def test_a_decompression_bomb_is_refused_before_decoding(classify_function):
     # GIVEN a small PNG file that would decode to 12000 x 12000 pixels
     bomb = png(12000, 12000, mode="1")
     assert len(bomb) < 100_000
-    status, _, data = invoke(classify_function, with_body("classify_base64", json.dumps(
-        {"image_base64": base64.b64encode(bomb).decode()})))
+    status, _, data = invoke(
+        classify_function, with_body("classify_base64", json.dumps({"image_base64": base64.b64encode(bomb).decode()}))
+    )
     # THEN it is a 413 that says how many pixels are allowed
     assert status == 413
     assert data["error"]["code"] == "image_too_large"
@@ -123,12 +124,15 @@ def test_an_image_over_the_byte_limit_is_a_413(classify_function, monkeypatch):
     assert status == 413 and data["error"]["code"] == "image_too_large"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"image_base64": "not base64!"}, "image_base64: not valid base64"),
-    ({}, "send exactly one of image_base64 and image_url"),
-    ({"image_base64": "AAAA", "image_url": "https://example.com/x.png"}, "send exactly one"),
-    ({"image": "AAAA"}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"image_base64": "not base64!"}, "image_base64: not valid base64"),
+        ({}, "send exactly one of image_base64 and image_url"),
+        ({"image_base64": "AAAA", "image_url": "https://example.com/x.png"}, "send exactly one"),
+        ({"image": "AAAA"}, "Extra inputs are not permitted"),
+    ],
+)
 def test_a_bad_json_body_is_a_422(classify_function, body, message):
     status, _, data = invoke(classify_function, with_body("classify_base64", json.dumps(body)))
     assert status == 422 and message in data["error"]["message"]
@@ -136,8 +140,9 @@ def test_a_bad_json_body_is_a_422(classify_function, body, message):
 
 def test_a_multipart_body_without_the_image_field_is_a_422(classify_function):
     boundary = "b0undary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nhello\r\n"
-            f"--{boundary}--\r\n").encode()
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="caption"\r\n\r\nhello\r\n--{boundary}--\r\n'
+    ).encode()
     event = with_body("classify_multipart", body, f"multipart/form-data; boundary={boundary}", binary=True)
     status, _, data = invoke(classify_function, event)
     assert status == 422 and "`image`" in data["error"]["message"]

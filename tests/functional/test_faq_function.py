@@ -68,6 +68,7 @@ def embedder():
 @pytest.fixture
 def serve(monkeypatch, example_index, embedder):
     """Points the function at an index (the example one by default) and a scripted chat model."""
+
     def configure(index_url=f"file://{example_index}", **env):
         for name, value in {"FAQ_INDEX_URL": index_url, "FAQ_RELOAD_CHECK_S": "0", **env}.items():
             monkeypatch.setenv(name, value)
@@ -100,7 +101,10 @@ def test_a_faq_question_is_answered_from_the_faq(faq_function, serve, embedder):
     assert body["confidence"] >= 0.55
     assert [m["score"] for m in body["matches"]] == sorted((m["score"] for m in body["matches"]), reverse=True)
     assert len(body["matches"]) == 3 and body["matches"][0] == {
-        "id": "shipping-fee", "question": "배송비는 얼마인가요?", "score": body["confidence"]}
+        "id": "shipping-fee",
+        "question": "배송비는 얼마인가요?",
+        "score": body["confidence"],
+    }
     # AND it cost one embedding call and no chat call
     assert embedder.calls == 1 and not model.requests
     assert headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
@@ -131,7 +135,12 @@ def test_without_a_reachable_chat_model_a_human_takes_over(faq_function, serve, 
 
 def test_each_question_costs_one_embedding_and_a_repeat_costs_none(faq_function, serve, embedder):
     serve()
-    for question in ("환불은 언제 되나요?", "How do I cancel my order?", "환불은 언제 되나요?", "  환불은   언제 되나요? "):
+    for question in (
+        "환불은 언제 되나요?",
+        "How do I cancel my order?",
+        "환불은 언제 되나요?",
+        "  환불은   언제 되나요? ",
+    ):
         status, _, body = invoke(faq_function, "faq_question", {"question": question})
         assert status == 200 and body["source"] == "faq"
     assert embedder.calls == 2  # two distinct questions; repeats come from the container's cache
@@ -143,25 +152,29 @@ def test_every_embedding_and_fallback_call_leaves_a_usage_row(faq_function, serv
     invoke(faq_function, "faq_question", {"question": OFF_TOPIC})
     day = datetime.now(UTC).date().isoformat()
     rows = SqliteLedger(get_settings().usage_db_path).rows(day)
-    assert sorted((r.function, r.model, r.status) for r in rows) == sorted([
-        ("faq", MODEL, "ok"), ("faq", MODEL, "ok"), ("faq", get_settings().chat_model, "ok")])
+    assert sorted((r.function, r.model, r.status) for r in rows) == sorted(
+        [("faq", MODEL, "ok"), ("faq", MODEL, "ok"), ("faq", get_settings().chat_model, "ok")]
+    )
 
 
-@pytest.mark.parametrize("event,body,status,code", [
-    ("faq_empty", None, 422, "invalid_input"),
-    ("faq_too_long", None, 422, "invalid_input"),
-    ("faq_question", {"question": "\n\t "}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "top_k": 0}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "top_k": 11}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "top_k": "3"}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "top_k": 2.5}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "top_k": True}, 422, "invalid_input"),
-    ("faq_question", {"question": 42}, 422, "invalid_input"),
-    ("faq_question", {"q": "배송비?"}, 422, "invalid_input"),
-    ("faq_question", {"question": "배송비?", "persona": "x"}, 422, "invalid_input"),
-    ("faq_question", "{not json", 400, "malformed_request"),
-    ("faq_question", '["배송비?"]', 422, "invalid_input"),
-])
+@pytest.mark.parametrize(
+    "event,body,status,code",
+    [
+        ("faq_empty", None, 422, "invalid_input"),
+        ("faq_too_long", None, 422, "invalid_input"),
+        ("faq_question", {"question": "\n\t "}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "top_k": 0}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "top_k": 11}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "top_k": "3"}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "top_k": 2.5}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "top_k": True}, 422, "invalid_input"),
+        ("faq_question", {"question": 42}, 422, "invalid_input"),
+        ("faq_question", {"q": "배송비?"}, 422, "invalid_input"),
+        ("faq_question", {"question": "배송비?", "persona": "x"}, 422, "invalid_input"),
+        ("faq_question", "{not json", 400, "malformed_request"),
+        ("faq_question", '["배송비?"]', 422, "invalid_input"),
+    ],
+)
 def test_bad_input_gets_a_clear_4xx_and_costs_nothing(faq_function, serve, embedder, event, body, status, code):
     model = serve()
     got, _, answer = invoke(faq_function, event, body)
@@ -185,8 +198,9 @@ def test_a_missing_index_is_503_with_how_to_build_it(faq_function, serve, tmp_pa
 
 
 def test_an_index_of_another_embedding_model_is_refused(faq_function, serve, tmp_path):
-    source = parse_source(json.dumps({"entries": [{"id": "a", "question": "배송비?", "answer": "3,000원"}]}).encode(),
-                          "f.json")
+    source = parse_source(
+        json.dumps({"entries": [{"id": "a", "question": "배송비?", "answer": "3,000원"}]}).encode(), "f.json"
+    )
     index, _, _ = asyncio.run(build_index(source, KeyedEmbedder("fake/other-model", dimension=512)))
     (tmp_path / "other.bin").write_bytes(serialize(index))
     serve(index_url=f"file://{tmp_path}/other.bin")

@@ -62,11 +62,14 @@ def usage_rows():
 # ---------------------------------------------------------------- the local model (default)
 
 
-@pytest.mark.parametrize(("event", "sentiment"), [
-    ("sentiment_ko", "positive"),
-    ("sentiment_en", "negative"),
-    ("sentiment_query", "neutral"),
-])
+@pytest.mark.parametrize(
+    ("event", "sentiment"),
+    [
+        ("sentiment_ko", "positive"),
+        ("sentiment_en", "negative"),
+        ("sentiment_query", "neutral"),
+    ],
+)
 def test_the_local_model_answers_in_the_common_schema(sentiment_function, event, sentiment):
     # GIVEN the default configuration (no key, offline) WHEN a Korean / English / ?text= event arrives
     status, headers, body = invoke(sentiment_function, event)
@@ -89,10 +92,13 @@ def test_keywords_are_words_of_the_text(sentiment_function):
     assert all(word in text for word in data["keywords"])
 
 
-@pytest.mark.parametrize(("event", "message"), [
-    ("sentiment_empty", "text: must not be empty"),
-    ("sentiment_too_long", "text: at most 2000 characters"),
-])
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("sentiment_empty", "text: must not be empty"),
+        ("sentiment_too_long", "text: at most 2000 characters"),
+    ],
+)
 def test_bad_text_gets_a_clear_422(sentiment_function, event, message):
     status, _, body = invoke(sentiment_function, event)
     assert status == 422
@@ -131,8 +137,12 @@ def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_f
     status, _, body = invoke(sentiment_function, "sentiment_en")
     # THEN the validated answer is returned under the llm model id
     assert status == 200
-    assert json.loads(body) == {"sentiment": "negative", "score": 0.91, "keywords": ["battery", "awful"],
-                                "model": "llm/fake/scripted"}
+    assert json.loads(body) == {
+        "sentiment": "negative",
+        "score": 0.91,
+        "keywords": ["battery", "awful"],
+        "model": "llm/fake/scripted",
+    }
     # AND the chat model got structured output, temperature 0, the few-shot turns and the text last
     request = fake.requests[-1]
     assert request.response_format == RESPONSE_FORMAT
@@ -143,22 +153,32 @@ def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_f
     # AND the call left a usage row with the tokens the model reported, priced as the chat model
     [row] = usage_rows()
     assert (row.function, row.model, row.status, row.prompt_tokens, row.completion_tokens) == (
-        "sentiment", "fake/scripted", "ok", 10, 4)
+        "sentiment",
+        "fake/scripted",
+        "ok",
+        10,
+        4,
+    )
     assert row.cost_usd == (8 * Decimal(1) + 2 * Decimal("1") + 4 * Decimal(2)) / 1_000_000  # 2 of 10 cached
 
 
-@pytest.mark.parametrize("answer", [
-    "I think it is negative.",
-    '{"sentiment": "angry", "score": 0.9, "keywords": []}',
-    '{"sentiment": "negative", "score": 7, "keywords": []}',
-    '{"sentiment": "negative"}',
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I think it is negative.",
+        '{"sentiment": "angry", "score": 0.9, "keywords": []}',
+        '{"sentiment": "negative", "score": 7, "keywords": []}',
+        '{"sentiment": "negative"}',
+    ],
+)
 def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_function, monkeypatch, answer):
     scripted_llm(monkeypatch, answer)
     status, _, body = invoke(sentiment_function, "sentiment_en")
     assert status == 502
-    assert json.loads(body)["error"] == {"code": "provider_failed",
-                                         "message": "The chat model's answer was not valid sentiment JSON."}
+    assert json.loads(body)["error"] == {
+        "code": "provider_failed",
+        "message": "The chat model's answer was not valid sentiment JSON.",
+    }
     # AND the tokens it cost are still recorded
     [row] = usage_rows()
     assert (row.status, row.prompt_tokens, row.completion_tokens) == ("error", 10, 4)
@@ -189,9 +209,19 @@ def test_the_sentiment_function_never_imports_onnxruntime_or_openai():
     env["PYTHONPATH"] = str(REPO)
     # WHEN it imports the function's app and answers one request with the default model
     result = subprocess.run(
-        [sys.executable, "-c", script, str(REPO / "layers" / "core"), str(REPO / "functions" / "sentiment"),
-         str(REPO / "events" / "sentiment_ko.json")],
-        capture_output=True, text=True, timeout=120, env=env, cwd=REPO,
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(REPO / "layers" / "core"),
+            str(REPO / "functions" / "sentiment"),
+            str(REPO / "events" / "sentiment_ko.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
     )
     # THEN neither onnxruntime nor openai (nor Pillow, nor torch) was imported
     assert result.returncode == 0, result.stderr

@@ -22,10 +22,26 @@ def usage_function():
 
 def record(identity, model, cost):
     day = datetime.now(UTC).date().isoformat()
-    SqliteLedger(get_settings().usage_db_path).settle(UsageRow(
-        call_id=f"{identity}-{model}-{cost}", request_id="r", at=f"{day}T01:00:00.000+00:00", day=day,
-        identity=identity, function="chat", provider="openai", model=model, prompt_tokens=100, cached_tokens=0,
-        completion_tokens=50, cost_usd=Decimal(cost), latency_ms=5, status="ok", estimated=False), Decimal(0))
+    SqliteLedger(get_settings().usage_db_path).settle(
+        UsageRow(
+            call_id=f"{identity}-{model}-{cost}",
+            request_id="r",
+            at=f"{day}T01:00:00.000+00:00",
+            day=day,
+            identity=identity,
+            function="chat",
+            provider="openai",
+            model=model,
+            prompt_tokens=100,
+            cached_tokens=0,
+            completion_tokens=50,
+            cost_usd=Decimal(cost),
+            latency_ms=5,
+            status="ok",
+            estimated=False,
+        ),
+        Decimal(0),
+    )
 
 
 def invoke(container, name):
@@ -40,11 +56,17 @@ def test_usage_by_model_with_the_callers_own_budget(usage_function):
     status, report = invoke(usage_function, "usage_by_model")
     assert status == 200
     assert {r["key"]: (r["calls"], r["cost_usd"]) for r in report["rows"]} == {
-        "openai/gpt-4o-mini": (2, 0.5), "openai/gpt-4o": (1, 0.5)}
+        "openai/gpt-4o-mini": (2, 0.5),
+        "openai/gpt-4o": (1, 0.5),
+    }
     assert report["total"]["cost_usd"] == 1.0 and report["total"]["cost_krw"] == 1400.0
     assert report["budget"]["used_usd"] == 1.0 and report["budget"]["remaining_usd"] == 9.0
-    assert report["budget"]["caller"] == {"identity": "key:k3y1d", "limit_usd": 1.0, "used_usd": 0.5,
-                                          "remaining_usd": 0.5}
+    assert report["budget"]["caller"] == {
+        "identity": "key:k3y1d",
+        "limit_usd": 1.0,
+        "used_usd": 0.5,
+        "remaining_usd": 0.5,
+    }
 
 
 def test_bad_range_is_a_422(usage_function):

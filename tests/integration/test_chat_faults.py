@@ -7,7 +7,14 @@ import httpx
 import pytest
 
 from tests.support.upstream import (
-    FakeUpstream, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, StallMidStream, Status)
+    FakeUpstream,
+    MalformedChunk,
+    Ok,
+    ResetMidStream,
+    SlowFirstByte,
+    StallMidStream,
+    Status,
+)
 
 BODY = {"message": "Say hello."}
 
@@ -20,8 +27,14 @@ def upstream():
 
 @pytest.fixture
 def api(local_api, upstream):
-    return local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                     UPSTREAM_TIMEOUT_S=2, STREAM_IDLE_TIMEOUT_S=1, UPSTREAM_MAX_RETRIES=2)
+    return local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_TIMEOUT_S=2,
+        STREAM_IDLE_TIMEOUT_S=1,
+        UPSTREAM_MAX_RETRIES=2,
+    )
 
 
 def stream_parts(response):
@@ -78,8 +91,12 @@ def test_persistent_5xx_is_a_safe_502_or_503(api, upstream, status, expected, pa
 
 
 def test_persistent_429_is_a_429_with_retry_after(local_api, upstream):
-    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                    UPSTREAM_TIMEOUT_S=6)  # room for the SDK's two retries after 1 s each
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_TIMEOUT_S=6,
+    )  # room for the SDK's two retries after 1 s each
     upstream.script(*[Status(429, retry_after=1)] * 3)
     response = httpx.post(f"{api}/api/chat", json=BODY, timeout=15)
     assert response.status_code == 429 and response.headers["retry-after"] == "1"
@@ -104,8 +121,14 @@ def test_slow_upstream_is_a_504_within_the_deadline(api, upstream, path):
     assert elapsed < 3.0  # UPSTREAM_TIMEOUT_S=2, however many retries the SDK would like
 
 
-@pytest.mark.parametrize("behaviour", [ResetMidStream(after_chunks=5), StallMidStream(after_chunks=5, seconds=20),
-                                       MalformedChunk(after_chunks=3, then="close")])
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        ResetMidStream(after_chunks=5),
+        StallMidStream(after_chunks=5, seconds=20),
+        MalformedChunk(after_chunks=3, then="close"),
+    ],
+)
 def test_stream_cut_midway_ends_with_an_error_part_not_a_finish(api, upstream, behaviour):
     upstream.script(behaviour)
     started = time.monotonic()
@@ -142,15 +165,20 @@ def test_client_disconnect_during_a_stall_closes_the_upstream(api, upstream):
 
 def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, upstream, tmp_path):
     key = "k-0123456789abcdef"
-    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                    API_KEYS=f"web-app={key}")
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        API_KEYS=f"web-app={key}",
+    )
     for headers in ({}, {"x-api-key": "wrong-key-wrong-key"}, {"x-api-key": key[:-1]}):
         response = httpx.post(f"{api}/api/chat", json=BODY, headers=headers, timeout=10)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthorized"
     assert not upstream.requests
-    preflight = httpx.options(f"{api}/api/chat", headers={"origin": "http://localhost:5173",
-                                                          "access-control-request-method": "POST"})
+    preflight = httpx.options(
+        f"{api}/api/chat", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"}
+    )
     assert preflight.status_code == 204
     assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=10).status_code == 200
     report = httpx.get(f"{api}/api/usage", headers={"x-api-key": key}, params={"by": "identity"}, timeout=10).json()
@@ -188,8 +216,14 @@ def test_every_fault_ends_cleanly_in_time_with_one_usage_row(local_api, upstream
     from airelay.usage.sqlite import SqliteLedger
 
     behaviours, path, status = FAULTS[fault]
-    api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                    UPSTREAM_TIMEOUT_S=2, STREAM_IDLE_TIMEOUT_S=1, UPSTREAM_MAX_RETRIES=2)
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_TIMEOUT_S=2,
+        STREAM_IDLE_TIMEOUT_S=1,
+        UPSTREAM_MAX_RETRIES=2,
+    )
     upstream.script(*behaviours)
     started = time.monotonic()
     response = httpx.post(f"{api}{path}", json=BODY, timeout=20)

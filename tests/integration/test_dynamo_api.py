@@ -13,10 +13,11 @@ import botocore.auth
 import botocore.credentials
 import pytest
 import trustme
+from botocore.awsrequest import AWSRequest
+
 from airelay.errors import NotConfigured
 from airelay.usage import dynamo_api
 from airelay.usage.dynamo_api import Credentials, DynamoApi, DynamoError, Signer, default_credentials
-from botocore.awsrequest import AWSRequest
 
 NOW = datetime(2026, 11, 26, 4, 30, 15)
 BODY = b'{"TableName":"usage","Key":{"pk":{"S":"DAY#2026-11-26"},"sk":{"S":"total"}}}'
@@ -24,10 +25,15 @@ BODY = b'{"TableName":"usage","Key":{"pk":{"S":"DAY#2026-11-26"},"sk":{"S":"tota
 
 def botocore_authorization(monkeypatch, credentials: Credentials, host: str) -> dict:
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *args, **kwargs: NOW)
-    request = AWSRequest("POST", f"http://{host}/", data=BODY, headers={
-        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.GetItem"})
-    signer_credentials = botocore.credentials.Credentials(credentials.access_key, credentials.secret_key,
-                                                          credentials.token or None)
+    request = AWSRequest(
+        "POST",
+        f"http://{host}/",
+        data=BODY,
+        headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.GetItem"},
+    )
+    signer_credentials = botocore.credentials.Credentials(
+        credentials.access_key, credentials.secret_key, credentials.token or None
+    )
     botocore.auth.SigV4Auth(signer_credentials, "dynamodb", "eu-west-2").add_auth(request)
     return {name.lower(): value for name, value in request.headers.items()}
 
@@ -67,7 +73,9 @@ class ScriptedDynamo:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": json.loads(body)})
+                outer.requests.append(
+                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": json.loads(body)}
+                )
                 step = outer.script.pop(0) if outer.script else (200, {})
                 if step == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -102,8 +110,9 @@ class ScriptedDynamo:
 
     def api(self, **options) -> DynamoApi:
         endpoint = f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
-        return DynamoApi(region="us-east-1", endpoint=endpoint, credentials=lambda: Credentials("AKID", "secret"),
-                         **options)
+        return DynamoApi(
+            region="us-east-1", endpoint=endpoint, credentials=lambda: Credentials("AKID", "secret"), **options
+        )
 
 
 def refusal(code: str, message: str = "", **extra) -> dict:
@@ -129,8 +138,12 @@ def pauses(monkeypatch):
 
 
 def test_throttling_and_server_errors_are_retried_with_the_sdks_backoff(pauses):
-    with ScriptedDynamo((400, refusal("ProvisionedThroughputExceededException")), (500, refusal("InternalServerError")),
-                        (429, b""), (200, {"ok": True})) as dynamo:
+    with ScriptedDynamo(
+        (400, refusal("ProvisionedThroughputExceededException")),
+        (500, refusal("InternalServerError")),
+        (429, b""),
+        (200, {"ok": True}),
+    ) as dynamo:
         assert dynamo.api().call("UpdateItem", {}) == {"ok": True}
     assert len(dynamo.requests) == 4
     # full jitter: throttled from 1 s, otherwise from 25 ms, doubling per attempt
@@ -139,8 +152,12 @@ def test_throttling_and_server_errors_are_retried_with_the_sdks_backoff(pauses):
 
 def test_a_refusal_is_raised_at_once_with_its_code_and_body():
     item = {"committed": {"N": "0.9"}}
-    with ScriptedDynamo((400, refusal("ConditionalCheckFailedException", "The conditional request failed",
-                                      Item=item))) as dynamo, pytest.raises(DynamoError) as refused:
+    with (
+        ScriptedDynamo(
+            (400, refusal("ConditionalCheckFailedException", "The conditional request failed", Item=item))
+        ) as dynamo,
+        pytest.raises(DynamoError) as refused,
+    ):
         dynamo.api().call("UpdateItem", {})
     assert refused.value.code == "ConditionalCheckFailedException" and refused.value.body["Item"] == item
     assert not refused.value.retryable and len(dynamo.requests) == 1
@@ -164,8 +181,13 @@ def test_a_silent_server_is_given_up_on_at_the_deadline():
     with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        api = DynamoApi(region="us-east-1", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
-                        credentials=lambda: Credentials("AKID", "secret"), timeout_s=0.2, deadline_s=0.5)
+        api = DynamoApi(
+            region="us-east-1",
+            endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            credentials=lambda: Credentials("AKID", "secret"),
+            timeout_s=0.2,
+            deadline_s=0.5,
+        )
         started = time.monotonic()
         with pytest.raises(DynamoError) as failed:
             api.call("GetItem", {})
@@ -225,8 +247,12 @@ def test_an_unreachable_endpoint_is_a_connection_error():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    api = DynamoApi(region="us-east-1", endpoint=f"http://127.0.0.1:{port}",
-                    credentials=lambda: Credentials("AKID", "secret"), attempts=2)
+    api = DynamoApi(
+        region="us-east-1",
+        endpoint=f"http://127.0.0.1:{port}",
+        credentials=lambda: Credentials("AKID", "secret"),
+        attempts=2,
+    )
     with pytest.raises(DynamoError) as failed:
         api.call("GetItem", {})
     assert failed.value.code == "ConnectionError" and "ConnectionRefusedError" in str(failed.value)
@@ -261,9 +287,16 @@ def test_no_credentials_anywhere_is_a_configuration_error(monkeypatch, tmp_path)
 
 
 def isolate_from_this_machine(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))

@@ -21,9 +21,16 @@ def upstreams():
 @pytest.fixture
 def api(local_api, upstreams, tmp_path):
     primary, backup = upstreams
-    return local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=primary.base_url, OPENAI_API_KEY="sk-test",
-                     CHAT_FALLBACK_MODELS="local/smollm2-135m", LOCAL_MODEL_BASE_URL=backup.base_url,
-                     UPSTREAM_TIMEOUT_S=1.5, UPSTREAM_MAX_RETRIES=1, USAGE_DB_PATH=tmp_path / "usage.sqlite3")
+    return local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=primary.base_url,
+        OPENAI_API_KEY="sk-test",
+        CHAT_FALLBACK_MODELS="local/smollm2-135m",
+        LOCAL_MODEL_BASE_URL=backup.base_url,
+        UPSTREAM_TIMEOUT_S=1.5,
+        UPSTREAM_MAX_RETRIES=1,
+        USAGE_DB_PATH=tmp_path / "usage.sqlite3",
+    )
 
 
 def rows(tmp_path):
@@ -31,8 +38,9 @@ def rows(tmp_path):
     return sorted((r.model, r.status) for r in found)
 
 
-@pytest.mark.parametrize("failure", [[Status(503)] * 2, [Status(429, retry_after=0)] * 2, [SlowFirstByte(5)] * 2],
-                         ids=["5xx", "429", "slow"])
+@pytest.mark.parametrize(
+    "failure", [[Status(503)] * 2, [Status(429, retry_after=0)] * 2, [SlowFirstByte(5)] * 2], ids=["5xx", "429", "slow"]
+)
 @pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
 def test_a_failing_first_model_falls_back_to_the_next(api, upstreams, tmp_path, failure, path):
     primary, backup = upstreams
@@ -42,8 +50,11 @@ def test_a_failing_first_model_falls_back_to_the_next(api, upstreams, tmp_path, 
     if path == "/api/chat":
         assert response.json()["model"] == "local/smollm2-135m"
     else:
-        usage = next(json.loads(line[6:])["data"] for line in response.text.splitlines()
-                     if line.startswith("data: {") and '"data-usage"' in line)
+        usage = next(
+            json.loads(line[6:])["data"]
+            for line in response.text.splitlines()
+            if line.startswith("data: {") and '"data-usage"' in line
+        )
         assert usage["model"] == "local/smollm2-135m"
     assert len(backup.requests) == 1
     assert rows(tmp_path) == [("local/smollm2-135m", "ok"), ("openai/gpt-4o-mini", "error")]

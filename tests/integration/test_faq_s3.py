@@ -27,11 +27,17 @@ from ..functional.conftest import load_event
 BUCKET = "airelay-faq-000000000000-us-east-1-dev"
 INDEX_URL = f"s3://{BUCKET}/index/faq-index.bin"
 CHECK_S = 2.0
-NEW_SOURCE = {"entries": [
-    {"id": "shipping-fee", "question": "배송비는 얼마인가요?", "answer": "배송비는 이제 2,500원입니다.",
-     "alternates": ["무료배송 기준이 어떻게 되나요?", "How much is the shipping fee?"]},
-    {"id": "refund-time", "question": "환불은 언제 되나요?", "answer": "검수 후 1~2영업일 안에 환불됩니다."},
-]}
+NEW_SOURCE = {
+    "entries": [
+        {
+            "id": "shipping-fee",
+            "question": "배송비는 얼마인가요?",
+            "answer": "배송비는 이제 2,500원입니다.",
+            "alternates": ["무료배송 기준이 어떻게 되나요?", "How much is the shipping fee?"],
+        },
+        {"id": "refund-time", "question": "환불은 언제 되나요?", "answer": "검수 후 1~2영업일 안에 환불됩니다."},
+    ]
+}
 
 
 @pytest.fixture
@@ -129,8 +135,11 @@ def test_the_indexers_embedding_calls_are_metered_and_held_to_the_budget(s3, mon
     # WHEN the indexer runs on the upload
     outcome = Container(find_function("FaqIndexerFunction")).invoke(upload_event("source/faq.json")).result(timeout=60)
     forget_meter()
-    rows = [row for row in SqliteLedger(tmp_path / "usage.sqlite3").rows(datetime.now(UTC).date().isoformat())
-            if row.function == "faq_indexer"]
+    rows = [
+        row
+        for row in SqliteLedger(tmp_path / "usage.sqlite3").rows(datetime.now(UTC).date().isoformat())
+        if row.function == "faq_indexer"
+    ]
     if budget_usd == "10":
         # THEN every embedding call left its row, filed under the indexer, at the model's price
         [built] = outcome["built"]

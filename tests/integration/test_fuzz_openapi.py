@@ -64,8 +64,14 @@ max-stream-events = 500
 [checks.negative_data_rejection]
 expected-statuses = [400, 401, 413, 415, 422]
 """
-CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
-          "response_schema_conformance", "negative_data_rejection")
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+)
 
 
 def small_jpeg_base64() -> str:
@@ -77,25 +83,45 @@ def small_jpeg_base64() -> str:
 # image URLs that take the fetch path without any traffic: a name (refused by the DNS guard: 422 image_fetch_failed)
 # and internal addresses (refused by the fetcher's policy before any connect: 422 image_url_refused)
 FETCH_NAME = "images.invalid"
-FETCHES = [{"image_url": url} for url in (f"http://{FETCH_NAME}/cat.jpg", "http://169.254.169.254/latest/meta-data/",
-                                          "http://0x7f.1:8080/", "http://[::ffff:10.0.0.1]/", "ftp://example.test/x")]
+FETCHES = [
+    {"image_url": url}
+    for url in (
+        f"http://{FETCH_NAME}/cat.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0x7f.1:8080/",
+        "http://[::ffff:10.0.0.1]/",
+        "ftp://example.test/x",
+    )
+]
 
 
 def examples() -> dict[tuple[str, str, str], list]:
     """(method, path, media type) -> request bodies for the examples phase: ones that succeed (so every success path
     answers 200 and its body is checked) and, for classify, image URLs that take the fetch path."""
-    chat = {"message": "Say hello.", "persona": "code_teacher", "max_tokens": 50, "temperature": 0.7,
-            "conversation_history": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
-    ui = {"id": "c1", "trigger": "submit-message",
-          "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "안녕하세요?"}]}]}
+    chat = {
+        "message": "Say hello.",
+        "persona": "code_teacher",
+        "max_tokens": 50,
+        "temperature": 0.7,
+        "conversation_history": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+    }
+    ui = {
+        "id": "c1",
+        "trigger": "submit-message",
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "안녕하세요?"}]}],
+    }
     return {
         ("post", "/api/chat", "application/json"): [chat],
         ("post", "/api/chat/stream", "application/json"): [chat, ui],
         ("post", "/api/sentiment", "application/json"): [
-            {"text": "배송도 빠르고 음식이 정말 맛있었어요."}, {"text": "The battery died after a day."}],
+            {"text": "배송도 빠르고 음식이 정말 맛있었어요."},
+            {"text": "The battery died after a day."},
+        ],
         ("post", "/api/image/classify", "application/json"): [{"image_base64": small_jpeg_base64()}, *FETCHES],
-        ("post", "/api/faq", "application/json"): [{"question": "배송비가 얼마예요?", "top_k": 3},
-                                                   {"question": "What is the capital of Mongolia?"}],
+        ("post", "/api/faq", "application/json"): [
+            {"question": "배송비가 얼마예요?", "top_k": 3},
+            {"question": "What is the capital of Mongolia?"},
+        ],
     }
 
 
@@ -109,7 +135,8 @@ def with_examples(document: dict) -> dict:
     if usage is not None:
         for parameter in usage["parameters"]:
             parameter["example"] = {"days": 7, "by": "model", "from": "2026-01-01", "to": "2026-01-31"}[
-                parameter["name"]]
+                parameter["name"]
+            ]
     return document
 
 
@@ -165,8 +192,14 @@ def faq_index(tmp_path_factory) -> str:
 def stack(local_api, faq_index):
     forget_bots()
     with FakeUpstream() as upstream, no_dns() as names, EgressGuard() as guard:
-        url = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                        FAQ_INDEX_URL=faq_index, UPSTREAM_TIMEOUT_S=10, IMAGE_FETCH_TIMEOUT_S=2)
+        url = local_api(
+            CHAT_MODEL="openai/gpt-4o-mini",
+            OPENAI_BASE_URL=upstream.base_url,
+            OPENAI_API_KEY="sk-test",
+            FAQ_INDEX_URL=faq_index,
+            UPSTREAM_TIMEOUT_S=10,
+            IMAGE_FETCH_TIMEOUT_S=2,
+        )
         yield Stack(url, upstream, guard, names)
     forget_bots()
     # THEN nothing left the machine, and the image fetcher tried no internal address
@@ -180,8 +213,9 @@ def stack(local_api, faq_index):
 
 def statuses(har_path) -> Counter:
     entries = json.loads(har_path.read_text("utf-8"))["log"]["entries"]
-    return Counter((e["request"]["method"], urlsplit(e["request"]["url"]).path, e["response"]["status"])
-                   for e in entries)
+    return Counter(
+        (e["request"]["method"], urlsplit(e["request"]["url"]).path, e["response"]["status"]) for e in entries
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -193,12 +227,36 @@ def test_no_server_errors_and_every_answer_is_declared(stack, tmp_path, name):
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG, "utf-8")
     # WHEN schemathesis runs every phase against the local API
-    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(schema),
-               "--url", stack.url,
-               "--checks", ",".join(CHECKS), "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-               "--workers", "1", "--request-timeout", "30", "--suppress-health-check", "all", "--no-color",
-               "--warnings", "off", "--report", "har", "--report-har-path", str(har),
-               *os.environ.get("FUZZ_EXTRA_ARGS", "").split()]
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        str(schema),
+        "--url",
+        stack.url,
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--generation-deterministic",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
+        "--warnings",
+        "off",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(har),
+        *os.environ.get("FUZZ_EXTRA_ARGS", "").split(),
+    ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     seen = statuses(har) if har.exists() else Counter()
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -232,10 +290,13 @@ def test_every_reference_in_the_document_resolves(name):
     assert {ref for ref in refs(document) if ref.removeprefix("#/components/schemas/") not in components} == set()
 
 
-@pytest.mark.parametrize("content_type, body", [
-    ("multipart/form-data", b""),  # no boundary
-    ("multipart/form-data; boundary=b1", b"--b1\r\n[]--b1--\r\n"),  # not a multipart body
-])
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data", b""),  # no boundary
+        ("multipart/form-data; boundary=b1", b"--b1\r\n[]--b1--\r\n"),  # not a multipart body
+    ],
+)
 def test_a_malformed_multipart_upload_is_a_400_not_a_500(local_api, content_type, body):
     api = local_api()
     response = httpx.post(f"{api}/api/image/classify", content=body, headers={"content-type": content_type})

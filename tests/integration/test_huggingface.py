@@ -27,21 +27,38 @@ from tests.support.servers import ServerThread
 TOKEN = "hf_test_token"
 
 TEXT_ANSWERS = {
-    "acme/sentiment-3": [[{"label": "positive", "score": 0.71}, {"label": "neutral", "score": 0.2},
-                          {"label": "negative", "score": 0.09}]],
+    "acme/sentiment-3": [
+        [{"label": "positive", "score": 0.71}, {"label": "neutral", "score": 0.2}, {"label": "negative", "score": 0.09}]
+    ],
     "jaesun/kcbert-base-finetuned-nsmc": [[{"label": "LABEL_0", "score": 0.93}, {"label": "LABEL_1", "score": 0.07}]],
-    "nlptown/bert-base-multilingual-uncased-sentiment": [[
-        {"label": "1 star", "score": 0.5}, {"label": "2 stars", "score": 0.3}, {"label": "3 stars", "score": 0.1},
-        {"label": "4 stars", "score": 0.06}, {"label": "5 stars", "score": 0.04}]],
-    "tabularisai/multilingual-sentiment-analysis": [[
-        {"label": "Very Positive", "score": 0.6}, {"label": "Positive", "score": 0.3},
-        {"label": "Neutral", "score": 0.05}, {"label": "Negative", "score": 0.03},
-        {"label": "Very Negative", "score": 0.02}]],
+    "nlptown/bert-base-multilingual-uncased-sentiment": [
+        [
+            {"label": "1 star", "score": 0.5},
+            {"label": "2 stars", "score": 0.3},
+            {"label": "3 stars", "score": 0.1},
+            {"label": "4 stars", "score": 0.06},
+            {"label": "5 stars", "score": 0.04},
+        ]
+    ],
+    "tabularisai/multilingual-sentiment-analysis": [
+        [
+            {"label": "Very Positive", "score": 0.6},
+            {"label": "Positive", "score": 0.3},
+            {"label": "Neutral", "score": 0.05},
+            {"label": "Negative", "score": 0.03},
+            {"label": "Very Negative", "score": 0.02},
+        ]
+    ],
     "unitary/toxic-bert": [[{"label": "toxic", "score": 0.9}]],
 }
-VIT_ANSWER = [{"label": "espresso", "score": 0.81}, {"label": "cup", "score": 0.07},
-              {"label": "coffee mug", "score": 0.05}, {"label": "eggnog", "score": 0.02},
-              {"label": "consomme", "score": 0.01}, {"label": "soup bowl", "score": 0.01}]
+VIT_ANSWER = [
+    {"label": "espresso", "score": 0.81},
+    {"label": "cup", "score": 0.07},
+    {"label": "coffee mug", "score": 0.05},
+    {"label": "eggnog", "score": 0.02},
+    {"label": "consomme", "score": 0.01},
+    {"label": "soup bowl", "score": 0.01},
+]
 
 
 class FakeHF:
@@ -86,9 +103,17 @@ class FakeHF:
 
 async def reply(send, status: int, payload, extra=(), raw: bool = False) -> None:
     body = payload.encode() if raw else json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"text/html" if raw else b"application/json"),
-        (b"content-length", str(len(body)).encode()), *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html" if raw else b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -140,12 +165,15 @@ def invoke(container, event_name):
     return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
-@pytest.mark.parametrize(("model", "sentiment", "score"), [
-    ("acme/sentiment-3", "positive", 0.71),
-    ("jaesun/kcbert-base-finetuned-nsmc", "negative", 0.93),  # NSMC fine-tune: LABEL_0 = negative
-    ("nlptown/bert-base-multilingual-uncased-sentiment", "negative", 0.8),  # 1-2 stars
-    ("tabularisai/multilingual-sentiment-analysis", "positive", 0.9),  # Very Positive + Positive
-])
+@pytest.mark.parametrize(
+    ("model", "sentiment", "score"),
+    [
+        ("acme/sentiment-3", "positive", 0.71),
+        ("jaesun/kcbert-base-finetuned-nsmc", "negative", 0.93),  # NSMC fine-tune: LABEL_0 = negative
+        ("nlptown/bert-base-multilingual-uncased-sentiment", "negative", 0.8),  # 1-2 stars
+        ("tabularisai/multilingual-sentiment-analysis", "positive", 0.9),  # Very Positive + Positive
+    ],
+)
 def test_hf_sentiment_labels_map_to_the_common_schema(hf, fake_hf, sentiment_function, model, sentiment, score):
     # GIVEN SENTIMENT_MODEL=hf/<model> WHEN a Korean text arrives
     hf(sentiment=f"hf/{model}")
@@ -170,15 +198,18 @@ def test_hf_image_classification_sends_a_small_jpeg(hf, classify_function):
     assert (row.function, row.model, row.status) == ("classify", "hf/google/vit-base-patch16-224", "ok")
 
 
-@pytest.mark.parametrize(("model", "status", "code", "words"), [
-    ("missing/model", 500, "not_configured", "not available on Hugging Face"),
-    ("unsupported/model", 500, "not_configured", "not available on Hugging Face"),
-    ("busy/model", 429, "rate_limited", ""),
-    ("loading/model", 503, "provider_unavailable", "loading"),
-    ("slow/model", 504, "provider_timeout", ""),
-    ("garbage/model", 502, "provider_failed", "malformed"),
-    ("unitary/toxic-bert", 502, "provider_failed", "not a sentiment"),
-])
+@pytest.mark.parametrize(
+    ("model", "status", "code", "words"),
+    [
+        ("missing/model", 500, "not_configured", "not available on Hugging Face"),
+        ("unsupported/model", 500, "not_configured", "not available on Hugging Face"),
+        ("busy/model", 429, "rate_limited", ""),
+        ("loading/model", 503, "provider_unavailable", "loading"),
+        ("slow/model", 504, "provider_timeout", ""),
+        ("garbage/model", 502, "provider_failed", "malformed"),
+        ("unitary/toxic-bert", 502, "provider_failed", "not a sentiment"),
+    ],
+)
 def test_hf_errors_are_mapped_once(hf, sentiment_function, model, status, code, words):
     hf(sentiment=f"hf/{model}")
     got, headers, data = invoke(sentiment_function, "sentiment_en")

@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+
 from airelay.settings import Settings
 from airelay.usage import open_ledger
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key, model_key
 from airelay.usage.sqlite import SqliteLedger
-
 from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
 
 DAY = "2026-11-26"
@@ -42,10 +42,23 @@ def ledger(request, tmp_path):
 
 
 def row(identity="ip:1.2.3.4", model="openai/gpt-4o-mini", cost="0.001", status="ok", **extra):
-    values = dict(call_id=uuid.uuid4().hex, request_id="req-1", at=f"{DAY}T10:00:00.000+00:00", day=DAY,
-                  identity=identity, function="chat", provider=model.split("/")[0], model=model, prompt_tokens=10,
-                  cached_tokens=2, completion_tokens=5, cost_usd=D(cost), latency_ms=12, status=status,
-                  estimated=False)
+    values = dict(
+        call_id=uuid.uuid4().hex,
+        request_id="req-1",
+        at=f"{DAY}T10:00:00.000+00:00",
+        day=DAY,
+        identity=identity,
+        function="chat",
+        provider=model.split("/")[0],
+        model=model,
+        prompt_tokens=10,
+        cached_tokens=2,
+        completion_tokens=5,
+        cost_usd=D(cost),
+        latency_ms=12,
+        status=status,
+        estimated=False,
+    )
     values.update(extra)
     return UsageRow(**values)
 
@@ -90,8 +103,12 @@ def test_settle_releases_the_hold_and_adds_the_real_cost(ledger):
     for key in (TOTAL, identity_key("ip:1.2.3.4"), model_key("openai/gpt-4o-mini")):
         assert totals[key].spent == D("0.0123"), key
         assert totals[key].committed == D("0.0123"), key
-        assert (totals[key].calls, totals[key].prompt_tokens, totals[key].cached_tokens,
-                totals[key].completion_tokens) == (1, 10, 2, 5)
+        assert (
+            totals[key].calls,
+            totals[key].prompt_tokens,
+            totals[key].cached_tokens,
+            totals[key].completion_tokens,
+        ) == (1, 10, 2, 5)
 
 
 def test_each_model_keeps_its_own_totals(ledger):
@@ -160,10 +177,12 @@ def test_a_usage_table_setting_opens_the_dynamodb_ledger_from_the_sdk_environmen
 def test_a_ledger_file_from_before_the_cancelled_counter_is_upgraded(tmp_path):
     path = tmp_path / "usage.sqlite3"
     with sqlite3.connect(path) as old:
-        old.execute("CREATE TABLE counters (day TEXT NOT NULL, key TEXT NOT NULL, committed INTEGER NOT NULL DEFAULT 0, "
-                    "spent INTEGER NOT NULL DEFAULT 0, calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL "
-                    "DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0, "
-                    "completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, key))")
+        old.execute(
+            "CREATE TABLE counters (day TEXT NOT NULL, key TEXT NOT NULL, committed INTEGER NOT NULL DEFAULT 0, "
+            "spent INTEGER NOT NULL DEFAULT 0, calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL "
+            "DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0, "
+            "completion_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, key))"
+        )
         old.execute("INSERT INTO counters (day, key, spent, calls) VALUES (?, 'total', 1000000, 1)", (DAY,))
     ledger = SqliteLedger(path)
     ledger.settle(row(status="cancelled", cost="0.002"), D(0))

@@ -24,8 +24,9 @@ def api(local_api, model_url):
 
 
 def test_buffered_chat_reports_the_models_own_usage(api):
-    response = httpx.post(f"{api}/api/chat", json={"message": "Name three colours.", "max_tokens": 24,
-                                                   "temperature": 0}, timeout=60)
+    response = httpx.post(
+        f"{api}/api/chat", json={"message": "Name three colours.", "max_tokens": 24, "temperature": 0}, timeout=60
+    )
     data = response.json()
     assert response.status_code == 200, data
     assert data["response"].strip()
@@ -57,8 +58,12 @@ def test_stream_arrives_part_by_part_with_counted_usage(api):
 
 
 def test_usechat_body_streams_from_the_local_model(api):
-    body = {"id": "c1", "trigger": "submit-message", "max_tokens": 16, "messages": [
-        {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hello!"}]}]}
+    body = {
+        "id": "c1",
+        "trigger": "submit-message",
+        "max_tokens": 16,
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hello!"}]}],
+    }
     with httpx.stream("POST", f"{api}/api/chat/stream", json=body, timeout=60) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert response.status_code == 200

@@ -20,8 +20,8 @@ from skimage import data
 
 from airelay.images.fetch import FetchPolicy, fetch_image
 from airelay.providers import registry
-from airelay.settings import get_settings
 from airelay.routers import classify as classify_router
+from airelay.settings import get_settings
 from tests.support.no_egress import EgressGuard
 from tests.support.servers import ServerThread
 
@@ -33,15 +33,20 @@ ANCHORS = REPO / "layers" / "core" / "airelay" / "data" / "sentiment_anchors.jso
 def dev_set() -> list[tuple[str, str, str]]:
     """(language, expected sentiment, text) for every sentence of the dev set."""
     sets = yaml.safe_load(DEV_SET.read_text("utf-8"))
-    return [(lang, sentiment, text) for lang, by_label in sets.items() for sentiment, texts in by_label.items()
-            for text in texts]
+    return [
+        (lang, sentiment, text)
+        for lang, by_label in sets.items()
+        for sentiment, texts in by_label.items()
+        for text in texts
+    ]
 
 
 def test_the_dev_set_is_balanced_and_separate_from_the_anchors():
     rows = dev_set()
     for lang in ("ko", "en"):
-        counts = {s: sum(1 for la, se, _ in rows if la == lang and se == s)
-                  for s in ("positive", "negative", "neutral")}
+        counts = {
+            s: sum(1 for la, se, _ in rows if la == lang and se == s) for s in ("positive", "negative", "neutral")
+        }
         assert all(n >= 10 for n in counts.values()) and sum(counts.values()) >= 30, (lang, counts)
     anchors = {a for texts in json.loads(ANCHORS.read_text("utf-8"))["classes"].values() for a in texts}
     assert not anchors & {text for *_, text in rows}, "the dev set must not contain anchor sentences"
@@ -58,12 +63,15 @@ def test_local_sentiment_accuracy_on_the_dev_set():
     # WHEN the local model classifies every sentence
     predicted = anyio.run(classify_all, rows)
     # THEN at least 85 % are right overall (reported per language)
-    right = {lang: [p == expected for (la, expected, _), p in zip(rows, predicted) if la == lang]
-             for lang in ("ko", "en")}
+    right = {
+        lang: [p == expected for (la, expected, _), p in zip(rows, predicted) if la == lang] for lang in ("ko", "en")
+    }
     accuracy = {lang: sum(r) / len(r) for lang, r in right.items()}
     overall = sum(p == expected for (_, expected, _), p in zip(rows, predicted)) / len(rows)
-    print(f"sentiment accuracy: ko {accuracy['ko']:.3f} ({len(right['ko'])}), en {accuracy['en']:.3f} "
-          f"({len(right['en'])}), overall {overall:.3f}")
+    print(
+        f"sentiment accuracy: ko {accuracy['ko']:.3f} ({len(right['ko'])}), en {accuracy['en']:.3f} "
+        f"({len(right['en'])}), overall {overall:.3f}"
+    )
     assert overall >= 0.85, accuracy
     assert min(accuracy.values()) >= 0.75, accuracy
 
@@ -100,8 +108,13 @@ class PhotoServer:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"image/jpeg"), (b"content-length", str(len(self.photo)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"image/jpeg"), (b"content-length", str(len(self.photo)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": self.photo})
 
 
@@ -118,15 +131,18 @@ async def photos_resolver(host: str, port: int) -> list[str]:
 
 def test_an_image_url_is_fetched_and_classified_through_the_local_api(local_api, monkeypatch):
     # GIVEN the classify route with the production fetcher, given a test resolver and policy
-    monkeypatch.setattr(classify_router, "fetch_image",
-                        lambda url, policy: fetch_image(url, PhotoHostPolicy(**vars(policy)), photos_resolver))
+    monkeypatch.setattr(
+        classify_router,
+        "fetch_image",
+        lambda url, policy: fetch_image(url, PhotoHostPolicy(**vars(policy)), photos_resolver),
+    )
     with ServerThread(PhotoServer()) as photos, EgressGuard() as guard:
         api = local_api()
         # WHEN a client posts an image_url
-        ok = httpx.post(f"{api}/api/image/classify", json={"image_url": f"http://photos.test:{photos.port}/c.jpg"},
-                        timeout=60)
-        refused = httpx.post(f"{api}/api/image/classify", json={"image_url": "http://elsewhere.test/c.jpg"},
-                             timeout=60)
+        ok = httpx.post(
+            f"{api}/api/image/classify", json={"image_url": f"http://photos.test:{photos.port}/c.jpg"}, timeout=60
+        )
+        refused = httpx.post(f"{api}/api/image/classify", json={"image_url": "http://elsewhere.test/c.jpg"}, timeout=60)
     # THEN the photo is fetched and classified; a host that resolves privately is refused; nothing left the machine
     assert ok.status_code == 200, ok.text
     assert ok.json()["labels"][0]["label"] == "espresso"
@@ -175,8 +191,9 @@ def test_a_multipart_upload_is_classified_through_the_local_api(local_api):
     # GIVEN the local API (as `make dev` serves it): binary bodies reach the function base64-encoded, as on AWS
     api = local_api()
     # WHEN a browser-style multipart upload arrives
-    response = httpx.post(f"{api}/api/image/classify", files={"image": ("coffee.jpg", coffee_jpeg(), "image/jpeg")},
-                          timeout=60)
+    response = httpx.post(
+        f"{api}/api/image/classify", files={"image": ("coffee.jpg", coffee_jpeg(), "image/jpeg")}, timeout=60
+    )
     # THEN the photo is classified
     assert response.status_code == 200, response.text
     assert response.json()["labels"][0]["label"] == "espresso"

@@ -39,10 +39,22 @@ def captured():
 
 def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, captured, capsys):
     with FakeUpstream() as upstream:
-        api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY=KEY,
-                        UPSTREAM_MAX_RETRIES=0, LOG_LEVEL="DEBUG", AIRELAY_METRICS="true")
-        upstream.script(Status(401), Status(500), Status(429, retry_after=1), "ok", ResetMidStream(after_chunks=3),
-                        MalformedChunk(after_chunks=2, then="close"))
+        api = local_api(
+            CHAT_MODEL="openai/gpt-4o-mini",
+            OPENAI_BASE_URL=upstream.base_url,
+            OPENAI_API_KEY=KEY,
+            UPSTREAM_MAX_RETRIES=0,
+            LOG_LEVEL="DEBUG",
+            AIRELAY_METRICS="true",
+        )
+        upstream.script(
+            Status(401),
+            Status(500),
+            Status(429, retry_after=1),
+            "ok",
+            ResetMidStream(after_chunks=3),
+            MalformedChunk(after_chunks=2, then="close"),
+        )
         bodies = [httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10).text for _ in range(4)]
         bodies += [httpx.post(f"{api}/api/chat/stream", json={"message": "hi"}, timeout=10).text for _ in range(2)]
         secret_marker = upstream.SECRET_MARKER

@@ -31,6 +31,8 @@ def test_missing_parameter_is_a_safe_503(local_api, ssm):
     api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_API_KEY_PARAM="/airelay/not-there")
     response = httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10)
     assert response.status_code == 503
-    assert response.json()["error"] == {"code": "provider_unavailable",
-                                        "message": "The model provider's key could not be read."}
+    assert response.json()["error"] == {
+        "code": "provider_unavailable",
+        "message": "The model provider's key could not be read.",
+    }
     assert "not-there" not in response.text

@@ -32,6 +32,7 @@ def issuer():
     public.update(kid="k1", use="sig", alg="RS256")
     app = Starlette(routes=[Route("/jwks.json", lambda _: JSONResponse({"keys": [public]}))])
     with ServerThread(app) as server:
+
         def sign(signing_key=key, **claims):
             body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "exp": int(time.time()) + 300, **claims}
             return jwt.encode(body, signing_key, algorithm="RS256", headers={"kid": "k1"})
@@ -43,9 +44,15 @@ def issuer():
 def api(local_api, issuer, tmp_path):
     jwks_url, _ = issuer
     with FakeUpstream() as upstream:
-        yield local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                        JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE, JWT_JWKS_URL=jwks_url,
-                        USAGE_DB_PATH=tmp_path / "usage.sqlite3")
+        yield local_api(
+            CHAT_MODEL="openai/gpt-4o-mini",
+            OPENAI_BASE_URL=upstream.base_url,
+            OPENAI_API_KEY="sk-test",
+            JWT_ISSUER=ISSUER,
+            JWT_AUDIENCE=AUDIENCE,
+            JWT_JWKS_URL=jwks_url,
+            USAGE_DB_PATH=tmp_path / "usage.sqlite3",
+        )
 
 
 def chat(api, token=None):
@@ -60,16 +67,24 @@ def test_a_signed_in_user_is_served_and_metered_as_themself(api, issuer, tmp_pat
     assert row.identity == "user:user-42"
 
 
-@pytest.mark.parametrize("make_token", [
-    lambda sign: None,
-    lambda sign: "not.a.jwt",
-    lambda sign: sign(signing_key=rsa_key()),
-    lambda sign: sign(exp=int(time.time()) - 10),
-    lambda sign: sign(aud="another-app"),
-    lambda sign: sign(iss="https://evil.example.test/"),
-    lambda sign: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 60},
-                            "a-shared-secret-that-is-32-bytes-long!", algorithm="HS256", headers={"kid": "k1"}),
-], ids=["missing", "garbage", "other-key", "expired", "wrong-audience", "wrong-issuer", "hs256-forgery"])
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        lambda sign: None,
+        lambda sign: "not.a.jwt",
+        lambda sign: sign(signing_key=rsa_key()),
+        lambda sign: sign(exp=int(time.time()) - 10),
+        lambda sign: sign(aud="another-app"),
+        lambda sign: sign(iss="https://evil.example.test/"),
+        lambda sign: jwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 60},
+            "a-shared-secret-that-is-32-bytes-long!",
+            algorithm="HS256",
+            headers={"kid": "k1"},
+        ),
+    ],
+    ids=["missing", "garbage", "other-key", "expired", "wrong-audience", "wrong-issuer", "hs256-forgery"],
+)
 def test_requests_without_a_valid_token_are_refused(api, issuer, make_token):
     _, sign = issuer
     response = chat(api, make_token(sign))
@@ -78,8 +93,9 @@ def test_requests_without_a_valid_token_are_refused(api, issuer, make_token):
 
 
 def test_preflight_needs_no_token(api):
-    response = httpx.options(f"{api}/api/chat", headers={"origin": "http://localhost:5173",
-                                                         "access-control-request-method": "POST"})
+    response = httpx.options(
+        f"{api}/api/chat", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"}
+    )
     assert response.status_code == 204
     assert "authorization" in response.headers["access-control-allow-headers"]
 

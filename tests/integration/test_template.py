@@ -26,9 +26,18 @@ SAM = SAM_VENV / "bin" / "sam"
 CFN_LINT = SAM_VENV / "bin" / "cfn-lint"
 SAM_PYTHON = SAM_VENV / "bin" / "python"
 REGION = "us-east-1"
-ROUTES = {("POST", "/api/chat"), ("POST", "/api/chat/stream"), ("OPTIONS", "/api/chat"), ("OPTIONS", "/api/chat/stream")}
-ROUTES |= {("POST", "/api/sentiment"), ("OPTIONS", "/api/sentiment"),
-           ("POST", "/api/image/classify"), ("OPTIONS", "/api/image/classify")}
+ROUTES = {
+    ("POST", "/api/chat"),
+    ("POST", "/api/chat/stream"),
+    ("OPTIONS", "/api/chat"),
+    ("OPTIONS", "/api/chat/stream"),
+}
+ROUTES |= {
+    ("POST", "/api/sentiment"),
+    ("OPTIONS", "/api/sentiment"),
+    ("POST", "/api/image/classify"),
+    ("OPTIONS", "/api/image/classify"),
+}
 ROUTES |= {("POST", "/api/faq"), ("OPTIONS", "/api/faq")}
 
 
@@ -51,8 +60,13 @@ def python312() -> Path:
 def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     base = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
     return subprocess.run(
-        [str(c) for c in cmd], cwd=REPO, env={**base, **(env or {})},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [str(c) for c in cmd],
+        cwd=REPO,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -93,7 +107,7 @@ def evaluate_rule(expr, params: dict):
         return expr
     if isinstance(expr, list):
         return [evaluate_rule(e, params) for e in expr]
-    (fn, arg), = expr.items()
+    ((fn, arg),) = expr.items()
     if fn == "Ref":
         return params[arg]
     args = [evaluate_rule(a, params) for a in arg]
@@ -367,14 +381,17 @@ def test_prod_rule_rejects_a_wildcard_origin(raw, stage, origins, allowed):
     assert raw["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
 
 
-@pytest.mark.parametrize(("issuer", "audience", "allowed"), [
-    ("", "", True), ("https://auth.example.com/", "web", True), ("https://auth.example.com/", "", False)])
+@pytest.mark.parametrize(
+    ("issuer", "audience", "allowed"),
+    [("", "", True), ("https://auth.example.com/", "web", True), ("https://auth.example.com/", "", False)],
+)
 def test_sign_in_rule_requires_an_audience(raw, issuer, audience, allowed):
     params = {name: spec.get("Default", "") for name, spec in raw["Parameters"].items()}
     params.update(JwtIssuer=issuer, JwtAudience=audience)
     rule = raw["Rules"]["SignInNeedsAnAudience"]
     refused = evaluate_rule(rule["RuleCondition"], params) and not all(
-        evaluate_rule(a["Assert"], params) for a in rule["Assertions"])
+        evaluate_rule(a["Assert"], params) for a in rule["Assertions"]
+    )
     assert refused is not allowed
 
 
@@ -432,14 +449,18 @@ def test_every_event_targets_a_route_of_the_template(raw):
 def test_faq_bucket_is_private_and_its_uploads_trigger_the_indexer(raw, translated):
     bucket = raw["Resources"]["FaqBucket"]["Properties"]
     # GIVEN the FAQ bucket THEN no public access is possible and objects are encrypted
-    assert all(bucket["PublicAccessBlockConfiguration"][k] is True for k in
-               ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert all(
+        bucket["PublicAccessBlockConfiguration"][k] is True
+        for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     # AND uploads under the source prefix (only) invoke the indexer, which writes outside that prefix
     indexer = raw["Resources"]["FaqIndexerFunction"]["Properties"]
     trigger = indexer["Events"]["SourceUploaded"]["Properties"]
     prefix = trigger["Filter"]["S3Key"]["Rules"][0]["Value"]
-    assert trigger["Bucket"] == {"Ref": "FaqBucket"} and prefix == indexer["Environment"]["Variables"]["FAQ_SOURCE_PREFIX"]
+    assert (
+        trigger["Bucket"] == {"Ref": "FaqBucket"} and prefix == indexer["Environment"]["Variables"]["FAQ_SOURCE_PREFIX"]
+    )
     index_url = indexer["Environment"]["Variables"]["FAQ_INDEX_URL"]["Fn::Sub"]
     assert "/index/" in index_url and f"/{prefix}" not in index_url
     notification = translated["Resources"]["FaqBucket"]["Properties"]["NotificationConfiguration"]
@@ -482,8 +503,10 @@ def test_every_route_needs_an_api_key_except_preflight(raw, translated):
     # AND a usage plan with throttle and quota from the Parameters, and a key, exist
     plan = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
     usage_plan = raw["Resources"]["AirelayApi"]["Properties"]["Auth"]["UsagePlan"]
-    assert usage_plan["Throttle"] == {"RateLimit": {"Ref": "ApiThrottleRateLimit"},
-                                      "BurstLimit": {"Ref": "ApiThrottleBurstLimit"}}
+    assert usage_plan["Throttle"] == {
+        "RateLimit": {"Ref": "ApiThrottleRateLimit"},
+        "BurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }
     assert usage_plan["Quota"]["Limit"] == {"Ref": "ApiQuotaPerDay"}
     # (the local translation resolves the Parameters to their defaults; CloudFormation uses the deployed values)
     assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
@@ -501,7 +524,8 @@ def test_the_usage_table_grants_only_what_metering_and_the_report_use(raw, trans
     # THEN every function that makes AI calls has it
     for name in ("ChatFunction", "FaqFunction", "SentimentFunction", "ClassifyFunction", "FaqIndexerFunction"):
         assert {"Ref": "UsageLedgerWritePolicy"} in translated["Resources"][f"{name}Role"]["Properties"][
-            "ManagedPolicyArns"], name
+            "ManagedPolicyArns"
+        ], name
     # AND the usage report may only query
     [usage_policy] = translated["Resources"]["UsageFunctionRole"]["Properties"]["Policies"]
     [query] = usage_policy["PolicyDocument"]["Statement"]

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import TOTAL, UsageLedger
 from airelay.usage.sqlite import SqliteLedger
-
 from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
 from tests.support.upstream import FakeUpstream, MalformedChunk, Ok, ResetMidStream, Status
 
@@ -51,15 +51,28 @@ def ledger(request, tmp_path):
     endpoint = request.getfixturevalue("dynalite")
     api = dynamo_api(endpoint)
     table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
-    return Ledger(DynamoLedger(table, api), {
-        "USAGE_TABLE": table, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    return Ledger(
+        DynamoLedger(table, api),
+        {
+            "USAGE_TABLE": table,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    )
 
 
 @pytest.fixture
 def api(local_api, upstream, ledger):
-    return local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                     UPSTREAM_TIMEOUT_S=5, STREAM_IDLE_TIMEOUT_S=1, **ledger.environment)
+    return local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_TIMEOUT_S=5,
+        STREAM_IDLE_TIMEOUT_S=1,
+        **ledger.environment,
+    )
 
 
 def rows_when_settled(ledger, count=1, timeout=3.0):
@@ -92,8 +105,9 @@ def test_buffered_call_row_has_the_providers_usage_and_exact_cost(api, ledger):
     assert row.identity == "ip:127.0.0.1" and row.request_id
 
 
-@pytest.mark.parametrize("behaviour", [ResetMidStream(after_chunks=6), MalformedChunk(after_chunks=6, then="close")],
-                         ids=["cut", "failed"])
+@pytest.mark.parametrize(
+    "behaviour", [ResetMidStream(after_chunks=6), MalformedChunk(after_chunks=6, then="close")], ids=["cut", "failed"]
+)
 def test_cut_or_failed_stream_leaves_one_error_row_with_estimated_tokens(api, upstream, ledger, behaviour):
     upstream.script(behaviour)
     stream(api)
@@ -126,14 +140,21 @@ def test_concurrent_requests_never_overshoot_the_budget(local_api, ledger):
     # GIVEN a budget that holds about 12 worst cases, and a 0.3 s upstream so 120 requests overlap
     limit = Decimal("0.001")
     with FakeUpstream(delay_s=0.3) as upstream:
-        api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY="sk-test",
-                        DAILY_BUDGET_USD=limit, IDENTITY_DAILY_BUDGET_USD=1, **ledger.environment)
+        api = local_api(
+            CHAT_MODEL="openai/gpt-4o-mini",
+            OPENAI_BASE_URL=upstream.base_url,
+            OPENAI_API_KEY="sk-test",
+            DAILY_BUDGET_USD=limit,
+            IDENTITY_DAILY_BUDGET_USD=1,
+            **ledger.environment,
+        )
 
         async def fire():
             async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
                 body = {"message": "Say hello.", "max_tokens": 1000}
-                return await asyncio.gather(*(
-                    client.post(f"{api}/api/chat{'/stream' if i % 2 else ''}", json=body) for i in range(120)))
+                return await asyncio.gather(
+                    *(client.post(f"{api}/api/chat{'/stream' if i % 2 else ''}", json=body) for i in range(120))
+                )
 
         responses = asyncio.run(fire())
     ok = [r for r in responses if r.status_code == 200]
@@ -166,9 +187,18 @@ def test_usage_api_reports_spend_by_model_and_todays_budget(api, ledger):
     assert [r["key"] for r in by_day["rows"]][-1] == today() and by_day["rows"][-1]["calls"] == 2
 
 
-@pytest.mark.parametrize("params", [{"days": 0}, {"days": 1000}, {"by": "color"}, {"days": "x"},
-                                    {"from": "2026-11-20", "to": "2026-11-01"}, {"from": "yesterday"},
-                                    {"from": "2020-01-01", "to": "2026-01-01"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"days": 0},
+        {"days": 1000},
+        {"by": "color"},
+        {"days": "x"},
+        {"from": "2026-11-20", "to": "2026-11-01"},
+        {"from": "yesterday"},
+        {"from": "2020-01-01", "to": "2026-01-01"},
+    ],
+)
 def test_usage_api_bad_input_is_a_422(api, params):
     response = httpx.get(f"{api}/api/usage", params=params, timeout=10)
     assert response.status_code == 422

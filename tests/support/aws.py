@@ -17,8 +17,13 @@ def moto_server(monkeypatch):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     try:
@@ -39,9 +44,23 @@ def dynalite_server():
     if not binary.exists():
         raise RuntimeError("dynalite is not installed: run `make test` (it runs npm install) or `npm install`")
     port = free_port()
-    process = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "0",
-                                "--deleteTableMs", "0", "--updateTableMs", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+            "--updateTableMs",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     while True:
@@ -73,12 +92,18 @@ def create_table_from_template(api, resource: str, name: str) -> str:
     import time
 
     from airelay.usage.dynamo_api import DynamoError
-
     from local.template import load_template
 
     props = load_template()["Resources"][resource]["Properties"]
-    api.call("CreateTable", {"TableName": name, "AttributeDefinitions": props["AttributeDefinitions"],
-                             "KeySchema": props["KeySchema"], "BillingMode": props["BillingMode"]})
+    api.call(
+        "CreateTable",
+        {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props["BillingMode"],
+        },
+    )
     deadline = time.monotonic() + 10
     while api.call("DescribeTable", {"TableName": name})["Table"]["TableStatus"] != "ACTIVE":
         if time.monotonic() > deadline:

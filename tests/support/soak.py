@@ -35,8 +35,12 @@ MAX_TOKENS = 64  # above the fake upstream's 20 chunks: every answer finishes wi
 PATTERN = ("buffered", "stream") * 5 + ("usage",)  # each worker's cycle: 45 % buffered, 45 % streamed, 9 % usage
 REQUEST_TIMEOUT_S = 30.0
 ENVIRONMENT = {  # the server under test: a paid model (so metering runs), budgets out of reach, quiet logs
-    "CHAT_MODEL": "openai/gpt-4o-mini", "OPENAI_API_KEY": "sk-test", "DAILY_BUDGET_USD": "100000",
-    "IDENTITY_DAILY_BUDGET_USD": "100000", "LOG_LEVEL": "WARNING", "UPSTREAM_TIMEOUT_S": "20",
+    "CHAT_MODEL": "openai/gpt-4o-mini",
+    "OPENAI_API_KEY": "sk-test",
+    "DAILY_BUDGET_USD": "100000",
+    "IDENTITY_DAILY_BUDGET_USD": "100000",
+    "LOG_LEVEL": "WARNING",
+    "UPSTREAM_TIMEOUT_S": "20",
 }
 
 
@@ -151,8 +155,16 @@ class Tally:
             self.cost_usd += answer.cost_usd
 
 
-async def worker(number: int, port: int, requests: dict[str, bytes], expected: str, warm_until: float,
-                 deadline: float, left: list[int], tally: Tally) -> None:
+async def worker(
+    number: int,
+    port: int,
+    requests: dict[str, bytes],
+    expected: str,
+    warm_until: float,
+    deadline: float,
+    left: list[int],
+    tally: Tally,
+) -> None:
     connection = Connection(port)
     step = number  # workers start at different places in the cycle
     try:
@@ -195,19 +207,26 @@ async def sample_memory(pid: int, samples: list[tuple[float, int, float]], start
         await asyncio.sleep(every_s)
 
 
-async def drive(port: int, pid: int, duration_s: float, warmup_s: float, concurrency: int,
-                max_requests: int) -> tuple[Tally, list[tuple[float, int, float]], float, float]:
+async def drive(
+    port: int, pid: int, duration_s: float, warmup_s: float, concurrency: int, max_requests: int
+) -> tuple[Tally, list[tuple[float, int, float]], float, float]:
     body = {"message": MESSAGE, "max_tokens": MAX_TOKENS}
-    requests = {"buffered": http_request("POST", "/api/chat", port, body),
-                "stream": http_request("POST", "/api/chat/stream", port, body),
-                "usage": http_request("GET", "/api/usage?days=1", port)}
+    requests = {
+        "buffered": http_request("POST", "/api/chat", port, body),
+        "stream": http_request("POST", "/api/chat/stream", port, body),
+        "usage": http_request("GET", "/api/usage?days=1", port),
+    }
     tally, samples, left = Tally(), [], [max_requests]
     start = time.monotonic()
     warm_until = time.perf_counter() + warmup_s
     client_cpu = time.process_time()
     sampler = asyncio.create_task(sample_memory(pid, samples, start))
-    await asyncio.gather(*(worker(n, port, requests, FakeUpstream.REPLY_TEXT, warm_until,
-                                  start + warmup_s + duration_s, left, tally) for n in range(concurrency)))
+    await asyncio.gather(
+        *(
+            worker(n, port, requests, FakeUpstream.REPLY_TEXT, warm_until, start + warmup_s + duration_s, left, tally)
+            for n in range(concurrency)
+        )
+    )
     measured_s = time.monotonic() - start - warmup_s
     sampler.cancel()
     samples.append((round(time.monotonic() - start, 2), rss_kib(pid), cpu_s(pid)))
@@ -290,10 +309,15 @@ class SoakResult:
     @property
     def ledger_matches(self) -> bool:
         """The ledger and the usage report add up to exactly what the answers reported; nothing left on hold."""
-        same = all(Decimal(self.responses[k]) == Decimal(self.ledger[k]) == Decimal(self.usage_report[k])
-                   for k in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"))
-        return same and Decimal(self.ledger["committed_usd"]) == Decimal(self.ledger["cost_usd"]) \
+        same = all(
+            Decimal(self.responses[k]) == Decimal(self.ledger[k]) == Decimal(self.usage_report[k])
+            for k in ("calls", "prompt_tokens", "completion_tokens", "cost_usd")
+        )
+        return (
+            same
+            and Decimal(self.ledger["committed_usd"]) == Decimal(self.ledger["cost_usd"])
             and self.ledger["errors"] == "0"
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ledger_matches": self.ledger_matches}
@@ -308,8 +332,13 @@ def setting_names() -> set[str]:
     return {f.metadata["env"] for f in fields(Settings)}
 
 
-def run_soak(duration_s: float = 60.0, concurrency: int = 64, warmup_s: float = 3.0, max_requests: int = 2_000_000,
-             workdir: Path | None = None) -> SoakResult:
+def run_soak(
+    duration_s: float = 60.0,
+    concurrency: int = 64,
+    warmup_s: float = 3.0,
+    max_requests: int = 2_000_000,
+    workdir: Path | None = None,
+) -> SoakResult:
     """Starts the fake upstream and the local API as their own processes, loads the API, stops both."""
     with tempfile.TemporaryDirectory(prefix="airelay-soak-") as scratch:
         work = Path(workdir or scratch)
@@ -318,28 +347,58 @@ def run_soak(duration_s: float = 60.0, concurrency: int = 64, warmup_s: float = 
         upstream_port, api_port = free_port(), free_port()
         env = {name: value for name, value in os.environ.items() if name not in setting_names()}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "layers" / "core")])
-        upstream = subprocess.Popen([sys.executable, "-m", "tests.support.upstream", "--port", str(upstream_port)],
-                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        upstream = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.upstream", "--port", str(upstream_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         server = None
         try:
             wait_for_port(upstream_port, upstream)
-            server_env = {**env, **ENVIRONMENT, "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-                          "USAGE_DB_PATH": str(db_path)}
+            server_env = {
+                **env,
+                **ENVIRONMENT,
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+                "USAGE_DB_PATH": str(db_path),
+            }
             with log_path.open("wb") as log:
                 server = subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "local.server:create", "--factory", "--host", "127.0.0.1",
-                     "--port", str(api_port), "--log-level", "warning", "--no-access-log"],
-                    cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT)
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "local.server:create",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(api_port),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    cwd=ROOT,
+                    env=server_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             wait_for_port(api_port, server)
             first_day, load_before = datetime.now(UTC).date(), os.getloadavg()[0]
             load = drive(api_port, server.pid, duration_s, warmup_s, concurrency, max_requests)
             tally, samples, measured_s, client_cpu_s = run_loop(load)
-            days = [(first_day + timedelta(days=n)).isoformat()
-                    for n in range((datetime.now(UTC).date() - first_day).days + 1)]
+            days = [
+                (first_day + timedelta(days=n)).isoformat()
+                for n in range((datetime.now(UTC).date() - first_day).days + 1)
+            ]
             ledger = wait_until_settled(db_path, days, tally.calls)
             report = usage_report(api_port, len(days))
-            server_errors = [line for line in log_path.read_text("utf-8", "replace").splitlines()
-                             if '"level": "ERROR"' in line or "Traceback" in line][:20]
+            server_errors = [
+                line
+                for line in log_path.read_text("utf-8", "replace").splitlines()
+                if '"level": "ERROR"' in line or "Traceback" in line
+            ][:20]
         finally:
             if server is not None:
                 stop(server)
@@ -372,29 +431,64 @@ def usage_report(port: int, days: int) -> dict:
     return json.loads(body)["total"]
 
 
-def summarize(tally: Tally, samples, measured_s: float, client_cpu_s: float, warmup_s: float, concurrency: int,
-              ledger, report: dict, server_errors: list[str]) -> SoakResult:
+def summarize(
+    tally: Tally,
+    samples,
+    measured_s: float,
+    client_cpu_s: float,
+    warmup_s: float,
+    concurrency: int,
+    ledger,
+    report: dict,
+    server_errors: list[str],
+) -> SoakResult:
     measured = [kb for t, kb, _ in samples if t >= warmup_s]
     server_cpu = [cpu for t, _, cpu in samples if t >= warmup_s]
     all_latencies = [ms for values in tally.latencies_ms.values() for ms in values]
-    latency = {kind: {"p50": round(percentile(v, 50), 2), "p99": round(percentile(v, 99), 2),
-                      "max": round(max(v, default=0.0), 2)}
-               for kind, v in {**tally.latencies_ms, "all": all_latencies}.items()}
+    latency = {
+        kind: {
+            "p50": round(percentile(v, 50), 2),
+            "p99": round(percentile(v, 99), 2),
+            "max": round(max(v, default=0.0), 2),
+        }
+        for kind, v in {**tally.latencies_ms, "all": all_latencies}.items()
+    }
     return SoakResult(
-        duration_s=round(measured_s, 2), concurrency=concurrency, requests=dict(tally.requests),
-        rps=round(sum(tally.requests.values()) / measured_s, 1) if measured_s > 0 else 0.0, latency_ms=latency,
-        errors=len(tally.errors), error_samples=tally.errors[:10],
-        rss_mib={"start": round(measured[0] / 1024, 1), "end": round(measured[-1] / 1024, 1),
-                 "max": round(max(measured) / 1024, 1), "before_warmup": round(samples[0][1] / 1024, 1)},
+        duration_s=round(measured_s, 2),
+        concurrency=concurrency,
+        requests=dict(tally.requests),
+        rps=round(sum(tally.requests.values()) / measured_s, 1) if measured_s > 0 else 0.0,
+        latency_ms=latency,
+        errors=len(tally.errors),
+        error_samples=tally.errors[:10],
+        rss_mib={
+            "start": round(measured[0] / 1024, 1),
+            "end": round(measured[-1] / 1024, 1),
+            "max": round(max(measured) / 1024, 1),
+            "before_warmup": round(samples[0][1] / 1024, 1),
+        },
         rss_samples=[(t, kb) for t, kb, _ in samples],
         cpu_s={"server": round(server_cpu[-1] - server_cpu[0], 2), "client_all": round(client_cpu_s, 2)},
-        responses={"calls": str(tally.calls), "prompt_tokens": str(tally.prompt_tokens),
-                   "completion_tokens": str(tally.completion_tokens), "cost_usd": str(tally.cost_usd)},
-        ledger={"calls": str(ledger.calls), "errors": str(ledger.errors), "prompt_tokens": str(ledger.prompt_tokens),
-                "completion_tokens": str(ledger.completion_tokens), "cost_usd": str(ledger.spent),
-                "committed_usd": str(ledger.committed)},
-        usage_report={"calls": str(report["calls"]), "prompt_tokens": str(report["prompt_tokens"]),
-                      "completion_tokens": str(report["completion_tokens"]),
-                      "cost_usd": str(Decimal(repr(report["cost_usd"])))},
-        server_errors=server_errors, load_average=[],
+        responses={
+            "calls": str(tally.calls),
+            "prompt_tokens": str(tally.prompt_tokens),
+            "completion_tokens": str(tally.completion_tokens),
+            "cost_usd": str(tally.cost_usd),
+        },
+        ledger={
+            "calls": str(ledger.calls),
+            "errors": str(ledger.errors),
+            "prompt_tokens": str(ledger.prompt_tokens),
+            "completion_tokens": str(ledger.completion_tokens),
+            "cost_usd": str(ledger.spent),
+            "committed_usd": str(ledger.committed),
+        },
+        usage_report={
+            "calls": str(report["calls"]),
+            "prompt_tokens": str(report["prompt_tokens"]),
+            "completion_tokens": str(report["completion_tokens"]),
+            "cost_usd": str(Decimal(repr(report["cost_usd"]))),
+        },
+        server_errors=server_errors,
+        load_average=[],
     )

@@ -18,10 +18,20 @@ from tests.fakes import KeyedEmbedder
 SOURCE = {
     "version": 1,
     "entries": [
-        {"id": "shipping-time", "question": "배송은 얼마나 걸리나요?", "answer": "1~3일 걸립니다.",
-         "alternates": ["How long does delivery take?", "언제 도착하나요?"], "tags": ["shipping"]},
+        {
+            "id": "shipping-time",
+            "question": "배송은 얼마나 걸리나요?",
+            "answer": "1~3일 걸립니다.",
+            "alternates": ["How long does delivery take?", "언제 도착하나요?"],
+            "tags": ["shipping"],
+        },
         {"id": "refund", "question": "환불은 언제 되나요?", "answer": "검수 후 1~2영업일입니다."},
-        {"id": "payment", "question": "결제 수단은?", "answer": "카드, 계좌이체, 간편결제.", "alternates": ["카카오페이 되나요?"]},
+        {
+            "id": "payment",
+            "question": "결제 수단은?",
+            "answer": "카드, 계좌이체, 간편결제.",
+            "alternates": ["카카오페이 되나요?"],
+        },
     ],
 }
 
@@ -31,7 +41,7 @@ def source(data=SOURCE, name="faq.json"):
 
 
 def build(embedder=None, data=SOURCE, **options):
-    index, usage, calls = asyncio.run(build_index(source(data), embedder or KeyedEmbedder(), **options))
+    index, _usage, _calls = asyncio.run(build_index(source(data), embedder or KeyedEmbedder(), **options))
     return index
 
 
@@ -54,8 +64,11 @@ def test_json_yaml_and_csv_sources_give_the_same_entries():
         'payment,결제 수단은?,"카드, 계좌이체, 간편결제.",카카오페이 되나요?,\n'
     )
     # GIVEN one FAQ written as JSON, YAML and CSV WHEN each is parsed
-    parsed = [source().entries, parse_source(yaml_text.encode(), "faq.yaml").entries,
-              parse_source(csv_text.encode(), "faq.csv").entries]
+    parsed = [
+        source().entries,
+        parse_source(yaml_text.encode(), "faq.yaml").entries,
+        parse_source(csv_text.encode(), "faq.csv").entries,
+    ]
     # THEN the entries are identical, alternates and tags included
     assert parsed[0] == parsed[1] == parsed[2]
     assert parsed[0][0].texts == ("배송은 얼마나 걸리나요?", "How long does delivery take?", "언제 도착하나요?")
@@ -72,16 +85,22 @@ def test_the_example_faq_is_a_real_shop_faq():
     assert {"shipping", "returns", "payment"} <= {t for e in faq.entries for t in e.tags}
 
 
-@pytest.mark.parametrize("data,name,message", [
-    ({"entries": [{"id": "a", "question": "q", "answer": "x"}, {"id": "a", "question": "q2", "answer": "y"}]},
-     "f.json", "duplicate id 'a'"),
-    ({"entries": [{"id": "a", "question": "q"}]}, "f.json", "answer"),
-    ({"entries": [{"id": "a", "question": "q", "answer": "x", "answr": "typo"}]}, "f.json", "answr"),
-    ({"entries": [{"id": "a", "question": "q", "answer": "x", "alternates": ["", "ok"]}]}, "f.json", "alternates"),
-    ({"entries": []}, "f.json", "non-empty list"),
-    ({"version": 2, "entries": []}, "f.json", "version"),
-    ({"entries": [{"id": "a", "question": "q", "answer": "x"}]}, "f.txt", "unknown FAQ source type"),
-])
+@pytest.mark.parametrize(
+    "data,name,message",
+    [
+        (
+            {"entries": [{"id": "a", "question": "q", "answer": "x"}, {"id": "a", "question": "q2", "answer": "y"}]},
+            "f.json",
+            "duplicate id 'a'",
+        ),
+        ({"entries": [{"id": "a", "question": "q"}]}, "f.json", "answer"),
+        ({"entries": [{"id": "a", "question": "q", "answer": "x", "answr": "typo"}]}, "f.json", "answr"),
+        ({"entries": [{"id": "a", "question": "q", "answer": "x", "alternates": ["", "ok"]}]}, "f.json", "alternates"),
+        ({"entries": []}, "f.json", "non-empty list"),
+        ({"version": 2, "entries": []}, "f.json", "version"),
+        ({"entries": [{"id": "a", "question": "q", "answer": "x"}]}, "f.txt", "unknown FAQ source type"),
+    ],
+)
 def test_bad_sources_are_refused_with_the_reason(data, name, message):
     # GIVEN a source with one problem WHEN it is parsed THEN the error names the problem (and never half-loads)
     with pytest.raises(FaqSourceError, match=message):
@@ -155,14 +174,17 @@ def with_digest(body: bytes) -> bytes:
     return MAGIC + hashlib.sha256(body).digest() + body
 
 
-@pytest.mark.parametrize("damage,why", [
-    (lambda d: d[:-7], "checksum"),                                             # truncated upload
-    (lambda d: d[:-1] + bytes([d[-1] ^ 0xFF]), "checksum"),                     # one flipped bit
-    (lambda d: b"PK\x03\x04" + d[4:], "magic"),                                  # some other file
-    (lambda d: b"", "magic"),
-    (lambda d: with_digest(d[40:-4]), "size"),                                   # consistent digest, short matrix
-    (lambda d: with_digest(struct.pack("<I", 3) + b"{x}" + d[44:]), "header"),   # consistent digest, bad header
-])
+@pytest.mark.parametrize(
+    "damage,why",
+    [
+        (lambda d: d[:-7], "checksum"),  # truncated upload
+        (lambda d: d[:-1] + bytes([d[-1] ^ 0xFF]), "checksum"),  # one flipped bit
+        (lambda d: b"PK\x03\x04" + d[4:], "magic"),  # some other file
+        (lambda d: b"", "magic"),
+        (lambda d: with_digest(d[40:-4]), "size"),  # consistent digest, short matrix
+        (lambda d: with_digest(struct.pack("<I", 3) + b"{x}" + d[44:]), "header"),  # consistent digest, bad header
+    ],
+)
 def test_corrupt_objects_are_detected(damage, why):
     data = serialize(build())
     with pytest.raises(FaqIndexUnusable, match=why):
@@ -173,11 +195,11 @@ def test_rows_that_do_not_map_onto_entries_are_refused():
     index = build()
     header_size = struct.unpack_from("<I", serialize(index), 40)[0]
     data = serialize(index)
-    header = json.loads(data[44:44 + header_size])
+    header = json.loads(data[44 : 44 + header_size])
     header["row_entries"] = [0, 0, 0, 2, 2, 2]  # entry 1 lost its row
     head = json.dumps(header).encode()
     with pytest.raises(FaqIndexUnusable, match="map onto its entries"):
-        deserialize(with_digest(struct.pack("<I", len(head)) + head + data[44 + header_size:]))
+        deserialize(with_digest(struct.pack("<I", len(head)) + head + data[44 + header_size :]))
 
 
 # ---------------------------------------------------------------- matching
@@ -189,7 +211,7 @@ def test_an_alternate_maps_back_to_its_entry_once():
     # GIVEN a question identical to an alternate of the first entry
     matches = index.match(embedder.vector("How long does delivery take?"), top_k=3)
     # THEN that entry comes first, each entry appears once, and scores are sorted
-    assert [m.entry.id for m in matches][0] == "shipping-time"
+    assert matches[0].entry.id == "shipping-time"
     assert len({m.entry.id for m in matches}) == len(matches) == 3
     assert matches[0].score > matches[1].score >= matches[2].score
     assert matches[0].entry.question == "배송은 얼마나 걸리나요?"
@@ -246,8 +268,15 @@ def test_file_objects_write_atomically_and_change_version(tmp_path):
 def test_build_to_a_file_url_writes_a_loadable_index(tmp_path):
     (tmp_path / "faq.json").write_text(json.dumps(SOURCE, ensure_ascii=False), "utf-8")
     seen = []
-    report = asyncio.run(build_to(str(tmp_path / "faq.json"), f"file://{tmp_path}/out/faq.bin", KeyedEmbedder(),
-                                  float16=True, progress=lambda done, total: seen.append((done, total))))
+    report = asyncio.run(
+        build_to(
+            str(tmp_path / "faq.json"),
+            f"file://{tmp_path}/out/faq.bin",
+            KeyedEmbedder(),
+            float16=True,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    )
     loaded = deserialize((tmp_path / "out" / "faq.bin").read_bytes())
     assert report.entries == 3 and report.rows == 6 and report.dtype == "float16" and loaded.meta.dtype == "float16"
     assert seen[0] == (0, 6) and seen[-1] == (6, 6)
@@ -267,4 +296,5 @@ def test_with_one_row_per_entry_the_score_is_the_plain_cosine():
     assert index.centroids is None  # nothing to blend: each entry's centroid is its only row
     matches = index.match(query, 5)
     assert [round(m.score, 5) for m in matches] == sorted(
-        (round(float(embedder.vector(f"question {i}") @ query), 5) for i in range(5)), reverse=True)
+        (round(float(embedder.vector(f"question {i}") @ query), 5) for i in range(5)), reverse=True
+    )

@@ -24,8 +24,12 @@ class Clock:
 
 
 def index_bytes(answer="1~3일 걸립니다.", model="fake/keyed"):
-    data = {"entries": [{"id": "shipping", "question": "배송은 얼마나 걸리나요?", "answer": answer},
-                        {"id": "refund", "question": "환불은 언제 되나요?", "answer": "1~2영업일"}]}
+    data = {
+        "entries": [
+            {"id": "shipping", "question": "배송은 얼마나 걸리나요?", "answer": answer},
+            {"id": "refund", "question": "환불은 언제 되나요?", "answer": "1~2영업일"},
+        ]
+    }
     faq = parse_source(json.dumps(data, ensure_ascii=False).encode(), "faq.json")
     index, _, _ = asyncio.run(build_index(faq, KeyedEmbedder(model)))
     return serialize(index)
@@ -125,8 +129,15 @@ def test_thresholds_come_from_data_and_can_be_overridden():
         threshold_for("fake/unknown", Settings.from_env({}))
 
 
-@pytest.mark.parametrize("env", [{"FAQ_THRESHOLDS": "0.6"}, {"FAQ_THRESHOLDS": "local/x=high"},
-                                 {"FAQ_THRESHOLDS": "local/x=2"}, {"FAQ_TOP_K_DEFAULT": "20"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"FAQ_THRESHOLDS": "0.6"},
+        {"FAQ_THRESHOLDS": "local/x=high"},
+        {"FAQ_THRESHOLDS": "local/x=2"},
+        {"FAQ_TOP_K_DEFAULT": "20"},
+    ],
+)
 def test_bad_faq_settings_stop_the_function_at_start(env):
     with pytest.raises(ValueError, match="FAQ_"):
         Settings.from_env(env)

@@ -7,12 +7,38 @@ import pytest
 from airelay.images.fetch import UrlRefused, address_refusal, numeric_host, parse_target
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "127.255.255.254", "10.0.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "169.254.0.1",
-    "100.64.0.1", "0.0.0.0", "224.0.0.251", "240.0.0.1", "255.255.255.255", "192.0.2.1", "198.18.0.1",
-    "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "fec0::1", "2001:db8::1",
-    "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.255.255.254",
+        "10.0.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "169.254.0.1",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.251",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "198.18.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "ff02::1",
+        "fec0::1",
+        "2001:db8::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::1",
+        "64:ff9b::a9fe:a9fe",
+    ],
+)
 def test_internal_addresses_are_refused(address):
     assert address_refusal(ipaddress.ip_address(address)) is not None
 
@@ -22,10 +48,19 @@ def test_public_addresses_are_allowed(address):
     assert address_refusal(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize(("host", "address"), [
-    ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"), ("127.1", "127.0.0.1"),
-    ("0x7f.0.0.1", "127.0.0.1"), ("10.1", "10.0.0.1"), ("3232235777", "192.168.1.1"), ("0", "0.0.0.0"),
-])
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f.0.0.1", "127.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("3232235777", "192.168.1.1"),
+        ("0", "0.0.0.0"),
+    ],
+)
 def test_numeric_hosts_in_any_spelling_name_their_address(host, address):
     assert numeric_host(host) == ipaddress.ip_address(address)
 

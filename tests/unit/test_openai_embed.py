@@ -23,19 +23,33 @@ class FakeEmbeddingsApi:
         body = json.loads(request.content)
         self.requests.append(body)
         if self.status != 200:
-            return httpx2.Response(self.status, json={"error": {"message": "slow down", "type": "x"}},
-                                   headers={"retry-after": "3"})
-        data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0] + [0.0] * 1534}
-                for i, t in enumerate(body["input"])]
+            return httpx2.Response(
+                self.status, json={"error": {"message": "slow down", "type": "x"}}, headers={"retry-after": "3"}
+            )
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0] + [0.0] * 1534}
+            for i, t in enumerate(body["input"])
+        ]
         data.reverse()  # the API does not promise order; the index field does
         tokens = sum(len(t.split()) for t in body["input"])
-        return httpx2.Response(200, json={"object": "list", "data": data, "model": body["model"],
-                                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        return httpx2.Response(
+            200,
+            json={
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
 
 def embedder(api) -> OpenAIEmbedder:
-    client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://upstream.test/v1", max_retries=0,
-                                http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)))
+    client = openai.AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://upstream.test/v1",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)),
+    )
     return OpenAIEmbedder("openai/text-embedding-3-small", client)
 
 

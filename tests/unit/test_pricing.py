@@ -27,12 +27,14 @@ def test_the_table_is_dated_and_sourced():
 
 def test_local_models_are_free_and_unknown_models_are_refused():
     assert PRICES.price("local/smollm2-135m").free
-    with pytest.raises(NotConfigured, match="openai/mystery.*MODEL_PRICES"):
+    with pytest.raises(NotConfigured, match=r"openai/mystery.*MODEL_PRICES"):
         PRICES.price("openai/mystery")
 
 
 def test_overrides_add_and_replace_prices():
-    prices = load_prices('{"openai/mystery": {"input": "1", "output": "2"}, "openai/gpt-4o-mini": {"input": 0, "output": 0}}')
+    prices = load_prices(
+        '{"openai/mystery": {"input": "1", "output": "2"}, "openai/gpt-4o-mini": {"input": 0, "output": 0}}'
+    )
     assert prices.price("openai/mystery").cached_input == Decimal(1)  # defaults to the input price
     assert prices.price("openai/gpt-4o-mini").free
     assert "MODEL_PRICES" in prices.source
@@ -45,10 +47,18 @@ def test_a_wildcard_prices_every_model_of_a_prefix():
         prices.price("openai/mystery")
 
 
-@pytest.mark.parametrize("bad", ['[1]', '{"m": {"input": "x", "output": 1}}', '{"m": {"output": 1}}',
-                                 '{"m": {"input": -1, "output": 1}}', "not json"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[1]",
+        '{"m": {"input": "x", "output": 1}}',
+        '{"m": {"output": 1}}',
+        '{"m": {"input": -1, "output": 1}}',
+        "not json",
+    ],
+)
 def test_bad_overrides_fail_with_a_message(bad):
-    with pytest.raises(ValueError, match="MODEL_PRICES|price of m"):
+    with pytest.raises(ValueError, match=r"MODEL_PRICES|price of m"):
         load_prices(bad)
 
 
@@ -56,8 +66,9 @@ def test_worst_case_is_prompt_at_input_plus_max_tokens_at_output():
     assert PRICES.price("openai/gpt-4o-mini").worst_case(1000, 500) == Decimal("0.00045")
 
 
-@pytest.mark.parametrize("text", ["hello world", "배송은 얼마나 걸리나요?", "👋🏽 emoji " * 20, "a" * 5000,
-                                  "{\"json\": [1, 2, 3]}\n\n" * 10])
+@pytest.mark.parametrize(
+    "text", ["hello world", "배송은 얼마나 걸리나요?", "👋🏽 emoji " * 20, "a" * 5000, '{"json": [1, 2, 3]}\n\n' * 10]
+)
 def test_prompt_bound_is_never_below_the_real_token_count(text):
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
     assert prompt_bound(messages) >= count_prompt(messages)
@@ -69,7 +80,9 @@ def test_budgets_reset_at_midnight_utc():
 
 
 def test_identity_budget_overrides_parse():
-    assert parse_identity_budgets("key:abc=20, ip:2001:db8::1=0.5") == {"key:abc": Decimal(20),
-                                                                       "ip:2001:db8::1": Decimal("0.5")}
+    assert parse_identity_budgets("key:abc=20, ip:2001:db8::1=0.5") == {
+        "key:abc": Decimal(20),
+        "ip:2001:db8::1": Decimal("0.5"),
+    }
     with pytest.raises(ValueError, match="identity=USD"):
         parse_identity_budgets("key:abc")

@@ -10,10 +10,15 @@ def test_defaults_work_locally_without_any_environment():
 
 
 def test_values_are_parsed_by_type():
-    settings = Settings.from_env({"MAX_TOKENS_CAP": "2048", "UPSTREAM_TIMEOUT_S": "1.5",
-                                  "ALLOWED_ORIGINS": "https://a.example, https://b.example",
-                                  "ALLOWED_CHAT_MODELS": "openai/gpt-4o,openai/gpt-4o-mini",
-                                  "CHAT_MODEL": "openai/gpt-4o-mini"})
+    settings = Settings.from_env(
+        {
+            "MAX_TOKENS_CAP": "2048",
+            "UPSTREAM_TIMEOUT_S": "1.5",
+            "ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            "ALLOWED_CHAT_MODELS": "openai/gpt-4o,openai/gpt-4o-mini",
+            "CHAT_MODEL": "openai/gpt-4o-mini",
+        }
+    )
     assert settings.max_tokens_cap == 2048 and settings.upstream_timeout_s == 1.5
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
     assert settings.chat_models == ("openai/gpt-4o-mini", "openai/gpt-4o")

@@ -43,7 +43,14 @@ def test_round_trip_keeps_every_token_exactly():
     deltas = [p["delta"] for p in parts if p["type"] == "text-delta"]
     assert deltas == TRICKY
     assert [p["type"] for p in parts if p["type"] != "text-delta"] == [
-        "start", "start-step", "text-start", "text-end", "data-usage", "finish-step", "finish"]
+        "start",
+        "start-step",
+        "text-start",
+        "text-end",
+        "data-usage",
+        "finish-step",
+        "finish",
+    ]
     assert parts[-1] == {"type": "finish", "finishReason": "stop"}
     usage = next(p for p in parts if p["type"] == "data-usage")
     assert usage["transient"] is True
@@ -59,7 +66,7 @@ def test_each_event_is_one_data_line():
 def test_split_at_every_boundary(size):
     body = encode_all(TRICKY)
     for offset in range(size):
-        chunks = [body[:offset]] + [body[i:i + size] for i in range(offset, len(body), size)]
+        chunks = [body[:offset]] + [body[i : i + size] for i in range(offset, len(body), size)]
         deltas = [p["delta"] for p in parts_of(parse(chunks)) if p["type"] == "text-delta"]
         assert "".join(deltas) == "".join(TRICKY)
 

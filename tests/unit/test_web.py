@@ -17,14 +17,17 @@ def scope_with(context=None, client=("10.0.0.9", 1234), header=None):
     return scope
 
 
-@pytest.mark.parametrize("context,expected", [
-    ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "key:abc"),
-    ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "user:user-7"),
-    ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "user:cognito-sub"),
-    ({"authorizer": {"jwt": {"claims": {"sub": "jwt-sub"}}}}, "user:jwt-sub"),
-    ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
-    ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "user:user-9"),
-])
+@pytest.mark.parametrize(
+    "context,expected",
+    [
+        ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "key:abc"),
+        ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "user:user-7"),
+        ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "user:cognito-sub"),
+        ({"authorizer": {"jwt": {"claims": {"sub": "jwt-sub"}}}}, "user:jwt-sub"),
+        ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
+        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "user:user-9"),
+    ],
+)
 def test_identity_from_the_api_gateway_context(context, expected):
     assert identity_of(scope_with(context)) == expected
 

@@ -9,9 +9,16 @@ from datetime import UTC, datetime, timedelta
 from .usage import get_meter
 from .usage.report import MAX_DAYS, build_report
 
-COLUMNS = [("key", "{}"), ("calls", "{:,}"), ("errors", "{:,}"), ("cancelled", "{:,}"),
-           ("prompt_tokens", "{:,}"),
-           ("completion_tokens", "{:,}"), ("cost_usd", "${:.6f}"), ("cost_krw", "₩{:,.2f}")]
+COLUMNS = [
+    ("key", "{}"),
+    ("calls", "{:,}"),
+    ("errors", "{:,}"),
+    ("cancelled", "{:,}"),
+    ("prompt_tokens", "{:,}"),
+    ("completion_tokens", "{:,}"),
+    ("cost_usd", "${:.6f}"),
+    ("cost_krw", "₩{:,.2f}"),
+]
 
 
 def table(rows: list[dict]) -> str:
@@ -29,9 +36,11 @@ def usage_command(args: argparse.Namespace) -> int:
     print(f"usage {report['from']} .. {report['to']} by {report['by']}  (prices: {report['prices']})\n")
     print(table(report["rows"] + [report["total"]]) if report["rows"] else "no calls recorded in this range")
     budget = report["budget"]
-    print(f"\ntoday: ${budget['used_usd']:.6f} of ${budget['limit_usd']:.2f} used, "
-          f"${budget['remaining_usd']:.6f} left, resets in {budget['resets_in_s'] // 3600}h"
-          f"{budget['resets_in_s'] % 3600 // 60:02d}m")
+    print(
+        f"\ntoday: ${budget['used_usd']:.6f} of ${budget['limit_usd']:.2f} used, "
+        f"${budget['remaining_usd']:.6f} left, resets in {budget['resets_in_s'] // 3600}h"
+        f"{budget['resets_in_s'] % 3600 // 60:02d}m"
+    )
     return 0
 
 

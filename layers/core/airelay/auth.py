@@ -28,8 +28,14 @@ class JwtVerifier:
         except (self.jwt.PyJWKClientError, self.jwt.InvalidTokenError):
             raise Unauthorized("A valid bearer token is required.") from None
         try:
-            claims = self.jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=self.audience,
-                                     issuer=self.issuer, options={"require": ["exp", "iss", "aud", "sub"]})
+            claims = self.jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
         except self.jwt.InvalidTokenError:
             raise Unauthorized("A valid bearer token is required.") from None
         return str(claims["sub"])

@@ -71,8 +71,10 @@ def parse_body(data: object) -> ChatBody | UIChatBody:
 def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     """The conversation as role/content turns, oldest first, ending with the user's new message."""
     if isinstance(body, ChatBody):
-        return [*({"role": t.role, "content": t.content} for t in body.conversation_history),
-                {"role": "user", "content": body.message}]
+        return [
+            *({"role": t.role, "content": t.content} for t in body.conversation_history),
+            {"role": "user", "content": body.message},
+        ]
     turns = []
     for message in body.messages:
         if message.role == "system":
@@ -88,7 +90,7 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:
     """Keep the newest turns within the turn and character limits; the new message always stays."""
     *history, latest = turns
-    history = history[-settings.history_max_turns:] if settings.history_max_turns else []
+    history = history[-settings.history_max_turns :] if settings.history_max_turns else []
     budget = settings.history_max_chars - len(latest["content"])
     kept: list[dict[str, str]] = []
     for turn in reversed(history):
@@ -134,4 +136,3 @@ def build_request(body: ChatBody | UIChatBody, settings: Settings) -> tuple[str,
         presence_penalty=body.presence_penalty,
     )
     return resolve_model(body.model, settings), request
-

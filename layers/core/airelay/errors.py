@@ -99,8 +99,10 @@ class ProviderTimeout(AirelayError):
 class FaqIndexMissing(AirelayError):
     status = 503
     code = "faq_index_missing"
-    message = ("The FAQ index is not built yet: run `make faq-index` locally, upload an FAQ source file under "
-               "source/ in the FAQ bucket on AWS, or run `python -m airelay.faq build SOURCE --to URL`.")
+    message = (
+        "The FAQ index is not built yet: run `make faq-index` locally, upload an FAQ source file under "
+        "source/ in the FAQ bucket on AWS, or run `python -m airelay.faq build SOURCE --to URL`."
+    )
 
 
 class FaqIndexUnusable(AirelayError):

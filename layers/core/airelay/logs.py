@@ -21,8 +21,12 @@ EXTRA_FIELDS = ("model", "function", "status", "code")
 
 class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": round(record.created, 3), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage()}
+        line = {
+            "time": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         served = current_request.get()
         if served:
             line["request_id"], line["identity"] = served
@@ -60,15 +64,31 @@ def configure(settings: Settings) -> None:
 
 def emit_call_metrics(row, namespace: str = "Airelay") -> None:
     """One CloudWatch embedded-metric-format line per AI call: tokens, cost, latency, errors by function and model."""
-    metrics = {"InputTokens": row.prompt_tokens, "OutputTokens": row.completion_tokens,
-               "CachedTokens": row.cached_tokens, "CostUsd": float(row.cost_usd), "LatencyMs": row.latency_ms,
-               "Errors": int(row.status == "error"), "Cancelled": int(row.status == "cancelled")}
+    metrics = {
+        "InputTokens": row.prompt_tokens,
+        "OutputTokens": row.completion_tokens,
+        "CachedTokens": row.cached_tokens,
+        "CostUsd": float(row.cost_usd),
+        "LatencyMs": row.latency_ms,
+        "Errors": int(row.status == "error"),
+        "Cancelled": int(row.status == "cancelled"),
+    }
     units = {"CostUsd": "None", "LatencyMs": "Milliseconds"}
     document = {
-        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
-            "Namespace": namespace, "Dimensions": [["function", "model"]],
-            "Metrics": [{"Name": name, "Unit": units.get(name, "Count")} for name in metrics]}]},
-        "function": row.function, "model": row.model, "status": row.status, "request_id": row.request_id,
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["function", "model"]],
+                    "Metrics": [{"Name": name, "Unit": units.get(name, "Count")} for name in metrics],
+                }
+            ],
+        },
+        "function": row.function,
+        "model": row.model,
+        "status": row.status,
+        "request_id": row.request_id,
         **metrics,
     }
     sys.stdout.write(json.dumps(document) + "\n")

@@ -34,7 +34,7 @@ ERRORS = {
     415: "The body's content type is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",
     429: "Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); "
-         "with Retry-After.",
+    "with Retry-After.",
     502: "The model provider failed (provider_failed).",
     503: "The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...).",
     504: "The model provider did not answer in time (provider_timeout).",
@@ -154,17 +154,28 @@ class ErrorPart(Strict):
     errorText: str
 
 
-StreamPart = Annotated[StartPart | StepPart | TextEdgePart | TextDeltaPart | UsagePart | FinishPart | ErrorPart,
-                       Field(discriminator="type")]
+StreamPart = Annotated[
+    StartPart | StepPart | TextEdgePart | TextDeltaPart | UsagePart | FinishPart | ErrorPart,
+    Field(discriminator="type"),
+]
 
 
 def stream_answer() -> dict:
     """`responses=` 200 of the stream: each SSE event's data is one JSON part, the last one `[DONE]`."""
-    data = {"anyOf": [{"const": "[DONE]"}, {"type": "string", "contentMediaType": "application/json",
-                                             "contentSchema": inline_schema(StreamPart)}]}
+    data = {
+        "anyOf": [
+            {"const": "[DONE]"},
+            {"type": "string", "contentMediaType": "application/json", "contentSchema": inline_schema(StreamPart)},
+        ]
+    }
     event = {"type": "object", "required": ["data"], "properties": {"data": data, "event": {"const": "message"}}}
-    return {200: {"description": "The AI SDK UI message stream (server-sent events); a failure after the start "
-                                 "ends it with an `error` part", "content": {"text/event-stream": {"schema": event}}}}
+    return {
+        200: {
+            "description": "The AI SDK UI message stream (server-sent events); a failure after the start "
+            "ends it with an `error` part",
+            "content": {"text/event-stream": {"schema": event}},
+        }
+    }
 
 
 # POST /api/sentiment

@@ -55,9 +55,14 @@ def deadline_error() -> AirelayError:
 async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
     upstream_retry_after.set(None)
     meter = await usage.meter()
-    call = await meter.open(request_id=caller.request_id, identity=caller.identity, function=caller.function,
-                            model_id=model.model_id, prompt_tokens=prompt_bound(request.messages),
-                            max_tokens=request.max_tokens)
+    call = await meter.open(
+        request_id=caller.request_id,
+        identity=caller.identity,
+        function=caller.function,
+        model_id=model.model_id,
+        prompt_tokens=prompt_bound(request.messages),
+        max_tokens=request.max_tokens,
+    )
     return meter, call
 
 
@@ -94,8 +99,9 @@ async def complete_any(models: list[ChatModel], request: ChatRequest, settings: 
     return await complete(models[-1], request, settings, caller)
 
 
-async def open_any_stream(models: list[ChatModel], request: ChatRequest, settings: Settings,
-                          caller: Caller) -> ChatStream:
+async def open_any_stream(
+    models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller
+) -> ChatStream:
     """Like complete_any, up to the first token; after it, a failure is reported in the stream."""
     for model in models[:-1]:
         try:
@@ -125,8 +131,16 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
 
 
 class ChatStream:
-    def __init__(self, model_id: str, request: ChatRequest, first, events: AsyncIterator, settings: Settings,
-                 meter: Meter, call: Call) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        request: ChatRequest,
+        first,
+        events: AsyncIterator,
+        settings: Settings,
+        meter: Meter,
+        call: Call,
+    ) -> None:
         self.model_id = model_id
         self.request = request
         self.first = first

@@ -59,14 +59,14 @@ from .server import FakeUpstream
 from .wire import REPLY_TOKENS, SECRET_MARKER
 
 __all__ = [
-    "SECRET_MARKER",
     "REPLY_TOKENS",
+    "SECRET_MARKER",
     "Behaviour",
+    "FakeUpstream",
+    "MalformedChunk",
     "Ok",
-    "Status",
+    "ResetMidStream",
     "SlowFirstByte",
     "StallMidStream",
-    "ResetMidStream",
-    "MalformedChunk",
-    "FakeUpstream",
+    "Status",
 ]

@@ -8,7 +8,6 @@ into ``Behaviour`` instances.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Union
 
 
 class Behaviour:
@@ -75,7 +74,7 @@ class MalformedChunk(Behaviour):
     then: str = "continue"
 
 
-BehaviourLike = Union[str, int, Behaviour, dict]
+BehaviourLike = str | int | Behaviour | dict
 
 _BEHAVIOUR_TYPES: dict[str, type] = {
     c.__name__: c for c in (Ok, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk)
@@ -85,7 +84,7 @@ _OK = Ok()
 
 
 def coerce_behaviour(b: BehaviourLike) -> Behaviour:
-    """"ok" | "429" | 500 | Behaviour | {"type": "StallMidStream", ...} -> Behaviour."""
+    """ "ok" | "429" | 500 | Behaviour | {"type": "StallMidStream", ...} -> Behaviour."""
     if isinstance(b, Behaviour):
         return b
     if isinstance(b, int):

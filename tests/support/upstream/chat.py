@@ -25,9 +25,7 @@ from .wire import (
 class _ChatCompletions:
     """Chat completion answers (a mixin of ``FakeUpstream``)."""
 
-    async def _chat(
-        self, conn: _Conn, raw: bytes, headers: dict[str, str], keep_alive: bool, http11: bool
-    ) -> bool:
+    async def _chat(self, conn: _Conn, raw: bytes, headers: dict[str, str], keep_alive: bool, http11: bool) -> bool:
         try:
             body = json.loads(raw)
         except ValueError:
@@ -89,8 +87,17 @@ class _ChatCompletions:
             so = body.get("stream_options")
             include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
             return await self._stream(
-                conn, beh, rid, created, model_json, n, finish, prompt_tokens, include_usage,
-                delay, ok.chunk_delay_s if ok.chunk_delay_s is not None else self.chunk_delay_s,
+                conn,
+                beh,
+                rid,
+                created,
+                model_json,
+                n,
+                finish,
+                prompt_tokens,
+                include_usage,
+                delay,
+                ok.chunk_delay_s if ok.chunk_delay_s is not None else self.chunk_delay_s,
                 keep_alive and http11,
             )
         except _ClientGone:
@@ -118,8 +125,10 @@ class _ChatCompletions:
         # keep_alive False (HTTP/1.0 or Connection: close): close-delimited body.
         chunked = keep_alive
         frame = _frame if chunked else (lambda e: e)
-        head = _STREAM_HEAD + b"x-request-id: req_fake_%d\r\n" % rid + (
-            b"transfer-encoding: chunked\r\n\r\n" if chunked else b"connection: close\r\n\r\n"
+        head = (
+            _STREAM_HEAD
+            + b"x-request-id: req_fake_%d\r\n" % rid
+            + (b"transfer-encoding: chunked\r\n\r\n" if chunked else b"connection: close\r\n\r\n")
         )
         prefix = (
             'data: {"id":"chatcmpl-fake-%d","object":"chat.completion.chunk","created":%d,"model":%s,'
@@ -133,8 +142,10 @@ class _ChatCompletions:
         events.extend((prefix + _TOKEN_DELTAS[i % ntok] + suffix).encode() for i in range(n))
         tail: list[bytes] = [
             (
-                prefix + '{},"logprobs":null,"finish_reason":"%s"}]' % finish
-                + (_USAGE_NULL if include_usage else "") + "}\n\n"
+                prefix
+                + '{},"logprobs":null,"finish_reason":"%s"}]' % finish
+                + (_USAGE_NULL if include_usage else "")
+                + "}\n\n"
             ).encode()
         ]
         if include_usage:

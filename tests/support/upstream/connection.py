@@ -21,7 +21,7 @@ class _ClientGone(Exception):
 
 
 class _Conn:
-    __slots__ = ("reader", "writer", "transport", "buf", "eof", "gone", "watcher")
+    __slots__ = ("buf", "eof", "gone", "reader", "transport", "watcher", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader

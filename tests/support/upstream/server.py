@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .behaviours import _OK, Behaviour, BehaviourLike, coerce_behaviour
 from .chat import _ChatCompletions
@@ -139,7 +140,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
                     raise
         return asyncio.new_event_loop()
 
-    def start(self) -> "FakeUpstream":
+    def start(self) -> FakeUpstream:
         if self._thread is not None:
             return self
         self._started.clear()
@@ -184,7 +185,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
         if self._stop_fut is not None and not self._stop_fut.done():
             self._stop_fut.set_result(None)
 
-    def __enter__(self) -> "FakeUpstream":
+    def __enter__(self) -> FakeUpstream:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -195,9 +196,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._stop_fut = loop.create_future()
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, backlog=1024, limit=_READ_SIZE
-        )
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024, limit=_READ_SIZE)
         self.port = self._server.sockets[0].getsockname()[1]
         self._started.set()
         try:
@@ -212,7 +211,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
                 await asyncio.wait(list(self._tasks), timeout=2)
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
 
     # ------------------------------------------------------------ bookkeeping

@@ -1,8 +1,8 @@
 """python -m airelay.faq build SOURCE --to URL [--model ID] [--float16] | info URL
 
-    python -m airelay.faq build layers/core/airelay/data/faq/shop_faq.yaml --to file://.airelay/faq-index.bin
-    python -m airelay.faq build faq.csv --to s3://my-bucket/index/faq-index.bin --model openai/text-embedding-3-small
-    python -m airelay.faq info s3://my-bucket/index/faq-index.bin
+python -m airelay.faq build layers/core/airelay/data/faq/shop_faq.yaml --to file://.airelay/faq-index.bin
+python -m airelay.faq build faq.csv --to s3://my-bucket/index/faq-index.bin --model openai/text-embedding-3-small
+python -m airelay.faq info s3://my-bucket/index/faq-index.bin
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class ProgressBar:
     def __call__(self, done: int, total: int) -> None:
         fraction = done / total if total else 1.0
         filled = int(self.width * fraction)
-        line = (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} rows "
-                f"{time.perf_counter() - self.started:5.1f} s")
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} rows "
+            f"{time.perf_counter() - self.started:5.1f} s"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if done >= total else ""))
         elif int(fraction * 10) != self.last_tenth:  # logs and CI: at most 11 lines
@@ -48,11 +50,15 @@ async def build(args: argparse.Namespace) -> int:
     print(f"building {args.to} from {args.source} with {args.model}", file=sys.stderr, flush=True)
     embedder = await registry.embedder(args.model)
     progress = None if args.quiet else ProgressBar("embedding")
-    report = await build_to(args.source, args.to, embedder, float16=args.float16, batch_rows=args.batch_rows,
-                            progress=progress)
-    print(f"wrote {report.url}: {report.entries} entries, {report.rows} rows x {report.dimension} {report.dtype}, "
-          f"{report.bytes:,} bytes, model {report.model}, {report.embed_calls} embedding calls, "
-          f"{report.usage.prompt_tokens} tokens, {report.seconds:.1f} s", file=sys.stderr)
+    report = await build_to(
+        args.source, args.to, embedder, float16=args.float16, batch_rows=args.batch_rows, progress=progress
+    )
+    print(
+        f"wrote {report.url}: {report.entries} entries, {report.rows} rows x {report.dimension} {report.dtype}, "
+        f"{report.bytes:,} bytes, model {report.model}, {report.embed_calls} embedding calls, "
+        f"{report.usage.prompt_tokens} tokens, {report.seconds:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -60,9 +66,11 @@ def info(args: argparse.Namespace) -> int:
     data, version = open_object(args.url).read()
     index = deserialize(data)
     meta = index.meta
-    print(f"{args.url} (version {version})\n  model {meta.model}, {meta.dimension} dimensions, stored as {meta.dtype}\n"
-          f"  {len(index.entries)} entries, {index.rows} rows, {len(data):,} bytes\n"
-          f"  source sha256 {meta.source_sha256}\n  built {meta.built_at}")
+    print(
+        f"{args.url} (version {version})\n  model {meta.model}, {meta.dimension} dimensions, stored as {meta.dtype}\n"
+        f"  {len(index.entries)} entries, {index.rows} rows, {len(data):,} bytes\n"
+        f"  source sha256 {meta.source_sha256}\n  built {meta.built_at}"
+    )
     return 0
 
 

@@ -34,8 +34,9 @@ class BuildReport:
     source_sha256: str = ""
 
 
-async def build_index(source: FaqSource, embedder: Embedder, *, batch_rows: int | None = None,
-                      progress: Progress | None = None) -> tuple[FaqIndex, Usage, int]:
+async def build_index(
+    source: FaqSource, embedder: Embedder, *, batch_rows: int | None = None, progress: Progress | None = None
+) -> tuple[FaqIndex, Usage, int]:
     """The index of `source` with `embedder`; returns it with the embedding usage and the number of embed calls."""
     texts: list[str] = []
     row_entries: list[int] = []
@@ -47,7 +48,7 @@ async def build_index(source: FaqSource, embedder: Embedder, *, batch_rows: int 
     if progress:
         progress(0, len(texts))
     for start in range(0, len(texts), batch):
-        chunk = texts[start:start + batch]
+        chunk = texts[start : start + batch]
         embeddings = await embedder.embed(chunk)
         calls += 1
         vectors = np.asarray(embeddings.vectors, dtype=np.float32)
@@ -69,8 +70,15 @@ def read_source(url: str) -> FaqSource:
     return parse_source(data, stored.name)
 
 
-async def build_to(source_url: str, to_url: str, embedder: Embedder, *, float16: bool = False,
-                   batch_rows: int | None = None, progress: Progress | None = None) -> BuildReport:
+async def build_to(
+    source_url: str,
+    to_url: str,
+    embedder: Embedder,
+    *,
+    float16: bool = False,
+    batch_rows: int | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
     started = time.perf_counter()
     source = read_source(source_url)
     index, usage, calls = await build_index(source, embedder, batch_rows=batch_rows, progress=progress)
@@ -78,5 +86,16 @@ async def build_to(source_url: str, to_url: str, embedder: Embedder, *, float16:
     data = serialize(index, dtype)
     target = open_object(to_url)
     target.write(data)
-    return BuildReport(target.url, index.meta.model, len(index.entries), index.rows, index.meta.dimension, dtype,
-                       len(data), time.perf_counter() - started, calls, usage, source.checksum)
+    return BuildReport(
+        target.url,
+        index.meta.model,
+        len(index.entries),
+        index.rows,
+        index.meta.dimension,
+        dtype,
+        len(data),
+        time.perf_counter() - started,
+        calls,
+        usage,
+        source.checksum,
+    )

@@ -32,15 +32,17 @@ def handoff(confidence: float) -> dict:
 
 def chat_request(question: str, matches: list[Match], settings: Settings) -> ChatRequest:
     config = bot_config()
-    context = "\n".join(f"- Q: {m.entry.question}\n  A: {m.entry.answer}"
-                        for m in matches[:config["context_entries"]])
+    context = "\n".join(f"- Q: {m.entry.question}\n  A: {m.entry.answer}" for m in matches[: config["context_entries"]])
     system = f"{system_prompt(PERSONA)}\n\n{config['context_intro']}\n{context}" if context else system_prompt(PERSONA)
-    return ChatRequest(messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
-                       max_tokens=settings.default_max_tokens)
+    return ChatRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+        max_tokens=settings.default_max_tokens,
+    )
 
 
-async def answer_with_model(question: str, matches: list[Match], confidence: float, settings: Settings,
-                            caller: usage.Caller) -> dict:
+async def answer_with_model(
+    question: str, matches: list[Match], confidence: float, settings: Settings, caller: usage.Caller
+) -> dict:
     """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human."""
     try:
         models = await chat_models(settings.fallback_chain(settings.chat_model), settings)

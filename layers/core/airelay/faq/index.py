@@ -66,8 +66,15 @@ class IndexMeta:
 
 
 class FaqIndex:
-    def __init__(self, meta: IndexMeta, entries: tuple[IndexedEntry, ...], row_entries: np.ndarray,
-                 matrix: np.ndarray, *, exact_rows_max: int = EXACT_ROWS_MAX) -> None:
+    def __init__(
+        self,
+        meta: IndexMeta,
+        entries: tuple[IndexedEntry, ...],
+        row_entries: np.ndarray,
+        matrix: np.ndarray,
+        *,
+        exact_rows_max: int = EXACT_ROWS_MAX,
+    ) -> None:
         self.meta = meta
         self.entries = entries
         self.row_entries = np.ascontiguousarray(row_entries, dtype=np.int32)
@@ -81,8 +88,15 @@ class FaqIndex:
         self.codes = sign_codes(self.matrix) if len(self.matrix) > exact_rows_max else None
 
     @classmethod
-    def create(cls, model: str, entries: tuple[IndexedEntry, ...], row_entries, matrix: np.ndarray,
-               source_sha256: str, **options) -> FaqIndex:
+    def create(
+        cls,
+        model: str,
+        entries: tuple[IndexedEntry, ...],
+        row_entries,
+        matrix: np.ndarray,
+        source_sha256: str,
+        **options,
+    ) -> FaqIndex:
         matrix = normalise(np.asarray(matrix, dtype=np.float32))
         built_at = datetime.now(UTC).isoformat(timespec="seconds")
         meta = IndexMeta(model, int(matrix.shape[1]), "float32", source_sha256, built_at)
@@ -104,14 +118,16 @@ class FaqIndex:
             raise FaqIndexUnusable(
                 f"The FAQ index was built with '{self.meta.model}' ({self.meta.dimension} dimensions), but "
                 f"questions are embedded with '{model_id}': rebuild the index with --model {model_id}, or set "
-                f"FAQ_EMBEDDING_MODEL={self.meta.model}.")
+                f"FAQ_EMBEDDING_MODEL={self.meta.model}."
+            )
 
     def match(self, vector: np.ndarray, top_k: int) -> list[Match]:
         """The best `top_k` entries for one normalised question vector, best first, one score per entry."""
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.meta.dimension:
-            raise FaqIndexUnusable(f"A question vector has {query.shape[0]} dimensions; the index has "
-                                   f"{self.meta.dimension}.")
+            raise FaqIndexUnusable(
+                f"A question vector has {query.shape[0]} dimensions; the index has {self.meta.dimension}."
+            )
         entries, scores = self._scores(query)
         top = top_indices(scores, min(top_k, len(scores)))
         return [Match(self.entries[i if entries is None else entries[i]], float(scores[i])) for i in top.tolist()]
@@ -144,7 +160,7 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest scores, largest first."""
     if k < len(scores):
-        part = np.argpartition(scores, len(scores) - k)[len(scores) - k:]
+        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
     else:
         part = np.arange(len(scores))
     return part[np.argsort(-scores[part], kind="stable")]
@@ -189,8 +205,9 @@ def serialize(index: FaqIndex, dtype: str = "float32") -> bytes:
         "dtype": dtype,
         "rows": index.rows,
         "row_entries": index.row_entries.tolist(),
-        "entries": [{"id": e.id, "question": e.question, "answer": e.answer, "tags": list(e.tags)}
-                    for e in index.entries],
+        "entries": [
+            {"id": e.id, "question": e.question, "answer": e.answer, "tags": list(e.tags)} for e in index.entries
+        ],
         "source_sha256": index.meta.source_sha256,
         "built_at": index.meta.built_at,
     }
@@ -208,12 +225,20 @@ def deserialize(data: bytes, **options) -> FaqIndex:
         raise corrupt("its checksum does not match (truncated or damaged)")
     (size,) = struct.unpack_from("<I", view, 40)
     try:
-        header = json.loads(bytes(view[44:44 + size]).decode("utf-8"))
-        meta = IndexMeta(str(header["model"]), int(header["dimension"]), str(header["dtype"]),
-                         str(header["source_sha256"]), str(header["built_at"]), int(header["format_version"]))
+        header = json.loads(bytes(view[44 : 44 + size]).decode("utf-8"))
+        meta = IndexMeta(
+            str(header["model"]),
+            int(header["dimension"]),
+            str(header["dtype"]),
+            str(header["source_sha256"]),
+            str(header["built_at"]),
+            int(header["format_version"]),
+        )
         rows = int(header["rows"])
-        entries = tuple(IndexedEntry(str(e["id"]), str(e["question"]), str(e["answer"]), tuple(e.get("tags", ())))
-                        for e in header["entries"])
+        entries = tuple(
+            IndexedEntry(str(e["id"]), str(e["question"]), str(e["answer"]), tuple(e.get("tags", ())))
+            for e in header["entries"]
+        )
         row_entries = np.asarray(header["row_entries"], dtype=np.int64)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise corrupt("its header is not valid") from None
@@ -224,10 +249,13 @@ def deserialize(data: bytes, **options) -> FaqIndex:
     expected = rows * meta.dimension * DTYPES[meta.dtype].itemsize
     if rows < 1 or meta.dimension < 1 or len(view) - 44 - size != expected or row_entries.shape != (rows,):
         raise corrupt("its matrix does not have the size its header declares")
-    if not entries or np.any(np.diff(row_entries) < 0) or \
-            not np.array_equal(np.unique(row_entries), np.arange(len(entries))):
+    if (
+        not entries
+        or np.any(np.diff(row_entries) < 0)
+        or not np.array_equal(np.unique(row_entries), np.arange(len(entries)))
+    ):
         raise corrupt("its rows do not map onto its entries (each entry needs consecutive rows)")
-    matrix = np.frombuffer(view[44 + size:], dtype=DTYPES[meta.dtype]).reshape(rows, meta.dimension)
+    matrix = np.frombuffer(view[44 + size :], dtype=DTYPES[meta.dtype]).reshape(rows, meta.dimension)
     matrix = matrix.astype(np.float32)  # a copy: float16 is widened, and the index never aliases `data`
     if not np.all(np.isfinite(matrix)):
         raise corrupt("its matrix holds values that are not finite")
@@ -235,5 +263,6 @@ def deserialize(data: bytes, **options) -> FaqIndex:
 
 
 def corrupt(why: str) -> FaqIndexUnusable:
-    return FaqIndexUnusable(f"The FAQ index cannot be read: {why}. Rebuild it with "
-                            "`python -m airelay.faq build SOURCE --to URL`.")
+    return FaqIndexUnusable(
+        f"The FAQ index cannot be read: {why}. Rebuild it with `python -m airelay.faq build SOURCE --to URL`."
+    )

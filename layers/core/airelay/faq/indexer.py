@@ -64,12 +64,27 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
                 log.error("FAQ source %s rejected: %s", url, exc)
                 rejected.append({"source": url, "error": str(exc)})
                 continue
-            log.info("FAQ index %s built from %s: %d entries, %d rows, %d bytes, %.2f s, %d embedding tokens",
-                     report.url, url, report.entries, report.rows, report.bytes, report.seconds,
-                     report.usage.prompt_tokens)
-            built.append({"source": url, "index": report.url, "entries": report.entries, "rows": report.rows,
-                          "model": report.model, "embed_calls": report.embed_calls,
-                          "embedding_tokens": report.usage.prompt_tokens})
+            log.info(
+                "FAQ index %s built from %s: %d entries, %d rows, %d bytes, %.2f s, %d embedding tokens",
+                report.url,
+                url,
+                report.entries,
+                report.rows,
+                report.bytes,
+                report.seconds,
+                report.usage.prompt_tokens,
+            )
+            built.append(
+                {
+                    "source": url,
+                    "index": report.url,
+                    "entries": report.entries,
+                    "rows": report.rows,
+                    "model": report.model,
+                    "embed_calls": report.embed_calls,
+                    "embedding_tokens": report.usage.prompt_tokens,
+                }
+            )
     return {"built": built, "rejected": rejected, "skipped": skipped}
 
 

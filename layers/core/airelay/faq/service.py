@@ -78,8 +78,15 @@ class IndexHolder:
         self.index, self.version, self.refused = index, version, None
         self.loads += 1
         self.load_seconds = time.perf_counter() - started
-        log.info("FAQ index %s loaded: %d entries, %d rows, model %s, built %s, in %.3f s", self.stored.url,
-                 len(index.entries), index.rows, index.meta.model, index.meta.built_at, self.load_seconds)
+        log.info(
+            "FAQ index %s loaded: %d entries, %d rows, model %s, built %s, in %.3f s",
+            self.stored.url,
+            len(index.entries),
+            index.rows,
+            index.meta.model,
+            index.meta.built_at,
+            self.load_seconds,
+        )
         return index
 
     def _keep(self, error: AirelayError) -> FaqIndex:
@@ -150,10 +157,16 @@ class FaqBot:
         confidence = round(matches[0].score, 4)
         if matches[0].score >= threshold:
             best = matches[0].entry
-            body = {"source": "faq", "answer": best.answer, "confidence": confidence, "faq_id": best.id,
-                    "matched_question": best.question,
-                    "matches": [{"id": m.entry.id, "question": m.entry.question, "score": round(m.score, 4)}
-                                for m in matches]}
+            body = {
+                "source": "faq",
+                "answer": best.answer,
+                "confidence": confidence,
+                "faq_id": best.id,
+                "matched_question": best.question,
+                "matches": [
+                    {"id": m.entry.id, "question": m.entry.question, "score": round(m.score, 4)} for m in matches
+                ],
+            }
         else:
             body = await answer_with_model(question, matches, confidence, self.settings, caller)
         return FaqReply(body, self.model_id)

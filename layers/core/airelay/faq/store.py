@@ -85,8 +85,9 @@ class S3Object:
         return answer["Body"].read(), answer["ETag"]
 
     def write(self, data: bytes) -> str:
-        return s3_client().put_object(Bucket=self.bucket, Key=self.key, Body=data,
-                                      ContentType="application/octet-stream")["ETag"]
+        return s3_client().put_object(
+            Bucket=self.bucket, Key=self.key, Body=data, ContentType="application/octet-stream"
+        )["ETag"]
 
 
 def is_missing(exc: Exception) -> bool:

@@ -44,7 +44,8 @@ def decode_image(data: bytes, max_pixels: int):
         image.load()
         return ImageOps.exif_transpose(image).convert("RGB")
     except Image.DecompressionBombError:  # more than twice Pillow's limit: refused by Pillow while reading the header
-        raise ImageTooLarge(f"The image has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; "
-                            f"the limit is {max_pixels:,} pixels.") from None
+        raise ImageTooLarge(
+            f"The image has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; the limit is {max_pixels:,} pixels."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise NotAnImage() from None

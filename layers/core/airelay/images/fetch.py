@@ -62,8 +62,12 @@ class FetchPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchPolicy:
-        return cls(settings.image_max_bytes, settings.image_fetch_timeout_s, settings.image_max_redirects,
-                   min(settings.upstream_connect_timeout_s, settings.image_fetch_timeout_s))
+        return cls(
+            settings.image_max_bytes,
+            settings.image_fetch_timeout_s,
+            settings.image_max_redirects,
+            min(settings.upstream_connect_timeout_s, settings.image_fetch_timeout_s),
+        )
 
     def refusal(self, host: str, address: IPAddress) -> str | None:
         """Why `address` (what `host` names or resolved to) must not be contacted; None when it may."""
@@ -81,9 +85,14 @@ def address_refusal(address: IPAddress) -> str | None:
             return reason
         if address.is_site_local:
             return "a site-local address"
-    for kind, refused in (("loopback", address.is_loopback), ("unspecified", address.is_unspecified),
-                          ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                          ("private", address.is_private), ("reserved", address.is_reserved)):
+    for kind, refused in (
+        ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+    ):
         if refused:
             return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
     return None if address.is_global else "not a public address"
@@ -203,8 +212,12 @@ async def fetch_image(url: str, policy: FetchPolicy, resolver: Resolver = system
 
 async def get(client, target: Target, address: IPAddress, policy: FetchPolicy) -> bytes | str:
     """One request to the checked address: the body, or the Location of a redirect."""
-    headers = {"host": target.host_header, "accept": "image/*", "accept-encoding": "identity",
-               "user-agent": "airelay-image-fetch"}
+    headers = {
+        "host": target.host_header,
+        "accept": "image/*",
+        "accept-encoding": "identity",
+        "user-agent": "airelay-image-fetch",
+    }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     async with client.stream("GET", target.pinned(address), headers=headers, extensions=extensions) as response:
         if response.status_code in REDIRECTS:

@@ -10,7 +10,6 @@ from typing import ClassVar
 
 from ..errors import InvalidInput
 
-
 # Set by a provider when its upstream answered "429, retry after N s" during the current call, so that a deadline
 # that cuts the SDK's retries short can still tell the client it was rate limiting (and for how long).
 upstream_retry_after: ContextVar[int | None] = ContextVar("upstream_retry_after", default=None)
@@ -75,7 +74,7 @@ class ChatModel(ABC):
 
 @dataclass(slots=True)
 class Embeddings:
-    vectors: "numpy.ndarray"  # (n, dimension) float32, each row L2-normalised  # noqa: F821
+    vectors: numpy.ndarray  # (n, dimension) float32, each row L2-normalised  # noqa: F821
     usage: Usage
 
 
@@ -137,7 +136,7 @@ class ImageClassifier(ABC):
         self.name = model_id.split("/", 1)[1]
 
     @abstractmethod
-    async def classify(self, image: "PIL.Image.Image | bytes") -> list[Label]: ...  # noqa: F821
+    async def classify(self, image: PIL.Image.Image | bytes) -> list[Label]: ...  # noqa: F821
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

@@ -97,8 +97,12 @@ def encoded(image) -> tuple[bytes, str]:
 
 
 def sniff(data: bytes) -> str:
-    for magic, content_type in ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"GIF8", "image/gif"),
-                                (b"BM", "image/bmp")):
+    for magic, content_type in (
+        (b"\xff\xd8", "image/jpeg"),
+        (b"\x89PNG", "image/png"),
+        (b"GIF8", "image/gif"),
+        (b"BM", "image/bmp"),
+    ):
         if data.startswith(magic):
             return content_type
     return "image/webp" if data[8:12] == b"WEBP" else "application/octet-stream"
@@ -161,8 +165,9 @@ def status_error(response: httpx2.Response, model: str) -> AirelayError:
     if status == 429:
         return ProviderRateLimited(retry_after=retry_after(response))
     if status == 503:
-        return ProviderUnavailable("The Hugging Face model is loading or unavailable; try again shortly.",
-                                   retry_after=retry_after(response))
+        return ProviderUnavailable(
+            "The Hugging Face model is loading or unavailable; try again shortly.", retry_after=retry_after(response)
+        )
     if status == 504:
         return ProviderTimeout()
     return ProviderFailed()

@@ -24,12 +24,15 @@ SYSTEM = (
 )
 
 EXAMPLES = (
-    ("배송이 빠르고 포장도 깔끔했어요. 만족합니다!",
-     {"sentiment": "positive", "score": 0.94, "keywords": ["빠르고", "깔끔했어요", "만족합니다"]}),
-    ("The screen cracked after one day and support never replied.",
-     {"sentiment": "negative", "score": 0.93, "keywords": ["cracked", "never replied"]}),
-    ("주문은 평일 오후 6시까지 받습니다.",
-     {"sentiment": "neutral", "score": 0.88, "keywords": []}),
+    (
+        "배송이 빠르고 포장도 깔끔했어요. 만족합니다!",
+        {"sentiment": "positive", "score": 0.94, "keywords": ["빠르고", "깔끔했어요", "만족합니다"]},
+    ),
+    (
+        "The screen cracked after one day and support never replied.",
+        {"sentiment": "negative", "score": 0.93, "keywords": ["cracked", "never replied"]},
+    ),
+    ("주문은 평일 오후 6시까지 받습니다.", {"sentiment": "neutral", "score": 0.88, "keywords": []}),
 )
 
 SCHEMA = {
@@ -83,13 +86,17 @@ class LLMSentimentClassifier(TextClassifier):
         self.chat = chat
         self.timeout_s = settings.upstream_timeout_s
 
-
     def worst_case(self, text: str) -> tuple[str, int, int]:
         return self.chat.model_id, prompt_bound(messages_for(text)), MAX_TOKENS
+
     async def classify(self, text: str) -> SentimentResult:
         local = self.chat.model_id.startswith("local/")
-        request = ChatRequest(messages_for(text), max_tokens=MAX_TOKENS, temperature=0.0,
-                              response_format=LLAMA_CPP_RESPONSE_FORMAT if local else RESPONSE_FORMAT)
+        request = ChatRequest(
+            messages_for(text),
+            max_tokens=MAX_TOKENS,
+            temperature=0.0,
+            response_format=LLAMA_CPP_RESPONSE_FORMAT if local else RESPONSE_FORMAT,
+        )
         try:
             with anyio.fail_after(self.timeout_s):
                 completion = await self.chat.complete(request)

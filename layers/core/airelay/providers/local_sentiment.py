@@ -25,8 +25,9 @@ MAX_KEYWORDS = 3
 class AnchorSentimentClassifier(TextClassifier):
     provider = "local"
 
-    def __init__(self, model_id: str, embedder: Embedder, centroids: np.ndarray, temperature: float,
-                 stopwords: frozenset[str]) -> None:
+    def __init__(
+        self, model_id: str, embedder: Embedder, centroids: np.ndarray, temperature: float, stopwords: frozenset[str]
+    ) -> None:
         super().__init__(model_id)
         self.embedder = embedder
         self.centroids = centroids  # (3, dimension), rows in SENTIMENTS order, L2-normalised

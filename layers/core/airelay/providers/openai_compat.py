@@ -36,8 +36,10 @@ class OpenAICompatChatModel(ChatModel):
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
         self.client = client
-        self.stream_options = {"headers": RAW_STREAM, "timeout": httpx2.Timeout(
-            settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s)}
+        self.stream_options = {
+            "headers": RAW_STREAM,
+            "timeout": httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s),
+        }
 
     def arguments(self, request: ChatRequest) -> dict:
         args = {"model": self.name, "messages": request.messages, "max_tokens": request.max_tokens}
@@ -49,8 +51,9 @@ class OpenAICompatChatModel(ChatModel):
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self.client.post("/chat/completions", body=self.arguments(request),
-                                               cast_to=httpx2.Response)
+            response = await self.client.post(
+                "/chat/completions", body=self.arguments(request), cast_to=httpx2.Response
+            )
             answer = json.loads(response.content)
             choice = answer["choices"][0]
             text = choice["message"].get("content") or ""
@@ -62,8 +65,9 @@ class OpenAICompatChatModel(ChatModel):
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
         try:
-            response = await self.client.post("/chat/completions", body=body, cast_to=httpx2.Response,
-                                              options=self.stream_options)
+            response = await self.client.post(
+                "/chat/completions", body=body, cast_to=httpx2.Response, options=self.stream_options
+            )
         except Exception as exc:
             raise provider_error(exc) from None
         state = StreamState()
@@ -85,7 +89,7 @@ class OpenAICompatChatModel(ChatModel):
 class StreamState:
     """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta."""
 
-    __slots__ = ("buffer", "reason", "usage", "done")
+    __slots__ = ("buffer", "done", "reason", "usage")
 
     def __init__(self) -> None:
         self.buffer = b""

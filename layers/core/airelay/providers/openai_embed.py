@@ -14,9 +14,9 @@ from .base import Embedder, Embeddings, Usage
 from .openai_compat import provider_error
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
-MAX_INPUTS = 2048            # texts in one request
+MAX_INPUTS = 2048  # texts in one request
 MAX_REQUEST_TOKENS = 300_000  # tokens summed over one request's texts
-MAX_INPUT_TOKENS = 8192      # tokens in one text
+MAX_INPUT_TOKENS = 8192  # tokens in one text
 
 
 def token_bound(text: str) -> int:

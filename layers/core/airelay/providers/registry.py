@@ -40,9 +40,7 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
     import httpx2
     import openai
 
-    from .openai_compat import OpenAICompatChatModel
-
-    from .openai_compat import note_rate_limit
+    from .openai_compat import OpenAICompatChatModel, note_rate_limit
 
     client = openai.AsyncOpenAI(
         api_key=key,

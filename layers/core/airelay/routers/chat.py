@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -18,8 +17,9 @@ router = APIRouter()
 
 # Bodies are read by hand (validated_json): a body model in a signature makes FastAPI import pydantic.v1 (~40 ms of
 # a cold start). openapi_extra cannot add components, hence the inline schemas.
-BUFFERED_BODY_SCHEMA = {"requestBody": {"required": True,
-                                        "content": {"application/json": {"schema": inline_schema(ChatBody)}}}}
+BUFFERED_BODY_SCHEMA = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(ChatBody)}}}
+}
 STREAM_BODY_SCHEMA = {
     "requestBody": {
         "required": True,
@@ -32,8 +32,11 @@ STREAM_BODY_SCHEMA = {
 }
 
 
-@router.post("/api/chat", openapi_extra=BUFFERED_BODY_SCHEMA,
-             responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
+@router.post(
+    "/api/chat",
+    openapi_extra=BUFFERED_BODY_SCHEMA,
+    responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504),
+)
 async def chat(http_request: Request) -> JSONResponse:
     settings = get_settings()
     body = validated_json(await http_request.body(), ChatBody.model_validate)
@@ -42,24 +45,31 @@ async def chat(http_request: Request) -> JSONResponse:
     answer = await relay.complete_any(models, request, settings, caller_of(http_request, "chat"))
     usage = answer.usage
     meter = await relay.usage.meter()
-    return JSONResponse({
-        "response": answer.text,
-        "tokens_used": usage.prompt_tokens + usage.completion_tokens,
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cached_tokens": usage.cached_tokens,
-            "estimated": usage.estimated,
-        },
-        "cost_usd": float(answer.cost_usd),
-        "cost_krw": float(meter.krw(answer.cost_usd)),
-        "model": answer.model_id,
-        "finish_reason": answer.reason,
-    })
+    return JSONResponse(
+        {
+            "response": answer.text,
+            "tokens_used": usage.prompt_tokens + usage.completion_tokens,
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "estimated": usage.estimated,
+            },
+            "cost_usd": float(answer.cost_usd),
+            "cost_krw": float(meter.krw(answer.cost_usd)),
+            "model": answer.model_id,
+            "finish_reason": answer.reason,
+        }
+    )
 
 
-@router.post("/api/chat/stream", openapi_extra=STREAM_BODY_SCHEMA, status_code=200, response_class=EventStreamResponse,
-             responses={**stream_answer(), **errors(400, 401, 413, 422, 429, 502, 503, 504)})
+@router.post(
+    "/api/chat/stream",
+    openapi_extra=STREAM_BODY_SCHEMA,
+    status_code=200,
+    response_class=EventStreamResponse,
+    responses={**stream_answer(), **errors(400, 401, 413, 422, 429, 502, 503, 504)},
+)
 async def chat_stream(request: Request) -> EventStreamResponse:
     settings = get_settings()
     body = await read_body(request)

@@ -47,16 +47,25 @@ class ClassifyBody(BaseModel):
         return self
 
 
-OPENAPI = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "string",
-                                                                                  "format": "binary"}}}},
-    "application/json": {"schema": ClassifyBody.model_json_schema()},
-    "image/*": {"schema": {"type": "string", "format": "binary"}},
-}}}
+OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}
+            },
+            "application/json": {"schema": ClassifyBody.model_json_schema()},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
-@router.post("/api/image/classify", openapi_extra=OPENAPI,
-             responses=answers(ClassifyAnswer, 400, 401, 413, 415, 422, 429, 502, 503, 504))
+@router.post(
+    "/api/image/classify",
+    openapi_extra=OPENAPI,
+    responses=answers(ClassifyAnswer, 400, 401, 413, 415, 422, 429, 502, 503, 504),
+)
 async def classify(request: Request) -> JSONResponse:
     settings = get_settings()
     data = await read_image(request, settings)
@@ -65,10 +74,12 @@ async def classify(request: Request) -> JSONResponse:
     model = await image_classifier(model_id, settings)
     async with usage.metered(caller_of(request, "classify"), model_id):
         labels = await model.classify(image)
-    return JSONResponse({
-        "labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels],
-        "model": model_id,
-    })
+    return JSONResponse(
+        {
+            "labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels],
+            "model": model_id,
+        }
+    )
 
 
 async def read_image(request: Request, settings: Settings) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
@@ -24,14 +23,22 @@ class SentimentBody(BaseModel):
 
 
 OPENAPI = {
-    "parameters": [{"name": "text", "in": "query", "required": False, "schema": {"type": "string"},
-                    "description": "the text, when there is no JSON body (the tutorial's form)"}],
+    "parameters": [
+        {
+            "name": "text",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "the text, when there is no JSON body (the tutorial's form)",
+        }
+    ],
     "requestBody": {"required": False, "content": {"application/json": {"schema": SentimentBody.model_json_schema()}}},
 }
 
 
-@router.post("/api/sentiment", openapi_extra=OPENAPI,
-             responses=answers(SentimentAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
+@router.post(
+    "/api/sentiment", openapi_extra=OPENAPI, responses=answers(SentimentAnswer, 400, 401, 413, 422, 429, 502, 503, 504)
+)
 async def sentiment(request: Request) -> JSONResponse:
     settings = get_settings()
     text = await read_text(request, settings)
@@ -41,12 +48,14 @@ async def sentiment(request: Request) -> JSONResponse:
     async with usage.metered(caller_of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
         result = await model.classify(text)
         reading.usage = result.usage
-    return JSONResponse({
-        "sentiment": result.sentiment,
-        "score": round(result.score, 4),
-        "keywords": result.keywords,
-        "model": model_id,
-    })
+    return JSONResponse(
+        {
+            "sentiment": result.sentiment,
+            "score": round(result.score, 4),
+            "keywords": result.keywords,
+            "model": model_id,
+        }
+    )
 
 
 async def read_text(request: Request, settings: Settings) -> str:
@@ -56,7 +65,7 @@ async def read_text(request: Request, settings: Settings) -> str:
     elif "text" in request.query_params:
         text = request.query_params["text"]
     else:
-        raise InvalidInput("Send {\"text\": \"...\"} as JSON (or ?text=...).")
+        raise InvalidInput('Send {"text": "..."} as JSON (or ?text=...).')
     text = text.strip()
     if not text:
         raise InvalidInput("text: must not be empty")

@@ -50,8 +50,9 @@ def query_parameters(model: type[BaseModel]) -> list[dict]:
         description = schema.pop("description", "")
         branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
         schema.update(branches[0] if len(branches) == 1 else {"anyOf": branches} if branches else {})
-        parameters.append({"name": name, "in": "query", "required": False, "schema": schema,
-                           "description": description})
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+        )
     return parameters
 
 
@@ -64,8 +65,9 @@ def read_query(request: Request) -> UsageQuery:
         raise RequestValidationError(problems) from None
 
 
-@router.get("/api/usage", openapi_extra={"parameters": query_parameters(UsageQuery)},
-            responses=answers(UsageReport, 401, 422))
+@router.get(
+    "/api/usage", openapi_extra={"parameters": query_parameters(UsageQuery)}, responses=answers(UsageReport, 401, 422)
+)
 async def usage_report(request: Request) -> JSONResponse:
     query = read_query(request)
     today = datetime.now(UTC).date()

@@ -78,8 +78,14 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
     is settled with those tokens.
     """
     meter_ = await meter()
-    call = await meter_.open(request_id=caller.request_id, identity=caller.identity, function=caller.function,
-                             model_id=model_id, prompt_tokens=prompt_tokens, max_tokens=max_tokens)
+    call = await meter_.open(
+        request_id=caller.request_id,
+        identity=caller.identity,
+        function=caller.function,
+        model_id=model_id,
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
+    )
     reading, status = Reading(), "cancelled"
     try:
         yield reading

@@ -34,11 +34,27 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 # broken connections, these statuses and these error codes.
 ATTEMPTS = 4
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-THROTTLING_CODES = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                              "TransactionInProgressException", "LimitExceededException", "HTTP429"})
-TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-                             "ReplicatedWriteConflictException", "ConnectionError", "CRC32Mismatch",
-                             "UnreadableAnswer"})
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "HTTP429",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "ReplicatedWriteConflictException",
+        "ConnectionError",
+        "CRC32Mismatch",
+        "UnreadableAnswer",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +116,24 @@ class Signer:
             headers["x-amz-security-token"] = credentials.token
         names = sorted(headers)
         signed = ";".join(names)
-        canonical = "\n".join(["POST", "/", "", *(f"{name}:{headers[name]}" for name in names), "", signed,
-                               hashlib.sha256(body).hexdigest()])
+        canonical = "\n".join(
+            [
+                "POST",
+                "/",
+                "",
+                *(f"{name}:{headers[name]}" for name in names),
+                "",
+                signed,
+                hashlib.sha256(body).hexdigest(),
+            ]
+        )
         scope = f"{stamp[:8]}/{self.region}/{SERVICE}/aws4_request"
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = hmac.new(self._key(credentials.secret_key, stamp[:8]), to_sign.encode(), "sha256").hexdigest()
-        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-                                    f"SignedHeaders={signed}, Signature={signature}")
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
         return headers
 
 
@@ -116,12 +143,23 @@ class DynamoApi:
     Each attempt may wait `timeout_s` for the network; a call, retries and pauses included, gives up after
     `deadline_s`, so a request is never held long by accounting."""
 
-    def __init__(self, region: str = "", endpoint: str = "", credentials: Callable[[], Credentials] | None = None,
-                 timeout_s: float = 2.0, deadline_s: float = 8.0, attempts: int = ATTEMPTS) -> None:
+    def __init__(
+        self,
+        region: str = "",
+        endpoint: str = "",
+        credentials: Callable[[], Credentials] | None = None,
+        timeout_s: float = 2.0,
+        deadline_s: float = 8.0,
+        attempts: int = ATTEMPTS,
+    ) -> None:
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-        endpoint = (endpoint or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-                    or f"https://dynamodb.{region}.{domain}")
+        endpoint = (
+            endpoint
+            or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or f"https://dynamodb.{region}.{domain}"
+        )
         parts = urlsplit(endpoint)
         self.host = parts.netloc
         self._https = parts.scheme == "https"
@@ -169,8 +207,9 @@ class DynamoApi:
         give_up = time.monotonic() + self.deadline_s
         for attempt in range(1, max(1, self.attempts) + 1):
             try:
-                return self._answer(*self._post(target, body, max(0.05, min(self.timeout_s,
-                                                                             give_up - time.monotonic()))))
+                return self._answer(
+                    *self._post(target, body, max(0.05, min(self.timeout_s, give_up - time.monotonic())))
+                )
             except (OSError, http.client.HTTPException) as broken:
                 self._drop_connection()
                 error = DynamoError("ConnectionError", f"{type(broken).__name__}: {broken}"[:200])
@@ -197,4 +236,3 @@ class DynamoApi:
             return answer
         code = answer.get("__type", "").rpartition("#")[2] or f"HTTP{status}"
         raise DynamoError(code, answer.get("message") or answer.get("Message") or "", answer, status)
-

@@ -14,12 +14,32 @@ from decimal import Decimal
 from .dynamo_api import DynamoApi, DynamoError
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
 
-STATS = {"spent": ":spent", "calls": ":one", "errors": ":errors", "cancelled": ":cancelled",
-         "prompt_tokens": ":prompt", "cached_tokens": ":cached", "completion_tokens": ":completion"}  # attribute: value
+STATS = {
+    "spent": ":spent",
+    "calls": ":one",
+    "errors": ":errors",
+    "cancelled": ":cancelled",
+    "prompt_tokens": ":prompt",
+    "cached_tokens": ":cached",
+    "completion_tokens": ":completion",
+}  # attribute: value
 COUNTER_UPDATE = "ADD committed :committed, " + ", ".join(f"{name} {value}" for name, value in STATS.items())
-ROW_FIELDS = {"call_id": "S", "request_id": "S", "at": "S", "day": "S", "identity": "S", "function": "S",
-              "provider": "S", "model": "S", "prompt_tokens": "N", "cached_tokens": "N", "completion_tokens": "N",
-              "cost_usd": "N", "latency_ms": "N", "status": "S"}
+ROW_FIELDS = {
+    "call_id": "S",
+    "request_id": "S",
+    "at": "S",
+    "day": "S",
+    "identity": "S",
+    "function": "S",
+    "provider": "S",
+    "model": "S",
+    "prompt_tokens": "N",
+    "cached_tokens": "N",
+    "completion_tokens": "N",
+    "cost_usd": "N",
+    "latency_ms": "N",
+    "status": "S",
+}
 
 
 def number(value) -> dict:
@@ -28,8 +48,16 @@ def number(value) -> dict:
 
 def counter_totals(item: dict) -> Totals:
     get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
-    return Totals(int(get("calls")), int(get("errors")), int(get("prompt_tokens")), int(get("cached_tokens")),
-                  int(get("completion_tokens")), Decimal(get("spent")), Decimal(get("committed")), int(get("cancelled")))
+    return Totals(
+        int(get("calls")),
+        int(get("errors")),
+        int(get("prompt_tokens")),
+        int(get("cached_tokens")),
+        int(get("completion_tokens")),
+        Decimal(get("spent")),
+        Decimal(get("committed")),
+        int(get("cancelled")),
+    )
 
 
 class DynamoLedger(UsageLedger):
@@ -59,13 +87,17 @@ class DynamoLedger(UsageLedger):
         try:
             if room < 0:
                 return OverLimit(hold, self._committed(day, hold.key))
-            self.api.call("UpdateItem", {
-                "TableName": self.table, "Key": self.counter(day, hold.key),
-                "UpdateExpression": "ADD committed :amount",
-                "ConditionExpression": "attribute_not_exists(committed) OR committed <= :room",
-                "ExpressionAttributeValues": {":amount": number(amount), ":room": number(room)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            })
+            self.api.call(
+                "UpdateItem",
+                {
+                    "TableName": self.table,
+                    "Key": self.counter(day, hold.key),
+                    "UpdateExpression": "ADD committed :amount",
+                    "ConditionExpression": "attribute_not_exists(committed) OR committed <= :room",
+                    "ExpressionAttributeValues": {":amount": number(amount), ":room": number(room)},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                },
+            )
             return None
         except DynamoError as refused:
             if refused.code != "ConditionalCheckFailedException":
@@ -78,13 +110,20 @@ class DynamoLedger(UsageLedger):
 
     def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         for hold in holds:
-            self.api.call("UpdateItem", {"TableName": self.table, "Key": self.counter(day, hold.key),
-                                         "UpdateExpression": "ADD committed :amount",
-                                         "ExpressionAttributeValues": {":amount": number(-amount)}})
+            self.api.call(
+                "UpdateItem",
+                {
+                    "TableName": self.table,
+                    "Key": self.counter(day, hold.key),
+                    "UpdateExpression": "ADD committed :amount",
+                    "ExpressionAttributeValues": {":amount": number(-amount)},
+                },
+            )
 
     def _committed(self, day: str, key: str) -> Decimal:
-        item = self.api.call("GetItem", {"TableName": self.table, "Key": self.counter(day, key),
-                                         "ConsistentRead": True}).get("Item")
+        item = self.api.call(
+            "GetItem", {"TableName": self.table, "Key": self.counter(day, key), "ConsistentRead": True}
+        ).get("Item")
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
@@ -93,14 +132,25 @@ class DynamoLedger(UsageLedger):
         its hold stays counted, so the budget errs on the side of refusing, never of overspending."""
         writes = []
         for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
-            writes.append({"Update": {
-                "TableName": self.table, "Key": self.counter(row.day, key), "UpdateExpression": COUNTER_UPDATE,
-                "ExpressionAttributeValues": {
-                    ":committed": number(row.cost_usd - release), ":spent": number(row.cost_usd), ":one": number(1),
-                    ":errors": number(int(row.status == "error")),
-                    ":cancelled": number(int(row.status == "cancelled")), ":prompt": number(row.prompt_tokens),
-                    ":cached": number(row.cached_tokens), ":completion": number(row.completion_tokens)},
-            }})
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self.counter(row.day, key),
+                        "UpdateExpression": COUNTER_UPDATE,
+                        "ExpressionAttributeValues": {
+                            ":committed": number(row.cost_usd - release),
+                            ":spent": number(row.cost_usd),
+                            ":one": number(1),
+                            ":errors": number(int(row.status == "error")),
+                            ":cancelled": number(int(row.status == "cancelled")),
+                            ":prompt": number(row.prompt_tokens),
+                            ":cached": number(row.cached_tokens),
+                            ":completion": number(row.completion_tokens),
+                        },
+                    }
+                }
+            )
         writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
         self._together(self._write, writes)
 
@@ -114,8 +164,12 @@ class DynamoLedger(UsageLedger):
         self.api.call(f"{operation}Item", request)
 
     def row_item(self, row: UsageRow) -> dict:
-        item = {"pk": {"S": f"CALLS#{row.day}"}, "sk": {"S": f"{row.at}#{row.call_id}"},
-                "estimated": {"BOOL": row.estimated}, "expires_at": number(int(time.time()) + self.retention_s)}
+        item = {
+            "pk": {"S": f"CALLS#{row.day}"},
+            "sk": {"S": f"{row.at}#{row.call_id}"},
+            "estimated": {"BOOL": row.estimated},
+            "expires_at": number(int(time.time()) + self.retention_s),
+        }
         for name, kind in ROW_FIELDS.items():
             item[name] = {kind: str(getattr(row, name))}
         return item
@@ -141,8 +195,12 @@ class DynamoLedger(UsageLedger):
         return found
 
     def _query(self, pk: str, newest_first: bool = False, limit: int | None = None):
-        arguments = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
-                     "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": not newest_first}
+        arguments = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ScanIndexForward": not newest_first,
+        }
         if limit is not None:
             arguments["Limit"] = limit
         seen = 0

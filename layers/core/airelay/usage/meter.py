@@ -68,8 +68,16 @@ class Meter:
     def limit_for(self, identity: str) -> Decimal:
         return self.identity_limits.get(identity, self.identity_limit)
 
-    async def open(self, *, request_id: str, identity: str, function: str, model_id: str,
-                   prompt_tokens: int = 0, max_tokens: int = 0) -> Call:
+    async def open(
+        self,
+        *,
+        request_id: str,
+        identity: str,
+        function: str,
+        model_id: str,
+        prompt_tokens: int = 0,
+        max_tokens: int = 0,
+    ) -> Call:
         """Reserves the call's worst case on today's global and identity budgets (free models reserve nothing)."""
         price = self.prices.price(model_id)
         now = datetime.now(UTC)
@@ -81,8 +89,12 @@ class Meter:
                 await self.run(self.ledger.reserve, day, holds, amount)
             except OverLimit as over:
                 which = "today's budget" if over.hold.key == TOTAL else "your daily budget"
-                raise BudgetExceeded(f"This request would exceed {which}.", retry_after=seconds_until_reset(now),
-                                     limit=over.hold.limit, used=over.committed) from None
+                raise BudgetExceeded(
+                    f"This request would exceed {which}.",
+                    retry_after=seconds_until_reset(now),
+                    limit=over.hold.limit,
+                    used=over.committed,
+                ) from None
             except Exception:
                 log.exception("usage ledger unavailable at reserve")
                 raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
@@ -98,11 +110,22 @@ class Meter:
         """Settles the call: stores its row, adds its real cost, releases the rest of the hold. Never raises."""
         cost = self.cost(call, usage)
         row = UsageRow(
-            call_id=call.call_id, request_id=call.request_id, at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            day=call.day, identity=call.identity, function=call.function, provider=call.model_id.split("/", 1)[0],
-            model=call.model_id, prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-            completion_tokens=usage.completion_tokens, cost_usd=cost,
-            latency_ms=int((time.monotonic() - call.started) * 1000), status=status, estimated=usage.estimated)
+            call_id=call.call_id,
+            request_id=call.request_id,
+            at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            day=call.day,
+            identity=call.identity,
+            function=call.function,
+            provider=call.model_id.split("/", 1)[0],
+            model=call.model_id,
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=cost,
+            latency_ms=int((time.monotonic() - call.started) * 1000),
+            status=status,
+            estimated=usage.estimated,
+        )
         with anyio.CancelScope(shield=True):
             try:
                 await self.run(self.ledger.settle, row, call.reserved)

@@ -23,7 +23,9 @@ class Price:
 
     def cost(self, usage: Usage) -> Decimal:
         uncached = max(usage.prompt_tokens - usage.cached_tokens, 0)
-        per_million = uncached * self.input + usage.cached_tokens * self.cached_input + usage.completion_tokens * self.output
+        per_million = (
+            uncached * self.input + usage.cached_tokens * self.cached_input + usage.completion_tokens * self.output
+        )
         return per_million / MILLION
 
     def worst_case(self, prompt_tokens: int, max_tokens: int) -> Decimal:

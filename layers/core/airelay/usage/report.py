@@ -21,10 +21,16 @@ def money(meter: Meter, usd: Decimal) -> dict:
 
 
 def line(meter: Meter, key: str, totals: Totals) -> dict:
-    return {"key": key, "calls": totals.calls, "errors": totals.errors, "cancelled": totals.cancelled,
-            "prompt_tokens": totals.prompt_tokens,
-            "cached_tokens": totals.cached_tokens, "completion_tokens": totals.completion_tokens,
-            **money(meter, totals.spent)}
+    return {
+        "key": key,
+        "calls": totals.calls,
+        "errors": totals.errors,
+        "cancelled": totals.cancelled,
+        "prompt_tokens": totals.prompt_tokens,
+        "cached_tokens": totals.cached_tokens,
+        "completion_tokens": totals.completion_tokens,
+        **money(meter, totals.spent),
+    }
 
 
 def build_report(meter: Meter, start: date, end: date, by: str, identity: str | None = None) -> dict:
@@ -44,21 +50,35 @@ def build_report(meter: Meter, start: date, end: date, by: str, identity: str | 
     rows = [line(meter, key, totals) for key, totals in grouped.items()]
     if prefix is not None:
         rows.sort(key=lambda r: r["cost_usd"], reverse=True)
-    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "rows": rows,
-            "total": line(meter, "total", overall), "budget": budget_today(meter, identity),
-            "prices": meter.prices.source}
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "by": by,
+        "rows": rows,
+        "total": line(meter, "total", overall),
+        "budget": budget_today(meter, identity),
+        "prices": meter.prices.source,
+    }
 
 
 def budget_today(meter: Meter, identity: str | None) -> dict:
     now = datetime.now(UTC)
     counters = meter.ledger.day_totals(now.date().isoformat())
     used = counters.get(TOTAL, Totals()).committed
-    budget = {"day": now.date().isoformat(), "limit_usd": float(meter.daily_limit), "used_usd": float(used),
-              "remaining_usd": float(max(meter.daily_limit - used, Decimal(0))),
-              "resets_in_s": seconds_until_reset(now)}
+    budget = {
+        "day": now.date().isoformat(),
+        "limit_usd": float(meter.daily_limit),
+        "used_usd": float(used),
+        "remaining_usd": float(max(meter.daily_limit - used, Decimal(0))),
+        "resets_in_s": seconds_until_reset(now),
+    }
     if identity:
         mine = counters.get(identity_key(identity), Totals()).committed
         limit = meter.limit_for(identity)
-        budget["caller"] = {"identity": identity, "limit_usd": float(limit), "used_usd": float(mine),
-                            "remaining_usd": float(max(limit - mine, Decimal(0)))}
+        budget["caller"] = {
+            "identity": identity,
+            "limit_usd": float(limit),
+            "used_usd": float(mine),
+            "remaining_usd": float(max(limit - mine, Decimal(0))),
+        }
     return budget

@@ -86,8 +86,9 @@ class SqliteLedger(UsageLedger):
             self._db.execute("BEGIN IMMEDIATE")  # also atomic against other processes sharing the file
             try:
                 for hold in holds:
-                    found = self._db.execute("SELECT committed FROM counters WHERE day = ? AND key = ?",
-                                             (day, hold.key)).fetchone()
+                    found = self._db.execute(
+                        "SELECT committed FROM counters WHERE day = ? AND key = ?", (day, hold.key)
+                    ).fetchone()
                     committed = found[0] if found else 0
                     if committed + nano > to_nano(hold.limit):
                         raise OverLimit(hold, from_nano(committed))
@@ -95,7 +96,8 @@ class SqliteLedger(UsageLedger):
                     self._db.execute(
                         "INSERT INTO counters (day, key, committed) VALUES (?, ?, ?) "
                         "ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed",
-                        (day, hold.key, nano))
+                        (day, hold.key, nano),
+                    )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -109,13 +111,40 @@ class SqliteLedger(UsageLedger):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for key, release in ((total_key, held), (id_key, held), (model_key, 0)):
-                    self._db.execute(ADD_TO_COUNTER, (row.day, key, cost - release, cost, error, cancelled,
-                                                      row.prompt_tokens, row.cached_tokens, row.completion_tokens))
+                    self._db.execute(
+                        ADD_TO_COUNTER,
+                        (
+                            row.day,
+                            key,
+                            cost - release,
+                            cost,
+                            error,
+                            cancelled,
+                            row.prompt_tokens,
+                            row.cached_tokens,
+                            row.completion_tokens,
+                        ),
+                    )
                 self._db.execute(
                     "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row.call_id, row.request_id, row.at, row.day, row.identity, row.function, row.provider,
-                     row.model, row.prompt_tokens, row.cached_tokens, row.completion_tokens, cost, row.latency_ms,
-                     row.status, int(row.estimated)))
+                    (
+                        row.call_id,
+                        row.request_id,
+                        row.at,
+                        row.day,
+                        row.identity,
+                        row.function,
+                        row.provider,
+                        row.model,
+                        row.prompt_tokens,
+                        row.cached_tokens,
+                        row.completion_tokens,
+                        cost,
+                        row.latency_ms,
+                        row.status,
+                        int(row.estimated),
+                    ),
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -125,12 +154,17 @@ class SqliteLedger(UsageLedger):
         with self._lock:
             found = self._db.execute(
                 "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, "
-                "cancelled FROM counters WHERE day = ?", (day,)).fetchall()
-        return {key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), cancelled)
-                for key, calls, errors, prompt, cached, completion, spent, committed, cancelled in found}
+                "cancelled FROM counters WHERE day = ?",
+                (day,),
+            ).fetchall()
+        return {
+            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), cancelled)
+            for key, calls, errors, prompt, cached, completion, spent, committed, cancelled in found
+        }
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         with self._lock:
-            found = self._db.execute("SELECT * FROM calls WHERE day = ? ORDER BY at DESC LIMIT ?",
-                                     (day, limit)).fetchall()
+            found = self._db.execute(
+                "SELECT * FROM calls WHERE day = ? ORDER BY at DESC LIMIT ?", (day, limit)
+            ).fetchall()
         return [UsageRow(*r[:11], from_nano(r[11]), r[12], r[13], bool(r[14])) for r in found]
