@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from .lambda_bridge import Container, load_module, response_parts, rest_event
+from .preflight import preflights
 from .template import ROOT, TEMPLATE, Function, Route, functions, load_template
 
 DEMO = ROOT / "web" / "demo"
@@ -21,7 +23,9 @@ DEMO = ROOT / "web" / "demo"
 
 class LocalApi:
     def __init__(self, template: Path = TEMPLATE, static_dir: Path = DEMO) -> None:
-        self.functions = functions(load_template(template))
+        declared = load_template(template)
+        self.functions = functions(declared)
+        self.preflights = preflights(declared, os.environ)  # OPTIONS: API Gateway's mock, no function runs
         self.routes: list[tuple[Route, Function]] = [(r, f) for f in self.functions for r in f.routes]
         self.static_dir = static_dir
         self.containers: dict[str, Container] = {}
@@ -37,6 +41,12 @@ class LocalApi:
             await lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["method"] == "OPTIONS" and scope["path"] in self.preflights:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            status, answer = self.preflights[scope["path"]].answer(headers)
+            await send({"type": "http.response.start", "status": status, "headers": encoded(answer)})
+            await send({"type": "http.response.body", "body": b""})
             return
         found = self.find(scope["method"], scope["path"])
         if found is None:
@@ -100,6 +110,10 @@ class LocalApi:
                 await send({"type": "http.response.body", "body": data})
                 return
         await send_json(send, 404, {"error": {"code": "not_found", "message": "No such route."}})
+
+
+def encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 async def send_json(send, status: int, payload: dict) -> None:

@@ -120,6 +120,10 @@ class Settings:
             raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
+        if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):
+            raise ValueError("ALLOWED_ORIGINS must be https:// origins in prod")
+        if self.stage == "prod" and self.openai_base_url and not self.openai_base_url.lower().startswith("https://"):
+            raise ValueError("OPENAI_BASE_URL must be an https:// URL in prod")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
