@@ -1,9 +1,16 @@
+import uuid
+from dataclasses import dataclass
+
 import pytest
 
 from airelay.providers import registry
 from airelay.settings import get_settings
 from airelay.usage import forget_meter
+from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.ledger import UsageLedger
+from airelay.usage.sqlite import SqliteLedger
 from local.server import create
+from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
 from tests.support.servers import ServerThread
 
 
@@ -31,3 +38,36 @@ def local_api(monkeypatch, tmp_path):
     get_settings.cache_clear()
     registry.forget_chat_models()
     forget_meter()
+
+
+@dataclass
+class Ledger:
+    """Where the local API keeps usage (`environment` selects it) and a reader of the same store."""
+
+    store: UsageLedger
+    environment: dict
+
+
+@pytest.fixture(scope="module")
+def dynalite():
+    with dynalite_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        return Ledger(SqliteLedger(tmp_path / "usage.sqlite3"), {"USAGE_DB_PATH": tmp_path / "usage.sqlite3"})
+    endpoint = request.getfixturevalue("dynalite")
+    api = dynamo_api(endpoint)
+    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    return Ledger(
+        DynamoLedger(table, api),
+        {
+            "USAGE_TABLE": table,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    )
