@@ -70,12 +70,14 @@ class OpenAICompatChatModel(ChatModel):
             )
         except Exception as exc:
             raise provider_error(exc) from None
-        state = StreamState()
+        state = StreamState(request.max_tokens)
         try:
             async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
                 text = state.feed(data)
                 if text:
                     yield text
+                if state.overrun:
+                    break  # closing the response stops an upstream that runs past max_tokens
         except Exception as exc:
             raise provider_error(exc) from None
         finally:
@@ -87,15 +89,21 @@ class OpenAICompatChatModel(ChatModel):
 
 
 class StreamState:
-    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta."""
+    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta.
 
-    __slots__ = ("buffer", "done", "reason", "usage")
+    Every content chunk holds at least one token, so a content chunk past `max_tokens` of them means the upstream
+    ignored the limit: the answer ends there, as if it had stopped for length (`overrun`)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("buffer", "chunks", "done", "max_tokens", "overrun", "reason", "usage")
+
+    def __init__(self, max_tokens: int) -> None:
         self.buffer = b""
         self.reason: str | None = None
         self.usage: Usage | None = None
         self.done = False
+        self.overrun = False
+        self.max_tokens = max_tokens
+        self.chunks = 0
 
     def feed(self, data: bytes) -> str:
         if self.done:
@@ -119,9 +127,15 @@ class StreamState:
                     continue
                 content = (choice.get("delta") or {}).get("content")
                 if content:
+                    if self.chunks == self.max_tokens:
+                        self.reason, self.done, self.overrun = "length", True, True
+                        break
+                    self.chunks += 1
                     texts.append(content)
                 if choice.get("finish_reason"):
                     self.reason = finish_reason(choice["finish_reason"])
+            if self.overrun:
+                break
         return "".join(texts)
 
 
