@@ -71,7 +71,7 @@ class Settings:
     image_model: str = field(default="local/efficientnet-lite0", metadata={"env": "IMAGE_MODEL"})
     image_model_path: str = field(default="", metadata={"env": "IMAGE_MODEL_PATH"})
     image_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"env": "IMAGE_MAX_BYTES"})
-    image_max_pixels: int = field(default=40_000_000, metadata={"env": "IMAGE_MAX_PIXELS"})
+    image_max_pixels: int = field(default=16_000_000, metadata={"env": "IMAGE_MAX_PIXELS"})
     image_fetch_timeout_s: float = field(default=10.0, metadata={"env": "IMAGE_FETCH_TIMEOUT_S"})
     image_max_redirects: int = field(default=3, metadata={"env": "IMAGE_MAX_REDIRECTS"})
     hf_token: str = field(default="", metadata={"env": "HF_TOKEN"})
