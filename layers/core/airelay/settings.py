@@ -21,6 +21,7 @@ class Settings:
     metrics: bool = field(default=False, metadata={"env": "AIRELAY_METRICS"})
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
+    body_read_timeout_s: float = field(default=10.0, metadata={"env": "BODY_READ_TIMEOUT_S"})
     api_keys: tuple[str, ...] = field(default=(), metadata={"env": "API_KEYS"})
     jwt_issuer: str = field(default="", metadata={"env": "JWT_ISSUER"})
     jwt_audience: str = field(default="", metadata={"env": "JWT_AUDIENCE"})
@@ -120,6 +121,8 @@ class Settings:
             raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
+        if not self.body_read_timeout_s > 0:
+            raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
