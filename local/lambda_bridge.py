@@ -18,10 +18,23 @@ LAYER = ROOT / "layers" / "core"
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
 
 
-def load_module(function: Function):
-    """Imports the function's entry module from its code folder, with the layer on the path (/opt/python)."""
+def use_layer() -> None:
+    """Puts the layer on the import path, where Lambda has /opt/python."""
     if str(LAYER) not in sys.path:
         sys.path.insert(0, str(LAYER))
+
+
+def layer_settings():
+    """The settings the functions read (airelay.settings), from the same environment."""
+    use_layer()
+    from airelay.settings import get_settings
+
+    return get_settings()
+
+
+def load_module(function: Function):
+    """Imports the function's entry module from its code folder, with the layer on the path (/opt/python)."""
+    use_layer()
     module_name = function.handler.split(".")[0] if not function.web_adapter else "app"
     unique = f"airelay_function_{function.name}"
     if unique in sys.modules:

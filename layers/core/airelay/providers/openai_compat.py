@@ -20,10 +20,12 @@ from ..errors import (
 )
 from ..settings import Settings
 from .base import ChatModel, ChatRequest, Completion, Finished, Usage, upstream_retry_after
+from .control_tokens import neutralised_messages
 
 log = logging.getLogger("airelay.providers")
 
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response unread, for streaming
+OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other server renders a chat template
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
 
@@ -36,13 +38,15 @@ class OpenAICompatChatModel(ChatModel):
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
         self.client = client
+        self.self_hosted = client.base_url.host != OPENAI_HOST
         self.stream_options = {
             "headers": RAW_STREAM,
             "timeout": httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s),
         }
 
     def arguments(self, request: ChatRequest) -> dict:
-        args = {"model": self.name, "messages": request.messages, "max_tokens": request.max_tokens}
+        messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
+        args = {"model": self.name, "messages": messages, "max_tokens": request.max_tokens}
         for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "response_format"):
             value = getattr(request, name)
             if value is not None:
