@@ -17,6 +17,7 @@ from tests.support.servers import free_port
 from .conftest import fake_model_environment
 from .stack import CLEARED, ROOT, ApiProcess, run_node
 
+TIMEOUT_S = 30  # generous: a loaded 2-core machine, and the first chat call of a fresh process
 OPS_KEY = "ops-key-0123456789abcdef"
 WEB_KEY = "web-key-0123456789abcdef"
 
@@ -50,8 +51,11 @@ def dev_server(upstream, tmp_path):
 
 def test_make_devs_server_knows_a_caller_by_its_address_not_by_x_forwarded_for(dev_server, upstream):
     spoofed = {"x-forwarded-for": "6.6.6.6"}
-    assert httpx.post(f"{dev_server}/api/chat", json={"message": "hi"}, headers=spoofed).status_code == 200
-    report = httpx.get(f"{dev_server}/api/usage", params={"by": "identity"}, headers=spoofed).json()
+    assert (
+        httpx.post(f"{dev_server}/api/chat", json={"message": "hi"}, headers=spoofed, timeout=TIMEOUT_S).status_code
+        == 200
+    )
+    report = httpx.get(f"{dev_server}/api/usage", params={"by": "identity"}, headers=spoofed, timeout=TIMEOUT_S).json()
     assert report["budget"]["caller"]["identity"] == "ip:127.0.0.1"
     assert [row["key"] for row in report["rows"]] == ["ip:127.0.0.1"]
 
@@ -74,7 +78,10 @@ def test_the_dashboard_shows_a_caller_their_own_usage_and_an_operator_everyones(
     # GIVEN a chat on the default model with the web key, and one on another model with the operator key
     for key, model in ((WEB_KEY, "openai/gpt-4o-mini"), (OPS_KEY, "openai/gpt-4o")):
         body = {"message": "hi", "model": model}
-        assert httpx.post(f"{keyed_stack}/api/chat", json=body, headers={"x-api-key": key}).status_code == 200
+        assert (
+            httpx.post(f"{keyed_stack}/api/chat", json=body, headers={"x-api-key": key}, timeout=TIMEOUT_S).status_code
+            == 200
+        )
     # WHEN the demo page is opened with each key
     web = run_node(["tests/e2e/browser/demo.mjs", "dashboard-scope"], env={"BASE_URL": keyed_stack, "API_KEY": WEB_KEY})
     ops = run_node(["tests/e2e/browser/demo.mjs", "dashboard-scope"], env={"BASE_URL": keyed_stack, "API_KEY": OPS_KEY})

@@ -56,7 +56,9 @@ def todays_rows(tmp_path):
 
 
 def chat(api, headers=None):
-    return httpx.post(f"{api}/api/chat", json={"message": "hi"}, headers={"origin": ORIGIN, **(headers or {})})
+    return httpx.post(
+        f"{api}/api/chat", json={"message": "hi"}, headers={"origin": ORIGIN, **(headers or {})}, timeout=30
+    )
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def test_a_spoofed_forwarded_for_does_not_change_the_identity(local_api, upstrea
     spoofed = {"x-forwarded-for": "6.6.6.6", "forwarded": "for=6.6.6.6"}
     # WHEN a caller claims another address, to the chat function and to a Mangum function
     assert chat(api, spoofed).status_code == 200
-    report = httpx.get(f"{api}/api/usage", headers=spoofed).json()
+    report = httpx.get(f"{api}/api/usage", headers=spoofed, timeout=30).json()
     # THEN both know it by the address it really connects from
     [row] = todays_rows(tmp_path)
     assert row.identity == "ip:127.0.0.1"
@@ -119,7 +121,7 @@ def test_a_malformed_request_context_sent_to_the_local_api_gets_a_normal_answer(
     api = local_api(**paid_model(upstream))
     for response in (
         chat(api, {"x-amzn-request-context": context}),
-        httpx.get(f"{api}/api/usage", headers={"origin": ORIGIN, "x-amzn-request-context": context}),
+        httpx.get(f"{api}/api/usage", headers={"origin": ORIGIN, "x-amzn-request-context": context}, timeout=30),
     ):
         assert response.status_code == 200, response.text
         assert response.json() and response.headers["access-control-allow-origin"] == ORIGIN

@@ -63,7 +63,9 @@ def chat(api, token=None):
 
 
 def usage(api, token):
-    response = httpx.get(f"{api}/api/usage", params={"by": "identity"}, headers={"authorization": f"Bearer {token}"})
+    response = httpx.get(
+        f"{api}/api/usage", params={"by": "identity"}, headers={"authorization": f"Bearer {token}"}, timeout=30
+    )
     assert response.status_code == 200
     return response.json()
 

@@ -27,7 +27,7 @@ def paid_model(upstream) -> dict:
 
 
 def usage(api, key=None, **params) -> dict:
-    response = httpx.get(f"{api}/api/usage", params=params, headers={"x-api-key": key} if key else {})
+    response = httpx.get(f"{api}/api/usage", params=params, headers={"x-api-key": key} if key else {}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -61,7 +61,7 @@ def test_the_dashboards_queries_show_a_caller_only_their_own_usage(local_api, up
     api = local_api(**paid_model(upstream))
     record_a_call_of_someone_else(tmp_path)
     for _ in range(2):
-        assert httpx.post(f"{api}/api/chat", json=BODY).status_code == 200
+        assert httpx.post(f"{api}/api/chat", json=BODY, timeout=30).status_code == 200
     # WHEN the caller asks what the demo dashboard asks: the last 7 days by day and by model
     by_day, by_model = usage(api, days=7, by="day"), usage(api, days=7, by="model")
     # THEN both hold only the caller's own calls, and the budget shown is the caller's own
@@ -78,7 +78,7 @@ def test_an_operator_key_sees_every_caller_and_other_keys_only_their_own(local_a
     api = local_api(API_KEYS=f"ops={OPS_KEY},web={WEB_KEY}", OPERATOR_KEYS="ops", **paid_model(upstream))
     record_a_call_of_someone_else(tmp_path, identity="key:mobile")
     for key in (OPS_KEY, WEB_KEY):
-        assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}).status_code == 200
+        assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=30).status_code == 200
     # WHEN each asks for usage by caller
     seen_by_web, seen_by_ops = usage(api, WEB_KEY, by="identity"), usage(api, OPS_KEY, by="identity")
     # THEN the web key sees its own row only; the operator every caller's and the global budget
@@ -94,7 +94,7 @@ def test_over_the_global_budget_the_429_says_so_without_its_figures(local_api, u
     api = local_api(DAILY_BUDGET_USD="0.75", IDENTITY_DAILY_BUDGET_USD="1", **paid_model(upstream))
     record_a_call_of_someone_else(tmp_path)
     # WHEN this caller asks for a paid call
-    response = httpx.post(f"{api}/api/chat", json=BODY)
+    response = httpx.post(f"{api}/api/chat", json=BODY, timeout=30)
     # THEN it is refused naming the global budget, without how much it is or how much others used
     assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
     assert response.json()["error"] == {
@@ -107,7 +107,7 @@ def test_over_the_global_budget_the_429_says_so_without_its_figures(local_api, u
 def test_over_their_own_budget_the_429_gives_the_callers_own_figures(local_api, upstream, tmp_path):
     api = local_api(DAILY_BUDGET_USD="10", IDENTITY_DAILY_BUDGET_USD="0.00001", **paid_model(upstream))
     record_a_call_of_someone_else(tmp_path)
-    response = httpx.post(f"{api}/api/chat", json=BODY)
+    response = httpx.post(f"{api}/api/chat", json=BODY, timeout=30)
     assert response.status_code == 429
     assert response.json()["error"] == {
         "code": "budget_exceeded",
