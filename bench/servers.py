@@ -30,7 +30,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 AIRELAY = (
     "import uvicorn; uvicorn.run('local.server:create', factory=True, host='127.0.0.1', port={port}, "
-    "log_level='warning', access_log=False)"
+    "log_level='warning', access_log=False, proxy_headers=False)"
 )
 
 

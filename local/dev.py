@@ -66,7 +66,13 @@ press Ctrl+C to stop
     )
     try:
         uvicorn.run(
-            "local.server:create", factory=True, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+            "local.server:create",
+            factory=True,
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,  # the caller is the socket's peer, never what X-Forwarded-For claims
         )
     finally:
         if model is not None:

@@ -3,8 +3,10 @@
 As API Gateway does, it reads each request's whole body before any function sees it: at most 10 MB (413 at once
 when Content-Length says more, or as soon as more arrives), within BODY_READ_TIMEOUT_S (then 408, and the
 connection is closed). Web Adapter functions (Handler: run.sh) are ASGI apps served directly, as the adapter's
-uvicorn does, so they stream. Mangum functions are invoked through their real Lambda handler with a REST API proxy
-event, one invocation at a time per function, like a warm container.
+uvicorn does, so they stream; like the adapter, the local API gives them API Gateway's request context in
+x-amzn-request-context. Mangum functions are invoked through their real Lambda handler with a REST API proxy
+event, one invocation at a time per function, like a warm container. A client's own x-amzn-request-context never
+reaches a function.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .preflight import preflights
 from .template import ROOT, TEMPLATE, Function, Route, functions, load_template
 
 DEMO = ROOT / "web" / "demo"
+CONTEXT_HEADER = b"x-amzn-request-context"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload quota: larger requests get 413
 
 
@@ -75,8 +78,9 @@ class LocalApi:
         except ClientGone:
             return
         route, function, params = found
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != CONTEXT_HEADER]}
         if function.web_adapter:
-            await load_module(function).app(scope, replay(body, receive), send)
+            await load_module(function).app(as_web_adapter(scope, route, params), replay(body, receive), send)
         else:
             await self.invoke(function, route, params, scope, body, send)
 
@@ -174,6 +178,17 @@ def replay(body: bytes, receive):
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive_again
+
+
+def as_web_adapter(scope, route: Route, params: dict) -> dict:
+    """The request as the Web Adapter hands it to its app: with the event's requestContext in x-amzn-request-context,
+    and the scope extension that tells the app this header was set by the local API (airelay.identity)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    client = scope.get("client") or ("127.0.0.1", 0)
+    event = rest_event(scope["method"], scope["path"], route.path, headers, {}, b"", client[0], params)
+    context = (CONTEXT_HEADER, json.dumps(event["requestContext"]).encode())
+    extensions = {**(scope.get("extensions") or {}), "airelay.web_adapter": True}
+    return {**scope, "headers": [*scope["headers"], context], "extensions": extensions}
 
 
 async def send_json(send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:

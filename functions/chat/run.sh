@@ -22,10 +22,13 @@ PYTHON="${AIRELAY_PYTHON:-$(command -v python3 || command -v python)}"
 # adapter's idle connection reuse, so uvicorn never closes a pooled connection
 # just as LWA sends the next request on it (uvicorn's default is 5 s).
 # Access logs are off: API Gateway and Powertools log requests already.
+# No proxy headers: the caller's address comes from API Gateway's request context
+# (x-amzn-request-context, set by LWA), never from an X-Forwarded-For a client wrote.
 exec "${PYTHON}" -m uvicorn app:app \
     --host "${UVICORN_HOST:-127.0.0.1}" \
     --port "${PORT}" \
     --workers 1 \
+    --no-proxy-headers \
     --no-access-log \
     --timeout-keep-alive 120 \
     --timeout-graceful-shutdown 2 \

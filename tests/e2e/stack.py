@@ -71,6 +71,7 @@ class ApiProcess:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-proxy-headers",
         ]
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -44,29 +44,76 @@ def record(identity, model, cost):
     )
 
 
-def invoke(container, name):
-    response = container.invoke(load_event(name)).result(timeout=30)
+def invoke(container, name, change=None):
+    event = load_event(name)
+    if change:
+        change(event)
+    response = container.invoke(event).result(timeout=30)
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_usage_by_model_with_the_callers_own_budget(usage_function):
+def record_three_calls_of_two_callers():
     record("key:k3y1d", "openai/gpt-4o-mini", "0.25")
     record("ip:198.51.100.7", "openai/gpt-4o", "0.5")
     record("key:k3y1d", "openai/gpt-4o-mini", "0.25")
+
+
+OWN_BUDGET = {"identity": "key:k3y1d", "limit_usd": 1.0, "used_usd": 0.5, "remaining_usd": 0.5}
+
+
+def test_a_caller_sees_their_own_spend_by_model_and_their_own_budget(usage_function):
+    # GIVEN calls of the caller (key k3y1d) and of another caller
+    record_three_calls_of_two_callers()
+    # WHEN the caller asks for spend by model
     status, report = invoke(usage_function, "usage_by_model")
+    # THEN only the caller's own calls and budget are in it: no other caller's model, no global figures
+    assert status == 200 and report["scope"] == "caller"
+    assert {r["key"]: (r["calls"], r["cost_usd"]) for r in report["rows"]} == {"openai/gpt-4o-mini": (2, 0.5)}
+    assert report["total"]["cost_usd"] == 0.5 and report["total"]["cost_krw"] == 700.0
+    assert report["budget"]["caller"] == OWN_BUDGET
+    assert (report["budget"]["limit_usd"], report["budget"]["used_usd"], report["budget"]["remaining_usd"]) == (
+        1.0,
+        0.5,
+        0.5,
+    )
+
+
+def test_a_caller_by_identity_sees_only_their_own_row(usage_function):
+    record_three_calls_of_two_callers()
+    status, report = invoke(usage_function, "usage_by_identity")
     assert status == 200
-    assert {r["key"]: (r["calls"], r["cost_usd"]) for r in report["rows"]} == {
-        "openai/gpt-4o-mini": (2, 0.5),
-        "openai/gpt-4o": (1, 0.5),
-    }
-    assert report["total"]["cost_usd"] == 1.0 and report["total"]["cost_krw"] == 1400.0
-    assert report["budget"]["used_usd"] == 1.0 and report["budget"]["remaining_usd"] == 9.0
-    assert report["budget"]["caller"] == {
-        "identity": "key:k3y1d",
-        "limit_usd": 1.0,
-        "used_usd": 0.5,
-        "remaining_usd": 0.5,
-    }
+    assert [(r["key"], r["calls"], r["cost_usd"]) for r in report["rows"]] == [("key:k3y1d", 2, 0.5)]
+    assert report["total"]["calls"] == 2
+
+
+def test_an_operator_key_sees_every_caller_and_the_global_budget(usage_function, monkeypatch):
+    # GIVEN the caller's key id is an operator's
+    monkeypatch.setenv("OPERATOR_KEYS", "another-id, k3y1d")
+    get_settings.cache_clear()
+    record_three_calls_of_two_callers()
+    # WHEN it asks for spend by caller and by model
+    status, by_identity = invoke(usage_function, "usage_by_identity")
+    _, by_model = invoke(usage_function, "usage_by_model")
+    # THEN it sees every caller, every model, the global totals and budget, and its own budget beside them
+    assert status == 200 and by_identity["scope"] == "all"
+    assert {r["key"]: r["cost_usd"] for r in by_identity["rows"]} == {"key:k3y1d": 0.5, "ip:198.51.100.7": 0.5}
+    assert {r["key"]: r["calls"] for r in by_model["rows"]} == {"openai/gpt-4o-mini": 2, "openai/gpt-4o": 1}
+    assert by_model["total"]["cost_usd"] == 1.0
+    assert (by_model["budget"]["limit_usd"], by_model["budget"]["used_usd"]) == (10.0, 1.0)
+    assert by_model["budget"]["caller"] == OWN_BUDGET
+
+
+def test_an_authorizer_in_the_event_is_ignored_without_sign_in(usage_function):
+    # GIVEN sign-in is off (there is no authorizer on AWS then) and an event that carries one anyway
+    record_three_calls_of_two_callers()
+
+    def with_authorizer(event):
+        event["requestContext"]["authorizer"] = {"principalId": "ip:198.51.100.7", "claims": {"sub": "someone"}}
+
+    # WHEN the caller asks for usage THEN it is still known by its API key id
+    status, report = invoke(usage_function, "usage_by_identity", with_authorizer)
+    assert status == 200 and report["budget"]["caller"]["identity"] == "key:k3y1d"
+    assert [r["key"] for r in report["rows"]] == ["key:k3y1d"]
 
 
 def test_bad_range_is_a_422(usage_function):

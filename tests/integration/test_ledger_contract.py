@@ -11,7 +11,7 @@ import pytest
 from airelay.settings import Settings
 from airelay.usage import open_ledger
 from airelay.usage.dynamodb import DynamoLedger
-from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key, model_key
+from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, caller_model_key, identity_key, model_key
 from airelay.usage.sqlite import SqliteLedger
 from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
 
@@ -100,7 +100,8 @@ def test_settle_releases_the_hold_and_adds_the_real_cost(ledger):
     ledger.reserve(DAY, holds(), D("0.3"))
     ledger.settle(row(cost="0.0123"), D("0.3"))
     totals = ledger.day_totals(DAY)
-    for key in (TOTAL, identity_key("ip:1.2.3.4"), model_key("openai/gpt-4o-mini")):
+    mine_on_mini = caller_model_key("ip:1.2.3.4", "openai/gpt-4o-mini")
+    for key in (TOTAL, identity_key("ip:1.2.3.4"), model_key("openai/gpt-4o-mini"), mine_on_mini):
         assert totals[key].spent == D("0.0123"), key
         assert totals[key].committed == D("0.0123"), key
         assert (
@@ -120,6 +121,21 @@ def test_each_model_keeps_its_own_totals(ledger):
     assert (mini.calls, mini.errors, mini.spent) == (1, 0, D("0.01"))
     assert (big.calls, big.errors, big.spent, big.completion_tokens) == (2, 1, D("0.75"), 10)
     assert (totals[TOTAL].calls, totals[TOTAL].spent) == (3, D("0.76"))
+
+
+def test_each_caller_keeps_its_own_totals_per_model(ledger):
+    ledger.settle(row(identity="key:a", model="openai/gpt-4.1", cost="0.25"), D(0))
+    ledger.settle(row(identity="key:b", model="openai/gpt-4.1", cost="0.5", status="error"), D(0))
+    ledger.settle(row(identity="key:a", model="openai/gpt-4o-mini", cost="0.01"), D(0))
+    totals = ledger.day_totals(DAY)
+    a_big, b_big = (
+        totals[caller_model_key("key:a", "openai/gpt-4.1")],
+        totals[caller_model_key("key:b", "openai/gpt-4.1")],
+    )
+    assert (a_big.calls, a_big.errors, a_big.spent) == (1, 0, D("0.25"))
+    assert (b_big.calls, b_big.errors, b_big.spent) == (1, 1, D("0.5"))
+    assert totals[caller_model_key("key:a", "openai/gpt-4o-mini")].spent == D("0.01")
+    assert caller_model_key("key:b", "openai/gpt-4o-mini") not in totals
 
 
 def test_failed_and_cancelled_calls_are_counted_apart_and_rows_round_trip(ledger):

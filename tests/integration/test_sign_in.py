@@ -35,6 +35,7 @@ def issuer():
 
         def sign(signing_key=key, **claims):
             body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "exp": int(time.time()) + 300, **claims}
+            body = {name: value for name, value in body.items() if value is not None}
             return jwt.encode(body, signing_key, algorithm="RS256", headers={"kid": "k1"})
 
         yield f"{server.url}/jwks.json", sign
@@ -51,6 +52,7 @@ def api(local_api, issuer, tmp_path):
             JWT_ISSUER=ISSUER,
             JWT_AUDIENCE=AUDIENCE,
             JWT_JWKS_URL=jwks_url,
+            OPERATOR_CLAIM="cognito:groups=airelay-operators",
             USAGE_DB_PATH=tmp_path / "usage.sqlite3",
         )
 
@@ -58,6 +60,31 @@ def api(local_api, issuer, tmp_path):
 def chat(api, token=None):
     headers = {"authorization": f"Bearer {token}"} if token else {}
     return httpx.post(f"{api}/api/chat", json={"message": "hi"}, headers=headers, timeout=10)
+
+
+def usage(api, token):
+    response = httpx.get(
+        f"{api}/api/usage", params={"by": "identity"}, headers={"authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_a_user_sees_only_their_own_usage_and_an_operator_everyones(api, issuer):
+    _, sign = issuer
+    # GIVEN two users who chatted
+    assert chat(api, sign(sub="user-42")).status_code == 200
+    assert chat(api, sign(sub="user-7")).status_code == 200
+    # WHEN a user, a user of another group and a member of the operators' group ask for usage by caller
+    mine = usage(api, sign(sub="user-42"))
+    staff = usage(api, sign(sub="user-7", **{"cognito:groups": ["staff"]}))
+    everyone = usage(api, sign(sub="admin-1", **{"cognito:groups": ["staff", "airelay-operators"]}))
+    # THEN each user sees only their own row and budget; the operator sees every caller and the global budget
+    assert (mine["scope"], [r["key"] for r in mine["rows"]], mine["total"]["calls"]) == ("caller", ["user:user-42"], 1)
+    assert [r["key"] for r in staff["rows"]] == ["user:user-7"] and staff["scope"] == "caller"
+    assert sorted(r["key"] for r in everyone["rows"]) == ["user:user-42", "user:user-7"]
+    assert everyone["scope"] == "all" and everyone["total"]["calls"] == 2
+    assert everyone["budget"]["limit_usd"] == 10 and mine["budget"]["limit_usd"] == 1
 
 
 def test_a_signed_in_user_is_served_and_metered_as_themself(api, issuer, tmp_path):
@@ -82,8 +109,24 @@ def test_a_signed_in_user_is_served_and_metered_as_themself(api, issuer, tmp_pat
             algorithm="HS256",
             headers={"kid": "k1"},
         ),
+        lambda sign: sign(sub=""),
+        lambda sign: sign(sub="   "),
+        lambda sign: sign(sub=42),
+        lambda sign: sign(sub=None),
     ],
-    ids=["missing", "garbage", "other-key", "expired", "wrong-audience", "wrong-issuer", "hs256-forgery"],
+    ids=[
+        "missing",
+        "garbage",
+        "other-key",
+        "expired",
+        "wrong-audience",
+        "wrong-issuer",
+        "hs256-forgery",
+        "empty-sub",
+        "blank-sub",
+        "numeric-sub",
+        "no-sub",
+    ],
 )
 def test_requests_without_a_valid_token_are_refused(api, issuer, make_token):
     _, sign = issuer

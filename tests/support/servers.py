@@ -21,7 +21,15 @@ class ServerThread:
     def __init__(self, app, port: int | None = None) -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                proxy_headers=False,  # as run.sh and local/dev.py: X-Forwarded-For is never trusted
+            )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

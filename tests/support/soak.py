@@ -378,6 +378,7 @@ def run_soak(
                         "--log-level",
                         "warning",
                         "--no-access-log",
+                        "--no-proxy-headers",
                     ],
                     cwd=ROOT,
                     env=server_env,

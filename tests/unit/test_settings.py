@@ -74,3 +74,25 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text("utf-8")
     missing = [f.metadata["env"] for f in fields(Settings) if f"`{f.metadata['env']}`" not in doc]
     assert not missing, f"docs/configuration.md does not describe {missing}"
+
+
+SIGN_IN = {"JWT_ISSUER": "https://auth.example/", "JWT_AUDIENCE": "web"}
+
+
+@pytest.mark.parametrize(
+    "environment,problem",
+    [
+        ({"OPERATOR_CLAIM": "cognito:groups=ops"}, "needs sign-in"),
+        ({**SIGN_IN, "OPERATOR_CLAIM": "cognito:groups"}, "claim=value"),
+        ({**SIGN_IN, "OPERATOR_CLAIM": "=ops"}, "claim=value"),
+        ({"API_KEYS": "web=0123456789abcdef", "OPERATOR_KEYS": "ops"}, "must name entries of API_KEYS"),
+    ],
+)
+def test_a_malformed_operator_setting_fails_at_start(environment, problem):
+    with pytest.raises(ValueError, match=problem):
+        Settings.from_env(environment)
+
+
+def test_operator_settings_are_read():
+    settings = Settings.from_env({**SIGN_IN, "OPERATOR_CLAIM": " cognito:groups = ops ", "OPERATOR_KEYS": "a1, b2"})
+    assert settings.operator_claim_rule == ("cognito:groups", "ops") and settings.operator_keys == ("a1", "b2")

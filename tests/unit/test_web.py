@@ -1,42 +1,80 @@
-"""Who is calling: API key id, then authorizer principal, then source IP."""
+"""Who is calling: the API key id, else the source IP, from the front's request context; never an authorizer the
+Gate did not verify, never a header the front did not set."""
 
 import json
 
 import pytest
 
-from airelay.web import aws_context, identity_of
+from airelay.auth import holds_claim
+from airelay.identity import Gate, request_id_of, who_from
+from airelay.settings import Settings
+
+BEHIND_ADAPTER = Settings(lambda_exec_wrapper="/opt/bootstrap")
 
 
-def scope_with(context=None, client=("10.0.0.9", 1234), header=None):
-    scope = {"headers": [], "client": client, "state": {}}
+def who(context=None, client=("10.0.0.9", 1234), header=None, settings=BEHIND_ADAPTER):
+    scope = {"headers": [], "client": client}
     if header is not None:
         scope["headers"].append((b"x-amzn-request-context", header))
     if context is not None:
         scope["aws.event"] = {"requestContext": context}
-    scope["state"]["aws_context"] = aws_context(scope)
-    return scope
+    return who_from(Gate(settings).request_context(scope), scope)
 
 
 @pytest.mark.parametrize(
     "context,expected",
     [
         ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "key:abc"),
-        ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "user:user-7"),
-        ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "user:cognito-sub"),
-        ({"authorizer": {"jwt": {"claims": {"sub": "jwt-sub"}}}}, "user:jwt-sub"),
         ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
-        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "user:user-9"),
+        ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
+        ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "ip:10.0.0.9"),
+        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "key:app-key"),
+        ({"identity": {"apiKeyId": 5, "sourceIp": ["x"]}}, "ip:10.0.0.9"),
     ],
 )
 def test_identity_from_the_api_gateway_context(context, expected):
-    assert identity_of(scope_with(context)) == expected
+    assert who(context).identity == expected
 
 
 def test_identity_from_the_web_adapter_header():
     header = json.dumps({"requestId": "r1", "identity": {"apiKeyId": "k9"}}).encode()
-    assert identity_of(scope_with(header=header)) == "key:k9"
+    assert who(header=header).identity == "key:k9"
 
 
-def test_identity_falls_back_to_the_socket_peer_and_survives_a_bad_header():
-    assert identity_of(scope_with(header=b"{not json")) == "ip:10.0.0.9"
-    assert identity_of(scope_with(header=b"[1, 2]")) == "ip:10.0.0.9"
+def test_the_header_is_not_read_where_no_web_adapter_set_it():
+    header = json.dumps({"identity": {"apiKeyId": "k9", "sourceIp": "6.6.6.6"}}).encode()
+    assert who(header=header, settings=Settings()).identity == "ip:10.0.0.9"
+
+
+@pytest.mark.parametrize("header", [b"{not json", b"[1, 2]", b'"x"', b"null", b'{"identity": "x"}', b"[" * 5000])
+def test_identity_falls_back_to_the_socket_peer_and_survives_a_bad_header(header):
+    assert who(header=header).identity == "ip:10.0.0.9"
+
+
+@pytest.mark.parametrize("given", [5, None, "", "a b", "abc\r\nset-cookie: x=1", "é", "a" * 129])
+def test_an_unsafe_request_id_is_replaced_with_a_fresh_one(given):
+    fresh = request_id_of({"requestId": given})
+    assert fresh != given and len(fresh) == 32 and fresh.isalnum()
+
+
+def test_a_plain_request_id_is_kept():
+    assert (
+        request_id_of({"requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"}) == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    )
+
+
+@pytest.mark.parametrize(
+    "claims,held",
+    [
+        ({"cognito:groups": ["staff", "ops"]}, True),
+        ({"cognito:groups": ["staff"]}, False),
+        ({"cognito:groups": "ops"}, True),
+        ({"cognito:groups": "staff ops"}, True),
+        ({"cognito:groups": "devops"}, False),
+        ({"cognito:groups": {"ops": True}}, False),
+        ({}, False),
+    ],
+)
+def test_the_operator_claim_is_held_by_value_list_or_word(claims, held):
+    assert holds_claim(claims, ("cognito:groups", "ops")) is held
+    assert holds_claim(claims, None) is False

@@ -1,5 +1,6 @@
 // Cost dashboard: GET /api/usage (by day and by model, last 7 days): today's spend against the budget, spend by
-// model, and a chart of the last 7 days. Refreshes after every call made from this page.
+// model, and a chart of the last 7 days. A caller sees their own usage and budget; an operator (an operator key or
+// sign-in claim) every caller's and the global budget. Refreshes after every call made from this page.
 import { requestJson } from './api.js';
 import { formatCompact, formatKrw, formatPercent, formatSeconds, formatUsd, integer } from './format.js';
 import { drawBarChart } from './chart.js';
@@ -31,7 +32,8 @@ export function initDashboard() {
       requestJson(`/api/usage?days=${DAYS}&by=model`, { signal }),
     ]);
     byDay = days;
-    renderBudget(days.budget);
+    panel.dataset.scope = days.scope;
+    renderBudget(days.budget, days.scope);
     renderWeek(days);
     renderModels(models.rows);
     body.hidden = false;
@@ -89,7 +91,7 @@ export function initDashboard() {
   }
 }
 
-function renderBudget(budget) {
+function renderBudget(budget, scope) {
   const fraction = budget.limit_usd > 0 ? budget.used_usd / budget.limit_usd : 0;
   $('budget-used').textContent = formatUsd(budget.used_usd);
   $('budget-limit').textContent = formatUsd(budget.limit_usd);
@@ -99,9 +101,10 @@ function renderBudget(budget) {
   $('budget-detail').textContent = `${formatPercent(fraction, fraction > 0 && fraction < 0.01 ? 2 : 0)} used · `
     + `${formatUsd(budget.remaining_usd)} left · resets in ${formatSeconds(budget.resets_in_s)}`;
   const caller = budget.caller;
-  $('budget-caller').textContent = caller
-    ? `You (${caller.identity}): ${formatUsd(caller.used_usd)} of ${formatUsd(caller.limit_usd)}`
-    : '';
+  const you = caller ? `you (${caller.identity}): ${formatUsd(caller.used_usd)} of ${formatUsd(caller.limit_usd)}` : '';
+  $('budget-caller').textContent = scope === 'all'
+    ? ['Every caller (operator view)', you].filter(Boolean).join(' · ')
+    : `Your own usage${caller ? ` (${caller.identity})` : ''}`;
 }
 
 function renderModels(rows) {

@@ -19,8 +19,9 @@ class JwtVerifier:
         self.audience = audience
         self.keys = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
 
-    def subject(self, token: str) -> str:
-        """The token's `sub`. Blocking on a key cache miss: call it from a worker thread."""
+    def claims(self, token: str) -> dict:
+        """The token's claims, with a non-empty string `sub`. Blocking on a key cache miss: call it from a worker
+        thread."""
         try:
             key = self.keys.get_signing_key_from_jwt(token)
         except self.jwt.PyJWKClientConnectionError:
@@ -38,7 +39,21 @@ class JwtVerifier:
             )
         except self.jwt.InvalidTokenError:
             raise Unauthorized("A valid bearer token is required.") from None
-        return str(claims["sub"])
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():  # no subject, no identity of its own
+            raise Unauthorized("A valid bearer token is required.")
+        return claims
+
+
+def holds_claim(claims: dict, rule: tuple[str, str] | None) -> bool:
+    """Whether `claims` hold the OPERATOR_CLAIM rule's value: the claim equals it, lists it (Cognito's
+    `cognito:groups`), or names it among space-separated words (an OAuth `scope`)."""
+    if rule is None:
+        return False
+    name, value = rule
+    found = claims.get(name)
+    if isinstance(found, str):
+        return found == value or value in found.split()
+    return isinstance(found, list) and value in found
 
 
 def verifier_for(settings: Settings) -> JwtVerifier | None:

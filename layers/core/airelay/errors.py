@@ -57,18 +57,24 @@ class NotConfigured(AirelayError):
 
 
 class BudgetExceeded(AirelayError):
+    """Which budget ran out: all callers' together ("global": its figures tell of other callers' spend, so the body
+    leaves them out), or the caller's own ("caller": with its limit and what the caller used)."""
+
     status = 429
     code = "budget_exceeded"
     message = "The daily budget is used up."
 
-    def __init__(self, message: str | None = None, *, retry_after: int, limit, used) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int, budget: str, limit, used) -> None:
         super().__init__(message, retry_after=retry_after)
+        self.budget = budget
         self.limit = limit
         self.used = used
 
     def body(self) -> dict:
         body = super().body()
-        body["error"].update(limit=float(self.limit), used=float(self.used))
+        body["error"]["budget"] = self.budget
+        if self.budget == "caller":
+            body["error"].update(limit=float(self.limit), used=float(self.used))
         return body
 
 

@@ -19,8 +19,11 @@ class Strict(BaseModel):
 class ErrorDetail(Strict):
     code: str = Field(description="stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed")
     message: str = Field(description="short and safe to show")
-    limit: float | None = Field(None, description="budget_exceeded only: the budget, USD")
-    used: float | None = Field(None, description="budget_exceeded only: what is used, USD")
+    budget: Literal["global", "caller"] | None = Field(
+        None, description="budget_exceeded only: the budget that ran out, all callers' or the caller's own"
+    )
+    limit: float | None = Field(None, description="budget_exceeded of the caller's own budget only: its limit, USD")
+    used: float | None = Field(None, description="budget_exceeded of the caller's own budget only: what is used, USD")
 
 
 class ErrorBody(Strict):
@@ -251,6 +254,8 @@ class CallerBudget(Strict):
 
 
 class Budget(Strict):
+    """The global budget in an operator's report, else the caller's own; `caller` is always the caller's own."""
+
     day: str
     limit_usd: float = Field(ge=0)
     used_usd: float = Field(ge=0)
@@ -263,6 +268,7 @@ class UsageReport(Strict):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
     by: Literal["day", "model", "identity"]
+    scope: Literal["caller", "all"] = Field(description="the caller's own usage, or every caller's (an operator)")
     rows: list[UsageLine]
     total: UsageLine
     budget: Budget

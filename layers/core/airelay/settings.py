@@ -26,6 +26,9 @@ class Settings:
     jwt_issuer: str = field(default="", metadata={"env": "JWT_ISSUER"})
     jwt_audience: str = field(default="", metadata={"env": "JWT_AUDIENCE"})
     jwt_jwks_url: str = field(default="", metadata={"env": "JWT_JWKS_URL"})
+    operator_keys: tuple[str, ...] = field(default=(), metadata={"env": "OPERATOR_KEYS"})
+    operator_claim: str = field(default="", metadata={"env": "OPERATOR_CLAIM"})
+    lambda_exec_wrapper: str = field(default="", metadata={"env": "AWS_LAMBDA_EXEC_WRAPPER"})
 
     chat_model: str = field(default="local/smollm2-135m", metadata={"env": "CHAT_MODEL"})
     allowed_chat_models: tuple[str, ...] = field(default=(), metadata={"env": "ALLOWED_CHAT_MODELS"})
@@ -95,6 +98,21 @@ class Settings:
             keys[key.strip()] = name.strip()
         return keys
 
+    @property
+    def behind_web_adapter(self) -> bool:
+        """Run by the Lambda Web Adapter (the chat function on AWS), which sets x-amzn-request-context itself."""
+        return self.lambda_exec_wrapper == "/opt/bootstrap"
+
+    @property
+    def operator_claim_rule(self) -> tuple[str, str] | None:
+        """OPERATOR_CLAIM `claim=value` -> (claim, value): a signed-in user whose claim holds the value is an operator."""
+        if not self.operator_claim:
+            return None
+        claim, sep, value = self.operator_claim.partition("=")
+        if not sep or not claim.strip() or not value.strip():
+            raise ValueError("OPERATOR_CLAIM looks like claim=value, e.g. cognito:groups=airelay-operators")
+        return claim.strip(), value.strip()
+
     def fallback_chain(self, model_id: str) -> tuple[str, ...]:
         """The model a request asked for (or the default), then the fallbacks, each once."""
         return (model_id, *(m for m in self.chat_fallback_models if m != model_id))
@@ -119,6 +137,10 @@ class Settings:
         self.api_key_names  # noqa: B018 - parses API_KEYS, raising ValueError if malformed
         if self.jwt_issuer and not self.jwt_audience:
             raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
+        if self.operator_claim_rule and not self.jwt_issuer:
+            raise ValueError("OPERATOR_CLAIM needs sign-in (JWT_ISSUER)")
+        if self.api_keys and not set(self.operator_keys) <= set(self.api_key_names.values()):
+            raise ValueError("OPERATOR_KEYS must name entries of API_KEYS")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
         if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import uuid
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,8 +12,8 @@ from pydantic import ValidationError
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
-from .auth import verifier_for
-from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge, Unauthorized
+from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
+from .identity import Gate, request_id_of, who_from
 from .logs import configure as configure_logs
 from .logs import current_request
 from .settings import Settings, get_settings
@@ -93,34 +90,14 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
-def aws_context(scope: dict) -> dict:
-    """API Gateway's requestContext: from the Mangum event, or the header the Web Adapter adds."""
-    event = scope.get("aws.event")
-    if event:
-        return event.get("requestContext") or {}
-    for name, value in scope.get("headers", ()):
-        if name == b"x-amzn-request-context":
-            try:
-                context = json.loads(value)
-            except ValueError:
-                return {}
-            return context if isinstance(context, dict) else {}
-    return {}
-
-
 def identity_of(scope: dict) -> str:
-    """Who is calling, for usage rows and per-identity budgets: the signed-in user, else the API key, else the IP."""
-    context = scope.get("state", {}).get("aws_context") or {}
-    identity = context.get("identity") or {}
-    authorizer = context.get("authorizer") or {}
-    claims = authorizer.get("claims") or (authorizer.get("jwt") or {}).get("claims") or {}
-    principal = authorizer.get("principalId") or claims.get("sub")
-    if principal:
-        return f"user:{principal}"
-    if identity.get("apiKeyId"):
-        return f"key:{identity['apiKeyId']}"
-    ip = identity.get("sourceIp") or (scope.get("client") or ("unknown",))[0]
-    return f"ip:{ip}"
+    """Who is calling, for usage rows and per-identity budgets (set by the Guard)."""
+    return scope["state"]["who"].identity
+
+
+def is_operator(request: Request) -> bool:
+    """An operator may see every caller's usage: an OPERATOR_KEYS key, or a user holding OPERATOR_CLAIM."""
+    return request.state.who.operator
 
 
 def caller_of(request: Request, function: str) -> Caller:
@@ -129,7 +106,8 @@ def caller_of(request: Request, function: str) -> Caller:
 
 
 class Guard:
-    """Pure ASGI middleware: request id, CORS allowlist, body-size limit, last-resort error handler."""
+    """Pure ASGI middleware: request id, who is calling (identity.Gate), CORS allowlist, body-size limit, last-resort
+    error handler."""
 
     def __init__(self, app, settings: Settings | None) -> None:
         self.app = app
@@ -141,8 +119,7 @@ class Guard:
         self.origins = frozenset(settings.allowed_origins)
         self.any_origin = "*" in self.origins
         self.max_body = settings.max_body_bytes
-        self.api_keys = settings.api_key_names  # checked here only where API Gateway does not (locally)
-        self.jwt = verifier_for(settings)
+        self.gate = Gate(settings)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -151,11 +128,11 @@ class Guard:
         settings = self.fixed or get_settings()
         if settings is not self.settings:
             self.follow(settings)
-        context = aws_context(scope)
-        request_id = context.get("requestId") or uuid.uuid4().hex
+        context = self.gate.request_context(scope)
+        request_id = request_id_of(context)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        state["aws_context"] = context
+        state["who"] = who_from(context, scope)
         origin = self.allowed_origin(scope)
         extra = [(b"x-request-id", request_id.encode())]
         if origin:
@@ -167,14 +144,16 @@ class Guard:
         if scope["method"] == "OPTIONS":
             await self.preflight(origin, extra, send)
             return
-        refused = await self.authenticate(scope, state) if scope["path"] != "/api/health" else None
-        if refused:
-            await self.reply(send, refused, extra)
-            return
+        if scope["path"] != "/api/health":
+            who = await self.gate.check(scope, state["who"])
+            if isinstance(who, AirelayError):
+                await self.reply(send, who, extra)
+                return
+            state["who"] = who
         if self.declared_length(scope) > self.max_body:
             await self.reply(send, PayloadTooLarge(), extra)
             return
-        current_request.set((request_id, identity_of(scope)))
+        current_request.set((request_id, state["who"].identity))
 
         started = False
 
@@ -201,37 +180,6 @@ class Guard:
                 origin = value.decode("latin-1")
                 return origin if self.any_origin or origin in self.origins else None
         return None
-
-    async def authenticate(self, scope, state: dict) -> AirelayError | None:
-        """Where API Gateway does not check them: API keys (API_KEYS) and sign-in tokens (JWT_ISSUER)."""
-        context = state["aws_context"]
-        if self.api_keys:
-            name = self.key_name(scope)
-            if name is None:
-                return Unauthorized()
-            context = {**context, "identity": {**(context.get("identity") or {}), "apiKeyId": name}}
-        if self.jwt:
-            try:
-                subject = await anyio.to_thread.run_sync(self.jwt.subject, self.bearer(scope))
-            except AirelayError as refused:
-                return refused
-            context = {**context, "authorizer": {"principalId": subject}}
-        state["aws_context"] = context
-        return None
-
-    @staticmethod
-    def bearer(scope) -> str:
-        value = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"").decode("latin-1")
-        scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else ""
-
-    def key_name(self, scope) -> str | None:
-        sent = next((v for k, v in scope.get("headers", ()) if k == b"x-api-key"), b"").decode("latin-1")
-        found = None
-        for key, name in self.api_keys.items():  # compare with every key, in constant time each
-            if hmac.compare_digest(sent.encode(), key.encode()):
-                found = name
-        return found
 
     @staticmethod
     def declared_length(scope) -> int:

@@ -150,6 +150,22 @@ const scenarios = {
     return { before, after, models, notice };
   },
 
+  async 'dashboard-scope'({ context, page }) {
+    // the page sends no key of its own: this stack wants one, so the browser adds it to every request
+    await context.setExtraHTTPHeaders({ 'x-api-key': process.env.API_KEY });
+    await openDemo(page);
+    const text = (id) => page.locator(`#${id}`).textContent();
+    const seen = {
+      scope: await page.locator('#dashboard-panel').getAttribute('data-scope'),
+      caller: await text('budget-caller'),
+      limit: await text('budget-limit'),
+      calls: Number(await page.locator('#week-total').getAttribute('data-calls')),
+      models: await page.locator('#models-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.model)),
+    };
+    await screenshot(page.locator('#dashboard-panel'), `dashboard-scope-${seen.scope}`);
+    return seen;
+  },
+
   async 'tools'({ page }) {
     await openDemo(page);
     // sentiment: Korean positive, then English negative

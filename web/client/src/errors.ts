@@ -30,6 +30,7 @@ export interface AirelayErrorInit {
   message: string;
   retryAfter?: number | null;
   requestId?: string | null;
+  budget?: 'global' | 'caller' | null;
   limit?: number | null;
   used?: number | null;
   cause?: unknown;
@@ -43,7 +44,9 @@ export class AirelayError extends Error {
   /** Seconds to wait before trying again (from `Retry-After`), or null. */
   readonly retryAfter: number | null;
   readonly requestId: string | null;
-  /** On `budget_exceeded`: the budget and what is used, in USD. */
+  /** On `budget_exceeded`: which budget ran out, all callers' (`global`) or the caller's own (`caller`). */
+  readonly budget: 'global' | 'caller' | null;
+  /** On `budget_exceeded` of the caller's own budget: its limit and what is used, in USD. */
   readonly limit: number | null;
   readonly used: number | null;
 
@@ -53,6 +56,7 @@ export class AirelayError extends Error {
     this.code = init.code;
     this.retryAfter = init.retryAfter ?? null;
     this.requestId = init.requestId ?? null;
+    this.budget = init.budget ?? null;
     this.limit = init.limit ?? null;
     this.used = init.used ?? null;
   }
@@ -87,6 +91,7 @@ export async function errorFromResponse(response: Response): Promise<AirelayErro
     message: message ?? `The server answered with HTTP ${response.status}.`,
     retryAfter: parseRetryAfter(response.headers.get('retry-after')),
     requestId: response.headers.get('x-request-id'),
+    budget: error['budget'] === 'global' || error['budget'] === 'caller' ? error['budget'] : null,
     limit: typeof error['limit'] === 'number' ? error['limit'] : null,
     used: typeof error['used'] === 'number' ? error['used'] : null,
   });

@@ -106,6 +106,7 @@ export interface UsageRow {
   cost_krw: number;
 }
 
+/** Today's budget: the global one in an operator's report (`scope: 'all'`), else the caller's own. */
 export interface UsageBudget {
   day: string;
   limit_usd: number;
@@ -119,6 +120,8 @@ export interface UsageReport {
   from: string;
   to: string;
   by: 'day' | 'model' | 'identity';
+  /** `caller`: the caller's own usage; `all`: every caller's (an operator's key or sign-in claim). */
+  scope: 'caller' | 'all';
   rows: UsageRow[];
   total: UsageRow;
   budget: UsageBudget;

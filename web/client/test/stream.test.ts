@@ -102,10 +102,13 @@ describe('streamChat', () => {
     expect(fake.calls).toHaveLength(1);
   });
 
-  it('carries limit and used of a budget_exceeded error', async () => {
-    const fake = fakeFetch(() => jsonResponse({ error: { code: 'budget_exceeded', message: 'Over budget.', limit: 10, used: 9.9993 } }, 429, { 'retry-after': '4127' }));
+  it('carries which budget ran out, and limit and used of the caller\'s own', async () => {
+    const fake = fakeFetch(() => jsonResponse({ error: { code: 'budget_exceeded', message: 'Over budget.', budget: 'caller', limit: 1, used: 0.9993 } }, 429, { 'retry-after': '4127' }));
     await expect(streamChat({ message: 'x' }, { baseUrl: BASE, fetch: fake.fetch }).done())
-      .rejects.toMatchObject({ code: 'budget_exceeded', limit: 10, used: 9.9993, retryAfter: 4127 });
+      .rejects.toMatchObject({ code: 'budget_exceeded', budget: 'caller', limit: 1, used: 0.9993, retryAfter: 4127 });
+    const global = fakeFetch(() => jsonResponse({ error: { code: 'budget_exceeded', message: 'Over budget.', budget: 'global' } }, 429));
+    await expect(streamChat({ message: 'x' }, { baseUrl: BASE, fetch: global.fetch }).done())
+      .rejects.toMatchObject({ code: 'budget_exceeded', budget: 'global', limit: null, used: null });
   });
 
   it('does not retry a 503 or a network failure either', async () => {

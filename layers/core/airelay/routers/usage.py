@@ -1,4 +1,5 @@
-"""GET /api/usage: spend and tokens for a date range, grouped by day, model or caller, with today's budget."""
+"""GET /api/usage: spend and tokens for a date range, grouped by day, model or caller, with today's budget: the
+caller's own, or every caller's for an operator."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .. import usage
 from ..errors import InvalidInput
 from ..openapi import UsageReport, answers, inline_schema
 from ..usage.report import MAX_DAYS, build_report
-from ..web import identity_of
+from ..web import identity_of, is_operator
 
 router = APIRouter()
 
@@ -82,5 +83,6 @@ async def usage_report(request: Request) -> JSONResponse:
     if (end - start).days >= MAX_DAYS:
         raise InvalidInput(f"the range may cover at most {MAX_DAYS} days")
     meter = await usage.meter()
-    report = await anyio.to_thread.run_sync(build_report, meter, start, end, by, identity_of(request.scope))
+    who, everyone = identity_of(request.scope), is_operator(request)
+    report = await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone)
     return JSONResponse(report)

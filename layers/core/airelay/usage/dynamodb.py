@@ -127,11 +127,12 @@ class DynamoLedger(UsageLedger):
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        """Four single-item writes at once, not a transaction: transactions on the day's total item would cancel
+        """Five single-item writes at once, not a transaction: transactions on the day's total item would cancel
         each other under concurrency (TransactionConflict). Each write is retried on its own; if one still fails,
         its hold stays counted, so the budget errs on the side of refusing, never of overspending."""
         writes = []
-        for key, release in zip(settle_keys(row), (reserved, reserved, Decimal(0))):
+        for key, was_held in settle_keys(row):
+            release = reserved if was_held else Decimal(0)
             writes.append(
                 {
                     "Update": {

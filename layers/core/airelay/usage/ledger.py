@@ -1,7 +1,8 @@
 """The usage ledger port: atomic budget holds, settled spend, one row per AI call, daily totals.
 
-Counters live per day under three kinds of key: TOTAL, "id:<identity>" and "model:<model id>". A counter's
-`committed` is settled spend plus outstanding holds; `spent` is settled spend only.
+Counters live per day under four kinds of key: TOTAL, "id:<identity>", "model:<model id>" and
+"idmodel:<model id>|<identity>" (one caller's spend on one model, so callers can see their own usage by model). A
+counter's `committed` is settled spend plus outstanding holds; `spent` is settled spend only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ def identity_key(identity: str) -> str:
 
 def model_key(model_id: str) -> str:
     return f"model:{model_id}"
+
+
+def caller_model_key(identity: str, model_id: str) -> str:
+    return f"idmodel:{model_id}|{identity}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +84,14 @@ class OverLimit(Exception):
         self.committed = committed
 
 
-def settle_keys(row: UsageRow) -> tuple[str, str, str]:
-    return TOTAL, identity_key(row.identity), model_key(row.model)
+def settle_keys(row: UsageRow) -> tuple[tuple[str, bool], ...]:
+    """The counters a settled call adds to, each with whether reserve() held the call's amount on it."""
+    return (
+        (TOTAL, True),
+        (identity_key(row.identity), True),
+        (model_key(row.model), False),
+        (caller_model_key(row.identity, row.model), False),
+    )
 
 
 class UsageLedger(ABC):
@@ -95,8 +106,8 @@ class UsageLedger(ABC):
 
     @abstractmethod
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        """Stores the row and adds its spend and tokens to the day's TOTAL, identity and model counters, releasing
-        the `reserved` amount that reserve() added to TOTAL and identity."""
+        """Stores the row and adds its spend and tokens to the day's counters (settle_keys), releasing the `reserved`
+        amount that reserve() added to TOTAL and identity."""
 
     @abstractmethod
     def day_totals(self, day: str) -> dict[str, Totals]:

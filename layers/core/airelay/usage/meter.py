@@ -88,10 +88,12 @@ class Meter:
             try:
                 await self.run(self.ledger.reserve, day, holds, amount)
             except OverLimit as over:
-                which = "today's budget" if over.hold.key == TOTAL else "your daily budget"
+                own = over.hold.key != TOTAL
+                which = "your daily budget" if own else "today's budget for all callers"
                 raise BudgetExceeded(
                     f"This request would exceed {which}.",
                     retry_after=seconds_until_reset(now),
+                    budget="caller" if own else "global",
                     limit=over.hold.limit,
                     used=over.committed,
                 ) from None

@@ -1,11 +1,12 @@
-"""Usage totals for a date range, grouped by day, model or caller, with today's budget."""
+"""Usage totals for a date range, grouped by day, model or caller, with today's budget: the caller's own counters
+("id:<identity>", "idmodel:<model>|<identity>"), or for an operator every caller's."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from .ledger import TOTAL, Totals, identity_key
+from .ledger import TOTAL, Totals, caller_model_key, identity_key
 from .meter import Meter, seconds_until_reset
 
 GROUPS = {"day": None, "model": "model:", "identity": "id:"}
@@ -33,52 +34,71 @@ def line(meter: Meter, key: str, totals: Totals) -> dict:
     }
 
 
-def build_report(meter: Meter, start: date, end: date, by: str, identity: str | None = None) -> dict:
-    """Blocking (reads the ledger): run it in a worker thread from async code."""
-    prefix = GROUPS[by]
+def build_report(
+    meter: Meter, start: date, end: date, by: str, identity: str | None = None, everyone: bool = False
+) -> dict:
+    """The caller's own usage; with `everyone` (an operator), or with no `identity` (the ledger's owner at the
+    console, `python -m airelay usage`), every caller's and the global budget. Blocking (reads the ledger): run it in
+    a worker thread from async code."""
+    everyone = everyone or identity is None
+    lines = every_callers_lines if everyone else callers_own_lines
     grouped: dict[str, Totals] = {}
     overall = Totals()
     days = days_between(start, end)
     for day, counters in zip(days, meter.ledger.totals_for_days(days)):
-        overall.add(counters.get(TOTAL, Totals()))
-        if prefix is None:
-            grouped[day] = counters.get(TOTAL, Totals())
-            continue
-        for key, totals in counters.items():
-            if key.startswith(prefix):
-                grouped.setdefault(key.removeprefix(prefix), Totals()).add(totals)
+        overall.add(counters.get(TOTAL if everyone else identity_key(identity), Totals()))
+        for key, totals in lines(counters, by, day, identity):
+            grouped.setdefault(key, Totals()).add(totals)
     rows = [line(meter, key, totals) for key, totals in grouped.items()]
-    if prefix is not None:
+    if by != "day":
         rows.sort(key=lambda r: r["cost_usd"], reverse=True)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "by": by,
+        "scope": "all" if everyone else "caller",
         "rows": rows,
         "total": line(meter, "total", overall),
-        "budget": budget_today(meter, identity),
+        "budget": budget_today(meter, identity, everyone),
         "prices": meter.prices.source,
     }
 
 
-def budget_today(meter: Meter, identity: str | None) -> dict:
+def every_callers_lines(counters: dict[str, Totals], by: str, day: str, _identity: str | None):
+    if by == "day":
+        yield day, counters.get(TOTAL, Totals())
+        return
+    prefix = GROUPS[by]
+    for key, totals in counters.items():
+        if key.startswith(prefix):
+            yield key.removeprefix(prefix), totals
+
+
+def callers_own_lines(counters: dict[str, Totals], by: str, day: str, identity: str):
+    mine = counters.get(identity_key(identity))
+    if by == "day":
+        yield day, mine or Totals()
+    elif by == "identity" and mine:
+        yield identity, mine
+    elif by == "model":
+        for key in counters:
+            if key.startswith(GROUPS["model"]):
+                model = key.removeprefix(GROUPS["model"])
+                if caller_model_key(identity, model) in counters:
+                    yield model, counters[caller_model_key(identity, model)]
+
+
+def budget_today(meter: Meter, identity: str | None, everyone: bool) -> dict:
+    """Today's budget: the global one for an operator, else the caller's own; and the caller's own beside it."""
     now = datetime.now(UTC)
     counters = meter.ledger.day_totals(now.date().isoformat())
-    used = counters.get(TOTAL, Totals()).committed
-    budget = {
-        "day": now.date().isoformat(),
-        "limit_usd": float(meter.daily_limit),
-        "used_usd": float(used),
-        "remaining_usd": float(max(meter.daily_limit - used, Decimal(0))),
-        "resets_in_s": seconds_until_reset(now),
-    }
+    own = identity and remaining(meter.limit_for(identity), counters.get(identity_key(identity), Totals()).committed)
+    shown = remaining(meter.daily_limit, counters.get(TOTAL, Totals()).committed) if everyone else own
+    budget = {"day": now.date().isoformat(), **shown, "resets_in_s": seconds_until_reset(now)}
     if identity:
-        mine = counters.get(identity_key(identity), Totals()).committed
-        limit = meter.limit_for(identity)
-        budget["caller"] = {
-            "identity": identity,
-            "limit_usd": float(limit),
-            "used_usd": float(mine),
-            "remaining_usd": float(max(limit - mine, Decimal(0))),
-        }
+        budget["caller"] = {"identity": identity, **own}
     return budget
+
+
+def remaining(limit: Decimal, used: Decimal) -> dict:
+    return {"limit_usd": float(limit), "used_usd": float(used), "remaining_usd": float(max(limit - used, Decimal(0)))}

@@ -106,11 +106,11 @@ class SqliteLedger(UsageLedger):
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
         cost, held = to_nano(row.cost_usd), to_nano(reserved)
         error, cancelled = int(row.status == "error"), int(row.status == "cancelled")
-        total_key, id_key, model_key = settle_keys(row)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for key, release in ((total_key, held), (id_key, held), (model_key, 0)):
+                for key, was_held in settle_keys(row):
+                    release = held if was_held else 0
                     self._db.execute(
                         ADD_TO_COUNTER,
                         (
