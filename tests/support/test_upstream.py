@@ -129,6 +129,24 @@ def test_ok_buffered_max_tokens_gives_length(up):
     assert r.usage.completion_tokens == 5
 
 
+def test_ok_with_tokens_answers_that_text_buffered_and_streamed(up):
+    answer = ('{"sentiment": ', '"negative"', "}")
+    up.script(Ok(tokens=answer), Ok(tokens=answer), {"type": "Ok", "tokens": ["a", "b"], "chunks": 5})
+
+    async def go():
+        async with client(up) as c:
+            buffered = await c.chat.completions.create(model="m", messages=MESSAGES)
+            streamed = await collect_stream(c, stream_options={"include_usage": True})
+            cycled = await c.chat.completions.create(model="m", messages=MESSAGES)
+            return buffered, streamed, cycled
+
+    buffered, streamed, cycled = run(go())
+    assert buffered.choices[0].message.content == "".join(answer) and buffered.usage.completion_tokens == 3
+    assert [c.choices[0].delta.content for c in streamed if c.choices and c.choices[0].delta.content] == list(answer)
+    assert streamed[-1].usage.completion_tokens == 3
+    assert cycled.choices[0].message.content == "ababa"
+
+
 @pytest.mark.parametrize("include_usage", [False, True])
 def test_ok_streamed(up, include_usage):
     async def go():
