@@ -79,6 +79,7 @@ def test_429_with_retry_after_then_success_is_a_200(api, upstream, path):
     assert len(upstream.requests) == 2
 
 
+@pytest.mark.upstream_failure
 @pytest.mark.parametrize("status,expected", [(500, 502), (502, 502), (503, 503)])
 @pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
 def test_persistent_5xx_is_a_safe_502_or_503(api, upstream, status, expected, path):
@@ -103,6 +104,7 @@ def test_persistent_429_is_a_429_with_retry_after(local_api, upstream):
     assert_safe(response.text, upstream)
 
 
+@pytest.mark.upstream_failure
 def test_rejected_key_is_a_safe_502(api, upstream):
     upstream.script(Status(401))
     response = httpx.post(f"{api}/api/chat", json=BODY, timeout=10)
@@ -110,6 +112,7 @@ def test_rejected_key_is_a_safe_502(api, upstream):
     assert_safe(response.text, upstream)
 
 
+@pytest.mark.upstream_failure
 @pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
 def test_slow_upstream_is_a_504_within_the_deadline(api, upstream, path):
     upstream.script(*[SlowFirstByte(10)] * 3)
@@ -209,7 +212,9 @@ def server_errors():
     logger.removeHandler(handler)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(
+    "fault", [pytest.param(f, marks=[pytest.mark.upstream_failure] if FAULTS[f][2] >= 500 else []) for f in FAULTS]
+)
 def test_every_fault_ends_cleanly_in_time_with_one_usage_row(local_api, upstream, tmp_path, server_errors, fault):
     from datetime import UTC, datetime
 

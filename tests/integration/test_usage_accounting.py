@@ -90,6 +90,7 @@ def test_cancelled_stream_leaves_one_cancelled_row_and_releases_the_hold(api, up
     assert totals.committed == totals.spent == rows[0].cost_usd  # nothing left on hold
 
 
+@pytest.mark.upstream_failure
 def test_failure_before_the_first_token_leaves_one_error_row_and_no_hold(api, upstream, ledger):
     upstream.script(*[Status(500)] * 3)
     assert httpx.post(f"{api}/api/chat/stream", json=BODY, timeout=15).status_code == 502
