@@ -1,7 +1,31 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "layers" / "core"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from tests.support import server_errors  # noqa: E402 - needs the paths above
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "upstream_failure: the server answers 5xx on purpose in this test, because something behind it fails "
+        "(a model provider, a store, the configuration); tests without it fail on any 5xx",
+    )
+    server_errors.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """No request in the test suite gets a 5xx, except in the tests marked upstream_failure (which must get one)."""
+    server_errors.start()
+    result = yield
+    problem = server_errors.verdict(server_errors.collect(), item.get_closest_marker("upstream_failure") is not None)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    return result

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support import server_errors
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +70,13 @@ class ApiProcess:
             "--port",
             str(self.port),
             "--log-level",
-            "warning",
-            "--no-access-log",
+            "info",  # with the access log: its 5xx lines fail the test (tests/support/server_errors.py)
             "--no-proxy-headers",
         ]
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.wait_ready()
+        server_errors.watch_log(self.log)
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -92,6 +93,7 @@ class ApiProcess:
         raise RuntimeError(f"the local API did not answer within {timeout_s:.0f} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
+        server_errors.forget_log(self.log)
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -3,6 +3,8 @@ upstream whose text, timing and faults the tests choose. Screenshots: test-outpu
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.upstream import FakeUpstream, Ok, ResetMidStream, Status
 
 from .stack import run_node
@@ -33,6 +35,7 @@ def test_stop_keeps_the_partial_answer_and_closes_the_upstream(fake_stack, upstr
     assert len(seen["text"]) < len(FakeUpstream.reply_text(200))
 
 
+@pytest.mark.upstream_failure
 def test_errors_are_shown_with_a_retry_that_resends(fake_stack, upstream):
     # GIVEN the upstream is down once, then breaks after 3 chunks, then answers
     upstream.script(Status(503), ResetMidStream(after_chunks=3), "ok")

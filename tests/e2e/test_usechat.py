@@ -63,6 +63,7 @@ def test_usechat_reports_a_mid_stream_failure_with_the_server_message(fake_stack
     assert seen["partial"] == FakeUpstream.reply_text(3)
 
 
+@pytest.mark.upstream_failure
 def test_usechat_reports_an_http_error_with_the_server_message(fake_stack, examples, upstream):
     upstream.script(Status(503))
     expected = httpx.post(f"{fake_stack}/api/chat/stream", json={"message": "x"}, timeout=10).json()["error"]

@@ -179,6 +179,7 @@ def test_an_unsupported_content_type_is_a_415(classify_function):
     assert status == 415 and data["error"]["code"] == "unsupported_media_type"
 
 
+@pytest.mark.upstream_failure  # the configured model file is missing: 500 not_configured
 def test_a_missing_model_file_is_a_clear_configuration_error(classify_function, monkeypatch, tmp_path):
     monkeypatch.setenv("IMAGE_MODEL_PATH", str(tmp_path / "nothing.onnx"))
     registry.forget_classifiers()

@@ -1,4 +1,5 @@
-"""FaqFunction's Mangum handler with the events in events/, the real local embedder, and a scripted chat model."""
+"""FaqFunction's Mangum handler with the events in events/, the real local embedder, and the real OpenAI-compatible
+chat provider talking to the fake upstream (tests/support/upstream) for questions the FAQ does not answer."""
 
 import asyncio
 import json
@@ -7,7 +8,6 @@ from importlib import resources
 
 import pytest
 
-from airelay.errors import ProviderTimeout, ProviderUnavailable
 from airelay.faq.build import build_index
 from airelay.faq.index import serialize
 from airelay.faq.service import forget_bots
@@ -18,9 +18,11 @@ from airelay.settings import get_settings
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
-from tests.fakes import KeyedEmbedder, ScriptedChatModel
+from tests.fakes import KeyedEmbedder
+from tests.support.servers import free_port
+from tests.support.upstream import SlowFirstByte, Status
 
-from .conftest import load_event
+from .conftest import CHAT_MODEL, load_event
 
 MODEL = "local/use-multilingual"
 HANDOFF = "상담원 연결을 도와드리겠습니다."
@@ -66,17 +68,16 @@ def embedder():
 
 
 @pytest.fixture
-def serve(monkeypatch, example_index, embedder):
-    """Points the function at an index (the example one by default) and a scripted chat model."""
+def serve(monkeypatch, example_index, embedder, upstream):
+    """Points the function at an index (the example one by default); chat goes to the fake upstream, returned."""
 
     def configure(index_url=f"file://{example_index}", **env):
         for name, value in {"FAQ_INDEX_URL": index_url, "FAQ_RELOAD_CHECK_S": "0", **env}.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
+        registry.forget_chat_models()
         forget_bots()
-        model = ScriptedChatModel(get_settings().chat_model, deltas=("주문번호를 ", "알려 주세요."))
-        registry.install(model)
-        return model
+        return upstream
 
     yield configure
     forget_bots()
@@ -91,7 +92,7 @@ def invoke(container, event_name, body=None):
 
 
 def test_a_faq_question_is_answered_from_the_faq(faq_function, serve, embedder):
-    model = serve()
+    upstream = serve()
     # GIVEN the example index WHEN a paraphrased shipping-fee question comes in
     status, headers, body = invoke(faq_function, "faq_question")
     # THEN the FAQ's answer comes back with its confidence, the matched question and the top-3 matches
@@ -106,31 +107,40 @@ def test_a_faq_question_is_answered_from_the_faq(faq_function, serve, embedder):
         "score": body["confidence"],
     }
     # AND it cost one embedding call and no chat call
-    assert embedder.calls == 1 and not model.requests
+    assert embedder.calls == 1 and not upstream.requests
     assert headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
 
 
 def test_an_off_topic_question_goes_to_the_chat_model_as_customer_support(faq_function, serve):
-    model = serve()
+    upstream = serve()
     status, _, body = invoke(faq_function, "faq_question", {"question": OFF_TOPIC})
-    # THEN the model's answer comes back, with the (low) confidence of the best FAQ
+    # THEN the model's answer comes back (trimmed), with the (low) confidence of the best FAQ
     assert status == 200, body
-    assert body == {"source": "model", "answer": "주문번호를 알려 주세요.", "confidence": body["confidence"]}
+    assert body == {"source": "model", "answer": upstream.REPLY_TEXT.strip(), "confidence": body["confidence"]}
     assert body["confidence"] < 0.55
-    # AND the model was asked as the customer_support persona, with the nearest FAQs as context
-    system, user = model.requests[0].messages
+    # AND the model was asked once, buffered, as the customer_support persona, with the nearest FAQs as context
+    [sent] = upstream.requests
+    assert sent["model"] == "gpt-4o-mini" and not sent.get("stream")
+    system, user = sent["messages"]
     assert system["role"] == "system" and "customer support agent for an online shopping mall" in system["content"]
     assert system["content"].count("- Q: ") == 3
     assert user == {"role": "user", "content": OFF_TOPIC}
 
 
-@pytest.mark.parametrize("error", [ProviderUnavailable("no server"), ProviderTimeout()])
-def test_without_a_reachable_chat_model_a_human_takes_over(faq_function, serve, error):
-    serve()
-    registry.install(ScriptedChatModel(get_settings().chat_model, fail_before=error))
+@pytest.mark.parametrize("fault", ["unreachable", "unavailable", "failing", "rate-limited", "too-slow"])
+def test_without_a_working_chat_model_a_human_takes_over(faq_function, serve, fault):
+    upstream = serve()
+    if fault == "unreachable":
+        serve(OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    elif fault == "too-slow":
+        serve(UPSTREAM_TIMEOUT_S="1")
+        upstream.script(SlowFirstByte(30))
+    else:
+        upstream.script(Status({"unavailable": 503, "failing": 500, "rate-limited": 429}[fault]))
     status, _, body = invoke(faq_function, "faq_question", {"question": OFF_TOPIC})
     assert status == 200
     assert body["source"] == "handoff" and body["answer"] == HANDOFF
+    assert len(upstream.requests) == (0 if fault == "unreachable" else 1)
 
 
 def test_each_question_costs_one_embedding_and_a_repeat_costs_none(faq_function, serve, embedder):
@@ -153,7 +163,7 @@ def test_every_embedding_and_fallback_call_leaves_a_usage_row(faq_function, serv
     day = datetime.now(UTC).date().isoformat()
     rows = SqliteLedger(get_settings().usage_db_path).rows(day)
     assert sorted((r.function, r.model, r.status) for r in rows) == sorted(
-        [("faq", MODEL, "ok"), ("faq", MODEL, "ok"), ("faq", get_settings().chat_model, "ok")]
+        [("faq", MODEL, "ok"), ("faq", MODEL, "ok"), ("faq", CHAT_MODEL, "ok")]
     )
 
 
@@ -176,11 +186,11 @@ def test_every_embedding_and_fallback_call_leaves_a_usage_row(faq_function, serv
     ],
 )
 def test_bad_input_gets_a_clear_4xx_and_costs_nothing(faq_function, serve, embedder, event, body, status, code):
-    model = serve()
+    upstream = serve()
     got, _, answer = invoke(faq_function, event, body)
     assert got == status, answer
     assert answer["error"]["code"] == code and len(answer["error"]["message"]) < 200
-    assert embedder.calls == 0 and not model.requests
+    assert embedder.calls == 0 and not upstream.requests
 
 
 def test_the_question_length_limit_is_a_setting(faq_function, serve):
@@ -189,6 +199,7 @@ def test_the_question_length_limit_is_a_setting(faq_function, serve):
     assert status == 200 and body["source"] in ("faq", "model")
 
 
+@pytest.mark.upstream_failure
 def test_a_missing_index_is_503_with_how_to_build_it(faq_function, serve, tmp_path, embedder):
     serve(index_url=f"file://{tmp_path}/nothing-here.bin")
     status, _, body = invoke(faq_function, "faq_question")
@@ -197,6 +208,7 @@ def test_a_missing_index_is_503_with_how_to_build_it(faq_function, serve, tmp_pa
     assert embedder.calls == 0
 
 
+@pytest.mark.upstream_failure
 def test_an_index_of_another_embedding_model_is_refused(faq_function, serve, tmp_path):
     source = parse_source(
         json.dumps({"entries": [{"id": "a", "question": "배송비?", "answer": "3,000원"}]}).encode(), "f.json"
@@ -209,6 +221,7 @@ def test_an_index_of_another_embedding_model_is_refused(faq_function, serve, tmp
     assert "fake/other-model" in body["error"]["message"] and MODEL in body["error"]["message"]
 
 
+@pytest.mark.upstream_failure
 def test_a_corrupt_index_is_a_clear_error(faq_function, serve, tmp_path, example_index):
     (tmp_path / "cut.bin").write_bytes(example_index.read_bytes()[:5000])
     serve(index_url=f"file://{tmp_path}/cut.bin")

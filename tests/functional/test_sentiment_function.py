@@ -1,5 +1,5 @@
 """SentimentFunction's handler, called with the API Gateway events in events/: the real local model, and the
-llm/* provider with a scripted chat model."""
+llm/* provider over the real OpenAI-compatible chat provider, answered by the fake upstream (tests/support/upstream)."""
 
 import json
 import os
@@ -18,9 +18,9 @@ from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
-from tests.fakes import ScriptedChatModel
+from tests.support.upstream import Ok
 
-from .conftest import load_event
+from .conftest import CHAT_MODEL, load_event, upstream_prompt_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = ("SENTIMENT_MODEL", "SENTIMENT_TEXT_MAX_CHARS")
@@ -46,13 +46,14 @@ def invoke(container, event):
     return response["statusCode"], response["headers"], response["body"]
 
 
-def scripted_llm(monkeypatch, answer: str) -> ScriptedChatModel:
-    fake = ScriptedChatModel("fake/scripted", deltas=(answer,))
-    registry.install(fake)
-    monkeypatch.setenv("SENTIMENT_MODEL", "llm/fake/scripted")
-    monkeypatch.setenv("MODEL_PRICES", '{"fake/scripted": {"input": "1", "output": "2"}}')
+def llm_answers(monkeypatch, upstream, answer: str):
+    """SENTIMENT_MODEL=llm/<the chat model>; the fake upstream answers `answer`, in three chunks."""
+    third = len(answer) // 3
+    upstream.script(Ok(tokens=(answer[:third], answer[third : 2 * third], answer[2 * third :])))
+    monkeypatch.setenv("SENTIMENT_MODEL", f"llm/{CHAT_MODEL}")
+    get_settings.cache_clear()
     forget_meter()
-    return fake
+    return upstream
 
 
 def usage_rows():
@@ -119,6 +120,7 @@ def test_preflight_is_answered_by_the_function(sentiment_function):
     assert "POST" in headers["access-control-allow-methods"]
 
 
+@pytest.mark.upstream_failure  # the configuration names a model that does not exist: 500 not_configured
 def test_an_unknown_model_is_a_configuration_error(sentiment_function, monkeypatch):
     monkeypatch.setenv("SENTIMENT_MODEL", "local/no-such-model")
     status, _, body = invoke(sentiment_function, "sentiment_en")
@@ -130,9 +132,9 @@ def test_an_unknown_model_is_a_configuration_error(sentiment_function, monkeypat
 # ---------------------------------------------------------------- llm/<chat model>
 
 
-def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_function, monkeypatch):
+def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_function, monkeypatch, upstream):
     # GIVEN SENTIMENT_MODEL=llm/<chat model> and a chat model that answers with the expected JSON
-    fake = scripted_llm(monkeypatch, '{"sentiment": "negative", "score": 0.91, "keywords": ["battery", "awful"]}')
+    llm_answers(monkeypatch, upstream, '{"sentiment": "negative", "score": 0.91, "keywords": ["battery", "awful"]}')
     # WHEN a text arrives
     status, _, body = invoke(sentiment_function, "sentiment_en")
     # THEN the validated answer is returned under the llm model id
@@ -141,25 +143,27 @@ def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_f
         "sentiment": "negative",
         "score": 0.91,
         "keywords": ["battery", "awful"],
-        "model": "llm/fake/scripted",
+        "model": f"llm/{CHAT_MODEL}",
     }
     # AND the chat model got structured output, temperature 0, the few-shot turns and the text last
-    request = fake.requests[-1]
-    assert request.response_format == RESPONSE_FORMAT
-    assert request.temperature == 0.0
-    roles = [m["role"] for m in request.messages]
+    [request] = upstream.requests
+    assert request["model"] == "gpt-4o-mini" and not request.get("stream")
+    assert request["response_format"] == RESPONSE_FORMAT
+    assert request["temperature"] == 0.0
+    roles = [m["role"] for m in request["messages"]]
     assert roles[0] == "system" and roles.count("assistant") == 3 and roles[-1] == "user"
-    assert request.messages[-1]["content"] == json.loads(load_event("sentiment_en")["body"])["text"]
+    assert request["messages"][-1]["content"] == json.loads(load_event("sentiment_en")["body"])["text"]
     # AND the call left a usage row with the tokens the model reported, priced as the chat model
+    prompt_tokens = upstream_prompt_tokens(request["messages"])
     [row] = usage_rows()
     assert (row.function, row.model, row.status, row.prompt_tokens, row.completion_tokens) == (
         "sentiment",
-        "fake/scripted",
+        CHAT_MODEL,
         "ok",
-        10,
-        4,
+        prompt_tokens,
+        3,
     )
-    assert row.cost_usd == (8 * Decimal(1) + 2 * Decimal("1") + 4 * Decimal(2)) / 1_000_000  # 2 of 10 cached
+    assert row.cost_usd == (prompt_tokens * Decimal("0.15") + 3 * Decimal("0.60")) / 1_000_000
 
 
 @pytest.mark.parametrize(
@@ -172,8 +176,9 @@ def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_f
         '{"keywords": ' + "[" * 5000 + "]" * 5000 + "}",  # nested past Python's recursion limit
     ],
 )
-def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_function, monkeypatch, answer):
-    scripted_llm(monkeypatch, answer)
+@pytest.mark.upstream_failure  # the model's answer is unusable: 502
+def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_function, monkeypatch, upstream, answer):
+    llm_answers(monkeypatch, upstream, answer)
     status, _, body = invoke(sentiment_function, "sentiment_en")
     assert status == 502
     assert json.loads(body)["error"] == {
@@ -182,11 +187,17 @@ def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_funct
     }
     # AND the tokens it cost are still recorded
     [row] = usage_rows()
-    assert (row.status, row.prompt_tokens, row.completion_tokens) == ("error", 10, 4)
+    assert (row.status, row.prompt_tokens, row.completion_tokens) == (
+        "error",
+        upstream_prompt_tokens(upstream.requests[-1]["messages"]),
+        3,
+    )
 
 
-def test_an_answer_in_a_code_fence_is_accepted(sentiment_function, monkeypatch):
-    scripted_llm(monkeypatch, '```json\n{"sentiment": "positive", "score": 0.8, "keywords": ["맛있었어요"]}\n```')
+def test_an_answer_in_a_code_fence_is_accepted(sentiment_function, monkeypatch, upstream):
+    llm_answers(
+        monkeypatch, upstream, '```json\n{"sentiment": "positive", "score": 0.8, "keywords": ["맛있었어요"]}\n```'
+    )
     status, _, body = invoke(sentiment_function, "sentiment_ko")
     assert status == 200 and json.loads(body)["sentiment"] == "positive"
 

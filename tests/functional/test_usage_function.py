@@ -167,3 +167,19 @@ def test_the_first_and_last_days_of_the_calendar_are_empty_ranges(usage_function
     assert (report["from"], report["to"]) == (first, last)
     assert report["rows"][0]["key"] == first and report["rows"][-1]["key"] == last
     assert report["total"]["calls"] == 0
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://127.0.0.1:8000", "http://localhost:8000", "http://localhost:3000", "http://localhost:5173"]
+)
+def test_every_default_origin_may_call_the_api(usage_function, origin):
+    # GIVEN no ALLOWED_ORIGINS setting WHEN a page on one of the local dev servers asks, preflight first
+    preflight = load_event("usage_by_model") | {"httpMethod": "OPTIONS", "body": None}
+    answer = load_event("usage_by_model")
+    for event in (preflight, answer):
+        event["headers"] = {**event["headers"], "origin": origin, "access-control-request-method": "GET"}
+        event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    responses = [usage_function.invoke(event).result(timeout=30) for event in (preflight, answer)]
+    # THEN both the preflight and the answer allow that origin
+    assert [r["statusCode"] for r in responses] == [204, 200]
+    assert [r["headers"]["access-control-allow-origin"] for r in responses] == [origin, origin]

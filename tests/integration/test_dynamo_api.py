@@ -66,6 +66,7 @@ class ScriptedDynamo:
         self.script = list(script)
         self.scheme = "https" if tls else "http"
         self.requests: list[dict] = []
+        self.closed_a_connection = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,7 +96,12 @@ class ScriptedDynamo:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def shutdown_request(self, request):
+                super().shutdown_request(request)
+                outer.closed_a_connection.set()
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         if tls:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -178,28 +184,33 @@ def test_an_answer_that_is_not_json_is_retried_then_refused(pauses):
 
 
 def test_a_silent_server_is_given_up_on_at_the_deadline():
-    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+    # GIVEN a server that accepts connections (the kernel's backlog) and never answers, and a client that may try
+    # 10 times, 0.5 s each (5 s and more), but must give up after 1.5 s in all
+    timeout_s, deadline_s = 0.5, 1.5
+    with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
+        silent.listen(16)
         api = DynamoApi(
             region="us-east-1",
             endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
             credentials=lambda: Credentials("AKID", "secret"),
-            timeout_s=0.2,
-            deadline_s=0.5,
+            timeout_s=timeout_s,
+            deadline_s=deadline_s,
+            attempts=10,
         )
         started = time.monotonic()
         with pytest.raises(DynamoError) as failed:
             api.call("GetItem", {})
+    # THEN it waited at least one attempt's timeout, and gave up at the deadline, long before its attempts ran out
     assert failed.value.code == "ConnectionError" and "timed out" in str(failed.value)
-    assert 0.2 <= time.monotonic() - started < 1.0
+    assert timeout_s <= time.monotonic() - started < 2 * deadline_s
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_before_the_call(pauses):
     with ScriptedDynamo(("then close", {"first": 1}), (200, {"second": 2})) as dynamo:
         api = dynamo.api(attempts=1)  # no retry needed: the closed connection is noticed before sending
         assert api.call("GetItem", {}) == {"first": 1}
-        threading.Event().wait(0.05)  # the close reaches the client (time.sleep is recorded here)
+        assert dynamo.closed_a_connection.wait(10)  # the server has closed its side
         assert api.call("GetItem", {}) == {"second": 2}
     assert len(dynamo.requests) == 2 and not pauses
 

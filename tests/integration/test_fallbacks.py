@@ -60,6 +60,7 @@ def test_a_failing_first_model_falls_back_to_the_next(api, upstreams, tmp_path, 
     assert rows(tmp_path) == [("local/smollm2-135m", "ok"), ("openai/gpt-4o-mini", "error")]
 
 
+@pytest.mark.upstream_failure
 def test_when_every_model_fails_the_last_error_is_returned(api, upstreams, tmp_path):
     primary, backup = upstreams
     primary.script(*[Status(500)] * 2)

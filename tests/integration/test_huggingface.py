@@ -201,13 +201,16 @@ def test_hf_image_classification_sends_a_small_jpeg(hf, classify_function):
 @pytest.mark.parametrize(
     ("model", "status", "code", "words"),
     [
-        ("missing/model", 500, "not_configured", "not available on Hugging Face"),
-        ("unsupported/model", 500, "not_configured", "not available on Hugging Face"),
-        ("busy/model", 429, "rate_limited", ""),
-        ("loading/model", 503, "provider_unavailable", "loading"),
-        ("slow/model", 504, "provider_timeout", ""),
-        ("garbage/model", 502, "provider_failed", "malformed"),
-        ("unitary/toxic-bert", 502, "provider_failed", "not a sentiment"),
+        pytest.param(*case, marks=[pytest.mark.upstream_failure] if case[1] >= 500 else [])
+        for case in [
+            ("missing/model", 500, "not_configured", "not available on Hugging Face"),
+            ("unsupported/model", 500, "not_configured", "not available on Hugging Face"),
+            ("busy/model", 429, "rate_limited", ""),
+            ("loading/model", 503, "provider_unavailable", "loading"),
+            ("slow/model", 504, "provider_timeout", ""),
+            ("garbage/model", 502, "provider_failed", "malformed"),
+            ("unitary/toxic-bert", 502, "provider_failed", "not a sentiment"),
+        ]
     ],
 )
 def test_hf_errors_are_mapped_once(hf, sentiment_function, model, status, code, words):
@@ -220,6 +223,7 @@ def test_hf_errors_are_mapped_once(hf, sentiment_function, model, status, code, 
         assert headers["retry-after"] == "12"
 
 
+@pytest.mark.upstream_failure
 def test_a_wrong_token_is_a_provider_failure(hf, sentiment_function, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_wrong")
     hf(sentiment="hf/acme/sentiment-3")
@@ -228,6 +232,7 @@ def test_a_wrong_token_is_a_provider_failure(hf, sentiment_function, monkeypatch
     assert "hf_wrong" not in json.dumps(data)
 
 
+@pytest.mark.upstream_failure  # the configuration has no token: 503
 def test_no_token_configured_is_a_clear_503(hf, sentiment_function, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.delenv("HF_TOKEN_PARAM", raising=False)

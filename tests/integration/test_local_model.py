@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -63,21 +62,18 @@ def test_buffered_chat_reports_the_models_own_usage(api):
 
 
 def test_stream_arrives_part_by_part_with_counted_usage(api):
+    # (that text reaches the client while the model is still generating is shown against a fake upstream that holds
+    # the rest of its answer: test_chat_faults.py, test_text_reaches_the_client_while_the_upstream_still_holds_the_rest)
     body = {"message": "Write a short story about a robot.", "max_tokens": 64, "temperature": 0}
-    arrivals = []
-    started = time.monotonic()
     with httpx.stream("POST", f"{api}/api/chat/stream", json=body, timeout=60) as response:
         assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                arrivals.append((time.monotonic() - started, line.removeprefix("data: ")))
-    parts = [(t, json.loads(d)) for t, d in arrivals if d != "[DONE]"]
-    deltas = [(t, p) for t, p in parts if p["type"] == "text-delta"]
-    assert len(deltas) > 5
-    first_delta, end = deltas[0][0], arrivals[-1][0]
-    assert end - first_delta > 0.2, "the first token must arrive well before the end of the stream"
-    assert parts[-1][1]["type"] == "finish" and parts[-1][1]["finishReason"] in ("stop", "length")
-    usage = next(p["data"] for _, p in parts if p["type"] == "data-usage")
+        events = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    parts = [json.loads(event) for event in events[:-1]]
+    deltas = [p["delta"] for p in parts if p["type"] == "text-delta"]
+    assert len(deltas) > 5 and "".join(deltas).strip()
+    assert parts[-1]["type"] == "finish" and parts[-1]["finishReason"] in ("stop", "length")
+    usage = next(p["data"] for p in parts if p["type"] == "data-usage")
     assert usage["inputTokens"] > 10 and usage["outputTokens"] > 0
     assert usage["estimated"] is True  # llama.cpp streams send no usage: counted by airelay
 

@@ -167,6 +167,7 @@ def llama_url():
 def test_llm_sentiment_with_the_local_chat_model_returns_valid_json(llama_url, monkeypatch):
     # GIVEN SENTIMENT_MODEL=llm/local/smollm2-135m and the real llama.cpp server (its JSON mode takes the schema)
     monkeypatch.setenv("LOCAL_MODEL_BASE_URL", llama_url)
+    monkeypatch.setenv("UPSTREAM_TIMEOUT_S", "300")  # what is checked is the answer, not how fast a busy CPU gives it
     get_settings.cache_clear()
     registry.forget_chat_models()
     registry.forget_classifiers(keep_local=True)

@@ -37,6 +37,7 @@ def captured():
         logger.setLevel(level)
 
 
+@pytest.mark.upstream_failure
 def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, captured, capsys):
     with FakeUpstream() as upstream:
         api = local_api(

@@ -27,6 +27,7 @@ def test_key_is_read_from_ssm_by_name_and_sent_upstream(local_api, ssm):
     assert auth == ["Bearer sk-from-ssm-1"] * 2  # read once per container, then cached
 
 
+@pytest.mark.upstream_failure  # the key's parameter is missing from SSM: 503
 def test_missing_parameter_is_a_safe_503(local_api, ssm):
     api = local_api(CHAT_MODEL="openai/gpt-4o-mini", OPENAI_API_KEY_PARAM="/airelay/not-there")
     response = httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10)

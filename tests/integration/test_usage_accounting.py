@@ -37,7 +37,8 @@ def api(local_api, upstream, ledger):
     )
 
 
-def rows_when_settled(ledger, count=1, timeout=3.0):
+def rows_when_settled(ledger, count=1, timeout=10.0):
+    """The day's rows once `count` are there (a stream settles just after its last byte), or at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         rows = ledger.rows(today())
@@ -82,7 +83,7 @@ def test_cut_or_failed_stream_leaves_one_error_row_with_estimated_tokens(api, up
 def test_cancelled_stream_leaves_one_cancelled_row_and_releases_the_hold(api, upstream, ledger):
     upstream.script(Ok(chunk_delay_s=0.1))
     stream(api, stop_after_deltas=3)
-    assert upstream.wait_closed(timeout=2)
+    assert upstream.wait_closed(timeout=10)
     rows = rows_when_settled(ledger.store)
     assert len(rows) == 1
     assert rows[0].status == "cancelled" and rows[0].estimated and rows[0].completion_tokens >= 3
@@ -90,6 +91,7 @@ def test_cancelled_stream_leaves_one_cancelled_row_and_releases_the_hold(api, up
     assert totals.committed == totals.spent == rows[0].cost_usd  # nothing left on hold
 
 
+@pytest.mark.upstream_failure
 def test_failure_before_the_first_token_leaves_one_error_row_and_no_hold(api, upstream, ledger):
     upstream.script(*[Status(500)] * 3)
     assert httpx.post(f"{api}/api/chat/stream", json=BODY, timeout=15).status_code == 502

@@ -84,7 +84,15 @@ def dynalite_server():
 def dynamo_api(endpoint: str):
     from airelay.usage.dynamo_api import Credentials, DynamoApi
 
-    return DynamoApi(region="us-east-1", endpoint=endpoint, credentials=lambda: Credentials("testing", "testing"))
+    # Generous limits: a local server on a busy machine can take seconds (a timed-out CreateTable that is retried
+    # finds its table already there); what the product's own limits do is tested in test_dynamo_api.py.
+    return DynamoApi(
+        region="us-east-1",
+        endpoint=endpoint,
+        credentials=lambda: Credentials("testing", "testing"),
+        timeout_s=30,
+        deadline_s=60,
+    )
 
 
 def create_table_from_template(api, resource: str, name: str) -> str:

@@ -9,7 +9,7 @@ server's resident memory is sampled from /proc while it runs; afterwards the led
 with the sums over the answers (calls, tokens, cost) and with the usage report.
 
 Loopback only; bounded in time (and in requests: `max_requests`); it stops by itself.
-Used by tests/integration/test_load.py (short) and bench/soak.py (`make bench`, 60 s).
+Used by tests/integration/test_load.py (a fixed number of requests) and bench/soak.py (`make bench`, 60 s).
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from airelay.settings import Settings
@@ -7,6 +9,16 @@ def test_defaults_work_locally_without_any_environment():
     settings = Settings.from_env({})
     assert settings.chat_model == "local/smollm2-135m"
     assert "http://127.0.0.1:8000" in settings.allowed_origins
+
+
+DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000", "http://localhost:3000", "http://localhost:5173")
+
+
+def test_the_default_origins_are_the_local_dev_servers_as_documented():
+    # the demo page (make dev), and the usual dev servers of Next.js / CRA (3000) and Vite (5173)
+    assert Settings.from_env({}).allowed_origins == DEFAULT_ORIGINS
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    assert f"| `ALLOWED_ORIGINS` | `{','.join(DEFAULT_ORIGINS)}` |" in doc
 
 
 def test_values_are_parsed_by_type():

@@ -16,11 +16,13 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Ok(Behaviour):
-    """A normal answer; fields left as None use the server defaults."""
+    """A normal answer; fields left as None use the server defaults. ``tokens``: the content chunks to send instead
+    of ``REPLY_TOKENS`` (chunk ``i`` is ``tokens[i % len(tokens)]``; as many chunks as tokens by default)."""
 
     chunks: int | None = None
     delay_s: float | None = None
     chunk_delay_s: float | None = None
+    tokens: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from .wire import (
     _error_body,
     _frame,
     prompt_bytes,
+    token_deltas,
 )
 
 
@@ -61,6 +62,7 @@ class _ChatCompletions:
                 return keep_alive
 
             ok = beh if isinstance(beh, (Ok, Spend)) else _OK
+            tokens = ok.tokens if isinstance(ok, Ok) else None
             mt = body.get("max_completion_tokens")
             if mt is None:
                 mt = body.get("max_tokens")
@@ -70,7 +72,7 @@ class _ChatCompletions:
                 finish = "length"
                 prompt_tokens = prompt_bytes(body["messages"]) + beh.extra_prompt
             else:
-                n = ok.chunks if ok.chunks is not None else self.chunks
+                n = ok.chunks if ok.chunks is not None else len(tokens) if tokens else self.chunks
                 finish = "stop"
                 if allowed is not None and allowed < n:
                     n, finish = allowed, "length"
@@ -85,7 +87,7 @@ class _ChatCompletions:
             if not stream:
                 if delay > 0:
                     await self._pause(conn, delay)
-                text = self.reply_text(n)
+                text = "".join(tokens[i % len(tokens)] for i in range(n)) if tokens else self.reply_text(n)
                 out = (
                     '{"id":"chatcmpl-fake-%d","object":"chat.completion","created":%d,"model":%s,'
                     '"system_fingerprint":"fp_fake","choices":[{"index":0,"message":{"role":"assistant",'
@@ -151,11 +153,12 @@ class _ChatCompletions:
             '"system_fingerprint":"fp_fake","choices":[{"index":0,"delta":' % (rid, created, model_json)
         )
         suffix = _CHUNK_TAIL + (_USAGE_NULL if include_usage else "") + "}\n\n"
-        ntok = len(_TOKEN_DELTAS)
+        deltas = token_deltas(beh.tokens) if isinstance(beh, Ok) and beh.tokens else _TOKEN_DELTAS
+        ntok = len(deltas)
 
         # events[0] = role, events[1..n] = content, then finish, usage, [DONE]
         events: list[bytes] = [(prefix + '{"role":"assistant","content":"","refusal":null}' + suffix).encode()]
-        events.extend((prefix + _TOKEN_DELTAS[i % ntok] + suffix).encode() for i in range(n))
+        events.extend((prefix + deltas[i % ntok] + suffix).encode() for i in range(n))
         tail: list[bytes] = [
             (
                 prefix

@@ -72,7 +72,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-_TOKEN_DELTAS = tuple('{"content":' + _dumps(t) + "}" for t in REPLY_TOKENS)
+def token_deltas(tokens) -> tuple[str, ...]:
+    return tuple('{"content":' + _dumps(t) + "}" for t in tokens)
+
+
+_TOKEN_DELTAS = token_deltas(REPLY_TOKENS)
 _CHUNK_TAIL = ',"logprobs":null,"finish_reason":null}]'
 _USAGE_NULL = ',"usage":null'
 _DONE_EVENT = b"data: [DONE]\n\n"

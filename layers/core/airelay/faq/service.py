@@ -142,10 +142,10 @@ def threshold_for(model_id: str, settings: Settings) -> float:
 
 
 class FaqBot:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock=time.monotonic) -> None:
         self.settings = settings
         self.model_id = settings.faq_embedding_model
-        self.holder = IndexHolder(settings.faq_index_url, self.model_id, settings.faq_reload_check_s)
+        self.holder = IndexHolder(settings.faq_index_url, self.model_id, settings.faq_reload_check_s, clock)
         self.cache = QuestionCache(settings.faq_embed_cache_size)
         self.embed_calls = 0
 
@@ -189,11 +189,12 @@ class FaqBot:
 _bots: dict[Settings, FaqBot] = {}
 
 
-def bot_for(settings: Settings) -> FaqBot:
-    """The container's bot for these settings, created at first use and kept while the container is warm."""
+def bot_for(settings: Settings, clock=time.monotonic) -> FaqBot:
+    """The container's bot for these settings, created at first use (its index checks timed by `clock`) and kept
+    while the container is warm."""
     bot = _bots.get(settings)
     if bot is None:
-        bot = _bots.setdefault(settings, FaqBot(settings))
+        bot = _bots.setdefault(settings, FaqBot(settings, clock))
     return bot
 
 
