@@ -1,6 +1,6 @@
 """The lock files match their inputs, and every package the code imports is declared where it is imported.
 
-The lock test re-resolves every lock with `make lock` into a temp dir (uv asks PyPI); the import tests read the code
+The lock test runs `make lock` again in a copy of the inputs and locks (uv asks PyPI); the import tests read the code
 with ast and map each import to its distribution with importlib.metadata, as installed in .venv.
 """
 
@@ -156,6 +156,13 @@ def init_closure(entry: Path) -> set[Path]:
     return seen
 
 
+def sources(folder: Path) -> list[Path]:
+    """The Python files of a folder of the repository, without the venvs and caches inside it."""
+    return sorted(
+        p for p in folder.rglob("*.py") if not any(part.startswith(".") for part in p.relative_to(REPO).parts)
+    )
+
+
 def brought_by(path: Path) -> tuple[str, ...]:
     name = module_name(path)
     keys = [key for key in BROUGHT_BY_FUNCTIONS if name == key or name.startswith(key + ".")]
@@ -193,7 +200,7 @@ def test_every_lock_matches_its_inputs(tmp_path):
 def test_the_layer_declares_what_it_imports():
     # GIVEN every module of the package airelay
     problems = []
-    for path in sorted((LAYER / "airelay").rglob("*.py")):
+    for path in sources(LAYER / "airelay"):
         # WHEN its third-party imports are mapped to distributions
         functions = brought_by(path)
         allowed = layer_declared() | (
@@ -208,7 +215,7 @@ def test_each_function_declares_what_its_code_imports():
     problems = []
     for name in FUNCTIONS:
         # GIVEN a function's own code, beside the layer on its path
-        for path in sorted((REPO / "functions" / name).glob("*.py")):
+        for path in sources(REPO / "functions" / name):
             # THEN what it imports is in its requirements or in the layer's
             problems += undeclared(path, layer_declared() | function_declared(name))
     assert not problems, "\n".join(problems)
@@ -227,6 +234,7 @@ def test_each_function_carries_what_its_init_imports():
 
 
 def test_the_brought_by_table_names_real_modules_and_functions():
+    # GIVEN each entry of the table THEN it names a module of the layer and functions that exist
     for module, functions in BROUGHT_BY_FUNCTIONS.items():
         assert module_path(module), module
         assert set(functions) <= set(FUNCTIONS), functions
@@ -238,7 +246,7 @@ def test_the_dev_venv_declares_what_the_local_stack_tests_and_benchmarks_import(
     problems = [
         problem
         for folder in ("local", "tests", "bench")
-        for path in sorted((REPO / folder).rglob("*.py"))
+        for path in sources(REPO / folder)
         for problem in undeclared(path, allowed)
     ]
     # THEN requirements-dev.txt (with the files it includes) declares all it imports
