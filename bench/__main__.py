@@ -3,7 +3,7 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, faq, sentiment, classify, coldstart.
+overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart.
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "faq", "sentiment", "classify", "coldstart", "soak")
+SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak")
 
 
 def latest(name: str) -> dict:
@@ -47,6 +47,13 @@ def run_ledger(quick: bool) -> dict:
     for name in (f"ledger-{stamp}.json", "ledger-latest.json"):
         (report.RESULTS / name).write_text(json.dumps(document, indent=2) + "\n")
     return document
+
+
+def run_tokens(quick: bool) -> dict:
+    from . import tokens
+
+    tokens.main(["--quick"] if quick else [])
+    return latest("tokens")
 
 
 def run_faq(quick: bool) -> dict:
@@ -85,6 +92,7 @@ def run_soak(quick: bool) -> dict:
 RUNNERS = {
     "overhead": run_overhead,
     "ledger": run_ledger,
+    "tokens": run_tokens,
     "faq": run_faq,
     "sentiment": run_sentiment,
     "classify": run_classify,
@@ -112,7 +120,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, faq, ledger, sentiment
+    from . import classify, coldstart, faq, ledger, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -123,6 +131,8 @@ def terminal_summary(documents: dict) -> str:
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
             f"{ledger.first_use_line(documents['ledger'].get('first_use'))}"
         )
+    if "tokens" in documents:
+        parts.append(tokens.text_report(documents["tokens"]))
     if "faq" in documents:
         parts.append(faq.render(documents["faq"]))
     if "sentiment" in documents:

@@ -12,6 +12,7 @@ REPORT = report.RESULTS / "report.md"
 SECTION_TITLES = {
     "overhead": "Gateway overhead: airelay and LiteLLM over the same upstream",
     "ledger": "Usage ledger",
+    "tokens": "Token estimation",
     "faq": "FAQ bot",
     "sentiment": "Sentiment (local model)",
     "classify": "Image classification (local model)",
@@ -40,6 +41,9 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(p50 <= r["target_p50_ms"]),
                 )
             )
+    if tokens := documents.get("tokens"):
+        for t in tokens["targets"]:
+            rows.append(("tokens", t["target"], t["where"], t["value"], report.judged(t["passed"])))
     if faq := documents.get("faq"):
         from .faq import ACCURACY_TARGET, MATCH_P50_TARGET_MS
 
@@ -167,6 +171,21 @@ def ledger_section(document: dict) -> list[str]:
     ]
 
 
+def tokens_section(document: dict) -> list[str]:
+    from . import tokens
+
+    return [
+        tokens.__doc__.split("\n\n", 1)[0].replace("\n", " "),
+        "",
+        *report.md_table(tokens.TIMING_HEADERS, tokens.table_rows(document)),
+        "",
+        *report.md_table(tokens.ACCURACY_HEADERS, tokens.accuracy_rows(document)),
+        "",
+        tokens.summary_line(document),
+        "",
+    ]
+
+
 def faq_section(document: dict) -> list[str]:
     a = document["accuracy"]
     headers = (
@@ -260,6 +279,7 @@ def coldstart_section(document: dict) -> list[str]:
 SECTIONS = {
     "overhead": overhead_section,
     "ledger": ledger_section,
+    "tokens": tokens_section,
     "faq": faq_section,
     "sentiment": sentiment_section,
     "classify": classify_section,

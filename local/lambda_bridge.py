@@ -17,6 +17,13 @@ from .template import Function
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
 
 
+def layer_settings():
+    """The settings the functions read (airelay.settings), from the same environment."""
+    from airelay.settings import get_settings
+
+    return get_settings()
+
+
 def load_module(function: Function):
     """Imports the function's entry module from its code folder. The layer's package comes from the venv, where
     `make venv` installs layers/core, as Lambda puts the layer's /opt/python on the path."""

@@ -1,8 +1,10 @@
 """The local API: serves every route in template.yaml on one port, as API Gateway and Lambda would.
 
-Web Adapter functions (Handler: run.sh) are ASGI apps served directly, as the adapter's uvicorn does, so they
-stream. Mangum functions are invoked through their real Lambda handler with a REST API proxy event, one
-invocation at a time per function, like a warm container.
+As API Gateway does, it reads each request's whole body before any function sees it: at most 10 MB (413 at once
+when Content-Length says more, or as soon as more arrives), within BODY_READ_TIMEOUT_S (then 408, and the
+connection is closed). Web Adapter functions (Handler: run.sh) are ASGI apps served directly, as the adapter's
+uvicorn does, so they stream. Mangum functions are invoked through their real Lambda handler with a REST API proxy
+event, one invocation at a time per function, like a warm container.
 """
 
 from __future__ import annotations
@@ -10,18 +12,33 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from .lambda_bridge import Container, load_module, response_parts, rest_event
+from .lambda_bridge import Container, layer_settings, load_module, response_parts, rest_event
+from .preflight import preflights
 from .template import ROOT, TEMPLATE, Function, Route, functions, load_template
 
 DEMO = ROOT / "web" / "demo"
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload quota: larger requests get 413
+
+
+class BodyRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class ClientGone(Exception):
+    pass
 
 
 class LocalApi:
     def __init__(self, template: Path = TEMPLATE, static_dir: Path = DEMO) -> None:
-        self.functions = functions(load_template(template))
+        declared = load_template(template)
+        self.functions = functions(declared)
+        self.preflights = preflights(declared, os.environ)  # OPTIONS: API Gateway's mock, no function runs
         self.routes: list[tuple[Route, Function]] = [(r, f) for f in self.functions for r in f.routes]
         self.static_dir = static_dir
         self.containers: dict[str, Container] = {}
@@ -38,15 +55,30 @@ class LocalApi:
             return
         if scope["type"] != "http":
             return
+        if scope["method"] == "OPTIONS" and scope["path"] in self.preflights:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            status, answer = self.preflights[scope["path"]].answer(headers)
+            await send({"type": "http.response.start", "status": status, "headers": encoded(answer)})
+            await send({"type": "http.response.body", "body": b""})
+            return
         found = self.find(scope["method"], scope["path"])
         if found is None:
             await self.static(scope, send)
             return
+        settings = layer_settings()
+        try:
+            body = await read_body(scope, receive, settings.body_read_timeout_s)
+        except BodyRefused as refused:
+            error = {"error": {"code": refused.code, "message": refused.message}}
+            await send_json(send, refused.status, error, [(b"connection", b"close"), *cors(scope, settings)])
+            return
+        except ClientGone:
+            return
         route, function, params = found
         if function.web_adapter:
-            await load_module(function).app(scope, receive, send)
+            await load_module(function).app(scope, replay(body, receive), send)
         else:
-            await self.invoke(function, route, params, scope, receive, send)
+            await self.invoke(function, route, params, scope, body, send)
 
     def find(self, method: str, path: str) -> tuple[Route, Function, dict] | None:
         for route, function in self.routes:
@@ -55,13 +87,7 @@ class LocalApi:
                 return route, function, params
         return None
 
-    async def invoke(self, function: Function, route: Route, params: dict, scope, receive, send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+    async def invoke(self, function: Function, route: Route, params: dict, scope, body: bytes, send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)  # as API Gateway
         client = scope.get("client") or ("127.0.0.1", 0)
@@ -102,13 +128,65 @@ class LocalApi:
         await send_json(send, 404, {"error": {"code": "not_found", "message": "No such route."}})
 
 
-async def send_json(send, status: int, payload: dict) -> None:
+def encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def read_body(scope, receive, timeout_s: float, limit: int = API_GATEWAY_MAX_BODY) -> bytes:
+    """The whole request body, as API Gateway reads it before invoking anything; BodyRefused (413 or 408) else."""
+    declared = next((value for name, value in scope["headers"] if name == b"content-length"), b"")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyRefused(413, "payload_too_large", "The request body is too large.")
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyRefused(413, "payload_too_large", "The request body is too large.")
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise BodyRefused(408, "request_timeout", "The request body did not arrive in time.") from None
+
+
+def cors(scope, settings) -> list[tuple[bytes, bytes]]:
+    """The CORS headers template.yaml's GatewayResponses give API Gateway's own errors, for a listed origin."""
+    origin = next((value for name, value in scope["headers"] if name == b"origin"), b"")
+    allowed = origin and ("*" in settings.allowed_origins or origin.decode("latin-1") in settings.allowed_origins)
+    return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if allowed else []
+
+
+def replay(body: bytes, receive):
+    """The ASGI receive of a request whose body was read already: the body once, then the client's own events."""
+    replayed = False
+
+    async def receive_again():
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive_again
+
+
+async def send_json(send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

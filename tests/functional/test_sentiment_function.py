@@ -169,6 +169,7 @@ def test_the_llm_provider_sends_a_few_shot_prompt_with_a_json_schema(sentiment_f
         '{"sentiment": "angry", "score": 0.9, "keywords": []}',
         '{"sentiment": "negative", "score": 7, "keywords": []}',
         '{"sentiment": "negative"}',
+        '{"keywords": ' + "[" * 5000 + "]" * 5000 + "}",  # nested past Python's recursion limit
     ],
 )
 def test_an_llm_answer_that_is_not_valid_sentiment_json_is_a_502(sentiment_function, monkeypatch, answer):

@@ -72,3 +72,51 @@ def test_usage_by_model_with_the_callers_own_budget(usage_function):
 def test_bad_range_is_a_422(usage_function):
     status, body = invoke(usage_function, "usage_bad_days")
     assert status == 422 and body["error"]["code"] == "invalid_input" and "days" in body["error"]["message"]
+
+
+def invoke_with_query(container, query: dict[str, str]):
+    event = load_event("usage_by_model")
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()}
+    response = container.invoke(event).result(timeout=30)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"to": "0001-01-01", "days": "2"},
+        {"to": "0001-01-01", "days": "400"},
+        {"from": "0001-01-01"},
+        {"from": "9999-12-31", "to": "0001-01-01"},
+        {"from": "9999-12-31"},
+        {"from": "0000-01-01"},
+        {"to": "10000-01-01"},
+        {"to": "2026-02-30"},
+        {"days": "-1"},
+        {"days": "1e3"},
+    ],
+)
+def test_dates_off_either_end_of_the_calendar_are_a_422(usage_function, query):
+    # GIVEN a range that would start before year 1, run backwards, or name no real day
+    # WHEN the report is asked for
+    status, body = invoke_with_query(usage_function, query)
+    # THEN it is a 422 that says what is wrong, never a 500
+    assert status == 422, body
+    assert body["error"]["code"] == "invalid_input" and len(body["error"]["message"]) < 200
+
+
+@pytest.mark.parametrize(
+    "query,first,last",
+    [
+        ({"to": "0001-01-01", "days": "1", "by": "day"}, "0001-01-01", "0001-01-01"),
+        ({"to": "9999-12-31", "days": "7", "by": "day"}, "9999-12-25", "9999-12-31"),
+        ({"from": "9999-12-31", "to": "9999-12-31", "by": "day"}, "9999-12-31", "9999-12-31"),
+    ],
+)
+def test_the_first_and_last_days_of_the_calendar_are_empty_ranges(usage_function, query, first, last):
+    status, report = invoke_with_query(usage_function, query)
+    assert status == 200, report
+    assert (report["from"], report["to"]) == (first, last)
+    assert report["rows"][0]["key"] == first and report["rows"][-1]["key"] == last
+    assert report["total"]["calls"] == 0

@@ -6,6 +6,7 @@ Lambda runtime) for `sam build`, which downloads wheels from PyPI. Nothing is de
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -14,10 +15,16 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import airspeed
+import httpx
 import pytest
 import yaml
 
+from airelay.web import CORS_HEADERS
+from local import preflight
+from local.server import LocalApi
 from tests.support.python312 import find_python312
+from tests.support.servers import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -25,20 +32,20 @@ SAM_VENV = REPO / ".tools" / "sam"
 SAM = SAM_VENV / "bin" / "sam"
 CFN_LINT = SAM_VENV / "bin" / "cfn-lint"
 SAM_PYTHON = SAM_VENV / "bin" / "python"
+CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
+ALLOWLIST = REPO / "checkov-allowlist.yaml"
 REGION = "us-east-1"
-ROUTES = {
-    ("POST", "/api/chat"),
-    ("POST", "/api/chat/stream"),
-    ("OPTIONS", "/api/chat"),
-    ("OPTIONS", "/api/chat/stream"),
-}
-ROUTES |= {
-    ("POST", "/api/sentiment"),
-    ("OPTIONS", "/api/sentiment"),
-    ("POST", "/api/image/classify"),
-    ("OPTIONS", "/api/image/classify"),
-}
-ROUTES |= {("POST", "/api/faq"), ("OPTIONS", "/api/faq")}
+ROUTES = {("POST", "/api/chat"), ("POST", "/api/chat/stream")}
+ROUTES |= {("POST", "/api/sentiment"), ("POST", "/api/image/classify")}
+ROUTES |= {("POST", "/api/faq"), ("GET", "/api/usage")}
+FUNCTIONS = (
+    "ChatFunction",
+    "SentimentFunction",
+    "ClassifyFunction",
+    "FaqFunction",
+    "FaqIndexerFunction",
+    "UsageFunction",
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -319,28 +326,130 @@ def test_no_environment_variable_carries_an_api_key(raw, translated):
     fn = raw["Resources"]["ChatFunction"]["Properties"]
     assert fn["Environment"]["Variables"]["OPENAI_API_KEY_PARAM"] == {"Ref": "OpenAIKeyParameterName"}
     assert raw["Parameters"]["OpenAIKeyParameterName"]["Default"].startswith("/")
-    statements = translated["Resources"]["ChatFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    read = next(s for s in statements if "ssm:GetParameter" in s["Action"])
-    arn, variables = read["Resource"]["Fn::Sub"]
-    assert arn.endswith(":parameter${parameterName}"), "a leading-slash name must not get a second slash"
-    assert variables == {"parameterName": {"Ref": "OpenAIKeyParameterName"}}
+    assert {"Ref": "OpenAIKeyReadPolicy"} in translated["Resources"]["ChatFunctionRole"]["Properties"][
+        "ManagedPolicyArns"
+    ]
+    [read] = raw["Resources"]["OpenAIKeyReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert read["Action"] == "ssm:GetParameter"
+    arn = read["Resource"]["Fn::Sub"]
+    assert arn.endswith(":parameter${OpenAIKeyParameterName}"), "a leading-slash name must not get a second slash"
 
 
 # ---------------------------------------------------------------- CORS
 
 
-def test_cors_preflight_reaches_the_function_for_every_route(raw, translated):
-    # GIVEN the API WHEN its routes are translated
+def test_no_options_method_reaches_a_function(raw, translated):
+    # GIVEN the translated API (the functions' events merged into the DefinitionBody)
     assert "Cors" not in raw["Resources"]["AirelayApi"]["Properties"], "a Cors mock answers for one origin only"
     paths = api_paths(translated)
-    # THEN every route with a POST also has an OPTIONS method integrated with the same function
+    assert {(method.upper(), path) for path, methods in paths.items() for method in methods} >= ROUTES
+    preflights = []
     for path, methods in paths.items():
-        if "post" not in methods:
-            continue
-        assert "options" in methods, f"{path} has no preflight route"
-        post_uri = json.dumps(methods["post"]["x-amazon-apigateway-integration"]["uri"])
-        options_uri = json.dumps(methods["options"]["x-amazon-apigateway-integration"]["uri"])
-        assert options_uri == post_uri, path
+        # THEN every path with a route answers preflight itself: a MOCK integration, no key, no function
+        assert "options" in methods, f"{path} has no preflight"
+        options = methods["options"]
+        integration = options["x-amazon-apigateway-integration"]
+        assert integration["type"] == "mock", path
+        assert "uri" not in integration and "api_key" not in json.dumps(options.get("security", [])), path
+        preflights.append(json.dumps(options, sort_keys=True))
+    # AND every path answers it the same way
+    assert len(set(preflights)) == 1
+    # AND no function has an OPTIONS event left
+    for name in FUNCTIONS:
+        for event in raw["Resources"][name]["Properties"]["Events"].values():
+            assert event["Type"] != "Api" or event["Properties"]["Method"].lower() != "options", name
+
+
+def preflight_template(translated: dict, path: str = "/api/chat") -> dict:
+    """The integration response mapping template (with its intrinsic functions) of a path's OPTIONS mock."""
+    integration = api_paths(translated)[path]["options"]["x-amazon-apigateway-integration"]
+    assert integration["requestTemplates"] == {"application/json": '{"statusCode": 204}'}
+    response = integration["responses"]["default"]
+    assert response["statusCode"] == "204"
+    return response["responseTemplates"]["application/json"]
+
+
+def evaluate_preflight(translated: dict, origins: list[str], headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """Runs the mapping template as API Gateway would, under airspeed (a Velocity engine), with AllowedOrigins."""
+    vtl = preflight.resolve(preflight_template(translated), {"AllowedOrigins": origins})
+    status, answer = preflight.MockPreflight(204, airspeed.Template(vtl)).answer(headers)
+    return status, dict(answer)
+
+
+LISTED = ["https://app.example.com", "https://admin.example.com:8443", "http://localhost:5173"]
+
+
+@pytest.mark.parametrize("header", ["Origin", "origin"])  # HTTP/1.1 clients send Origin, HTTP/2 ones origin
+@pytest.mark.parametrize("origin", LISTED)
+def test_preflight_mock_echoes_a_listed_origin(translated, header, origin):
+    # GIVEN AllowedOrigins WHEN a browser asks with one of them THEN API Gateway answers 204 naming it
+    status, headers = evaluate_preflight(translated, LISTED, {header: origin})
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert headers["Vary"] == "Origin"
+    assert headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
+    # AND it allows the request headers the functions read (web.py lists them for its own CORS answers)
+    assert headers["Access-Control-Allow-Headers"] == CORS_HEADERS
+    assert headers["Access-Control-Max-Age"] == "600"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com.evil.io",  # the listed origin as a prefix
+        "https://evil-app.example.com",
+        "https://appXexample.com",  # a regex would let '.' match anything
+        "http://app.example.com",  # another scheme
+        "https://app.example.com:443",
+        "https://APP.example.com",
+        "https://admin.example.com",  # a listed host without its port
+        "null",
+        "",
+    ],
+)
+def test_preflight_mock_refuses_a_look_alike_origin(translated, origin):
+    # GIVEN AllowedOrigins WHEN an origin that only resembles one asks THEN 403 without any CORS header
+    status, headers = evaluate_preflight(translated, LISTED, {"Origin": origin})
+    assert (status, headers) == (403, {})
+
+
+def test_preflight_mock_needs_an_origin_header_not_a_query_parameter(translated):
+    # GIVEN a preflight without an Origin header WHEN it is answered THEN 403 (the origin is read from headers only)
+    assert evaluate_preflight(translated, LISTED, {})[0] == 403
+    vtl = preflight.resolve(preflight_template(translated), {"AllowedOrigins": LISTED})
+    assert "$input.params('Origin')" not in vtl and ".header.get('Origin')" in vtl
+
+
+def test_preflight_mock_lists_every_origin_and_allows_any_with_a_wildcard(translated):
+    # GIVEN the template's mapping template WHEN it is resolved for a list THEN every origin is in it, quoted once
+    origins = [f"https://app{i}.example.com" for i in range(12)]
+    vtl = preflight.resolve(preflight_template(translated), {"AllowedOrigins": origins})
+    assert all(vtl.count(f'"{origin}"') == 1 for origin in origins)
+    assert all(evaluate_preflight(translated, origins, {"Origin": o})[0] == 204 for o in origins)
+    # AND with '*' (dev only: a Rule refuses it in prod) any origin is echoed
+    status, headers = evaluate_preflight(translated, ["*"], {"Origin": "https://anything.example.net"})
+    assert status == 204 and headers["Access-Control-Allow-Origin"] == "https://anything.example.net"
+    # AND the list comes from the AllowedOrigins parameter, not a copy of it
+    assert preflight_template(translated)["Fn::Sub"][1] == {"Origins": {"Fn::Join": ['","', {"Ref": "AllowedOrigins"}]}}
+
+
+def test_the_local_api_answers_preflight_from_the_template_without_a_function(monkeypatch):
+    # GIVEN the local API with two allowed origins
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.com,http://localhost:5173")
+    api = LocalApi()
+    with ServerThread(api) as server:
+        for path in sorted({path for _, path in ROUTES}):
+            # WHEN a browser sends a preflight from a listed origin THEN the template's answer comes back
+            allowed = httpx.options(f"{server.url}{path}", headers={"origin": "http://localhost:5173"})
+            assert allowed.status_code == 204, path
+            assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+            assert "x-api-key" in allowed.headers["access-control-allow-headers"]
+            # AND a look-alike gets 403 and no CORS header
+            refused = httpx.options(f"{server.url}{path}", headers={"origin": "https://app.example.com.evil.io"})
+            assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+            # AND no function answered (a function adds its request id to every answer)
+            assert "x-request-id" not in allowed.headers and "x-request-id" not in refused.headers
+    assert not api.containers
 
 
 @pytest.mark.parametrize("response_type", ["DEFAULT_4XX", "DEFAULT_5XX"])
@@ -431,7 +540,9 @@ def test_every_event_targets_a_route_of_the_template(raw):
             continue
         ctx = event["requestContext"]
         # GIVEN an event file THEN it is a REST proxy event for a declared route, self-consistent
-        assert (event["httpMethod"], event["resource"]) in declared, path.name
+        # (preflight events are answered by API Gateway now; the functions still answer them when called directly)
+        route = (event["httpMethod"], event["resource"])
+        assert route in declared or (route[0] == "OPTIONS" and ("POST", route[1]) in declared), path.name
         assert event["path"] == event["resource"] == ctx["resourcePath"], path.name
         assert ctx["httpMethod"] == event["httpMethod"], path.name
         assert ctx["path"] == f"/{ctx['stage']}{event['path']}", path.name
@@ -490,16 +601,18 @@ def test_sam_build_packages_the_faq_functions(built):
         assert size < 250 * 1024 * 1024
 
 
-def test_every_route_needs_an_api_key_except_preflight(raw, translated):
+def test_every_route_needs_an_api_key_and_only_the_preflight_mock_does_not(raw, translated):
     # GIVEN the translated API WHEN each method is read
     for path, methods in api_paths(translated).items():
         for method, spec in methods.items():
             security = json.dumps(spec.get("security", []))
-            # THEN real calls require the usage plan's key and CORS preflight does not
-            if method == "options":
-                assert "api_key" not in security, path
-            else:
+            integration = spec["x-amazon-apigateway-integration"]
+            # THEN every method that reaches a function requires the usage plan's key
+            if integration["type"] != "mock":
                 assert "api_key" in security, (method, path)
+            # AND the only one that does not is CORS preflight, which API Gateway answers itself
+            if "api_key" not in security:
+                assert (method, integration["type"]) == ("options", "mock"), (method, path)
     # AND a usage plan with throttle and quota from the Parameters, and a key, exist
     plan = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
     usage_plan = raw["Resources"]["AirelayApi"]["Properties"]["Auth"]["UsagePlan"]
@@ -536,3 +649,249 @@ def test_the_usage_table_grants_only_what_metering_and_the_report_use(raw, trans
             granted = json.dumps(resource["Properties"].get("Policies", []))
             for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"):
                 assert action not in granted, (name, action)
+
+
+# ---------------------------------------------------------------- hardening: checkov, throttling, IAM, buckets, logs
+
+
+def test_checkov_reports_only_accepted_findings():
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov not found at {CHECKOV}: run `make .tools/checkov/bin/checkov` first", pytrace=False)
+    # GIVEN checkov (pinned) WHEN it reviews the template
+    result = run([CHECKOV, "--file", TEMPLATE, "--framework", "cloudformation", "--output", "json", "--quiet"])
+    report = json.loads(result.stdout)
+    assert report["summary"]["parsing_errors"] == 0, result.stderr
+    found = {(c["check_id"], c["resource"].split(".", 1)[1]) for c in report["results"]["failed_checks"]}
+    # THEN every finding is in the allowlist, with its reason
+    allowlist = yaml.safe_load(ALLOWLIST.read_text())
+    accepted = {(check, resource) for check, entry in allowlist.items() for resource in entry["resources"]}
+    assert all(len(entry["reason"]) > 80 for entry in allowlist.values())
+    assert sorted(found - accepted) == [], "new checkov findings: fix them, or accept them with a reason"
+    # AND no entry outlives its finding
+    assert sorted(accepted - found) == [], "allowlist entries checkov no longer reports: remove them"
+
+
+def test_reserved_concurrency_and_stage_throttling_are_parameters(raw, translated):
+    for name in FUNCTIONS:
+        short = name.removesuffix("Function")
+        # GIVEN each function THEN its reserved concurrency is a Parameter: empty leaves it unreserved
+        parameter = raw["Parameters"][f"{short}ReservedConcurrency"]
+        assert parameter["Default"] == "" and re.fullmatch(parameter["AllowedPattern"], "")
+        assert re.fullmatch(parameter["AllowedPattern"], "0") and re.fullmatch(parameter["AllowedPattern"], "25")
+        assert not re.fullmatch(parameter["AllowedPattern"], "-1")
+        condition = raw["Conditions"][f"{short}ConcurrencyReserved"]
+        assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": f"{short}ReservedConcurrency"}, ""]}]}
+        expected = {
+            "Fn::If": [f"{short}ConcurrencyReserved", {"Ref": f"{short}ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+        }
+        assert translated["Resources"][name]["Properties"]["ReservedConcurrentExecutions"] == expected, name
+    # AND the stage throttles every method, all callers together, from Parameters
+    [stage] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    [settings] = stage["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiStageThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiStageThrottleBurstLimit"}
+
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "Stage": "dev"}
+FAQ_BUCKET_ARN = "arn:aws:s3:::airelay-faq-123456789012-us-east-1-dev"
+
+
+def arns(node) -> list[str]:
+    """A statement's Resource as ARNs, for the one account, region and stage above."""
+    if isinstance(node, list):
+        return [arn for item in node for arn in arns(item)]
+    if isinstance(node, str):
+        return [node]
+    if "Fn::GetAtt" in node and node["Fn::GetAtt"][0] == "FaqBucket":
+        return [FAQ_BUCKET_ARN]
+    if "Ref" in node:
+        return [PSEUDO.get(node["Ref"], f"${{{node['Ref']}}}")]
+    text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+    values = {**PSEUDO, "FaqBucket.Arn": FAQ_BUCKET_ARN, **{k: arns(v)[0] for k, v in variables.items()}}
+    return [re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), m.group(0)), text)]
+
+
+def allows(statements: list[dict], action: str, resource: str) -> bool:
+    """IAM's answer for Allow statements without conditions (the only kind these roles have)."""
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action, a) for a in actions):
+            if any(fnmatch.fnmatchcase(resource, arn) for arn in arns(statement["Resource"])):
+                return True
+    return False
+
+
+def role_statements(translated: dict, role: str) -> list[dict]:
+    policies = translated["Resources"][role]["Properties"].get("Policies", [])
+    return [s for policy in policies for s in policy["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize(
+    ("action", "key", "allowed"),
+    [
+        ("s3:GetObject", "source/shop_faq.yaml", True),
+        ("s3:PutObject", "index/faq-index.bin", True),
+        ("s3:PutObject", "source/shop_faq.yaml", False),
+        ("s3:GetObject", "other/secret.json", False),
+        ("s3:PutObject", "faq-index.bin", False),
+        ("s3:DeleteObject", "index/faq-index.bin", False),
+        ("s3:DeleteObject", "source/shop_faq.yaml", False),
+        ("s3:PutLifecycleConfiguration", None, False),
+        ("s3:GetLifecycleConfiguration", None, False),
+        ("s3:PutBucketPolicy", None, False),
+        ("s3:ListBucket", None, False),
+    ],
+)
+def test_the_faq_indexer_reads_sources_and_writes_the_index_only(translated, action, key, allowed):
+    # GIVEN the indexer's role WHEN IAM decides an S3 action on the FAQ bucket (or a key in it)
+    resource = f"{FAQ_BUCKET_ARN}/{key}" if key else FAQ_BUCKET_ARN
+    statements = role_statements(translated, "FaqIndexerFunctionRole")
+    # THEN only reading source/ and writing index/ are allowed
+    assert allows(statements, action, resource) is allowed
+
+
+def test_the_faq_function_reads_the_index_only(translated):
+    statements = role_statements(translated, "FaqFunctionRole")
+    assert allows(statements, "s3:GetObject", f"{FAQ_BUCKET_ARN}/index/faq-index.bin")
+    assert allows(statements, "s3:ListBucket", FAQ_BUCKET_ARN)  # a missing index is a 404, not a 403
+    for action, key in (("s3:GetObject", "source/shop_faq.yaml"), ("s3:PutObject", "index/faq-index.bin")):
+        assert not allows(statements, action, f"{FAQ_BUCKET_ARN}/{key}"), action
+    assert not allows(statements, "s3:GetLifecycleConfiguration", FAQ_BUCKET_ARN)
+
+
+def test_no_role_may_list_or_read_other_ssm_parameters(raw, translated):
+    # GIVEN every inline and managed policy of the stack
+    statements = [
+        s for name in translated["Resources"] if name.endswith("Role") for s in role_statements(translated, name)
+    ]
+    statements += [
+        s
+        for resource in raw["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+        for s in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # THEN no SSM action is granted on every resource ('*'), and only ssm:GetParameter at all
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        ssm = [a for a in actions if a.startswith("ssm:")]
+        assert not ssm or (ssm == ["ssm:GetParameter"] and "*" not in arns(statement["Resource"])), statement
+    # AND each read names exactly its parameter
+    for policy, parameter in (
+        ("OpenAIKeyReadPolicy", "OpenAIKeyParameterName"),
+        ("HuggingFaceTokenReadPolicy", "HuggingFaceTokenParameterName"),
+    ):
+        [read] = raw["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]
+        assert read["Resource"]["Fn::Sub"].endswith(f":parameter${{{parameter}}}"), policy
+
+
+def test_the_buckets_refuse_plain_http_keep_versions_and_log_access(raw):
+    resources = raw["Resources"]
+    for bucket, policy in (("FaqBucket", "FaqBucketPolicy"), ("FaqLogBucket", "FaqLogBucketPolicy")):
+        properties = resources[bucket]["Properties"]
+        # GIVEN each bucket THEN it keeps object versions and refuses any request not over TLS
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}, bucket
+        assert resources[policy]["Properties"]["Bucket"] == {"Ref": bucket}
+        [deny] = [s for s in resources[policy]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert (deny["Principal"], deny["Action"]) == ("*", "s3:*"), bucket
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, bucket
+        assert {json.dumps(r, sort_keys=True) for r in deny["Resource"]} == {
+            json.dumps({"Fn::GetAtt": [bucket, "Arn"]}),
+            json.dumps({"Fn::Sub": f"${{{bucket}.Arn}}/*"}),
+        }
+        assert all(properties["PublicAccessBlockConfiguration"].values()), bucket
+    # AND the FAQ bucket's access is logged to the log bucket, which expires logs after the retention
+    logging = resources["FaqBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "FaqLogBucket"}
+    [expiry] = resources["FaqLogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert expiry["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    [delivery] = [
+        s
+        for s in resources["FaqLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Resource"] == {"Fn::Sub": f"${{FaqLogBucket.Arn}}/{logging['LogFilePrefix']}*"}
+
+
+def test_the_usage_table_and_the_buckets_outlive_the_stack(raw):
+    for name in ("UsageTable", "FaqBucket", "FaqLogBucket"):
+        # GIVEN the stateful resources THEN deleting the stack or replacing them keeps the data
+        assert raw["Resources"][name]["DeletionPolicy"] == "Retain", name
+        assert raw["Resources"][name]["UpdateReplacePolicy"] == "Retain", name
+
+
+def test_the_stage_writes_a_json_access_log_kept_for_the_retention(raw, translated):
+    # GIVEN the stage's access log setting
+    [stage] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    setting = stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    # WHEN API Gateway fills in its variables ($context.error.messageString comes quoted)
+    line = setting["Format"].replace("$context.error.messageString", '"Forbidden \\"x\\""')
+    line = re.sub(r"\$context\.[A-Za-z.]+", "value", line)
+    # THEN each request is one JSON object with who, what and how it went
+    entry = json.loads(line)
+    assert {"requestId", "ip", "method", "path", "status", "apiKeyId", "responseLatencyMs", "error"} <= entry.keys()
+    assert "\n" not in setting["Format"]
+    # AND the log group keeps it AccessLogRetentionDays, and API Gateway may write it
+    group = raw["Resources"]["ApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+    assert raw["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]
+    }
+    assert stage["Properties"]["TracingEnabled"] is True
+
+
+def deploy_refused(raw: dict, **values) -> bool:
+    """CloudFormation's parameter checks: AllowedPattern on each value (each entry of a list), then the Rules."""
+    params = {name: spec.get("Default", "") for name, spec in raw["Parameters"].items()}
+    params.update(values)
+    for name, spec in raw["Parameters"].items():
+        value = params[name]
+        entries = (
+            value
+            if isinstance(value, list)
+            else str(value).split(",")
+            if spec["Type"] == "CommaDelimitedList"
+            else [str(value)]
+        )
+        if "AllowedPattern" in spec and not all(re.fullmatch(spec["AllowedPattern"], e) for e in entries):
+            return True
+    for rule in raw["Rules"].values():
+        if "RuleCondition" in rule and not evaluate_rule(rule["RuleCondition"], params):
+            continue
+        if not all(evaluate_rule(a["Assert"], params) for a in rule["Assertions"]):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("values", "refused"),
+    [
+        ({"Stage": "prod", "AllowedOrigins": ["https://app.example.com", "http://app.example.com"]}, True),
+        ({"Stage": "prod", "AllowedOrigins": ["http://app.example.com"]}, True),
+        (
+            {
+                "Stage": "prod",
+                "AllowedOrigins": ["https://app.example.com"],
+                "OpenAIBaseUrl": "http://vllm.example.com/v1",
+            },
+            True,
+        ),
+        (
+            {
+                "Stage": "prod",
+                "AllowedOrigins": ["https://app.example.com"],
+                "OpenAIBaseUrl": "https://vllm.example.com/v1",
+            },
+            False,
+        ),
+        ({"Stage": "prod", "AllowedOrigins": ["https://app.example.com", "https://admin.example.com:8443"]}, False),
+        ({"Stage": "dev", "AllowedOrigins": ["http://app.example.com"]}, True),
+        ({"Stage": "dev", "AllowedOrigins": ["http://localhost:5173", "https://app.example.com"]}, False),
+    ],
+)
+def test_plain_http_origins_and_base_urls_are_refused_at_deploy(raw, values, refused):
+    # GIVEN parameter values WHEN CloudFormation checks them THEN plain http is refused (loopback origins aside,
+    # which the functions refuse at start in prod: tests/unit/test_settings.py)
+    assert deploy_refused(raw, **values) is refused

@@ -3,18 +3,13 @@ ledger, and on the DynamoDB ledger with its UsageTable on dynalite, reached thro
 
 import asyncio
 import time
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from airelay.usage.dynamodb import DynamoLedger
-from airelay.usage.ledger import TOTAL, UsageLedger
-from airelay.usage.sqlite import SqliteLedger
-from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
+from airelay.usage.ledger import TOTAL
 from tests.support.upstream import FakeUpstream, MalformedChunk, Ok, ResetMidStream, Status
 
 BODY = {"message": "Say hello.", "max_tokens": 100}
@@ -28,39 +23,6 @@ def today() -> str:
 def upstream():
     with FakeUpstream() as up:
         yield up
-
-
-@dataclass
-class Ledger:
-    """Where the local API keeps usage (`environment` selects it) and a reader of the same store."""
-
-    store: UsageLedger
-    environment: dict
-
-
-@pytest.fixture(scope="module")
-def dynalite():
-    with dynalite_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def ledger(request, tmp_path):
-    if request.param == "sqlite":
-        return Ledger(SqliteLedger(tmp_path / "usage.sqlite3"), {"USAGE_DB_PATH": tmp_path / "usage.sqlite3"})
-    endpoint = request.getfixturevalue("dynalite")
-    api = dynamo_api(endpoint)
-    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
-    return Ledger(
-        DynamoLedger(table, api),
-        {
-            "USAGE_TABLE": table,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        },
-    )
 
 
 @pytest.fixture

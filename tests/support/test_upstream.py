@@ -25,6 +25,7 @@ from tests.support.upstream import (
     Ok,
     ResetMidStream,
     SlowFirstByte,
+    Spend,
     StallMidStream,
     Status,
 )
@@ -171,6 +172,76 @@ def test_streamed_wire_format(up):
     payloads = [json.loads(e[len("data: ") :]) for e in events[:-2]]
     assert [p["object"] for p in payloads] == ["chat.completion.chunk"] * 6  # role + 4 + finish
     assert payloads[-1]["choices"][0]["finish_reason"] == "length"
+
+
+# --------------------------------------------------------------------------- spending what a request allows
+
+KOREAN_MESSAGES = [{"role": "user", "content": "배송비 얼마예요?"}, {"role": "assistant", "content": "3,000원"}]
+
+
+@pytest.mark.parametrize(
+    ("messages", "prompt_bytes"),
+    [
+        (MESSAGES, (8 + 4) + (15 + 4) + 3),
+        (KOREAN_MESSAGES, (len("배송비 얼마예요?".encode()) + 4) + (len("3,000원".encode()) + 4) + 3),
+    ],
+    ids=["english", "korean"],
+)
+def test_spend_uses_the_whole_allowance_and_counts_prompt_bytes(up, messages, prompt_bytes):
+    # GIVEN an upstream that spends all a request allows
+    up.script(Spend(), Spend())
+
+    async def go():
+        async with client(up) as c:
+            buffered = await c.chat.completions.create(model="m", messages=messages, max_tokens=37)
+            stream = await c.chat.completions.create(
+                model="m", messages=messages, max_tokens=37, stream=True, stream_options={"include_usage": True}
+            )
+            return buffered, [chunk async for chunk in stream]
+
+    buffered, streamed = run(go())
+    # THEN both answers are max_tokens long, stop for "length", and report the prompt's byte count
+    assert buffered.choices[0].message.content == FakeUpstream.reply_text(37)
+    assert buffered.choices[0].finish_reason == "length"
+    assert (buffered.usage.prompt_tokens, buffered.usage.completion_tokens) == (prompt_bytes, 37)
+    assert assembled(streamed) == FakeUpstream.reply_text(37)
+    assert [c.choices[0].finish_reason for c in streamed if c.choices and c.choices[0].finish_reason] == ["length"]
+    assert (streamed[-1].usage.prompt_tokens, streamed[-1].usage.completion_tokens) == (prompt_bytes, 37)
+
+
+def test_spend_more_than_allowed_ignores_max_tokens(up):
+    # GIVEN an upstream that overspends by 5 completion and 11 prompt tokens
+    up.script(Spend(extra_completion=5, extra_prompt=11), Spend(extra_completion=5, extra_prompt=11))
+
+    async def go():
+        async with client(up) as c:
+            buffered = await c.chat.completions.create(model="m", messages=MESSAGES, max_tokens=10)
+            streamed = await collect_stream(c, max_tokens=10, stream_options={"include_usage": True})
+            return buffered, streamed
+
+    buffered, streamed = run(go())
+    # THEN it answers 15 chunks and reports them, with a prompt 11 over its byte count
+    bound = (8 + 4) + (15 + 4) + 3
+    assert buffered.choices[0].message.content == FakeUpstream.reply_text(15)
+    assert (buffered.usage.prompt_tokens, buffered.usage.completion_tokens) == (bound + 11, 15)
+    assert len([c for c in streamed if c.choices and c.choices[0].delta.content]) == 15
+    assert (streamed[-1].usage.prompt_tokens, streamed[-1].usage.completion_tokens) == (bound + 11, 15)
+
+
+def test_a_default_behaviour_answers_every_unscripted_request():
+    # GIVEN an upstream whose every answer spends the whole allowance, and one scripted failure
+    with FakeUpstream(behaviour={"type": "Spend"}) as up:
+        up.script("500")
+
+        async def go():
+            async with httpx.AsyncClient(base_url=up.base_url) as c:
+                body = {"model": "m", "messages": MESSAGES, "max_tokens": 33}
+                return [(await c.post("/chat/completions", json=body)) for _ in range(3)]
+
+        first, *rest = run(go())
+    # THEN the script comes first, then the default
+    assert first.status_code == 500
+    assert [r.json()["usage"]["completion_tokens"] for r in rest] == [33, 33]
 
 
 def test_models(up):

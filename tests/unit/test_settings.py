@@ -36,6 +36,37 @@ def test_prod_refuses_a_wildcard_origin():
         Settings.from_env({"AIRELAY_STAGE": "prod", "ALLOWED_ORIGINS": "*"})
 
 
+@pytest.mark.parametrize(
+    ("environment", "refused"),
+    [
+        ({"ALLOWED_ORIGINS": "https://app.example.com,http://app.example.com"}, "ALLOWED_ORIGINS"),
+        ({"ALLOWED_ORIGINS": "http://localhost:5173"}, "ALLOWED_ORIGINS"),
+        ({}, "ALLOWED_ORIGINS"),  # the local dev origins are plain http
+        (
+            {"ALLOWED_ORIGINS": "https://app.example.com", "OPENAI_BASE_URL": "http://vllm.example.com/v1"},
+            "OPENAI_BASE",
+        ),
+    ],
+)
+def test_prod_refuses_plain_http_origins_and_base_urls(environment, refused):
+    # GIVEN the prod stage WHEN an origin or the upstream base URL is plain http THEN the settings are refused
+    with pytest.raises(ValueError, match=f"{refused}.*https://"):
+        Settings.from_env({"AIRELAY_STAGE": "prod", **environment})
+    # AND the same values are accepted in dev
+    assert Settings.from_env({"AIRELAY_STAGE": "dev", **environment})
+
+
+def test_prod_accepts_https_origins_and_base_urls():
+    settings = Settings.from_env(
+        {
+            "AIRELAY_STAGE": "prod",
+            "ALLOWED_ORIGINS": "https://app.example.com,https://admin.example.com:8443",
+            "OPENAI_BASE_URL": "https://vllm.example.com/v1",
+        }
+    )
+    assert settings.allowed_origins == ("https://app.example.com", "https://admin.example.com:8443")
+
+
 def test_every_setting_is_documented():
     from dataclasses import fields
     from pathlib import Path

@@ -52,6 +52,27 @@ def deadline_error() -> AirelayError:
     return ProviderRateLimited(retry_after=retry) if retry is not None else ProviderTimeout()
 
 
+def within_reservation(used: Usage, request: ChatRequest) -> Usage:
+    """What a call is billed: never more tokens than its reservation counted. An upstream that reports more (it
+    ignored max_tokens, or counts the prompt past any tokenizer's bound) is billed the bounds, marked estimated."""
+    prompt_limit = prompt_bound(request.messages)
+    if used.prompt_tokens <= prompt_limit and used.completion_tokens <= request.max_tokens:
+        return used
+    if not used.estimated:
+        log.warning(
+            "the provider reported %d prompt and %d completion tokens, over the %d and %d reserved: "
+            "billing the reserved counts",
+            used.prompt_tokens,
+            used.completion_tokens,
+            prompt_limit,
+            request.max_tokens,
+        )
+    prompt_tokens = min(used.prompt_tokens, prompt_limit)
+    return Usage(
+        prompt_tokens, min(used.completion_tokens, request.max_tokens), min(used.cached_tokens, prompt_tokens), True
+    )
+
+
 async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
     upstream_retry_after.set(None)
     meter = await usage.meter()
@@ -72,7 +93,9 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
     try:
         with anyio.fail_after(settings.upstream_timeout_s):
             completion = await model.complete(request)
-        used = completion.finished.usage or await estimate_async(request.messages, completion.text)
+        used = within_reservation(
+            completion.finished.usage or await estimate_async(request.messages, completion.text), request
+        )
         status = "ok"
     except TimeoutError:
         status = "error"
@@ -164,23 +187,27 @@ class ChatStream:
                     raise TimeoutError
                 event = await anext(self.events)
             reason = event.reason if isinstance(event, Finished) else "other"
-            used = event.usage or await estimate_async(self.request.messages, "".join(text), len(text))
+            used = within_reservation(event.usage, self.request) if event.usage else await self.counted(text)
             status = "ok"
             yield encoder.finish(reason, self.usage_part(used))
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
             error = stream_error(exc)
             status = "error"
-            used = await estimate_async(self.request.messages, "".join(text), len(text))
+            used = await self.counted(text)
             yield encoder.error(error.message, self.usage_part(used))
         finally:
             with anyio.CancelScope(shield=True):
                 await self.events.aclose()
                 if used is None:
-                    used = await estimate_async(self.request.messages, "".join(text), len(text))
+                    used = await self.counted(text)
                 await self.meter.close(self.call, used, status)
 
     def usage_part(self, used: Usage) -> dict:
         return usage_data(self.model_id, used, self.meter.cost(self.call, used), self.meter)
+
+    async def counted(self, text: list[str]) -> Usage:
+        """Usage counted offline from what was sent and received (the provider reported none)."""
+        return within_reservation(await estimate_async(self.request.messages, "".join(text), len(text)), self.request)
 
 
 def stream_error(exc: BaseException) -> AirelayError:

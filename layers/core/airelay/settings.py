@@ -21,6 +21,7 @@ class Settings:
     metrics: bool = field(default=False, metadata={"env": "AIRELAY_METRICS"})
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
+    body_read_timeout_s: float = field(default=10.0, metadata={"env": "BODY_READ_TIMEOUT_S"})
     api_keys: tuple[str, ...] = field(default=(), metadata={"env": "API_KEYS"})
     jwt_issuer: str = field(default="", metadata={"env": "JWT_ISSUER"})
     jwt_audience: str = field(default="", metadata={"env": "JWT_AUDIENCE"})
@@ -71,7 +72,7 @@ class Settings:
     image_model: str = field(default="local/efficientnet-lite0", metadata={"env": "IMAGE_MODEL"})
     image_model_path: str = field(default="", metadata={"env": "IMAGE_MODEL_PATH"})
     image_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"env": "IMAGE_MAX_BYTES"})
-    image_max_pixels: int = field(default=40_000_000, metadata={"env": "IMAGE_MAX_PIXELS"})
+    image_max_pixels: int = field(default=16_000_000, metadata={"env": "IMAGE_MAX_PIXELS"})
     image_fetch_timeout_s: float = field(default=10.0, metadata={"env": "IMAGE_FETCH_TIMEOUT_S"})
     image_max_redirects: int = field(default=3, metadata={"env": "IMAGE_MAX_REDIRECTS"})
     hf_token: str = field(default="", metadata={"env": "HF_TOKEN"})
@@ -120,6 +121,12 @@ class Settings:
             raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
+        if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):
+            raise ValueError("ALLOWED_ORIGINS must be https:// origins in prod")
+        if self.stage == "prod" and self.openai_base_url and not self.openai_base_url.lower().startswith("https://"):
+            raise ValueError("OPENAI_BASE_URL must be an https:// URL in prod")
+        if not self.body_read_timeout_s > 0:
+            raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
 from .auth import verifier_for
@@ -42,10 +43,11 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
 
 
 def validated_json(raw: bytes, parse):
-    """A JSON body read by hand and checked by `parse` (e.g. a model's model_validate): 400 when it is not JSON,
-    the same 422 as FastAPI's own body checks when a field is wrong."""
+    """A JSON body read by hand and checked by `parse` (e.g. a model's model_validate): 400 when it is not strict
+    UTF-8 JSON (NaN, lone surrogates, nesting deeper than pydantic's parser allows: 200 levels), the same 422 as
+    FastAPI's own body checks when a field is wrong."""
     try:
-        data = json.loads(raw)
+        data = from_json(raw, allow_inf_nan=False)
     except ValueError:
         raise MalformedRequest() from None
     try:

@@ -15,7 +15,7 @@ In-process use (the server runs in a daemon thread with its own event loop)::
 
 Foreground (separate process, e.g. for benchmarks)::
 
-    python -m tests.support.upstream --port 9999 [--delay 0.05] [--chunks 20]
+    python -m tests.support.upstream --port 9999 [--delay 0.05] [--chunks 20] [--behaviour '{"type": "Spend"}']
 
 A process started that way can be scripted over HTTP:
 ``POST /__fake/script`` with a JSON list such as
@@ -34,6 +34,15 @@ Usage: ``prompt_tokens`` = number of whitespace-separated words in all message
 contents (string contents, or the ``text`` of list-of-parts contents) + 4 per
 message; ``completion_tokens`` = number of content chunks.
 
+Spending what a request allows: ``Spend()`` answers with exactly ``max_tokens``
+content chunks (finish reason ``"length"``) and reports ``completion_tokens =
+max_tokens`` and ``prompt_tokens`` = the UTF-8 bytes of all message contents + 4
+per message + 3 (``prompt_bytes(messages)``), the most any byte-level tokenizer can count (the bound a
+budget reserves).  ``Spend(extra_completion=k, extra_prompt=j)`` spends more
+than allowed: ``k`` chunks past ``max_tokens``, ``j`` tokens over that prompt
+count.  ``FakeUpstream(behaviour=Spend())`` makes it the answer to every
+request that nothing was scripted for.
+
 Timing: ``delay_s`` (or ``Ok(delay_s=...)``) is waited before the response
 headers of a buffered response; for a stream the headers go out at once and the
 delay is waited before the first chunk (the ``role`` chunk).  ``SlowFirstByte``
@@ -49,14 +58,14 @@ waiting when the client left.
 
 from __future__ import annotations
 
-from .behaviours import Behaviour, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, StallMidStream, Status
+from .behaviours import Behaviour, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, Spend, StallMidStream, Status
 from .behaviours import BehaviourLike as BehaviourLike  # "X as X": public before the split, still importable here
 from .behaviours import coerce_behaviour as coerce_behaviour
 from .cli import main as main
 from .server import DEFAULT_CHUNKS as DEFAULT_CHUNKS
 from .server import DEFAULT_MODELS as DEFAULT_MODELS
 from .server import FakeUpstream
-from .wire import REPLY_TOKENS, SECRET_MARKER
+from .wire import REPLY_TOKENS, SECRET_MARKER, prompt_bytes
 
 __all__ = [
     "REPLY_TOKENS",
@@ -67,6 +76,8 @@ __all__ = [
     "Ok",
     "ResetMidStream",
     "SlowFirstByte",
+    "Spend",
     "StallMidStream",
     "Status",
+    "prompt_bytes",
 ]

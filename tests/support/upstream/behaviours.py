@@ -24,6 +24,19 @@ class Ok(Behaviour):
 
 
 @dataclass(frozen=True)
+class Spend(Behaviour):
+    """Spends all a request allows, or more: ``max_tokens`` content chunks (``extra_completion`` more, ignoring
+    ``max_tokens``; without ``max_tokens``, the server's chunk count), finish reason "length", and a usage report
+    that says so, with ``prompt_tokens`` the byte count of the prompt (``wire.prompt_bytes``: no byte-level
+    tokenizer can count more) plus ``extra_prompt``."""
+
+    extra_completion: int = 0
+    extra_prompt: int = 0
+    delay_s: float | None = None
+    chunk_delay_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Status(Behaviour):
     """An error status with an OpenAI-style error JSON body (contains SECRET_MARKER)."""
 
@@ -77,7 +90,7 @@ class MalformedChunk(Behaviour):
 BehaviourLike = str | int | Behaviour | dict
 
 _BEHAVIOUR_TYPES: dict[str, type] = {
-    c.__name__: c for c in (Ok, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk)
+    c.__name__: c for c in (Ok, Spend, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk)
 }
 
 _OK = Ok()

@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import time
 
-from .behaviours import _OK, Behaviour, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, StallMidStream, Status
+from .behaviours import (
+    _OK,
+    Behaviour,
+    MalformedChunk,
+    Ok,
+    ResetMidStream,
+    SlowFirstByte,
+    Spend,
+    StallMidStream,
+    Status,
+)
 from .connection import _ClientGone, _Conn
 from .wire import (
     _CHUNK_TAIL,
@@ -19,6 +29,7 @@ from .wire import (
     _dumps,
     _error_body,
     _frame,
+    prompt_bytes,
 )
 
 
@@ -49,22 +60,27 @@ class _ChatCompletions:
                 self._send_simple(conn, beh.status, _error_body(beh.status, beh.message), keep_alive, extra, rid)
                 return keep_alive
 
-            ok = beh if isinstance(beh, Ok) else _OK
-            n = ok.chunks if ok.chunks is not None else self.chunks
-            finish = "stop"
+            ok = beh if isinstance(beh, (Ok, Spend)) else _OK
             mt = body.get("max_completion_tokens")
             if mt is None:
                 mt = body.get("max_tokens")
-            if isinstance(mt, int) and mt < n:
-                n = max(mt, 0)
+            allowed = max(mt, 0) if isinstance(mt, int) else None
+            if isinstance(beh, Spend):
+                n = (self.chunks if allowed is None else allowed) + beh.extra_completion
                 finish = "length"
+                prompt_tokens = prompt_bytes(body["messages"]) + beh.extra_prompt
+            else:
+                n = ok.chunks if ok.chunks is not None else self.chunks
+                finish = "stop"
+                if allowed is not None and allowed < n:
+                    n, finish = allowed, "length"
+                prompt_tokens = _count_prompt_tokens(body["messages"])
             delay = ok.delay_s if ok.delay_s is not None else self.delay_s
             if isinstance(beh, SlowFirstByte):
                 delay = 0.0
             model = body.get("model")
             model_json = _dumps(model)
             created = int(time.time())
-            prompt_tokens = _count_prompt_tokens(body["messages"])
 
             if not stream:
                 if delay > 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 
 from .server import DEFAULT_CHUNKS, FakeUpstream
 
@@ -19,10 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delay", type=float, default=0.0, help="seconds before headers / first chunk")
     p.add_argument("--chunks", type=int, default=DEFAULT_CHUNKS)
     p.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
+    p.add_argument("--behaviour", default="ok", help='when nothing is scripted, e.g. \'{"type": "Spend"}\'')
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     a = p.parse_args(argv)
     up = FakeUpstream(
-        host=a.host, port=a.port, delay_s=a.delay, chunks=a.chunks, chunk_delay_s=a.chunk_delay, loop=a.loop
+        host=a.host,
+        port=a.port,
+        delay_s=a.delay,
+        chunks=a.chunks,
+        chunk_delay_s=a.chunk_delay,
+        loop=a.loop,
+        behaviour=json.loads(a.behaviour) if a.behaviour.startswith("{") else a.behaviour,
     )
     loop = up._new_loop()
     asyncio.set_event_loop(loop)

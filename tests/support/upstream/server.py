@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from .behaviours import _OK, Behaviour, BehaviourLike, coerce_behaviour
+from .behaviours import Behaviour, BehaviourLike, coerce_behaviour
 from .chat import _ChatCompletions
 from .connection import _READ_SIZE, _Conn, _ConnectionIO
 from .routing import _RequestRouting
@@ -44,8 +44,10 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
         chunk_delay_s: float = 0.0,
         models: Iterable[str] = DEFAULT_MODELS,
         loop: str = "auto",
+        behaviour: BehaviourLike = "ok",
     ) -> None:
-        """``loop``: "auto" (uvloop when importable), "uvloop" or "asyncio"."""
+        """``loop``: "auto" (uvloop when importable), "uvloop" or "asyncio"; ``behaviour``: what every chat request
+        gets when nothing is scripted (e.g. ``Spend()``: each request spends all it allows)."""
         self.host = host
         self.port = port
         self.delay_s = delay_s
@@ -53,6 +55,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
         self.chunk_delay_s = chunk_delay_s
         self.models = tuple(models)
         self.loop_impl = loop
+        self.behaviour = coerce_behaviour(behaviour)
 
         self.requests: list[dict] = []  # parsed JSON bodies of chat requests
         self.request_headers: list[dict[str, str]] = []  # same order, lower-case names
@@ -89,7 +92,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
         return self.reply_text(self.chunks)
 
     def script(self, *behaviours: BehaviourLike) -> None:
-        """Queue behaviours for the next chat requests (one each); then "ok"."""
+        """Queue behaviours for the next chat requests (one each); then the default ``behaviour``."""
         items = [coerce_behaviour(b) for b in behaviours]
         with self._cond:
             self._script.extend(items)
@@ -217,7 +220,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
     # ------------------------------------------------------------ bookkeeping
     def _next_behaviour(self) -> Behaviour:
         with self._cond:
-            return self._script.popleft() if self._script else _OK
+            return self._script.popleft() if self._script else self.behaviour
 
     def _record(self, body: dict, headers: dict[str, str]) -> int:
         with self._cond:

@@ -116,3 +116,23 @@ def _count_prompt_tokens(messages: Any) -> int:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     total += len(part["text"].split())
     return total
+
+
+def prompt_bytes(messages: Any) -> int:
+    """The most tokens any byte-level tokenizer can make of a prompt: one per UTF-8 byte of each content, 4 per
+    message (its role and separators) and 3 to prime the reply. ``Spend`` reports it as ``prompt_tokens``."""
+    if not isinstance(messages, list):
+        return 0
+    total = 3
+    for m in messages:
+        total += 4
+        if not isinstance(m, dict):
+            continue
+        c = m.get("content")
+        if isinstance(c, str):
+            total += len(c.encode())
+        elif isinstance(c, list):
+            for part in c:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += len(part["text"].encode())
+    return total

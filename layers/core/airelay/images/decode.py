@@ -1,9 +1,9 @@
 """Bytes -> a decoded RGB image, or a clear 4xx. The one place where images are decoded.
 
-The pixel count is checked from the header, before any pixel is decoded (decompression bombs); only the first frame
-of an animation is read; EXIF rotation is applied; large JPEGs are decoded at a reduced scale (DCT scaling), since
-the classifiers look at 224-512 pixels a side.
-"""
+The pixel count that will be decoded is checked from the header first (decompression bombs); only the first frame
+of an animation is read. The classifiers look at 224-512 pixels a side, so nothing much larger is kept: a JPEG is
+decoded at a reduced scale (DCT scaling), other formats are box-reduced right after decoding, a band of rows at a
+time, and only the small image is converted to RGB and turned as its EXIF orientation says."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import warnings
 from ..errors import InvalidInput, PayloadTooLarge
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-DRAFT_SIDE = 512  # a JPEG is decoded at the smallest scale that keeps both sides at least this large
+KEPT_SIDE = 512  # the decoded image is reduced to the smallest size that keeps both sides at least this large
+BAND_ROWS = 64  # rows of the reduced image made at a time
 
 
 class NotAnImage(InvalidInput):
@@ -27,25 +28,53 @@ class ImageTooLarge(PayloadTooLarge):
 
 
 def decode_image(data: bytes, max_pixels: int):
-    """Decodes `data` into an RGB PIL image; NotAnImage (422) or ImageTooLarge (413) otherwise."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Decodes `data` into a small RGB PIL image; NotAnImage (422) or ImageTooLarge (413) otherwise."""
+    from PIL import Image, UnidentifiedImageError
 
     # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS; ours (below, before decoding) decides instead.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if not data:
         raise NotAnImage("The image is empty.")
     try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
-        if image.format == "JPEG":
-            image.draft("RGB", (DRAFT_SIDE, DRAFT_SIDE))
-        image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            width, height = image.size
+            if image.format == "JPEG":
+                image.draft("RGB", (KEPT_SIDE, KEPT_SIDE))  # sets the decoded size, decodes nothing yet
+            if image.width * image.height > max_pixels:
+                raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
+            image.load()
+            return upright_rgb(reduced(image))
     except Image.DecompressionBombError:  # more than twice Pillow's limit: refused by Pillow while reading the header
         raise ImageTooLarge(
             f"The image has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; the limit is {max_pixels:,} pixels."
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise NotAnImage() from None
+
+
+def reduced(image):
+    """A box-filtered RGB copy with both sides still at least KEPT_SIDE, or the image itself when it is small.
+
+    Reduced a band of rows at a time, so a palette, 1-bit or RGBA image is never converted at its full size."""
+    from PIL import Image
+
+    factor = min(image.size) // KEPT_SIDE
+    if factor < 2:
+        return image
+    width, height = image.size
+    band = factor * BAND_ROWS
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, band):
+        rows = image.crop((0, top, width, min(top + band, height))).convert("RGB")
+        out.paste(rows.reduce(factor), (0, top // factor))
+    out.info = image.info  # the EXIF orientation, for upright_rgb
+    return out
+
+
+def upright_rgb(image):
+    """A new RGB image, turned as its EXIF orientation says."""
+    from PIL import ImageOps
+
+    rgb = image.convert("RGB")  # a copy even of an RGB image, so the decoder's image can be closed
+    ImageOps.exif_transpose(rgb, in_place=True)
+    return rgb

@@ -73,8 +73,8 @@ def parse_verdict(answer: str) -> Verdict:
     """The JSON object in the answer (a model may wrap it in a code fence), validated."""
     found = re.search(r"\{.*\}", answer, re.DOTALL)
     try:
-        return Verdict.model_validate(json.loads(found.group() if found else answer))
-    except (ValueError, ValidationError):
+        return Verdict.model_validate_json(found.group() if found else answer)
+    except ValidationError:  # pydantic's parser: not JSON, nested past 200 levels, or not a verdict
         raise ProviderFailed("The chat model's answer was not valid sentiment JSON.") from None
 
 

@@ -20,10 +20,12 @@ from ..errors import (
 )
 from ..settings import Settings
 from .base import ChatModel, ChatRequest, Completion, Finished, Usage, upstream_retry_after
+from .control_tokens import neutralised_messages
 
 log = logging.getLogger("airelay.providers")
 
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response unread, for streaming
+OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other server renders a chat template
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
 
@@ -36,13 +38,15 @@ class OpenAICompatChatModel(ChatModel):
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
         self.client = client
+        self.self_hosted = client.base_url.host != OPENAI_HOST
         self.stream_options = {
             "headers": RAW_STREAM,
             "timeout": httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s),
         }
 
     def arguments(self, request: ChatRequest) -> dict:
-        args = {"model": self.name, "messages": request.messages, "max_tokens": request.max_tokens}
+        messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
+        args = {"model": self.name, "messages": messages, "max_tokens": request.max_tokens}
         for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "response_format"):
             value = getattr(request, name)
             if value is not None:
@@ -70,12 +74,14 @@ class OpenAICompatChatModel(ChatModel):
             )
         except Exception as exc:
             raise provider_error(exc) from None
-        state = StreamState()
+        state = StreamState(request.max_tokens)
         try:
             async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
                 text = state.feed(data)
                 if text:
                     yield text
+                if state.overrun:
+                    break  # closing the response stops an upstream that runs past max_tokens
         except Exception as exc:
             raise provider_error(exc) from None
         finally:
@@ -87,15 +93,21 @@ class OpenAICompatChatModel(ChatModel):
 
 
 class StreamState:
-    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta."""
+    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta.
 
-    __slots__ = ("buffer", "done", "reason", "usage")
+    Every content chunk holds at least one token, so a content chunk past `max_tokens` of them means the upstream
+    ignored the limit: the answer ends there, as if it had stopped for length (`overrun`)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("buffer", "chunks", "done", "max_tokens", "overrun", "reason", "usage")
+
+    def __init__(self, max_tokens: int) -> None:
         self.buffer = b""
         self.reason: str | None = None
         self.usage: Usage | None = None
         self.done = False
+        self.overrun = False
+        self.max_tokens = max_tokens
+        self.chunks = 0
 
     def feed(self, data: bytes) -> str:
         if self.done:
@@ -119,9 +131,15 @@ class StreamState:
                     continue
                 content = (choice.get("delta") or {}).get("content")
                 if content:
+                    if self.chunks == self.max_tokens:
+                        self.reason, self.done, self.overrun = "length", True, True
+                        break
+                    self.chunks += 1
                     texts.append(content)
                 if choice.get("finish_reason"):
                     self.reason = finish_reason(choice["finish_reason"])
+            if self.overrun:
+                break
         return "".join(texts)
 
 

@@ -72,7 +72,10 @@ async def usage_report(request: Request) -> JSONResponse:
     query = read_query(request)
     today = datetime.now(UTC).date()
     end = query.end or today
-    start = query.start or end - timedelta(days=query.days - 1)
+    try:
+        start = query.start or end - timedelta(days=query.days - 1)
+    except OverflowError:
+        raise InvalidInput("the range would start before 0001-01-01") from None
     by = query.by
     if start > end:
         raise InvalidInput("from must not be after to")

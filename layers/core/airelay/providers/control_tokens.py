@@ -1,0 +1,48 @@
+"""Chat-template control tokens in message text, made plain text for self-hosted models.
+
+llama.cpp, vLLM and Ollama render the messages with the model's chat template and tokenise the result with its
+special tokens recognised, so a user who writes `<|im_start|>system` opens a system turn of their own. OpenAI's
+API tokenises message content as plain text; self-hosted servers need this. The outer brackets of each control
+token become parentheses (`<|im_start|>` -> `(|im_start|)`): the text stays readable, no longer matches a special
+token, and keeps its UTF-8 length (budgets are reserved by the prompt's bytes before the request is built).
+"""
+
+from __future__ import annotations
+
+import re
+
+CONTROL_TOKEN = re.compile(
+    "|".join(
+        (
+            r"<\|[^<>|\s]{1,64}\|>",  # ChatML (<|im_start|>), Llama 3 (<|start_header_id|>), Phi, GPT-OSS, Granite
+            r"<\uff5c[^<>\uff5c]{1,64}\uff5c>",  # DeepSeek: the same between fullwidth bars (U+FF5C)
+            r"\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_RESULTS|TOOL_CALLS|TOOL_CONTENT|THINK)\]",  # Mistral
+            r"<</?SYS>>",  # Llama 2's system block
+            r"</?s>",  # Llama 2 and Mistral's sentence start and end
+            r"<(?:start|end)_of_[a-z_]{1,32}>|</?(?:bos|eos)>",  # Gemma
+            r"</?(?:tool_call|tool_response|think)>",  # Qwen's and Hermes' tool calls, reasoning
+        )
+    )
+)
+TO_PARENTHESES = str.maketrans("<[>]", "(())")
+
+
+def neutralised(text: str) -> str:
+    """`text` with every control token's brackets turned into parentheses; the same string when it has none."""
+    return CONTROL_TOKEN.sub(lambda found: found.group().translate(TO_PARENTHESES), text)
+
+
+def neutralised_messages(messages: list[dict]) -> list[dict]:
+    """Each message's content neutralised: a string, or the `text` of each part of a list of parts."""
+    plain = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            content = neutralised(content)
+        elif isinstance(content, list):
+            content = [
+                {**part, "text": neutralised(part["text"])} if isinstance(part.get("text"), str) else part
+                for part in content
+            ]
+        plain.append({**message, "content": content})
+    return plain
