@@ -23,12 +23,6 @@ from .servers import ROOT
 SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak")
 
 
-def use_layer() -> None:
-    for path in (ROOT / "layers" / "core", ROOT):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def latest(name: str) -> dict:
     return json.loads((report.RESULTS / f"{name}-latest.json").read_text("utf-8"))
 
@@ -40,7 +34,6 @@ def run_overhead(quick: bool) -> dict:
 
 
 def run_ledger(quick: bool) -> dict:
-    use_layer()
     from . import ledger
 
     document = {
@@ -163,7 +156,6 @@ def main(argv: list[str]) -> int:
         "--report-only", action="store_true", help="measure nothing: charts and report.md from the *-latest.json files"
     )
     args = parser.parse_args(argv)
-    use_layer()  # bench.ledger imports airelay, as a function does
     names = [s for s in SECTIONS if not args.only or s in args.only]
     report.RESULTS.mkdir(exist_ok=True)
     started = time.perf_counter()
