@@ -105,8 +105,8 @@ def test_reset_drops_the_clients_and_what_they_cached(sdk_env):
     first_client.meta.events.register("before-send.ssm.GetParameter", answer_parameters(["sk-first"]))
     assert aws.clients().parameters.get("/airelay/key", decrypt=True, max_age=300) == "sk-first"
     assert aws.clients().parameters.get("/airelay/key", decrypt=True, max_age=300) == "sk-first"  # cached
-    # WHEN the clients are reset (a SnapStart restore) and SSM holds a new value
-    aws.reset()
+    # WHEN the clients are reset and made again at once (a SnapStart restore hook) and SSM holds a new value
+    aws.prepare(*aws.reset())
     second_client = aws.clients().client("ssm")
     second_client.meta.events.register("before-send.ssm.GetParameter", answer_parameters(["sk-second"]))
     # THEN a new client reads it again

@@ -82,10 +82,10 @@ class Clients:
         if "ssm" in services:
             self.parameters  # noqa: B018 - made now, at INIT
 
-    def reset(self, settings: Settings | None = None) -> None:
+    def reset(self, settings: Settings | None = None) -> tuple[str, ...]:
         """Closes every connection and forgets the clients, the credentials their session resolved and the
         parameters read; the next ask makes each anew from a new session. What a SnapStart restore hook needs: the
-        snapshot holds connections and credentials taken at INIT."""
+        snapshot holds connections and credentials taken at INIT. Returns the services whose clients it dropped."""
         import boto3
 
         with self._lock:
@@ -95,6 +95,7 @@ class Clients:
             self._made, self._parameters = {}, None
         for client in old.values():
             client.close()
+        return tuple(old)
 
 
 _clients: Clients | None = None
@@ -116,8 +117,7 @@ def prepare(*services: str) -> None:
     clients().make(services)
 
 
-def reset() -> None:
+def reset() -> tuple[str, ...]:
     """Drops the container's clients (see Clients.reset); they are made again, from the current settings and
-    environment, at the next ask."""
-    if _clients is not None:
-        _clients.reset(get_settings())
+    environment, at the next ask, or at once with `prepare(*reset())`."""
+    return _clients.reset(get_settings()) if _clients is not None else ()
