@@ -17,7 +17,7 @@ import threading
 
 from .settings import Settings, get_settings
 
-# Connections kept per client: the usage ledger sends up to four writes at once from each request thread.
+# Connections kept per client: the usage ledger sends up to five writes at once from each request thread.
 POOL_CONNECTIONS = 16
 
 
