@@ -34,13 +34,14 @@ def run_overhead(quick: bool) -> dict:
 
 
 def run_ledger(quick: bool) -> dict:
-    from . import ledger
+    from . import ledger, ledger_previous
 
     document = {
         "benchmark": "ledger",
         "meta": report.machine(),
         "ledgers": ledger.run(0.1 if quick else 1.0),
-        "first_use": ledger.first_use(3 if quick else 7),
+        "client_cpu": ledger.client_cpu(400 if quick else 2000),
+        "first_use": ledger_previous.first_use(3 if quick else 7),
     }
     document["meta"]["load_after"] = report.load_average()
     stamp = document["meta"]["date_utc"].replace("-", "").replace(":", "")
@@ -120,7 +121,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, faq, ledger, sentiment, tokens
+    from . import classify, coldstart, faq, ledger, ledger_previous, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -129,7 +130,8 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
-            f"{ledger.first_use_line(documents['ledger'].get('first_use'))}"
+            f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
+            f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
         )
     if "tokens" in documents:
         parts.append(tokens.text_report(documents["tokens"]))
