@@ -14,10 +14,11 @@ What is measured, exactly:
 - One measurement = a new `python3.12 -S` process (no site-packages of this machine: only the build is importable)
   with PYTHONPATH = function folder + layer's python/ (as Lambda orders /var/task and /opt/python),
   PYTHONDONTWRITEBYTECODE=1 (no run leaves .pyc behind for the next), the function's environment from
-  template.yaml (Globals + its own, parameters at their defaults, e.g. USAGE_TABLE set so the DynamoDB ledger is
-  chosen, and imported lazily, as on Lambda) and the current directory at the function folder; it times
-  `import app` (for the chat function, `import uvicorn.main` then `import app`: what `python -m uvicorn app:app`
-  in run.sh imports before it listens). Interpreter start-up and Lambda's own runtime are not included.
+  template.yaml (Globals + its own, parameters at their defaults, e.g. USAGE_TABLE set, so the DynamoDB ledger's
+  boto3 client is made at import, as on Lambda), the region and keys Lambda sets, and the current directory at the
+  function folder; it times `import app` (for the chat function, `import uvicorn.main` then `import app`: what
+  `python -m uvicorn app:app` in run.sh imports before it listens). Interpreter start-up and Lambda's own runtime
+  are not included.
 - Runs alternate between the two builds and the functions; the report shows the median of each.
 - On Lambda the numbers differ (an arm64 core whose share grows with MemorySize, files read from the package);
   the ratio between the two builds is the point, and the 300 ms target is checked on this machine's medians.
@@ -173,6 +174,10 @@ def import_once(py312: Path, build: Path, spec: dict) -> dict:
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
+        # the keys Lambda sets: without them boto3 would look for an instance role on the network at INIT
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
         "LANG": "en_US.UTF-8",
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",

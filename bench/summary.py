@@ -151,7 +151,8 @@ def overhead_section(document: dict) -> list[str]:
 
 
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import first_use_line, round_trip_line, table
+    from .ledger import client_cpu_line, round_trip_line, table
+    from .ledger_previous import first_use_line
 
     about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
     return [
@@ -165,6 +166,8 @@ def ledger_section(document: dict) -> list[str]:
         *about,
         "",
         round_trip_line(document["ledgers"]),
+        "",
+        client_cpu_line(document.get("client_cpu")),
         "",
         first_use_line(document.get("first_use")),
         "",

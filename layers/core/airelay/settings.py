@@ -53,6 +53,9 @@ class Settings:
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
 
+    aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
+    aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
+
     usage_table: str = field(default="", metadata={"env": "USAGE_TABLE"})
     usage_db_path: str = field(default=".airelay/usage.sqlite3", metadata={"env": "USAGE_DB_PATH"})
     usage_retention_days: int = field(default=90, metadata={"env": "USAGE_RETENTION_DAYS"})

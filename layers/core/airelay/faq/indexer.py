@@ -18,6 +18,10 @@ from .source import FORMATS, FaqSourceError
 log = logging.getLogger("airelay.faq")
 INDEXER_IDENTITY = "system:faq-indexer"
 
+# One event loop for the container's life: the embedding model's async HTTP client (made once, kept in the registry)
+# belongs to the loop it first ran on, so every event runs on that same loop.
+_runner = asyncio.Runner()
+
 
 class MeteredEmbedder(Embedder):
     """Each embedding call of an index build is held against today's budgets and leaves its usage row."""
@@ -89,4 +93,4 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
 
 
 def handle_s3_event(event: dict, request_id: str = "") -> dict:
-    return asyncio.run(rebuild(event, get_settings(), request_id))
+    return _runner.run(rebuild(event, get_settings(), request_id))

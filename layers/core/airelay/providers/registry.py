@@ -6,6 +6,7 @@ import sys
 
 import anyio
 
+from .. import aws
 from ..errors import InvalidInput, NotConfigured, ProviderUnavailable
 from ..settings import Settings, get_settings
 from .base import ChatModel, Embedder, ImageClassifier, TextClassifier, split_model_id
@@ -14,6 +15,16 @@ _chat_models: dict[str, ChatModel] = {}
 _embedders: dict[str, Embedder] = {}
 _text_classifiers: dict[str, TextClassifier] = {}
 _image_classifiers: dict[str, ImageClassifier] = {}
+
+
+def reads_keys_from_ssm(settings: Settings) -> bool:
+    return bool(settings.openai_api_key_param and not settings.openai_api_key) or bool(
+        settings.hf_token_param and not settings.hf_token
+    )
+
+
+if reads_keys_from_ssm(get_settings()):
+    aws.prepare("ssm")  # keys are read through Powertools Parameters: its provider and SSM client are made at INIT
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
@@ -67,10 +78,8 @@ def _key_from_ssm(settings: Settings) -> str:
         return "unused"  # self-hosted OpenAI-compatible servers often need no key
     if not settings.openai_api_key_param:
         raise ProviderUnavailable("No key is configured for the model provider.")
-    from aws_lambda_powertools.utilities import parameters
-
     try:
-        return parameters.get_parameter(settings.openai_api_key_param, decrypt=True, max_age=300)
+        return aws.clients().parameters.get(settings.openai_api_key_param, decrypt=True, max_age=300)
     except Exception:
         raise ProviderUnavailable("The model provider's key could not be read.") from None
 
@@ -154,10 +163,8 @@ async def _hf_client(settings: Settings):
 def _hf_token_from_ssm(settings: Settings) -> str:
     if not settings.hf_token_param:
         raise ProviderUnavailable("No Hugging Face token is configured (HF_TOKEN_PARAM).")
-    from aws_lambda_powertools.utilities import parameters
-
     try:
-        return parameters.get_parameter(settings.hf_token_param, decrypt=True, max_age=300)
+        return aws.clients().parameters.get(settings.hf_token_param, decrypt=True, max_age=300)
     except Exception:
         raise ProviderUnavailable("The Hugging Face token could not be read.") from None
 
