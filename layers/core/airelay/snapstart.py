@@ -7,11 +7,12 @@ days old. `after_restore()` makes each restored environment its own again:
 - randomness: `random`'s generator (and numpy's legacy one, where numpy is loaded) is reseeded from the OS; every
   restored copy would otherwise draw the same numbers (e.g. the SDK's retry jitter). `secrets`, `uuid.uuid4` and
   `os.urandom` read the OS and need nothing;
-- connections and credentials: the providers that call out get clients with empty connection pools (their keys
-  are kept), so no request goes out on a socket whose peer forgot it long ago;
+- connections and credentials: the AWS clients (airelay.aws: the usage ledger's DynamoDB, S3, SSM) are closed and
+  made again, their credentials resolved anew; the providers that call out get clients with empty connection pools
+  (their keys are kept); no request goes out on a socket whose peer forgot it long ago;
 - time: the FAQ index is checked against its store now, not when the snapshot's clock says it was checked.
 
-`before_snapshot()` drops pooled connections too, so that the snapshot holds none.
+`before_snapshot()` closes the same connections, so that the snapshot holds none.
 
 How the hooks are called: in the Mangum functions by the Python runtime, through `snapshot_restore_py` (part of
 the managed runtime only: `register_runtime_hooks()` is a no-op elsewhere); in the chat function, run by the
@@ -36,10 +37,29 @@ def reseed_randomness() -> None:
         numpy.random.seed()  # the legacy global generator, also from the OS
 
 
+_aws_services: tuple[str, ...] = ()  # the AWS clients the container had made before the snapshot
+
+
 def drop_connections() -> None:
+    """Closes the AWS clients (their connections, and the credentials and parameters they hold) and gives the
+    providers that call out new connection pools."""
+    from . import aws
     from .providers import registry
 
+    global _aws_services
+    _aws_services = tuple(dict.fromkeys((*_aws_services, *aws.reset())))
     registry.renew_connections()
+
+
+def renew_aws_clients() -> None:
+    """Makes the AWS clients again, so the first request after a restore finds them made (credentials resolved
+    anew: under SnapStart, from Lambda's container credentials endpoint)."""
+    from . import aws
+
+    global _aws_services
+    if _aws_services:
+        aws.prepare(*_aws_services)
+    _aws_services = ()
 
 
 def recheck_faq_indexes() -> None:
@@ -58,6 +78,7 @@ def after_restore() -> None:
     started = time.perf_counter()
     reseed_randomness()
     drop_connections()
+    renew_aws_clients()
     recheck_faq_indexes()
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
 
