@@ -69,15 +69,23 @@ def recheck_faq_indexes() -> None:
         service.recheck_indexes()
 
 
+_dropped_for_snapshot = False
+
+
 def before_snapshot() -> None:
+    global _dropped_for_snapshot
     drop_connections()
+    _dropped_for_snapshot = True
     log.info("SnapStart: ready for the snapshot")
 
 
 def after_restore() -> None:
+    global _dropped_for_snapshot
     started = time.perf_counter()
     reseed_randomness()
-    drop_connections()
+    if not _dropped_for_snapshot:  # nothing was dropped before (no before-snapshot hook ran here): do it now
+        drop_connections()
+    _dropped_for_snapshot = False
     renew_aws_clients()
     recheck_faq_indexes()
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
