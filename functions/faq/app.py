@@ -2,8 +2,10 @@
 
 from mangum import Mangum
 
+from airelay import snapstart
 from airelay.routers import faq
 from airelay.web import create_app
 
 app = create_app(faq.router)
 handler = Mangum(app, lifespan="off")
+snapstart.register_runtime_hooks()

@@ -29,6 +29,9 @@ class Settings:
     operator_keys: tuple[str, ...] = field(default=(), metadata={"env": "OPERATOR_KEYS"})
     operator_claim: str = field(default="", metadata={"env": "OPERATOR_CLAIM"})
     lambda_exec_wrapper: str = field(default="", metadata={"env": "AWS_LAMBDA_EXEC_WRAPPER"})
+    # where the Lambda Web Adapter POSTs around a SnapStart snapshot (the chat function; airelay/snapstart.py)
+    lwa_before_checkpoint_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"})
+    lwa_after_restore_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"})
 
     chat_model: str = field(default="local/smollm2-135m", metadata={"env": "CHAT_MODEL"})
     allowed_chat_models: tuple[str, ...] = field(default=(), metadata={"env": "ALLOWED_CHAT_MODELS"})

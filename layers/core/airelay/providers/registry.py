@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import anyio
 
 from .. import aws
@@ -51,16 +53,24 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
     import httpx2
     import openai
 
-    from .openai_compat import OpenAICompatChatModel, note_rate_limit
+    from .openai_compat import OpenAICompatChatModel
 
     client = openai.AsyncOpenAI(
         api_key=key,
         base_url=base_url,
         timeout=httpx2.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
         max_retries=settings.upstream_max_retries,
-        http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]}),
+        http_client=_chat_http_client(),
     )
     return OpenAICompatChatModel(model_id, client, settings)
+
+
+def _chat_http_client():
+    import openai
+
+    from .openai_compat import note_rate_limit
+
+    return openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]})
 
 
 def _key_from_ssm(settings: Settings) -> str:
@@ -157,6 +167,20 @@ def _hf_token_from_ssm(settings: Settings) -> str:
         return aws.clients().parameters.get(settings.hf_token_param, decrypt=True, max_age=300)
     except Exception:
         raise ProviderUnavailable("The Hugging Face token could not be read.") from None
+
+
+def renew_connections() -> None:
+    """Gives every kept provider that calls out a new HTTP client, its pool empty, with the same key and settings
+    (after a SnapStart restore, connections pooled before the snapshot lead nowhere). In-process models stay."""
+    openai = sys.modules.get("openai")  # no provider made an OpenAI client if the SDK was never imported
+    for model in (*_chat_models.values(), *_embedders.values()):
+        if openai is not None and isinstance(getattr(model, "client", None), openai.AsyncOpenAI):
+            http_client = _chat_http_client() if isinstance(model, ChatModel) else openai.DefaultAsyncHttpx2Client()
+            model.client = model.client.copy(http_client=http_client)
+    for model in (*_text_classifiers.values(), *_image_classifiers.values()):
+        hf_client = getattr(model, "client", None)
+        if hasattr(hf_client, "reconnect"):  # the Hugging Face client, shared by both classifiers
+            hf_client.reconnect()
 
 
 def forget_chat_models() -> None:
