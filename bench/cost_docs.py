@@ -154,6 +154,11 @@ def chart(document: dict, path: Path) -> Path:
     return path
 
 
+def plain(value: float) -> str:
+    """A price as the table writes it: 0.0000133334, not 1.33334e-05."""
+    return f"{value:.10f}".rstrip("0").rstrip(".")
+
+
 def generated(document: dict, money, calls) -> list[str]:
     headers, rows = capability_table(document, money, calls)
     lite = document["litellm"]["monthly"]
@@ -181,7 +186,7 @@ def generated(document: dict, money, calls) -> list[str]:
         "",
         *md_table(
             ("key", "value", "unit", "source", "read", "note"),
-            [(k, f"{p['value']:g}", p["unit"], p["source"], p["date"], p["note"]) for k, p in prices.items()],
+            [(k, plain(p["value"]), p["unit"], p["source"], p["date"], p["note"]) for k, p in prices.items()],
         ),
     ]
 
