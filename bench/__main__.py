@@ -3,7 +3,8 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart.
+overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
+cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak")
+SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
 
 
 def latest(name: str) -> dict:
@@ -90,6 +91,12 @@ def run_soak(quick: bool) -> dict:
     return soak.run(["--quick"] if quick else [])
 
 
+def run_cost(quick: bool) -> dict:
+    from . import cost
+
+    return cost.run([])
+
+
 RUNNERS = {
     "overhead": run_overhead,
     "ledger": run_ledger,
@@ -99,6 +106,7 @@ RUNNERS = {
     "classify": run_classify,
     "coldstart": run_coldstart,
     "soak": run_soak,
+    "cost": run_cost,
 }
 
 
@@ -121,7 +129,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, faq, ledger, ledger_previous, sentiment, tokens
+    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -143,6 +151,8 @@ def terminal_summary(documents: dict) -> str:
         parts.append(classify.text_report(documents["classify"]))
     if "coldstart" in documents:
         parts.append(coldstart.text(documents["coldstart"]))
+    if "cost" in documents:
+        parts.append(cost_report.text(documents["cost"]))
     rows = summary.all_targets(documents)
     parts.append(
         "All targets\n" + "\n".join(report.aligned(("benchmark", "target", "where", "value", "result"), rows, 3))
