@@ -2,7 +2,11 @@
 FAQ_INDEX_URL (a plain Lambda handler for S3 ObjectCreated events; not behind the API)."""
 
 from airelay.faq.indexer import handle_s3_event
+from airelay.observability import logger, metrics, tracer
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
-    return handle_s3_event(event, getattr(context, "aws_request_id", ""))
+    return handle_s3_event(event, context.aws_request_id)
