@@ -182,3 +182,44 @@ def test_off_lambda_the_tracer_is_off_and_sends_nothing(daemon, tmp_path):
     # THEN Powertools turned the Tracer off by itself, and nothing reached the daemon
     assert outcome == {"status": 200, "tracing": False}
     assert received() == []
+
+
+# ---------------------------------------------------------------- the chat function as the Web Adapter starts it
+
+
+def test_the_chat_function_started_by_run_sh_prints_json_lines_only(tmp_path):
+    # GIVEN run.sh, started as the Web Adapter starts it, at LOG_LEVEL=INFO (uvicorn reports its start and stop)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDA_", "POWERTOOLS_"))}
+    env |= {
+        "AWS_LWA_PORT": str(port),
+        "AIRELAY_PYTHON": sys.executable,
+        "PYTHONPATH": str(REPO / "layers" / "core"),
+        "USAGE_DB_PATH": str(tmp_path / "usage.sqlite3"),
+        "LOG_LEVEL": "INFO",
+    }
+    server = subprocess.Popen(
+        ["bash", str(REPO / "functions" / "chat" / "run.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        # WHEN it answers the adapter's readiness check, then stops
+        deadline, ready = time.monotonic() + 60, False
+        while not ready and time.monotonic() < deadline and server.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ready
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    # THEN everything it printed, uvicorn's lines included, is Powertools' JSON
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert all(line["service"] == "airelay" for line in lines)
+    started = [line for line in lines if line["message"] == "Application startup complete."]
+    assert started and started[0]["name"] == "uvicorn.error" and started[0]["level"] == "INFO"
