@@ -22,15 +22,19 @@ help:
 	@echo "make test    run every test tier (installs what it needs)"
 	@echo "make bench   run the benchmarks; results in bench/results/"
 	@echo "make validate | build | deploy [ENV=prod]   SAM template checks, build and deploy"
+	@echo "make lock    resolve the requirements*.txt into their lock files (after editing one, or a merge)"
 
 python312:
 	@test -n "$(PY312)" || { echo "python3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
 
-$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt $(wildcard functions/*/requirements.txt) | python312
-	@echo "==> preparing $(VENV) (python3.12, pip packages)"
+# The dev venv: exactly requirements-dev.lock (`make lock` writes it), then the package airelay (layers/core) in
+# editable mode, built with the locked setuptools.
+$(VENV)/.installed: requirements-dev.lock layers/core/pyproject.toml | python312
+	@echo "==> preparing $(VENV) (python3.12, packages from requirements-dev.lock; a few minutes the first time)"
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -r requirements-dev.txt
+	@set -o pipefail; $(PY) -m pip install -q --require-hashes -r requirements-dev.lock 2>&1 \
+		| { grep -vE "^WARNING: Location .* is ignored" || true; }
+	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q --no-deps --no-build-isolation -e layers/core
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -23,12 +23,6 @@ from .servers import ROOT
 SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak")
 
 
-def use_layer() -> None:
-    for path in (ROOT / "layers" / "core", ROOT):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def latest(name: str) -> dict:
     return json.loads((report.RESULTS / f"{name}-latest.json").read_text("utf-8"))
 
@@ -40,14 +34,14 @@ def run_overhead(quick: bool) -> dict:
 
 
 def run_ledger(quick: bool) -> dict:
-    use_layer()
-    from . import ledger
+    from . import ledger, ledger_previous
 
     document = {
         "benchmark": "ledger",
         "meta": report.machine(),
         "ledgers": ledger.run(0.1 if quick else 1.0),
-        "first_use": ledger.first_use(3 if quick else 7),
+        "client_cpu": ledger.client_cpu(400 if quick else 2000),
+        "first_use": ledger_previous.first_use(3 if quick else 7),
     }
     document["meta"]["load_after"] = report.load_average()
     stamp = document["meta"]["date_utc"].replace("-", "").replace(":", "")
@@ -127,7 +121,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, faq, ledger, sentiment, tokens
+    from . import classify, coldstart, faq, ledger, ledger_previous, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -136,7 +130,8 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
-            f"{ledger.first_use_line(documents['ledger'].get('first_use'))}"
+            f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
+            f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
         )
     if "tokens" in documents:
         parts.append(tokens.text_report(documents["tokens"]))
@@ -163,7 +158,6 @@ def main(argv: list[str]) -> int:
         "--report-only", action="store_true", help="measure nothing: charts and report.md from the *-latest.json files"
     )
     args = parser.parse_args(argv)
-    use_layer()  # bench.ledger imports airelay, as a function does
     names = [s for s in SECTIONS if not args.only or s in args.only]
     report.RESULTS.mkdir(exist_ok=True)
     started = time.perf_counter()

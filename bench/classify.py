@@ -13,14 +13,13 @@ import os
 import sys
 import time
 
-from .local_model_run import ROOT, latency, peak_rss_mb, run_worker, timings_ms, use_layer, write
+from .local_model_run import ROOT, latency, peak_rss_mb, run_worker, timings_ms, write
 
 MODEL = "local/efficientnet-lite0"
 P50_TARGET_MS = 30.0
 
 
 def measure(runs: int) -> dict:
-    use_layer()
     from PIL import Image
     from skimage import data
 

@@ -1,343 +1,278 @@
-"""Cold start: how long each function's entry module takes to import in a fresh interpreter, from a `sam build`
-with .pyc files compiled at build time against the same build without them, and each function's package size.
+"""Cold start per function: import, INIT and the first answer after INIT, measured on the code at the start of
+issue 12 (BASE) and on the current tree side by side in one run; then the package sizes and .pyc (coldstart_build).
 
-    python -m bench.coldstart [--runs 5] [--quick]      (from bench/__main__.py: coldstart.main(argv))
+    python -m bench.coldstart [--runs 5] [--quick] [--base 6b7207a] [--no-build]
 
 What is measured, exactly:
-- Two `sam build`s of template.yaml into a temporary directory (the Makefiles in each CodeUri, see
-  layers/core/Makefile): one for arm64, the deployed architecture, whose sizes are reported, and one with
-  AIRELAY_ARCH=x86_64, the same packages with x86_64 wheels, because this machine cannot import arm64 native
-  code (numpy, onnxruntime, pydantic-core, ...). Both compile every module with
-  `compileall --invalidation-mode unchecked-hash`.
-- "without .pyc": a copy of the x86_64 build with every __pycache__ removed, i.e. what SAM's python3.12 builder
-  ships (it ships no .pyc, and Lambda's read-only /var/task cannot keep any it writes).
-- One measurement = a new `python3.12 -S` process (no site-packages of this machine: only the build is importable)
-  with PYTHONPATH = function folder + layer's python/ (as Lambda orders /var/task and /opt/python),
-  PYTHONDONTWRITEBYTECODE=1 (no run leaves .pyc behind for the next), the function's environment from
-  template.yaml (Globals + its own, parameters at their defaults, e.g. USAGE_TABLE set so the DynamoDB ledger is
-  chosen, and imported lazily, as on Lambda) and the current directory at the function folder; it times
-  `import app` (for the chat function, `import uvicorn.main` then `import app`: what `python -m uvicorn app:app`
-  in run.sh imports before it listens). Interpreter start-up and Lambda's own runtime are not included.
-- Runs alternate between the two builds and the functions; the report shows the median of each.
-- On Lambda the numbers differ (an arm64 core whose share grows with MemorySize, files read from the package);
-  the ratio between the two builds is the point, and the 300 ms target is checked on this machine's medians.
+- Two trees: BASE checked out with `git archive` into a temporary directory (the classify model copied in: it is
+  never committed) and the working tree; both compiled to .pyc first, as the builds ship them.
+- One measurement = a new process of .venv's python3.12 (the same packages for both trees, from the dev lock) with
+  PYTHONPATH = function folder + that tree's layers/core, the current directory at the function folder, and the
+  function's environment from that tree's template.yaml (parameters at their defaults), where AWS would be
+  pointed at stand-ins on 127.0.0.1: a moto server for DynamoDB (the usage table, made from the template) and S3
+  (the FAQ bucket: each tree's FAQ index, built by that tree's `python -m airelay.faq build`, and the example
+  source for the indexer), the fake upstream for the chat model (OPENAI_BASE_URL, a key in OPENAI_API_KEY instead
+  of SSM). The chat function runs without the Web Adapter's variables and is called through Mangum, as the local
+  API does (the adapter's loopback hop is not measured).
+- In that process, in order: **import** = importing every module the function's app.py imports (for the chat
+  function also `uvicorn.main`, which run.sh's `python -m uvicorn` imports), with whatever those modules make when
+  imported; **INIT** = the whole INIT phase: the imports, then app.py itself, everything the app builds at import;
+  **restore** (current tree) = the SnapStart hooks as Lambda runs them
+  around a snapshot, the before-snapshot hooks then the after-restore ones (from snapshot_restore_py's registry for
+  the Mangum functions, airelay.snapstart's for the chat function, which the adapter POSTs); **first answer** = the
+  handler called with the function's event from events/ until it returns, 200 expected; **warm answer** = the same
+  event once more.
+- Interpreter start-up and Lambda's runtime are not included. Runs alternate between the trees and functions;
+  the tables show medians. With SnapStart, import and INIT happen when a version is published; a cold start
+  costs the restore and the first answer. Target: the first answer <= 50 ms for every function (current tree).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
-import time
 from pathlib import Path
 
-from tests.support.python312 import find_python312
-
-from . import report
+from . import coldstart_build, report
 
 ROOT = Path(__file__).resolve().parent.parent
-SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
-LAYER = "CoreLayer"
-TARGET_MS = 300.0
-TARGET_FUNCTIONS = ("SentimentFunction", "FaqFunction", "UsageFunction")
-LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024
-REGION = "us-east-1"
-VARIANTS = ("without_pyc", "with_pyc")
-
-CHILD = """\
-import importlib, json, sys, time
-started = time.perf_counter()
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-elapsed = time.perf_counter() - started
-print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules)}))
-"""
+PYTHON = ROOT / ".venv" / "bin" / "python"
+BASE = "6b7207a"  # main when issue 12 was started
+TARGET_FIRST_MS = 50.0
+EVENTS = {
+    "ChatFunction": "chat_buffered",
+    "SentimentFunction": "sentiment_ko",
+    "ClassifyFunction": "classify_base64",
+    "FaqFunction": "faq_question",
+    "FaqIndexerFunction": "faq_source_put",
+    "UsageFunction": "usage_by_model",
+}
+TREES = ("before", "after")
+FAQ_SOURCE = "layers/core/airelay/data/faq/shop_faq.yaml"
+CHILD = Path(__file__).with_name("coldstart_child.py")
 
 
-def sam_build(build_dir: Path, arch: str, py312: Path) -> float:
-    if not SAM.exists():
-        raise RuntimeError(f"SAM CLI not found at {SAM.relative_to(ROOT)}: run `make .tools/sam/bin/sam`")
-    env = {
-        **os.environ,
-        "SAM_CLI_TELEMETRY": "0",
-        "AWS_DEFAULT_REGION": REGION,
-        "AIRELAY_ARCH": arch,
-        "PATH": f"{py312.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(SAM), "build", "--build-dir", str(build_dir), "--no-cached", "--parallel"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"sam build ({arch}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    return time.perf_counter() - started
+def checkout(commit: str, folder: Path) -> Path:
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    model = ROOT / "functions" / "classify" / "model"
+    shutil.copytree(model, folder / "functions" / "classify" / "model", dirs_exist_ok=True)
+    return folder
 
 
-def strip_pyc(source: Path, target: Path) -> None:
-    """A copy of the build (hard links, so it costs no space) without any __pycache__ folder."""
-    subprocess.run(["cp", "-al", str(source), str(target)], check=True)
-    for cache in sorted(target.rglob("__pycache__"), reverse=True):
-        shutil.rmtree(cache)
+def compile_tree(tree: Path) -> None:
+    for part in ("layers/core", "functions"):
+        subprocess.run([str(PYTHON), "-m", "compileall", "-q", str(tree / part)], check=True)
 
 
-# ---------------------------------------------------------------- the functions and their environment
+def template_env(tree: Path, spec_name: str) -> dict[str, str]:
+    specs = {s["name"]: s for s in coldstart_build.function_specs(tree / "template.yaml")}
+    env = dict(specs[spec_name]["env"])
+    for name in list(env):
+        if name == "AWS_LAMBDA_EXEC_WRAPPER" or name.startswith("AWS_LWA_"):
+            del env[name]  # called through Mangum, as the local API calls it
+    return env
 
 
-def function_specs() -> list[dict]:
-    sys.path.insert(0, str(ROOT))
-    from local.template import load_template
+@contextlib.contextmanager
+def stand_ins(trees: dict[str, Path]):
+    """moto (DynamoDB, S3) and the fake upstream on 127.0.0.1; yields the environment each tree's processes get."""
+    import boto3
 
-    template = load_template()
-    params = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
-    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    specs = []
-    for name, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        env = {key: str(resolve(value, params, template["Resources"])) for key, value in variables.items()}
-        handler = props["Handler"]
-        modules = ["uvicorn.main", "app"] if handler.endswith(".sh") else [handler.rsplit(".", 1)[0]]
-        specs.append(
-            {
-                "name": name,
-                "code_uri": props["CodeUri"],
-                "modules": modules,
-                "env": env,
-                "memory_mb": props.get("MemorySize", template["Globals"]["Function"].get("MemorySize")),
-            }
-        )
-    return specs
+    from tests.support.aws import create_table_from_template, moto_server
+    from tests.support.upstream import FakeUpstream
 
-
-def resolve(value, params: dict, resources: dict):
-    """The few intrinsic functions template.yaml uses in environment variables, with parameters at their defaults."""
-    pseudo = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::StackName": "airelay-bench"}
-    if not isinstance(value, dict):
-        return ",".join(map(str, value)) if isinstance(value, list) else value
-    ((fn, arg),) = value.items()
-    if fn == "Ref":
-        if arg in params:
-            default = params[arg]
-            return ",".join(map(str, default)) if isinstance(default, list) else default
-        return pseudo.get(arg, f"airelay-bench-{arg}")
-    if fn == "Fn::Join":
-        separator, items = arg
-        parts = resolve(items, params, resources) if isinstance(items, dict) else items
-        parts = parts.split(",") if isinstance(parts, str) else [resolve(p, params, resources) for p in parts]
-        return separator.join(map(str, parts))
-    if fn == "Fn::Select":
-        index, items = arg
-        items = resolve(items, params, resources)
-        return (items.split(",") if isinstance(items, str) else items)[int(index)]
-    if fn == "Fn::Sub":
-        text, extra = (arg, {}) if isinstance(arg, str) else arg
-        names = {**{k: resolve(v, params, resources) for k, v in extra.items()}}
-        out = text
-        while "${" in out:
-            start = out.index("${")
-            end = out.index("}", start)
-            key = out[start + 2 : end]
-            value = names[key] if key in names else resolve({"Ref": key.split(".")[0]}, params, resources)
-            out = out[:start] + str(value) + out[end + 1 :]
-        return out
-    if fn == "Fn::GetAtt":
-        return f"airelay-bench-{arg[0] if isinstance(arg, list) else arg}"
-    return str(value)
+    with contextlib.ExitStack() as stack:
+        monkeypatch = stack.enter_context(_monkeypatch())
+        endpoint = stack.enter_context(moto_server(monkeypatch))
+        upstream = stack.enter_context(FakeUpstream())
+        env = {name: os.environ[name] for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        env |= {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "bench"}
+        env |= {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_KEY_PARAM": ""}
+        sample = template_env(trees["after"], "FaqFunction")
+        upload = json.loads((ROOT / "events" / f"{EVENTS['FaqIndexerFunction']}.json").read_text("utf-8"))
+        bucket = upload["Records"][0]["s3"]["bucket"]["name"]  # the FAQ bucket of every function here
+        create_table_from_template(boto3.client("dynamodb", endpoint_url=endpoint), "UsageTable", sample["USAGE_TABLE"])
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="source/shop_faq.yaml", Body=(ROOT / FAQ_SOURCE).read_bytes())
+        per_tree = {}
+        for name, tree in trees.items():
+            index_url = f"s3://{bucket}/index/{name}/faq-index.bin"
+            build = [str(PYTHON), "-m", "airelay.faq", "build", str(tree / FAQ_SOURCE), "--to", index_url]
+            path_env = {"PYTHONPATH": str(tree / "layers" / "core")}
+            subprocess.run(build, cwd=tree, env={**os.environ, **env, **path_env}, check=True, capture_output=True)
+            per_tree[name] = {**env, "FAQ_INDEX_URL": index_url, "UPSTREAM_MAX_RETRIES": "0"}
+        yield per_tree, {"moto": endpoint, "upstream": upstream.base_url}
 
 
-# ---------------------------------------------------------------- measuring
+@contextlib.contextmanager
+def _monkeypatch():
+    import pytest
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield monkeypatch
 
 
-def import_once(py312: Path, build: Path, spec: dict) -> dict:
-    function_dir = build / spec["name"]
-    env = {
-        **spec["env"],
-        "PYTHONPATH": f"{function_dir}{os.pathsep}{build / LAYER / 'python'}",
-        "PYTHONDONTWRITEBYTECODE": "1",
+def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
+    function_dir = tree / "functions" / coldstart_build.code_folder(tree / "template.yaml", name)
+    child_env = {
+        **template_env(tree, name),
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(function_dir), str(tree / "layers" / "core")]),
         "LAMBDA_TASK_ROOT": str(function_dir),
-        "AWS_LAMBDA_FUNCTION_NAME": spec["name"],
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec["memory_mb"]),
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "en_US.UTF-8",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
     }
+    if name == "FaqIndexerFunction":  # writes its index beside the FAQ function's, not over it
+        child_env["FAQ_INDEX_URL"] = env["FAQ_INDEX_URL"].replace("/index/", "/index/built-")
+    event = ROOT / "events" / f"{EVENTS[name]}.json"
     done = subprocess.run(
-        [str(py312), "-S", "-c", CHILD, *spec["modules"]],
+        [str(PYTHON), str(CHILD), str(event), "web-adapter" if name == "ChatFunction" else "runtime"],
         cwd=function_dir,
-        env=env,
+        env=child_env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {spec['modules']} for {spec['name']} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith('{"coldstart"')]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{name} in {tree.name}: {(done.stderr or done.stdout)[-1500:]}")
+    measured = json.loads(lines[-1])["coldstart"]
+    if not measured["airelay"].startswith(str(tree)):
+        raise RuntimeError(f"{name} in {tree.name} imported airelay from {measured['airelay']}")
+    return measured
 
 
-def measure(py312: Path, builds: dict[str, Path], specs: list[dict], runs: int) -> dict:
-    samples: dict = {spec["name"]: {v: [] for v in VARIANTS} for spec in specs}
-    modules: dict = {spec["name"]: {} for spec in specs}
+PHASES = ("import_ms", "init_ms", "restore_ms", "first_ms", "warm_ms")
+
+
+def measure(trees: dict[str, Path], names: list[str], envs: dict, runs: int) -> tuple[dict, dict]:
+    samples = {t: {n: {p: [] for p in PHASES} for n in names} for t in trees}
+    late = {t: {} for t in trees}  # the packages each first answer imported
     errors: dict = {}
     for number in range(runs):
-        for spec in specs:
-            if spec["name"] in errors:
-                continue
-            order = VARIANTS if number % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
+        for name in names:
+            for tree in TREES if number % 2 == 0 else TREES[::-1]:
+                if (tree, name) in errors:
+                    continue
                 try:
-                    measured = import_once(py312, builds[variant], spec)
+                    measured = measure_once(trees[tree], name, envs[tree])
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    errors[spec["name"]] = str(error)
-                    break
-                samples[spec["name"]][variant].append(measured["ms"])
-                modules[spec["name"]][variant] = measured["modules"]
+                    errors[(tree, name)] = str(error)
+                    continue
+                for phase in PHASES:
+                    if measured.get(phase) is not None:
+                        samples[tree][name][phase].append(measured[phase])
+                late[tree][name] = measured["first_import_packages"]
+                if measured["status"] != 200:
+                    errors[(tree, name)] = f"answered {measured['status']}: {measured['body'][:300]}"
         print(f"  cold start: run {number + 1}/{runs} done", flush=True)
-    return {"samples": samples, "modules": modules, "errors": errors}
+    return samples, errors, late
 
 
-def tree_bytes(folder: Path, suffix: str | None = None) -> int:
-    return sum(
-        f.stat().st_size
-        for f in folder.rglob("*")
-        if f.is_file() and not f.is_symlink() and (suffix is None or f.name.endswith(suffix))
-    )
-
-
-def sizes(build: Path, specs: list[dict]) -> dict:
-    layer, layer_pyc = tree_bytes(build / LAYER), tree_bytes(build / LAYER, ".pyc")
-    out = {}
-    for spec in specs:
-        function, pyc = tree_bytes(build / spec["name"]), tree_bytes(build / spec["name"], ".pyc")
-        out[spec["name"]] = {
-            "function_bytes": function,
-            "layer_bytes": layer,
-            "total_bytes": function + layer,
-            "pyc_bytes": pyc + layer_pyc,
-            "under_limit": function + layer < LAMBDA_LIMIT_BYTES,
-        }
-    return out
-
-
-def summarize(specs: list[dict], measured: dict, package_sizes: dict) -> list[dict]:
+def summarize(names: list[str], samples: dict, errors: dict, late: dict) -> list[dict]:
     rows = []
-    for spec in specs:
-        name = spec["name"]
-        row = {
-            "function": name,
-            "modules": " + ".join(spec["modules"]),
-            **package_sizes[name],
-            "error": measured["errors"].get(name),
-        }
-        for variant in VARIANTS:
-            values = measured["samples"][name][variant]
-            row[f"{variant}_ms"] = round(statistics.median(values), 1) if values else None
-            row[f"{variant}_runs"] = len(values)
-            row[f"{variant}_modules"] = measured["modules"][name].get(variant)
-        a, b = row["without_pyc_ms"], row["with_pyc_ms"]
-        row["speedup"] = round(a / b, 2) if a and b else None
-        row["target_ms"] = TARGET_MS if name in TARGET_FUNCTIONS else None
-        row["passed"] = None if row["target_ms"] is None or b is None else b <= TARGET_MS
+    for name in names:
+        row = {"function": name, "event": EVENTS[name]}
+        for tree in TREES:
+            for phase in PHASES:
+                values = samples[tree][name][phase]
+                row[f"{tree}_{phase}"] = round(statistics.median(values), 1) if values else None
+            row[f"{tree}_error"] = errors.get((tree, name))
+            row[f"{tree}_first_imported"] = late[tree].get(name, [])
+        first = row["after_first_ms"]
+        row["target_ms"] = TARGET_FIRST_MS
+        row["passed"] = None if first is None or row["after_error"] else first <= TARGET_FIRST_MS
         rows.append(row)
     return rows
 
 
-HEADERS = (
-    "function",
-    "imports",
-    "without .pyc ms",
-    "with .pyc ms",
-    "speedup",
-    "target",
-    "result",
-    "package MB (function + layer)",
-    "of which .pyc MB",
-)
+HEADERS = ("function", "import ms", "INIT ms", "restore ms", "first answer ms", "warm answer ms", "first <= 50 ms")
 
 
 def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
-    out = []
-    for r in rows:
+    def ms(value) -> str:
+        return "-" if value is None else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
-        def ms(v):
-            return "-" if v is None else f"{v:.0f}"
+    def pair(row, phase) -> str:
+        return f"{ms(row[f'before_{phase}'])} -> {ms(row[f'after_{phase}'])}"
 
-        mb = f"{r['total_bytes'] / 1e6:.1f} ({r['function_bytes'] / 1e6:.1f} + {r['layer_bytes'] / 1e6:.1f})"
-        out.append(
-            (
-                r["function"],
-                r["modules"],
-                ms(r["without_pyc_ms"]),
-                ms(r["with_pyc_ms"]),
-                "-" if r["speedup"] is None else f"{r['speedup']:.1f}x",
-                "-" if r["target_ms"] is None else f"<= {r['target_ms']:g} ms",
-                report.judged(r["passed"]) if r["target_ms"] else "",
-                mb,
-                f"{r['pyc_bytes'] / 1e6:.1f}",
-            )
+    return [
+        (
+            r["function"],
+            pair(r, "import_ms"),
+            pair(r, "init_ms"),
+            ms(r["after_restore_ms"]),
+            pair(r, "first_ms"),
+            pair(r, "warm_ms"),
+            report.judged(r["passed"]),
         )
-    return out
+        for r in rows
+    ]
 
 
 def text(document: dict) -> str:
     lines = [
-        f"cold start (import of the entry module, median of {document['runs']} runs per build; "
-        f"load {document['meta']['load_before']} -> {document['meta'].get('load_after')})",
+        f"cold start, {document['base']} -> current tree (median of {document['runs']} runs; load "
+        f"{document['meta']['load_before']} -> {document['meta'].get('load_after')})",
         *report.aligned(HEADERS, table_rows(document["functions"])),
     ]
-    lines += [f"  {r['function']}: {r['error'].splitlines()[0]}" for r in document["functions"] if r["error"]]
-    lines.append(
-        f"  sam build: arm64 {document['build_s']['arm64']:.0f} s, x86_64 {document['build_s']['x86_64']:.0f} s;"
-        f" sizes are of the arm64 build, unzipped (Lambda's limit: 250 MiB = {LAMBDA_LIMIT_BYTES / 1e6:.1f} MB)"
-    )
+    for r in document["functions"]:
+        lines += [f"  {r['function']} ({tree}): {r[f'{tree}_error'][:300]}" for tree in TREES if r[f"{tree}_error"]]
+    lines.append("  imported by the first answer (after): work INIT left to it")
+    lines += [f"    {r['function']}: {', '.join(r['after_first_imported']) or '-'}" for r in document["functions"]]
+    if document.get("build"):
+        lines += ["", coldstart_build.text(document["build"])]
+    elif document.get("build_error"):
+        lines.append(f"  package sizes and .pyc: not measured ({document['build_error'].splitlines()[-1]})")
     return "\n".join(lines)
 
 
 def run(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="imports per function and build (default 5)")
+    parser.add_argument("--runs", type=int, default=5, help="measurements per function and tree (default 5)")
     parser.add_argument("--quick", action="store_true", help="3 runs")
+    parser.add_argument("--base", default=BASE, help=f"the commit to compare with (default {BASE})")
+    parser.add_argument("--no-build", action="store_true", help="skip the sam builds (package sizes, .pyc)")
+    parser.add_argument("--only", nargs="+", choices=sorted(EVENTS), help="these functions only")
     args, _ = parser.parse_known_args(argv)
     runs = 3 if args.quick else args.runs
-    py312 = find_python312()
+    names = [n for n in EVENTS if not args.only or n in args.only]
     meta = report.machine()
-    specs = function_specs()
     with tempfile.TemporaryDirectory(prefix="airelay-coldstart-") as tmp:
-        work = Path(tmp)
-        build_s = {}
-        for arch, folder in (("x86_64", "x86_64"), ("aarch64", "arm64")):
-            print(f"cold start: sam build for {folder} ...", flush=True)
-            build_s[folder] = round(sam_build(work / folder, arch, py312), 1)
-        strip_pyc(work / "x86_64", work / "x86_64-without-pyc")
-        builds = {"with_pyc": work / "x86_64", "without_pyc": work / "x86_64-without-pyc"}
-        measured = measure(py312, builds, specs, runs)
-        package_sizes = sizes(work / "arm64", specs)
-    meta["load_after"] = report.load_average()
+        trees = {"before": checkout(args.base, Path(tmp) / "before"), "after": ROOT}
+        for tree in trees.values():
+            compile_tree(tree)
+        with stand_ins(trees) as (envs, _):
+            samples, errors, late = measure(trees, names, envs, runs)
     document = {
         "benchmark": "coldstart",
         "meta": meta,
         "runs": runs,
-        "python": str(py312),
-        "build_s": build_s,
-        "functions": summarize(specs, measured, package_sizes),
-        "samples_ms": measured["samples"],
+        "base": args.base,
+        "functions": summarize(names, samples, errors, late),
+        "samples_ms": {tree: samples[tree] for tree in TREES},
     }
+    if not args.no_build:
+        try:
+            document["build"] = coldstart_build.run(["--quick"] if args.quick else [])
+        except Exception as error:  # the sizes need the SAM CLI and PyPI; the cold start above stands without them
+            document["build_error"] = f"{type(error).__name__}: {error}"
+    meta["load_after"] = report.load_average()
     report.RESULTS.mkdir(exist_ok=True)
     stamp = meta["date_utc"].replace("-", "").replace(":", "")
     data = json.dumps(document, indent=2) + "\n"
@@ -349,8 +284,9 @@ def run(argv: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     document = run(argv or [])
     print(text(document))
-    return 0
+    return 0 if all(r["passed"] for r in document["functions"]) else 1
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
     sys.exit(main(sys.argv[1:]))

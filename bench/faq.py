@@ -33,19 +33,12 @@ ACCURACY_TARGET = 0.90
 MATCH_P50_TARGET_MS = 5.0
 
 
-def use_layer() -> None:
-    for path in (ROOT, ROOT / "layers" / "core"):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def accuracy() -> dict:
-    use_layer()
     import asyncio
     import tempfile
     from importlib import resources
@@ -125,7 +118,6 @@ def accuracy() -> dict:
 
 
 def scale(sizes: list[int], queries: int) -> list[dict]:
-    use_layer()
     import numpy as np
 
     from airelay.faq.index import EXACT_ROWS_MAX, FaqIndex, IndexedEntry, deserialize, serialize

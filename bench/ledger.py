@@ -1,17 +1,16 @@
 """Usage ledger overhead per request: reserve + settle, on SQLite and on local DynamoDB servers.
 
 Measured two ways: the adapter's blocking calls alone, and the meter as a request pays for it (open + close
-from async code, worker-thread hops included).
+from async code, worker-thread hops included). On dynalite, boto3 as airelay makes it is measured beside the same
+client with botocore's parameter validation and beside the stdlib client the ledger used before boto3
+(bench.ledger_previous), rounds alternating; then a fresh process's INIT and first metered call with each.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from contextlib import ExitStack
@@ -19,24 +18,33 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from types import SimpleNamespace
 
 import anyio
 import pytest
 
+from airelay import aws
 from airelay.providers.base import Usage
 from airelay.settings import Settings
-from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.dynamodb import COUNTER_UPDATE, STATS, DynamoLedger
 from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
 from airelay.usage.sqlite import SqliteLedger
-from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
+from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
+
+from . import ledger_previous
 
 # name -> (calls measured, target p50 of meter open + close in ms or None, what it is)
 LEDGERS = {
     "sqlite": (500, 1.0, "the local default, a file under .airelay/"),
-    "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is"),
+    "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is; boto3 as airelay.aws makes it"),
     "moto": (500, None, "reference: pure Python in the benchmark's own process, about 2 ms a call"),
+}
+# Measured beside "dynalite" on the same server, rounds alternating between the clients.
+DYNALITE_PEERS = {
+    "dynalite, parameter_validation on": "boto3 with botocore's default Config(parameter_validation=True)",
+    "dynalite, previous client": "the stdlib SigV4 client this project used before boto3 (from git {commit})",
 }
 
 
@@ -49,209 +57,236 @@ def percentiles(samples_ms: list[float]) -> dict:
     return {"n": len(ordered), "p50_ms": statistics.median(ordered), "p99_ms": pick(0.99)}
 
 
-def adapter_round(ledger, day: str, identity: str) -> float:
-    started = time.perf_counter()
-    ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key(identity), Decimal(1000))], Decimal("0.0006"))
-    ledger.settle(
-        UsageRow(
-            call_id=uuid.uuid4().hex,
-            request_id="bench",
-            at=datetime.now(UTC).isoformat(),
-            day=day,
-            identity=identity,
-            function="chat",
-            provider="openai",
-            model="openai/gpt-4o-mini",
-            prompt_tokens=40,
-            cached_tokens=0,
-            completion_tokens=20,
-            cost_usd=Decimal("0.000018"),
-            latency_ms=3,
-            status="ok",
-            estimated=False,
-        ),
-        Decimal("0.0006"),
+def usage_row(day: str, identity: str) -> UsageRow:
+    return UsageRow(
+        call_id=uuid.uuid4().hex,
+        request_id="bench",
+        at=datetime.now(UTC).isoformat(),
+        day=day,
+        identity=identity,
+        function="chat",
+        provider="openai",
+        model="openai/gpt-4o-mini",
+        prompt_tokens=40,
+        cached_tokens=0,
+        completion_tokens=20,
+        cost_usd=Decimal("0.000018"),
+        latency_ms=3,
+        status="ok",
+        estimated=False,
     )
-    return (time.perf_counter() - started) * 1000
 
 
-def measure_adapter(ledger, requests: int) -> dict:
+def adapter_round(ledger, day: str, identity: str) -> tuple[float, float]:
+    """(wall ms, CPU ms of this process, every thread) of one reserve + settle."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key(identity), Decimal(1000))], Decimal("0.0006"))
+    ledger.settle(usage_row(day, identity), Decimal("0.0006"))
+    return (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
+
+
+def measure_adapters(ledgers: dict, requests: int) -> dict:
+    """reserve + settle through each ledger, alternating, after 50 warm-up rounds each."""
     day = datetime.now(UTC).date().isoformat()
-    for _ in range(50):
-        adapter_round(ledger, day, "ip:warmup")
-    return percentiles([adapter_round(ledger, day, f"ip:10.0.0.{n % 50}") for n in range(requests)])
+    samples = {name: [] for name in ledgers}
+    cpu = dict.fromkeys(ledgers, 0.0)
+    for n in range(requests + 50):
+        for name, ledger in ledgers.items():
+            wall, used = adapter_round(ledger, day, f"ip:10.0.0.{n % 50}")
+            if n >= 50:
+                samples[name].append(wall)
+                cpu[name] += used
+    return {name: {**percentiles(samples[name]), "cpu_ms": cpu[name] / requests} for name in ledgers}
 
 
-def measure_meter(ledger, requests: int) -> dict:
+def measure_meters(ledgers: dict, requests: int) -> dict:
+    """The meter's open + close as a request pays for it (worker-thread hops included), alternating."""
     settings = Settings(daily_budget_usd=Decimal(1000), identity_daily_budget_usd=Decimal(1000))
-    meter = Meter(ledger, load_prices(), settings)
+    meters = {name: Meter(ledger, load_prices(), settings) for name, ledger in ledgers.items()}
 
-    async def rounds() -> list[float]:
-        samples = []
+    async def rounds() -> dict:
+        samples = {name: [] for name in meters}
         for n in range(requests + 50):
-            started = time.perf_counter()
-            call = await meter.open(
-                request_id="bench",
-                identity=f"ip:10.0.0.{n % 50}",
-                function="chat",
-                model_id="openai/gpt-4o-mini",
-                prompt_tokens=60,
-                max_tokens=1000,
-            )
-            await meter.close(call, Usage(40, 20), "ok")
-            samples.append((time.perf_counter() - started) * 1000)
-        return samples[50:]
+            for name, meter in meters.items():
+                started = time.perf_counter()
+                call = await meter.open(
+                    request_id="bench",
+                    identity=f"ip:10.0.0.{n % 50}",
+                    function="chat",
+                    model_id="openai/gpt-4o-mini",
+                    prompt_tokens=60,
+                    max_tokens=1000,
+                )
+                await meter.close(call, Usage(40, 20), "ok")
+                if n >= 50:
+                    samples[name].append((time.perf_counter() - started) * 1000)
+        return samples
 
-    return percentiles(anyio.run(rounds))
+    return {name: percentiles(values) for name, values in anyio.run(rounds).items()}
+
+
+def measure_get_item(getters: dict, requests: int) -> dict:
+    """One GetItem, the server's own floor under every ledger call, through each client, alternating; with the
+    client's CPU time per call (this thread's)."""
+    samples = {name: [] for name in getters}
+    cpu = dict.fromkeys(getters, 0.0)
+    for n in range(requests + 50):
+        for name, get in getters.items():
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            get()
+            if n >= 50:
+                samples[name].append((time.perf_counter() - started) * 1000)
+                cpu[name] += time.thread_time() - started_cpu
+    return {name: {**percentiles(values), "cpu_ms": cpu[name] * 1000 / requests} for name, values in samples.items()}
 
 
 @contextlib.contextmanager
-def open_ledger(name: str, workdir: Path):
-    """The ledger and, for DynamoDB, the API client (for the round-trip floor); each server only while measured."""
+def open_ledgers(name: str, workdir: Path):
+    """{ledger name: (ledger, GetItem of one key or None)} measured together; each server only while measured."""
     if name == "sqlite":
-        yield SqliteLedger(workdir / "usage.sqlite3"), None
+        yield {"sqlite": (SqliteLedger(workdir / "usage.sqlite3"), None)}
         return
     with ExitStack() as stack:
         if name == "moto":
             endpoint = stack.enter_context(moto_server(stack.enter_context(pytest.MonkeyPatch.context())))
         else:
             endpoint = stack.enter_context(dynalite_server())
-        api = dynamo_api(endpoint)
-        table = create_table_from_template(api, "UsageTable", f"bench-{name}")
-        yield DynamoLedger(table, api), api
-
-
-def round_trip(api, table: str, requests: int) -> dict:
-    """One GetItem, the server's own floor under every ledger call, through our client and (the baseline) through
-    boto3, alternating; with the client's CPU time per call."""
-    import boto3
-
-    key = {"pk": {"S": "DAY#1970-01-01"}, "sk": {"S": "total"}}
-    sdk = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://{api.host}",
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-    clients = {
-        "airelay": lambda: api.call("GetItem", {"TableName": table, "Key": key}),
-        "boto3": lambda: sdk.get_item(TableName=table, Key=key),
-    }
-    samples = {name: [] for name in clients}
-    cpu = dict.fromkeys(clients, 0.0)
-    for n in range(requests + 50):
-        for name, get in clients.items():
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            get()
-            if n >= 50:
-                samples[name].append((time.perf_counter() - started) * 1000)
-                cpu[name] += time.thread_time() - started_cpu
-    result = {name: {**percentiles(values), "cpu_ms": cpu[name] * 1000 / requests} for name, values in samples.items()}
-    return {**result["airelay"], "boto3": result["boto3"]}
-
-
-# A cold container's first metered call opens the ledger: our DynamoDB client, or (the baseline) boto3's.
-FIRST_USE = {
-    "airelay": "from airelay.settings import Settings\nfrom airelay.usage import open_ledger\n"
-    "open_ledger(Settings(usage_table='usage'))",
-    "boto3": "import boto3\nboto3.client('dynamodb')",
-}
-FIRST_USE_CHILD = """
-import sys, time
-import airelay.usage.meter, http.client, ssl  # what a function has imported before its first AI call
-started = time.perf_counter()
-exec(sys.argv[1])
-print((time.perf_counter() - started) * 1000)
-"""
-
-
-def first_use(runs: int = 7) -> dict:
-    """Median time to open the DynamoDB ledger in a fresh process, and the same for a boto3 DynamoDB client."""
-    layer = Path(__file__).resolve().parents[1] / "layers" / "core"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(layer),
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    samples = {name: [] for name in FIRST_USE}
-    for _ in range(runs):
-        for name, code in FIRST_USE.items():
-            child = subprocess.run(
-                [sys.executable, "-c", FIRST_USE_CHILD, code], env=env, capture_output=True, text=True, check=True
+        clients = local_clients(endpoint)
+        table = create_table_from_template(clients.dynamodb, "UsageTable", f"bench-{name}")
+        key = {"pk": {"S": "DAY#1970-01-01"}, "sk": {"S": "total"}}
+        ledgers = {name: (DynamoLedger(table, clients), lambda: clients.dynamodb.get_item(TableName=table, Key=key))}
+        if name == "dynalite":
+            validating = validating_client(endpoint)
+            previous = ledger_previous.load(workdir)
+            api = previous.DynamoApi(
+                region="us-east-1", endpoint=endpoint, credentials=lambda: previous.Credentials("testing", "testing")
             )
-            samples[name].append(float(child.stdout))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    return {"runs": runs, "median_ms": medians, "ratio_to_boto3": medians["airelay"] / medians["boto3"]}
+            ledgers |= {
+                "dynalite, parameter_validation on": (
+                    DynamoLedger(table, SimpleNamespace(dynamodb=validating)),
+                    lambda: validating.get_item(TableName=table, Key=key),
+                ),
+                "dynalite, previous client": (
+                    previous.DynamoLedger(table, api),
+                    lambda: api.call("GetItem", {"TableName": table, "Key": key}),
+                ),
+            }
+        yield ledgers
+
+
+def validating_client(endpoint: str):
+    """The ledger's boto3 client as airelay.aws makes it, but with botocore's default parameter_validation=True."""
+    import boto3
+    from botocore.config import Config
+
+    config = aws.sdk_config(Settings()).merge(Config(parameter_validation=True))
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return boto3.client("dynamodb", config=config, endpoint_url=endpoint, region_name="us-east-1", **keys)
 
 
 def run(scale: float = 1.0) -> dict:
     results = {}
     with TemporaryDirectory() as workdir:
+        commit = ledger_previous.write_sources(Path(workdir))
         for name, (calls, target, about) in LEDGERS.items():
             calls = max(20, int(calls * scale))
-            with open_ledger(name, Path(workdir)) as (ledger, api):
-                results[name] = {
+            with open_ledgers(name, Path(workdir)) as opened:
+                ledgers = {n: ledger for n, (ledger, _) in opened.items()}
+                getters = {n: get for n, (_, get) in opened.items() if get is not None}
+                trips = measure_get_item(getters, calls) if getters else {}
+                adapters = measure_adapters(ledgers, calls)
+                meters = measure_meters(ledgers, calls)
+            for measured in ledgers:
+                results[measured] = {
                     "calls": calls,
-                    "about": about,
-                    "target_p50_ms": target,
-                    "round_trip": round_trip(api, ledger.table, calls) if api else None,
-                    "adapter": measure_adapter(ledger, calls),
-                    "meter": measure_meter(ledger, calls),
+                    "about": about if measured == name else DYNALITE_PEERS[measured].format(commit=commit[:7]),
+                    "target_p50_ms": target if measured == name else None,
+                    "round_trip": trips.get(measured),
+                    "adapter": adapters[measured],
+                    "meter": meters[measured],
                 }
             gc.collect()
     return results
 
 
+def client_cpu(calls: int = 2000) -> dict:
+    """CPU per settle-sized UpdateItem in boto3 itself, no server (a before-send handler answers): with and without
+    botocore's parameter validation, alternating in blocks of 100; median ms per call."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    class Answer:
+        def stream(self, *_, **__):
+            yield b"{}"
+
+    def answer(request, **_):
+        return AWSResponse(request.url, 200, {"content-type": "application/x-amz-json-1.0"}, Answer())
+
+    clients = {}
+    for name, validate in (("validation on", True), ("validation off", False)):
+        config = aws.sdk_config(Settings()).merge(Config(parameter_validation=validate))
+        keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+        clients[name] = boto3.client("dynamodb", region_name="us-east-1", config=config, **keys)
+        clients[name].meta.events.register("before-send.dynamodb", answer)
+    values = {name: {"N": "1"} for name in (":committed", *STATS.values())}
+    request = {"TableName": "usage", "Key": DynamoLedger.counter("2026-11-26", TOTAL)}
+    request |= {"UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
+    samples = {name: [] for name in clients}
+    for block in range(calls // 100 + 2):
+        for name, client in clients.items():
+            started = time.thread_time()
+            for _ in range(100):
+                client.update_item(**request)
+            if block >= 2:
+                samples[name].append((time.thread_time() - started) * 10)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def table(results: dict) -> str:
     lines = [
-        "| ledger | calls | one round trip p50 (boto3) | reserve+settle p50 | p99 | meter open+close p50 | p99 | "
-        "target p50 | |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ledger | calls | GetItem p50 | GetItem client CPU | reserve+settle p50 | p99 | CPU per reserve+settle | "
+        "meter open+close p50 | p99 | target p50 | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         a, m, trip, target = r["adapter"], r["meter"], r.get("round_trip"), r["target_p50_ms"]
         verdict = "reference" if target is None else "PASS" if m["p50_ms"] <= target else "FAIL"
         lines.append(
-            f"| {name} | {r.get('calls', '')} | {trip_cell(trip)} | "
-            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms | "
-            f"{'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
+            f"| {name} | {r.get('calls', '')} | {ms(trip, 'p50_ms')} | {ms(trip, 'cpu_ms')} | "
+            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {ms(a, 'cpu_ms')} | {m['p50_ms']:.3f} ms | "
+            f"{m['p99_ms']:.3f} ms | {'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
         )
     return "\n".join(lines)
 
 
-def trip_cell(trip: dict | None) -> str:
-    if not trip:
-        return "—"
-    if "boto3" not in trip:
-        return f"{trip['p50_ms']:.3f} ms"
-    return f"{trip['p50_ms']:.3f} ms ({trip['boto3']['p50_ms']:.3f} ms)"
+def ms(measured: dict | None, key: str) -> str:
+    return "—" if not measured or key not in measured else f"{measured[key]:.3f} ms"
 
 
 def round_trip_line(results: dict) -> str:
-    """Per call, our client against boto3 on the same server in the same run."""
-    parts = []
-    for name, r in results.items():
-        trip = r.get("round_trip") or {}
-        if "boto3" in trip:
-            parts.append(
-                f"{name}: p50 {trip['p50_ms']:.3f} vs {trip['boto3']['p50_ms']:.3f} ms "
-                f"({trip['p50_ms'] / trip['boto3']['p50_ms']:.2f}x), client CPU {trip['cpu_ms']:.3f} vs "
-                f"{trip['boto3']['cpu_ms']:.3f} ms ({trip['cpu_ms'] / trip['boto3']['cpu_ms']:.2f}x)"
-            )
-    return "One GetItem through our client vs boto3 — " + "; ".join(parts) + "." if parts else ""
-
-
-def first_use_line(first: dict | None) -> str:
-    if not first:
+    """boto3 against the previous client on the same dynalite server in the same run."""
+    now, before = results.get("dynalite"), results.get("dynalite, previous client")
+    if not now or not before or "cpu_ms" not in now["adapter"]:
         return ""
-    ours, boto3 = first["median_ms"]["airelay"], first["median_ms"]["boto3"]
+
+    def ratio(key: str, part: str) -> str:
+        return f"{now[part][key]:.3f} vs {before[part][key]:.3f} ms ({now[part][key] / before[part][key]:.2f}x)"
+
     return (
-        f"Opening the DynamoDB ledger in a fresh process (median of {first['runs']}): {ours:.1f} ms; "
-        f"boto3 client instead: {boto3:.1f} ms ({first['ratio_to_boto3']:.2f}x)."
+        "boto3 vs the previous client on dynalite, same run — reserve+settle p50 "
+        f"{ratio('p50_ms', 'adapter')}, CPU per reserve+settle {ratio('cpu_ms', 'adapter')}; one GetItem p50 "
+        f"{ratio('p50_ms', 'round_trip')}, client CPU {ratio('cpu_ms', 'round_trip')}."
+    )
+
+
+def client_cpu_line(cpu: dict | None) -> str:
+    if not cpu:
+        return ""
+    on, off = cpu["validation on"], cpu["validation off"]
+    return (
+        f"boto3's own CPU per settle UpdateItem, no server: {on:.3f} ms with parameter validation, {off:.3f} ms "
+        f"without ({off / on:.2f}x)."
     )
 
 

@@ -18,13 +18,6 @@ from .stats import percentile
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def use_layer() -> None:
-    """The worker imports airelay as a function does: the layer folder first on sys.path."""
-    for path in (ROOT / "layers" / "core", ROOT):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def timings_ms(call: Callable[[], object], runs: int) -> list[float]:
     out = []
     for _ in range(runs):

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from .local_model_run import ROOT, latency, peak_rss_mb, run_worker, timings_ms, use_layer, write
+from .local_model_run import ROOT, latency, peak_rss_mb, run_worker, timings_ms, write
 
 DEV_SET = ROOT / "tests" / "sentiment_dev_set.yaml"
 MODEL = "local/use-multilingual-anchors"
@@ -19,7 +19,6 @@ ACCURACY_TARGET = 0.85
 
 
 def measure(rounds: int) -> dict:
-    use_layer()
     import anyio
     import yaml
 

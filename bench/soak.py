@@ -23,12 +23,6 @@ RSS_GROWTH_MAX_MIB = 32  # from the end of the warm-up to the end of the run
 RSS_SECOND_HALF_MAX_MIB = 8  # from the middle of the run to its end: a leak keeps growing, a warm cache does not
 
 
-def use_layer() -> None:
-    for path in (ROOT / "layers" / "core", ROOT):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-
-
 def judge(result) -> dict:
     middle = result.rss_samples[-1][0] - result.duration_s / 2
     second_half = [kb for t, kb in result.rss_samples if t >= middle]
@@ -75,7 +69,6 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--quick", action="store_true", help="10 s")
     args = parser.parse_args(argv)
-    use_layer()
     from tests.support.soak import run_soak
 
     from . import report

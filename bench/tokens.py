@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from . import report
-from .local_model_run import ROOT, run_worker, use_layer, write
+from .local_model_run import ROOT, run_worker, write
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 KINDS = ("ko", "en", "mixed", "ko-no-spaces")
@@ -149,7 +149,6 @@ def accuracy(texts: dict[str, list[str]], seeds: int, encoding, tokens) -> list[
 
 
 def measure(calls: int, cap: float, seeds: int) -> dict:
-    use_layer()
     from airelay import tokens
 
     rss_before, started = rss_mb(), time.perf_counter()

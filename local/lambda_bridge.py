@@ -12,29 +12,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .template import ROOT, Function
+from .template import Function
 
-LAYER = ROOT / "layers" / "core"
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
-
-
-def use_layer() -> None:
-    """Puts the layer on the import path, where Lambda has /opt/python."""
-    if str(LAYER) not in sys.path:
-        sys.path.insert(0, str(LAYER))
 
 
 def layer_settings():
     """The settings the functions read (airelay.settings), from the same environment."""
-    use_layer()
     from airelay.settings import get_settings
 
     return get_settings()
 
 
 def load_module(function: Function):
-    """Imports the function's entry module from its code folder, with the layer on the path (/opt/python)."""
-    use_layer()
+    """Imports the function's entry module from its code folder. The layer's package comes from the venv, where
+    `make venv` installs layers/core, as Lambda puts the layer's /opt/python on the path."""
     module_name = function.handler.split(".")[0] if not function.web_adapter else "app"
     unique = f"airelay_function_{function.name}"
     if unique in sys.modules:

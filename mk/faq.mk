@@ -4,7 +4,7 @@
 #                    with the local multilingual embedder (no key, no network), with a progress bar; `make dev`
 #                    builds it on first run and again whenever the source or the index format changes.
 #
-# Any other source or target: PYTHONPATH=layers/core .venv/bin/python -m airelay.faq build SOURCE --to URL
+# Any other source or target: .venv/bin/python -m airelay.faq build SOURCE --to URL
 # (URL: file://PATH or s3://BUCKET/KEY; --model openai/text-embedding-3-small; --float16).
 
 FAQ_SOURCE := layers/core/airelay/data/faq/shop_faq.yaml
@@ -17,9 +17,6 @@ faq-index: $(FAQ_INDEX)
 $(FAQ_INDEX): $(FAQ_SOURCE) layers/core/airelay/faq/index.py | venv
 	@echo "==> building the FAQ index $@ from $<"
 	@mkdir -p $(dir $@)
-	@PYTHONPATH=layers/core $(PY) -m airelay.faq build $< --to file://$@
-
-# The FAQ function's own requirements are part of the dev venv (requirements-dev.txt includes them).
-$(VENV)/.installed: functions/faq/requirements.txt
+	@$(PY) -m airelay.faq build $< --to file://$@
 
 DEV_DEPS += faq-index

@@ -3,12 +3,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "layers" / "core"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from tests.support import server_errors
 
-from tests.support import server_errors  # noqa: E402 - needs the paths above
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config):

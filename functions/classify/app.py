@@ -5,12 +5,14 @@ model/efficientnet-lite0.onnx is written by `make models` and packaged with this
 
 from mangum import Mangum
 
+from airelay import snapstart
 from airelay.observability import logger, metrics, tracer
 from airelay.routers import classify
 from airelay.web import create_app
 
 app = create_app(classify.router, settings=classify.upload_settings())
 asgi = Mangum(app, lifespan="off")
+snapstart.register_runtime_hooks()
 
 
 @logger.inject_lambda_context

@@ -2,12 +2,14 @@
 
 from mangum import Mangum
 
+from airelay import snapstart
 from airelay.observability import logger, metrics, tracer
 from airelay.routers import sentiment
 from airelay.web import create_app
 
 app = create_app(sentiment.router)
 asgi = Mangum(app, lifespan="off")
+snapstart.register_runtime_hooks()
 
 
 @logger.inject_lambda_context

@@ -3,7 +3,6 @@ example files the README shows."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -31,7 +30,6 @@ def faq_index(tmp_path_factory) -> str:
     subprocess.run(
         [sys.executable, "-m", "airelay.faq", "build", str(FAQ_SOURCE), "--to", f"file://{path}"],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")},
         check=True,
         capture_output=True,
     )

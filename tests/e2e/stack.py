@@ -20,6 +20,7 @@ E2E = Path(__file__).resolve().parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SNIPPETS = ROOT / "test-output" / "snippets"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+DEMO_CLIENT = ROOT / "web" / "demo" / "build" / "airelay-client.js"  # web/client bundled for the demo page
 
 # Settings a developer's shell or .env may carry that must not leak into a test stack.
 CLEARED = (
@@ -37,12 +38,15 @@ CLEARED = (
 
 
 def require_tools() -> None:
-    """The browser tests need Node, the npm packages and Debian's chromium: `make test` installs all three."""
+    """The browser tests need Node, the npm packages, the demo page's client bundle and Debian's chromium: `make test`
+    makes them all."""
     missing = []
     if shutil.which("node") is None:
         missing.append("node")
     if not (ROOT / "node_modules" / "playwright-core").is_dir() or not (ROOT / "node_modules" / "ai").is_dir():
         missing.append("npm packages (run `make node_modules/.installed`)")
+    if not DEMO_CLIENT.is_file():
+        missing.append(f"{DEMO_CLIENT.relative_to(ROOT)} (run `make demo-client`)")
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (run `make chromium`)")
     if missing:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from airelay import aws
 from airelay.faq.build import build_index
 from airelay.faq.index import serialize
 from airelay.faq.source import parse_source
@@ -16,7 +17,7 @@ from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import UsageLedger
 from airelay.usage.sqlite import SqliteLedger
 from local.server import create
-from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api
+from tests.support.aws import create_table_from_template, dynalite_server, local_clients
 from tests.support.servers import ServerThread
 
 
@@ -49,6 +50,7 @@ def forget_cached_state() -> None:
     get_settings.cache_clear()
     registry.forget_chat_models()
     forget_meter()
+    aws.reset()
 
 
 @pytest.fixture
@@ -101,14 +103,15 @@ def ledger(request, tmp_path):
     if request.param == "sqlite":
         return Ledger(SqliteLedger(tmp_path / "usage.sqlite3"), {"USAGE_DB_PATH": tmp_path / "usage.sqlite3"})
     endpoint = request.getfixturevalue("dynalite")
-    api = dynamo_api(endpoint)
-    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    clients = local_clients(endpoint)
+    table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
     return Ledger(
-        DynamoLedger(table, api),
+        DynamoLedger(table, clients),
         {
             "USAGE_TABLE": table,
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",  # boto3 reads this one; Lambda sets both
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         },

@@ -13,7 +13,7 @@ from airelay.usage import open_ledger
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, caller_model_key, identity_key, model_key
 from airelay.usage.sqlite import SqliteLedger
-from tests.support.aws import create_table_from_template, dynalite_server, dynamo_api, moto_server
+from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
 
 DAY = "2026-11-26"
 D = Decimal
@@ -36,9 +36,9 @@ def ledger(request, tmp_path):
     if request.param == "sqlite":
         return SqliteLedger(tmp_path / "usage.sqlite3")
     endpoint = request.getfixturevalue(f"{request.param}_endpoint")
-    api = dynamo_api(endpoint)
-    table = create_table_from_template(api, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
-    return DynamoLedger(table, api)
+    clients = local_clients(endpoint)
+    table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    return DynamoLedger(table, clients)
 
 
 def row(identity="ip:1.2.3.4", model="openai/gpt-4o-mini", cost="0.001", status="ok", **extra):
@@ -182,9 +182,9 @@ def test_concurrent_reserves_never_pass_the_limit(ledger):
 
 def test_a_usage_table_setting_opens_the_dynamodb_ledger_from_the_sdk_environment(moto_endpoint):
     # moto_server() set AWS_ENDPOINT_URL, the region and keys, as Lambda sets the region and keys
-    table = create_table_from_template(dynamo_api(moto_endpoint), "UsageTable", "usage-from-environment")
+    table = create_table_from_template(local_clients(moto_endpoint).dynamodb, "UsageTable", "usage-from-environment")
     ledger = open_ledger(Settings(usage_table=table))
-    assert isinstance(ledger, DynamoLedger) and ledger.api.host == moto_endpoint.removeprefix("http://")
+    assert isinstance(ledger, DynamoLedger) and ledger.aws.dynamodb.meta.endpoint_url == moto_endpoint
     ledger.reserve(DAY, holds(), D("0.2"))
     ledger.settle(row(cost="0.05"), D("0.2"))
     assert (ledger.day_totals(DAY)[TOTAL].spent, ledger.day_totals(DAY)[TOTAL].committed) == (D("0.05"), D("0.05"))

@@ -154,7 +154,7 @@ def test_slow_bodies_are_closed_at_the_body_deadline(local_api, path):
     for elapsed, answer in results:
         assert answer != "still open", f"still open after {elapsed:.1f} s"
         assert answer == "reset" or status_of(answer) == 408, answer
-        assert timeout_s <= elapsed < 3 * timeout_s
+        assert 0.95 * timeout_s <= elapsed < 3 * timeout_s  # the event loop's timer may fire a few ms early
 
 
 def test_a_body_that_arrives_in_time_in_small_pieces_is_served(local_api):

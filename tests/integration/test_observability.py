@@ -184,6 +184,31 @@ def test_off_lambda_the_tracer_is_off_and_sends_nothing(daemon, tmp_path):
     assert received() == []
 
 
+INVOKE_INDEXER = """
+import contextlib, io, json, sys
+sys.path[:0] = sys.argv[1:4]
+import app
+from local.lambda_bridge import LambdaContext
+event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                      "s3": {"bucket": {"name": "faq"}, "object": {"key": "index/faq-index.bin"}}}]}
+printed = io.StringIO()
+with contextlib.redirect_stdout(printed):
+    answer = app.handler(event, LambdaContext("FaqIndexerFunction", "r1"))
+print(json.dumps({"answer": answer, "printed": printed.getvalue().splitlines()}))
+"""
+
+
+def test_the_faq_indexer_alone_in_its_container_prints_its_cold_start(tmp_path):
+    # GIVEN a fresh interpreter that loads only the indexer, without POWERTOOLS_METRICS_NAMESPACE (as locally)
+    environment = {"USAGE_DB_PATH": str(tmp_path / "usage.sqlite3")}
+    # WHEN it handles an upload outside the source prefix
+    outcome = run_function(INVOKE_INDEXER, "faq_indexer", "-", environment)
+    # THEN it answers, and printed its cold-start metric in the configured namespace (settings' default)
+    assert outcome["answer"] == {"built": [], "rejected": [], "skipped": ["index/faq-index.bin"]}
+    [document] = [json.loads(line) for line in outcome["printed"] if line.startswith('{"_aws"')]
+    assert document["ColdStart"] == [1.0] and document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Airelay"
+
+
 # ---------------------------------------------------------------- the chat function as the Web Adapter starts it
 
 

@@ -1,11 +1,17 @@
-"""AWS stand-ins on 127.0.0.1 for the tests: moto server, with boto3 pointed at it through the environment."""
+"""AWS stand-ins on 127.0.0.1 for the tests: moto server, with boto3 pointed at it through the environment, and
+dynalite."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from airelay import aws
+from airelay.settings import Settings
 
 from .servers import free_port
 
@@ -13,10 +19,10 @@ from .servers import free_port
 @contextlib.contextmanager
 def moto_server(monkeypatch):
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server = make_server("127.0.0.1", free_port(), one_at_a_time(), threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -26,10 +32,26 @@ def moto_server(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws.reset()  # clients made before follow the new environment, as a new container's would
     try:
         yield endpoint
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def one_at_a_time():
+    """moto's server app (as its ThreadedMotoServer runs it), handling one request at a time. moto checks a
+    condition and then writes the item without a lock, so two threads can both pass `committed <= :room`; DynamoDB
+    applies each conditional write atomically. Connections are still served by threads of their own."""
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serial(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    return serial
 
 
 @contextlib.contextmanager
@@ -81,47 +103,41 @@ def dynalite_server():
         process.wait(timeout=10)
 
 
-def dynamo_api(endpoint: str):
-    from airelay.usage.dynamo_api import Credentials, DynamoApi
-
-    # Generous limits: a local server on a busy machine can take seconds (a timed-out CreateTable that is retried
-    # finds its table already there); what the product's own limits do is tested in test_dynamo_api.py.
-    return DynamoApi(
-        region="us-east-1",
-        endpoint=endpoint,
-        credentials=lambda: Credentials("testing", "testing"),
-        timeout_s=30,
-        deadline_s=60,
+def local_clients(endpoint: str) -> aws.Clients:
+    """AWS clients pointed at a local server, with test keys (how a ledger is built for a given server). Generous
+    timeouts: a local server on a busy machine can take seconds; the product's own are checked in test_aws.py."""
+    return aws.Clients(
+        Settings(aws_connect_timeout_s=30, aws_read_timeout_s=30),
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
-def create_table_from_template(api, resource: str, name: str) -> str:
+def create_table_from_template(dynamodb, resource: str, name: str) -> str:
     """Creates a table with the exact key schema and billing mode that template.yaml declares for `resource`."""
     import time
 
-    from airelay.usage.dynamo_api import DynamoError
     from local.template import load_template
 
     props = load_template()["Resources"][resource]["Properties"]
-    api.call(
-        "CreateTable",
-        {
-            "TableName": name,
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props["BillingMode"],
-        },
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props["BillingMode"],
     )
     deadline = time.monotonic() + 10
-    while api.call("DescribeTable", {"TableName": name})["Table"]["TableStatus"] != "ACTIVE":
+    while dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
         if time.monotonic() > deadline:
             raise RuntimeError(f"table {name} did not become ACTIVE")
         time.sleep(0.05)
     ttl = props.get("TimeToLiveSpecification")
     if ttl:
         try:
-            api.call("UpdateTimeToLive", {"TableName": name, "TimeToLiveSpecification": ttl})
-        except DynamoError as error:
-            if error.code != "UnknownOperationException":  # dynalite has no TTL API
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        except dynamodb.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "UnknownOperationException":  # dynalite has no TTL API
                 raise
     return name

@@ -346,7 +346,7 @@ def run_soak(
         db_path, log_path = work / "usage.sqlite3", work / "server.log"
         upstream_port, api_port = free_port(), free_port()
         env = {name: value for name, value in os.environ.items() if name not in setting_names()}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "layers" / "core")])
+        env["PYTHONPATH"] = str(ROOT)
         upstream = subprocess.Popen(
             [sys.executable, "-m", "tests.support.upstream", "--port", str(upstream_port)],
             cwd=ROOT,

@@ -1,10 +1,7 @@
-// The demo page's chat panel: POST /api/chat/stream and render the AI SDK UI message stream as it arrives.
-// Plain ES module, no dependencies. Text from the model is only ever set as text, never as HTML.
-import { announceUsage, errorFromResponse } from './api.js';
+// The demo page's chat panel: POST /api/chat/stream through the client's streamChat, rendered as it arrives.
+// Text from the model is only ever set as text, never as HTML.
+import { announceUsage, api, errorDetail, isAirelayError } from './api.js';
 import { formatKrw, formatSeconds, formatUsd, integer } from './format.js';
-import { readUIMessageStream } from './sse.js';
-
-const STREAM_URL = '/api/chat/stream';
 
 const STATUS_TEXT = {
   ready: 'Ready',
@@ -75,70 +72,29 @@ function buildRequestBody(message, history, settings) {
   };
 }
 
-function postChat(body, signal) {
-  return fetch(STREAM_URL, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify(body),
-    cache: 'no-store',
-    signal,
-  });
-}
-
-function isEventStream(response) {
-  return (response.headers.get('content-type') || '').toLowerCase().startsWith('text/event-stream');
-}
-
-/** Sends one turn and renders its answer into `view`. Resolves to an outcome; throws on network errors and aborts. */
+/** Sends one turn and renders its answer into `view`. Resolves to an outcome; a stop (the signal) is `stopped`. */
 async function streamAnswer(body, view, signal) {
-  const response = await postChat(body, signal);
-  if (!response.ok) {
-    const error = await errorFromResponse(response);
-    return { kind: 'error', message: error.message, detail: error.code ? error.detail : null, retryAfter: error.retryAfter };
-  }
-  if (!isEventStream(response)) {
-    response.body?.cancel().catch(() => {});
-    return { kind: 'error', message: 'The server did not send a stream.', detail: `HTTP ${response.status}` };
-  }
-  let text = '';
-  let finishReason = null;
-  for await (const part of readUIMessageStream(response)) {
-    switch (part.type) {
-      case 'text-delta':
-        if (typeof part.delta === 'string' && part.delta !== '') {
-          if (chat.status !== 'streaming') {
-            setStatus('streaming');
-            setViewStatus(view, 'streaming');
-          }
-          appendText(view, part.delta);
-          text += part.delta;
+  const stream = api.streamChat(body, { signal });
+  try {
+    for await (const { part } of stream) {
+      if (part.type === 'text-delta' && typeof part.delta === 'string' && part.delta !== '') {
+        if (chat.status !== 'streaming') {
+          setStatus('streaming');
+          setViewStatus(view, 'streaming');
         }
-        break;
-      case 'data-usage':
+        appendText(view, part.delta);
+      } else if (part.type === 'data-usage') {
         showUsage(view, part.data);
-        break;
-      case 'finish':
-        finishReason = typeof part.finishReason === 'string' ? part.finishReason : 'other';
-        break;
-      case 'error':
-        return { kind: 'error', message: part.errorText || 'The answer failed.', text };
-      case 'abort':
-        return { kind: 'stopped', text };
-      default:
-        break; // start, start-step, text-start/-end, finish-step, reasoning, metadata: nothing to show
+      }
+      // start, steps, text-start/-end, reasoning, metadata: nothing to show; error, abort and finish: the client's
     }
+  } catch (error) {
+    if (!isAirelayError(error)) throw error;
+    return { kind: 'error', message: error.message, detail: errorDetail(error), retryAfter: error.retryAfter };
   }
-  if (finishReason === null) {
-    return { kind: 'error', message: 'The connection ended before the answer was finished.', text };
-  }
-  if (finishReason === 'error') return { kind: 'error', message: 'The answer ended with an error.', text };
-  return { kind: 'done', finishReason, text };
-}
-
-function describeFailure(error) {
-  if (error?.name === 'StreamFormatError') return error.message;
-  if (error instanceof TypeError) return 'Could not reach the server. Check the connection and try again.';
-  return 'Something went wrong while reading the answer.';
+  const result = await stream.done();
+  if (result.stopped) return { kind: 'stopped' };
+  return { kind: 'done', finishReason: result.finishReason, text: result.text };
 }
 
 // ---------------------------------------------------------------- turns
@@ -179,12 +135,8 @@ async function runTurn(turn) {
   try {
     outcome = await streamAnswer(body, turn.view, controller.signal);
   } catch (error) {
-    if (controller.signal.aborted) {
-      outcome = { kind: 'stopped' };
-    } else {
-      console.error('chat stream failed', error);
-      outcome = { kind: 'error', message: describeFailure(error) };
-    }
+    console.error('chat stream failed', error);
+    outcome = { kind: 'error', message: 'Something went wrong while reading the answer.' };
   }
   chat.controller = null;
   finishTurn(turn, outcome);

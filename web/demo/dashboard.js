@@ -1,7 +1,7 @@
 // Cost dashboard: GET /api/usage (by day and by model, last 7 days): today's spend against the budget, spend by
 // model, and a chart of the last 7 days. A caller sees their own usage and budget; an operator (an operator key or
 // sign-in claim) every caller's and the global budget. Refreshes after every call made from this page.
-import { requestJson } from './api.js';
+import { api } from './api.js';
 import { formatCompact, formatKrw, formatPercent, formatSeconds, formatUsd, integer } from './format.js';
 import { drawBarChart } from './chart.js';
 import { setMeter } from './meter.js';
@@ -28,8 +28,8 @@ export function initDashboard() {
 
   async function load(signal) {
     const [days, models] = await Promise.all([
-      requestJson(`/api/usage?days=${DAYS}&by=day`, { signal }),
-      requestJson(`/api/usage?days=${DAYS}&by=model`, { signal }),
+      api.usage({ days: DAYS, by: 'day' }, { signal }),
+      api.usage({ days: DAYS, by: 'model' }, { signal }),
     ]);
     byDay = days;
     panel.dataset.scope = days.scope;

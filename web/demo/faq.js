@@ -1,5 +1,5 @@
 // FAQ panel: POST /api/faq {question, top_k} → {source: faq|model|handoff, answer, confidence, matched_question?, matches?}.
-import { requestJson } from './api.js';
+import { api } from './api.js';
 import { formatPercent } from './format.js';
 import { setMeter } from './meter.js';
 import { scoreItem } from './scores.js';
@@ -40,6 +40,6 @@ export function initFaq() {
       input.focus();
       return;
     }
-    task.run(async (signal) => render(await requestJson('/api/faq', { method: 'POST', json: { question, top_k: 3 }, signal })));
+    task.run(async (signal) => render(await api.faq(question, { topK: 3, signal })));
   });
 }

@@ -1,5 +1,5 @@
 // Image panel: POST /api/image/classify with a multipart upload (field `image`) or {image_url} → {labels, model}.
-import { ApiError, requestJson } from './api.js';
+import { AirelayError, api } from './api.js';
 import { integer } from './format.js';
 import { scoreItem } from './scores.js';
 import { createTask } from './task.js';
@@ -67,18 +67,14 @@ export function initImage() {
     const file = fileInput.files?.[0];
     const url = urlInput.value.trim();
     if (file) {
-      task.run(async (signal) => {
-        const body = new FormData();
-        body.append('image', file, file.name);
-        render(await requestJson('/api/image/classify', { method: 'POST', body, signal }));
-      });
+      task.run(async (signal) => render(await api.classifyImage(file, { signal })));
     } else if (url !== '') {
       if (url.startsWith('https://')) showPreview(url, url);
       else clearPreview();
-      task.run(async (signal) => render(await requestJson('/api/image/classify', { method: 'POST', json: { image_url: url }, signal })));
+      task.run(async (signal) => render(await api.classifyImage(url, { signal })));
     } else {
       task.run(async () => {
-        throw new ApiError({ message: 'Choose an image file or enter an image URL first.' });
+        throw new AirelayError({ status: 0, code: 'invalid_input', message: 'Choose an image file or enter an image URL first.' });
       });
       fileInput.focus();
     }

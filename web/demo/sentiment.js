@@ -1,5 +1,5 @@
 // Sentiment panel: POST /api/sentiment {text} → {sentiment, score, keywords, model}.
-import { requestJson } from './api.js';
+import { api } from './api.js';
 import { formatPercent } from './format.js';
 import { setMeter } from './meter.js';
 import { createTask } from './task.js';
@@ -44,6 +44,6 @@ export function initSentiment() {
       input.focus();
       return;
     }
-    task.run(async (signal) => render(await requestJson('/api/sentiment', { method: 'POST', json: { text }, signal })));
+    task.run(async (signal) => render(await api.sentiment(text, { signal })));
   });
 }

@@ -1,6 +1,6 @@
 // One request at a time for a tool panel: busy state on its submit button and status line, the error with a
 // Retry button (which repeats the last request), and a note to the cost dashboard afterwards.
-import { announceUsage } from './api.js';
+import { announceUsage, errorDetail, isAirelayError } from './api.js';
 import { formatSeconds } from './format.js';
 
 export function createTask(panel, { busyText, doneText = '', announce = true }) {
@@ -34,10 +34,11 @@ export function createTask(panel, { busyText, doneText = '', announce = true }) 
     let text = error?.message || 'Something went wrong.';
     if (error?.retryAfter != null) text += ` You can retry in ${formatSeconds(error.retryAfter)}.`;
     errorText.textContent = text;
-    if (error?.detail) {
+    const detail = errorDetail(error);
+    if (detail) {
       const code = document.createElement('span');
       code.className = 'panel-error__code';
-      code.textContent = ` (${error.detail})`;
+      code.textContent = ` (${detail})`;
       errorText.append(code);
     }
     errorBox.hidden = false;
@@ -56,7 +57,7 @@ export function createTask(panel, { busyText, doneText = '', announce = true }) 
       if (controller === mine) setState('ready', doneText);
     } catch (error) {
       if (mine.signal.aborted) return;
-      if (!(error instanceof Error) || error.name !== 'ApiError') console.error(error);
+      if (!isAirelayError(error)) console.error(error);
       if (result) result.hidden = true;
       showError(error);
       setState('error', 'Error');

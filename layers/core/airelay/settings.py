@@ -29,6 +29,9 @@ class Settings:
     operator_keys: tuple[str, ...] = field(default=(), metadata={"env": "OPERATOR_KEYS"})
     operator_claim: str = field(default="", metadata={"env": "OPERATOR_CLAIM"})
     lambda_exec_wrapper: str = field(default="", metadata={"env": "AWS_LAMBDA_EXEC_WRAPPER"})
+    # where the Lambda Web Adapter POSTs around a SnapStart snapshot (the chat function; airelay/snapstart.py)
+    lwa_before_checkpoint_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"})
+    lwa_after_restore_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"})
 
     chat_model: str = field(default="local/smollm2-135m", metadata={"env": "CHAT_MODEL"})
     allowed_chat_models: tuple[str, ...] = field(default=(), metadata={"env": "ALLOWED_CHAT_MODELS"})
@@ -49,6 +52,9 @@ class Settings:
     message_max_chars: int = field(default=8000, metadata={"env": "MESSAGE_MAX_CHARS"})
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
+
+    aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
+    aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
 
     usage_table: str = field(default="", metadata={"env": "USAGE_TABLE"})
     usage_db_path: str = field(default=".airelay/usage.sqlite3", metadata={"env": "USAGE_DB_PATH"})

@@ -4,14 +4,16 @@ import type { CallOptions, ClientOptions } from './http.js';
 import { classifyImage, type ImageInput } from './image.js';
 import { sentiment } from './sentiment.js';
 import { streamChat, type ChatStream, type StreamOptions } from './stream.js';
-import type { ChatRequest, ChatResponse, ClassifyResult, FaqAnswer, SentimentResult, UsageReport } from './types.js';
-import { usage, type UsageQuery } from './usage.js';
+import type {
+  ChatRequest, ChatResponse, ChatStreamRequest, ClassifyResult, FaqAnswer, SentimentResult, UsageQuery, UsageReport,
+} from './types.js';
+import { usage } from './usage.js';
 
 type PerCall<T> = Omit<T, keyof ClientOptions>;
 
 export interface Client {
   chat(request: ChatRequest, options?: PerCall<CallOptions>): Promise<ChatResponse>;
-  streamChat(request: ChatRequest, options?: PerCall<StreamOptions>): ChatStream;
+  streamChat(request: ChatStreamRequest, options?: PerCall<StreamOptions>): ChatStream;
   sentiment(text: string, options?: PerCall<CallOptions>): Promise<SentimentResult>;
   classifyImage(image: ImageInput, options?: PerCall<CallOptions>): Promise<ClassifyResult>;
   faq(question: string, options?: PerCall<FaqOptions>): Promise<FaqAnswer>;

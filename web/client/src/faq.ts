@@ -1,5 +1,5 @@
 import { postJson, type CallOptions } from './http.js';
-import type { FaqAnswer } from './types.js';
+import type { FaqAnswer, FaqRequest } from './types.js';
 
 export interface FaqOptions extends CallOptions {
   /** How many near matches to return (1..FAQ_TOP_K_MAX on the server). */
@@ -9,5 +9,6 @@ export interface FaqOptions extends CallOptions {
 /** `POST /api/faq`: an FAQ answer (`source: 'faq'`), the chat model's (`'model'`) or a hand-over (`'handoff'`). */
 export function faq(question: string, options: FaqOptions = {}): Promise<FaqAnswer> {
   const { topK, ...call } = options;
-  return postJson<FaqAnswer>(call, '/api/faq', topK === undefined ? { question } : { question, top_k: topK });
+  const body: FaqRequest = topK === undefined ? { question } : { question, top_k: topK };
+  return postJson<FaqAnswer>(call, '/api/faq', body);
 }

@@ -1,5 +1,5 @@
 import { postJson, requestJson, type CallOptions } from './http.js';
-import type { ClassifyResult } from './types.js';
+import type { ClassifyRequest, ClassifyResult } from './types.js';
 
 /** A `Blob`/`File` (sent as a multipart upload), an `http(s)` URL (fetched by the server), a `data:` URL, or
  * `{base64}`. */
@@ -9,7 +9,7 @@ export type ImageInput = Blob | string | { base64: string };
 export function classifyImage(image: ImageInput, options: CallOptions = {}): Promise<ClassifyResult> {
   const path = '/api/image/classify';
   if (typeof image === 'string') {
-    const body = image.startsWith('data:') ? { image_base64: image } : { image_url: image };
+    const body: ClassifyRequest = image.startsWith('data:') ? { image_base64: image } : { image_url: image };
     return postJson<ClassifyResult>(options, path, body);
   }
   if (isBlob(image)) {
@@ -18,7 +18,8 @@ export function classifyImage(image: ImageInput, options: CallOptions = {}): Pro
     form.append('image', image, name);
     return requestJson<ClassifyResult>(options, path, { method: 'POST', body: form });
   }
-  return postJson<ClassifyResult>(options, path, { image_base64: image.base64 });
+  const body: ClassifyRequest = { image_base64: image.base64 };
+  return postJson<ClassifyResult>(options, path, body);
 }
 
 function isBlob(value: unknown): value is Blob {

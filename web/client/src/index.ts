@@ -1,11 +1,11 @@
 export { AirelayError, isAirelayError, parseRetryAfter, type ErrorCode } from './errors.js';
 export type { CallOptions, ClientOptions } from './http.js';
-export { createEventParser, readEvents, parsePart, type EventParser } from './sse.js';
+export { readEvents, parsePart } from './sse.js';
 export { chat } from './chat.js';
 export { streamChat, ChatStream, type ChatResult, type StreamOptions, type StreamUpdate } from './stream.js';
 export { sentiment } from './sentiment.js';
 export { classifyImage, type ImageInput } from './image.js';
 export { faq, type FaqOptions } from './faq.js';
-export { usage, type UsageQuery } from './usage.js';
+export { usage } from './usage.js';
 export { createClient, type Client } from './client.js';
 export type * from './types.js';

@@ -1,7 +1,8 @@
 import { postJson, type CallOptions } from './http.js';
-import type { SentimentResult } from './types.js';
+import type { SentimentRequest, SentimentResult } from './types.js';
 
 /** `POST /api/sentiment`: positive, negative or neutral, with a score and the words that lean that way. */
 export function sentiment(text: string, options: CallOptions = {}): Promise<SentimentResult> {
-  return postJson<SentimentResult>(options, '/api/sentiment', { text });
+  const body: SentimentRequest = { text };
+  return postJson<SentimentResult>(options, '/api/sentiment', body);
 }

@@ -4,7 +4,7 @@
 import { AirelayError, errorFromResponse, networkError } from './errors.js';
 import { endpoint, fetchOf, type CallOptions } from './http.js';
 import { parsePart, readEvents } from './sse.js';
-import type { ChatRequest, ChatStatus, FinishReason, StreamPart, StreamUsage } from './types.js';
+import type { ChatStatus, ChatStreamRequest, FinishReason, StreamPart, StreamUsage } from './types.js';
 
 export interface StreamOptions extends CallOptions {
   /** Called on every status change. */
@@ -41,7 +41,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   readonly #result: Promise<ChatResult>;
   #settle!: { resolve: (result: ChatResult) => void; reject: (error: AirelayError) => void };
 
-  constructor(request: ChatRequest, options: StreamOptions = {}) {
+  constructor(request: ChatStreamRequest, options: StreamOptions = {}) {
     this.#onStatus = options.onStatus;
     this.#result = new Promise<ChatResult>((resolve, reject) => {
       this.#settle = { resolve, reject };
@@ -188,7 +188,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
 }
 
 /** Sends the request now and returns the stream to read: `for await (const {part, text} of streamChat(...))`. */
-export function streamChat(request: ChatRequest, options: StreamOptions = {}): ChatStream {
+export function streamChat(request: ChatStreamRequest, options: StreamOptions = {}): ChatStream {
   return new ChatStream(request, options);
 }
 

@@ -1,33 +1,51 @@
-/** The API's request and response shapes (see the project README). */
+/** Readable names for the API's request and response shapes. Every JSON shape is generated from the OpenAPI
+ * document (`make openapi` writes docs/openapi.json; `npm run generate` turns it into api-types.ts): nothing here
+ * repeats a field. The stream's parts are written here because the document describes them only as a JSON schema
+ * inside each server-sent event's `data`, which openapi-typescript does not turn into types. */
 
-export type Persona = 'assistant' | 'customer_support' | 'code_teacher' | 'json_extractor';
+import type { paths } from './api-types.js';
 
-export interface ChatTurn {
-  role: 'user' | 'assistant';
-  content: string;
-}
+type Operation<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
 
-export interface ChatRequest {
-  message: string;
-  conversation_history?: ChatTurn[];
-  persona?: Persona | (string & {});
-  model?: string;
-  temperature?: number;
-  max_tokens?: number;
-  top_p?: number;
-  frequency_penalty?: number;
-  presence_penalty?: number;
-}
+type JsonBody<P extends keyof paths, M extends keyof paths[P]> =
+  Operation<P, M> extends { requestBody?: { content: { 'application/json': infer Body } } } ? Body : never;
+
+type JsonAnswer<P extends keyof paths, M extends keyof paths[P]> =
+  Operation<P, M> extends { responses: { 200: { content: { 'application/json': infer Answer } } } } ? Answer : never;
+
+/** `POST /api/chat`'s body. */
+export type ChatRequest = JsonBody<'/api/chat', 'post'>;
+export type ChatTurn = NonNullable<ChatRequest['conversation_history']>[number];
+export type ChatResponse = JsonAnswer<'/api/chat', 'post'>;
+
+/** `POST /api/chat/stream`'s body: a `ChatRequest`, or the AI SDK's `{messages}` that `useChat` sends. */
+export type ChatStreamRequest = JsonBody<'/api/chat/stream', 'post'>;
+
+export type SentimentRequest = JsonBody<'/api/sentiment', 'post'>;
+export type SentimentResult = JsonAnswer<'/api/sentiment', 'post'>;
+
+/** `POST /api/image/classify` as JSON (the other ways are a multipart upload or the image bytes). */
+export type ClassifyRequest = JsonBody<'/api/image/classify', 'post'>;
+export type ClassifyResult = JsonAnswer<'/api/image/classify', 'post'>;
+export type ImageLabel = ClassifyResult['labels'][number];
+
+export type FaqRequest = JsonBody<'/api/faq', 'post'>;
+/** `source: 'faq'` carries the matched entry and the nearest ones; `'model'` and `'handoff'` only the answer. */
+export type FaqAnswer = JsonAnswer<'/api/faq', 'post'>;
+export type FaqMatch = Extract<FaqAnswer, { source: 'faq' }>['matches'][number];
+
+/** `GET /api/usage`'s query: the last `days`, or `from`..`to`, grouped `by` day, model or caller. */
+export type UsageQuery = NonNullable<Operation<'/api/usage', 'get'>['parameters']['query']>;
+export type UsageReport = JsonAnswer<'/api/usage', 'get'>;
+export type UsageRow = UsageReport['total'];
+export type UsageBudget = UsageReport['budget'];
+
+/** The body of every error answer. */
+export type ErrorBody = Operation<'/api/chat', 'post'>['responses'][422]['content']['application/json'];
+
+// The stream: AI SDK UI message stream (v5) parts, one JSON object per event.
 
 export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
-
-export interface ChatResponse {
-  response: string;
-  tokens_used: number;
-  usage: { prompt_tokens: number; completion_tokens: number; cached_tokens: number; estimated: boolean };
-  model: string;
-  finish_reason: FinishReason | (string & {});
-}
 
 /** The `data-usage` part of a streamed answer. */
 export interface StreamUsage {
@@ -40,7 +58,7 @@ export interface StreamUsage {
   costKrw?: number;
 }
 
-/** The parts of the AI SDK UI message stream (v5) that airelay sends, and the other ones a v5 client knows. */
+/** The parts airelay sends, and the other ones a v5 client knows. */
 export type StreamPart =
   | { type: 'start'; messageId?: string; messageMetadata?: unknown }
   | { type: 'start-step' }
@@ -59,71 +77,3 @@ export type StreamPart =
   | { type: 'source-url' | 'source-document' | 'file'; [field: string]: unknown };
 
 export type ChatStatus = 'submitted' | 'streaming' | 'ready' | 'error';
-
-export interface SentimentResult {
-  sentiment: 'positive' | 'negative' | 'neutral';
-  score: number;
-  keywords: string[];
-  model: string;
-}
-
-export interface ImageLabel {
-  label: string;
-  score: number;
-}
-
-export interface ClassifyResult {
-  labels: ImageLabel[];
-  model: string;
-}
-
-export interface FaqMatch {
-  id: string;
-  question: string;
-  score: number;
-}
-
-export interface FaqAnswer {
-  source: 'faq' | 'model' | 'handoff';
-  answer: string;
-  confidence: number;
-  faq_id?: string;
-  matched_question?: string;
-  matches?: FaqMatch[];
-}
-
-export interface UsageRow {
-  key: string;
-  calls: number;
-  /** Calls that failed. */
-  errors: number;
-  /** Calls the client cancelled (a stopped stream); not counted in `errors`. */
-  cancelled: number;
-  prompt_tokens: number;
-  cached_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  cost_krw: number;
-}
-
-/** Today's budget: the global one in an operator's report (`scope: 'all'`), else the caller's own. */
-export interface UsageBudget {
-  day: string;
-  limit_usd: number;
-  used_usd: number;
-  remaining_usd: number;
-  resets_in_s: number;
-  caller?: { identity: string; limit_usd: number; used_usd: number; remaining_usd: number };
-}
-
-export interface UsageReport {
-  from: string;
-  to: string;
-  by: 'day' | 'model' | 'identity';
-  /** `caller`: the caller's own usage; `all`: every caller's (an operator's key or sign-in claim). */
-  scope: 'caller' | 'all';
-  rows: UsageRow[];
-  total: UsageRow;
-  budget: UsageBudget;
-  prices: unknown;
-}

@@ -1,14 +1,5 @@
 import { requestJson, type CallOptions } from './http.js';
-import type { UsageReport } from './types.js';
-
-export interface UsageQuery {
-  /** The last N days, today included (default 7 on the server). */
-  days?: number;
-  by?: 'day' | 'model' | 'identity';
-  /** First and last day (UTC, YYYY-MM-DD), instead of `days`. */
-  from?: string;
-  to?: string;
-}
+import type { UsageQuery, UsageReport } from './types.js';
 
 /** `GET /api/usage`: calls, tokens and cost per day, model or caller, with today's budget. */
 export function usage(query: UsageQuery = {}, options: CallOptions = {}): Promise<UsageReport> {

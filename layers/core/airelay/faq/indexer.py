@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 from .. import usage
 from ..errors import BudgetExceeded
+from ..observability import bind_request
 from ..providers import registry
 from ..providers.base import Embedder, Embeddings
 from ..settings import Settings, get_settings
@@ -17,6 +18,10 @@ from .source import FORMATS, FaqSourceError
 
 log = logging.getLogger("airelay.faq")
 INDEXER_IDENTITY = "system:faq-indexer"
+
+# One event loop for the container's life: the embedding model's async HTTP client (made once, kept in the registry)
+# belongs to the loop it first ran on, so every event runs on that same loop.
+_runner = asyncio.Runner()
 
 
 class MeteredEmbedder(Embedder):
@@ -51,10 +56,12 @@ def sources_in(event: dict, prefix: str) -> tuple[list[str], list[str]]:
 
 
 async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict:
+    request_id = request_id or uuid.uuid4().hex
+    bind_request(request_id, INDEXER_IDENTITY)  # its log lines name the invocation and the indexer, as its usage rows
     urls, skipped = sources_in(event, settings.faq_source_prefix)
     built, rejected = [], []
     if urls:
-        caller = usage.Caller(request_id or uuid.uuid4().hex, INDEXER_IDENTITY, "faq_indexer")
+        caller = usage.Caller(request_id, INDEXER_IDENTITY, "faq_indexer")
         embedder = MeteredEmbedder(await registry.embedder(settings.faq_embedding_model), caller)
         for url in urls:
             try:
@@ -89,4 +96,4 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
 
 
 def handle_s3_event(event: dict, request_id: str = "") -> dict:
-    return asyncio.run(rebuild(event, get_settings(), request_id))
+    return _runner.run(rebuild(event, get_settings(), request_id))

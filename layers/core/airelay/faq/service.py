@@ -49,6 +49,12 @@ class IndexHolder:
             self.checked_at = now
             return self._refresh()
 
+    def recheck(self) -> FaqIndex:
+        """Checks the version now, however recently it was checked."""
+        with self._lock:
+            self.checked_at = self.clock()
+            return self._refresh()
+
     def _refresh(self) -> FaqIndex:
         try:
             version = self.stored.version()
@@ -196,6 +202,16 @@ def bot_for(settings: Settings, clock=time.monotonic) -> FaqBot:
     if bot is None:
         bot = _bots.setdefault(settings, FaqBot(settings, clock))
     return bot
+
+
+def recheck_indexes() -> None:
+    """Checks every kept bot's index against its store now, loading a newer one (after a SnapStart restore: the
+    snapshot's index and its last check may be days old). A failed check keeps the index, as a request's would."""
+    for bot in list(_bots.values()):
+        try:
+            bot.holder.recheck()
+        except AirelayError as exc:
+            log.warning("FAQ index %s: not usable after the restore (%s)", bot.holder.stored.url, exc.code)
 
 
 def forget_bots() -> None:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import cache
 from pathlib import Path
+
+from .. import aws
+from ..settings import get_settings
+
+if get_settings().faq_index_url.startswith("s3://"):  # the FAQ function and its indexer: S3 client made at INIT
+    aws.prepare("s3")
 
 
 def open_object(url: str) -> FileObject | S3Object:
@@ -69,7 +74,7 @@ class S3Object:
 
     def version(self) -> str | None:
         try:
-            return s3_client().head_object(Bucket=self.bucket, Key=self.key)["ETag"]
+            return aws.clients().s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
         except Exception as exc:
             if is_missing(exc):
                 return None
@@ -77,7 +82,7 @@ class S3Object:
 
     def read(self) -> tuple[bytes, str]:
         try:
-            answer = s3_client().get_object(Bucket=self.bucket, Key=self.key)
+            answer = aws.clients().s3.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as exc:
             if is_missing(exc):
                 raise FileNotFoundError(self.url) from None
@@ -85,23 +90,11 @@ class S3Object:
         return answer["Body"].read(), answer["ETag"]
 
     def write(self, data: bytes) -> str:
-        return s3_client().put_object(
+        return aws.clients().s3.put_object(
             Bucket=self.bucket, Key=self.key, Body=data, ContentType="application/octet-stream"
         )["ETag"]
 
 
 def is_missing(exc: Exception) -> bool:
-    error = getattr(exc, "response", {}).get("Error", {})
+    error = getattr(exc, "response", {}).get("Error", {})  # botocore's ClientError
     return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
-
-
-def s3_client():
-    # One client per container; boto3 reads AWS_ENDPOINT_URL (moto server in tests) when it creates it.
-    return _s3_client(os.environ.get("AWS_ENDPOINT_URL", ""), os.environ.get("AWS_REGION", ""))
-
-
-@cache
-def _s3_client(endpoint: str, region: str):
-    import boto3
-
-    return boto3.client("s3")

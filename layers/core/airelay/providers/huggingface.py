@@ -44,6 +44,11 @@ class HuggingFaceClient:
             follow_redirects=False,
         )
 
+    def reconnect(self) -> None:
+        """The same client with an empty connection pool (after a SnapStart restore)."""
+        old = self.http
+        self.http = httpx2.AsyncClient(base_url=old.base_url, headers=old.headers, timeout=old.timeout)
+
     async def post(self, model: str, **kwargs) -> object:
         if not MODEL_NAME.match(model):
             raise NotConfigured(f"'{model[:80]}' is not a Hugging Face model id.")

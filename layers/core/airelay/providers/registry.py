@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import anyio
 
+from .. import aws
 from ..errors import InvalidInput, NotConfigured, ProviderUnavailable
 from ..settings import Settings, get_settings
 from .base import ChatModel, Embedder, ImageClassifier, TextClassifier, split_model_id
@@ -12,6 +15,16 @@ _chat_models: dict[str, ChatModel] = {}
 _embedders: dict[str, Embedder] = {}
 _text_classifiers: dict[str, TextClassifier] = {}
 _image_classifiers: dict[str, ImageClassifier] = {}
+
+
+def reads_keys_from_ssm(settings: Settings) -> bool:
+    return bool(settings.openai_api_key_param and not settings.openai_api_key) or bool(
+        settings.hf_token_param and not settings.hf_token
+    )
+
+
+if reads_keys_from_ssm(get_settings()):
+    aws.prepare("ssm")  # keys are read through Powertools Parameters: its provider and SSM client are made at INIT
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
@@ -40,16 +53,24 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
     import httpx2
     import openai
 
-    from .openai_compat import OpenAICompatChatModel, note_rate_limit
+    from .openai_compat import OpenAICompatChatModel
 
     client = openai.AsyncOpenAI(
         api_key=key,
         base_url=base_url,
         timeout=httpx2.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
         max_retries=settings.upstream_max_retries,
-        http_client=openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]}),
+        http_client=_chat_http_client(),
     )
     return OpenAICompatChatModel(model_id, client, settings)
+
+
+def _chat_http_client():
+    import openai
+
+    from .openai_compat import note_rate_limit
+
+    return openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]})
 
 
 def _key_from_ssm(settings: Settings) -> str:
@@ -57,10 +78,8 @@ def _key_from_ssm(settings: Settings) -> str:
         return "unused"  # self-hosted OpenAI-compatible servers often need no key
     if not settings.openai_api_key_param:
         raise ProviderUnavailable("No key is configured for the model provider.")
-    from aws_lambda_powertools.utilities import parameters
-
     try:
-        return parameters.get_parameter(settings.openai_api_key_param, decrypt=True, max_age=300)
+        return aws.clients().parameters.get(settings.openai_api_key_param, decrypt=True, max_age=300)
     except Exception:
         raise ProviderUnavailable("The model provider's key could not be read.") from None
 
@@ -144,12 +163,24 @@ async def _hf_client(settings: Settings):
 def _hf_token_from_ssm(settings: Settings) -> str:
     if not settings.hf_token_param:
         raise ProviderUnavailable("No Hugging Face token is configured (HF_TOKEN_PARAM).")
-    from aws_lambda_powertools.utilities import parameters
-
     try:
-        return parameters.get_parameter(settings.hf_token_param, decrypt=True, max_age=300)
+        return aws.clients().parameters.get(settings.hf_token_param, decrypt=True, max_age=300)
     except Exception:
         raise ProviderUnavailable("The Hugging Face token could not be read.") from None
+
+
+def renew_connections() -> None:
+    """Gives every kept provider that calls out a new HTTP client, its pool empty, with the same key and settings
+    (after a SnapStart restore, connections pooled before the snapshot lead nowhere). In-process models stay."""
+    openai = sys.modules.get("openai")  # no provider made an OpenAI client if the SDK was never imported
+    for model in (*_chat_models.values(), *_embedders.values()):
+        if openai is not None and isinstance(getattr(model, "client", None), openai.AsyncOpenAI):
+            http_client = _chat_http_client() if isinstance(model, ChatModel) else openai.DefaultAsyncHttpx2Client()
+            model.client = model.client.copy(http_client=http_client)
+    for model in (*_text_classifiers.values(), *_image_classifiers.values()):
+        hf_client = getattr(model, "client", None)
+        if hasattr(hf_client, "reconnect"):  # the Hugging Face client, shared by both classifiers
+            hf_client.reconnect()
 
 
 def forget_chat_models() -> None:

@@ -6,6 +6,7 @@ import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from .. import aws
 from ..providers.base import Usage
 from ..settings import Settings, get_settings
 from .ledger import UsageLedger
@@ -15,14 +16,17 @@ from .pricing import load_prices
 _meter: Meter | None = None
 _meter_lock = threading.Lock()  # functions served side by side locally may ask for it at the same moment
 
+if get_settings().usage_table:  # every function meters or reads usage: its DynamoDB client is made at INIT
+    aws.prepare("dynamodb")
+    from . import dynamodb  # noqa: F401
+
 
 def open_ledger(settings: Settings) -> UsageLedger:
     """DynamoDB when USAGE_TABLE names a table (on AWS), else the SQLite file (local)."""
     if settings.usage_table:
-        from .dynamo_api import DynamoApi
         from .dynamodb import DynamoLedger
 
-        return DynamoLedger(settings.usage_table, DynamoApi(), settings.usage_retention_days)
+        return DynamoLedger(settings.usage_table, aws.clients(), settings.usage_retention_days)
     from .sqlite import SqliteLedger
 
     return SqliteLedger(settings.usage_db_path, settings.usage_retention_days)

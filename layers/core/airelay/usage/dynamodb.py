@@ -1,4 +1,5 @@
-"""The usage ledger in DynamoDB (the UsageTable): conditional ADD for holds, no read-modify-write.
+"""The usage ledger in DynamoDB (the UsageTable), through boto3's DynamoDB client: conditional ADD for holds, no
+read-modify-write. Retries, timeouts and endpoints are the client's (airelay.aws).
 
 Items: counters at pk "DAY#<day>", sk "total", "id:<identity>" or "model:<model id>"; call rows at pk
 "CALLS#<day>", sk "<time>#<call id>", with `expires_at` (epoch seconds) for the table's TTL. Counters stay small
@@ -10,8 +11,10 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 
-from .dynamo_api import DynamoApi, DynamoError
+from botocore.exceptions import ClientError
+
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
 
 STATS = {
@@ -46,6 +49,15 @@ def number(value) -> dict:
     return {"N": str(value)}
 
 
+def attempt(write) -> BaseException | None:
+    """Runs one write; returns its failure instead of raising it, so the writes sent with it still finish."""
+    try:
+        write()
+    except Exception as error:
+        return error
+    return None
+
+
 def counter_totals(item: dict) -> Totals:
     get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
     return Totals(
@@ -61,9 +73,11 @@ def counter_totals(item: dict) -> Totals:
 
 
 class DynamoLedger(UsageLedger):
-    def __init__(self, table: str, api: DynamoApi, retention_days: int = 90) -> None:
+    def __init__(self, table: str, aws, retention_days: int = 90) -> None:
+        """`aws`: the container's airelay.aws.Clients; the ledger asks it for the DynamoDB client at each call, so
+        a client made anew by a restore hook is used at once."""
         self.table = table
-        self.api = api
+        self.aws = aws
         self.retention_s = retention_days * 86400
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="usage-ledger")
 
@@ -87,22 +101,19 @@ class DynamoLedger(UsageLedger):
         try:
             if room < 0:
                 return OverLimit(hold, self._committed(day, hold.key))
-            self.api.call(
-                "UpdateItem",
-                {
-                    "TableName": self.table,
-                    "Key": self.counter(day, hold.key),
-                    "UpdateExpression": "ADD committed :amount",
-                    "ConditionExpression": "attribute_not_exists(committed) OR committed <= :room",
-                    "ExpressionAttributeValues": {":amount": number(amount), ":room": number(room)},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                },
+            self.aws.dynamodb.update_item(
+                TableName=self.table,
+                Key=self.counter(day, hold.key),
+                UpdateExpression="ADD committed :amount",
+                ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
+                ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return None
-        except DynamoError as refused:
-            if refused.code != "ConditionalCheckFailedException":
+        except ClientError as refused:
+            if refused.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 return refused
-            item = refused.body.get("Item") or {}
+            item = refused.response.get("Item") or {}
             committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
             return OverLimit(hold, committed)
         except Exception as error:
@@ -110,59 +121,53 @@ class DynamoLedger(UsageLedger):
 
     def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
         for hold in holds:
-            self.api.call(
-                "UpdateItem",
-                {
-                    "TableName": self.table,
-                    "Key": self.counter(day, hold.key),
-                    "UpdateExpression": "ADD committed :amount",
-                    "ExpressionAttributeValues": {":amount": number(-amount)},
-                },
+            self.aws.dynamodb.update_item(
+                TableName=self.table,
+                Key=self.counter(day, hold.key),
+                UpdateExpression="ADD committed :amount",
+                ExpressionAttributeValues={":amount": number(-amount)},
             )
 
     def _committed(self, day: str, key: str) -> Decimal:
-        item = self.api.call(
-            "GetItem", {"TableName": self.table, "Key": self.counter(day, key), "ConsistentRead": True}
-        ).get("Item")
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=self.counter(day, key), ConsistentRead=True).get(
+            "Item"
+        )
         return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
     def settle(self, row: UsageRow, reserved: Decimal) -> None:
         """Five single-item writes at once, not a transaction: transactions on the day's total item would cancel
-        each other under concurrency (TransactionConflict). Each write is retried on its own; if one still fails,
-        its hold stays counted, so the budget errs on the side of refusing, never of overspending."""
-        writes = []
-        for key, was_held in settle_keys(row):
-            release = reserved if was_held else Decimal(0)
-            writes.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": self.counter(row.day, key),
-                        "UpdateExpression": COUNTER_UPDATE,
-                        "ExpressionAttributeValues": {
-                            ":committed": number(row.cost_usd - release),
-                            ":spent": number(row.cost_usd),
-                            ":one": number(1),
-                            ":errors": number(int(row.status == "error")),
-                            ":cancelled": number(int(row.status == "cancelled")),
-                            ":prompt": number(row.prompt_tokens),
-                            ":cached": number(row.cached_tokens),
-                            ":completion": number(row.completion_tokens),
-                        },
-                    }
-                }
+        each other under concurrency (TransactionConflict). Each write is retried on its own (the client's retries);
+        if one still fails, its hold stays counted, so the budget errs on the side of refusing, never of
+        overspending."""
+        client = self.aws.dynamodb
+        writes = [
+            partial(
+                client.update_item,
+                TableName=self.table,
+                Key=self.counter(row.day, key),
+                UpdateExpression=COUNTER_UPDATE,
+                ExpressionAttributeValues={
+                    ":committed": number(row.cost_usd - (reserved if was_held else 0)),
+                    ":spent": number(row.cost_usd),
+                    ":one": number(1),
+                    ":errors": number(int(row.status == "error")),
+                    ":cancelled": number(int(row.status == "cancelled")),
+                    ":prompt": number(row.prompt_tokens),
+                    ":cached": number(row.cached_tokens),
+                    ":completion": number(row.completion_tokens),
+                },
             )
-        writes.append({"Put": {"TableName": self.table, "Item": self.row_item(row)}})
-        self._together(self._write, writes)
+            for key, was_held in settle_keys(row)
+        ]
+        writes.append(partial(client.put_item, TableName=self.table, Item=self.row_item(row)))
+        failed = [failure for failure in self._together(attempt, writes) if failure is not None]
+        if failed:
+            raise failed[0]
 
     def _together(self, work, items: list) -> list:
         """work(item) for every item at once: the first in this thread, the others in the pool."""
         others = [self._pool.submit(work, item) for item in items[1:]]
         return [work(items[0]), *(other.result() for other in others)] if items else []
-
-    def _write(self, write: dict) -> None:
-        operation, request = next(iter(write.items()))
-        self.api.call(f"{operation}Item", request)
 
     def row_item(self, row: UsageRow) -> dict:
         item = {
@@ -206,7 +211,7 @@ class DynamoLedger(UsageLedger):
             arguments["Limit"] = limit
         seen = 0
         while True:
-            page = self.api.call("Query", arguments)
+            page = self.aws.dynamodb.query(**arguments)
             for item in page.get("Items", []):
                 yield item
                 seen += 1

@@ -1,0 +1,135 @@
+"""Lambda SnapStart: what an environment restored from a snapshot must not keep from the one that was snapshotted.
+
+Lambda runs a function's INIT once per published version, snapshots the initialized environment and restores
+every new execution environment from that snapshot. Whatever INIT made is then shared by all of them, and may be
+days old. `after_restore()` makes each restored environment its own again:
+
+- randomness: `random`'s generator (and numpy's legacy one, where numpy is loaded) is reseeded from the OS; every
+  restored copy would otherwise draw the same numbers (e.g. the SDK's retry jitter). `secrets`, `uuid.uuid4` and
+  `os.urandom` read the OS and need nothing;
+- connections and credentials: the AWS clients (airelay.aws: the usage ledger's DynamoDB, S3, SSM) are closed and
+  made again, their credentials resolved anew; the providers that call out get clients with empty connection pools
+  (their keys are kept); no request goes out on a socket whose peer forgot it long ago;
+- time: the FAQ index is checked against its store now, not when the snapshot's clock says it was checked.
+
+`before_snapshot()` closes the same connections, so that the snapshot holds none.
+
+How the hooks are called: in the Mangum functions by the Python runtime, through `snapshot_restore_py` (part of
+the managed runtime only: `register_runtime_hooks()` is a no-op elsewhere); in the chat function, run by the
+Lambda Web Adapter as a separate process, by the adapter's POSTs to AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH and
+AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH (`serve_web_adapter_hooks(app)`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+
+log = logging.getLogger("airelay.snapstart")
+
+
+def reseed_randomness() -> None:
+    random.seed()  # from os.urandom
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()  # the legacy global generator, also from the OS
+
+
+_aws_services: tuple[str, ...] = ()  # the AWS clients the container had made before the snapshot
+
+
+def drop_connections() -> None:
+    """Closes the AWS clients (their connections, and the credentials and parameters they hold) and gives the
+    providers that call out new connection pools."""
+    from . import aws
+    from .providers import registry
+
+    global _aws_services
+    _aws_services = tuple(dict.fromkeys((*_aws_services, *aws.reset())))
+    registry.renew_connections()
+
+
+def renew_aws_clients() -> None:
+    """Makes the AWS clients again, so the first request after a restore finds them made (credentials resolved
+    anew: under SnapStart, from Lambda's container credentials endpoint)."""
+    from . import aws
+
+    global _aws_services
+    if _aws_services:
+        aws.prepare(*_aws_services)
+    _aws_services = ()
+
+
+def recheck_faq_indexes() -> None:
+    if "airelay.faq.service" in sys.modules:  # only the functions that answer FAQ questions hold an index
+        from .faq import service
+
+        service.recheck_indexes()
+
+
+_dropped_for_snapshot = False
+
+
+def before_snapshot() -> None:
+    global _dropped_for_snapshot
+    drop_connections()
+    _dropped_for_snapshot = True
+    log.info("SnapStart: ready for the snapshot")
+
+
+def after_restore() -> None:
+    global _dropped_for_snapshot
+    started = time.perf_counter()
+    reseed_randomness()
+    if not _dropped_for_snapshot:  # nothing was dropped before (no before-snapshot hook ran here): do it now
+        drop_connections()
+    _dropped_for_snapshot = False
+    renew_aws_clients()
+    recheck_faq_indexes()
+    log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
+
+
+def register_runtime_hooks() -> bool:
+    """Registers the hooks with the Python runtime (Mangum functions and plain handlers). Returns whether the
+    runtime's hook library is there: it is on Lambda's managed Python runtimes only."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:
+        return False
+    register_before_snapshot(before_snapshot)
+    register_after_restore(after_restore)
+    return True
+
+
+class WebAdapterHooks:
+    """Pure ASGI middleware answering the Lambda Web Adapter's SnapStart POSTs, outside every other middleware:
+    the adapter sends them itself, with no caller, no key and no request context (it refuses the same paths to
+    anyone from outside with a 403)."""
+
+    def __init__(self, app, before_path: str, after_path: str) -> None:
+        self.app = app
+        self.hooks = {before_path: before_snapshot, after_path: after_restore}
+
+    async def __call__(self, scope, receive, send) -> None:
+        hook = self.hooks.get(scope.get("path")) if scope["type"] == "http" else None
+        if hook is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        hook()  # blocking for a moment is fine: no request is served while the adapter waits for its answer
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def serve_web_adapter_hooks(app) -> bool:
+    """Adds WebAdapterHooks to a FastAPI app run behind the Lambda Web Adapter with the SnapStart paths set (the
+    chat function on Lambda); elsewhere the paths are not served at all. Returns whether it did."""
+    from .settings import get_settings
+
+    settings = get_settings()
+    before, after = settings.lwa_before_checkpoint_path, settings.lwa_after_restore_path
+    if not (settings.behind_web_adapter and before and after):
+        return False
+    app.add_middleware(WebAdapterHooks, before_path=before, after_path=after)
+    return True
