@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-port", type=int, default=int(os.environ.get("LOCAL_MODEL_PORT", "8081")))
     args = parser.parse_args(argv)
     load_dotenv_file()
+    # The terminal shows the log lines; the functions' EMF metric documents only when .env asks for them.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     signal.signal(signal.SIGTERM, stop_on_sigterm)  # uvicorn re-raises it after its shutdown: clean up then
     model = None
     if choose_chat_backend():

@@ -6,6 +6,7 @@ python -m local.invoke chat --event events/chat_buffered.json
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event", "-e", required=True, type=Path, help="an API Gateway event file (see events/)")
     args = parser.parse_args(argv)
     event = json.loads(args.event.read_text("utf-8"))
-    response = Container(find_function(args.function)).invoke(event).result()
+    with contextlib.redirect_stdout(sys.stderr):  # the function's own lines (logs, metrics) go where SAM shows them
+        response = Container(find_function(args.function)).invoke(event).result()
     json.dump(response, sys.stdout, ensure_ascii=False, indent=2)
     print()
     return 0

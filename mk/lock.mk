@@ -25,9 +25,14 @@ FUNCTION_LOCKS := $(patsubst %.txt,%.lock,$(wildcard functions/*/requirements.tx
 
 .PHONY: lock
 
+# What Lambda's runtime provides (layers/core/requirements-runtime.txt) is never packaged, also where a layer package
+# depends on it (aws-xray-sdk, for Powertools' Tracer, on botocore): resolved at the runtime's pins, left out of the lock.
+RUNTIME := layers/core/requirements-runtime.txt
+
 lock: $(if $(filter $(VENV)/bin/uv,$(UV)),venv)
-	@echo "==> locking $(LAYER_LOCK) (arm64, CPython 3.12)"
-	@$(UV_COMPILE) $(LAMBDA_TARGET) layers/core/requirements.txt -o $(LAYER_LOCK)
+	@echo "==> locking $(LAYER_LOCK) (arm64, CPython 3.12, without what Lambda's runtime provides)"
+	@$(UV_COMPILE) $(LAMBDA_TARGET) layers/core/requirements.txt -c $(RUNTIME) \
+		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' $(RUNTIME)) -o $(LAYER_LOCK)
 	@# A function's lock: what it needs beyond the layer, at the layer's versions (the layer is on its path).
 	@for lock in $(FUNCTION_LOCKS); do \
 		echo "==> locking $$lock (arm64, CPython 3.12, without the layer's packages)"; \

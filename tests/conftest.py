@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,26 @@ def pytest_runtest_call(item):
     if problem:
         pytest.fail(problem, pytrace=False)
     return result
+
+
+class CurrentStdout:
+    """Writes to whatever sys.stdout is at the moment: pytest swaps it between a test's phases."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def printed(capsys):
+    """What the functions print to stdout, which CloudWatch Logs receives on Lambda: Powertools' JSON log lines and
+    EMF metric documents. Read as Powertools' docs test them (capsys); its Logger keeps the stream it was made with,
+    so for the test it writes to the current one. Calling the fixture returns the lines printed since the last call."""
+    from airelay.observability import logger
+
+    handler = logger.registered_handler
+    made_with = handler.setStream(CurrentStdout())
+    yield lambda: capsys.readouterr().out.splitlines()
+    handler.setStream(made_with)

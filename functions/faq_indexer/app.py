@@ -3,9 +3,15 @@ FAQ_INDEX_URL (a plain Lambda handler for S3 ObjectCreated events; not behind th
 
 from airelay import snapstart
 from airelay.faq.indexer import handle_s3_event
+from airelay.observability import configure, logger, metrics, tracer
+from airelay.settings import get_settings
 
+configure(get_settings())  # what create_app does for the functions behind the API
 snapstart.register_runtime_hooks()
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
-    return handle_s3_event(event, getattr(context, "aws_request_id", ""))
+    return handle_s3_event(event, context.aws_request_id)

@@ -181,6 +181,9 @@ def test_local_invoke_runs_a_functions_handler_with_an_event_file(tmp_path):
     assert json.loads(response["body"])["response"] == FakeUpstream.REPLY_TEXT
     assert response["headers"]["x-request-id"] == event["requestContext"]["requestId"]
     assert [m["content"] for m in asked[0]["messages"]][-1] == json.loads(event["body"])["message"]
+    # AND the function's own output went to stderr, as SAM shows it: the call's EMF metric document
+    [document] = [json.loads(line) for line in result.stderr.splitlines() if line.startswith('{"_aws"')]
+    assert (document["function"], document["model"], document["Calls"]) == ("chat", "openai/gpt-4o-mini", [1.0])
 
 
 def test_local_invoke_names_the_functions_when_one_is_unknown():

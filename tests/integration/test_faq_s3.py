@@ -121,13 +121,17 @@ def test_build_to_s3_serve_rebuild_on_upload_and_reload(s3, tmp_path):
     assert status == 200 and body["answer"] == "배송비는 이제 2,500원입니다."
 
 
-def test_the_indexer_rejects_a_bad_source_without_touching_the_index(s3):
+def test_the_indexer_rejects_a_bad_source_without_touching_the_index(s3, printed):
     s3.put_object(Bucket=BUCKET, Key="index/faq-index.bin", Body=b"the previous index")
     s3.put_object(Bucket=BUCKET, Key="source/faq.yaml", Body=b"entries:\n  - id: a\n    question: q\n")
     indexer = Container(find_function("FaqIndexerFunction"))
     outcome = indexer.invoke(upload_event("source/faq.yaml")).result(timeout=60)
     assert outcome["built"] == [] and "answer" in outcome["rejected"][0]["error"]
     assert s3.get_object(Bucket=BUCKET, Key="index/faq-index.bin")["Body"].read() == b"the previous index"
+    # AND it logged why, as JSON with the invocation's request id and the indexer's identity (as its usage rows)
+    [rejected] = [json.loads(line) for line in printed() if "rejected" in line and '"_aws"' not in line]
+    assert rejected["level"] == "ERROR" and rejected["identity"] == "system:faq-indexer"
+    assert rejected["request_id"] == rejected["function_request_id"]
     # AND keys outside the source prefix are ignored
     outcome = indexer.invoke(upload_event("index/faq-index.bin")).result(timeout=60)
     assert outcome == {"built": [], "rejected": [], "skipped": ["index/faq-index.bin"]}

@@ -23,9 +23,7 @@ class Lines(logging.Handler):
 @pytest.fixture
 def captured():
     handler = Lines()
-    from airelay.logs import JsonLines
-
-    handler.setFormatter(JsonLines())
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     loggers = [logging.getLogger(), logging.getLogger("airelay")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
@@ -38,7 +36,7 @@ def captured():
 
 
 @pytest.mark.upstream_failure
-def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, captured, capsys):
+def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, captured, printed):
     with FakeUpstream() as upstream:
         api = local_api(
             CHAT_MODEL="openai/gpt-4o-mini",
@@ -46,7 +44,6 @@ def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, capt
             OPENAI_API_KEY=KEY,
             UPSTREAM_MAX_RETRIES=0,
             LOG_LEVEL="DEBUG",
-            AIRELAY_METRICS="true",
         )
         upstream.script(
             Status(401),
@@ -59,14 +56,15 @@ def test_keys_and_upstream_bodies_stay_out_of_responses_and_logs(local_api, capt
         bodies = [httpx.post(f"{api}/api/chat", json={"message": "hi"}, timeout=10).text for _ in range(4)]
         bodies += [httpx.post(f"{api}/api/chat/stream", json={"message": "hi"}, timeout=10).text for _ in range(2)]
         secret_marker = upstream.SECRET_MARKER
-    printed = capsys.readouterr().out
-    everything = "\n".join(bodies + captured) + printed
+    lines = printed()
+    everything = "\n".join(bodies + captured + lines)
     assert KEY not in everything and secret_marker not in everything
     assert "Traceback" not in "\n".join(bodies)
-    # AND airelay's own lines are JSON carrying the request id and the caller
-    ours = [json.loads(line) for line in printed.splitlines() if line.startswith("{") and '"logger": "airelay' in line]
+    # AND airelay's own lines are Powertools' JSON carrying the request id and the caller
+    documents = [json.loads(line) for line in lines if line.startswith("{")]
+    ours = [line for line in documents if line.get("service") == "airelay" and "_aws" not in line]
     assert ours and all(line["request_id"] and line["identity"] == "ip:127.0.0.1" for line in ours)
-    # AND each AI call printed one embedded-metric line
-    metrics = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
+    # AND each AI call printed one EMF document
+    metrics = [document for document in documents if "_aws" in document]
     assert len(metrics) == 6 and {m["status"] for m in metrics} == {"ok", "error"}
-    assert sum(m["Errors"] for m in metrics) == 5 and sum(m["Cancelled"] for m in metrics) == 0
+    assert sum(m["Failures"][0] for m in metrics) == 5 and sum(m["Cancellations"][0] for m in metrics) == 0

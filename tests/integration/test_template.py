@@ -842,6 +842,28 @@ def test_the_stage_writes_a_json_access_log_kept_for_the_retention(raw, translat
     assert stage["Properties"]["TracingEnabled"] is True
 
 
+def test_every_function_is_traced_and_logs_to_its_own_group_kept_for_the_retention(raw, translated):
+    for name in FUNCTIONS:
+        # GIVEN each function as CloudFormation gets it
+        function = translated["Resources"][name]["Properties"]
+        # THEN X-Ray records it (Powertools' Tracer adds its spans) and its role may send the traces
+        assert function["TracingConfig"] == {"Mode": "Active"}, name
+        role = translated["Resources"][f"{name}Role"]["Properties"]
+        assert any("AWSXrayWriteOnlyAccess" in json.dumps(arn) for arn in role["ManagedPolicyArns"]), name
+        # AND it writes to a log group of its own, made by the stack with FunctionLogRetentionDays
+        group_name = function["LoggingConfig"]["LogGroup"]["Ref"]
+        group = raw["Resources"][group_name]
+        assert group["Type"] == "AWS::Logs::LogGroup" and group["Properties"]["RetentionInDays"] == {
+            "Ref": "FunctionLogRetentionDays"
+        }
+        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{name}"}
+    # AND Powertools gets the metric namespace from its environment, but no POWERTOOLS_SERVICE_NAME: the code names
+    # the service (airelay.* loggers are children of the Logger named after it), and in the environment it would
+    # become a third dimension of every AI call's metrics, which are by function and model
+    variables = raw["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Airelay" and "POWERTOOLS_SERVICE_NAME" not in variables
+
+
 def deploy_refused(raw: dict, **values) -> bool:
     """CloudFormation's parameter checks: AllowedPattern on each value (each entry of a list), then the Rules."""
     params = {name: spec.get("Default", "") for name, spec in raw["Parameters"].items()}

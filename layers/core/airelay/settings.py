@@ -18,7 +18,7 @@ def _list(value: str) -> tuple[str, ...]:
 class Settings:
     stage: str = field(default="local", metadata={"env": "AIRELAY_STAGE"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
-    metrics: bool = field(default=False, metadata={"env": "AIRELAY_METRICS"})
+    metrics_namespace: str = field(default="Airelay", metadata={"env": "POWERTOOLS_METRICS_NAMESPACE"})
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
     body_read_timeout_s: float = field(default=10.0, metadata={"env": "BODY_READ_TIMEOUT_S"})

@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException
 
 from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
 from .identity import Gate, request_id_of, who_from
-from .logs import configure as configure_logs
-from .logs import current_request
+from .observability import bind_request
+from .observability import configure as configure_observability
 from .settings import Settings, get_settings
 from .usage import Caller
 
@@ -27,7 +27,7 @@ EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
     """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
-    configure_logs(settings or get_settings())
+    configure_observability(settings or get_settings())
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
     for router in routers:
         app.include_router(router)
@@ -153,7 +153,7 @@ class Guard:
         if self.declared_length(scope) > self.max_body:
             await self.reply(send, PayloadTooLarge(), extra)
             return
-        current_request.set((request_id, state["who"].identity))
+        bind_request(request_id, state["who"].identity)
 
         started = False
 

@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 from .. import usage
 from ..errors import BudgetExceeded
+from ..observability import bind_request
 from ..providers import registry
 from ..providers.base import Embedder, Embeddings
 from ..settings import Settings, get_settings
@@ -55,10 +56,12 @@ def sources_in(event: dict, prefix: str) -> tuple[list[str], list[str]]:
 
 
 async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict:
+    request_id = request_id or uuid.uuid4().hex
+    bind_request(request_id, INDEXER_IDENTITY)  # its log lines name the invocation and the indexer, as its usage rows
     urls, skipped = sources_in(event, settings.faq_source_prefix)
     built, rejected = [], []
     if urls:
-        caller = usage.Caller(request_id or uuid.uuid4().hex, INDEXER_IDENTITY, "faq_indexer")
+        caller = usage.Caller(request_id, INDEXER_IDENTITY, "faq_indexer")
         embedder = MeteredEmbedder(await registry.embedder(settings.faq_embedding_model), caller)
         for url in urls:
             try:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import anyio
 
 from ..errors import BudgetExceeded, ProviderUnavailable
-from ..logs import emit_call_metrics
+from ..observability import record_call
 from ..providers.base import Usage
 from ..settings import Settings
 from .ledger import TOTAL, Hold, OverLimit, UsageLedger, UsageRow, identity_key
@@ -58,7 +58,7 @@ class Meter:
         self.identity_limit = settings.identity_daily_budget_usd
         self.identity_limits = parse_identity_budgets(settings.identity_budgets)
         self.krw_rate = settings.usd_krw_rate
-        self.metrics = settings.metrics
+        self.metrics_namespace = settings.metrics_namespace
 
     async def run(self, method, *args):
         if self.ledger.remote:
@@ -133,6 +133,5 @@ class Meter:
                 await self.run(self.ledger.settle, row, call.reserved)
             except Exception:
                 log.exception("usage ledger unavailable at settle", extra={"request_id": call.request_id})
-        if self.metrics:
-            emit_call_metrics(row)
+        record_call(row, self.metrics_namespace)
         return cost
