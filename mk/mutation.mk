@@ -1,0 +1,11 @@
+# Mutation testing; included from the main Makefile. Never part of `make test`.
+#
+#   make mutation   mutants of the usage ledger and budgets, the auth and CORS middleware, the image fetcher and the
+#                   FAQ bot (bench/mutation.py), each run against its target's fast tests; survivors with their
+#                   verdicts in bench/results/mutation.md (docs/mutation.md). Fails while a survivor has no verdict.
+#                   MUTATION_ONLY="usage web" runs some targets. About 30 minutes on 2 cores.
+
+.PHONY: mutation
+
+mutation: venv
+	@$(PY) -m bench.mutation $(if $(MUTATION_ONLY),--only $(MUTATION_ONLY))
