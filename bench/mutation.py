@@ -64,6 +64,7 @@ TARGETS = (
         "web",
         ("web.py", "identity.py", "auth.py"),
         (
+            "tests/unit/test_app_front.py",
             "tests/unit/test_web.py",
             "tests/integration/test_sign_in.py",
             "tests/integration/test_caller_identity.py",
@@ -234,7 +235,7 @@ def run_target(target: Target, copy: Path) -> dict:
         outcome = "survived" if code == 0 else "timeout" if code == -9 else "killed"
         results.append({"file": f"airelay/{name}", **mutant, "outcome": outcome, "exit": code, "seconds": seconds})
         if outcome == "survived":
-            results[-1]["diff"] = diff_of(original.decode(), mutated.decode(), f"airelay/{name}")
+            results[-1]["diff"] = diff_of(original, mutated, f"airelay/{name}")
         survived = sum(r["outcome"] == "survived" for r in results)
         left = (time.monotonic() - started) / n * (len(todo) - n)
         print(
