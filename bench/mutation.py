@@ -1,9 +1,10 @@
 """python -m bench.mutation [--only TARGET ...]: mutation testing of the code that refuses callers and limits spend
 (`make mutation`, never part of `make test`). docs/mutation.md explains the choices and the survivors.
 
-cosmic-ray's operators make the mutants; each one is written into a copy of the package (.airelay/mutation/src,
-first on PYTHONPATH), and the target's own fast tests run against it in a child forked from a process that has
-already imported pytest and the heavy libraries, so a mutant costs its tests' time, not an interpreter start.
+cosmic-ray's operators make the mutants; each one is written into a copy of the package (.airelay/mutation/src<N>,
+one per parallel job, first on PYTHONPATH), and the target's own fast tests run against it in a child forked from a
+process that has already imported pytest and the heavy libraries, so a mutant costs its tests' time, not an
+interpreter start.
 A mutant is killed when its tests fail (or overrun three times their clean time), and survives when they pass.
 Survivors are written to bench/results/mutation.md with their verdict from bench/mutation_verdicts.yaml; the run
 fails while a survivor has no verdict there.
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import compileall
 import difflib
+import importlib.util
 import json
 import os
+import py_compile
 import shutil
 import signal
 import sys
@@ -131,12 +135,13 @@ def kept(operator: str) -> bool:
         return target in COMPARISON.get(source, ())
     if kind == "ReplaceUnaryOperator":
         return pair.startswith("Delete_") or pair == "USub_UAdd"
-    return kind not in ("VariableReplacer", "VariableInserter")
+    return kind not in ("VariableReplacer", "VariableInserter", "RemoveDecorator")
 
 
 def skipped_spans(source: str, only: tuple[str, ...]) -> tuple[list, list]:
-    """Annotations (never evaluated: every module has `from __future__ import annotations`) and, with `only`, the
-    line ranges of the functions to mutate."""
+    """What is not mutated: annotations (never evaluated: every module has `from __future__ import annotations`) and
+    decorators (dataclass options, abstractmethod, cache: a dropped one fails at import or changes no answer); and,
+    with `only`, the line ranges of the functions to mutate."""
     tree = ast.parse(source)
     annotations, wanted = [], []
     for node in ast.walk(tree):
@@ -146,8 +151,11 @@ def skipped_spans(source: str, only: tuple[str, ...]) -> tuple[list, list]:
             args = node.args
             annotations += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation]
             annotations += [a.annotation for a in (args.vararg, args.kwarg) if a and a.annotation]
+            annotations += node.decorator_list
             if node.name in only:
                 wanted.append((node.lineno, node.end_lineno))
+        elif isinstance(node, ast.ClassDef):
+            annotations += node.decorator_list
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
     spans = [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in annotations]
@@ -174,39 +182,57 @@ def mutants(path: Path, only: tuple[str, ...]) -> list[dict]:
     return sorted(found, key=lambda m: (m["line"], m["operator"], m["occurrence"]))
 
 
-def run_tests(args: list[str], timeout: float, log: Path) -> tuple[int, float]:
-    """pytest in a forked child (its own process group, killed with everything it started); -9 on a timeout."""
-    sys.stdout.flush()
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child
+@dataclass
+class Slot:
+    """One test run at a time, against its own copy of the package (mutants are written into the copy)."""
+
+    number: int
+    copy: Path
+    pid: int = 0
+    started: float = 0.0
+    job: tuple | None = None
+
+    def start(self, args: list[str]) -> None:
+        """pytest in a forked child, in its own process group (killed with everything it started)."""
+        sys.stdout.flush()
+        self.started = time.monotonic()
+        self.pid = os.fork()
+        if self.pid:
+            return
         os.setpgid(0, 0)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        out = os.open(WORK / f"slot{self.number}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(out, 1)
         os.dup2(out, 2)
+        src = str(self.copy.parent)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))
+        sys.path.insert(0, src)
         try:
             import pytest
 
-            code = int(pytest.main(args))
+            code = int(pytest.main([*args, "--basetemp", str(WORK / f"tmp{self.number}")]))
         except BaseException:
             code = 99
         os._exit(code)
-    code = None
-    while code is None:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-        elif time.monotonic() - started > timeout:
+
+    def poll(self, timeout: float) -> int | None:
+        """The exit code once the child is done (-9 when it overran `timeout` and was killed), else None."""
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        code = os.waitstatus_to_exitcode(status) if done else None
+        if code is None and time.monotonic() - self.started > timeout:
             code = -9
-        else:
+        if code is not None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if code == -9:
+                os.waitpid(self.pid, 0)
+        return code
+
+    def wait(self, timeout: float) -> int:
+        while (code := self.poll(timeout)) is None:
             time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if code == -9:
-        os.waitpid(pid, 0)
-    return code, time.monotonic() - started
+        return code
 
 
 def diff_of(original: str, mutated: str, name: str) -> list[str]:
@@ -214,51 +240,82 @@ def diff_of(original: str, mutated: str, name: str) -> list[str]:
     return [line for line in lines if line[:1] in "+-" and line[:3] not in ("---", "+++")]
 
 
-def run_target(target: Target, copy: Path) -> dict:
+def mutate(slot: Slot, name: str, mutant: dict) -> tuple[str, str] | None:
+    """Writes the mutant into the slot's copy (its .pyc removed, so the tests compile the mutated source)."""
     from cosmic_ray import plugins
-    from cosmic_ray.mutating import use_mutation
+    from cosmic_ray.mutating import apply_mutation
 
-    log = WORK / f"{target.name}.log"
-    code, clean = run_tests(target.pytest_args(), 1800, log)
+    path = slot.copy / name
+    Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+    original, mutated = apply_mutation(path, plugins.get_operator(mutant["operator"])(), mutant["occurrence"])
+    if mutated is None:
+        return None
+    return original, mutated
+
+
+def restore(slot: Slot, name: str, original: str) -> None:
+    path = slot.copy / name
+    path.write_text(original)
+    py_compile.compile(str(path), doraise=True)
+
+
+def run_target(target: Target, slots: list[Slot]) -> dict:
+    args = target.pytest_args()
+    slots[0].start(args)
+    code = slots[0].wait(1800)
+    clean = time.monotonic() - slots[0].started
     if code != 0:
-        raise SystemExit(f"{target.name}: the tests fail without any mutant (exit {code}); see {log}")
+        raise SystemExit(f"{target.name}: the tests fail without any mutant (exit {code}); see {WORK}/slot0.log")
     timeout = 3 * clean + 10
-    todo = [(name, m) for name in target.files for m in mutants(copy / name, target.only.get(name, ()))]
+    todo = [(name, m) for name in target.files for m in mutants(slots[0].copy / name, target.only.get(name, ()))]
     print(f"[{target.name}] {len(todo)} mutants; clean tests {clean:.1f} s, timeout {timeout:.0f} s", flush=True)
-    results, started = [], time.monotonic()
-    for n, (name, mutant) in enumerate(todo, 1):
-        operator = plugins.get_operator(mutant["operator"])()
-        with use_mutation(copy / name, operator, mutant["occurrence"]) as (original, mutated):
-            if mutated is None:
+    results, started, queue = [], time.monotonic(), list(todo)
+    while queue or any(s.job for s in slots):
+        for slot in slots:
+            if slot.job is None and queue:
+                name, mutant = queue.pop(0)
+                changed = mutate(slot, name, mutant)
+                if changed:
+                    slot.job = (name, mutant, *changed)
+                    slot.start(args)
+            if slot.job is None or (code := slot.poll(timeout)) is None:
                 continue
-            code, seconds = run_tests(target.pytest_args(), timeout, log)
-        outcome = "survived" if code == 0 else "timeout" if code == -9 else "killed"
-        results.append({"file": f"airelay/{name}", **mutant, "outcome": outcome, "exit": code, "seconds": seconds})
-        if outcome == "survived":
-            results[-1]["diff"] = diff_of(original, mutated, f"airelay/{name}")
-        survived = sum(r["outcome"] == "survived" for r in results)
-        left = (time.monotonic() - started) / n * (len(todo) - n)
-        print(
-            f"[{target.name}] {n}/{len(todo)} {name}:{mutant['line']} {mutant['operator'][5:]} {outcome} "
-            f"({seconds:.1f} s) | survived {survived} | about {left / 60:.0f} min left",
-            flush=True,
-        )
+            name, mutant, original, mutated = slot.job
+            slot.job = None
+            restore(slot, name, original)
+            outcome = "survived" if code == 0 else "timeout" if code == -9 else "killed"
+            seconds = time.monotonic() - slot.started
+            results.append({"file": f"airelay/{name}", **mutant, "outcome": outcome, "exit": code, "seconds": seconds})
+            if outcome == "survived":
+                results[-1]["diff"] = diff_of(original, mutated, f"airelay/{name}")
+            survived, n = sum(r["outcome"] == "survived" for r in results), len(results)
+            left = (time.monotonic() - started) / n * (len(todo) - n)
+            print(
+                f"[{target.name}] {n}/{len(todo)} {name}:{mutant['line']} {mutant['operator'][5:]} {outcome} "
+                f"({seconds:.1f} s) | survived {survived} | about {left / 60:.0f} min left",
+                flush=True,
+            )
+        time.sleep(0.05)
+    results.sort(key=lambda r: (r["file"], r["line"], r["operator"], r["occurrence"]))
     return {"target": asdict(target), "clean_seconds": clean, "seconds": time.monotonic() - started, "mutants": results}
 
 
-def prepare() -> Path:
-    """The package copied to WORK, first on the path of this process and of every process the tests start."""
-    shutil.rmtree(WORK / "src", ignore_errors=True)
-    shutil.copytree(PACKAGE, WORK / "src/airelay", ignore=shutil.ignore_patterns("__pycache__"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(WORK / "src"), os.environ.get("PYTHONPATH"))))
-    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # a mutant of the same size and second must not reuse a .pyc
+def prepare(jobs: int) -> list[Slot]:
+    """A compiled copy of the package per slot; this process imports the heavy libraries (never airelay) once."""
+    slots = []
+    for number in range(jobs):
+        copy = WORK / f"src{number}/airelay"
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        compileall.compile_dir(copy, quiet=1)
+        slots.append(Slot(number, copy))
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # a mutant of the same size and second must not leave a .pyc
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     sys.dont_write_bytecode = True
-    sys.path.insert(0, str(WORK / "src"))
     for module in PRELOAD:
         __import__(module)
     assert "airelay" not in sys.modules
-    return WORK / "src/airelay"
+    return slots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,14 +323,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=[t.name for t in TARGETS], help="targets to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default: 2)")
     parser.add_argument("--report", action="store_true", help="only rewrite the report from the stored results")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     if not args.report:
-        copy = prepare()
+        slots = prepare(args.jobs)
         for target in TARGETS:
             if not args.only or target.name in args.only:
-                result = run_target(target, copy)
+                result = run_target(target, slots)
                 (WORK / f"{target.name}.json").write_text(json.dumps(result, indent=1))
     stored = [json.loads(p.read_text()) for t in TARGETS if (p := WORK / f"{t.name}.json").exists()]
     return write_report(stored, VERDICTS, RESULTS)
