@@ -52,7 +52,7 @@ TARGETS = (
     Target(
         "ledger",
         ("usage/ledger.py", "usage/sqlite.py"),
-        ("tests/integration/test_ledger_contract.py", "tests/integration/test_budget_promises.py"),
+        ("tests/integration/test_ledger_contract.py",),
     ),
     Target(
         "budgets",
@@ -71,11 +71,7 @@ TARGETS = (
             "tests/unit/test_app_front.py",
             "tests/unit/test_web.py",
             "tests/integration/test_sign_in.py",
-            "tests/integration/test_caller_identity.py",
-            "tests/integration/test_origins_and_body_limits.py",
         ),
-        # the same middleware answers for every function: the model-backed ones add minutes, not checks
-        deselect="sentiment or classify",
     ),
     Target(
         "images", ("images/fetch.py",), ("tests/unit/test_image_addresses.py", "tests/integration/test_image_fetch.py")
@@ -88,7 +84,6 @@ TARGETS = (
             "tests/unit/test_faq_index.py",
             "tests/unit/test_faq_accuracy.py",
             "tests/functional/test_faq_function.py",
-            "tests/integration/test_faq_dev_set.py",
         ),
         only={"faq/index.py": ("match", "_scores", "normalise", "top_indices", "sign_codes", "shortlist")},
     ),
