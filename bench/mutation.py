@@ -52,7 +52,7 @@ TARGETS = (
     Target(
         "ledger",
         ("usage/ledger.py", "usage/sqlite.py"),
-        ("tests/integration/test_ledger_contract.py",),
+        ("tests/unit/test_usage_report.py", "tests/integration/test_ledger_contract.py"),
     ),
     Target(
         "budgets",
