@@ -53,7 +53,11 @@ TARGETS = (
     Target(
         "ledger",
         ("usage/ledger.py", "usage/sqlite.py"),
-        ("tests/unit/test_usage_report.py", "tests/integration/test_ledger_contract.py"),
+        (
+            "tests/unit/test_usage_report.py",
+            "tests/unit/test_sqlite_ledger.py",
+            "tests/integration/test_ledger_contract.py",
+        ),
     ),
     Target(
         "budgets",
