@@ -22,7 +22,6 @@ import os
 import py_compile
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -136,17 +135,13 @@ COMPARISON = {
     "In": ("NotIn",),
     "NotIn": ("In",),
 }
-# What the test children import besides airelay, tests, local and bench: listed once by a collecting subprocess, then
-# imported by this process before it forks (pytest's plugins alone, hypothesis and schemathesis, take seconds).
-LISTING = """
-import os, sys, pytest
-pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]])
-root, venv = os.getcwd(), os.path.join(os.getcwd(), ".venv")
-def installed(name):
-    where = getattr(sys.modules.get(name), "__file__", None) or ""
-    return name != "__main__" and (not where.startswith(root) or where.startswith(venv))
-print("MODULES", " ".join(sorted({m.split(".")[0] for m in list(sys.modules) if installed(m.split(".")[0])})))
-"""
+# Imported by this process before it forks, so no test child pays for them (pytest's plugins hypothesis and
+# schemathesis alone take seconds). A wider list (everything the tests import) broke sniffio's detection of asyncio
+# in the children.
+PRELOAD = (
+    *("pytest", "hypothesis", "schemathesis", "fastapi", "starlette", "pydantic", "httpx", "numpy", "yaml"),
+    *("boto3", "botocore", "jwt", "cryptography", "uvicorn", "aws_lambda_powertools"),
+)
 
 
 def kept(operator: str) -> bool:
@@ -343,16 +338,9 @@ def prepare(jobs: int) -> list[Slot]:
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # a mutant of the same size and second must not leave a .pyc
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     sys.dont_write_bytecode = True
-    tests = sorted({test for target in TARGETS for test in target.tests})
-    listed = subprocess.run([sys.executable, "-c", LISTING, *tests], capture_output=True, text=True, cwd=ROOT)
-    names = next((line.split()[1:] for line in listed.stdout.splitlines() if line.startswith("MODULES ")), [])
-    for name in ["pytest", *names]:
-        try:
-            __import__(name)
-        except Exception:  # a module that only imports inside its own package's setup: the child imports it
-            pass
-    assert "airelay" not in sys.modules, "a listed module imports airelay: the mutants would not be seen"
-    print(f"preloaded {len(names)} packages", flush=True)
+    for name in PRELOAD:
+        __import__(name)
+    assert "airelay" not in sys.modules
     return slots
 
 
