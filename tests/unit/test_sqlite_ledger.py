@@ -1,5 +1,5 @@
 """What only the SQLite ledger does: it deletes call rows past their retention when it opens the file (DynamoDB's
-TTL does that on AWS), and a write that fails half way changes nothing and leaves the file usable."""
+TTL does that on AWS) and makes the folder it is in, and a write that fails half way changes nothing and leaves the file usable."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,7 @@ def days_ago(n: int) -> str:
 @pytest.mark.parametrize("retention", [None, 90, 7])
 def test_rows_older_than_the_retention_are_deleted_when_the_file_is_opened(tmp_path, retention):
     keep = 90 if retention is None else retention
-    path = tmp_path / "usage.sqlite3"
+    path = tmp_path / "new" / "folder" / "usage.sqlite3"  # made on first use
     ledger = SqliteLedger(path)
     for n in (0, keep, keep + 1):
         ledger.settle(row(days_ago(n), f"call-{n}"), Decimal(0))
