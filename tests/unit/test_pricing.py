@@ -77,6 +77,7 @@ def test_prompt_bound_is_never_below_the_real_token_count(text):
 def test_budgets_reset_at_midnight_utc():
     assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)) == 30
     assert seconds_until_reset(datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)) == 86400
+    assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 59, 500_000, tzinfo=UTC)) == 1  # never "retry in 0 s"
 
 
 def test_identity_budget_overrides_parse():
