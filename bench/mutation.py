@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "layers/core/airelay"
-WORK = ROOT / ".airelay/mutation"
+WORK = Path(os.environ.get("MUTATION_WORK", ROOT / ".airelay/mutation"))  # results and the copies
 RESULTS = ROOT / "bench/results"
 VERDICTS = ROOT / "bench/mutation_verdicts.yaml"
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "--no-header"]
@@ -62,6 +62,7 @@ TARGETS = (
         "budgets",
         ("usage/meter.py", "usage/pricing.py", "usage/__init__.py"),
         (
+            "tests/unit/test_meter.py",
             "tests/unit/test_pricing.py",
             "tests/integration/test_budget_promises.py",
             "tests/integration/test_unpriced_models.py",
