@@ -4,6 +4,7 @@ ledger that cannot be reached refuses the call rather than letting it run unmete
 
 import asyncio
 import sqlite3
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -56,9 +57,14 @@ def test_a_paid_call_holds_its_worst_case_on_both_budgets_until_it_settles(tmp_p
     held = meter.ledger.day_totals(today())
     assert call.reserved == WORST
     assert held[TOTAL].committed == WORST and held[identity_key("ip:1")].committed == WORST
+    started = time.monotonic()
     cost = asyncio.run(meter.close(call, Usage(prompt_tokens=400, completion_tokens=10), "ok"))
+    elapsed_ms = (time.monotonic() - call.started) * 1000
     assert cost == (400 * Decimal("0.15") + 10 * Decimal("0.60")) / 1_000_000
     assert meter.ledger.day_totals(today())[TOTAL].committed == cost
+    (row,) = meter.ledger.rows(today())
+    assert (row.provider, row.model, row.identity, row.status, row.cost_usd) == ("openai", PAID, "ip:1", "ok", cost)
+    assert 0 <= row.latency_ms <= elapsed_ms and started >= call.started
 
 
 @pytest.mark.parametrize(

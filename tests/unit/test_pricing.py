@@ -21,6 +21,13 @@ def test_cost_counts_cached_tokens_once_at_the_cached_price():
     assert cost == Decimal("0.000435")
 
 
+@pytest.mark.parametrize(("prompt", "cached"), [(200, 200), (100, 200)])
+def test_a_prompt_all_cached_costs_the_cached_price_only(prompt, cached):
+    # cached tokens reported beyond the prompt (no provider should) never make the uncached part negative
+    cost = PRICES.price("openai/gpt-4o-mini").cost(Usage(prompt, 0, cached))
+    assert cost == cached * Decimal("0.075") / 1_000_000
+
+
 def test_the_table_is_dated_and_sourced():
     assert PRICES.date == "2026-11-01" and "OpenAI" in PRICES.source
 
