@@ -1,5 +1,6 @@
 """Prices, worst cases and budget arithmetic, in Decimal."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -50,8 +51,18 @@ def test_overrides_add_and_replace_prices():
 def test_a_wildcard_prices_every_model_of_a_prefix():
     prices = load_prices('{"hf/*": {"input": 0, "output": 0}}')
     assert prices.price("hf/google/vit-base-patch16-224").free
-    with pytest.raises(NotConfigured):
-        prices.price("openai/mystery")
+    for look_alike in ("openai/mystery", "hfx/google/vit", "h/google/vit", "hf", "hf-google/vit"):
+        with pytest.raises(NotConfigured):  # only the whole prefix before the `*` matches
+            prices.price(look_alike)
+
+
+@pytest.mark.parametrize(
+    "entry", [{"input": 1, "output": 0}, {"input": 0, "output": 1}, {"input": 0, "cached_input": 1, "output": 0}]
+)
+def test_a_model_with_any_price_above_zero_is_not_free_and_reserves(entry):
+    price = load_prices(json.dumps({"openai/some": entry})).price("openai/some")
+    assert not price.free
+    assert price.worst_case(1_000_000, 1_000_000) == entry["input"] + entry["output"]
 
 
 @pytest.mark.parametrize(
