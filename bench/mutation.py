@@ -71,12 +71,13 @@ TARGETS = (
     ),
     Target(
         "web",
-        ("web.py", "identity.py", "auth.py"),
-        (
-            "tests/unit/test_app_front.py",
-            "tests/unit/test_web.py",
-            "tests/integration/test_sign_in.py",
-        ),
+        ("web.py", "identity.py"),
+        ("tests/unit/test_app_front.py", "tests/unit/test_web.py", "tests/functional/test_bad_json.py"),
+    ),
+    Target(
+        "auth",
+        ("auth.py",),
+        ("tests/unit/test_web.py", "tests/integration/test_sign_in.py"),
         # the two that chat through the local API (with the local model): minutes per mutant on a loaded machine
         deselect="sees_only_their_own_usage or served_and_metered",
     ),
@@ -316,6 +317,9 @@ def run_target(target: Target, slots: list[Slot], again: dict | None = None) -> 
             results.append({"file": f"airelay/{name}", **mutant, "outcome": outcome, "exit": code, "seconds": seconds})
             if outcome == "survived":
                 results[-1]["diff"] = diff_of(original, mutated, f"airelay/{name}")
+            partial = {"target": asdict(target), "clean_seconds": clean, "partial": len(todo) - len(results)}
+            partial |= {"seconds": time.monotonic() - started, "mutants": [*kept_results, *results]}
+            (WORK / f"{target.name}.json").write_text(json.dumps(partial, indent=1))  # a stopped run keeps its verdicts
             survived, n = sum(r["outcome"] == "survived" for r in results), len(results)
             left = (time.monotonic() - started) / n * (len(todo) - n)
             print(

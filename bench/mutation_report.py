@@ -37,8 +37,9 @@ def write_report(stored: list[dict], verdicts_path: Path, out: Path) -> int:
         found = result["mutants"]
         counts = [sum(m["outcome"] == o for m in found) for o in ("killed", "timeout", "survived")]
         files = ", ".join(result["target"]["files"])
+        name = result["target"]["name"] + (f" (stopped, {result['partial']} not run)" if result.get("partial") else "")
         lines.append(
-            f"| {result['target']['name']} | {files} | {len(found)} | {counts[0]} | {counts[1]} | {counts[2]} "
+            f"| {name} | {files} | {len(found)} | {counts[0]} | {counts[1]} | {counts[2]} "
             f"| {result['clean_seconds']:.1f} | {result['seconds'] / 60:.1f} |"
         )
         totals = [totals[0] + len(found), *(t + c for t, c in zip(totals[1:4], counts)), totals[4] + result["seconds"]]

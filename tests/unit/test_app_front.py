@@ -5,9 +5,10 @@ the local API, per function, are in tests/integration/test_origins_and_body_limi
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from airelay.settings import Settings
-from airelay.web import create_app, identity_of, is_operator
+from airelay.web import create_app, identity_of, is_operator, validated_json
 
 LISTED = "http://localhost:5173"
 LIMIT = 1000
@@ -21,6 +22,15 @@ router = APIRouter()
 async def echo(request: Request) -> dict:
     body = await request.body()
     return {"bytes": len(body), "identity": identity_of(request.scope), "operator": is_operator(request)}
+
+
+class Question(BaseModel):
+    text: str
+
+
+@router.post("/api/parse")
+async def parse(request: Request) -> dict:
+    return validated_json(await request.body(), Question.model_validate).model_dump()
 
 
 @router.get("/api/boom")
@@ -113,6 +123,27 @@ def test_a_chunked_body_growing_past_the_limit_is_a_413(client, size):
     chunks = [b"x" * 300] * (size // 300) + [b"x" * (size % 300)]
     answer = client.post("/api/echo", content=iter(chunks))
     assert answer.status_code == (413 if size > LIMIT else 200)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b'{"text": "hi"}', 200, None),
+        (b'{"text": NaN}', 400, "malformed_request"),
+        (b'{"text": "\\ud800"}', 400, "malformed_request"),
+        (b"not json", 400, "malformed_request"),
+        (b'{"text": 5}', 422, "invalid_input"),
+        (b"{}", 422, "invalid_input"),
+    ],
+)
+def test_a_body_read_by_hand_is_strict_json_then_validated(client, body, status, code):
+    answer = client.post("/api/parse", content=body)
+    assert answer.status_code == status
+    if code:
+        assert answer.json()["error"]["code"] == code
+        assert "NaN" not in answer.json()["error"]["message"]
+    else:
+        assert answer.json() == {"text": "hi"}
 
 
 def test_without_api_keys_the_caller_is_their_address(client):
