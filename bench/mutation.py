@@ -63,6 +63,7 @@ TARGETS = (
         ("usage/meter.py", "usage/pricing.py", "usage/__init__.py"),
         (
             "tests/unit/test_meter.py",
+            "tests/unit/test_metered.py",
             "tests/unit/test_pricing.py",
             "tests/integration/test_budget_promises.py",
             "tests/integration/test_unpriced_models.py",
