@@ -26,6 +26,9 @@ async def echo(request: Request) -> dict:
 
 class Question(BaseModel):
     text: str
+    a: int = 0
+    b: int = 0
+    c: int = 0
 
 
 @router.post("/api/parse")
@@ -143,7 +146,22 @@ def test_a_body_read_by_hand_is_strict_json_then_validated(client, body, status,
         assert answer.json()["error"]["code"] == code
         assert "NaN" not in answer.json()["error"]["message"]
     else:
-        assert answer.json() == {"text": "hi"}
+        assert answer.json() == {"text": "hi", "a": 0, "b": 0, "c": 0}
+
+
+def test_a_422_names_at_most_three_fields_by_path_without_their_values(client):
+    answer = client.post("/api/parse", content=b'{"text": 1, "a": "x1", "b": "x2", "c": "x3"}')
+    assert answer.status_code == 422
+    message = answer.json()["error"]["message"]
+    assert [part.split(":")[0] for part in message.split("; ")] == ["text", "a", "b"]
+    assert "x1" not in message and "body" not in message
+
+
+def test_an_unknown_path_is_a_404_and_a_wrong_method_a_405(client):
+    missing = client.get("/api/nothing-here")
+    wrong = client.get("/api/echo")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
 
 
 def test_without_api_keys_the_caller_is_their_address(client):
