@@ -24,6 +24,11 @@ async def echo(request: Request) -> dict:
     return {"bytes": len(body), "identity": identity_of(request.scope), "operator": is_operator(request)}
 
 
+@router.post("/api/unread")
+async def unread() -> dict:
+    return {}
+
+
 class Question(BaseModel):
     text: str
     a: int = 0
@@ -119,6 +124,12 @@ def test_a_declared_body_over_the_limit_is_a_413_and_one_at_the_limit_is_read(cl
     else:
         assert answer.status_code == 200
         assert answer.json()["bytes"] == LIMIT
+
+
+@pytest.mark.parametrize("size", [LIMIT, LIMIT + 1])
+def test_a_declared_body_over_the_limit_is_refused_before_any_route_runs(client, size):
+    answer = client.post("/api/unread", content=b"x" * size)  # the route never reads it
+    assert answer.status_code == (413 if size > LIMIT else 200)
 
 
 @pytest.mark.parametrize("size", [LIMIT, LIMIT + 1])
