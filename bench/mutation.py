@@ -271,7 +271,12 @@ def mutate(slot: Slot, name: str, mutant: dict) -> tuple[str, str] | None:
 
     path = slot.copy / name
     Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
-    original, mutated = apply_mutation(path, plugins.get_operator(mutant["operator"])(), mutant["occurrence"])
+    original = path.read_text()
+    try:
+        original, mutated = apply_mutation(path, plugins.get_operator(mutant["operator"])(), mutant["occurrence"])
+    except Exception:  # cosmic-ray's ExceptionReplacer cannot rewrite `except (A, B)`: no mutant, file untouched
+        path.write_text(original)
+        return None
     if mutated is None:
         return None
     return original, mutated
