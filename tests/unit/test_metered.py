@@ -21,7 +21,11 @@ CALLER = usage.Caller("req-1", "ip:1", "faq")
 @pytest.fixture
 def meter(tmp_path):
     usage.forget_meter()
-    settings = Settings(usage_db_path=str(tmp_path / "usage.sqlite3"), daily_budget_usd=Decimal("1"))
+    settings = Settings(
+        usage_db_path=str(tmp_path / "usage.sqlite3"),
+        daily_budget_usd=Decimal("1"),
+        model_prices='{"hf/some/classifier": {"input": "1", "output": "1"}}',
+    )
     yield usage.get_meter(settings)
     usage.forget_meter()
 
@@ -34,9 +38,9 @@ class Refused(Exception):
     usage = Usage(prompt_tokens=7)
 
 
-def run(meter, block, **bounds):
+def run(meter, block, model=PAID, **bounds):
     async def call():
-        async with usage.metered(CALLER, PAID, **bounds) as reading:
+        async with usage.metered(CALLER, model, **bounds) as reading:
             await block(reading)
 
     asyncio.run(call())
@@ -75,11 +79,12 @@ def test_an_error_without_tokens_settles_nothing_spent_and_releases_the_hold(met
     assert meter.ledger.day_totals(today())[TOTAL].committed == 0
 
 
-def test_a_call_without_bounds_holds_nothing(meter):
+@pytest.mark.parametrize("model", [PAID, "hf/some/classifier"])  # the second has an output price
+def test_a_call_without_bounds_holds_nothing(meter, model):
     async def block(reading):
         assert meter.ledger.day_totals(today()) == {}  # no negative or invented hold
 
-    (row,) = run(meter, block)
+    (row,) = run(meter, block, model)
     assert row.status == "ok"
 
 
