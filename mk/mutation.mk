@@ -3,7 +3,8 @@
 #   make mutation   mutants of the usage ledger and budgets, the auth and CORS middleware, the image fetcher and the
 #                   FAQ bot (bench/mutation.py), each run against its target's fast tests; survivors with their
 #                   verdicts in bench/results/mutation.md (docs/mutation.md). Fails while a survivor has no verdict.
-#                   MUTATION_ONLY="usage web" runs some targets. About 30 minutes on 2 cores.
+#                   MUTATION_ONLY="ledger web" runs some targets. 551 mutants; about 90 minutes on the shared, loaded 2-core
+#                   machine (docs/mutation.md).
 
 .PHONY: mutation
 
