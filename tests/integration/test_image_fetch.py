@@ -13,7 +13,7 @@ import io
 import ipaddress
 import socket
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import anyio
 import httpx
@@ -246,6 +246,19 @@ def test_a_redirect_to_an_internal_url_is_refused(server, guard, resolver, to):
     with pytest.raises(UrlRefused):
         fetch(url, resolver)
     assert guard.allowed == [("127.0.0.1", server.port)]  # only the first, allowed hop
+
+
+def redirects_to_the_photo(server, hops: int) -> str:
+    url = f"http://{TEST_HOST}:{server.port}/coffee.jpg"
+    for _ in range(hops):
+        url = f"http://{TEST_HOST}:{server.port}/redirect?" + urlencode({"to": url})
+    return url
+
+
+def test_exactly_max_redirects_are_followed_and_one_more_is_refused(server, guard, resolver):
+    assert fetch(redirects_to_the_photo(server, 3), resolver) == server.app.photo
+    with pytest.raises(UrlRefused, match="redirects more than 3 times"):
+        fetch(redirects_to_the_photo(server, 4), resolver)
 
 
 def test_too_many_redirects_are_refused(server, guard, resolver):

@@ -90,6 +90,13 @@ def test_reserve_exactly_up_to_the_limit_is_allowed(ledger):
         ledger.reserve(DAY, holds(mine="1"), D("0.000001"))
 
 
+def test_on_a_fresh_day_exactly_the_limit_is_allowed_and_a_nano_dollar_more_is_not(ledger):
+    with pytest.raises(OverLimit):
+        ledger.reserve(DAY, holds(total="1", mine="1"), D("1.000000001"))
+    ledger.reserve("2026-11-27", holds(total="1", mine="1"), D("1"))
+    assert ledger.day_totals("2026-11-27")[TOTAL].committed == D("1")
+
+
 def test_a_single_request_larger_than_the_limit_is_refused(ledger):
     with pytest.raises(OverLimit):
         ledger.reserve(DAY, holds(), D("2"))
@@ -151,7 +158,7 @@ def test_failed_and_cancelled_calls_are_counted_apart_and_rows_round_trip(ledger
     assert (mini.errors, mini.cancelled, big.errors, big.cancelled) == (0, 1, 1, 0)
     stored = ledger.rows(DAY)
     assert [r.call_id for r in stored] == [third.call_id, second.call_id, first.call_id]  # newest first
-    assert stored[1] == second
+    assert stored == [third, second, first]
 
 
 def test_days_are_separate(ledger):
