@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.routing import APIRoute
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
@@ -28,7 +28,7 @@ EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
     """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
     configure_observability(settings or get_settings())
-    app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
+    app = FastAPI(title="airelay", docs_url=None, redoc_url=None, separate_input_output_schemas=False)
     for router in routers:
         app.include_router(router)
     app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False, response_model=None)
@@ -39,18 +39,33 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
     return app
 
 
-def validated_json(raw: bytes, parse):
-    """A JSON body read by hand and checked by `parse` (e.g. a model's model_validate): 400 when it is not strict
-    UTF-8 JSON (NaN, lone surrogates, nesting deeper than pydantic's parser allows: 200 levels), the same 422 as
-    FastAPI's own body checks when a field is wrong."""
-    try:
-        data = from_json(raw, allow_inf_nan=False)
-    except ValueError:
-        raise MalformedRequest() from None
-    try:
-        return parse(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
+class StrictJSONRequest(Request):
+    """A request whose JSON body must be strict UTF-8 JSON: no NaN or Infinity, no lone surrogates, nested at most
+    200 levels (pydantic's parser; Python's json module would recurse until it fails). Anything else is a 400."""
+
+    async def json(self):
+        if not hasattr(self, "_json"):
+            try:
+                self._json = from_json(await self.body(), allow_inf_nan=False)
+            except ValueError:
+                raise MalformedRequest() from None
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """The route class of every router: FastAPI reads and validates the body, through StrictJSONRequest.json()."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def strict(request: Request):
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict
+
+
+def api_router() -> APIRouter:
+    return APIRouter(route_class=StrictJSONRoute)
 
 
 async def health() -> dict:

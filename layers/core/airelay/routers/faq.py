@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ..errors import InvalidInput
 from ..faq.service import bot_for
-from ..openapi import FaqAnswer, answers, inline_schema
+from ..openapi import MODEL_CALL, FaqAnswer, errors
 from ..settings import Settings, get_settings
-from ..web import caller_of, validated_json
+from ..web import api_router, caller_of
 
-router = APIRouter()
+router = api_router()
 
 
 class FaqBody(BaseModel):
@@ -21,17 +20,12 @@ class FaqBody(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1)
 
 
-# The body is read by hand: a body model in the signature makes FastAPI import pydantic.v1 (~40 ms of a cold start).
-OPENAPI = {"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(FaqBody)}}}}
-
-
-@router.post("/api/faq", openapi_extra=OPENAPI, responses=answers(FaqAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
-async def faq(request: Request) -> JSONResponse:
+@router.post("/api/faq", response_model=FaqAnswer, responses=errors(*MODEL_CALL))
+async def faq(body: FaqBody, request: Request) -> dict:
     settings = get_settings()
-    question, top_k = checked(validated_json(await request.body(), FaqBody.model_validate), settings)
-    caller = caller_of(request, "faq")
-    reply = await bot_for(settings).answer(question, top_k, caller)
-    return JSONResponse(reply.body)
+    question, top_k = checked(body, settings)
+    reply = await bot_for(settings).answer(question, top_k, caller_of(request, "faq"))
+    return reply.body
 
 
 def checked(body: FaqBody, settings: Settings) -> tuple[str, int]:
