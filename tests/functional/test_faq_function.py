@@ -10,7 +10,6 @@ import pytest
 
 from airelay.faq.build import build_index
 from airelay.faq.index import serialize
-from airelay.faq.service import forget_bots
 from airelay.faq.source import parse_source
 from airelay.providers import registry
 from airelay.providers.base import Embedder
@@ -19,7 +18,9 @@ from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
 from tests.fakes import KeyedEmbedder
+from tests.support import state
 from tests.support.servers import free_port
+from tests.support.state import forget_bots
 from tests.support.upstream import SlowFirstByte, Status
 
 from .conftest import CHAT_MODEL, load_event
@@ -75,7 +76,7 @@ def serve(monkeypatch, example_index, embedder, upstream):
         for name, value in {"FAQ_INDEX_URL": index_url, "FAQ_RELOAD_CHECK_S": "0", **env}.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        registry.forget_chat_models()
+        state.forget_chat_models()
         forget_bots()
         return upstream
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from airelay.providers import registry
 from airelay.providers.llm_sentiment import RESPONSE_FORMAT
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
+from tests.support.state import forget_meter
 from tests.support.upstream import Ok
 
 from .conftest import CHAT_MODEL, load_event, upstream_prompt_tokens
@@ -30,9 +30,9 @@ SETTINGS = ("SENTIMENT_MODEL", "SENTIMENT_TEXT_MAX_CHARS")
 def sentiment_settings(monkeypatch):
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
     yield
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
 
 
 @pytest.fixture(scope="module")

@@ -45,11 +45,11 @@ from PIL import Image
 from skimage import data
 
 from airelay.faq.build import build_to
-from airelay.faq.service import forget_bots
 from airelay.providers import registry
 from local.lambda_bridge import load_module
 from local.template import ROOT, functions
 from tests.support.no_egress import EgressGuard
+from tests.support.state import forget_bots
 from tests.support.upstream import FakeUpstream
 
 FAQ_SOURCE = ROOT / "layers" / "core" / "airelay" / "data" / "faq" / "shop_faq.yaml"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
+from . import usage
 from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
 from .identity import Gate, request_id_of, who_from
 from .observability import bind_request
@@ -26,8 +31,11 @@ EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 
 def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
-    """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
-    configure_observability(settings or get_settings())
+    """The function's app with everything a request needs made now, at INIT: the settings checked, the meter and its
+    ledger client, what each router's `at_init` builders make (providers, models, the FAQ index). Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
+    ready = settings or get_settings()
+    configure_observability(ready)
+    prepare(ready, [open_meter, *(build for router in routers for build in getattr(router, "builders", ()))])
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None, separate_input_output_schemas=False)
     for router in routers:
         app.include_router(router)
@@ -64,8 +72,49 @@ class StrictJSONRoute(APIRoute):
         return strict
 
 
-def api_router() -> APIRouter:
-    return APIRouter(route_class=StrictJSONRoute)
+class Router(APIRouter):
+    """Every function's router: strict JSON bodies, and `at_init` for what its routes need made at INIT. Each such
+    builder is also the FastAPI dependency through which the routes get what it made."""
+
+    def __init__(self) -> None:
+        super().__init__(route_class=StrictJSONRoute)
+        self.builders: list[Callable[[Settings], Awaitable[object]]] = []
+
+    def at_init(self, build: Callable[[Settings], Awaitable[object]]):
+        self.builders.append(build)
+        return build
+
+
+def api_router() -> Router:
+    return Router()
+
+
+async def current_settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+
+
+async def open_meter(settings: Settings) -> usage.Meter:
+    """Every function behind the API meters or reads usage: the meter, its prices checked, and its ledger client."""
+    return usage.get_meter(settings)
+
+
+def prepare(settings: Settings, builders: list[Callable[[Settings], Awaitable[object]]]) -> None:
+    """Runs the routers' builders at INIT, to completion, on an event loop of their own (Lambda's INIT has none, and
+    uvicorn imports the app from inside its running loop). What cannot be made yet (a model file missing, a key not
+    readable) is logged and left to the first request, which answers with that error."""
+
+    async def build_all() -> None:
+        for build in builders:
+            try:
+                await build(settings)
+            except AirelayError as exc:
+                log.warning("not ready at INIT: %s (%s)", exc.code, exc.message)
+
+    with ThreadPoolExecutor(1, "airelay-init") as pool:
+        pool.submit(asyncio.run, build_all()).result()
 
 
 async def health() -> dict:

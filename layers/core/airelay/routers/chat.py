@@ -8,11 +8,16 @@ from .. import relay
 from ..conversation import ChatBody, StreamBody, build_request
 from ..openapi import MODEL_CALL, STREAM, ChatAnswer, StreamEvent, errors
 from ..providers.registry import chat_models
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
 from ..web import api_router, caller_of
 
 router = api_router()
+
+
+@router.at_init
+async def default_models(settings: Settings) -> list:
+    return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 
 @router.post("/api/chat", response_model=ChatAnswer, responses=errors(*MODEL_CALL))

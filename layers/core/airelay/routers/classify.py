@@ -20,9 +20,10 @@ from ..errors import InvalidInput, MalformedRequest
 from ..images.decode import ImageTooLarge, decode_image
 from ..images.fetch import FetchPolicy, fetch_image
 from ..openapi import MODEL_CALL, ClassifyAnswer, errors
+from ..providers.base import ImageClassifier
 from ..providers.registry import image_classifier
 from ..settings import Settings, get_settings
-from ..web import api_router, caller_of
+from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
 
@@ -66,8 +67,12 @@ UPLOADS = {
 }
 
 
-async def read_image(request: Request) -> bytes:
-    settings = get_settings()
+@router.at_init
+async def image_model(settings: SettingsDep) -> ImageClassifier:
+    return await image_classifier(settings.image_model, settings)
+
+
+async def read_image(request: Request, settings: SettingsDep) -> bytes:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "multipart/form-data":
         data = await read_upload(request)
@@ -91,11 +96,14 @@ async def read_image(request: Request) -> bytes:
     responses=errors(*MODEL_CALL, 415),
     openapi_extra=UPLOADS,
 )
-async def classify(data: Annotated[bytes, Depends(read_image)], request: Request) -> dict:
-    settings = get_settings()
+async def classify(
+    data: Annotated[bytes, Depends(read_image)],
+    model: Annotated[ImageClassifier, Depends(image_model)],
+    settings: SettingsDep,
+    request: Request,
+) -> dict:
     image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
     model_id = settings.image_model
-    model = await image_classifier(model_id, settings)
     async with usage.metered(caller_of(request, "classify"), model_id):
         labels = await model.classify(image)
     return {"labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels], "model": model_id}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ..errors import InvalidInput
-from ..faq.service import bot_for
+from ..faq.service import FaqBot, bot_for
 from ..openapi import MODEL_CALL, FaqAnswer, errors
-from ..settings import Settings, get_settings
-from ..web import api_router, caller_of
+from ..settings import Settings
+from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
 
@@ -20,11 +22,17 @@ class FaqBody(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1)
 
 
+@router.at_init
+async def faq_bot(settings: SettingsDep) -> FaqBot:
+    bot = bot_for(settings)
+    await bot.prepare()
+    return bot
+
+
 @router.post("/api/faq", response_model=FaqAnswer, responses=errors(*MODEL_CALL))
-async def faq(body: FaqBody, request: Request) -> dict:
-    settings = get_settings()
+async def faq(body: FaqBody, bot: Annotated[FaqBot, Depends(faq_bot)], settings: SettingsDep, request: Request) -> dict:
     question, top_k = checked(body, settings)
-    reply = await bot_for(settings).answer(question, top_k, caller_of(request, "faq"))
+    reply = await bot.answer(question, top_k, caller_of(request, "faq"))
     return reply.body
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from .. import usage
 from ..errors import InvalidInput
 from ..openapi import MODEL_CALL, SentimentAnswer, errors
+from ..providers.base import TextClassifier
 from ..providers.registry import text_classifier
-from ..settings import Settings, get_settings
-from ..web import api_router, caller_of
+from ..settings import Settings
+from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
 
@@ -26,12 +27,21 @@ class SentimentBody(BaseModel):
 QueryText = Annotated[str | None, Query(description="the text, when there is no JSON body (the tutorial's form)")]
 
 
+@router.at_init
+async def sentiment_model(settings: SettingsDep) -> TextClassifier:
+    return await text_classifier(settings.sentiment_model, settings)
+
+
 @router.post("/api/sentiment", response_model=SentimentAnswer, responses=errors(*MODEL_CALL))
-async def sentiment(request: Request, body: SentimentBody | None = None, text: QueryText = None) -> dict:
-    settings = get_settings()
+async def sentiment(
+    request: Request,
+    settings: SettingsDep,
+    model: Annotated[TextClassifier, Depends(sentiment_model)],
+    body: SentimentBody | None = None,
+    text: QueryText = None,
+) -> dict:
     text = checked(body.text if body is not None else text, settings)
     model_id = settings.sentiment_model
-    model = await text_classifier(model_id, settings)
     priced_model, prompt_tokens, max_tokens = model.worst_case(text)
     async with usage.metered(caller_of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
         result = await model.classify(text)

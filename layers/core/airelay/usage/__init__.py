@@ -102,9 +102,4 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         await meter_.close(call, reading.usage or Usage(), status)
 
 
-def forget_meter() -> None:
-    global _meter
-    _meter = None
-
-
-__all__ = ["Call", "Caller", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = ["Call", "Caller", "Meter", "Reading", "get_meter", "meter", "metered", "open_ledger"]
