@@ -190,5 +190,6 @@ def test_a_missing_model_file_is_a_clear_configuration_error(classify_function, 
 
 
 def test_preflight_is_answered_by_the_function(classify_function):
-    status, headers, _ = invoke(classify_function, "classify_preflight")
-    assert status == 204 and headers["access-control-allow-origin"] == "http://localhost:5173"
+    response = classify_function.invoke(load_event("classify_preflight")).result(timeout=60)
+    status, headers = response["statusCode"], response["headers"]
+    assert status == 200 and headers["access-control-allow-origin"] == "http://localhost:5173"  # CORSMiddleware

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,17 +16,13 @@ from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
 from . import usage
-from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
-from .identity import Gate, request_id_of, who_from
-from .observability import bind_request
+from .errors import AirelayError, MalformedRequest, NotFound
+from .middleware import BodyLimit, CallerCheck, Cors, RequestContext
 from .observability import configure as configure_observability
 from .settings import Settings, get_settings
 from .usage import Caller
 
 log = logging.getLogger("airelay")
-
-CORS_HEADERS = "content-type,authorization,x-api-key,x-request-id"
-EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 
 def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
@@ -43,7 +38,8 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
     app.add_exception_handler(AirelayError, airelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_middleware(Guard, settings=settings)
+    for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
+        app.add_middleware(middleware, settings=settings)
     return app
 
 
@@ -155,7 +151,7 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
 
 
 def identity_of(scope: dict) -> str:
-    """Who is calling, for usage rows and per-identity budgets (set by the Guard)."""
+    """Who is calling, for usage rows and per-identity budgets (set by middleware.RequestContext, checked by CallerCheck)."""
     return scope["state"]["who"].identity
 
 
@@ -167,121 +163,3 @@ def is_operator(request: Request) -> bool:
 def caller_of(request: Request, function: str) -> Caller:
     """Who made this request, and through which function: what its usage rows are filed under."""
     return Caller(request.state.request_id, identity_of(request.scope), function)
-
-
-class Guard:
-    """Pure ASGI middleware: request id, who is calling (identity.Gate), CORS allowlist, body-size limit, last-resort
-    error handler."""
-
-    def __init__(self, app, settings: Settings | None) -> None:
-        self.app = app
-        self.fixed = settings
-        self.settings: Settings | None = None
-
-    def follow(self, settings: Settings) -> None:
-        self.settings = settings
-        self.origins = frozenset(settings.allowed_origins)
-        self.any_origin = "*" in self.origins
-        self.max_body = settings.max_body_bytes
-        self.gate = Gate(settings)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        settings = self.fixed or get_settings()
-        if settings is not self.settings:
-            self.follow(settings)
-        context = self.gate.request_context(scope)
-        request_id = request_id_of(context)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["who"] = who_from(context, scope)
-        origin = self.allowed_origin(scope)
-        extra = [(b"x-request-id", request_id.encode())]
-        if origin:
-            extra += [
-                (b"access-control-allow-origin", origin.encode()),
-                (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
-                (b"vary", b"Origin"),
-            ]
-        if scope["method"] == "OPTIONS":
-            await self.preflight(origin, extra, send)
-            return
-        if scope["path"] != "/api/health":
-            who = await self.gate.check(scope, state["who"])
-            if isinstance(who, AirelayError):
-                await self.reply(send, who, extra)
-                return
-            state["who"] = who
-        if self.declared_length(scope) > self.max_body:
-            await self.reply(send, PayloadTooLarge(), extra)
-            return
-        bind_request(request_id, state["who"].identity)
-
-        started = False
-
-        async def send_with_headers(message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        try:
-            await self.app(scope, self.limited(receive), send_with_headers)
-        except PayloadTooLarge as exc:
-            if not started:
-                await self.reply(send, exc, extra)
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if not started:
-                await self.reply(send, AirelayError(), extra)
-
-    def allowed_origin(self, scope) -> str | None:
-        for name, value in scope.get("headers", ()):
-            if name == b"origin":
-                origin = value.decode("latin-1")
-                return origin if self.any_origin or origin in self.origins else None
-        return None
-
-    @staticmethod
-    def declared_length(scope) -> int:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                return int(value) if value.isdigit() else 0
-        return 0
-
-    def limited(self, receive):
-        seen = 0
-
-        async def receive_limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise PayloadTooLarge()
-            return message
-
-        return receive_limited
-
-    @staticmethod
-    async def preflight(origin: str | None, extra: list, send) -> None:
-        headers = list(extra)
-        if origin:
-            headers += [
-                (b"access-control-allow-methods", b"GET,POST,OPTIONS"),
-                (b"access-control-allow-headers", CORS_HEADERS.encode()),
-                (b"access-control-max-age", b"600"),
-            ]
-        await send({"type": "http.response.start", "status": 204 if origin else 403, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-
-    @staticmethod
-    async def reply(send, error: AirelayError, extra: list) -> None:
-        body = json.dumps(error.body()).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
-        headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
