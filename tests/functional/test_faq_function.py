@@ -16,7 +16,7 @@ from airelay.providers.base import Embedder
 from airelay.settings import get_settings
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
-from local.lambda_bridge import Container
+from local.lambda_bridge import Container, load_module
 from tests.fakes import KeyedEmbedder
 from tests.support import state
 from tests.support.servers import free_port
@@ -56,7 +56,10 @@ def example_index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def faq_function():
-    return Container(find_function("FaqFunction"))
+    """The function's container, its INIT done (and its warm-up embedding with it) before any test counts calls."""
+    function = find_function("FaqFunction")
+    load_module(function)
+    return Container(function)
 
 
 @pytest.fixture

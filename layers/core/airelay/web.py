@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -103,6 +105,7 @@ def prepare(settings: Settings, builders: list[Callable[[Settings], Awaitable[ob
     readable) is logged and left to the first request, which answers with that error."""
 
     async def build_all() -> None:
+        await anyio.to_thread.run_sync(codecs.lookup, "idna")  # what the first request's thread hop and connection load
         for build in builders:
             try:
                 await build(settings)

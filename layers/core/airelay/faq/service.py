@@ -156,10 +156,14 @@ class FaqBot:
         self.embed_calls = 0
 
     async def prepare(self) -> None:
-        """What an answer needs, made now (at INIT): the embedder, the chat models of the fallback answer, the index."""
-        await registry.embedder(self.model_id)
+        """What an answer needs, made now (at INIT): the embedder, the chat models of the fallback answer, the index;
+        an in-process embedder runs once and the index matches its vector (first runs load what they use)."""
+        embedder = await registry.embedder(self.model_id)
         await registry.chat_models(self.settings.fallback_chain(self.settings.chat_model), self.settings)
-        await anyio.to_thread.run_sync(self.holder.get)
+        index = await anyio.to_thread.run_sync(self.holder.get)
+        if embedder.provider == "local":  # in process, no bill
+            vector = (await embedder.embed(["Warm-up: how much is shipping?"])).vectors[0]
+            index.match(np.asarray(vector, dtype=np.float32), 1)
 
     async def answer(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
         threshold = threshold_for(self.model_id, self.settings)

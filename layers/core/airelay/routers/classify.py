@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 from dataclasses import replace
 from typing import Annotated
 
@@ -67,9 +68,26 @@ UPLOADS = {
 }
 
 
-@router.at_init
 async def image_model(settings: SettingsDep) -> ImageClassifier:
     return await image_classifier(settings.image_model, settings)
+
+
+@router.at_init
+async def warm_image_model(settings: Settings) -> None:
+    """The model made, a small JPEG decoded as a request's would be (Pillow loads its plugins at first use), and an
+    in-process model run once on it."""
+    model = await image_model(settings)
+    image = decode_image(sample_jpeg(), settings.image_max_pixels)
+    if model.provider == "local":  # in process, no bill
+        await model.classify(image)
+
+
+def sample_jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (120, 80, 40)).save(out, "JPEG")
+    return out.getvalue()
 
 
 async def read_image(request: Request, settings: SettingsDep) -> bytes:

@@ -22,11 +22,13 @@ class FaqBody(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1)
 
 
-@router.at_init
 async def faq_bot(settings: SettingsDep) -> FaqBot:
-    bot = bot_for(settings)
-    await bot.prepare()
-    return bot
+    return bot_for(settings)
+
+
+@router.at_init
+async def warm_faq_bot(settings: Settings) -> None:
+    await bot_for(settings).prepare()
 
 
 @router.post("/api/faq", response_model=FaqAnswer, responses=errors(*MODEL_CALL))

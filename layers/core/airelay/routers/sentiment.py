@@ -27,9 +27,16 @@ class SentimentBody(BaseModel):
 QueryText = Annotated[str | None, Query(description="the text, when there is no JSON body (the tutorial's form)")]
 
 
-@router.at_init
 async def sentiment_model(settings: SettingsDep) -> TextClassifier:
     return await text_classifier(settings.sentiment_model, settings)
+
+
+@router.at_init
+async def warm_sentiment_model(settings: Settings) -> None:
+    """The model made, and an in-process one run once (its first run loads what a request would otherwise load)."""
+    model = await sentiment_model(settings)
+    if model.provider == "local":  # in process, no bill
+        await model.classify("Warm-up: the delivery was quick.")
 
 
 @router.post("/api/sentiment", response_model=SentimentAnswer, responses=errors(*MODEL_CALL))
