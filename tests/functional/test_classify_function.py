@@ -15,7 +15,7 @@ from tests.support import state
 
 from .conftest import load_event
 
-SETTINGS = ("IMAGE_MODEL", "IMAGE_MODEL_PATH", "IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS")
+SETTINGS = ("IMAGE_MODEL", "IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS")  # IMAGE_MODEL_PATH: local.lambda_bridge names it
 
 
 @pytest.fixture(autouse=True)
