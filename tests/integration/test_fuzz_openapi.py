@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import io
 import ipaddress
 import json
@@ -145,7 +146,9 @@ def document_of(name: str) -> dict:
     an event loop, that there is none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return load_module(FUNCTIONS[name]).app.openapi()
+        return copy.deepcopy(
+            load_module(FUNCTIONS[name]).app.openapi()
+        )  # the app keeps its own; examples go in this one
 
 
 @contextmanager
