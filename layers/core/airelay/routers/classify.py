@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from dataclasses import replace
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from starlette.formparsers import MultiPartException
 
 from .. import usage
 from ..errors import InvalidInput, MalformedRequest
-from ..images.decode import ImageTooLarge, decode_image
+from ..images.decode import ImageTooLarge, decode_image, sample_jpeg
 from ..images.fetch import FetchPolicy, fetch_image
 from ..openapi import MODEL_CALL, ClassifyAnswer, errors
 from ..providers.base import ImageClassifier
@@ -80,14 +79,6 @@ async def warm_image_model(settings: Settings) -> None:
     image = decode_image(sample_jpeg(), settings.image_max_pixels)
     if model.provider == "local":  # in process, no bill
         await model.classify(image)
-
-
-def sample_jpeg() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (120, 80, 40)).save(out, "JPEG")
-    return out.getvalue()
 
 
 async def read_image(request: Request, settings: SettingsDep) -> bytes:
