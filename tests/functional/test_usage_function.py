@@ -181,5 +181,5 @@ def test_every_default_origin_may_call_the_api(usage_function, origin):
         event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
     responses = [usage_function.invoke(event).result(timeout=30) for event in (preflight, answer)]
     # THEN both the preflight and the answer allow that origin
-    assert [r["statusCode"] for r in responses] == [204, 200]
+    assert responses[0]["statusCode"] in (200, 204) and responses[1]["statusCode"] == 200
     assert [r["headers"]["access-control-allow-origin"] for r in responses] == [origin, origin]

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import load_module
+from tests.support import state
 from tests.support.servers import ServerThread
+from tests.support.state import forget_meter
 from tests.support.upstream import FakeUpstream
 
 ALICE = "alice-key-0123456789"
@@ -76,7 +76,7 @@ def chat_app(monkeypatch, tmp_path):
         for name, value in environment.items():
             monkeypatch.setenv(name, str(value))
         get_settings.cache_clear()
-        registry.forget_chat_models()
+        state.forget_chat_models()
         forget_meter()
         server = ServerThread(load_module(find_function("ChatFunction")).app).__enter__()
         running.append(server)
@@ -86,7 +86,7 @@ def chat_app(monkeypatch, tmp_path):
     for server in running:
         server.__exit__(None, None, None)
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
 
 

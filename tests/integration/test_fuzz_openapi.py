@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import io
 import ipaddress
 import json
@@ -45,11 +46,11 @@ from PIL import Image
 from skimage import data
 
 from airelay.faq.build import build_to
-from airelay.faq.service import forget_bots
 from airelay.providers import registry
 from local.lambda_bridge import load_module
 from local.template import ROOT, functions
 from tests.support.no_egress import EgressGuard
+from tests.support.state import forget_bots
 from tests.support.upstream import FakeUpstream
 
 FAQ_SOURCE = ROOT / "layers" / "core" / "airelay" / "data" / "faq" / "shop_faq.yaml"
@@ -145,7 +146,9 @@ def document_of(name: str) -> dict:
     an event loop, that there is none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return load_module(FUNCTIONS[name]).app.openapi()
+        return copy.deepcopy(
+            load_module(FUNCTIONS[name]).app.openapi()
+        )  # the app keeps its own; examples go in this one
 
 
 @contextmanager

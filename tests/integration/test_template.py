@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from airelay.web import CORS_HEADERS
+from airelay.middleware import ALLOWED_HEADERS
 from local import preflight
 from local.server import LocalApi
 from tests.support.python312 import find_python312
@@ -388,8 +388,8 @@ def test_preflight_mock_echoes_a_listed_origin(translated, header, origin):
     assert headers["Access-Control-Allow-Origin"] == origin
     assert headers["Vary"] == "Origin"
     assert headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
-    # AND it allows the request headers the functions read (web.py lists them for its own CORS answers)
-    assert headers["Access-Control-Allow-Headers"] == CORS_HEADERS
+    # AND it allows the request headers the functions read (middleware.py lists them for their own CORS answers)
+    assert headers["Access-Control-Allow-Headers"] == ",".join(ALLOWED_HEADERS)
     assert headers["Access-Control-Max-Age"] == "600"
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .errors import InvalidInput
 from .personas import personas, system_prompt
@@ -59,13 +59,20 @@ class UIChatBody(GenerationParams):
     messageId: str | None = None
 
 
-def parse_body(data: object) -> ChatBody | UIChatBody:
-    """Either body shape; raises pydantic's ValidationError for the one it looks like."""
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
-    if "messages" in data:
-        return UIChatBody.model_validate(data)
-    return ChatBody.model_validate(data)
+def body_kind(data: object) -> str | None:
+    if isinstance(data, dict):
+        return "ui" if "messages" in data else "chat"
+    return "ui" if isinstance(data, UIChatBody) else "chat" if isinstance(data, ChatBody) else None
+
+
+# The stream takes either body; which one is told by its `messages` field, so a wrong field is reported against the
+# shape the body looks like, not against both.
+StreamBody = Annotated[
+    Annotated[ChatBody, Tag("chat")] | Annotated[UIChatBody, Tag("ui")],
+    Discriminator(
+        body_kind, custom_error_type="invalid_input", custom_error_message="The request body must be a JSON object."
+    ),
+]
 
 
 def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:

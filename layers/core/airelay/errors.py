@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .providers.base import Usage
+
 
 class AirelayError(Exception):
     status = 500
     code = "internal_error"
     message = "Something went wrong on our side."
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, usage: Usage | None = None
+    ) -> None:
         self.message = message or type(self).message
         self.retry_after = retry_after
+        self.usage = usage  # tokens the failed call spent all the same, where they are known: they are billed
         super().__init__(self.message)
 
     def headers(self) -> dict[str, str]:

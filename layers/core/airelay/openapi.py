@@ -1,15 +1,13 @@
-"""What the routes declare in their OpenAPI documents: each success body, and the one error body every failure has.
-
-Documentation only: the routes build their JSONResponse themselves, so nothing here is validated at run time. The
-fuzz test (tests/integration/test_fuzz_openapi.py) checks every answer against these declarations.
+"""The answers the routes declare (`response_model=` and `responses=`): each success body, the one error body every
+failure has, and the events of the chat stream. FastAPI validates each JSON answer against its model and writes the
+OpenAPI document from them; nothing here is described twice.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 
 class Strict(BaseModel):
@@ -42,50 +40,12 @@ ERRORS = {
     503: "The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...).",
     504: "The model provider did not answer in time (provider_timeout).",
 }
-PROVIDER = (429, 502, 503, 504)
-
-
-# Bodies are given as inline JSON schemas, not as `model`: for a response model FastAPI imports pydantic.v1 to check
-# whether it is one (about 40 ms of every function's cold start).
-
-
-def json_content(annotation) -> dict:
-    return {"application/json": {"schema": inline_schema(annotation)}}
-
-
-@cache
-def error_content() -> dict:
-    """The one error body's content, made once for every route and status (about 0.6 ms each time)."""
-    return json_content(ErrorBody)
+MODEL_CALL = (400, 401, 413, 422, 429, 502, 503, 504)
 
 
 def errors(*statuses: int) -> dict[int | str, dict]:
     """`responses=` entries for these error statuses, each with the error body."""
-    return {status: {"description": ERRORS[status], "content": error_content()} for status in statuses}
-
-
-def answers(model, *error_statuses: int) -> dict[int | str, dict]:
-    """`responses=`: the 200 body and the error statuses."""
-    return {200: {"description": "OK", "content": json_content(model)}, **errors(*error_statuses)}
-
-
-def inline_schema(annotation) -> dict:
-    """The JSON schema of a type with every $ref resolved in place (and no discriminator mapping, whose targets
-    would be gone): a schema given through `openapi_extra` cannot add the components its $refs would need. The
-    models here have no cycles."""
-    schema = TypeAdapter(annotation).json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items() if key != "discriminator"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
+    return {status: {"model": ErrorBody, "description": ERRORS[status]} for status in statuses}
 
 
 # POST /api/chat
@@ -163,22 +123,24 @@ StreamPart = Annotated[
 ]
 
 
-def stream_answer() -> dict:
-    """`responses=` 200 of the stream: each SSE event's data is one JSON part, the last one `[DONE]`."""
-    data = {
-        "anyOf": [
-            {"const": "[DONE]"},
-            {"type": "string", "contentMediaType": "application/json", "contentSchema": inline_schema(StreamPart)},
-        ]
+class StreamEvent(BaseModel):
+    """One server-sent event of the stream: its data is one JSON part, the last one `[DONE]`. Described as it is on
+    the wire (a string holding JSON), in requests and answers alike."""
+
+    model_config = ConfigDict(json_schema_mode_override="validation")
+    event: Literal["message"] | None = None
+    data: Literal["[DONE]"] | Json[StreamPart]
+
+
+# The stream route names StreamEvent as its response_model, which puts it in the document's components; its answer
+# class has no media type of its own, so the error bodies stay application/json and the 200 is described here.
+STREAM = {
+    200: {
+        "description": "The AI SDK UI message stream (server-sent events); a failure after the start ends it with an "
+        "`error` part",
+        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
     }
-    event = {"type": "object", "required": ["data"], "properties": {"data": data, "event": {"const": "message"}}}
-    return {
-        200: {
-            "description": "The AI SDK UI message stream (server-sent events); a failure after the start "
-            "ends it with an `error` part",
-            "content": {"text/event-stream": {"schema": event}},
-        }
-    }
+}
 
 
 # POST /api/sentiment

@@ -109,7 +109,421 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /**
+         * Budget
+         * @description The global budget in an operator's report, else the caller's own; `caller` is always the caller's own.
+         */
+        Budget: {
+            /** Day */
+            day: string;
+            /** Limit Usd */
+            limit_usd: number;
+            /** Used Usd */
+            used_usd: number;
+            /** Remaining Usd */
+            remaining_usd: number;
+            /** Resets In S */
+            resets_in_s: number;
+            caller?: components["schemas"]["CallerBudget"] | null;
+        };
+        /** CallerBudget */
+        CallerBudget: {
+            /** Identity */
+            identity: string;
+            /** Limit Usd */
+            limit_usd: number;
+            /** Used Usd */
+            used_usd: number;
+            /** Remaining Usd */
+            remaining_usd: number;
+        };
+        /** ChatAnswer */
+        ChatAnswer: {
+            /** Response */
+            response: string;
+            /** Tokens Used */
+            tokens_used: number;
+            usage: components["schemas"]["ChatUsage"];
+            /** Cost Usd */
+            cost_usd: number;
+            /** Cost Krw */
+            cost_krw: number;
+            /** Model */
+            model: string;
+            /**
+             * Finish Reason
+             * @description stop, length, content-filter, tool-calls or other
+             */
+            finish_reason: string;
+        };
+        /**
+         * ChatBody
+         * @description The seed tutorial's body: one new message plus the earlier turns.
+         */
+        ChatBody: {
+            /**
+             * Persona
+             * @default assistant
+             */
+            persona?: string;
+            /** Model */
+            model?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Message */
+            message: string;
+            /** Conversation History */
+            conversation_history?: components["schemas"]["HistoryTurn"][];
+        };
+        /** ChatUsage */
+        ChatUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Estimated */
+            estimated: boolean;
+        };
+        /** ClassifyAnswer */
+        ClassifyAnswer: {
+            /** Labels */
+            labels: components["schemas"]["ImageLabel"][];
+            /** Model */
+            model: string;
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            error: components["schemas"]["ErrorDetail"];
+        };
+        /** ErrorDetail */
+        ErrorDetail: {
+            /**
+             * Code
+             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+             */
+            code: string;
+            /**
+             * Message
+             * @description short and safe to show
+             */
+            message: string;
+            /**
+             * Budget
+             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
+             */
+            budget?: ("global" | "caller") | null;
+            /**
+             * Limit
+             * @description budget_exceeded of the caller's own budget only: its limit, USD
+             */
+            limit?: number | null;
+            /**
+             * Used
+             * @description budget_exceeded of the caller's own budget only: what is used, USD
+             */
+            used?: number | null;
+        };
+        /** ErrorPart */
+        ErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "error";
+            /** Errortext */
+            errorText: string;
+        };
+        /** FaqBody */
+        FaqBody: {
+            /** Question */
+            question: string;
+            /** Top K */
+            top_k?: number | null;
+        };
+        /** FaqFromIndex */
+        FaqFromIndex: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            source: "faq";
+            /** Answer */
+            answer: string;
+            /** Confidence */
+            confidence: number;
+            /** Faq Id */
+            faq_id: string;
+            /** Matched Question */
+            matched_question: string;
+            /** Matches */
+            matches: components["schemas"]["FaqMatch"][];
+        };
+        /** FaqMatch */
+        FaqMatch: {
+            /** Id */
+            id: string;
+            /** Question */
+            question: string;
+            /** Score */
+            score: number;
+        };
+        /** FaqOther */
+        FaqOther: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            source: "model" | "handoff";
+            /** Answer */
+            answer: string;
+            /** Confidence */
+            confidence: number;
+        };
+        /** FinishPart */
+        FinishPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finish";
+            /** Finishreason */
+            finishReason: string;
+        };
+        /** HistoryTurn */
+        HistoryTurn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            /** Content */
+            content: string;
+        };
+        /** ImageLabel */
+        ImageLabel: {
+            /** Label */
+            label: string;
+            /** Score */
+            score: number;
+        };
+        /** SentimentAnswer */
+        SentimentAnswer: {
+            /**
+             * Sentiment
+             * @enum {string}
+             */
+            sentiment: "positive" | "negative" | "neutral";
+            /** Score */
+            score: number;
+            /** Keywords */
+            keywords: string[];
+            /** Model */
+            model: string;
+        };
+        /** SentimentBody */
+        SentimentBody: {
+            /** Text */
+            text: string;
+        };
+        /** StartPart */
+        StartPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "start";
+            /** Messageid */
+            messageId: string;
+        };
+        /** StepPart */
+        StepPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finish-step" | "start-step";
+        };
+        /**
+         * StreamEvent
+         * @description One server-sent event of the stream: its data is one JSON part, the last one `[DONE]`. Described as it is on
+         *     the wire (a string holding JSON), in requests and answers alike.
+         */
+        StreamEvent: {
+            /** Event */
+            event?: "message" | null;
+            /** Data */
+            data: "[DONE]" | string;
+        };
+        /** StreamUsage */
+        StreamUsage: {
+            /** Model */
+            model: string;
+            /** Inputtokens */
+            inputTokens: number;
+            /** Outputtokens */
+            outputTokens: number;
+            /** Cachedtokens */
+            cachedTokens: number;
+            /** Estimated */
+            estimated: boolean;
+            /** Costusd */
+            costUsd: number;
+            /** Costkrw */
+            costKrw: number;
+        };
+        /** TextDeltaPart */
+        TextDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text-delta";
+            /** Id */
+            id: string;
+            /** Delta */
+            delta: string;
+        };
+        /** TextEdgePart */
+        TextEdgePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text-end" | "text-start";
+            /** Id */
+            id: string;
+        };
+        /**
+         * UIChatBody
+         * @description What the AI SDK's DefaultChatTransport posts; extra fields from its `body` option are ignored.
+         */
+        UIChatBody: {
+            /**
+             * Persona
+             * @default assistant
+             */
+            persona?: string;
+            /** Model */
+            model?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Id */
+            id?: string | null;
+            /** Messages */
+            messages: components["schemas"]["UIMessage"][];
+            /** Trigger */
+            trigger?: string | null;
+            /** Messageid */
+            messageId?: string | null;
+        };
+        /** UIMessage */
+        UIMessage: {
+            /** Id */
+            id?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
+            /** Parts */
+            parts: components["schemas"]["UIPart"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** UIPart */
+        UIPart: {
+            /** Type */
+            type: string;
+            /** Text */
+            text?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** UsageLine */
+        UsageLine: {
+            /** Key */
+            key: string;
+            /** Calls */
+            calls: number;
+            /**
+             * Errors
+             * @description calls that failed
+             */
+            errors: number;
+            /**
+             * Cancelled
+             * @description calls the client cancelled (a stopped stream)
+             */
+            cancelled: number;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Cost Krw */
+            cost_krw: number;
+        };
+        /** UsagePart */
+        UsagePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-usage";
+            data: components["schemas"]["StreamUsage"];
+            /**
+             * Transient
+             * @constant
+             */
+            transient: true;
+        };
+        /** UsageReport */
+        UsageReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "day" | "model" | "identity";
+            /**
+             * Scope
+             * @description the caller's own usage, or every caller's (an operator)
+             * @enum {string}
+             */
+            scope: "caller" | "all";
+            /** Rows */
+            rows: components["schemas"]["UsageLine"][];
+            total: components["schemas"]["UsageLine"];
+            budget: components["schemas"]["Budget"];
+            /** Prices */
+            prices: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -127,74 +541,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Message */
-                    message: string;
-                    /** Conversation History */
-                    conversation_history?: {
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "user" | "assistant";
-                        /** Content */
-                        content: string;
-                    }[];
-                };
+                "application/json": components["schemas"]["ChatBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Response */
-                        response: string;
-                        /** Tokens Used */
-                        tokens_used: number;
-                        /** ChatUsage */
-                        usage: {
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Estimated */
-                            estimated: boolean;
-                        };
-                        /** Cost Usd */
-                        cost_usd: number;
-                        /** Cost Krw */
-                        cost_krw: number;
-                        /** Model */
-                        model: string;
-                        /**
-                         * Finish Reason
-                         * @description stop, length, content-filter, tool-calls or other
-                         */
-                        finish_reason: string;
-                    };
+                    "application/json": components["schemas"]["ChatAnswer"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -203,36 +560,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -241,36 +569,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
@@ -279,36 +578,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -317,36 +587,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
@@ -355,36 +596,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -393,36 +605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -431,36 +614,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -469,36 +623,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -512,82 +637,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Message */
-                    message: string;
-                    /** Conversation History */
-                    conversation_history?: {
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "user" | "assistant";
-                        /** Content */
-                        content: string;
-                    }[];
-                } | {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Id */
-                    id?: string | null;
-                    /** Messages */
-                    messages: ({
-                        /** Id */
-                        id?: string | null;
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "system" | "user" | "assistant";
-                        /** Parts */
-                        parts: ({
-                            /** Type */
-                            type: string;
-                            /** Text */
-                            text?: string | null;
-                        } & {
-                            [key: string]: unknown;
-                        })[];
-                    } & {
-                        [key: string]: unknown;
-                    })[];
-                    /** Trigger */
-                    trigger?: string | null;
-                    /** Messageid */
-                    messageId?: string | null;
-                };
+                "application/json": components["schemas"]["ChatBody"] | components["schemas"]["UIChatBody"];
             };
         };
         responses: {
@@ -597,11 +647,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": {
-                        data: "[DONE]" | string;
-                        /** @constant */
-                        event?: "message";
-                    };
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -610,36 +656,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -648,36 +665,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
@@ -686,36 +674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -724,36 +683,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
@@ -762,36 +692,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -800,36 +701,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -838,36 +710,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -876,36 +719,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -919,55 +733,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Question */
-                    question: string;
-                    /** Top K */
-                    top_k?: number | null;
-                };
+                "application/json": components["schemas"]["FaqBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Source
-                         * @constant
-                         */
-                        source: "faq";
-                        /** Answer */
-                        answer: string;
-                        /** Confidence */
-                        confidence: number;
-                        /** Faq Id */
-                        faq_id: string;
-                        /** Matched Question */
-                        matched_question: string;
-                        /** Matches */
-                        matches: {
-                            /** Id */
-                            id: string;
-                            /** Question */
-                            question: string;
-                            /** Score */
-                            score: number;
-                        }[];
-                    } | {
-                        /**
-                         * Source
-                         * @enum {string}
-                         */
-                        source: "model" | "handoff";
-                        /** Answer */
-                        answer: string;
-                        /** Confidence */
-                        confidence: number;
-                    };
+                    "application/json": components["schemas"]["FaqFromIndex"] | components["schemas"]["FaqOther"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -976,36 +752,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -1014,36 +761,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
@@ -1052,36 +770,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -1090,36 +779,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
@@ -1128,36 +788,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -1166,36 +797,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -1204,36 +806,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -1242,36 +815,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1305,23 +849,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Labels */
-                        labels: {
-                            /** Label */
-                            label: string;
-                            /** Score */
-                            score: number;
-                        }[];
-                        /** Model */
-                        model: string;
-                    };
+                    "application/json": components["schemas"]["ClassifyAnswer"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -1330,36 +864,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -1368,36 +873,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
@@ -1406,36 +882,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body's content type is not one this route reads (unsupported_media_type). */
@@ -1444,36 +891,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -1482,36 +900,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
@@ -1520,36 +909,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -1558,36 +918,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -1596,36 +927,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -1634,36 +936,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1672,7 +945,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description the text, when there is no JSON body (the tutorial's form) */
-                text?: string;
+                text?: string | null;
             };
             header?: never;
             path?: never;
@@ -1680,32 +953,17 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    /** Text */
-                    text: string;
-                };
+                "application/json": components["schemas"]["SentimentBody"] | null;
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Sentiment
-                         * @enum {string}
-                         */
-                        sentiment: "positive" | "negative" | "neutral";
-                        /** Score */
-                        score: number;
-                        /** Keywords */
-                        keywords: string[];
-                        /** Model */
-                        model: string;
-                    };
+                    "application/json": components["schemas"]["SentimentAnswer"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -1714,36 +972,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -1752,36 +981,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
@@ -1790,36 +990,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -1828,36 +999,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
@@ -1866,36 +1008,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -1904,36 +1017,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -1942,36 +1026,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -1980,36 +1035,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2022,9 +1048,9 @@ export interface operations {
                 /** @description group the rows by day, model or caller */
                 by?: "day" | "model" | "identity";
                 /** @description first day (UTC), instead of days */
-                from?: string;
+                from?: string | null;
                 /** @description last day (UTC), default today */
-                to?: string;
+                to?: string | null;
             };
             header?: never;
             path?: never;
@@ -2032,111 +1058,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** From */
-                        from: string;
-                        /** To */
-                        to: string;
-                        /**
-                         * By
-                         * @enum {string}
-                         */
-                        by: "day" | "model" | "identity";
-                        /**
-                         * Scope
-                         * @description the caller's own usage, or every caller's (an operator)
-                         * @enum {string}
-                         */
-                        scope: "caller" | "all";
-                        /** Rows */
-                        rows: {
-                            /** Key */
-                            key: string;
-                            /** Calls */
-                            calls: number;
-                            /**
-                             * Errors
-                             * @description calls that failed
-                             */
-                            errors: number;
-                            /**
-                             * Cancelled
-                             * @description calls the client cancelled (a stopped stream)
-                             */
-                            cancelled: number;
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cost Usd */
-                            cost_usd: number;
-                            /** Cost Krw */
-                            cost_krw: number;
-                        }[];
-                        /** UsageLine */
-                        total: {
-                            /** Key */
-                            key: string;
-                            /** Calls */
-                            calls: number;
-                            /**
-                             * Errors
-                             * @description calls that failed
-                             */
-                            errors: number;
-                            /**
-                             * Cancelled
-                             * @description calls the client cancelled (a stopped stream)
-                             */
-                            cancelled: number;
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cost Usd */
-                            cost_usd: number;
-                            /** Cost Krw */
-                            cost_krw: number;
-                        };
-                        /**
-                         * Budget
-                         * @description The global budget in an operator's report, else the caller's own; `caller` is always the caller's own.
-                         */
-                        budget: {
-                            /** Day */
-                            day: string;
-                            /** Limit Usd */
-                            limit_usd: number;
-                            /** Used Usd */
-                            used_usd: number;
-                            /** Remaining Usd */
-                            remaining_usd: number;
-                            /** Resets In S */
-                            resets_in_s: number;
-                            caller?: {
-                                /** Identity */
-                                identity: string;
-                                /** Limit Usd */
-                                limit_usd: number;
-                                /** Used Usd */
-                                used_usd: number;
-                                /** Remaining Usd */
-                                remaining_usd: number;
-                            } | null;
-                        };
-                        /** Prices */
-                        prices: string;
-                    };
+                    "application/json": components["schemas"]["UsageReport"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -2145,36 +1073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -2183,36 +1082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +25,6 @@ from .control_tokens import neutralised_messages
 
 log = logging.getLogger("airelay.providers")
 
-RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response unread, for streaming
 OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other server renders a chat template
 FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
@@ -39,10 +39,9 @@ class OpenAICompatChatModel(ChatModel):
         super().__init__(model_id)
         self.client = client
         self.self_hosted = client.base_url.host != OPENAI_HOST
-        self.stream_options = {
-            "headers": RAW_STREAM,
-            "timeout": httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s),
-        }
+        self.stream_timeout = httpx2.Timeout(
+            settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
+        )
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
@@ -68,15 +67,15 @@ class OpenAICompatChatModel(ChatModel):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
-        try:
-            response = await self.client.post(
-                "/chat/completions", body=body, cast_to=httpx2.Response, options=self.stream_options
-            )
+        opened = contextlib.AsyncExitStack()
+        try:  # the SDK's public way to read a response unparsed
+            create = self.client.chat.completions.with_streaming_response.create
+            response = await opened.enter_async_context(create(**body, timeout=self.stream_timeout))
         except Exception as exc:
             raise provider_error(exc) from None
         state = StreamState(request.max_tokens)
         try:
-            async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
+            async for data in response.iter_bytes():  # read to the end, so the connection goes back to the pool
                 text = state.feed(data)
                 if text:
                     yield text
@@ -86,7 +85,7 @@ class OpenAICompatChatModel(ChatModel):
             raise provider_error(exc) from None
         finally:
             with anyio.CancelScope(shield=True):
-                await response.aclose()
+                await opened.aclose()
         if state.reason is None:
             raise ProviderFailed("The model provider's stream ended before the answer was finished.")
         yield Finished(state.reason, state.usage)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from .. import aws
+from ..errors import AirelayError
 from ..providers.base import Usage
 from ..settings import Settings, get_settings
 from .ledger import UsageLedger
@@ -78,8 +79,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
             result = await embedder.embed(texts)
             reading.usage = result.usage
 
-    An exception carrying `.usage` (tokens spent on an answer that was then refused)
-    is settled with those tokens.
+    An AirelayError carrying `usage` (tokens spent on an answer that was then refused) is settled with those tokens.
     """
     meter_ = await meter()
     call = await meter_.open(
@@ -96,15 +96,10 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         status = "ok"
     except Exception as exc:
         status = "error"
-        reading.usage = reading.usage or getattr(exc, "usage", None)
+        reading.usage = reading.usage or (exc.usage if isinstance(exc, AirelayError) else None)
         raise
     finally:
         await meter_.close(call, reading.usage or Usage(), status)
 
 
-def forget_meter() -> None:
-    global _meter
-    _meter = None
-
-
-__all__ = ["Call", "Caller", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = ["Call", "Caller", "Meter", "Reading", "get_meter", "meter", "metered", "open_ledger"]
