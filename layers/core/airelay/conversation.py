@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .attachments import FilePart
 from .errors import InvalidInput
 from .personas import personas, system_prompt
 from .providers.base import ChatRequest
@@ -40,6 +41,8 @@ class UIPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    mediaType: str | None = Field(default=None, max_length=200)  # a `file` part's
+    url: str | None = None  # a `file` part's: a data: URL or an http(s) URL
 
 
 class UIMessage(BaseModel):
@@ -85,6 +88,14 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     if not turns or turns[-1]["role"] != "user":
         raise InvalidInput("The last message must be a user message with text.")
     return turns
+
+
+def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
+    """The `file` parts of the newest message (useChat's attachments); earlier turns' files are not resent."""
+    if isinstance(body, ChatBody):
+        return []
+    parts = body.messages[-1].parts
+    return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
 
 
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:

@@ -33,8 +33,8 @@ class ErrorBody(Strict):
 ERRORS = {
     400: "The body is not valid JSON or not a valid multipart body (malformed_request).",
     401: "API_KEYS is set and the x-api-key header is missing or wrong (unauthorized).",
-    413: "The body (or the image) is too large (payload_too_large, image_too_large).",
-    415: "The body's content type is not one this route reads (unsupported_media_type).",
+    413: "The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large).",
+    415: "The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",
     429: "Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); "
     "with Retry-After.",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+IMAGE_MEDIA_TYPES = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))  # what chat can pass on
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
 
 
@@ -52,6 +53,23 @@ class Settings:
     message_max_chars: int = field(default=8000, metadata={"env": "MESSAGE_MAX_CHARS"})
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
+    chat_files_max: int = field(default=4, metadata={"env": "CHAT_FILES_MAX"})
+    chat_file_max_bytes: int = field(default=1_048_576, metadata={"env": "CHAT_FILE_MAX_BYTES"})
+    chat_file_media_types: tuple[str, ...] = field(
+        default=("image/jpeg", "image/png", "image/webp", "image/gif"), metadata={"env": "CHAT_FILE_MEDIA_TYPES"}
+    )
+    vision_chat_models: tuple[str, ...] = field(
+        default=(
+            "openai/gpt-4o-mini",
+            "openai/gpt-4o",
+            "openai/gpt-4.1",
+            "openai/gpt-4.1-mini",
+            "openai/gpt-4.1-nano",
+            "openai/gpt-5",
+            "openai/gpt-5-mini",
+        ),
+        metadata={"env": "VISION_CHAT_MODELS"},
+    )
 
     aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
     aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
@@ -157,6 +175,8 @@ class Settings:
             raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
+        if not set(self.chat_file_media_types) <= IMAGE_MEDIA_TYPES:
+            raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
 
     @property

