@@ -124,3 +124,12 @@ async def with_images(
     *earlier, newest = request.messages
     content = [*images, {"type": "text", "text": newest["content"]}]
     return dataclasses.replace(request, messages=[*earlier, {"role": "user", "content": content}])
+
+
+async def attach_files(
+    request: ChatRequest, files: list[FilePart], model_ids: tuple[str, ...], settings: Settings
+) -> tuple[tuple[str, ...], ChatRequest]:
+    """The models of the chain that can see, and the request with the images: every check before any upstream call."""
+    check_declared(files, settings)
+    seeing = seeing_models(model_ids, settings)
+    return seeing, await with_images(request, files, file_policy(settings))

@@ -98,6 +98,19 @@ def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
     return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
 
 
+def images_of(body: ChatBody | UIChatBody) -> tuple[str, ...]:
+    """The URLs (data: or http(s)) of the images users attached, oldest first: what tools may look at."""
+    if isinstance(body, ChatBody):
+        return ()
+    return tuple(
+        p.url
+        for message in body.messages
+        if message.role == "user"
+        for p in message.parts
+        if p.type == "file" and p.url and (p.mediaType or "").startswith("image/")
+    )
+
+
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:
     """Keep the newest turns within the turn and character limits; the new message always stays."""
     *history, latest = turns

@@ -107,26 +107,32 @@ def count(text: str) -> int:
     return count_texts([text])
 
 
-def texts_and_images(content: str | list[dict]) -> tuple[str, int]:
-    """A message's text, and how many images it carries (content is a string or OpenAI's list of parts)."""
-    if isinstance(content, str):
-        return content, 0
-    text = "".join(part.get("text") or "" for part in content if part.get("type") == "text")
-    return text, sum(1 for part in content if part.get("type") == "image_url")
+def message_text(message: dict) -> str:
+    """All a message gives the model to read: its text (a string, or the text of each part) and its tool calls."""
+    content = message.get("content")
+    if isinstance(content, str) and "tool_calls" not in message:
+        return content
+    texts = [content] if isinstance(content, str) else [p.get("text") or "" for p in content or ()]
+    for call in message.get("tool_calls") or ():
+        texts += [call["function"]["name"], call["function"]["arguments"]]
+    return "".join(texts)
+
+
+def image_count(message: dict) -> int:
+    content = message.get("content")
+    return 0 if isinstance(content, str) else sum(1 for p in content or () if p.get("type") == "image_url")
 
 
 def count_prompt(messages: list[dict]) -> int:
-    texts, images = zip(*(texts_and_images(m["content"]) for m in messages), strict=True)
-    return count_texts(list(texts)) + IMAGE_TOKENS_ESTIMATE * sum(images) + TOKENS_PER_MESSAGE * len(messages) + 3
+    images = sum(map(image_count, messages))
+    texts = [message_text(m) for m in messages]
+    return count_texts(texts) + IMAGE_TOKENS_ESTIMATE * images + TOKENS_PER_MESSAGE * len(messages) + 3
 
 
 def prompt_bound(messages: list[dict]) -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte."""
-    bound = 3
-    for message in messages:
-        text, images = texts_and_images(message["content"])
-        bound += utf8_size(text) + IMAGE_TOKEN_BOUND * images + TOKENS_PER_MESSAGE + 1
-    return bound
+    per_message = (utf8_size(message_text(m)) + IMAGE_TOKEN_BOUND * image_count(m) for m in messages)
+    return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3
 
 
 def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .. import relay
-from ..attachments import check_declared, file_policy, seeing_models, with_images
-from ..conversation import ChatBody, UIChatBody, build_request, files_of, parse_body
+from .. import relay, steps
+from ..attachments import attach_files
+from ..conversation import ChatBody, UIChatBody, build_request, files_of, images_of, parse_body
 from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
+from ..tools.base import ToolContext
+from ..tools.catalog import tools_for
 from ..web import caller_of, validated_json
 
 router = APIRouter()
@@ -77,13 +81,15 @@ async def chat_stream(request: Request) -> EventStreamResponse:
     model_id, chat_request = build_request(body, settings)
     model_ids, files = settings.fallback_chain(model_id), files_of(body)
     if files:
-        check_declared(files, settings)
-        model_ids = seeing_models(model_ids, settings)
-        chat_request = await with_images(chat_request, files, file_policy(settings))
+        model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
+    tools = tools_for(body.persona, settings)
+    if tools:
+        chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(model_ids, settings)
-    stream = await relay.open_any_stream(models, chat_request, settings, caller_of(request, "chat"))
-    encoder = UIMessageStream()
-    return EventStreamResponse(stream.ui_message_stream(encoder))
+    caller = caller_of(request, "chat")
+    stream = await relay.open_any_stream(models, chat_request, settings, caller)
+    context = ToolContext(settings, caller, images_of(body))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, UIMessageStream()))
 
 
 async def read_body(request: Request) -> ChatBody | UIChatBody:
