@@ -1,5 +1,5 @@
 """Tools for the protocol tests (TOOLS_MODULE=tests.support.tools): one that answers, one that raises, one that
-runs past its deadline, one with a large output."""
+runs past its deadline, one with a large output, one that takes seconds, and a client-side one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from airelay.tools.base import Source, Tool, ToolContext, ToolResult
+from airelay.tools.client import ClientTool
 
 
 class Input(BaseModel):
@@ -53,4 +54,22 @@ class Big(Tool):
         return ToolResult({"text": "x" * 15_000})
 
 
-TOOLS = [Weather(), Explode(), Sleepy(), Big()]
+class Slow(Tool):
+    name = "slow"
+    description = "Takes a few seconds, within its deadline."
+    Input = Input
+    timeout_s = 20.0
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        await anyio.sleep(5)
+        return ToolResult({"city": arguments.city, "done": True})
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=200)
+
+
+PICK_COLOR = ClientTool("pick_color", "Asks the user to pick a color; answers with {color}.", Question)
+
+TOOLS = [Weather(), Explode(), Sleepy(), Big(), Slow(), PICK_COLOR]

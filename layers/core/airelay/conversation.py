@@ -79,7 +79,7 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
             {"role": "user", "content": body.message},
         ]
     turns = []
-    for message in body.messages:
+    for message in body.messages[:-1] if continues(body) else body.messages:
         if message.role == "system":
             continue  # the system prompt is the server's to set
         text = "".join(p.text or "" for p in message.parts if p.type == "text")
@@ -90,11 +90,16 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     return turns
 
 
+def continues(body: ChatBody | UIChatBody) -> bool:
+    """Whether the post continues its last assistant message (its tool calls now have outputs: continuation.py)."""
+    return isinstance(body, UIChatBody) and body.messages[-1].role == "assistant"
+
+
 def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
-    """The `file` parts of the newest message (useChat's attachments); earlier turns' files are not resent."""
+    """The `file` parts of the newest user message (useChat's attachments); earlier turns' files are not resent."""
     if isinstance(body, ChatBody):
         return []
-    parts = body.messages[-1].parts
+    parts = body.messages[-2 if continues(body) else -1].parts
     return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
 
 

@@ -44,6 +44,8 @@ class Settings:
     # persona=tool+tool,...: the server-side tools each persona's chat may call (airelay/tools/)
     chat_tools: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_TOOLS"})
     tools_module: str = field(default="", metadata={"env": "TOOLS_MODULE"})  # an operator's module with TOOLS
+    tool_proof_secret: str = field(default="", metadata={"env": "TOOL_PROOF_SECRET"})
+    client_tool_output_max_chars: int = field(default=16_000, metadata={"env": "CLIENT_TOOL_OUTPUT_MAX_CHARS"})
     local_model_base_url: str = field(default="http://127.0.0.1:8081/v1", metadata={"env": "LOCAL_MODEL_BASE_URL"})
 
     upstream_timeout_s: float = field(default=25.0, metadata={"env": "UPSTREAM_TIMEOUT_S"})
@@ -183,6 +185,8 @@ class Settings:
             raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
         self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
+        if self.stage == "prod" and self.chat_tools and len(self.tool_proof_secret) < 32:
+            raise ValueError("TOOL_PROOF_SECRET (at least 32 characters) is required in prod when CHAT_TOOLS is set")
         if not 1 <= self.chat_max_steps <= 20:
             raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
 

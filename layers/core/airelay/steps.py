@@ -6,6 +6,8 @@ How each ending looks on the wire (the UI message stream):
 - a tool call that cannot run (unknown tool, arguments that are not its input): tool-input-error; one that
   raises or runs past its deadline: tool-output-error; either way the model reads the error in the next step;
 - tool calls in the last allowed step: they run, then finish with reason "tool-calls";
+- a call of a client-side tool: its input parts (no providerExecuted), the other calls run, then finish with reason
+  "tool-calls": the browser runs it and posts the conversation again (continuation.py);
 - a next step the budget (or the provider) refuses, or an upstream failure in any step: data-error (the status
   and code an HTTP answer would have had), data-usage, error; never a finish. Every step's row is kept.
 """
@@ -25,6 +27,7 @@ from .providers.base import ChatRequest, ToolCall, Usage
 from .relay import ChatStream, Step
 from .streaming import UIMessageStream
 from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
+from .tools.client import Proofs, is_client_side
 
 TOOL_OUTPUT_MAX_CHARS = 16_000  # what the model reads of one tool's output
 
@@ -52,6 +55,19 @@ class Outcome:
         except ToolFailed as exc:
             self.error = str(exc)
 
+    @property
+    def in_browser(self) -> bool:
+        """A valid call of a client-side tool: the browser runs it, the answer waits for its output."""
+        return self.input_error is None and is_client_side(self.tool)
+
+    def outcome(self) -> dict | None:
+        """What the proof covers besides the input: the result or error, or None while the browser runs it."""
+        if self.in_browser:
+            return None
+        if self.result is None:
+            return {"error": self.input_error or self.error}
+        return {"output": self.result.output}
+
     def for_model(self) -> str:
         if self.result is None:
             return json.dumps({"error": self.input_error or self.error}, ensure_ascii=False)
@@ -63,8 +79,10 @@ async def ui_message_stream(
     tools: dict[str, Tool],
     context: ToolContext,
     encoder: UIMessageStream,
+    proofs: Proofs | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yields the whole answer's SSE bytes, step after step, ending in `finish` or `error` (see above)."""
+    """Yields the whole answer's SSE bytes, step after step, ending in `finish` or `error` (see above). With
+    `proofs`, every tool call gets its `data-tool-proof` part, so the conversation can continue after it."""
     settings = context.settings
     stream: ChatStream | None = first
     steps: list[Step] = []
@@ -84,9 +102,9 @@ async def ui_message_stream(
                 return
             outcomes = [Outcome(call, tools) for call in step.calls]
             yield b"".join(input_parts(encoder, o) for o in outcomes)
-            await run_all([o for o in outcomes if o.input_error is None], context)
-            yield b"".join(output_parts(encoder, o) for o in outcomes) + encoder.finish_step()
-            if len(steps) >= settings.chat_max_steps:
+            await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
+            yield b"".join(output_parts(encoder, o, proofs) for o in outcomes) + encoder.finish_step()
+            if len(steps) >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
                 yield finish(encoder, "tool-calls", first, steps)
                 return
             request = next_request(stream.request, step, outcomes)
@@ -117,9 +135,17 @@ def input_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
     return encoder.tool_input(call.id, call.name, outcome.input)
 
 
-def output_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
-    if outcome.input_error is not None:
-        return b""
+def output_parts(encoder: UIMessageStream, outcome: Outcome, proofs: Proofs | None) -> bytes:
+    call = outcome.call
+    proof = b""
+    if proofs is not None:
+        proof = encoder.proof(call.id, proofs.of(call.id, call.name, outcome.input, outcome.outcome()))
+    if outcome.input_error is not None or outcome.in_browser:
+        return proof
+    return result_parts(encoder, outcome) + proof
+
+
+def result_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
     if outcome.result is None:
         return encoder.tool_error(outcome.call.id, outcome.error or "The tool failed.")
     sources = b"".join(encoder.source_document(s.id, s.title, s.media_type) for s in outcome.result.sources)

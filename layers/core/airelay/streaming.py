@@ -32,8 +32,9 @@ class UIMessageStream:
     Only part types that ai 5, 6 and 7 all accept (docs: shared/reference/streaming.md). Server-run tools carry
     `providerExecuted: true`, so a client's `sendAutomaticallyWhen` does not post their results again."""
 
-    def __init__(self, message_id: str | None = None) -> None:
+    def __init__(self, message_id: str | None = None, client_tools: frozenset[str] = frozenset()) -> None:
         self.message_id = message_id or f"msg_{uuid.uuid4().hex}"
+        self.client_tools = client_tools  # run in the browser: their parts carry no providerExecuted
         self.blocks = 0
         self.open: tuple[str, str] | None = None  # ("text" | "reasoning", id) of the block being written
         self._delta_prefix = b""
@@ -68,23 +69,18 @@ class UIMessageStream:
         return part({"type": f"{kind}-end", "id": block_id})
 
     def tool_start(self, call_id: str, name: str) -> bytes:
-        return self.end_block() + part(
-            {"type": "tool-input-start", "toolCallId": call_id, "toolName": name, "providerExecuted": True}
-        )
+        started = {"type": "tool-input-start", "toolCallId": call_id, "toolName": name}
+        return self.end_block() + part(self.executed_here(started, name))
+
+    def executed_here(self, payload: dict, name: str) -> dict:
+        return payload if name in self.client_tools else {**payload, "providerExecuted": True}
 
     def tool_delta(self, call_id: str, fragment: str) -> bytes:
         return part({"type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": fragment})
 
     def tool_input(self, call_id: str, name: str, arguments: object) -> bytes:
-        return part(
-            {
-                "type": "tool-input-available",
-                "toolCallId": call_id,
-                "toolName": name,
-                "input": arguments,
-                "providerExecuted": True,
-            }
-        )
+        available = {"type": "tool-input-available", "toolCallId": call_id, "toolName": name, "input": arguments}
+        return part(self.executed_here(available, name))
 
     def tool_input_error(self, call_id: str, name: str, raw: str, message: str) -> bytes:
         """A call that cannot run: unknown tool, or arguments that are not the tool's input."""
@@ -111,6 +107,10 @@ class UIMessageStream:
 
     def source_document(self, source_id: str, title: str, media_type: str = "text/plain") -> bytes:
         return part({"type": "source-document", "sourceId": source_id, "mediaType": media_type, "title": title})
+
+    def proof(self, call_id: str, proofs: dict[str, str]) -> bytes:
+        """What the server said about a tool call, stored with the message (not transient): tools/client.py."""
+        return part({"type": "data-tool-proof", "id": call_id, "data": proofs})
 
     def data(self, name: str, data: dict) -> bytes:
         """A transient `data-<name>` part: reaches the client's onData, is not stored with the message."""

@@ -9,13 +9,15 @@ from fastapi.responses import JSONResponse
 
 from .. import relay, steps
 from ..attachments import attach_files
-from ..conversation import ChatBody, UIChatBody, build_request, files_of, images_of, parse_body
+from ..continuation import continued
+from ..conversation import ChatBody, UIChatBody, build_request, continues, files_of, images_of, parse_body
 from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
 from ..tools.base import ToolContext
 from ..tools.catalog import tools_for
+from ..tools.client import Proofs, is_client_side
 from ..web import caller_of, validated_json
 
 router = APIRouter()
@@ -83,13 +85,24 @@ async def chat_stream(request: Request) -> EventStreamResponse:
     if files:
         model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
     tools = tools_for(body.persona, settings)
+    encoder, proofs = answer_encoder(body, tools, settings)
+    if continues(body):
+        chat_request = continued(chat_request, body.messages[-1], tools, proofs, settings)
     if tools:
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(model_ids, settings)
     caller = caller_of(request, "chat")
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
-    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, UIMessageStream()))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs))
+
+
+def answer_encoder(body: ChatBody | UIChatBody, tools: dict, settings) -> tuple[UIMessageStream, Proofs | None]:
+    """The answer's encoder (a continued answer keeps its message id) and, with tools, the proofs of its calls."""
+    message_id = body.messages[-1].id if continues(body) else None
+    encoder = UIMessageStream(message_id, frozenset(n for n, t in tools.items() if is_client_side(t)))
+    chat_id = getattr(body, "id", None) or ""
+    return encoder, Proofs(settings, chat_id, encoder.message_id) if tools else None
 
 
 async def read_body(request: Request) -> ChatBody | UIChatBody:
