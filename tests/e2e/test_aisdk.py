@@ -7,13 +7,18 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tests.support.upstream import FakeUpstream, Ok, ResetMidStream
+from airelay.usage.sqlite import SqliteLedger
+from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
 
-from .stack import ROOT
+from .conftest import fake_model_environment
+from .stack import ROOT, ApiProcess
 
 AISDK = ROOT / "tests" / "e2e" / "aisdk"
 MAJORS = ("ai5", "ai6", "ai7")
@@ -89,3 +94,98 @@ def test_a_refused_file_is_a_4xx_the_client_shows(sdk, fake_stack, upstream, tmp
     seen = run_usechat(sdk, fake_stack, "refused", tmp_path, FILES=json.dumps([PDF]))
     assert seen["error"]["code"] == "unsupported_media_type"
     assert upstream.requests == []
+
+
+# ---------------------------------------------------------------- tools, steps, reasoning, sources
+
+TOOLS_PERSONA = "customer_support"
+
+
+@pytest.fixture(scope="module")
+def tools_stack(fake_upstream, tmp_path_factory):
+    """The local API with the test tools (tests/support/tools.py) offered to the customer_support persona."""
+    tmp = tmp_path_factory.mktemp("tools-api")
+    api = ApiProcess(
+        tmp,
+        **fake_model_environment(
+            fake_upstream,
+            CHAT_TOOLS=f"{TOOLS_PERSONA}=weather+slow+pick_color",
+            TOOLS_MODULE="tests.support.tools",
+            TOOL_PROOF_SECRET="e2e-" + "k" * 32,
+        ),
+    )
+    api.ledger = tmp / f"usage-{api.port}.sqlite3"
+    yield api
+    api.stop()
+
+
+def rows(api) -> list:
+    return SqliteLedger(str(api.ledger)).rows(datetime.now(UTC).date().isoformat())
+
+
+def statuses(api) -> Counter:
+    return Counter(r.status for r in rows(api))
+
+
+def calls(*calls: tuple[str, str, str]) -> Deltas:
+    return Deltas(tool_call_deltas(*calls, pieces=4), finish="tool_calls")
+
+
+def run_tools(sdk, api, name, tmp_path, **env) -> dict:
+    return run_usechat(sdk, api.url, name, tmp_path, PERSONA=TOOLS_PERSONA, **env)
+
+
+def test_a_server_tool_round_trip(sdk, tools_stack, upstream, tmp_path):
+    upstream.script(calls(("call_wx", "weather", '{"city": "Seoul"}')), Ok())
+    run_tools(sdk, tools_stack, "server tool", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    first, second = upstream.requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["weather", "slow", "pick_color"]
+    assert [m["role"] for m in second["messages"]][-2:] == ["assistant", "tool"]
+
+
+def test_two_tools_in_one_step(sdk, tools_stack, upstream, tmp_path):
+    both = (("call_1", "weather", '{"city": "Seoul"}'), ("call_2", "weather", '{"city": "Busan"}'))
+    upstream.script(Deltas(tool_call_deltas(*both, pieces=3, interleave=True), finish="tool_calls"), Ok())
+    run_tools(sdk, tools_stack, "two tools", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    assert [m["role"] for m in upstream.requests[1]["messages"]][-3:] == ["assistant", "tool", "tool"]
+
+
+def test_a_client_tool_round_trip_with_add_tool_output_and_automatic_resubmission(sdk, tools_stack, upstream, tmp_path):
+    upstream.script(calls(("call_pick", "pick_color", '{"question": "Which color?"}')), Ok())
+    run_tools(sdk, tools_stack, "client tool", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    first, second = upstream.requests
+    tool_message = second["messages"][-1]
+    assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"output": {"color": "blue"}}
+    assert statuses(tools_stack)["ok"] >= 2
+
+
+def test_reasoning_arrives_as_a_reasoning_part(sdk, tools_stack, upstream, tmp_path):
+    upstream.script(Deltas(({"reasoning_content": "Let me "}, {"reasoning_content": "think."}, {"content": "Done."})))
+    run_tools(sdk, tools_stack, "reasoning", tmp_path)
+
+
+def test_stop_during_a_tool_keeps_the_step_row(sdk, tools_stack, upstream, tmp_path):
+    upstream.script(calls(("call_slow", "slow", '{"city": "Seoul"}')), Ok())
+    before = statuses(tools_stack)
+    seen = run_tools(sdk, tools_stack, "stop tool", tmp_path)
+    assert seen["state"] == "input-available"
+    deadline = time.monotonic() + 10
+    while statuses(tools_stack) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert statuses(tools_stack) - before == Counter(ok=1)
+    assert len(upstream.requests) == 1, "no second step after the client left"
+
+
+def test_an_upstream_failure_in_step_two_is_an_error_part_with_every_row_kept(sdk, tools_stack, upstream, tmp_path):
+    weather = calls(("call_wx", "weather", '{"city": "Seoul"}'))
+    upstream.script(weather, ResetMidStream(after_chunks=3))
+    body = {"messages": [{"role": "user", "parts": [{"type": "text", "text": "x"}]}], "persona": TOOLS_PERSONA}
+    with httpx.stream("POST", f"{tools_stack.url}/api/chat/stream", json=body, timeout=10) as response:
+        parts = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert "finish" not in [p["type"] for p in parts]
+    expected = next(p["errorText"] for p in parts if p["type"] == "error")
+    before = statuses(tools_stack)
+    upstream.script(weather, ResetMidStream(after_chunks=3))
+    seen = run_tools(sdk, tools_stack, "step failure", tmp_path, EXPECTED_ERROR=expected)
+    assert seen["partial"] == FakeUpstream.reply_text(3)
+    assert statuses(tools_stack) - before == Counter(ok=1, error=1)

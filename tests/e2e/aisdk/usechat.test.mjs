@@ -6,7 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-const { Chat, DefaultChatTransport } = await import(pathToFileURL(process.env.SDK).href);
+const { Chat, DefaultChatTransport, lastAssistantMessageIsCompleteWithToolCalls } = await import(
+  pathToFileURL(process.env.SDK).href
+);
 const API = process.env.API;
 const EXPECTED_TEXT = process.env.EXPECTED_TEXT;
 const EXPECTED_ERROR = process.env.EXPECTED_ERROR;
@@ -17,11 +19,12 @@ function observed(options = {}) {
   const chat = new Chat({
     transport: new DefaultChatTransport({
       api: `${API}/api/chat/stream`,
-      body: { persona: 'assistant', max_tokens: 256, ...options.body },
+      body: { persona: process.env.PERSONA ?? 'assistant', max_tokens: 256, ...options.body },
     }),
     onData: (part) => {
       if (part.type === 'data-usage') usage.push(part.data);
     },
+    ...options.chat,
   });
   const statuses = [];
   chat['~registerStatusCallback'](() => statuses.push(chat.status));
@@ -104,4 +107,109 @@ test('image: a file part reaches the model and the answer comes back', async () 
     ['file', 'text'],
   );
   assert.equal(textOf(assistant), EXPECTED_TEXT);
+});
+
+// ---------------------------------------------------------------- tools, steps, reasoning, sources
+
+const toolParts = (message) => message.parts.filter((p) => p.type.startsWith('tool-'));
+const until = async (what, check, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    assert.ok(Date.now() < deadline, `${what} did not happen`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+test('server tool: the tool runs on the server, its output and source arrive, then the answer', async () => {
+  const { chat, statuses } = observed();
+  await chat.sendMessage({ text: 'Weather in Seoul?' });
+  assert.deepEqual(statuses, ['submitted', 'streaming', 'ready']);
+  const answer = chat.lastMessage;
+  const [weather] = toolParts(answer);
+  assert.equal(weather.type, 'tool-weather');
+  assert.equal(weather.state, 'output-available');
+  assert.deepEqual(weather.input, { city: 'Seoul' });
+  assert.deepEqual(weather.output, { city: 'Seoul', sky: 'clear' });
+  const source = answer.parts.find((p) => p.type === 'source-document');
+  assert.equal(source.sourceId, 'wx-Seoul');
+  assert.equal(source.title, 'Seoul');
+  assert.equal(answer.parts.filter((p) => p.type === 'step-start').length, 2);
+  assert.equal(textOf(answer), EXPECTED_TEXT);
+  assert.equal(answer.metadata.steps, 2);
+  assert.equal(chat.messages.length, 2, 'a server tool is not posted back');
+});
+
+test('two tools: two calls in one step both run and both outputs arrive', async () => {
+  const { chat } = observed();
+  await chat.sendMessage({ text: 'Weather in Seoul and Busan?' });
+  assert.equal(chat.status, 'ready');
+  const outputs = toolParts(chat.lastMessage).map((p) => [p.state, p.output.city]);
+  assert.deepEqual(outputs, [
+    ['output-available', 'Seoul'],
+    ['output-available', 'Busan'],
+  ]);
+  assert.equal(textOf(chat.lastMessage), EXPECTED_TEXT);
+});
+
+test('client tool: onToolCall + addToolOutput, posted again automatically, the answer continues', async () => {
+  const calls = [];
+  let chat;
+  ({ chat } = observed({
+    chat: {
+      sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls,
+      onToolCall: ({ toolCall }) => {
+        calls.push(toolCall);
+        chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output: { color: 'blue' } });
+      },
+    },
+  }));
+  await chat.sendMessage({ text: 'Pick a color for me.' });
+  await until('the continued answer', () => chat.status === 'ready' && textOf(chat.lastMessage) === EXPECTED_TEXT);
+  assert.equal(chat.error, undefined);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].toolName, 'pick_color');
+  assert.deepEqual(calls[0].input, { question: 'Which color?' });
+  assert.equal(chat.messages.length, 2, 'the answer continued in the same assistant message');
+  const [pick] = toolParts(chat.lastMessage);
+  assert.equal(pick.state, 'output-available');
+  assert.deepEqual(pick.output, { color: 'blue' });
+});
+
+test('reasoning: reasoning deltas become a reasoning part before the text', async () => {
+  const { chat } = observed();
+  await chat.sendMessage({ text: 'Think first.' });
+  assert.equal(chat.status, 'ready');
+  const kinds = chat.lastMessage.parts.filter((p) => p.type === 'reasoning' || p.type === 'text');
+  assert.deepEqual(
+    kinds.map((p) => [p.type, p.text]),
+    [
+      ['reasoning', 'Let me think.'],
+      ['text', 'Done.'],
+    ],
+  );
+});
+
+test('stop tool: stop() while a server tool runs keeps the call, status ready', async () => {
+  const { chat, statuses } = observed();
+  const sent = chat.sendMessage({ text: 'Slow one.' });
+  await until('the tool call', () => chat.lastMessage?.role === 'assistant' && toolParts(chat.lastMessage).length > 0);
+  await until('its input', () => toolParts(chat.lastMessage)[0].state === 'input-available');
+  await chat.stop();
+  await sent;
+  assert.equal(chat.status, 'ready');
+  assert.equal(chat.error, undefined);
+  assert.deepEqual(statuses, ['submitted', 'streaming', 'ready']);
+  report({ state: toolParts(chat.lastMessage)[0].state });
+});
+
+test('step failure: an upstream failure in step 2 is status error, step 1 kept, no finish', async () => {
+  const { chat, statuses } = observed();
+  await chat.sendMessage({ text: 'Weather in Seoul?' });
+  assert.equal(chat.status, 'error');
+  assert.deepEqual(statuses, ['submitted', 'streaming', 'error']);
+  assert.equal(chat.error.message, EXPECTED_ERROR);
+  const [weather] = toolParts(chat.lastMessage);
+  assert.equal(weather.state, 'output-available');
+  assert.equal(chat.lastMessage.metadata, undefined, 'no finish, so no message metadata');
+  report({ partial: textOf(chat.lastMessage) });
 });
