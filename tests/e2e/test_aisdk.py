@@ -153,7 +153,7 @@ def test_two_tools_in_one_step(sdk, tools_stack, upstream, tmp_path):
 def test_a_client_tool_round_trip_with_add_tool_output_and_automatic_resubmission(sdk, tools_stack, upstream, tmp_path):
     upstream.script(calls(("call_pick", "pick_color", '{"question": "Which color?"}')), Ok())
     run_tools(sdk, tools_stack, "client tool", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
-    first, second = upstream.requests
+    _, second = upstream.requests
     tool_message = second["messages"][-1]
     assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"output": {"color": "blue"}}
     assert statuses(tools_stack)["ok"] >= 2

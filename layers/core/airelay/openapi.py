@@ -98,14 +98,45 @@ class ChatUsage(Strict):
     estimated: bool
 
 
+class ToolCallResult(Strict):
+    id: str
+    name: str
+    input: object = Field(description="the arguments as the model wrote them (parsed JSON when they were JSON)")
+    output: object = Field(default=None, description="the tool's output, when it ran")
+    error: str | None = Field(default=None, description="why the call failed or could not run")
+
+
+class StepUsage(Strict):
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class ChatStep(Strict):
+    text: str
+    reasoning: str
+    tool_calls: list[ToolCallResult]
+    finish_reason: str
+    usage: StepUsage
+    cost_usd: float = Field(ge=0)
+
+
+class SourceDocument(Strict):
+    id: str
+    title: str
+    media_type: str
+
+
 class ChatAnswer(Strict):
-    response: str
+    response: str = Field(description="the last step's text: the answer")
     tokens_used: int = Field(ge=0)
-    usage: ChatUsage
+    usage: ChatUsage = Field(description="all steps together")
     cost_usd: float = Field(ge=0)
     cost_krw: float = Field(ge=0)
     model: str
     finish_reason: str = Field(description="stop, length, content-filter, tool-calls or other")
+    reasoning: str = Field(description="the model's reasoning over all steps, when it sent any")
+    steps: list[ChatStep] = Field(description="one per upstream call: text, reasoning, server tool calls and results")
+    sources: list[SourceDocument] = Field(description="documents the tools' answers came from (search_faq)")
 
 
 # POST /api/chat/stream: the parts of the AI SDK UI message stream that airelay sends, one per SSE event

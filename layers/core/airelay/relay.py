@@ -44,6 +44,8 @@ class Answer:
     reason: str
     usage: Usage
     cost_usd: Decimal
+    reasoning: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
 
 
 def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
@@ -117,7 +119,10 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         raise
     finally:
         cost = await meter.close(call, used, status)
-    return Answer(model.model_id, completion.text, completion.finished.reason, used, cost)
+    finished = completion.finished
+    return Answer(
+        model.model_id, completion.text, finished.reason, used, cost, completion.reasoning, completion.tool_calls
+    )
 
 
 FALLBACK_ON = (ProviderRateLimited, ProviderFailed, ProviderUnavailable, ProviderTimeout)

@@ -168,7 +168,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** Response */
+                        /**
+                         * Response
+                         * @description the last step's text: the answer
+                         */
                         response: string;
                         /** Tokens Used */
                         tokens_used: number;
@@ -194,6 +197,66 @@ export interface operations {
                          * @description stop, length, content-filter, tool-calls or other
                          */
                         finish_reason: string;
+                        /**
+                         * Reasoning
+                         * @description the model's reasoning over all steps, when it sent any
+                         */
+                        reasoning: string;
+                        /**
+                         * Steps
+                         * @description one per upstream call: text, reasoning, server tool calls and results
+                         */
+                        steps: {
+                            /** Text */
+                            text: string;
+                            /** Reasoning */
+                            reasoning: string;
+                            /** Tool Calls */
+                            tool_calls: {
+                                /** Id */
+                                id: string;
+                                /** Name */
+                                name: string;
+                                /**
+                                 * Input
+                                 * @description the arguments as the model wrote them (parsed JSON when they were JSON)
+                                 */
+                                input: unknown;
+                                /**
+                                 * Output
+                                 * @description the tool's output, when it ran
+                                 */
+                                output?: unknown;
+                                /**
+                                 * Error
+                                 * @description why the call failed or could not run
+                                 */
+                                error?: string | null;
+                            }[];
+                            /** Finish Reason */
+                            finish_reason: string;
+                            /** StepUsage */
+                            usage: {
+                                /** Prompt Tokens */
+                                prompt_tokens: number;
+                                /** Completion Tokens */
+                                completion_tokens: number;
+                            };
+                            /** Cost Usd */
+                            cost_usd: number;
+                        }[];
+                        /**
+                         * Sources
+                         * @description documents the tools' answers came from (search_faq)
+                         */
+                        sources: {
+                            /** Id */
+                            id: string;
+                            /** Title */
+                            title: string;
+                            /** Media Type */
+                            media_type: string;
+                        }[];
                     };
                 };
             };

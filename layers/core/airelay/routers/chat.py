@@ -7,7 +7,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .. import relay, steps
+from .. import buffered, relay, steps
 from ..attachments import attach_files
 from ..continuation import continued
 from ..conversation import ChatBody, UIChatBody, build_request, continues, files_of, images_of, parse_body
@@ -49,25 +49,8 @@ async def chat(http_request: Request) -> JSONResponse:
     body = validated_json(await http_request.body(), ChatBody.model_validate)
     model_id, request = build_request(body, settings)
     models = await chat_models(settings.fallback_chain(model_id), settings)
-    answer = await relay.complete_any(models, request, settings, caller_of(http_request, "chat"))
-    usage = answer.usage
-    meter = await relay.usage.meter()
-    return JSONResponse(
-        {
-            "response": answer.text,
-            "tokens_used": usage.prompt_tokens + usage.completion_tokens,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "cached_tokens": usage.cached_tokens,
-                "estimated": usage.estimated,
-            },
-            "cost_usd": float(answer.cost_usd),
-            "cost_krw": float(meter.krw(answer.cost_usd)),
-            "model": answer.model_id,
-            "finish_reason": answer.reason,
-        }
-    )
+    context = ToolContext(settings, caller_of(http_request, "chat"))
+    return JSONResponse(await buffered.run_steps(models, request, tools_for(body.persona, settings), context))
 
 
 @router.post(
