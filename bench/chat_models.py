@@ -31,7 +31,7 @@ DEV_SET = Path(__file__).with_name("chat_dev_set.yaml")
 BENCH_MODELS = ROOT / ".airelay" / "bench-models"
 TOOLS = {tool.name: tool for tool in (SearchFaq(), AnalyzeSentiment())}
 SYSTEM = "You are a helpful assistant. Answer briefly."
-MAX_TOKENS = 48
+MAX_TOKENS = 32
 
 
 def candidates() -> dict[str, Path]:
@@ -58,7 +58,7 @@ def ask(client: httpx.Client, base: str, messages: list[dict], tools: list[dict]
     if tools:
         body |= {"tools": tools, "tool_choice": "auto"}
     started = time.perf_counter()
-    response = client.post(f"{base}/chat/completions", json=body, timeout=120)
+    response = client.post(f"{base}/chat/completions", json=body, timeout=600)
     response.raise_for_status()
     return response.json(), time.perf_counter() - started
 
