@@ -55,14 +55,21 @@ class Big(Tool):
 
 
 class Slow(Tool):
+    """Takes seconds, within its deadline; notes in `cancelled` the calls that were stopped while running."""
+
     name = "slow"
-    description = "Takes a few seconds, within its deadline."
+    description = "Takes a while."
     Input = Input
-    timeout_s = 20.0
+    timeout_s = 30.0
+    cancelled: list[str] = []  # noqa: RUF012 - shared on purpose: the in-process API and the test read it
 
     async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
-        await anyio.sleep(5)
-        return ToolResult({"city": arguments.city, "done": True})
+        try:
+            await anyio.sleep(10)
+        except anyio.get_cancelled_exc_class():
+            Slow.cancelled.append(arguments.city)
+            raise
+        return ToolResult("done")
 
 
 class Question(BaseModel):

@@ -36,6 +36,7 @@ class ChatRequest:
     presence_penalty: float | None = None
     response_format: dict | None = None  # OpenAI's structured output, e.g. {"type": "json_schema", ...}
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # "auto" (the provider's default), "required", "none", or one tool's name
 
 
 @dataclass(slots=True)
