@@ -32,6 +32,7 @@ BENCH_MODELS = ROOT / ".airelay" / "bench-models"
 TOOLS = {tool.name: tool for tool in (SearchFaq(), AnalyzeSentiment())}
 SYSTEM = "You are a helpful assistant. Answer briefly."
 MAX_TOKENS = 32
+TIMEOUT_S = 120  # one request; past it the item counts as wrong ("timed out")
 
 
 def candidates() -> dict[str, Path]:
@@ -58,7 +59,7 @@ def ask(client: httpx.Client, base: str, messages: list[dict], tools: list[dict]
     if tools:
         body |= {"tools": tools, "tool_choice": "auto"}
     started = time.perf_counter()
-    response = client.post(f"{base}/chat/completions", json=body, timeout=600)
+    response = client.post(f"{base}/chat/completions", json=body, timeout=TIMEOUT_S)
     response.raise_for_status()
     return response.json(), time.perf_counter() - started
 
@@ -73,7 +74,12 @@ def answers(base: str, items: list[dict]) -> tuple[list[dict], int, float]:
     with httpx.Client() as client:
         for item in items:
             messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": item["question"]}]
-            answer, elapsed = ask(client, base, messages)
+            try:
+                answer, elapsed = ask(client, base, messages)
+            except httpx.TimeoutException:
+                rows.append({"lang": item["lang"], "right": False, "korean": False, "answer": "timed out"})
+                seconds += TIMEOUT_S
+                continue
             text = answer["choices"][0]["message"].get("content") or ""
             tokens += answer["usage"]["completion_tokens"]
             seconds += elapsed
@@ -120,7 +126,11 @@ def tool_calls(base: str, items: list[dict]) -> list[dict]:
     rows = []
     with httpx.Client() as client:
         for item in items:
-            answer, _ = ask(client, base, [{"role": "user", "content": item["question"]}], specs)
+            try:
+                answer, _ = ask(client, base, [{"role": "user", "content": item["question"]}], specs)
+            except httpx.TimeoutException:
+                rows.append({"lang": item["lang"], "right": False, "calls": "timed out"})
+                continue
             message = answer["choices"][0]["message"]
             rows.append(
                 {"lang": item["lang"], "right": valid_call(message, item["tool"]), "calls": message.get("tool_calls")}
