@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from airelay.usage.sqlite import SqliteLedger
 from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
 
 from .conftest import fake_model_environment
+from .snippets import DEV_ORIGIN, EXAMPLES
 from .stack import ROOT, ApiProcess
 
 AISDK = ROOT / "tests" / "e2e" / "aisdk"
@@ -150,9 +152,20 @@ def test_two_tools_in_one_step(sdk, tools_stack, upstream, tmp_path):
     assert [m["role"] for m in upstream.requests[1]["messages"]][-3:] == ["assistant", "tool", "tool"]
 
 
+def tool_chat_example(sdk: str, api: str) -> Path:
+    """The README's web/examples/tool-chat.js with the test API's origin, where it imports this project's `ai`."""
+    target = AISDK / sdk / "node_modules" / ".examples" / "tool-chat.js"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text((EXAMPLES / "tool-chat.js").read_text("utf-8").replace(DEV_ORIGIN, api), "utf-8")
+    return target
+
+
 def test_a_client_tool_round_trip_with_add_tool_output_and_automatic_resubmission(sdk, tools_stack, upstream, tmp_path):
     upstream.script(calls(("call_pick", "pick_color", '{"question": "Which color?"}')), Ok())
-    run_tools(sdk, tools_stack, "client tool", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT)
+    example = tool_chat_example(sdk, tools_stack.url)
+    run_tools(
+        sdk, tools_stack, "client tool", tmp_path, EXPECTED_TEXT=FakeUpstream.REPLY_TEXT, TOOL_CHAT_EXAMPLE=str(example)
+    )
     _, second = upstream.requests
     tool_message = second["messages"][-1]
     assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"output": {"color": "blue"}}

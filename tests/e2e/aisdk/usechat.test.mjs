@@ -6,9 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-const { Chat, DefaultChatTransport, lastAssistantMessageIsCompleteWithToolCalls } = await import(
-  pathToFileURL(process.env.SDK).href
-);
+const { Chat, DefaultChatTransport } = await import(pathToFileURL(process.env.SDK).href);
 const API = process.env.API;
 const EXPECTED_TEXT = process.env.EXPECTED_TEXT;
 const EXPECTED_ERROR = process.env.EXPECTED_ERROR;
@@ -151,24 +149,18 @@ test('two tools: two calls in one step both run and both outputs arrive', async 
   assert.equal(textOf(chat.lastMessage), EXPECTED_TEXT);
 });
 
-test('client tool: onToolCall + addToolOutput, posted again automatically, the answer continues', async () => {
+test('client tool: the README example (onToolCall + addToolOutput + sendAutomaticallyWhen) continues the answer', async () => {
+  // web/examples/tool-chat.js, copied by pytest beside this project's node_modules with the test API's origin
+  const { createToolChat } = await import(pathToFileURL(process.env.TOOL_CHAT_EXAMPLE).href);
   const calls = [];
-  let chat;
-  ({ chat } = observed({
-    chat: {
-      sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls,
-      onToolCall: ({ toolCall }) => {
-        calls.push(toolCall);
-        chat.addToolOutput({ tool: toolCall.toolName, toolCallId: toolCall.toolCallId, output: { color: 'blue' } });
-      },
-    },
-  }));
+  const chat = createToolChat(async (name, input) => {
+    calls.push({ name, input });
+    return { color: 'blue' };
+  });
   await chat.sendMessage({ text: 'Pick a color for me.' });
   await until('the continued answer', () => chat.status === 'ready' && textOf(chat.lastMessage) === EXPECTED_TEXT);
   assert.equal(chat.error, undefined);
-  assert.equal(calls.length, 1);
-  assert.equal(calls[0].toolName, 'pick_color');
-  assert.deepEqual(calls[0].input, { question: 'Which color?' });
+  assert.deepEqual(calls, [{ name: 'pick_color', input: { question: 'Which color?' } }]);
   assert.equal(chat.messages.length, 2, 'the answer continued in the same assistant message');
   const [pick] = toolParts(chat.lastMessage);
   assert.equal(pick.state, 'output-available');
