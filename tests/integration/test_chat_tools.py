@@ -7,7 +7,9 @@ import time
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
+from airelay.openapi_stream import StreamPart
 from tests.e2e.stack import run_node
 from tests.support.tools import Slow
 from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
@@ -321,6 +323,11 @@ def test_the_real_ai_package_accepts_every_sequence(tmp_path):
         assert all(p["providerExecuted"] for p in tool_parts), (name, result)
         assert all(p["state"] in ("output-available", "output-error") for p in tool_parts), (name, result)
     assert seen["round_trip"]["metadata"]["steps"] == 2
+    # AND every part is one the OpenAPI document describes
+    described = TypeAdapter(StreamPart)
+    for body in RECORDED.values():
+        for part in stream_parts(httpx.Response(200, content=body))[:-1]:
+            described.validate_python(part)
     assert [p["type"] for p in seen["round_trip"]["parts"]] == [
         "step-start",
         "tool-weather",
