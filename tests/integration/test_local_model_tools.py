@@ -38,6 +38,9 @@ def test_the_local_model_calls_search_faq_and_answers_from_its_result(
         "FAQ_INDEX_URL": f"file://{example_faq_index}",
         "CHAT_TOOLS": "assistant=search_faq",
         "USAGE_DB_PATH": str(tmp_path / "usage.sqlite3"),
+        # the function-calling format's prompt is long: on a shared 2-core box its first token can take a while
+        "UPSTREAM_TIMEOUT_S": "180",
+        "STREAM_IDLE_TIMEOUT_S": "180",
     }.items():
         monkeypatch.setenv(name, value)
     forget_cached_state()

@@ -11,7 +11,8 @@ from .. import buffered, relay, steps
 from ..attachments import attach_files
 from ..continuation import continued
 from ..conversation import ChatBody, UIChatBody, build_request, continues, files_of, images_of, parse_body
-from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
+from ..openapi import ChatAnswer, answers, errors, inline_schema
+from ..openapi_stream import stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
