@@ -88,6 +88,7 @@ def test_server_tool_round_trip_with_arguments_across_many_chunks(api, upstream,
         "tool-input-available",
         "tool-output-available",
         "source-document",
+        "data-tool-proof",
         "finish-step",
         "start-step",
         "text-start",
@@ -147,6 +148,7 @@ def test_a_call_that_cannot_run_is_a_tool_input_error_the_model_reads(api, upstr
     names = squeezed(types(parts))
     assert names[names.index("tool-input-delta") + 1 :] == [
         "tool-input-error",
+        "data-tool-proof",
         "finish-step",
         "start-step",
         "text-start",
@@ -164,7 +166,12 @@ def test_a_tool_that_raises_or_times_out_is_a_tool_output_error(api, upstream, t
     upstream.script(Deltas(tool_call_deltas(("c1", tool, WEATHER)), finish="tool_calls"), ANSWER)
     parts = chat(api, f"output-error-{tool}")
     names = squeezed(types(parts))
-    assert names[names.index("tool-input-available") + 1 :][:3] == ["tool-output-error", "finish-step", "start-step"]
+    assert names[names.index("tool-input-available") + 1 :][:4] == [
+        "tool-output-error",
+        "data-tool-proof",
+        "finish-step",
+        "start-step",
+    ]
     failed = next(p for p in parts[:-1] if p["type"] == "tool-output-error")
     assert error in failed["errorText"] and "secret" not in failed["errorText"]
     assert parts[-2]["type"] == "finish"
@@ -355,6 +362,7 @@ def test_the_real_ai_package_accepts_every_sequence(tmp_path):
         "step-start",
         "tool-weather",
         "source-document",
+        "data-tool-proof",
         "step-start",
         "text",
     ]

@@ -44,7 +44,9 @@ class ToolInputStartPart(Strict):
     type: Literal["tool-input-start"]
     toolCallId: str
     toolName: str
-    providerExecuted: Literal[True] = Field(description="run on the server: the client does not post it back")
+    providerExecuted: Literal[True] | None = Field(
+        default=None, description="true: run on the server; absent: a client-side tool the browser runs (onToolCall)"
+    )
 
 
 class ToolInputDeltaPart(Strict):
@@ -58,7 +60,7 @@ class ToolInputAvailablePart(Strict):
     toolCallId: str
     toolName: str
     input: Any
-    providerExecuted: Literal[True]
+    providerExecuted: Literal[True] | None = None
 
 
 class ToolInputErrorPart(Strict):
@@ -114,6 +116,20 @@ class ErrorDataPart(Strict):
     transient: Literal[True]
 
 
+class ToolProofs(Strict):
+    call: str = Field(description="HMAC: this server issued the call, with this input, in this chat and message")
+    outcome: str | None = Field(default=None, description="HMAC over the result too, for a call settled here")
+
+
+class ToolProofPart(Strict):
+    """Stored with the message by useChat and posted back with it, so a conversation can continue after its tool
+    calls without server state (docs/tools.md)."""
+
+    type: Literal["data-tool-proof"]
+    id: str = Field(description="the toolCallId")
+    data: ToolProofs
+
+
 class MessageMetadata(Strict):
     model: str
     inputTokens: int = Field(ge=0)
@@ -153,6 +169,7 @@ StreamPart = Annotated[
     | ToolOutputAvailablePart
     | ToolOutputErrorPart
     | SourceDocumentPart
+    | ToolProofPart
     | UsagePart
     | ErrorDataPart
     | FinishPart
