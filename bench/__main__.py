@@ -3,7 +3,9 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
+overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
+the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
+Korean/English dev set), coldstart, soak, and
 cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
@@ -21,7 +23,19 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
+SECTIONS = (
+    "overhead",
+    "steps",
+    "ledger",
+    "tokens",
+    "faq",
+    "sentiment",
+    "classify",
+    "chat_models",
+    "coldstart",
+    "soak",
+    "cost",
+)
 
 
 def latest(name: str) -> dict:
@@ -32,6 +46,12 @@ def run_overhead(quick: bool) -> dict:
     from . import overhead
 
     return overhead.run(["--quick"] if quick else [])
+
+
+def run_steps(quick: bool) -> dict:
+    from . import steps
+
+    return steps.run(["--quick"] if quick else [])
 
 
 def run_ledger(quick: bool) -> dict:
@@ -79,6 +99,13 @@ def run_classify(quick: bool) -> dict:
     return latest("classify")
 
 
+def run_chat_models(quick: bool) -> dict:
+    from . import chat_models
+
+    chat_models.main([])
+    return latest("chat_models")
+
+
 def run_coldstart(quick: bool) -> dict:
     from . import coldstart
 
@@ -99,11 +126,13 @@ def run_cost(quick: bool) -> dict:
 
 RUNNERS = {
     "overhead": run_overhead,
+    "steps": run_steps,
     "ledger": run_ledger,
     "tokens": run_tokens,
     "faq": run_faq,
     "sentiment": run_sentiment,
     "classify": run_classify,
+    "chat_models": run_chat_models,
     "coldstart": run_coldstart,
     "soak": run_soak,
     "cost": run_cost,

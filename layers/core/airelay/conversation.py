@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .attachments import FilePart
 from .errors import InvalidInput
 from .personas import personas, system_prompt
 from .providers.base import ChatRequest
@@ -40,6 +41,8 @@ class UIPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    mediaType: str | None = Field(default=None, max_length=200)  # a `file` part's
+    url: str | None = None  # a `file` part's: a data: URL or an http(s) URL
 
 
 class UIMessage(BaseModel):
@@ -83,7 +86,7 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
             {"role": "user", "content": body.message},
         ]
     turns = []
-    for message in body.messages:
+    for message in body.messages[:-1] if continues(body) else body.messages:
         if message.role == "system":
             continue  # the system prompt is the server's to set
         text = "".join(p.text or "" for p in message.parts if p.type == "text")
@@ -92,6 +95,32 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     if not turns or turns[-1]["role"] != "user":
         raise InvalidInput("The last message must be a user message with text.")
     return turns
+
+
+def continues(body: ChatBody | UIChatBody) -> bool:
+    """Whether the post continues its last assistant message (its tool calls now have outputs: continuation.py)."""
+    return isinstance(body, UIChatBody) and body.messages[-1].role == "assistant"
+
+
+def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
+    """The `file` parts of the newest user message (useChat's attachments); earlier turns' files are not resent."""
+    if isinstance(body, ChatBody):
+        return []
+    parts = body.messages[-2 if continues(body) else -1].parts
+    return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
+
+
+def images_of(body: ChatBody | UIChatBody) -> tuple[str, ...]:
+    """The URLs (data: or http(s)) of the images users attached, oldest first: what tools may look at."""
+    if isinstance(body, ChatBody):
+        return ()
+    return tuple(
+        p.url
+        for message in body.messages
+        if message.role == "user"
+        for p in message.parts
+        if p.type == "file" and p.url and (p.mediaType or "").startswith("image/")
+    )
 
 
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:

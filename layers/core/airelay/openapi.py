@@ -1,5 +1,5 @@
 """The answers the routes declare (`response_model=` and `responses=`): each success body, the one error body every
-failure has, and the events of the chat stream. FastAPI validates each JSON answer against its model and writes the
+failure has (the chat stream's events are in openapi_stream.py). FastAPI validates each JSON answer against its model and writes the
 OpenAPI document from them; nothing here is described twice.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -31,8 +31,8 @@ class ErrorBody(Strict):
 ERRORS = {
     400: "The body is not valid JSON or not a valid multipart body (malformed_request).",
     401: "API_KEYS is set and the x-api-key header is missing or wrong (unauthorized).",
-    413: "The body (or the image) is too large (payload_too_large, image_too_large).",
-    415: "The body's content type is not one this route reads (unsupported_media_type).",
+    413: "The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large).",
+    415: "The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",
     429: "Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); "
     "with Retry-After.",
@@ -58,89 +58,45 @@ class ChatUsage(Strict):
     estimated: bool
 
 
+class ToolCallResult(Strict):
+    id: str
+    name: str
+    input: object = Field(description="the arguments as the model wrote them (parsed JSON when they were JSON)")
+    output: object = Field(default=None, description="the tool's output, when it ran")
+    error: str | None = Field(default=None, description="why the call failed or could not run")
+
+
+class StepUsage(Strict):
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class ChatStep(Strict):
+    text: str
+    reasoning: str
+    tool_calls: list[ToolCallResult]
+    finish_reason: str
+    usage: StepUsage
+    cost_usd: float = Field(ge=0)
+
+
+class SourceDocument(Strict):
+    id: str
+    title: str
+    media_type: str
+
+
 class ChatAnswer(Strict):
-    response: str
+    response: str = Field(description="the last step's text: the answer")
     tokens_used: int = Field(ge=0)
-    usage: ChatUsage
+    usage: ChatUsage = Field(description="all steps together")
     cost_usd: float = Field(ge=0)
     cost_krw: float = Field(ge=0)
     model: str
     finish_reason: str = Field(description="stop, length, content-filter, tool-calls or other")
-
-
-# POST /api/chat/stream: the parts of the AI SDK UI message stream that airelay sends, one per SSE event
-
-
-class StartPart(Strict):
-    type: Literal["start"]
-    messageId: str
-
-
-class StepPart(Strict):
-    type: Literal["start-step", "finish-step"]
-
-
-class TextEdgePart(Strict):
-    type: Literal["text-start", "text-end"]
-    id: str
-
-
-class TextDeltaPart(Strict):
-    type: Literal["text-delta"]
-    id: str
-    delta: str
-
-
-class StreamUsage(Strict):
-    model: str
-    inputTokens: int = Field(ge=0)
-    outputTokens: int = Field(ge=0)
-    cachedTokens: int = Field(ge=0)
-    estimated: bool
-    costUsd: float = Field(ge=0)
-    costKrw: float = Field(ge=0)
-
-
-class UsagePart(Strict):
-    type: Literal["data-usage"]
-    data: StreamUsage
-    transient: Literal[True]
-
-
-class FinishPart(Strict):
-    type: Literal["finish"]
-    finishReason: str
-
-
-class ErrorPart(Strict):
-    type: Literal["error"]
-    errorText: str
-
-
-StreamPart = Annotated[
-    StartPart | StepPart | TextEdgePart | TextDeltaPart | UsagePart | FinishPart | ErrorPart,
-    Field(discriminator="type"),
-]
-
-
-class StreamEvent(BaseModel):
-    """One server-sent event of the stream: its data is one JSON part, the last one `[DONE]`. Described as it is on
-    the wire (a string holding JSON), in requests and answers alike."""
-
-    model_config = ConfigDict(json_schema_mode_override="validation")
-    event: Literal["message"] | None = None
-    data: Literal["[DONE]"] | Json[StreamPart]
-
-
-# The stream route names StreamEvent as its response_model, which puts it in the document's components; its answer
-# class has no media type of its own, so the error bodies stay application/json and the 200 is described here.
-STREAM = {
-    200: {
-        "description": "The AI SDK UI message stream (server-sent events); a failure after the start ends it with an "
-        "`error` part",
-        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}}},
-    }
-}
+    reasoning: str = Field(description="the model's reasoning over all steps, when it sent any")
+    steps: list[ChatStep] = Field(description="one per upstream call: text, reasoning, server tool calls and results")
+    sources: list[SourceDocument] = Field(description="documents the tools' answers came from (search_faq)")
 
 
 # POST /api/sentiment

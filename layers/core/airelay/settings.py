@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+IMAGE_MEDIA_TYPES = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))  # what chat can pass on
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
 
 
@@ -39,6 +40,12 @@ class Settings:
     openai_base_url: str = field(default="", metadata={"env": "OPENAI_BASE_URL"})
     openai_api_key: str = field(default="", metadata={"env": "OPENAI_API_KEY"})
     openai_api_key_param: str = field(default="", metadata={"env": "OPENAI_API_KEY_PARAM"})
+    chat_max_steps: int = field(default=5, metadata={"env": "CHAT_MAX_STEPS"})
+    # persona=tool+tool,...: the server-side tools each persona's chat may call (airelay/tools/)
+    chat_tools: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_TOOLS"})
+    tools_module: str = field(default="", metadata={"env": "TOOLS_MODULE"})  # an operator's module with TOOLS
+    tool_proof_secret: str = field(default="", metadata={"env": "TOOL_PROOF_SECRET"})
+    client_tool_output_max_chars: int = field(default=16_000, metadata={"env": "CLIENT_TOOL_OUTPUT_MAX_CHARS"})
     local_model_base_url: str = field(default="http://127.0.0.1:8081/v1", metadata={"env": "LOCAL_MODEL_BASE_URL"})
 
     upstream_timeout_s: float = field(default=25.0, metadata={"env": "UPSTREAM_TIMEOUT_S"})
@@ -52,6 +59,23 @@ class Settings:
     message_max_chars: int = field(default=8000, metadata={"env": "MESSAGE_MAX_CHARS"})
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
+    chat_files_max: int = field(default=4, metadata={"env": "CHAT_FILES_MAX"})
+    chat_file_max_bytes: int = field(default=1_048_576, metadata={"env": "CHAT_FILE_MAX_BYTES"})
+    chat_file_media_types: tuple[str, ...] = field(
+        default=("image/jpeg", "image/png", "image/webp", "image/gif"), metadata={"env": "CHAT_FILE_MEDIA_TYPES"}
+    )
+    vision_chat_models: tuple[str, ...] = field(
+        default=(
+            "openai/gpt-4o-mini",
+            "openai/gpt-4o",
+            "openai/gpt-4.1",
+            "openai/gpt-4.1-mini",
+            "openai/gpt-4.1-nano",
+            "openai/gpt-5",
+            "openai/gpt-5-mini",
+        ),
+        metadata={"env": "VISION_CHAT_MODELS"},
+    )
 
     aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
     aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
@@ -157,7 +181,26 @@ class Settings:
             raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
+        if not set(self.chat_file_media_types) <= IMAGE_MEDIA_TYPES:
+            raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
+        self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
+        if self.stage == "prod" and self.chat_tools and len(self.tool_proof_secret) < 32:
+            raise ValueError("TOOL_PROOF_SECRET (at least 32 characters) is required in prod when CHAT_TOOLS is set")
+        if not 1 <= self.chat_max_steps <= 20:
+            raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
+
+    @property
+    def persona_tools(self) -> dict[str, tuple[str, ...]]:
+        """CHAT_TOOLS `persona=tool+tool,...` -> {persona: (tool, ...)}."""
+        chosen = {}
+        for item in self.chat_tools:
+            persona, sep, names = item.partition("=")
+            tools = tuple(n.strip() for n in names.split("+") if n.strip())
+            if not sep or not persona.strip() or not tools:
+                raise ValueError("CHAT_TOOLS entries look like persona=tool+tool, e.g. assistant=search_faq")
+            chosen[persona.strip()] = tools
+        return chosen
 
     @property
     def faq_threshold_overrides(self) -> dict[str, float]:

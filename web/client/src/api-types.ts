@@ -140,10 +140,14 @@ export interface components {
         };
         /** ChatAnswer */
         ChatAnswer: {
-            /** Response */
+            /**
+             * Response
+             * @description the last step's text: the answer
+             */
             response: string;
             /** Tokens Used */
             tokens_used: number;
+            /** @description all steps together */
             usage: components["schemas"]["ChatUsage"];
             /** Cost Usd */
             cost_usd: number;
@@ -156,6 +160,21 @@ export interface components {
              * @description stop, length, content-filter, tool-calls or other
              */
             finish_reason: string;
+            /**
+             * Reasoning
+             * @description the model's reasoning over all steps, when it sent any
+             */
+            reasoning: string;
+            /**
+             * Steps
+             * @description one per upstream call: text, reasoning, server tool calls and results
+             */
+            steps: components["schemas"]["ChatStep"][];
+            /**
+             * Sources
+             * @description documents the tools' answers came from (search_faq)
+             */
+            sources: components["schemas"]["SourceDocument"][];
         };
         /**
          * ChatBody
@@ -184,6 +203,20 @@ export interface components {
             /** Conversation History */
             conversation_history?: components["schemas"]["HistoryTurn"][];
         };
+        /** ChatStep */
+        ChatStep: {
+            /** Text */
+            text: string;
+            /** Reasoning */
+            reasoning: string;
+            /** Tool Calls */
+            tool_calls: components["schemas"]["ToolCallResult"][];
+            /** Finish Reason */
+            finish_reason: string;
+            usage: components["schemas"]["StepUsage"];
+            /** Cost Usd */
+            cost_usd: number;
+        };
         /** ChatUsage */
         ChatUsage: {
             /** Prompt Tokens */
@@ -205,6 +238,20 @@ export interface components {
         /** ErrorBody */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /** ErrorDataPart */
+        ErrorDataPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-error";
+            data: components["schemas"]["StreamFailure"];
+            /**
+             * Transient
+             * @constant
+             */
+            transient: true;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -299,6 +346,8 @@ export interface components {
             type: "finish";
             /** Finishreason */
             finishReason: string;
+            /** @description stored with the message by useChat */
+            messageMetadata: components["schemas"]["MessageMetadata"];
         };
         /** HistoryTurn */
         HistoryTurn: {
@@ -316,6 +365,41 @@ export interface components {
             label: string;
             /** Score */
             score: number;
+        };
+        /** MessageMetadata */
+        MessageMetadata: {
+            /** Model */
+            model: string;
+            /** Inputtokens */
+            inputTokens: number;
+            /** Outputtokens */
+            outputTokens: number;
+            /** Costusd */
+            costUsd: number;
+            /** Steps */
+            steps: number;
+        };
+        /** ReasoningDeltaPart */
+        ReasoningDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reasoning-delta";
+            /** Id */
+            id: string;
+            /** Delta */
+            delta: string;
+        };
+        /** ReasoningEdgePart */
+        ReasoningEdgePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reasoning-end" | "reasoning-start";
+            /** Id */
+            id: string;
         };
         /** SentimentAnswer */
         SentimentAnswer: {
@@ -336,6 +420,29 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** SourceDocument */
+        SourceDocument: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Media Type */
+            media_type: string;
+        };
+        /** SourceDocumentPart */
+        SourceDocumentPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "source-document";
+            /** Sourceid */
+            sourceId: string;
+            /** Mediatype */
+            mediaType: string;
+            /** Title */
+            title: string;
+        };
         /** StartPart */
         StartPart: {
             /**
@@ -354,6 +461,13 @@ export interface components {
              */
             type: "finish-step" | "start-step";
         };
+        /** StepUsage */
+        StepUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+        };
         /**
          * StreamEvent
          * @description One server-sent event of the stream: its data is one JSON part, the last one `[DONE]`. Described as it is on
@@ -364,6 +478,18 @@ export interface components {
             event?: "message" | null;
             /** Data */
             data: "[DONE]" | string;
+        };
+        /** StreamFailure */
+        StreamFailure: {
+            /**
+             * Status
+             * @description the HTTP status the failure would have had before the stream started
+             */
+            status: number;
+            /** Code */
+            code: string;
+            /** Retryafter */
+            retryAfter?: number | null;
         };
         /** StreamUsage */
         StreamUsage: {
@@ -381,6 +507,11 @@ export interface components {
             costUsd: number;
             /** Costkrw */
             costKrw: number;
+            /**
+             * Steps
+             * @description upstream calls of the answer, each metered on its own
+             */
+            steps: number;
         };
         /** TextDeltaPart */
         TextDeltaPart: {
@@ -403,6 +534,162 @@ export interface components {
             type: "text-end" | "text-start";
             /** Id */
             id: string;
+        };
+        /** ToolCallResult */
+        ToolCallResult: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Input
+             * @description the arguments as the model wrote them (parsed JSON when they were JSON)
+             */
+            input: unknown;
+            /**
+             * Output
+             * @description the tool's output, when it ran
+             */
+            output?: unknown;
+            /**
+             * Error
+             * @description why the call failed or could not run
+             */
+            error?: string | null;
+        };
+        /** ToolInputAvailablePart */
+        ToolInputAvailablePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-available";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /** Input */
+            input: unknown;
+            /** Providerexecuted */
+            providerExecuted?: true | null;
+        };
+        /** ToolInputDeltaPart */
+        ToolInputDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-delta";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Inputtextdelta */
+            inputTextDelta: string;
+        };
+        /** ToolInputErrorPart */
+        ToolInputErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-error";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /**
+             * Input
+             * @description the arguments as the model wrote them
+             */
+            input: string;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+            /** Errortext */
+            errorText: string;
+        };
+        /** ToolInputStartPart */
+        ToolInputStartPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-start";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /**
+             * Providerexecuted
+             * @description true: run on the server; absent: a client-side tool the browser runs (onToolCall)
+             */
+            providerExecuted?: true | null;
+        };
+        /** ToolOutputAvailablePart */
+        ToolOutputAvailablePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-output-available";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Output */
+            output: unknown;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+        };
+        /** ToolOutputErrorPart */
+        ToolOutputErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-output-error";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Errortext */
+            errorText: string;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+        };
+        /**
+         * ToolProofPart
+         * @description Stored with the message by useChat and posted back with it, so a conversation can continue after its tool
+         *     calls without server state (docs/tools.md).
+         */
+        ToolProofPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-tool-proof";
+            /**
+             * Id
+             * @description the toolCallId
+             */
+            id: string;
+            data: components["schemas"]["ToolProofs"];
+        };
+        /** ToolProofs */
+        ToolProofs: {
+            /**
+             * Call
+             * @description HMAC: this server issued the call, with this input, in this chat and message
+             */
+            call: string;
+            /**
+             * Outcome
+             * @description HMAC over the result too, for a call settled here
+             */
+            outcome?: string | null;
         };
         /**
          * UIChatBody
@@ -455,6 +742,10 @@ export interface components {
             type: string;
             /** Text */
             text?: string | null;
+            /** Mediatype */
+            mediaType?: string | null;
+            /** Url */
+            url?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -572,7 +863,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -668,8 +959,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -764,7 +1064,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -876,7 +1176,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -885,7 +1185,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body's content type is not one this route reads (unsupported_media_type). */
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -984,7 +1284,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
