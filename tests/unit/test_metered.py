@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 
 from airelay import usage
-from airelay.errors import BudgetExceeded
+from airelay.errors import BudgetExceeded, InvalidInput
 from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.ledger import TOTAL
+from tests.support import state
 
 PAID = "openai/text-embedding-3-small"
 CALLER = usage.Caller("req-1", "ip:1", "faq")
@@ -20,22 +21,22 @@ CALLER = usage.Caller("req-1", "ip:1", "faq")
 
 @pytest.fixture
 def meter(tmp_path):
-    usage.forget_meter()
+    state.forget_meter()
     settings = Settings(
         usage_db_path=str(tmp_path / "usage.sqlite3"),
         daily_budget_usd=Decimal("1"),
         model_prices='{"hf/some/classifier": {"input": "1", "output": "1"}}',
     )
     yield usage.get_meter(settings)
-    usage.forget_meter()
+    state.forget_meter()
 
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-class Refused(Exception):
-    usage = Usage(prompt_tokens=7)
+def refused() -> InvalidInput:
+    return InvalidInput("refused after reading", usage=Usage(prompt_tokens=7))
 
 
 def run(meter, block, model=PAID, **bounds):
@@ -59,9 +60,9 @@ def test_the_providers_usage_is_settled_and_the_hold_released(meter):
 
 def test_an_error_carrying_tokens_is_settled_with_them(meter):
     async def block(reading):
-        raise Refused()
+        raise refused()
 
-    with pytest.raises(Refused):
+    with pytest.raises(InvalidInput):
         run(meter, block, prompt_tokens=100)
     (row,) = meter.ledger.rows(today())
     assert (row.status, row.prompt_tokens) == ("error", 7)
