@@ -28,7 +28,7 @@ async def default_models(settings: Settings) -> list:
     return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 
-@router.post("/api/chat", response_model=ChatAnswer, responses=errors(*MODEL_CALL))
+@router.post("/api/chat", response_model=ChatAnswer, response_model_exclude_unset=True, responses=errors(*MODEL_CALL))
 async def chat(body: ChatBody, http_request: Request) -> dict:
     settings = get_settings()
     model_id, request = build_request(body, settings)
