@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,17 +26,25 @@ CORS_HEADERS = "content-type,authorization,x-api-key,x-request-id"
 EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 
-def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
-    """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
+def create_app(
+    *routers: APIRouter,
+    settings: Settings | None = None,
+    error_body: Callable[[AirelayError], dict] = AirelayError.body,
+    bearer_keys: bool = False,
+) -> FastAPI:
+    """Without `settings`, the app follows get_settings() (tests and the local API change them between runs).
+    `error_body` shapes every error the app answers; with `bearer_keys`, API keys come as `Authorization: Bearer`
+    (OpenAI's SDKs) instead of x-api-key."""
     configure_observability(settings or get_settings())
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
+    app.state.error_body = error_body
     for router in routers:
         app.include_router(router)
     app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False, response_model=None)
     app.add_exception_handler(AirelayError, airelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
     return app
 
 
@@ -57,18 +66,18 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-def error_response(error: AirelayError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
+def error_response(error: AirelayError, error_body: Callable[[AirelayError], dict] = AirelayError.body) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=error.headers())
 
 
-async def airelay_error(_: Request, exc: AirelayError) -> JSONResponse:
-    return error_response(exc)
+async def airelay_error(request: Request, exc: AirelayError) -> JSONResponse:
+    return error_response(exc, request.app.state.error_body)
 
 
-async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return error_response(MalformedRequest())
+        return error_response(MalformedRequest(), request.app.state.error_body)
     return JSONResponse({"error": {"code": "invalid_input", "message": describe(problems)}}, status_code=422)
 
 
@@ -81,11 +90,11 @@ def describe(problems: list[dict]) -> str:
     return "; ".join(parts)
 
 
-async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if isinstance(exc.__cause__, AirelayError):  # FastAPI wraps errors raised while it reads the body
-        return error_response(exc.__cause__)
+        return error_response(exc.__cause__, request.app.state.error_body)
     if exc.status_code == 404:
-        return error_response(NotFound())
+        return error_response(NotFound(), request.app.state.error_body)
     code = "method_not_allowed" if exc.status_code == 405 else "http_error"
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
@@ -109,9 +118,13 @@ class Guard:
     """Pure ASGI middleware: request id, who is calling (identity.Gate), CORS allowlist, body-size limit, last-resort
     error handler."""
 
-    def __init__(self, app, settings: Settings | None) -> None:
+    def __init__(
+        self, app, settings: Settings | None, error_body: Callable[[AirelayError], dict], bearer_keys: bool
+    ) -> None:
         self.app = app
         self.fixed = settings
+        self.error_body = error_body
+        self.bearer_keys = bearer_keys
         self.settings: Settings | None = None
 
     def follow(self, settings: Settings) -> None:
@@ -119,7 +132,7 @@ class Guard:
         self.origins = frozenset(settings.allowed_origins)
         self.any_origin = "*" in self.origins
         self.max_body = settings.max_body_bytes
-        self.gate = Gate(settings)
+        self.gate = Gate(settings, bearer_keys=self.bearer_keys)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -214,9 +227,8 @@ class Guard:
         await send({"type": "http.response.start", "status": 204 if origin else 403, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def reply(send, error: AirelayError, extra: list) -> None:
-        body = json.dumps(error.body()).encode()
+    async def reply(self, send, error: AirelayError, extra: list) -> None:
+        body = json.dumps(self.error_body(error)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
         headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
         await send({"type": "http.response.start", "status": error.status, "headers": headers})
