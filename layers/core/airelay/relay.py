@@ -15,7 +15,7 @@ import anyio
 
 from . import usage
 from .errors import AirelayError, ProviderFailed, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from .providers.base import ChatModel, ChatRequest, Finished, Usage, upstream_retry_after
+from .providers.base import ChatModel, ChatRequest, Finished, ReasoningDelta, TextDelta, Usage, upstream_retry_after
 from .settings import Settings
 from .streaming import UIMessageStream
 from .tokens import estimate_async, prompt_bound
@@ -178,18 +178,21 @@ class ChatStream:
         used: Usage | None = None
         status = "cancelled"
         try:
-            yield encoder.start()
+            yield encoder.start() + encoder.start_step()
             event = self.first
-            while isinstance(event, str):
-                text.append(event)
-                yield encoder.delta(event)
+            while not isinstance(event, Finished):
+                if type(event) is TextDelta:
+                    text.append(event.text)
+                    yield encoder.delta(event.text)
+                elif type(event) is ReasoningDelta:
+                    text.append(event.text)
+                    yield encoder.reasoning(event.text)
                 if anyio.current_time() > self.deadline:  # a stall is bounded by the provider's idle timeout
                     raise TimeoutError
                 event = await anext(self.events)
-            reason = event.reason if isinstance(event, Finished) else "other"
             used = within_reservation(event.usage, self.request) if event.usage else await self.counted(text)
             status = "ok"
-            yield encoder.finish(reason, self.usage_part(used))
+            yield encoder.finish_step() + encoder.finish(event.reason, self.usage_part(used))
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
             error = stream_error(exc)
             status = "error"
