@@ -49,5 +49,5 @@ def test_airelay_routes_read_the_key_from_x_api_key_not_from_a_sign_in_token(han
 )
 def test_a_request_without_its_key_is_refused_with_401(handler, resource, headers):
     # "Unauthorized" is the one message API Gateway turns into a 401
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler(event(resource, headers), None)

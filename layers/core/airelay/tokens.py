@@ -103,13 +103,24 @@ def count(text: str) -> int:
     return count_texts([text])
 
 
-def count_prompt(messages: list[dict[str, str]]) -> int:
-    return count_texts([m["content"] for m in messages]) + TOKENS_PER_MESSAGE * len(messages) + 3
+def message_text(message: dict) -> str:
+    """All a message gives the model to read: its text (a string, or the text of each part) and its tool calls."""
+    content = message.get("content")
+    if isinstance(content, str) and "tool_calls" not in message:
+        return content
+    texts = [content] if isinstance(content, str) else [p.get("text") or "" for p in content or ()]
+    for call in message.get("tool_calls") or ():
+        texts += [call["function"]["name"], call["function"]["arguments"]]
+    return "".join(texts)
 
 
-def prompt_bound(messages: list[dict[str, str]]) -> int:
+def count_prompt(messages: list[dict]) -> int:
+    return count_texts([message_text(m) for m in messages]) + TOKENS_PER_MESSAGE * len(messages) + 3
+
+
+def prompt_bound(messages: list[dict]) -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte."""
-    return sum(utf8_size(m["content"]) + TOKENS_PER_MESSAGE + 1 for m in messages) + 3
+    return sum(utf8_size(message_text(m)) + TOKENS_PER_MESSAGE + 1 for m in messages) + 3
 
 
 def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:

@@ -84,7 +84,8 @@ async def embeddings(request: Request) -> JSONResponse:
         reading.usage = result.usage
     vectors = shortened(np.asarray(result.vectors, dtype=np.float32), model_id, body.dimensions)
     data = [
-        {"object": "embedding", "index": i, "embedding": encoded(v, body.encoding_format)} for i, v in enumerate(vectors)
+        {"object": "embedding", "index": i, "embedding": encoded(v, body.encoding_format)}
+        for i, v in enumerate(vectors)
     ]
     tokens = result.usage.prompt_tokens
     return JSONResponse(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
 from ..errors import MalformedRequest
+from ..settings import Settings
 from .errors import BadRequest, bad_body
 
 
@@ -21,3 +22,20 @@ async def read_body[M: BaseModel](request: Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise bad_body(exc) from None
+
+
+class ModelNotFound(BadRequest):
+    status = 404
+    code = "model_not_found"
+
+
+def resolve_model(requested: str, settings: Settings) -> str:
+    """A chat model this server allows, by its full id or its name alone."""
+    for model_id in settings.chat_models:
+        if requested in (model_id, model_id.split("/", 1)[-1]):
+            return model_id
+    raise ModelNotFound(
+        f"The model '{requested[:80]}' does not exist or you do not have access to it; "
+        f"choose one of: {', '.join(settings.chat_models)}",
+        param="model",
+    )

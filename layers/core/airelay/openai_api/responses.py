@@ -1,0 +1,7 @@
+"""POST /v1/responses (stateless)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
