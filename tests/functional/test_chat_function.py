@@ -80,8 +80,9 @@ def test_stream_event_gets_a_ui_message_stream(chat_function, upstream, event):
     assert headers["x-vercel-ai-ui-message-stream"] == "v1"
     parts = sse_parts(body)
     assert "".join(p["delta"] for p in parts if p["type"] == "text-delta") == upstream.REPLY_TEXT
-    assert parts[-1] == {"type": "finish", "finishReason": "stop"}
     usage = next(p["data"] for p in parts if p["type"] == "data-usage")
+    metadata = {k: usage[k] for k in ("model", "inputTokens", "outputTokens", "costUsd")}
+    assert parts[-1] == {"type": "finish", "finishReason": "stop", "messageMetadata": {**metadata, "steps": 1}}
     assert usage["inputTokens"] == upstream_prompt_tokens(upstream.requests[-1]["messages"])
     assert usage["outputTokens"] == 20 and usage["estimated"] is False
     assert upstream.requests[-1]["stream"] is True and upstream.requests[-1]["stream_options"] == {

@@ -87,6 +87,22 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     return turns
 
 
+def images_of(body: ChatBody | UIChatBody) -> tuple[str, ...]:
+    """The URLs (data: or http(s)) of the images users attached, oldest first: what tools may look at."""
+    if isinstance(body, ChatBody):
+        return ()
+    return tuple(
+        extra["url"]
+        for message in body.messages
+        if message.role == "user"
+        for p in message.parts
+        if p.type == "file"
+        and isinstance(extra := p.model_extra or {}, dict)
+        and isinstance(extra.get("url"), str)
+        and str(extra.get("mediaType", "")).startswith("image/")
+    )
+
+
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:
     """Keep the newest turns within the turn and character limits; the new message always stays."""
     *history, latest = turns

@@ -220,18 +220,6 @@ class ChatStream:
         self.call = call
         self.settled = False
 
-    async def ui_message_stream(self, encoder: UIMessageStream) -> AsyncIterator[bytes]:
-        """The whole answer as one UI message: its parts, then a finish, or an `error` part after a failure."""
-        step = Step()
-        yield encoder.start() + encoder.start_step()
-        async for chunk in self.parts(encoder, step):
-            yield chunk
-        used = usage_data(self.model_id, step.usage, step.cost, self.meter)
-        if step.error is not None:
-            yield encoder.error(step.error.message, used)
-        else:
-            yield encoder.finish_step() + encoder.finish(step.reason, used)
-
     async def parts(self, encoder: UIMessageStream, step: Step) -> AsyncIterator[bytes]:
         """Yields this call's SSE parts; a failure ends them and is kept in `step.error`. Settles in every case."""
         status = "cancelled"

@@ -40,6 +40,10 @@ class Settings:
     openai_base_url: str = field(default="", metadata={"env": "OPENAI_BASE_URL"})
     openai_api_key: str = field(default="", metadata={"env": "OPENAI_API_KEY"})
     openai_api_key_param: str = field(default="", metadata={"env": "OPENAI_API_KEY_PARAM"})
+    chat_max_steps: int = field(default=5, metadata={"env": "CHAT_MAX_STEPS"})
+    # persona=tool+tool,...: the server-side tools each persona's chat may call (airelay/tools/)
+    chat_tools: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_TOOLS"})
+    tools_module: str = field(default="", metadata={"env": "TOOLS_MODULE"})  # an operator's module with TOOLS
     local_model_base_url: str = field(default="http://127.0.0.1:8081/v1", metadata={"env": "LOCAL_MODEL_BASE_URL"})
 
     upstream_timeout_s: float = field(default=25.0, metadata={"env": "UPSTREAM_TIMEOUT_S"})
@@ -177,6 +181,21 @@ class Settings:
         if not set(policies) <= SYSTEM_PROMPT_POLICIES or not all("=" in i for i in self.system_prompt_policies):
             raise ValueError("SYSTEM_PROMPT_POLICY is pass, prepend or refuse; SYSTEM_PROMPT_POLICIES name=policy,...")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
+        self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
+        if not 1 <= self.chat_max_steps <= 20:
+            raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
+
+    @property
+    def persona_tools(self) -> dict[str, tuple[str, ...]]:
+        """CHAT_TOOLS `persona=tool+tool,...` -> {persona: (tool, ...)}."""
+        chosen = {}
+        for item in self.chat_tools:
+            persona, sep, names = item.partition("=")
+            tools = tuple(n.strip() for n in names.split("+") if n.strip())
+            if not sep or not persona.strip() or not tools:
+                raise ValueError("CHAT_TOOLS entries look like persona=tool+tool, e.g. assistant=search_faq")
+            chosen[persona.strip()] = tools
+        return chosen
 
     @property
     def faq_threshold_overrides(self) -> dict[str, float]:

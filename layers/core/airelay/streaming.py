@@ -112,6 +112,10 @@ class UIMessageStream:
     def source_document(self, source_id: str, title: str, media_type: str = "text/plain") -> bytes:
         return part({"type": "source-document", "sourceId": source_id, "mediaType": media_type, "title": title})
 
+    def data(self, name: str, data: dict) -> bytes:
+        """A transient `data-<name>` part: reaches the client's onData, is not stored with the message."""
+        return part({"type": f"data-{name}", "data": data, "transient": True})
+
     def finish_step(self) -> bytes:
         return self.end_block() + part({"type": "finish-step"})
 

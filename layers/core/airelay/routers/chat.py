@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .. import relay
-from ..conversation import ChatBody, UIChatBody, build_request, parse_body
+from .. import relay, steps
+from ..conversation import ChatBody, UIChatBody, build_request, images_of, parse_body
 from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
+from ..tools.base import ToolContext
+from ..tools.catalog import tools_for
 from ..web import caller_of, validated_json
 
 router = APIRouter()
@@ -74,10 +78,14 @@ async def chat_stream(request: Request) -> EventStreamResponse:
     settings = get_settings()
     body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
+    tools = tools_for(body.persona, settings)
+    if tools:
+        chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(settings.fallback_chain(model_id), settings)
-    stream = await relay.open_any_stream(models, chat_request, settings, caller_of(request, "chat"))
-    encoder = UIMessageStream()
-    return EventStreamResponse(stream.ui_message_stream(encoder))
+    caller = caller_of(request, "chat")
+    stream = await relay.open_any_stream(models, chat_request, settings, caller)
+    context = ToolContext(settings, caller, images_of(body))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, UIMessageStream()))
 
 
 async def read_body(request: Request) -> ChatBody | UIChatBody:

@@ -1,0 +1,56 @@
+"""Tools for the protocol tests (TOOLS_MODULE=tests.support.tools): one that answers, one that raises, one that
+runs past its deadline, one with a large output."""
+
+from __future__ import annotations
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from airelay.tools.base import Source, Tool, ToolContext, ToolResult
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    city: str = Field(min_length=1, max_length=100)
+
+
+class Weather(Tool):
+    name = "weather"
+    description = "The weather in a city."
+    Input = Input
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        await anyio.sleep(0.05)
+        return ToolResult({"city": arguments.city, "sky": "clear"}, [Source(f"wx-{arguments.city}", arguments.city)])
+
+
+class Explode(Tool):
+    name = "explode"
+    description = "Always fails."
+    Input = Input
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        raise RuntimeError("secret internal detail")
+
+
+class Sleepy(Tool):
+    name = "sleepy"
+    description = "Takes longer than it may."
+    Input = Input
+    timeout_s = 0.2
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        await anyio.sleep(30)
+        return ToolResult("never")
+
+
+class Big(Tool):
+    name = "big"
+    description = "Answers with a large text."
+    Input = Input
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        return ToolResult({"text": "x" * 15_000})
+
+
+TOOLS = [Weather(), Explode(), Sleepy(), Big()]
