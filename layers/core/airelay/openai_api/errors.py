@@ -49,10 +49,17 @@ def error_body(error: AirelayError) -> dict:
 
 def bad_body(exc: ValidationError) -> BadRequest:
     """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value)."""
-    problem = exc.errors(include_input=False)[0]
-    param = ".".join(str(p) for p in problem.get("loc", ()))
+    problems = exc.errors(include_input=False)
+    problem = max(problems, key=lambda p: len(p.get("loc", ())))  # in a union, the member that got furthest
+    param = ".".join(str(p) for p in problem.get("loc", ()) if not is_union_tag(p))
     if problem.get("type") == "extra_forbidden":
         return Unsupported(f"Unrecognized request argument supplied: {param}", param=param)
     if problem.get("type") == "missing":
         return BadRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
     return BadRequest(f"Invalid value for '{param}': {problem.get('msg', 'invalid')}.", param=param)
+
+
+def is_union_tag(part: object) -> bool:
+    """pydantic names the member of a union in the error's location (`str`, `list[...]`, `MessageItem`): not a
+    parameter."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper() or part in ("str", "int", "float", "bool"))

@@ -3,58 +3,14 @@ behind them is the fault-injecting OpenAI-compatible upstream on 127.0.0.1."""
 
 import asyncio
 import json
-import time
-from datetime import UTC, datetime
 
 import openai
 import pytest
 from pydantic import BaseModel
 
-from airelay.usage.sqlite import SqliteLedger
-from tests.support.upstream import FakeUpstream, Ok, Status
+from tests.integration.openai_api.conftest import KEY, MESSAGES, rows
+from tests.support.upstream import Ok, Status
 from tests.support.upstream.behaviours import Deltas, tool_call_deltas
-
-KEY = "sdk-caller-key-0123456789"
-MESSAGES = [{"role": "user", "content": "Say hello."}]
-SETTLED_S = 10
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture
-def start(local_api, upstream, tmp_path):
-    def start(**environment):
-        base = local_api(
-            CHAT_MODEL="openai/gpt-4o-mini",
-            OPENAI_BASE_URL=upstream.base_url,
-            OPENAI_API_KEY="sk-test",
-            API_KEYS=f"sdk={KEY}",
-            UPSTREAM_TIMEOUT_S=3,
-            STREAM_IDLE_TIMEOUT_S=1,
-            UPSTREAM_MAX_RETRIES=0,
-            **environment,
-        )
-        return f"{base}/v1"
-
-    return start
-
-
-@pytest.fixture
-def client(start):
-    return openai.OpenAI(base_url=start(), api_key=KEY, max_retries=0)
-
-
-def rows(tmp_path, count=1):
-    deadline = time.monotonic() + SETTLED_S
-    while True:
-        found = SqliteLedger(tmp_path / "usage.sqlite3").rows(datetime.now(UTC).date().isoformat())
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_buffered_chat_answers_with_the_upstream_text_and_usage(client, upstream, tmp_path):
@@ -257,6 +213,7 @@ def test_a_spent_budget_is_a_429_the_sdk_does_not_retry(start, upstream):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert refused.value.code == "budget_exceeded" and refused.value.type == "insufficient_quota"
     assert int(refused.value.response.headers["retry-after"]) > 0
+    assert refused.value.response.headers["x-should-retry"] == "false"
     assert upstream.requests == []
 
 
