@@ -137,7 +137,7 @@ def next_request(request: ChatRequest, step: Step, outcomes: list[Outcome]) -> C
         {"role": "assistant", "content": "".join(step.answer), "tool_calls": calls},
         *({"role": "tool", "tool_call_id": o.call.id, "content": o.for_model()} for o in outcomes),
     ]
-    return replace(request, messages=messages)
+    return replace(request, messages=messages, tool_choice=None)  # a forced tool is the first step's only
 
 
 def totals(first: ChatStream, steps: list[Step]) -> dict:

@@ -166,6 +166,12 @@ def max_tokens_of(body: ChatCompletionBody, settings: Settings) -> int:
     return max_tokens
 
 
+def tool_choice_of(body: ChatCompletionBody) -> str | None:
+    """A mode, or the one tool's name (ChatRequest's form)."""
+    choice = body.tool_choice
+    return choice["function"]["name"] if isinstance(choice, dict) else choice
+
+
 def text_size(message: dict) -> int:
     content = message.get("content") or ""
     if isinstance(content, str):
@@ -188,7 +194,7 @@ def chat_request(body: ChatCompletionBody, settings: Settings, policy: str) -> C
         presence_penalty=body.presence_penalty,
         response_format=check_response_format(body.response_format),
         tools=tools,
-        tool_choice=body.tool_choice if tools else None,
+        tool_choice=tool_choice_of(body) if tools else None,
         parallel_tool_calls=body.parallel_tool_calls if tools else None,
         stop=body.stop,
         seed=body.seed,

@@ -138,12 +138,12 @@ def text_format(body: ResponsesBody) -> dict | None:
     return check_response_format(spec)
 
 
-def tool_choice_of(body: ResponsesBody) -> str | dict | None:
+def tool_choice_of(body: ResponsesBody) -> str | None:
     choice = body.tool_choice
     if isinstance(choice, dict):
         if choice.get("type") != "function" or choice.get("name") not in {t.name for t in body.tools or ()}:
             raise BadRequest("'tool_choice' must name one of the request's function tools.", param="tool_choice")
-        return {"type": "function", "function": {"name": choice["name"]}}
+        return choice["name"]
     return choice
 
 

@@ -41,7 +41,6 @@ RELAYED = (
     "frequency_penalty",
     "presence_penalty",
     "response_format",
-    "tool_choice",
     "parallel_tool_calls",
     "stop",
     "seed",
@@ -81,6 +80,11 @@ class OpenAICompatChatModel(ChatModel):
                 }
                 for t in request.tools
             ]
+            choice = request.tool_choice
+            if choice in ("auto", "required", "none"):
+                args["tool_choice"] = choice
+            elif choice:
+                args["tool_choice"] = {"type": "function", "function": {"name": choice}}
         return args
 
     async def complete(self, request: ChatRequest) -> Completion:
