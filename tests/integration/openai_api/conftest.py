@@ -23,16 +23,16 @@ def upstream():
 @pytest.fixture
 def start(local_api, upstream, tmp_path):
     def start(**environment):
-        base = local_api(
-            CHAT_MODEL="openai/gpt-4o-mini",
-            OPENAI_BASE_URL=upstream.base_url,
-            OPENAI_API_KEY="sk-test",
-            API_KEYS=f"sdk={KEY}",
-            UPSTREAM_TIMEOUT_S=3,
-            STREAM_IDLE_TIMEOUT_S=1,
-            UPSTREAM_MAX_RETRIES=0,
-            **environment,
-        )
+        defaults = {
+            "CHAT_MODEL": "openai/gpt-4o-mini",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "API_KEYS": f"sdk={KEY}",
+            "UPSTREAM_TIMEOUT_S": 3,
+            "STREAM_IDLE_TIMEOUT_S": 1,
+            "UPSTREAM_MAX_RETRIES": 0,
+        }
+        base = local_api(**{**defaults, **environment})
         return f"{base}/v1"
 
     return start
