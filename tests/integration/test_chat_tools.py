@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import run_node
+from tests.support.tools import Slow
 from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
 
 from .test_chat_faults import rows_when_settled, stream_parts
@@ -32,7 +33,7 @@ def api(module_local_api, upstream):
         OPENAI_API_KEY="sk-test",
         UPSTREAM_MAX_RETRIES=0,
         TOOLS_MODULE="tests.support.tools",
-        CHAT_TOOLS="assistant=weather+explode+sleepy+big",
+        CHAT_TOOLS="assistant=weather+explode+sleepy+big+slow",
         CHAT_MAX_STEPS=3,
     )
 
@@ -107,7 +108,7 @@ def test_server_tool_round_trip_with_arguments_across_many_chunks(api, upstream,
     assert finish["finishReason"] == "stop" and finish["messageMetadata"]["steps"] == 2
     # AND the second upstream call carried the tool call and its result, in OpenAI's shape
     first, second = upstream.requests
-    assert [t["function"]["name"] for t in first["tools"]] == ["weather", "explode", "sleepy", "big"]
+    assert [t["function"]["name"] for t in first["tools"]] == ["weather", "explode", "sleepy", "big", "slow"]
     assistant, tool = second["messages"][-2:]
     assert assistant["tool_calls"] == [
         {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": WEATHER}}
@@ -204,6 +205,25 @@ def test_upstream_failure_in_step_2_is_an_error_part_and_every_row_is_kept(api, 
     assert parts[-4]["data"]["status"] == 502
     rows = rows_of(usage_db(module_local_api), REQUEST_IDS["step-2-failure"], 2)
     assert sorted(r.status for r in rows) == ["error", "ok"]
+
+
+def test_stop_during_a_tool_cancels_it_and_keeps_the_steps_row(api, upstream, module_local_api):
+    # GIVEN a model that calls a tool that takes seconds
+    upstream.script(Deltas(tool_call_deltas(("c1", "slow", '{"city": "Jeju"}')), finish="tool_calls"), ANSWER)
+    # WHEN the client leaves while the tool runs
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=30) as response:
+        request_id = response.headers["x-request-id"]
+        for line in response.iter_lines():
+            if '"tool-input-available"' in line:
+                break
+    # THEN the tool is cancelled, no next step is asked for, and step 1's row is kept
+    deadline = time.monotonic() + 10
+    while "Jeju" not in Slow.cancelled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Jeju" in Slow.cancelled
+    assert [r.status for r in rows_of(usage_db(module_local_api), request_id, 1)] == ["ok"]
+    time.sleep(0.3)
+    assert len(upstream.requests) == 1
 
 
 def rows_of(db, request_id: str, count: int) -> list:

@@ -1,5 +1,5 @@
 """Tools for the protocol tests (TOOLS_MODULE=tests.support.tools): one that answers, one that raises, one that
-runs past its deadline, one with a large output."""
+runs past its deadline, one with a large output, one that takes seconds."""
 
 from __future__ import annotations
 
@@ -53,4 +53,22 @@ class Big(Tool):
         return ToolResult({"text": "x" * 15_000})
 
 
-TOOLS = [Weather(), Explode(), Sleepy(), Big()]
+class Slow(Tool):
+    """Takes seconds, within its deadline; notes in `cancelled` the calls that were stopped while running."""
+
+    name = "slow"
+    description = "Takes a while."
+    Input = Input
+    timeout_s = 30.0
+    cancelled: list[str] = []  # noqa: RUF012 - shared on purpose: the in-process API and the test read it
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        try:
+            await anyio.sleep(10)
+        except anyio.get_cancelled_exc_class():
+            Slow.cancelled.append(arguments.city)
+            raise
+        return ToolResult("done")
+
+
+TOOLS = [Weather(), Explode(), Sleepy(), Big(), Slow()]
