@@ -14,6 +14,7 @@ from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse
 from ..web import caller_of
+from . import openapi
 from .chat_request import ChatCompletionBody, chat_request
 from .chunks import ChunkEncoder, finish_reason, usage_body
 from .errors import error_body
@@ -31,7 +32,13 @@ async def relayed(request: Request, body: ChatCompletionBody):
     return settings, chat, await chat_models(chain, settings), answer_check(chat.response_format)
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=openapi.body(ChatCompletionBody),
+    responses=openapi.responses(
+        openapi.ChatCompletionAnswer, *openapi.FAILURES, stream="chat.completion.chunk events, then [DONE]"
+    ),
+)
 async def chat_completions(request: Request):
     body = await read_body(request, ChatCompletionBody)
     settings, chat, models, check = await relayed(request, body)

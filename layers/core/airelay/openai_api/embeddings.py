@@ -15,6 +15,7 @@ from .. import usage
 from ..providers import registry
 from ..settings import get_settings
 from ..web import caller_of
+from . import openapi
 from .errors import BadRequest
 from .request import read_body
 
@@ -24,7 +25,7 @@ SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
 
 
 class EmbeddingsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     model: str = Field(max_length=200)
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
@@ -70,7 +71,11 @@ def encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
     return vector.tolist()
 
 
-@router.post("/v1/embeddings")
+@router.post(
+    "/v1/embeddings",
+    openapi_extra=openapi.body(EmbeddingsBody),
+    responses=openapi.responses(openapi.EmbeddingsAnswer, 400, 401, 404, 413, 429, 502, 503, 504),
+)
 async def embeddings(request: Request) -> JSONResponse:
     body = await read_body(request, EmbeddingsBody)
     model_id = resolve(body.model)

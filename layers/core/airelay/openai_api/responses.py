@@ -15,6 +15,7 @@ from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse
 from ..web import caller_of
+from . import openapi
 from .events import ResponseEvents
 from .request import read_body, resolve_model
 from .responses_request import ResponsesBody, responses_request
@@ -23,7 +24,11 @@ from .structured import answer_check, capable_models
 router = APIRouter()
 
 
-@router.post("/v1/responses")
+@router.post(
+    "/v1/responses",
+    openapi_extra=openapi.body(ResponsesBody),
+    responses=openapi.responses(openapi.ResponseAnswer, *openapi.FAILURES, stream="Responses API events"),
+)
 async def responses(request: Request):
     body = await read_body(request, ResponsesBody)
     settings = get_settings()

@@ -15,11 +15,13 @@ from .structured import check_response_format
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # items echo fields of earlier output (id, status) that change nothing
+    model_config = ConfigDict(
+        extra="ignore", strict=True
+    )  # items echo fields of earlier output (id, status) that change nothing
 
 
 class InputText(Loose):
