@@ -3,7 +3,8 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
+overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
+the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
 cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
+SECTIONS = ("overhead", "steps", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
 
 
 def latest(name: str) -> dict:
@@ -32,6 +33,12 @@ def run_overhead(quick: bool) -> dict:
     from . import overhead
 
     return overhead.run(["--quick"] if quick else [])
+
+
+def run_steps(quick: bool) -> dict:
+    from . import steps
+
+    return steps.run(["--quick"] if quick else [])
 
 
 def run_ledger(quick: bool) -> dict:
@@ -99,6 +106,7 @@ def run_cost(quick: bool) -> dict:
 
 RUNNERS = {
     "overhead": run_overhead,
+    "steps": run_steps,
     "ledger": run_ledger,
     "tokens": run_tokens,
     "faq": run_faq,

@@ -11,6 +11,7 @@ from .servers import LITELLM_CONFIG
 REPORT = report.RESULTS / "report.md"
 SECTION_TITLES = {
     "overhead": "Gateway overhead: airelay and LiteLLM over the same upstream",
+    "steps": "Text-only chat before and after the steps loop; CPU per tool step",
     "ledger": "Usage ledger",
     "tokens": "Token estimation",
     "faq": "FAQ bot",
@@ -27,6 +28,13 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
         for t in overhead["targets"]:
             value = report.target_rows([t])[0]
             rows.append(("overhead", t["target"], t["where"], value[2], value[4]))
+    if steps := documents.get("steps"):
+        from .steps import WITHIN
+
+        for metric, value in steps["summary"]["now_over_before"].items():
+            passed = value is not None and value <= 1 + WITHIN
+            shown = f"{value:.3f}x" if value is not None else "-"
+            rows.append(("steps", f"now / before <= {1 + WITHIN:g}", metric, shown, report.judged(passed)))
     if ledger := documents.get("ledger"):
         for name, r in ledger["ledgers"].items():
             p50 = r["meter"]["p50_ms"]
@@ -159,6 +167,12 @@ def overhead_section(document: dict) -> list[str]:
         *(f"- {what}" for what in document["references"].values()),
         "",
     ]
+
+
+def steps_section(document: dict) -> list[str]:
+    from .steps import section_lines
+
+    return section_lines(document)
 
 
 def ledger_section(document: dict) -> list[str]:
@@ -310,6 +324,7 @@ def coldstart_section(document: dict) -> list[str]:
 
 SECTIONS = {
     "overhead": overhead_section,
+    "steps": steps_section,
     "ledger": ledger_section,
     "tokens": tokens_section,
     "faq": faq_section,

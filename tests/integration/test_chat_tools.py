@@ -1,12 +1,15 @@
 """Server-side tools and steps through the local API, the fault-injecting upstream scripted with tool calls: each
 case ends in a defined part sequence (docs/tools.md), and the real `ai` package accepts every one of them."""
 
+import base64
 import json
 import time
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
+from airelay.openapi_stream import StreamPart
 from tests.e2e.stack import run_node
 from tests.support.tools import Slow
 from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
@@ -264,6 +267,43 @@ def test_a_budget_reached_between_steps_ends_with_an_error_part_meaning_429(loca
     assert [r.status for r in rows] == ["ok"] and parts[-3]["data"]["steps"] == 1
 
 
+def test_built_in_tools_on_an_attached_image_and_a_text_in_one_step(local_api, upstream, tmp_path):
+    # GIVEN analyze_sentiment and classify_image offered, and a useChat message with an attached photo
+    from tests.integration.test_image_fetch import jpeg_bytes
+
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        CHAT_TOOLS="assistant=analyze_sentiment+classify_image",
+        USAGE_DB_PATH=str(tmp_path / "usage.sqlite3"),
+    )
+    photo = "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes()).decode()
+    body = {
+        "messages": [
+            {
+                "id": "u1",
+                "role": "user",
+                "parts": [{"type": "file", "mediaType": "image/jpeg", "url": photo}, {"type": "text", "text": "Nice?"}],
+            }
+        ]
+    }
+    calls = tool_call_deltas(
+        ("s1", "analyze_sentiment", '{"text": "I love this, it is wonderful!"}'), ("i1", "classify_image", "{}")
+    )
+    upstream.script(Deltas(calls, finish="tool_calls"), ANSWER)
+    # WHEN the model calls both in one step
+    parts = chat(api, "built-in-tools", body)
+    # THEN both ran on the real local models
+    outputs = {p["toolCallId"]: p["output"] for p in parts[:-1] if p["type"] == "tool-output-available"}
+    assert outputs["s1"]["sentiment"] == "positive"
+    labels = outputs["i1"]["labels"]
+    assert len(labels) == 5 and all(0 <= x["score"] <= 1 for x in labels)
+    assert any(word in labels[0]["label"].lower() for word in ("espresso", "cup", "coffee")), labels
+    assert parts[-2]["type"] == "finish" and parts[-2]["messageMetadata"]["steps"] == 2
+
+
 def test_the_real_ai_package_accepts_every_sequence(tmp_path):
     # GIVEN the bodies every test above received (this runs last in the module)
     assert len(RECORDED) >= 10, sorted(RECORDED)
@@ -283,6 +323,11 @@ def test_the_real_ai_package_accepts_every_sequence(tmp_path):
         assert all(p["providerExecuted"] for p in tool_parts), (name, result)
         assert all(p["state"] in ("output-available", "output-error") for p in tool_parts), (name, result)
     assert seen["round_trip"]["metadata"]["steps"] == 2
+    # AND every part is one the OpenAPI document describes
+    described = TypeAdapter(StreamPart)
+    for body in RECORDED.values():
+        for part in stream_parts(httpx.Response(200, content=body))[:-1]:
+            described.validate_python(part)
     assert [p["type"] for p in seen["round_trip"]["parts"]] == [
         "step-start",
         "tool-weather",

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from .. import relay, steps
 from ..conversation import ChatBody, UIChatBody, build_request, images_of, parse_body
-from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
+from ..openapi import ChatAnswer, answers, errors, inline_schema
+from ..openapi_stream import stream_answer
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse, UIMessageStream

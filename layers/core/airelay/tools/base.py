@@ -72,7 +72,7 @@ def parse_call(call: ToolCall, tools: dict[str, Tool]) -> tuple[Tool, BaseModel,
         raise ToolInputError(f"There is no tool named '{call.name[:80]}'.")
     try:
         raw = json.loads(call.arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ToolInputError("The tool's arguments are not valid JSON.") from None
     try:
         return tool, tool.Input.model_validate(raw), raw
@@ -85,7 +85,11 @@ async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> To
     """Runs within the tool's deadline; every failure becomes a ToolFailed with a message safe to show."""
     try:
         with anyio.fail_after(tool.timeout_s):
-            return await tool.run(arguments, context)
+            result = await tool.run(arguments, context)
+        if not isinstance(result, ToolResult):
+            result = ToolResult(result)
+        json.dumps(result.output)  # what the client and the model are sent: JSON, or the tool failed
+        return result
     except TimeoutError:
         raise ToolFailed(f"The tool {tool.name} took longer than {tool.timeout_s:g} s.") from None
     except AirelayError as exc:
