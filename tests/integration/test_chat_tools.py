@@ -267,6 +267,29 @@ def test_a_budget_reached_between_steps_ends_with_an_error_part_meaning_429(loca
     assert [r.status for r in rows] == ["ok"] and parts[-3]["data"]["steps"] == 1
 
 
+def test_one_deadline_holds_for_all_steps(local_api, upstream, tmp_path):
+    # GIVEN a 2 s deadline, a first step that takes 1.5 s and a second that would take 1 s more
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        TOOLS_MODULE="tests.support.tools",
+        CHAT_TOOLS="assistant=weather",
+        STREAM_DEADLINE_S=2,
+        USAGE_DB_PATH=str(tmp_path / "usage.sqlite3"),
+    )
+    first = Deltas(tool_call_deltas(("c1", "weather", WEATHER)), finish="tool_calls", after_s=1.5)
+    upstream.script(first, Ok(chunks=5, chunk_delay_s=0.2))
+    # WHEN the chat streams
+    parts = chat(api, "deadline-across-steps")
+    # THEN the answer ends at the deadline, as a timeout, not at the second step's own 2 s
+    names = types(parts)
+    assert "finish" not in names and names[-4:] == ["data-error", "data-usage", "error", "[DONE]"]
+    assert parts[-4]["data"] == {"status": 504, "code": "provider_timeout"}
+    assert names.count("tool-output-available") == 1
+
+
 def test_built_in_tools_on_an_attached_image_and_a_text_in_one_step(local_api, upstream, tmp_path):
     # GIVEN analyze_sentiment and classify_image offered, and a useChat message with an attached photo
     from tests.integration.test_image_fetch import jpeg_bytes

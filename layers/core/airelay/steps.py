@@ -6,8 +6,9 @@ How each ending looks on the wire (the UI message stream):
 - a tool call that cannot run (unknown tool, arguments that are not its input): tool-input-error; one that
   raises or runs past its deadline: tool-output-error; either way the model reads the error in the next step;
 - tool calls in the last allowed step: they run, then finish with reason "tool-calls";
-- a next step the budget (or the provider) refuses, or an upstream failure in any step: data-error (the status
-  and code an HTTP answer would have had), data-usage, error; never a finish. Every step's row is kept.
+- a next step the budget (or the provider) refuses, an upstream failure in any step, or the answer running past
+  STREAM_DEADLINE_S (one deadline for all its steps): data-error (the status and code an HTTP answer would have
+  had), data-usage, error; never a finish. Every step's row is kept.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ async def ui_message_stream(
             request = next_request(stream.request, step, outcomes)
             stream = None
             try:
+                if anyio.current_time() > first.deadline:
+                    raise relay.stream_error(TimeoutError())
                 stream = await relay.open_stream(first.model, request, settings, context.caller)
+                stream.deadline = first.deadline  # one deadline for the whole answer, every step and tool in it
             except AirelayError as exc:
                 yield failure(encoder, exc, first, steps)
                 return
