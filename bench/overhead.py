@@ -1,10 +1,12 @@
 """What airelay adds on top of its upstream, side by side with the LiteLLM proxy: latency, time to first token,
 throughput and CPU per request.
 
-Every scenario calls a fake OpenAI-compatible upstream on loopback three ways per round: directly, through airelay
-(`local.server` under uvicorn, in its own process) and through the LiteLLM proxy (its own venv, 1 worker, no
-database), with equivalent requests. The order of the three rotates from round to round because the machine is
-noisy, and the report shows medians over rounds of values paired within a round.
+Every scenario calls a fake OpenAI-compatible upstream on loopback four ways per round: directly, through airelay
+(`local.server` under uvicorn, in its own process), through the LiteLLM proxy (its own venv, 1 worker, no database)
+and through the bare relay (bench/floor.py: the same path with nothing but the forwarding, the floor for a Python
+relay). airelay and LiteLLM answer on the same path, /v1/chat/completions, the same request body as the direct call
+(`--airelay-route api` measures airelay's own /api/chat instead). The order rotates from round to round because the
+machine is noisy, and the report shows medians over rounds of values paired within a round.
 
     python -m bench.overhead [--quick] [--rounds 3] [--seconds 4] [--only stream_c1 ...] [--without-litellm]
 """
@@ -32,6 +34,7 @@ from .servers import (
     litellm_version,
     machine_busy_ms,
     start_airelay,
+    start_floor,
     start_upstream,
 )
 from .stats import median, minus, paired, percentile, ratio
@@ -44,11 +47,12 @@ PERSONAS = ROOT / "layers" / "core" / "airelay" / "data" / "personas.json"
 # The bench model is priced like gpt-4o-mini (USD per 1M tokens) so that usage metering runs as for a paid model, in
 # airelay and in LiteLLM alike; airelay's ledger is a fresh file per run and its budgets are out of reach.
 PRICE = {"input": "0.15", "cached_input": "0.075", "output": "0.60"}
-SIDES = ("direct", "airelay", "litellm")
-GATEWAYS = ("airelay", "litellm")
+SIDES = ("direct", "airelay", "litellm", "floor")
+GATEWAYS = ("airelay", "litellm", "floor")
 # Both gateways authenticate the caller by key and file its spend under it: airelay with API_KEYS (which API Gateway
 # checks on AWS, the local API itself here), LiteLLM with its master key.
 AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
+AIRELAY_BEARER = {"authorization": f"Bearer {AIRELAY_KEY['x-api-key']}"}  # how OpenAI clients send the same key
 
 
 def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
@@ -140,7 +144,9 @@ def openai_target(name: str, port: int, stream: bool, headers: dict[str, str] | 
     return Target(name, port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
 
 
-def airelay_target(port: int, stream: bool) -> Target:
+def airelay_target(port: int, stream: bool, route: str) -> Target:
+    if route == "v1":  # the OpenAI-compatible route: the direct call's request, answered in the same format
+        return openai_target("airelay", port, stream, AIRELAY_BEARER)
     payload = {"message": MESSAGE, "max_tokens": MAX_TOKENS}
     if stream:
         request = post_request(HOST, port, "/api/chat/stream", payload, AIRELAY_KEY)
@@ -233,6 +239,14 @@ def summarize(rounds: list[dict]) -> dict:
             vs[m] = paired([added(r, "litellm", m) for r in rounds], [added(r, "airelay", m) for r in rounds], ratio)
         for m in ("rps", "gateway_cpu_ms_per_request"):  # airelay's / LiteLLM's
             vs[m] = paired([r["litellm"].get(m) for r in rounds], [r["airelay"].get(m) for r in rounds], ratio)
+    if "airelay" in sides and "floor" in sides:  # airelay's CPU per request as a multiple of the bare relay's
+        summary["vs_floor"] = {
+            "gateway_cpu_ms_per_request": paired(
+                [r["floor"].get("gateway_cpu_ms_per_request") for r in rounds],
+                [r["airelay"].get("gateway_cpu_ms_per_request") for r in rounds],
+                ratio,
+            )
+        }
     summary["errors"] = {side: sum(r[side]["errors"] for r in rounds) for side in sides}
     return summary
 
@@ -246,10 +260,12 @@ def sides_of_round(number: int, sides: list[str]) -> list[str]:
 async def run_scenario(scenario: Scenario, upstream: Server, gateways: dict[str, Server], args) -> dict:
     targets = {"direct": openai_target("direct", upstream.port, scenario.stream)}
     if "airelay" in gateways:
-        targets["airelay"] = airelay_target(gateways["airelay"].port, scenario.stream)
+        targets["airelay"] = airelay_target(gateways["airelay"].port, scenario.stream, args.airelay_route)
     if "litellm" in gateways:
         litellm = gateways["litellm"]
         targets["litellm"] = openai_target("litellm", litellm.port, scenario.stream, litellm.auth)
+    if "floor" in gateways:
+        targets["floor"] = openai_target("floor", gateways["floor"].port, scenario.stream)
     rounds = []
     for number in range(1, args.rounds + 1):
         this_round = {}
@@ -298,6 +314,9 @@ def run_all(args, scenarios: list[Scenario]) -> dict:
                 if args.litellm:
                     gateways["litellm"] = LiteLLM(upstream, MODEL, PRICE)
                     servers.append(gateways["litellm"])
+                if args.floor:
+                    gateways["floor"] = start_floor(upstream)
+                    servers.append(gateways["floor"])
                 print(
                     f"upstream pid {upstream.pid} ({upstream.url}), "
                     + ", ".join(f"{name} pid {s.pid} ({s.url})" for name, s in gateways.items()),
@@ -337,6 +356,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         dest="litellm",
         action="store_false",
         help="skip the LiteLLM proxy (it is skipped anyway when bench/.venv-litellm is missing)",
+    )
+    parser.add_argument(
+        "--without-floor", dest="floor", action="store_false", help="skip the bare relay (bench/floor.py)"
+    )
+    parser.add_argument(
+        "--airelay-route",
+        choices=("v1", "api"),
+        default="v1",
+        help="airelay's /v1/chat/completions (default, LiteLLM's path and body) or its own /api/chat",
     )
     parser.add_argument(
         "--airelay-env",

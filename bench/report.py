@@ -30,7 +30,8 @@ EARLIER = {
     "stream_c1": ("first_text_p50_ms", 3.0, "added TTFT p50 <= 3 ms"),
 }
 
-NAMES = {"direct": "direct", "airelay": "airelay", "litellm": "LiteLLM"}
+NAMES = {"direct": "direct", "airelay": "airelay", "litellm": "LiteLLM", "floor": "bare relay"}
+CPU_TIMES_FLOOR = 3.0  # issue 14: airelay's CPU per request at most 3x a bare Python relay's
 
 
 # ---------------------------------------------------------------- the machine
@@ -200,6 +201,22 @@ def targets(document: dict) -> list[dict]:
                 False,
                 f"airelay {fmt(summary['airelay']['rps'], 'rps')}, direct {fmt(summary['direct']['rps'], 'rps')}"
                 f" req/s; LiteLLM {fmt(litellm, 'rps', 'ratio')} of direct",
+                "x",
+            )
+        )
+    for s in scenarios.values():  # CPU per request against the bare relay's (bench/floor.py)
+        multiple = s["summary"].get("vs_floor", {}).get("gateway_cpu_ms_per_request")
+        if multiple is None:
+            continue
+        ours, floor = (s["summary"].get(g, {}).get("gateway_cpu_ms_per_request") for g in ("airelay", "floor"))
+        rows.append(
+            target(
+                f"CPU per request <= {CPU_TIMES_FLOOR:g}x the bare relay's",
+                s["title"],
+                multiple,
+                CPU_TIMES_FLOOR,
+                True,
+                f"airelay {fmt(ours, 'rps')} ms, bare relay {fmt(floor, 'rps')} ms",
                 "x",
             )
         )

@@ -119,6 +119,17 @@ def examples() -> dict[tuple[str, str, str], list]:
             {"text": "The battery died after a day."},
         ],
         ("post", "/api/image/classify", "application/json"): [{"image_base64": small_jpeg_base64()}, *FETCHES],
+        ("post", "/v1/chat/completions", "application/json"): [
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 20},
+            {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "stream": True},
+        ],
+        ("post", "/v1/responses", "application/json"): [
+            {"model": "gpt-4o-mini", "input": "Hi", "instructions": "Be brief."},
+            {"model": "gpt-4o-mini", "input": [{"role": "user", "content": "Hi"}], "stream": True},
+        ],
+        ("post", "/v1/embeddings", "application/json"): [
+            {"model": "local/use-multilingual", "input": ["안녕하세요", "hello"]},
+        ],
         ("post", "/api/faq", "application/json"): [
             {"question": "배송비가 얼마예요?", "top_k": 3},
             {"question": "What is the capital of Mongolia?"},

@@ -78,6 +78,10 @@ class BudgetExceeded(AirelayError):
         self.limit = limit
         self.used = used
 
+    def headers(self) -> dict[str, str]:
+        # retrying cannot help before the budget resets: OpenAI's SDKs honour this header and do not retry
+        return {**super().headers(), "x-should-retry": "false"}
+
     def body(self) -> dict:
         body = super().body()
         body["error"]["budget"] = self.budget

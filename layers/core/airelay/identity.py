@@ -18,6 +18,7 @@ from .settings import Settings
 # The local API (local/server.py) serves the chat app itself and sets this ASGI scope extension: it stands in for the
 # Web Adapter and, like it, replaces any x-amzn-request-context a client sent with its own.
 LOCAL_WEB_ADAPTER = "airelay.web_adapter"
+BEARER_KEY_MISSING = "A valid API key is required, sent as 'Authorization: Bearer <key>'."
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._=-]{1,128}")
 
 
@@ -62,10 +63,14 @@ def header(scope: dict, name: bytes) -> bytes:
 
 
 class Gate:
-    def __init__(self, settings: Settings) -> None:
+    """With `bearer_keys` (the OpenAI-compatible app), the API key is the bearer token, as OpenAI's SDKs send it;
+    sign-in tokens do not apply there (the bearer is the key)."""
+
+    def __init__(self, settings: Settings, bearer_keys: bool = False) -> None:
         self.behind_web_adapter = settings.behind_web_adapter
         self.api_keys = settings.api_key_names  # checked here only where API Gateway does not (locally)
-        self.jwt = verifier_for(settings)
+        self.bearer_keys = bearer_keys
+        self.jwt = None if bearer_keys else verifier_for(settings)
         self.operator_keys = frozenset(settings.operator_keys)
         self.operator_claim = settings.operator_claim_rule
 
@@ -92,7 +97,7 @@ class Gate:
         if self.api_keys:
             name = self.key_name(scope)
             if name is None:
-                return Unauthorized()
+                return Unauthorized(BEARER_KEY_MISSING if self.bearer_keys else None)
             who = replace(who, api_key_id=name)
         claims = {}
         if self.jwt:
@@ -109,7 +114,7 @@ class Gate:
         return token.strip() if scheme.lower() == "bearer" else ""
 
     def key_name(self, scope: dict) -> str | None:
-        sent = header(scope, b"x-api-key")
+        sent = self.bearer(scope).encode("latin-1") if self.bearer_keys else header(scope, b"x-api-key")
         found = None
         for key, name in self.api_keys.items():  # compare with every key, in constant time each
             if hmac.compare_digest(sent, key.encode()):

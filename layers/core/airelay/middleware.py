@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 
 from starlette.middleware.cors import CORSMiddleware
@@ -31,22 +32,30 @@ EXPOSED_HEADERS = ("x-request-id", "retry-after", "x-vercel-ai-ui-message-stream
 
 
 @lru_cache(maxsize=8)
-def gate_for(settings: Settings) -> Gate:
-    return Gate(settings)
+def gate_for(settings: Settings, bearer_keys: bool) -> Gate:
+    return Gate(settings, bearer_keys=bearer_keys)
 
 
 class Middleware:
-    def __init__(self, app, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        settings: Settings | None = None,
+        error_body: Callable[[AirelayError], dict] = AirelayError.body,
+        bearer_keys: bool = False,
+    ) -> None:
         self.app = app
         self.fixed = settings
+        self.error_body = error_body
+        self.bearer_keys = bearer_keys
 
     def settings(self) -> Settings:
         return self.fixed or get_settings()
 
 
 class Cors(Middleware):
-    def __init__(self, app, settings: Settings | None = None) -> None:
-        super().__init__(app, settings)
+    def __init__(self, app, **options) -> None:
+        super().__init__(app, **options)
         self.by_origins: dict[tuple[str, ...], CORSMiddleware] = {}
 
     async def __call__(self, scope, receive, send) -> None:
@@ -74,7 +83,7 @@ class RequestContext(Middleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        context = gate_for(self.settings()).request_context(scope)
+        context = gate_for(self.settings(), self.bearer_keys).request_context(scope)
         request_id = request_id_of(context)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -86,16 +95,16 @@ class RequestContext(Middleware):
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
             if not started():
-                await reply(send, AirelayError())
+                await reply(send, AirelayError(), self.error_body)
 
 
 class CallerCheck(Middleware):
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"] != "/api/health":
             state = scope["state"]
-            who = await gate_for(self.settings()).check(scope, state["who"])
+            who = await gate_for(self.settings(), self.bearer_keys).check(scope, state["who"])
             if isinstance(who, AirelayError):
-                await reply(send, who)
+                await reply(send, who, self.error_body)
                 return
             state["who"] = who
             bind_request(state["request_id"], who.identity)
@@ -109,14 +118,14 @@ class BodyLimit(Middleware):
             return
         limit = self.settings().max_body_bytes
         if declared_length(scope) > limit:
-            await reply(send, PayloadTooLarge())
+            await reply(send, PayloadTooLarge(), self.error_body)
             return
         send, started = with_header(send)
         try:
             await self.app(scope, limited(receive, limit), send)
         except PayloadTooLarge as exc:
             if not started():
-                await reply(send, exc)
+                await reply(send, exc, self.error_body)
 
 
 def with_header(send, name: bytes | None = None, value: bytes = b""):
@@ -156,8 +165,8 @@ def limited(receive, limit: int):
     return receive_limited
 
 
-async def reply(send, error: AirelayError) -> None:
-    body = json.dumps(error.body()).encode()
+async def reply(send, error: AirelayError, error_body: Callable[[AirelayError], dict]) -> None:
+    body = json.dumps(error_body(error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})

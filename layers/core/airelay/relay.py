@@ -7,7 +7,7 @@ finished, failed or was cancelled by the client.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -35,6 +35,7 @@ from .usage import Caller
 from .usage.meter import Call, Meter
 
 log = logging.getLogger("airelay.relay")
+Check = Callable[[str], None]  # refuses an answer's text by raising an AirelayError
 
 
 @dataclass(slots=True)
@@ -44,8 +45,8 @@ class Answer:
     reason: str
     usage: Usage
     cost_usd: Decimal
+    tool_calls: list[ToolCall] = field(default_factory=list)
     reasoning: str = ""
-    calls: list[ToolCall] = field(default_factory=list)
 
 
 def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
@@ -101,7 +102,10 @@ async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> t
     return meter, call
 
 
-async def complete(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+async def complete(
+    model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
+) -> Answer:
+    """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted."""
     meter, call = await open_call(model, request, caller)
     used, status = Usage(), "cancelled"
     try:
@@ -110,6 +114,8 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         used = within_reservation(
             completion.finished.usage or await estimate_async(request.messages, completion.text), request
         )
+        if check is not None:
+            check(completion.text)
         status = "ok"
     except TimeoutError:
         status = "error"
@@ -119,24 +125,31 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         raise
     finally:
         cost = await meter.close(call, used, status)
-    finished = completion.finished
     return Answer(
-        model.model_id, completion.text, finished.reason, used, cost, completion.reasoning, completion.tool_calls
+        model.model_id,
+        completion.text,
+        completion.finished.reason,
+        used,
+        cost,
+        tool_calls=completion.tool_calls,
+        reasoning=completion.reasoning,
     )
 
 
 FALLBACK_ON = (ProviderRateLimited, ProviderFailed, ProviderUnavailable, ProviderTimeout)
 
 
-async def complete_any(models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+async def complete_any(
+    models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
+) -> Answer:
     """Tries the models in order; the next one only when the previous failed at the provider (each attempt is
     metered on its own)."""
     for model in models[:-1]:
         try:
-            return await complete(model, request, settings, caller)
+            return await complete(model, request, settings, caller, check)
         except FALLBACK_ON as exc:
             log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
-    return await complete(models[-1], request, settings, caller)
+    return await complete(models[-1], request, settings, caller, check)
 
 
 async def open_any_stream(

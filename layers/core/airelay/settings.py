@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 IMAGE_MEDIA_TYPES = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))  # what chat can pass on
+SYSTEM_PROMPT_POLICIES = {"pass", "prepend", "refuse"}
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
 
 
@@ -76,6 +77,13 @@ class Settings:
         ),
         metadata={"env": "VISION_CHAT_MODELS"},
     )
+    # the OpenAI-compatible endpoints (airelay/openai_api): what to do with a client's system messages, globally and
+    # per API key name (`name=policy,...`): pass them on, prepend the server's prompt, or refuse the request
+    system_prompt_policy: str = field(default="pass", metadata={"env": "SYSTEM_PROMPT_POLICY"})
+    system_prompt_policies: tuple[str, ...] = field(default=(), metadata={"env": "SYSTEM_PROMPT_POLICIES"})
+    embedding_models: tuple[str, ...] = field(default=("local/use-multilingual",), metadata={"env": "EMBEDDING_MODELS"})
+    # chat models that cannot answer to a JSON schema: a request with one skips them in the fallback chain
+    no_structured_output_models: tuple[str, ...] = field(default=(), metadata={"env": "NO_STRUCTURED_OUTPUT_MODELS"})
 
     aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
     aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
@@ -143,6 +151,14 @@ class Settings:
             raise ValueError("OPERATOR_CLAIM looks like claim=value, e.g. cognito:groups=airelay-operators")
         return claim.strip(), value.strip()
 
+    def system_prompt_policy_of(self, key_name: str) -> str:
+        """The system prompt policy for a caller's API key name (SYSTEM_PROMPT_POLICIES), else the global one."""
+        for item in self.system_prompt_policies:
+            name, _, policy = item.partition("=")
+            if name.strip() == key_name:
+                return policy.strip()
+        return self.system_prompt_policy
+
     def fallback_chain(self, model_id: str) -> tuple[str, ...]:
         """The model a request asked for (or the default), then the fallbacks, each once."""
         return (model_id, *(m for m in self.chat_fallback_models if m != model_id))
@@ -183,6 +199,9 @@ class Settings:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
         if not set(self.chat_file_media_types) <= IMAGE_MEDIA_TYPES:
             raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
+        policies = [self.system_prompt_policy, *(i.partition("=")[2].strip() for i in self.system_prompt_policies)]
+        if not set(policies) <= SYSTEM_PROMPT_POLICIES or not all("=" in i for i in self.system_prompt_policies):
+            raise ValueError("SYSTEM_PROMPT_POLICY is pass, prepend or refuse; SYSTEM_PROMPT_POLICIES name=policy,...")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
         self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
         if self.stage == "prod" and self.chat_tools and len(self.tool_proof_secret) < 32:

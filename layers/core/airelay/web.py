@@ -27,13 +27,22 @@ from .usage import Caller
 log = logging.getLogger("airelay")
 
 
-def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    *routers: APIRouter,
+    settings: Settings | None = None,
+    error_body: Callable[[AirelayError], dict] = AirelayError.body,
+    bearer_keys: bool = False,
+) -> FastAPI:
     """The function's app with everything a request needs made now, at INIT: the settings checked, the meter and its
-    ledger client, what each router's `at_init` builders make (providers, models, the FAQ index). Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
+    ledger client, what each router's `at_init` builders make (providers, models, the FAQ index). Without `settings`,
+    the app follows get_settings() (tests and the local API change them between runs). `error_body` shapes every
+    error the app answers; with `bearer_keys`, API keys come as `Authorization: Bearer` (OpenAI's SDKs) instead of
+    x-api-key."""
     ready = settings or get_settings()
     configure_observability(ready)
     prepare(ready, [open_meter, *(build for router in routers for build in getattr(router, "builders", ()))])
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None, separate_input_output_schemas=False)
+    app.state.error_body = error_body
     for router in routers:
         app.include_router(router)
     app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False, response_model=None)
@@ -41,7 +50,7 @@ def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
-        app.add_middleware(middleware, settings=settings)
+        app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
     return app
 
 
@@ -120,18 +129,18 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-def error_response(error: AirelayError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
+def error_response(error: AirelayError, error_body: Callable[[AirelayError], dict] = AirelayError.body) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=error.headers())
 
 
-async def airelay_error(_: Request, exc: AirelayError) -> JSONResponse:
-    return error_response(exc)
+async def airelay_error(request: Request, exc: AirelayError) -> JSONResponse:
+    return error_response(exc, request.app.state.error_body)
 
 
-async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return error_response(MalformedRequest())
+        return error_response(MalformedRequest(), request.app.state.error_body)
     return JSONResponse({"error": {"code": "invalid_input", "message": describe(problems)}}, status_code=422)
 
 
@@ -144,11 +153,11 @@ def describe(problems: list[dict]) -> str:
     return "; ".join(parts)
 
 
-async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if isinstance(exc.__cause__, AirelayError):  # FastAPI wraps errors raised while it reads the body
-        return error_response(exc.__cause__)
+        return error_response(exc.__cause__, request.app.state.error_body)
     if exc.status_code == 404:
-        return error_response(NotFound())
+        return error_response(NotFound(), request.app.state.error_body)
     code = "method_not_allowed" if exc.status_code == 405 else "http_error"
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 

@@ -100,6 +100,9 @@ class Deltas(Behaviour):
     finish: str = "stop"
     chunk_delay_s: float | None = None
     after_s: float = 0.0  # silence after the last delta, before the finish chunk
+    # instead of the finish: "stall" (silence for after_s, then nothing more), "reset" (TCP reset), "malformed"
+    # (`data: {not json` and the connection closed)
+    fault: str = ""
 
 
 def tool_call_deltas(*calls: tuple[str, str, str], pieces: int = 1, interleave: bool = False) -> tuple[dict, ...]:

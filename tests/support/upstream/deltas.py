@@ -7,7 +7,7 @@ import time
 
 from .behaviours import Deltas
 from .connection import _Conn
-from .wire import _CHUNKED_END, _DONE_EVENT, _STREAM_HEAD, _count_prompt_tokens, _dumps, _frame
+from .wire import _CHUNKED_END, _DONE_EVENT, _MALFORMED_EVENT, _STREAM_HEAD, _count_prompt_tokens, _dumps, _frame
 
 
 def _message_of(deltas: tuple[dict, ...]) -> dict:
@@ -61,6 +61,15 @@ class _ScriptedDeltas:
             await self._send(conn, event([{"index": 0, "delta": delta, "finish_reason": None}]))
         if beh.after_s:
             await self._pause(conn, beh.after_s)
+        if beh.fault == "reset":
+            await self._pause(conn, 0.05)  # the fragments reach the client before the reset
+            self._reset(conn, True)
+            return False
+        if beh.fault in ("stall", "malformed"):
+            if beh.fault == "malformed":
+                await self._send(conn, _frame(_MALFORMED_EVENT) + _CHUNKED_END)
+            conn.transport.close()
+            return False
         tail = event([{"index": 0, "delta": {}, "finish_reason": beh.finish}])
         if include_usage:
             tail += event([], usage=usage)

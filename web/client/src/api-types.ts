@@ -106,6 +106,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Chat Completions */
+        post: operations["chat_completions_v1_chat_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Embeddings */
+        post: operations["embeddings_v1_embeddings_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Models */
+        get: operations["list_models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Responses */
+        post: operations["responses_v1_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1383,6 +1451,1070 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chat_completions_v1_chat_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Model */
+                    model: string;
+                    /** Messages */
+                    messages: ({
+                        /**
+                         * Role
+                         * @enum {string}
+                         */
+                        role: "system" | "developer";
+                        /** Content */
+                        content: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[];
+                        /** Name */
+                        name?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "user";
+                        /** Content */
+                        content: string | ({
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        } | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "image_url";
+                            /** ImageURL */
+                            image_url: {
+                                /** Url */
+                                url: string;
+                                /** Detail */
+                                detail?: ("auto" | "low" | "high") | null;
+                            };
+                        })[];
+                        /** Name */
+                        name?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "assistant";
+                        /** Content */
+                        content?: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[] | null;
+                        /** Tool Calls */
+                        tool_calls?: {
+                            /** Id */
+                            id: string;
+                            /**
+                             * Type
+                             * @default function
+                             * @constant
+                             */
+                            type?: "function";
+                            /** FunctionCall */
+                            function: {
+                                /** Name */
+                                name: string;
+                                /** Arguments */
+                                arguments: string;
+                            };
+                        }[] | null;
+                        /** Name */
+                        name?: string | null;
+                        /** Refusal */
+                        refusal?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "tool";
+                        /** Content */
+                        content: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[];
+                        /** Tool Call Id */
+                        tool_call_id: string;
+                    })[];
+                    /**
+                     * Stream
+                     * @default false
+                     */
+                    stream?: boolean;
+                    stream_options?: {
+                        /**
+                         * Include Usage
+                         * @default false
+                         */
+                        include_usage?: boolean;
+                        /** Include Obfuscation */
+                        include_obfuscation?: boolean | null;
+                    } | null;
+                    /** Tools */
+                    tools?: {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function";
+                        /** FunctionDef */
+                        function: {
+                            /** Name */
+                            name: string;
+                            /**
+                             * Description
+                             * @default
+                             */
+                            description?: string;
+                            /** Parameters */
+                            parameters?: {
+                                [key: string]: unknown;
+                            };
+                            /** Strict */
+                            strict?: boolean | null;
+                        };
+                    }[] | null;
+                    /** Tool Choice */
+                    tool_choice?: ("none" | "auto" | "required") | {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Parallel Tool Calls */
+                    parallel_tool_calls?: boolean | null;
+                    /** Response Format */
+                    response_format?: {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Temperature */
+                    temperature?: number | null;
+                    /** Top P */
+                    top_p?: number | null;
+                    /** Max Tokens */
+                    max_tokens?: number | null;
+                    /** Max Completion Tokens */
+                    max_completion_tokens?: number | null;
+                    /** Frequency Penalty */
+                    frequency_penalty?: number | null;
+                    /** Presence Penalty */
+                    presence_penalty?: number | null;
+                    /** Stop */
+                    stop?: string | string[] | null;
+                    /** Seed */
+                    seed?: number | null;
+                    /** User */
+                    user?: string | null;
+                    /** N */
+                    n?: number | null;
+                    /** Logprobs */
+                    logprobs?: boolean | null;
+                    /** Top Logprobs */
+                    top_logprobs?: number | null;
+                    /** Logit Bias */
+                    logit_bias?: {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Store */
+                    store?: boolean | null;
+                    /** Modalities */
+                    modalities?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Id */
+                        id: string;
+                        /**
+                         * Object
+                         * @description chat.completion
+                         */
+                        object: string;
+                        /** Created */
+                        created: number;
+                        /** Model */
+                        model: string;
+                        /** Choices */
+                        choices: {
+                            [key: string]: unknown;
+                        }[];
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": Record<string, never>;
+                };
+            };
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider failed, or its answer broke the requested response_format. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    embeddings_v1_embeddings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Model */
+                    model: string;
+                    /** Input */
+                    input: string | string[];
+                    /**
+                     * Encoding Format
+                     * @default float
+                     * @enum {string}
+                     */
+                    encoding_format?: "float" | "base64";
+                    /** Dimensions */
+                    dimensions?: number | null;
+                    /** User */
+                    user?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Object
+                         * @description list
+                         */
+                        object: string;
+                        /** Data */
+                        data: {
+                            [key: string]: unknown;
+                        }[];
+                        /** Model */
+                        model: string;
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider failed, or its answer broke the requested response_format. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_models_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Object
+                         * @description list
+                         */
+                        object: string;
+                        /** Data */
+                        data: {
+                            [key: string]: unknown;
+                        }[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    responses_v1_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Model */
+                    model: string;
+                    /** Input */
+                    input: string | ({
+                        /**
+                         * Type
+                         * @default message
+                         * @constant
+                         */
+                        type?: "message";
+                        /**
+                         * Role
+                         * @enum {string}
+                         */
+                        role: "user" | "assistant" | "system" | "developer";
+                        /** Content */
+                        content: string | ({
+                            /**
+                             * Type
+                             * @enum {string}
+                             */
+                            type: "input_text" | "output_text";
+                            /** Text */
+                            text: string;
+                        } | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "input_image";
+                            /** Image Url */
+                            image_url: string;
+                            /** Detail */
+                            detail?: ("auto" | "low" | "high") | null;
+                        })[];
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function_call";
+                        /** Call Id */
+                        call_id: string;
+                        /** Name */
+                        name: string;
+                        /** Arguments */
+                        arguments: string;
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function_call_output";
+                        /** Call Id */
+                        call_id: string;
+                        /** Output */
+                        output: string;
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "reasoning";
+                    })[];
+                    /** Instructions */
+                    instructions?: string | null;
+                    /** Tools */
+                    tools?: {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function";
+                        /** Name */
+                        name: string;
+                        /** Description */
+                        description?: string | null;
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** Strict */
+                        strict?: boolean | null;
+                    }[] | null;
+                    /** Tool Choice */
+                    tool_choice?: ("none" | "auto" | "required") | {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Parallel Tool Calls */
+                    parallel_tool_calls?: boolean | null;
+                    text?: {
+                        /** Format */
+                        format?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** Verbosity */
+                        verbosity?: string | null;
+                    } | null;
+                    /** Temperature */
+                    temperature?: number | null;
+                    /** Top P */
+                    top_p?: number | null;
+                    /** Max Output Tokens */
+                    max_output_tokens?: number | null;
+                    /**
+                     * Stream
+                     * @default false
+                     */
+                    stream?: boolean;
+                    /** Store */
+                    store?: boolean | null;
+                    /** Previous Response Id */
+                    previous_response_id?: string | null;
+                    /** User */
+                    user?: string | null;
+                    /** Metadata */
+                    metadata?: {
+                        [key: string]: string;
+                    } | null;
+                    /** Truncation */
+                    truncation?: "disabled" | null;
+                    /** Include */
+                    include?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Id */
+                        id: string;
+                        /**
+                         * Object
+                         * @description response
+                         */
+                        object: string;
+                        /** Status */
+                        status: string;
+                        /** Model */
+                        model: string;
+                        /** Output */
+                        output: {
+                            [key: string]: unknown;
+                        }[];
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": Record<string, never>;
+                };
+            };
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider failed, or its answer broke the requested response_format. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
                 };
             };
         };

@@ -37,6 +37,11 @@ class ChatRequest:
     response_format: dict | None = None  # OpenAI's structured output, e.g. {"type": "json_schema", ...}
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str | None = None  # "auto" (the provider's default), "required", "none", or one tool's name
+    # OpenAI's own parameters, relayed as the client sent them (the OpenAI-compatible endpoints)
+    parallel_tool_calls: bool | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
 
 
 @dataclass(slots=True)

@@ -36,6 +36,17 @@ from .openai_chunks import THINK_CLOSE, THINK_OPEN, StreamState, ThinkSplitter, 
 
 log = logging.getLogger("airelay.providers")
 
+RELAYED = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "response_format",
+    "parallel_tool_calls",
+    "stop",
+    "seed",
+    "user",
+)
 OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other server renders a chat template
 
 
@@ -56,7 +67,7 @@ class OpenAICompatChatModel(ChatModel):
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
         args = {"model": self.name, "messages": messages, "max_tokens": request.max_tokens}
-        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "response_format"):
+        for name in RELAYED:
             value = getattr(request, name)
             if value is not None:
                 args[name] = value
