@@ -54,7 +54,7 @@ async def run_steps(
     steps, sources = [], []
     while True:
         answer = answers[-1]
-        outcomes = [Outcome(call, tools) for call in answer.calls]
+        outcomes = [Outcome(call, tools) for call in answer.tool_calls]
         await run_all([o for o in outcomes if o.input_error is None], context)
         steps.append(step_json(answer, outcomes))
         sources += [
@@ -67,7 +67,7 @@ async def run_steps(
             break
         request = next_request(request, Step(answer=[answer.text]), outcomes)
         answers.append(await relay.complete(model, request, settings, context.caller))
-    return await body(answers, steps, sources, "tool-calls" if answers[-1].calls else answers[-1].reason)
+    return await body(answers, steps, sources, "tool-calls" if answers[-1].tool_calls else answers[-1].reason)
 
 
 async def body(answers: list[Answer], steps: list[dict], sources: list[dict], reason: str) -> dict:
