@@ -39,8 +39,7 @@ def record(identity, model, cost):
             latency_ms=5,
             status="ok",
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 
