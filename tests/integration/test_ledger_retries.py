@@ -114,3 +114,18 @@ def test_writes_retried_after_they_landed_leave_every_total_exact(endpoint):
             assert ledger.committed(minute, tokens_key(identity)) == sum(r.counted_tokens for r in mine)
     # AND what was refused, was refused for a limit it would really have passed
     assert set(refused) <= {"global", "requests_per_minute", "tokens_per_minute"}
+
+
+def test_the_fault_is_real_a_plain_add_counts_twice(endpoint):
+    # GIVEN the same hook on a client WHEN a plain ADD (what the ledger used to send) is made 5 times
+    clients = local_clients(endpoint)
+    table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    DroppedResponses().attach(clients.dynamodb)
+    key = {"pk": {"S": "DAY#2026-11-26"}, "sk": {"S": TOTAL}}
+    for _ in range(5):
+        clients.dynamodb.update_item(
+            TableName=table, Key=key, UpdateExpression="ADD calls :one", ExpressionAttributeValues={":one": {"N": "1"}}
+        )
+    # THEN each landed twice: the retry reached the server
+    item = clients.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["calls"]["N"] == "10"
