@@ -15,6 +15,7 @@ condition and is recognised as done, so no amount counts twice. Only calls in fl
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -35,7 +36,7 @@ from .ledger import (
     settled_amount,
 )
 
-FIGURES = ("spent", "calls", "errors", "cancelled", "prompt_tokens", "cached_tokens", "completion_tokens")
+log = logging.getLogger("airelay.usage")
 MINUTE_ITEM_DAYS = 2  # minute counters expire after this
 ROW_FIELDS = {
     "call_id": "S",
@@ -129,10 +130,11 @@ class DynamoLedger(UsageLedger):
         if failed is None:
             return
         # a write that failed otherwise may still have landed: taking it back is a no-op if it did not
-        self._together(
-            lambda hold: attempt(partial(self._release, call_id, hold)),
-            [hold for hold, outcome in zip(holds, outcomes) if not isinstance(outcome, OverLimit)],
-        )
+        taken = [hold for hold, outcome in zip(holds, outcomes) if not isinstance(outcome, OverLimit)]
+        for error in filter(None, self._together(lambda hold: attempt(partial(self._release, call_id, hold)), taken)):
+            log.error(
+                "a hold could not be taken back: it stays counted (erring on the side of refusing)", exc_info=error
+            )
         raise failed
 
     def _hold(self, call_id: str, hold: Hold) -> BaseException | None:
