@@ -252,7 +252,7 @@ def client_cpu(calls: int = 2000) -> dict:
         clients[name] = boto3.client("dynamodb", region_name="us-east-1", config=config, **keys)
         clients[name].meta.events.register("before-send.dynamodb", answer)
     recorder = SimpleNamespace(dynamodb=SimpleNamespace(update_item=dict))  # the adapter's request, not sent
-    request = DynamoLedger("usage", recorder)._settle_counter(usage_row("2026-11-26", "ip:bench"), TOTAL, None)()
+    request = DynamoLedger("usage", recorder)._settle_counter(usage_row("2026-11-26", "ip:bench"), TOTAL, [])()
     samples = {name: [] for name in clients}
     for block in range(calls // 100 + 2):
         for name, client in clients.items():
