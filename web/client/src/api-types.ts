@@ -325,7 +325,7 @@ export interface components {
         ErrorDetail: {
             /**
              * Code
-             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
              */
             code: string;
             /**
@@ -339,13 +339,18 @@ export interface components {
              */
             budget?: ("global" | "caller") | null;
             /**
+             * Rate
+             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+             */
+            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+            /**
              * Limit
-             * @description budget_exceeded of the caller's own budget only: its limit, USD
+             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
              */
             limit?: number | null;
             /**
              * Used
-             * @description budget_exceeded of the caller's own budget only: what is used, USD
+             * @description what the caller has used of that limit (held calls included)
              */
             used?: number | null;
         };
@@ -949,7 +954,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1054,7 +1059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1150,7 +1155,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1271,7 +1276,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,7 +1375,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
