@@ -388,6 +388,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=("v1", "api"),
         default="v1",
         help="airelay's /v1/chat/completions (default, LiteLLM's path and body) or its own /api/chat",
+    )
+    parser.add_argument(
         "--without-limits",
         dest="limits",
         action="store_false",

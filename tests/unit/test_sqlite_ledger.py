@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from airelay.usage.ledger import TOTAL, Hold, UsageRow
+from airelay.usage.ledger import TOTAL, USD, Hold, UsageRow
 from airelay.usage.sqlite import SqliteLedger
 
 
@@ -29,7 +29,7 @@ def test_rows_older_than_the_retention_are_deleted_when_the_file_is_opened(tmp_p
     path = tmp_path / "new" / "folder" / "usage.sqlite3"  # made on first use
     ledger = SqliteLedger(path)
     for n in (0, keep, keep + 1):
-        ledger.settle(row(days_ago(n), f"call-{n}"), Decimal(0))
+        ledger.settle(row(days_ago(n), f"call-{n}"))
     reopened = SqliteLedger(path) if retention is None else SqliteLedger(path, retention)
     assert [[r.call_id for r in reopened.rows(days_ago(n))] for n in (0, keep, keep + 1)] == [
         ["call-0"],
@@ -42,11 +42,12 @@ def test_rows_older_than_the_retention_are_deleted_when_the_file_is_opened(tmp_p
 def test_a_settle_that_fails_half_way_changes_nothing_and_the_ledger_goes_on(tmp_path):
     ledger = SqliteLedger(tmp_path / "usage.sqlite3")
     day = days_ago(0)
-    ledger.reserve(day, [Hold(TOTAL, Decimal("1"))], Decimal("0.5"))
+    half = [Hold(day, TOTAL, USD, Decimal("0.5"), Decimal("1"))]
+    ledger.reserve("broken", half)
     with pytest.raises(Exception):  # noqa: B017 - whatever sqlite3 raises for a value it cannot store
-        ledger.settle(row(day, "broken", prompt_tokens=object()), Decimal("0.5"))
+        ledger.settle(row(day, "broken", prompt_tokens=object()), half)
     assert ledger.day_totals(day)[TOTAL].committed == Decimal("0.5")
     assert ledger.rows(day) == []
-    ledger.settle(row(day, "next"), Decimal("0.5"))
-    ledger.reserve(day, [Hold(TOTAL, Decimal("1"))], Decimal("0.999"))
+    ledger.settle(row(day, "broken"), half)  # the hold trued up to the call's cost, 0.001
+    ledger.reserve("next", [Hold(day, TOTAL, USD, Decimal("0.999"), Decimal("1"))])
     assert ledger.day_totals(day)[TOTAL].committed == Decimal("1.000")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from airelay.settings import Settings
-from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
+from airelay.usage.ledger import TOTAL, USD, Hold, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
 from airelay.usage.report import build_report
@@ -31,13 +31,17 @@ def meter_on(tmp_path) -> Meter:
 
 def settle_one(meter: Meter, day: str, status: str) -> None:
     reserved, cost = Decimal("0.01"), Decimal("0.004")
-    meter.ledger.reserve(day, [Hold(TOTAL, meter.daily_limit), Hold(identity_key(CALLER), Decimal("0.5"))], reserved)
+    holds = [
+        Hold(day, TOTAL, USD, reserved, meter.daily_limit),
+        Hold(day, identity_key(CALLER), USD, reserved, Decimal("0.5")),
+    ]
+    meter.ledger.reserve("c1", holds)
     row = UsageRow(
         "c1", "r1", f"{day}T10:00:00.000+00:00", day, CALLER, "chat", "openai", "openai/gpt-4o-mini",
         prompt_tokens=100, cached_tokens=20, completion_tokens=30, cost_usd=cost, latency_ms=5, status=status,
         estimated=False,
     )  # fmt: skip
-    meter.ledger.settle(row, reserved)
+    meter.ledger.settle(row, holds)
 
 
 def test_a_day_without_calls_reports_zeros_and_the_whole_budget(tmp_path):
