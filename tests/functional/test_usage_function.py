@@ -52,17 +52,22 @@ def invoke(container, name, change=None):
     return response["statusCode"], json.loads(response["body"])
 
 
-def record_three_calls_of_two_callers():
-    record("key:k3y1d", "openai/gpt-4o-mini", "0.25")
+# the events' caller: a visitor at 203.0.113.10 behind the app's key k3y1d; an operator's key is a server key
+VISITOR = "ip:203.0.113.10@k3y1d"
+OPERATOR = "key:k3y1d"
+
+
+def record_three_calls_of_two_callers(caller=VISITOR):
+    record(caller, "openai/gpt-4o-mini", "0.25")
     record("ip:198.51.100.7", "openai/gpt-4o", "0.5")
-    record("key:k3y1d", "openai/gpt-4o-mini", "0.25")
+    record(caller, "openai/gpt-4o-mini", "0.25")
 
 
-OWN_BUDGET = {"identity": "key:k3y1d", "limit_usd": 1.0, "used_usd": 0.5, "remaining_usd": 0.5}
+OWN_BUDGET = {"identity": VISITOR, "limit_usd": 1.0, "used_usd": 0.5, "remaining_usd": 0.5}
 
 
 def test_a_caller_sees_their_own_spend_by_model_and_their_own_budget(usage_function):
-    # GIVEN calls of the caller (key k3y1d) and of another caller
+    # GIVEN calls of the caller (a visitor behind key k3y1d) and of another caller
     record_three_calls_of_two_callers()
     # WHEN the caller asks for spend by model
     status, report = invoke(usage_function, "usage_by_model")
@@ -82,7 +87,7 @@ def test_a_caller_by_identity_sees_only_their_own_row(usage_function):
     record_three_calls_of_two_callers()
     status, report = invoke(usage_function, "usage_by_identity")
     assert status == 200
-    assert [(r["key"], r["calls"], r["cost_usd"]) for r in report["rows"]] == [("key:k3y1d", 2, 0.5)]
+    assert [(r["key"], r["calls"], r["cost_usd"]) for r in report["rows"]] == [(VISITOR, 2, 0.5)]
     assert report["total"]["calls"] == 2
 
 
@@ -90,17 +95,17 @@ def test_an_operator_key_sees_every_caller_and_the_global_budget(usage_function,
     # GIVEN the caller's key id is an operator's
     monkeypatch.setenv("OPERATOR_KEYS", "another-id, k3y1d")
     get_settings.cache_clear()
-    record_three_calls_of_two_callers()
+    record_three_calls_of_two_callers(OPERATOR)
     # WHEN it asks for spend by caller and by model
     status, by_identity = invoke(usage_function, "usage_by_identity")
     _, by_model = invoke(usage_function, "usage_by_model")
     # THEN it sees every caller, every model, the global totals and budget, and its own budget beside them
     assert status == 200 and by_identity["scope"] == "all"
-    assert {r["key"]: r["cost_usd"] for r in by_identity["rows"]} == {"key:k3y1d": 0.5, "ip:198.51.100.7": 0.5}
+    assert {r["key"]: r["cost_usd"] for r in by_identity["rows"]} == {OPERATOR: 0.5, "ip:198.51.100.7": 0.5}
     assert {r["key"]: r["calls"] for r in by_model["rows"]} == {"openai/gpt-4o-mini": 2, "openai/gpt-4o": 1}
     assert by_model["total"]["cost_usd"] == 1.0
     assert (by_model["budget"]["limit_usd"], by_model["budget"]["used_usd"]) == (10.0, 1.0)
-    assert by_model["budget"]["caller"] == OWN_BUDGET
+    assert by_model["budget"]["caller"] == {**OWN_BUDGET, "identity": OPERATOR}
 
 
 def test_an_authorizer_in_the_event_is_ignored_without_sign_in(usage_function):
@@ -110,10 +115,10 @@ def test_an_authorizer_in_the_event_is_ignored_without_sign_in(usage_function):
     def with_authorizer(event):
         event["requestContext"]["authorizer"] = {"principalId": "ip:198.51.100.7", "claims": {"sub": "someone"}}
 
-    # WHEN the caller asks for usage THEN it is still known by its API key id
+    # WHEN the caller asks for usage THEN it is still known by its address behind the API key id
     status, report = invoke(usage_function, "usage_by_identity", with_authorizer)
-    assert status == 200 and report["budget"]["caller"]["identity"] == "key:k3y1d"
-    assert [r["key"] for r in report["rows"]] == ["key:k3y1d"]
+    assert status == 200 and report["budget"]["caller"]["identity"] == VISITOR
+    assert [r["key"] for r in report["rows"]] == [VISITOR]
 
 
 def test_bad_range_is_a_422(usage_function):

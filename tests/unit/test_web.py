@@ -1,4 +1,4 @@
-"""Who is calling: the API key id, else the source IP, from the front's request context; never an authorizer the
+"""Who is calling: the source IP behind the API key id, from the front's request context; never an authorizer the
 Gate did not verify, never a header the front did not set."""
 
 import json
@@ -24,12 +24,13 @@ def who(context=None, client=("10.0.0.9", 1234), header=None, settings=BEHIND_AD
 @pytest.mark.parametrize(
     "context,expected",
     [
-        ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "key:abc"),
+        ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "ip:203.0.113.1@abc"),
         ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
         ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
         ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "ip:10.0.0.9"),
-        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "key:app-key"),
+        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "ip:10.0.0.9@app-key"),
         ({"identity": {"apiKeyId": 5, "sourceIp": ["x"]}}, "ip:10.0.0.9"),
+        ({"identity": {"apiKeyId": "k", "sourceIp": "2001:db8:5:6:7:8:9:a"}}, "ip:2001:db8:5:6::/64@k"),
     ],
 )
 def test_identity_from_the_api_gateway_context(context, expected):
@@ -38,7 +39,7 @@ def test_identity_from_the_api_gateway_context(context, expected):
 
 def test_identity_from_the_web_adapter_header():
     header = json.dumps({"requestId": "r1", "identity": {"apiKeyId": "k9"}}).encode()
-    assert who(header=header).identity == "key:k9"
+    assert who(header=header).identity == "ip:10.0.0.9@k9"
 
 
 def test_the_header_is_not_read_where_no_web_adapter_set_it():

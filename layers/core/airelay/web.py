@@ -21,7 +21,7 @@ from .usage import Caller
 
 log = logging.getLogger("airelay")
 
-CORS_HEADERS = "content-type,authorization,x-api-key,x-request-id"
+CORS_HEADERS = "content-type,authorization,x-api-key,x-visitor-token,x-request-id"
 EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
 
