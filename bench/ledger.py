@@ -14,6 +14,7 @@ import statistics
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,8 +27,8 @@ import pytest
 from airelay import aws
 from airelay.providers.base import Usage
 from airelay.settings import Settings
-from airelay.usage.dynamodb import COUNTER_UPDATE, STATS, DynamoLedger
-from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
+from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.ledger import TOTAL, USD, Hold, UsageLedger, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
 from airelay.usage.sqlite import SqliteLedger
@@ -80,8 +81,18 @@ def usage_row(day: str, identity: str) -> UsageRow:
 def adapter_round(ledger, day: str, identity: str) -> tuple[float, float]:
     """(wall ms, CPU ms of this process, every thread) of one reserve + settle."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key(identity), Decimal(1000))], Decimal("0.0006"))
-    ledger.settle(usage_row(day, identity), Decimal("0.0006"))
+    if isinstance(ledger, UsageLedger):
+        row = usage_row(day, identity)
+        holds = [
+            Hold(day, TOTAL, USD, Decimal("0.0006"), Decimal(1000), "global"),
+            Hold(day, identity_key(identity), USD, Decimal("0.0006"), Decimal(1000), "caller"),
+        ]
+        ledger.reserve(row.call_id, holds)
+        ledger.settle(row, holds)
+    else:  # the previous client's ledger, from git history, with the port of its day
+        amount, held = Decimal("0.0006"), [ledger_previous.hold(key) for key in (TOTAL, identity_key(identity))]
+        ledger.reserve(day, held, amount)
+        ledger.settle(usage_row(day, identity), amount)
     return (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
 
 
@@ -100,15 +111,24 @@ def measure_adapters(ledgers: dict, requests: int) -> dict:
 
 
 def measure_meters(ledgers: dict, requests: int) -> dict:
-    """The meter's open + close as a request pays for it (worker-thread hops included), alternating."""
-    settings = Settings(daily_budget_usd=Decimal(1000), identity_daily_budget_usd=Decimal(1000))
-    meters = {name: Meter(ledger, load_prices(), settings) for name, ledger in ledgers.items()}
+    """The meter's open + close as a request pays for it (worker-thread hops included), with the per-minute limits
+    off and on (limits that never bind, so that every call is checked and admitted), rounds alternating; with the
+    process's CPU per call. Only ledgers of today's port: the previous client's has the port of its day."""
+    off = Settings(daily_budget_usd=Decimal(1000), identity_daily_budget_usd=Decimal(1000))
+    on = replace(off, visitor_requests_per_minute=10**9, visitor_tokens_per_minute=10**12)
+    meters = {
+        (name, limits): Meter(ledger, load_prices(), settings)
+        for name, ledger in ledgers.items()
+        if isinstance(ledger, UsageLedger)
+        for limits, settings in (("off", off), ("on", on))
+    }
 
     async def rounds() -> dict:
-        samples = {name: [] for name in meters}
+        samples = {key: [] for key in meters}
+        cpu = dict.fromkeys(meters, 0.0)
         for n in range(requests + 50):
-            for name, meter in meters.items():
-                started = time.perf_counter()
+            for key, meter in meters.items():
+                started, started_cpu = time.perf_counter(), time.process_time()
                 call = await meter.open(
                     request_id="bench",
                     identity=f"ip:10.0.0.{n % 50}",
@@ -119,10 +139,12 @@ def measure_meters(ledgers: dict, requests: int) -> dict:
                 )
                 await meter.close(call, Usage(40, 20), "ok")
                 if n >= 50:
-                    samples[name].append((time.perf_counter() - started) * 1000)
-        return samples
+                    samples[key].append((time.perf_counter() - started) * 1000)
+                    cpu[key] += (time.process_time() - started_cpu) * 1000
+        return {key: {**percentiles(values), "cpu_ms": cpu[key] / requests} for key, values in samples.items()}
 
-    return {name: percentiles(values) for name, values in anyio.run(rounds).items()}
+    measured = anyio.run(rounds)
+    return {name: {**measured[(name, "off")], "limits_on": measured[(name, "on")]} for name, _ in measured}
 
 
 def measure_get_item(getters: dict, requests: int) -> dict:
@@ -203,7 +225,7 @@ def run(scale: float = 1.0) -> dict:
                     "target_p50_ms": target if measured == name else None,
                     "round_trip": trips.get(measured),
                     "adapter": adapters[measured],
-                    "meter": meters[measured],
+                    "meter": meters.get(measured),
                 }
             gc.collect()
     return results
@@ -229,9 +251,8 @@ def client_cpu(calls: int = 2000) -> dict:
         keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
         clients[name] = boto3.client("dynamodb", region_name="us-east-1", config=config, **keys)
         clients[name].meta.events.register("before-send.dynamodb", answer)
-    values = {name: {"N": "1"} for name in (":committed", *STATS.values())}
-    request = {"TableName": "usage", "Key": DynamoLedger.counter("2026-11-26", TOTAL)}
-    request |= {"UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
+    recorder = SimpleNamespace(dynamodb=SimpleNamespace(update_item=dict))  # the adapter's request, not sent
+    request = DynamoLedger("usage", recorder)._settle_counter(usage_row("2026-11-26", "ip:bench"), TOTAL, None)()
     samples = {name: [] for name in clients}
     for block in range(calls // 100 + 2):
         for name, client in clients.items():
@@ -251,13 +272,35 @@ def table(results: dict) -> str:
     ]
     for name, r in results.items():
         a, m, trip, target = r["adapter"], r["meter"], r.get("round_trip"), r["target_p50_ms"]
-        verdict = "reference" if target is None else "PASS" if m["p50_ms"] <= target else "FAIL"
+        verdict = "reference" if target is None or not m else "PASS" if m["p50_ms"] <= target else "FAIL"
         lines.append(
             f"| {name} | {r.get('calls', '')} | {ms(trip, 'p50_ms')} | {ms(trip, 'cpu_ms')} | "
-            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {ms(a, 'cpu_ms')} | {m['p50_ms']:.3f} ms | "
-            f"{m['p99_ms']:.3f} ms | {'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
+            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {ms(a, 'cpu_ms')} | {ms(m, 'p50_ms')} | "
+            f"{ms(m, 'p99_ms')} | {'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def limits_table(results: dict) -> str:
+    """The meter's open + close with the per-minute limits off and on, side by side in the same run."""
+    lines = [
+        "| ledger | open+close p50, limits off | on | added | CPU per call, off | on | added |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        off = r.get("meter")
+        if not off or "limits_on" not in off:
+            continue
+        on = off["limits_on"]
+        lines.append(
+            f"| {name} | {off['p50_ms']:.3f} ms | {on['p50_ms']:.3f} ms | {percent(on['p50_ms'], off['p50_ms'])} | "
+            f"{off['cpu_ms']:.3f} ms | {on['cpu_ms']:.3f} ms | {percent(on['cpu_ms'], off['cpu_ms'])} |"
+        )
+    return "\n".join(lines)
+
+
+def percent(now: float, before: float) -> str:
+    return f"{(now / before - 1) * 100:+.1f} %" if before else "—"
 
 
 def ms(measured: dict | None, key: str) -> str:

@@ -29,9 +29,9 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
             rows.append(("overhead", t["target"], t["where"], value[2], value[4]))
     if ledger := documents.get("ledger"):
         for name, r in ledger["ledgers"].items():
-            p50 = r["meter"]["p50_ms"]
-            if r["target_p50_ms"] is None:
+            if r["target_p50_ms"] is None or not r["meter"]:
                 continue
+            p50 = r["meter"]["p50_ms"]
             rows.append(
                 (
                     "ledger",
@@ -162,7 +162,7 @@ def overhead_section(document: dict) -> list[str]:
 
 
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import client_cpu_line, round_trip_line, table
+    from .ledger import client_cpu_line, limits_table, round_trip_line, table
     from .ledger_previous import first_use_line
 
     about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
@@ -177,6 +177,11 @@ def ledger_section(document: dict) -> list[str]:
         *about,
         "",
         round_trip_line(document["ledgers"]),
+        "",
+        "The per-minute limits (requests and tokens per identity) checked with the budgets, against the same "
+        "ledger in the same run, rounds alternating: the meter's open + close with them off and on.",
+        "",
+        limits_table(document["ledgers"]),
         "",
         client_cpu_line(document.get("client_cpu")),
         "",

@@ -1,6 +1,7 @@
 """UsageFunction's Mangum handler with the events in events/, over a SQLite ledger with known rows."""
 
 import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,7 +25,7 @@ def record(identity, model, cost):
     day = datetime.now(UTC).date().isoformat()
     SqliteLedger(get_settings().usage_db_path).settle(
         UsageRow(
-            call_id=f"{identity}-{model}-{cost}",
+            call_id=uuid.uuid4().hex,  # one call each: the ledger counts a call id once
             request_id="r",
             at=f"{day}T01:00:00.000+00:00",
             day=day,
@@ -39,8 +40,7 @@ def record(identity, model, cost):
             latency_ms=5,
             status="ok",
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 

@@ -53,8 +53,7 @@ def record(db_path, identity: str, model: str, cost: str, status: str = "ok") ->
             latency_ms=5,
             status=status,
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 

@@ -51,8 +51,7 @@ def record_a_call_of_someone_else(tmp_path, identity="ip:198.51.100.7", model="o
             latency_ms=5,
             status="ok",
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 

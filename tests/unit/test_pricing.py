@@ -8,7 +8,8 @@ import pytest
 from airelay.errors import NotConfigured
 from airelay.providers.base import Usage
 from airelay.tokens import count_prompt, prompt_bound
-from airelay.usage.meter import parse_identity_budgets, seconds_until_reset
+from airelay.usage.limits import parse_identity_budgets
+from airelay.usage.meter import seconds_until_reset
 from airelay.usage.pricing import load_prices
 
 PRICES = load_prices()

@@ -78,6 +78,25 @@ class BudgetExceeded(AirelayError):
         return body
 
 
+class RateLimitExceeded(AirelayError):
+    """The caller's own requests or tokens per minute (`rate`), with its limit and what this minute has used."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    message = "Too many requests this minute."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, rate: str, limit, used) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.rate = rate
+        self.limit = limit
+        self.used = used
+
+    def body(self) -> dict:
+        body = super().body()
+        body["error"].update(rate=self.rate, limit=float(self.limit), used=float(self.used))
+        return body
+
+
 class ProviderRateLimited(AirelayError):
     status = 429
     code = "rate_limited"

@@ -17,13 +17,21 @@ class Strict(BaseModel):
 
 
 class ErrorDetail(Strict):
-    code: str = Field(description="stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed")
+    code: str = Field(
+        description="stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed"
+    )
     message: str = Field(description="short and safe to show")
     budget: Literal["global", "caller"] | None = Field(
         None, description="budget_exceeded only: the budget that ran out, all callers' or the caller's own"
     )
-    limit: float | None = Field(None, description="budget_exceeded of the caller's own budget only: its limit, USD")
-    used: float | None = Field(None, description="budget_exceeded of the caller's own budget only: what is used, USD")
+    rate: Literal["requests_per_minute", "tokens_per_minute"] | None = Field(
+        None, description="rate_limit_exceeded only: the caller's own per-minute limit that this call would pass"
+    )
+    limit: float | None = Field(
+        None,
+        description="the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute",
+    )
+    used: float | None = Field(None, description="what the caller has used of that limit (held calls included)")
 
 
 class ErrorBody(Strict):
@@ -36,8 +44,8 @@ ERRORS = {
     413: "The body (or the image) is too large (payload_too_large, image_too_large).",
     415: "The body's content type is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",
-    429: "Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); "
-    "with Retry-After.",
+    429: "Over today's budget (budget_exceeded), over the caller's requests or tokens per minute "
+    "(rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After.",
     502: "The model provider failed (provider_failed).",
     503: "The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...).",
     504: "The model provider did not answer in time (provider_timeout).",

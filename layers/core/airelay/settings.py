@@ -68,6 +68,14 @@ class Settings:
     daily_budget_usd: Decimal = field(default=Decimal("10"), metadata={"env": "DAILY_BUDGET_USD"})
     identity_daily_budget_usd: Decimal = field(default=Decimal("1"), metadata={"env": "IDENTITY_DAILY_BUDGET_USD"})
     identity_budgets: str = field(default="", metadata={"env": "IDENTITY_BUDGETS"})
+    requests_per_minute: int = field(default=0, metadata={"env": "REQUESTS_PER_MINUTE"})  # 0: not limited
+    tokens_per_minute: int = field(default=0, metadata={"env": "TOKENS_PER_MINUTE"})
+    # anonymous visitors: identities of these kinds (the part before the first colon) have limits of their own
+    visitor_kinds: tuple[str, ...] = field(default=("ip", "visitor"), metadata={"env": "VISITOR_KINDS"})
+    # (locally off; template.yaml's Parameters give a deployed app its limits for anonymous visitors)
+    visitor_daily_budget_usd: Decimal = field(default=Decimal("1"), metadata={"env": "VISITOR_DAILY_BUDGET_USD"})
+    visitor_requests_per_minute: int = field(default=0, metadata={"env": "VISITOR_REQUESTS_PER_MINUTE"})
+    visitor_tokens_per_minute: int = field(default=0, metadata={"env": "VISITOR_TOKENS_PER_MINUTE"})
     model_prices: str = field(default="", metadata={"env": "MODEL_PRICES"})
     usd_krw_rate: Decimal = field(default=Decimal("1400"), metadata={"env": "USD_KRW_RATE"})
 
@@ -167,6 +175,12 @@ class Settings:
             raise ValueError("OPENAI_BASE_URL must be an https:// URL in prod")
         if not self.body_read_timeout_s > 0:
             raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
+        if min(self.requests_per_minute, self.tokens_per_minute) < 0:
+            raise ValueError("REQUESTS_PER_MINUTE and TOKENS_PER_MINUTE must be 0 (not limited) or more")
+        if min(self.visitor_requests_per_minute, self.visitor_tokens_per_minute) < 0:
+            raise ValueError(
+                "VISITOR_REQUESTS_PER_MINUTE and VISITOR_TOKENS_PER_MINUTE must be 0 (not limited) or more"
+            )
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed

@@ -208,7 +208,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -222,13 +222,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -246,7 +251,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -260,13 +265,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -284,7 +294,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -298,13 +308,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -322,7 +337,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -336,20 +351,25 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
                     };
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -360,7 +380,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -374,13 +394,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -398,7 +423,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -412,13 +437,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -436,7 +466,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -450,13 +480,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -474,7 +509,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -488,13 +523,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -615,7 +655,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -629,13 +669,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -653,7 +698,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -667,13 +712,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -691,7 +741,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -705,13 +755,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -729,7 +784,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -743,20 +798,25 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
                     };
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -767,7 +827,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -781,13 +841,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -805,7 +870,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -819,13 +884,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -843,7 +913,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -857,13 +927,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -881,7 +956,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -895,13 +970,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -981,7 +1061,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -995,13 +1075,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1019,7 +1104,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1033,13 +1118,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1057,7 +1147,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1071,13 +1161,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1095,7 +1190,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1109,20 +1204,25 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
                     };
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1133,7 +1233,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1147,13 +1247,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1171,7 +1276,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1185,13 +1290,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1209,7 +1319,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1223,13 +1333,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1247,7 +1362,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1261,13 +1376,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1335,7 +1455,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1349,13 +1469,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1373,7 +1498,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1387,13 +1512,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1411,7 +1541,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1425,13 +1555,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1449,7 +1584,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1463,13 +1598,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1487,7 +1627,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1501,20 +1641,25 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
                     };
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1525,7 +1670,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1539,13 +1684,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1563,7 +1713,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1577,13 +1727,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1601,7 +1756,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1615,13 +1770,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1639,7 +1799,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1653,13 +1813,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1719,7 +1884,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1733,13 +1898,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1757,7 +1927,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1771,13 +1941,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1795,7 +1970,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1809,13 +1984,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1833,7 +2013,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1847,20 +2027,25 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
                     };
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1871,7 +2056,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1885,13 +2070,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1909,7 +2099,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1923,13 +2113,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1947,7 +2142,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1961,13 +2156,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -1985,7 +2185,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -1999,13 +2199,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -2150,7 +2355,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -2164,13 +2369,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
@@ -2188,7 +2398,7 @@ export interface operations {
                         error: {
                             /**
                              * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
+                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
                              */
                             code: string;
                             /**
@@ -2202,13 +2412,18 @@ export interface operations {
                              */
                             budget?: ("global" | "caller") | null;
                             /**
+                             * Rate
+                             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+                             */
+                            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+                            /**
                              * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
+                             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
                              */
                             limit?: number | null;
                             /**
                              * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
+                             * @description what the caller has used of that limit (held calls included)
                              */
                             used?: number | null;
                         };
