@@ -16,7 +16,7 @@ import pytest
 
 from airelay.settings import get_settings
 from airelay.usage.sqlite import SqliteLedger
-from airelay.visitors import mint
+from airelay.visitors import VisitorLimits, mint
 from tests.support.aws import moto_server
 from tests.support.upstream import FakeUpstream
 
@@ -181,7 +181,7 @@ def test_the_command_line_helper_mints_a_token_the_api_accepts(local_api, upstre
         (["--visitor", "a b"], "visitor id"),
         (["--visitor", "v", "--ttl", "0"], "--ttl"),
         (["--visitor", "v", "--ttl", "99999"], "--ttl"),
-        (["--visitor", "v", "--rpm", "-1"], "0 or more"),
+        (["--visitor", "v", "--rpm", "0"], "1 or more"),
     ],
 )
 def test_the_command_line_helper_refuses_bad_arguments(arguments, problem):
@@ -196,3 +196,21 @@ def test_the_command_line_helper_needs_a_secret():
 
 def teardown_module():
     get_settings.cache_clear()
+
+
+def test_a_tokens_own_limits_replace_the_configured_ones_for_that_visitor(local_api, upstream, tmp_path):
+    # GIVEN visitors limited to 5 requests a minute, and a token that allows its visitor only 2
+    api = local_api(**environment(upstream, VISITOR_REQUESTS_PER_MINUTE="5"))
+    for attempt in range(3):  # again if a minute boundary fell between the calls (the limits are per minute)
+        minute = datetime.now(UTC).strftime("%H:%M")
+        tight = good(f"tight-{attempt}", limits=VisitorLimits(requests_per_minute=2))
+        # WHEN that visitor and another each send 3 calls
+        tight_answers = [chat(api, token=tight) for _ in range(3)]
+        other_answers = [chat(api, token=good(f"other-{attempt}")).status_code for _ in range(3)]
+        if datetime.now(UTC).strftime("%H:%M") == minute:
+            break
+    # THEN the limited visitor's third is refused by its own limit, the other visitor's calls all answered
+    assert [r.status_code for r in tight_answers] == [200, 200, 429] and other_answers == [200, 200, 200]
+    refused = tight_answers[2].json()["error"]
+    assert (refused["rate"], refused["limit"]) == ("requests_per_minute", 2)
+    assert todays_identities(tmp_path).count(f"visitor:tight-{attempt}@web") == 2

@@ -67,6 +67,7 @@ BAD_TOKENS = {
     "limits not an object": lambda: encoded(fresh(limits=[1])),
     "unknown limit": lambda: encoded(fresh(limits={"burst": 5})),
     "negative limit": lambda: encoded(fresh(limits={"requests_per_minute": -1})),
+    "zero rpm (would mean unlimited)": lambda: encoded(fresh(limits={"tokens_per_minute": 0})),
     "fractional rpm": lambda: encoded(fresh(limits={"requests_per_minute": 1.5})),
     "rpm true": lambda: encoded(fresh(limits={"requests_per_minute": True})),
     "dollars not a number": lambda: encoded(fresh(limits={"usd_per_day": "lots"})),

@@ -52,8 +52,8 @@ def mint(
     issued = int(time.time() if now is None else now)
     claims = {"sub": visitor_id, "aud": audience, "iat": issued, "exp": issued + ttl_s}
     given = {name: getattr(limits, name) for name in LIMIT_NAMES if limits and getattr(limits, name) is not None}
-    if any(value < 0 for value in given.values()):
-        raise ValueError("limits are 0 or more")
+    if any(value < (0 if name == "usd_per_day" else 1) for name, value in given.items()):
+        raise ValueError("per-minute limits are 1 or more, usd_per_day 0 or more")
     if given:
         claims["limits"] = {name: str(value) if isinstance(value, Decimal) else value for name, value in given.items()}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -93,8 +93,8 @@ def limits_of(given: object) -> VisitorLimits:
     if not isinstance(given, dict) or not set(given) <= set(LIMIT_NAMES):
         raise BadVisitorToken()
     rpm, tpm, usd = (given.get(name) for name in LIMIT_NAMES)
-    for count in (rpm, tpm):
-        if count is not None and (type(count) is not int or count < 0):
+    for count in (rpm, tpm):  # at least 1: a per-minute limit of 0 would mean none
+        if count is not None and (type(count) is not int or count < 1):
             raise BadVisitorToken()
     try:
         dollars = None if usd is None else Decimal(str(usd))

@@ -99,6 +99,7 @@ class Meter:
         model_id: str,
         prompt_tokens: int = 0,
         max_tokens: int = 0,
+        limits=None,
     ) -> Call:
         """Reserves the call's worst case on every limit at once: today's global and identity budgets (free models
         hold nothing there), this minute's requests and tokens of the identity."""
@@ -106,7 +107,7 @@ class Meter:
         now = datetime.now(UTC)
         amount = Decimal(0) if price.free else price.worst_case(prompt_tokens, max_tokens)
         call_id = uuid.uuid4().hex
-        holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens)
+        holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
