@@ -188,3 +188,57 @@ def test_every_default_origin_may_call_the_api(usage_function, origin):
     # THEN both the preflight and the answer allow that origin
     assert [r["statusCode"] for r in responses] == [204, 200]
     assert [r["headers"]["access-control-allow-origin"] for r in responses] == [origin, origin]
+
+
+def record_callers_of_every_kind():
+    record("user:u-1", "openai/gpt-4o-mini", "0.25")
+    record("visitor:v-1@k3y1d", "openai/gpt-4o-mini", "0.125")
+    record("visitor:v-2@k3y1d", "openai/gpt-4o-mini", "0.5")
+    record(VISITOR, "openai/gpt-4o-mini", "0.0625")
+    record("key:srv", "openai/gpt-4o", "1")
+    ledger = SqliteLedger(get_settings().usage_db_path)
+    today = datetime.now(UTC).date().isoformat()
+    for identity, refusals in (("visitor:v-2@k3y1d", 3), (VISITOR, 1), ("ip:198.51.100.9@k3y1d", 5)):
+        for _ in range(refusals):
+            ledger.count_refusal(today, identity)
+
+
+def by_kind_query(event):
+    event["queryStringParameters"] = {"by": "kind", "days": "1"}
+    event["multiValueQueryStringParameters"] = {"by": ["kind"], "days": ["1"]}
+
+
+def test_an_operator_sees_spend_and_refusals_per_kind_of_caller_and_the_top_callers_of_the_day(
+    usage_function, monkeypatch
+):
+    # GIVEN today's calls and refusals of a user, visitors with tokens, visitors by address and a server's key
+    monkeypatch.setenv("OPERATOR_KEYS", "k3y1d")
+    get_settings.cache_clear()
+    record_callers_of_every_kind()
+    # WHEN an operator asks by kind
+    status, report = invoke(usage_function, "usage_by_identity", by_kind_query)
+    # THEN each kind's spend, calls and refusals, the most spent first
+    assert status == 200 and report["by"] == "kind" and report["scope"] == "all"
+    assert [(r["key"], r["calls"], r["refused"], r["cost_usd"]) for r in report["rows"]] == [
+        ("key", 1, 0, 1.0),
+        ("visitor", 2, 3, 0.625),
+        ("user", 1, 0, 0.25),
+        ("ip", 1, 6, 0.0625),
+    ]
+    # AND today's top callers by spend, then refusals
+    assert [(r["key"], r["refused"]) for r in report["top"]] == [
+        ("key:srv", 0),
+        ("visitor:v-2@k3y1d", 3),
+        ("user:u-1", 0),
+        ("visitor:v-1@k3y1d", 0),
+        (VISITOR, 1),
+        ("ip:198.51.100.9@k3y1d", 5),
+    ]
+
+
+def test_a_visitor_sees_only_their_own_kind_row_and_no_top_callers(usage_function):
+    record_callers_of_every_kind()
+    status, report = invoke(usage_function, "usage_by_identity", by_kind_query)
+    assert status == 200 and report["scope"] == "caller" and "top" not in report
+    assert [(r["key"], r["calls"], r["refused"], r["cost_usd"]) for r in report["rows"]] == [("ip", 1, 1, 0.0625)]
+    assert report["total"]["refused"] == 1

@@ -120,5 +120,8 @@ def test_fifty_visitors_keep_their_answers_while_one_abuser_is_held_to_its_limit
     for identity, spent in per_visitor.items():
         assert day[identity_key(identity)].spent == spent <= visitor_limit
     assert day[identity_key("visitor:abuser@web")].spent == ABUSER_ALLOWED * worst
+    # AND every refusal is counted, for the abuser alone
+    assert day[identity_key("visitor:abuser@web")].refused == statuses[429]
+    assert sum(totals.refused for key, totals in day.items() if key.startswith("id:")) == statuses[429]
     assert len(upstream.requests) == answered_calls
     assert TOTAL in day

@@ -19,6 +19,7 @@ COLUMNS = [
     ("calls", "{:,}"),
     ("errors", "{:,}"),
     ("cancelled", "{:,}"),
+    ("refused", "{:,}"),
     ("prompt_tokens", "{:,}"),
     ("completion_tokens", "{:,}"),
     ("cost_usd", "${:.6f}"),
@@ -76,9 +77,9 @@ def visitor_token_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airelay")
     commands = parser.add_subparsers(dest="command", required=True)
-    usage = commands.add_parser("usage", help="spend and tokens by day, model or caller")
+    usage = commands.add_parser("usage", help="spend, tokens and refusals by day, model, caller or kind of caller")
     usage.add_argument("--days", type=int, default=7, choices=range(1, MAX_DAYS + 1), metavar=f"1..{MAX_DAYS}")
-    usage.add_argument("--by", choices=["day", "model", "identity"], default="day")
+    usage.add_argument("--by", choices=["day", "model", "identity", "kind"], default="day")
     token = commands.add_parser("visitor-token", help="a visitor token, as the app's backend mints them")
     token.add_argument("--visitor", required=True, help="the visitor's id: 1-64 letters, digits, '.', '_' or '-'")
     token.add_argument("--ttl", type=int, default=900, help="seconds the token is valid (default 900)")

@@ -2224,8 +2224,8 @@ export interface operations {
             query?: {
                 /** @description the last N days, today included */
                 days?: number;
-                /** @description group the rows by day, model or caller */
-                by?: "day" | "model" | "identity";
+                /** @description group the rows by day, model, caller, or kind of caller (user, key, visitor, ip) */
+                by?: "day" | "model" | "identity" | "kind";
                 /** @description first day (UTC), instead of days */
                 from?: string;
                 /** @description last day (UTC), default today */
@@ -2252,7 +2252,7 @@ export interface operations {
                          * By
                          * @enum {string}
                          */
-                        by: "day" | "model" | "identity";
+                        by: "day" | "model" | "identity" | "kind";
                         /**
                          * Scope
                          * @description the caller's own usage, or every caller's (an operator)
@@ -2275,6 +2275,11 @@ export interface operations {
                              * @description calls the client cancelled (a stopped stream)
                              */
                             cancelled: number;
+                            /**
+                             * Refused
+                             * @description calls a limit refused (429) before any model was called; not in calls
+                             */
+                            refused: number;
                             /** Prompt Tokens */
                             prompt_tokens: number;
                             /** Cached Tokens */
@@ -2302,6 +2307,11 @@ export interface operations {
                              * @description calls the client cancelled (a stopped stream)
                              */
                             cancelled: number;
+                            /**
+                             * Refused
+                             * @description calls a limit refused (429) before any model was called; not in calls
+                             */
+                            refused: number;
                             /** Prompt Tokens */
                             prompt_tokens: number;
                             /** Cached Tokens */
@@ -2341,6 +2351,41 @@ export interface operations {
                         };
                         /** Prices */
                         prices: string;
+                        /**
+                         * Top
+                         * @description operators only: today's callers with the most spend, then refusals (at most 10)
+                         */
+                        top?: {
+                            /** Key */
+                            key: string;
+                            /** Calls */
+                            calls: number;
+                            /**
+                             * Errors
+                             * @description calls that failed
+                             */
+                            errors: number;
+                            /**
+                             * Cancelled
+                             * @description calls the client cancelled (a stopped stream)
+                             */
+                            cancelled: number;
+                            /**
+                             * Refused
+                             * @description calls a limit refused (429) before any model was called; not in calls
+                             */
+                            refused: number;
+                            /** Prompt Tokens */
+                            prompt_tokens: number;
+                            /** Cached Tokens */
+                            cached_tokens: number;
+                            /** Completion Tokens */
+                            completion_tokens: number;
+                            /** Cost Usd */
+                            cost_usd: number;
+                            /** Cost Krw */
+                            cost_krw: number;
+                        }[] | null;
                     };
                 };
             };

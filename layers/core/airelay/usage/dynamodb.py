@@ -99,6 +99,7 @@ def counter_totals(item: dict, suffix: str = "") -> Totals:
         spent,
         Decimal(get("committed")) if not suffix else spent,
         int(get("cancelled")),
+        int(get("refused")),
     )
 
 
@@ -265,6 +266,14 @@ class DynamoLedger(UsageLedger):
         for name, kind in ROW_FIELDS.items():
             item[name] = {kind: str(getattr(row, name))}
         return item
+
+    def count_refusal(self, day: str, identity: str) -> None:
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.counter(day, identity_key(identity)),
+            UpdateExpression="ADD refused :one",
+            ExpressionAttributeValues={":one": number(1)},
+        )
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals: dict[str, Totals] = {}

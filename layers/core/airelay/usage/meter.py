@@ -111,12 +111,20 @@ class Meter:
         try:
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
+            await self.count_refusal(now.date().isoformat(), identity)
             raise refusal(over, now) from None
         except Exception:
             log.exception("usage ledger unavailable at reserve")
             raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
         day = now.date().isoformat()
         return Call(call_id, request_id, identity, function, model_id, price, day, holds, time.monotonic())
+
+    async def count_refusal(self, day: str, identity: str) -> None:
+        """For the dashboard's refusals; the refusal is answered even if this write fails."""
+        try:
+            await self.run(self.ledger.count_refusal, day, identity)
+        except Exception:
+            log.exception("usage ledger unavailable counting a refusal")
 
     def cost(self, call: Call, usage: Usage) -> Decimal:
         return call.price.cost(usage)
