@@ -3,8 +3,8 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
-cost last (the AWS bill, from the durations the sections before it measured).
+overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak,
+visitors (50 visitors with and without an abuser), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
+SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "visitors", "cost")
 
 
 def latest(name: str) -> dict:
@@ -91,6 +91,12 @@ def run_soak(quick: bool) -> dict:
     return soak.run(["--quick"] if quick else [])
 
 
+def run_visitors(quick: bool) -> dict:
+    from . import visitors
+
+    return visitors.run(["--quick"] if quick else [])
+
+
 def run_cost(quick: bool) -> dict:
     from . import cost
 
@@ -106,6 +112,7 @@ RUNNERS = {
     "classify": run_classify,
     "coldstart": run_coldstart,
     "soak": run_soak,
+    "visitors": run_visitors,
     "cost": run_cost,
 }
 
