@@ -242,3 +242,18 @@ def test_a_visitor_sees_only_their_own_kind_row_and_no_top_callers(usage_functio
     assert status == 200 and report["scope"] == "caller" and "top" not in report
     assert [(r["key"], r["calls"], r["refused"], r["cost_usd"]) for r in report["rows"]] == [("ip", 1, 1, 0.0625)]
     assert report["total"]["refused"] == 1
+
+
+def test_on_aws_a_spoofed_forwarded_for_does_not_change_the_visitors_address(usage_function):
+    # GIVEN API Gateway's event: its context names the source address; the client wrote X-Forwarded-For itself
+    record_three_calls_of_two_callers()
+
+    def spoofed(event):
+        for name in ("X-Forwarded-For", "x-real-ip", "Forwarded"):
+            event["headers"][name] = "198.51.100.7" if name != "Forwarded" else "for=198.51.100.7"
+            event["multiValueHeaders"][name] = [event["headers"][name]]
+
+    # WHEN the caller asks for its usage THEN it is the visitor at the context's address, not the one it claimed
+    status, report = invoke(usage_function, "usage_by_identity", spoofed)
+    assert status == 200 and report["budget"]["caller"]["identity"] == VISITOR
+    assert [r["key"] for r in report["rows"]] == [VISITOR]
