@@ -4,17 +4,18 @@ Retries, timeouts and endpoints are the client's (airelay.aws).
 
 Items: day counters at pk "DAY#<day>", sk "total" or "id:<identity>"; each also carries the per-model figures of
 its calls as attributes "<figure>@<model id>" (the day's per model totals on "total", the caller's own on
-"id:<identity>"). Minute counters at pk "MIN#rpm:<identity>" or "MIN#tpm:<identity>", sk "<minute>", with
-`expires_at`. Call rows at pk "CALLS#<day>", sk "<time>#<call id>", with `expires_at` for the table's TTL.
+"id:<identity>"), and the caller's counter its requests and tokens of each recent minute ("rpm@HH:MM", "tpm@HH:MM";
+minutes 7-12 back are removed as new ones come). Call rows at pk "CALLS#<day>", sk "<time>#<call id>", with `expires_at` for the table's TTL.
 
-Exact under retries: a hold sets the attribute "hold:<call id>" on its counter in the same write that adds its
-amount, on the condition that the attribute is not there yet; the settlement removes it in the write that trues
+Exact under retries: a call's holds on one item are one write, which sets the attribute "hold:<call id>" and adds
+their amounts, on the condition that the attribute is not there yet; the settlement removes it in the write that trues
 the counter up, on the condition that it is still there. A write retried after its first attempt landed fails its
 condition and is recognised as done, so no amount counts twice. Only calls in flight keep such an attribute.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -22,6 +23,17 @@ from functools import partial
 
 from botocore.exceptions import ClientError
 
+from .dynamo_items import (
+    ROW_FIELDS,
+    attempt,
+    counter_totals,
+    failed_condition,
+    figures,
+    hold_name,
+    number,
+    over_limit,
+    stale_minutes,
+)
 from .ledger import (
     TOTAL,
     Hold,
@@ -35,76 +47,7 @@ from .ledger import (
     settled_amount,
 )
 
-FIGURES = ("spent", "calls", "errors", "cancelled", "prompt_tokens", "cached_tokens", "completion_tokens")
-MINUTE_ITEM_DAYS = 2  # minute counters expire after this
-ROW_FIELDS = {
-    "call_id": "S",
-    "request_id": "S",
-    "at": "S",
-    "day": "S",
-    "identity": "S",
-    "function": "S",
-    "provider": "S",
-    "model": "S",
-    "prompt_tokens": "N",
-    "cached_tokens": "N",
-    "completion_tokens": "N",
-    "cost_usd": "N",
-    "latency_ms": "N",
-    "status": "S",
-}
-
-
-def number(value) -> dict:
-    return {"N": str(value)}
-
-
-def failed_condition(error: BaseException) -> bool:
-    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == (
-        "ConditionalCheckFailedException"
-    )
-
-
-def attempt(write) -> BaseException | None:
-    """Runs one write; returns its failure instead of raising it, so the writes sent with it still finish. A failed
-    condition means the write was applied before (a retry of a landed attempt)."""
-    try:
-        write()
-    except Exception as error:
-        return None if failed_condition(error) else error
-    return None
-
-
-def figures(row: UsageRow) -> dict[str, Decimal | int]:
-    return {
-        "spent": row.cost_usd,
-        "calls": 1,
-        "errors": int(row.status == "error"),
-        "cancelled": int(row.status == "cancelled"),
-        "prompt_tokens": row.prompt_tokens,
-        "cached_tokens": row.cached_tokens,
-        "completion_tokens": row.completion_tokens,
-    }
-
-
-def counter_totals(item: dict, suffix: str = "") -> Totals:
-    get = lambda name: item.get(name + suffix, {}).get("N", "0")  # noqa: E731
-    spent = Decimal(get("spent"))
-    return Totals(
-        int(get("calls")),
-        int(get("errors")),
-        int(get("prompt_tokens")),
-        int(get("cached_tokens")),
-        int(get("completion_tokens")),
-        spent,
-        Decimal(get("committed")) if not suffix else spent,
-        int(get("cancelled")),
-        int(get("refused")),
-    )
-
-
-def hold_name(call_id: str) -> str:
-    return f"hold:{call_id}"
+log = logging.getLogger("airelay.usage")
 
 
 class DynamoLedger(UsageLedger):
@@ -117,48 +60,68 @@ class DynamoLedger(UsageLedger):
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="usage-ledger")
 
     @staticmethod
-    def counter(period: str, key: str) -> dict:
-        if len(period) > 10:  # a minute: one partition per identity, not one for everyone's minute
-            return {"pk": {"S": f"MIN#{key}"}, "sk": {"S": period}}
-        return {"pk": {"S": f"DAY#{period}"}, "sk": {"S": key}}
+    def counter(day: str, key: str) -> dict:
+        return {"pk": {"S": f"DAY#{day}"}, "sk": {"S": key}}
+
+    @classmethod
+    def place(cls, hold: Hold) -> tuple[dict, str]:
+        """The item and attribute a hold counts on: a day counter's `committed`, or for a minute's requests or tokens
+        of an identity the attribute "rpm@HH:MM" or "tpm@HH:MM" on that identity's day counter, so that they are
+        checked in the same write as the identity's budget."""
+        if len(hold.period) == 10:
+            return cls.counter(hold.period, hold.key), "committed"
+        measure, _, identity = hold.key.partition(":")
+        return cls.counter(hold.period[:10], identity_key(identity)), f"{measure}@{hold.period[11:]}"
 
     def reserve(self, call_id: str, holds: list[Hold]) -> None:
-        """The holds go out together (one round trip of latency); if any is refused, the others are taken back."""
-        outcomes = self._together(lambda hold: self._hold(call_id, hold), holds)
+        """One write per item (the day's total; the caller's budget with its minute's requests and tokens), sent
+        together (one round trip of latency); if one is refused, the others are taken back."""
+        items: dict[tuple, tuple[dict, list]] = {}
+        for hold in holds:
+            key, attribute = self.place(hold)
+            items.setdefault((key["pk"]["S"], key["sk"]["S"]), (key, []))[1].append((hold, attribute))
+        groups = list(items.values())
+        outcomes = self._together(lambda group: self._hold(call_id, *group), groups)
         refused = next((o for o in outcomes if isinstance(o, OverLimit)), None)
         failed = refused or next((o for o in outcomes if o is not None), None)
         if failed is None:
             return
         # a write that failed otherwise may still have landed: taking it back is a no-op if it did not
-        self._together(
-            lambda hold: attempt(partial(self._release, call_id, hold)),
-            [hold for hold, outcome in zip(holds, outcomes) if not isinstance(outcome, OverLimit)],
-        )
+        taken = [group for group, outcome in zip(groups, outcomes) if not isinstance(outcome, OverLimit)]
+        for error in filter(
+            None, self._together(lambda group: attempt(partial(self._release, call_id, *group)), taken)
+        ):
+            log.error(
+                "a hold could not be taken back: it stays counted (erring on the side of refusing)", exc_info=error
+            )
         raise failed
 
-    def _hold(self, call_id: str, hold: Hold) -> BaseException | None:
-        """Adds the hold's amount to its counter if it stays within the limit; returns the refusal instead of
+    def _hold(self, call_id: str, key: dict, held: list) -> BaseException | None:
+        """Adds the holds' amounts to one item if each stays within its limit; returns the refusal instead of
         raising it."""
-        marker = hold_name(call_id)
-        condition = "attribute_not_exists(#hold)"
-        values = {":amount": number(hold.amount)}
-        update = "SET #hold = :amount ADD committed :amount"
-        if hold.limit is not None:
-            room = hold.limit - hold.amount
-            if room < 0:
-                return OverLimit(hold, self.committed(hold.period, hold.key))
-            condition += " AND (attribute_not_exists(committed) OR committed <= :room)"
-            values[":room"] = number(room)
-        if len(hold.period) > 10:
-            update = "SET #hold = :amount, expires_at = if_not_exists(expires_at, :expires) ADD committed :amount"
-            values[":expires"] = number(int(time.time()) + MINUTE_ITEM_DAYS * 86400)
+        names, values = {"#hold": hold_name(call_id)}, {":one": number(1)}
+        conditions, adds = ["attribute_not_exists(#hold)"], []
+        for i, (hold, attribute) in enumerate(held):
+            names[f"#a{i}"], values[f":a{i}"] = attribute, number(hold.amount)
+            adds.append(f"#a{i} :a{i}")
+            if hold.limit is not None:
+                if hold.amount > hold.limit:
+                    return OverLimit(hold, self.committed(hold.period, hold.key))
+                values[f":r{i}"] = number(hold.limit - hold.amount)
+                conditions.append(f"(attribute_not_exists(#a{i}) OR #a{i} <= :r{i})")
+        update = "SET #hold = :one ADD " + ", ".join(adds)
+        minutes = {hold.period for hold, _ in held if len(hold.period) > 10}
+        if minutes:  # minutes long gone (no call is in flight that long) leave the item
+            old = {f"{m}@{gone}" for m in ("rpm", "tpm") for gone in stale_minutes(max(minutes))}
+            names |= {f"#o{i}": name for i, name in enumerate(sorted(old))}
+            update += " REMOVE " + ", ".join(f"#o{i}" for i in range(len(old)))
         try:
             self.aws.dynamodb.update_item(
                 TableName=self.table,
-                Key=self.counter(hold.period, hold.key),
+                Key=key,
                 UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#hold": marker},
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -166,45 +129,44 @@ class DynamoLedger(UsageLedger):
         except ClientError as refused:
             if not failed_condition(refused):
                 return refused
-            item = refused.response.get("Item") or self._item(hold.period, hold.key)
-            if marker in item:
-                return None  # this hold was taken by an earlier attempt of the same write
-            return OverLimit(hold, Decimal(item["committed"]["N"]) if "committed" in item else Decimal(0))
+            item = refused.response.get("Item") or self._get(key)
+            if names["#hold"] in item:
+                return None  # these holds were taken by an earlier attempt of the same write
+            return over_limit(held, item)
         except Exception as error:
             return error
 
-    def _release(self, call_id: str, hold: Hold) -> None:
+    def _release(self, call_id: str, key: dict, held: list) -> None:
+        names = {"#hold": hold_name(call_id)} | {f"#a{i}": attribute for i, (_, attribute) in enumerate(held)}
+        values = {f":a{i}": number(-hold.amount) for i, (hold, _) in enumerate(held)}
         self.aws.dynamodb.update_item(
             TableName=self.table,
-            Key=self.counter(hold.period, hold.key),
-            UpdateExpression="REMOVE #hold ADD committed :amount",
+            Key=key,
+            UpdateExpression="REMOVE #hold ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(held))),
             ConditionExpression="attribute_exists(#hold)",
-            ExpressionAttributeNames={"#hold": hold_name(call_id)},
-            ExpressionAttributeValues={":amount": number(-hold.amount)},
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
-    def _item(self, period: str, key: str) -> dict:
-        found = self.aws.dynamodb.get_item(TableName=self.table, Key=self.counter(period, key), ConsistentRead=True)
+    def _get(self, key: dict) -> dict:
+        found = self.aws.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True)
         return found.get("Item") or {}
 
     def committed(self, period: str, key: str) -> Decimal:
-        item = self._item(period, key)
-        return Decimal(item["committed"]["N"]) if "committed" in item else Decimal(0)
+        item_key, attribute = self.place(Hold(period, key, "", Decimal(0), None))
+        item = self._get(item_key)
+        return Decimal(item[attribute]["N"]) if attribute in item else Decimal(0)
 
     def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
-        """The day's total, the caller's counter, each minute counter whose amount changes, and the row: single-item
-        writes at once. Each is retried on its own (the client's retries); if one still fails, its hold stays
-        counted, so the budget errs on the side of refusing, never of overspending, and settling again finishes
-        only what is missing."""
-        held = {(hold.period, hold.key): hold for hold in holds}
-        writes = [
-            self._settle_counter(row, key, held.pop((row.day, key), None))
-            for key in (TOTAL, identity_key(row.identity))
-        ]
-        for hold in held.values():
-            change = settled_amount(hold, row) - hold.amount
-            if change:  # else its hold stays on the minute's item, which expires
-                writes.append(self._true_up(row.call_id, hold, change))
+        """The day's total and the caller's counter (with the minute's tokens trued up to what the call used), and
+        the row: single-item writes at once. Each is retried on its own (the client's retries); if one still fails,
+        its hold stays counted, so the budget errs on the side of refusing, never of overspending, and settling
+        again finishes only what is missing."""
+        on_item: dict[str, list] = {}
+        for hold in holds:
+            key, attribute = self.place(hold)
+            on_item.setdefault(key["sk"]["S"], []).append((hold, attribute))
+        writes = [self._settle_counter(row, key, on_item.get(key, [])) for key in (TOTAL, identity_key(row.identity))]
         writes.append(
             partial(
                 self.aws.dynamodb.put_item,
@@ -217,16 +179,24 @@ class DynamoLedger(UsageLedger):
         if failed:
             raise failed[0]
 
-    def _settle_counter(self, row: UsageRow, key: str, hold: Hold | None):
-        """One day counter's write: the call's figures, overall and under its model, and its hold released."""
-        names, values, adds = {}, {":committed": number(row.cost_usd - (hold.amount if hold else 0))}, []
+    def _settle_counter(self, row: UsageRow, key: str, held: list):
+        """One day counter's write: the call's figures, overall and under its model; its holds trued up to what the
+        call used and released."""
+        names, values, adds = {}, {}, []
+        usd = next((hold.amount for hold, attribute in held if attribute == "committed"), Decimal(0))
+        values[":committed"] = number(row.cost_usd - usd)
         for i, (name, value) in enumerate(figures(row).items()):
             names[f"#m{i}"] = f"{name}@{row.model}"
             values[f":f{i}"] = number(value)
             adds.append(f"{name} :f{i}, #m{i} :f{i}")
+        for i, (hold, attribute) in enumerate(held):
+            change = settled_amount(hold, row) - hold.amount
+            if attribute != "committed" and change:
+                names[f"#t{i}"], values[f":t{i}"] = attribute, number(change)
+                adds.append(f"#t{i} :t{i}")
         update = "ADD committed :committed, " + ", ".join(adds)
         arguments = {}
-        if hold:  # released once: the settlement's retry finds the hold gone
+        if held:  # released once: the settlement's retry finds the hold gone
             names["#hold"] = hold_name(row.call_id)
             update = "REMOVE #hold " + update
             arguments["ConditionExpression"] = "attribute_exists(#hold)"
@@ -238,17 +208,6 @@ class DynamoLedger(UsageLedger):
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             **arguments,
-        )
-
-    def _true_up(self, call_id: str, hold: Hold, change: Decimal):
-        return partial(
-            self.aws.dynamodb.update_item,
-            TableName=self.table,
-            Key=self.counter(hold.period, hold.key),
-            UpdateExpression="REMOVE #hold ADD committed :change",
-            ConditionExpression="attribute_exists(#hold)",
-            ExpressionAttributeNames={"#hold": hold_name(call_id)},
-            ExpressionAttributeValues={":change": number(change)},
         )
 
     def _together(self, work, items: list) -> list:

@@ -47,19 +47,12 @@ def seconds_until_next_minute(now: datetime) -> int:
 def refusal(over: OverLimit, now: datetime) -> AirelayError:
     """The 429 for a hold that did not fit: which limit, and when it resets."""
     hold = over.hold
-    if hold.name == GLOBAL:
+    if hold.name in (GLOBAL, CALLER):
+        which = "today's budget for all callers" if hold.name == GLOBAL else "your daily budget"
         return BudgetExceeded(
-            "This request would exceed today's budget for all callers.",
+            f"This request would exceed {which}.",
             retry_after=seconds_until_reset(now),
-            budget=GLOBAL,
-            limit=hold.limit,
-            used=over.committed,
-        )
-    if hold.name == CALLER:
-        return BudgetExceeded(
-            "This request would exceed your daily budget.",
-            retry_after=seconds_until_reset(now),
-            budget=CALLER,
+            budget=hold.name,
             limit=hold.limit,
             used=over.committed,
         )
