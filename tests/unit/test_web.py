@@ -6,8 +6,9 @@ import json
 import pytest
 
 from airelay.auth import holds_claim
-from airelay.identity import Gate, request_id_of, who_from
+from airelay.identity import Gate, Who, request_id_of, who_from
 from airelay.settings import Settings
+from airelay.visitors import Visitor
 
 BEHIND_ADAPTER = Settings(lambda_exec_wrapper="/opt/bootstrap")
 
@@ -79,3 +80,18 @@ def test_a_plain_request_id_is_kept():
 def test_the_operator_claim_is_held_by_value_list_or_word(claims, held):
     assert holds_claim(claims, ("cognito:groups", "ops")) is held
     assert holds_claim(claims, None) is False
+
+
+@pytest.mark.parametrize(
+    "who_is,expected",
+    [
+        ({"api_key_id": "web"}, "ip:10.0.0.9@web"),
+        ({"api_key_id": "web", "visitor": Visitor("v-1")}, "visitor:v-1@web"),
+        ({"visitor": Visitor("v-1")}, "visitor:v-1"),
+        ({"api_key_id": "srv", "server_key": True, "visitor": Visitor("v-1")}, "key:srv"),
+        ({"api_key_id": "web", "visitor": Visitor("v-1"), "user": "u-7"}, "user:u-7"),
+        ({"source_ip": "2001:db8:1:2::99", "api_key_id": "web"}, "ip:2001:db8:1:2::/64@web"),
+    ],
+)
+def test_the_identity_is_the_user_else_a_servers_key_else_the_visitor_behind_the_key(who_is, expected):
+    assert Who(**{"source_ip": "10.0.0.9", **who_is}).identity == expected

@@ -37,11 +37,6 @@ class Who:
     visitor: Visitor | None = None  # from a valid visitor token
 
     @property
-    def kind(self) -> str:
-        """user, key (a server's), visitor (a visitor token) or ip (an anonymous visitor's address)."""
-        return self.identity.partition(":")[0]
-
-    @property
     def identity(self) -> str:
         """For usage rows and limits: the signed-in user; else a server's key; else a visitor behind the app's public
         key, known by its visitor token's id or else by its address: `visitor:<id>@<key>`, `ip:<address>@<key>`."""
