@@ -5,7 +5,7 @@ summary tables on the terminal.
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
 overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
 the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
-Korean/English dev set), coldstart, soak, and
+Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), and
 cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
@@ -34,6 +34,7 @@ SECTIONS = (
     "chat_models",
     "coldstart",
     "soak",
+    "visitors",
     "cost",
 )
 
@@ -118,6 +119,12 @@ def run_soak(quick: bool) -> dict:
     return soak.run(["--quick"] if quick else [])
 
 
+def run_visitors(quick: bool) -> dict:
+    from . import visitors
+
+    return visitors.run(["--quick"] if quick else [])
+
+
 def run_cost(quick: bool) -> dict:
     from . import cost
 
@@ -135,6 +142,7 @@ RUNNERS = {
     "chat_models": run_chat_models,
     "coldstart": run_coldstart,
     "soak": run_soak,
+    "visitors": run_visitors,
     "cost": run_cost,
 }
 

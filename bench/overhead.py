@@ -53,7 +53,7 @@ GATEWAYS = ("airelay", "airelay_limits", "litellm", "floor")
 # requests and tokens per minute in the same reservation as its budgets. Measured beside "airelay" in every round.
 LIMITS_ENV = {"REQUESTS_PER_MINUTE": str(10**9), "TOKENS_PER_MINUTE": str(10**12)}
 # Both gateways authenticate the caller by key and file its spend under it: airelay with API_KEYS (which API Gateway
-# checks on AWS, the local API itself here), LiteLLM with its master key.
+# checks on AWS, the local API itself here) named in SERVER_KEYS, LiteLLM with its master key.
 AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
 AIRELAY_BEARER = {"authorization": f"Bearer {AIRELAY_KEY['x-api-key']}"}  # how OpenAI clients send the same key
 
@@ -66,6 +66,7 @@ def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
         "DAILY_BUDGET_USD": "1000000",
         "IDENTITY_DAILY_BUDGET_USD": "1000000",
         "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}",
+        "SERVER_KEYS": "bench",  # a server's key, like LiteLLM's master key: its calls are filed under the key
     }
     for item in overrides:
         name, _, value = item.partition("=")

@@ -49,6 +49,9 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(p50 <= r["target_p50_ms"]),
                 )
             )
+    if visitors := documents.get("visitors"):
+        for t in visitors["targets"]:
+            rows.append(("visitors", t["target"], t["where"], t["value"], report.judged(t["passed"])))
     if tokens := documents.get("tokens"):
         for t in tokens["targets"]:
             rows.append(("tokens", t["target"], t["where"], t["value"], report.judged(t["passed"])))

@@ -234,7 +234,7 @@ def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, up
     assert preflight.status_code == 204
     assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=10).status_code == 200
     report = httpx.get(f"{api}/api/usage", headers={"x-api-key": key}, params={"by": "identity"}, timeout=10).json()
-    assert [row["key"] for row in report["rows"]] == ["key:web-app"]
+    assert [row["key"] for row in report["rows"]] == ["ip:127.0.0.1@web-app"]
 
 
 FAULTS = {

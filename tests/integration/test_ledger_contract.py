@@ -303,3 +303,17 @@ def test_a_ledger_file_from_before_the_cancelled_counter_is_upgraded(tmp_path):
     ledger.settle(row(status="cancelled", cost="0.002"))
     total = ledger.day_totals(DAY)[TOTAL]
     assert (total.calls, total.cancelled, total.spent) == (2, 1, D("0.003"))
+
+
+def test_refusals_are_counted_per_identity_and_apart_from_calls(ledger):
+    # GIVEN a settled call of one identity, and refusals of it and of another
+    call, taken = call_id(), holds()
+    ledger.reserve(call, taken)
+    ledger.settle(row(call_id=call), taken)
+    for identity in ("ip:1.2.3.4", "ip:1.2.3.4", "visitor:v@k"):
+        ledger.count_refusal(DAY, identity)
+    # THEN each identity's day counter has its refusals, and the calls count only the call
+    totals = ledger.day_totals(DAY)
+    assert (totals[identity_key("ip:1.2.3.4")].calls, totals[identity_key("ip:1.2.3.4")].refused) == (1, 2)
+    assert (totals[identity_key("visitor:v@k")].calls, totals[identity_key("visitor:v@k")].refused) == (0, 1)
+    assert totals[identity_key("visitor:v@k")].spent == 0

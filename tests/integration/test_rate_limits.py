@@ -109,13 +109,14 @@ def test_tokens_per_minute_hold_the_worst_case_and_count_what_was_used(local_api
 
 
 def test_visitor_limits_leave_api_keys_to_their_own(local_api, ledger):
-    # GIVEN visitors allowed 1 call a minute, and callers by API key 2
+    # GIVEN visitors allowed 1 call a minute, and callers by a server's API key 2
     with FakeUpstream() as upstream:
         api = start_api(
             local_api,
             upstream,
             ledger,
             API_KEYS=f"alice={KEYS['alice']}",
+            SERVER_KEYS="alice",
             VISITOR_REQUESTS_PER_MINUTE=1,
             REQUESTS_PER_MINUTE=2,
         )

@@ -45,3 +45,14 @@ def test_limits_set_to_zero_and_calls_without_tokens_hold_no_minute_counter():
     assert [h.name for h in holds] == ["global", "caller", "requests_per_minute"]
     holds = LimitBook(Settings()).holds("ip:203.0.113.7", NOW, Decimal(0), 500)
     assert [h.name for h in holds] == ["global", "caller"]
+
+
+def test_a_visitor_tokens_own_limits_replace_the_configured_ones_where_given():
+    from airelay.visitors import VisitorLimits
+
+    book = LimitBook(
+        Settings(visitor_daily_budget_usd=Decimal("0.1"), visitor_requests_per_minute=20, visitor_tokens_per_minute=900)
+    )
+    given = VisitorLimits(requests_per_minute=2, usd_per_day=Decimal("0.02"))
+    assert book.limits_for("visitor:v@web", given) == Limits(Decimal("0.02"), 2, 900)
+    assert book.limits_for("visitor:v@web") == Limits(Decimal("0.1"), 20, 900)

@@ -27,7 +27,7 @@ from .settings import Settings, get_settings
 
 log = logging.getLogger("airelay")
 
-ALLOWED_HEADERS = ("content-type", "authorization", "x-api-key", "x-request-id")
+ALLOWED_HEADERS = ("content-type", "authorization", "x-api-key", "x-visitor-token", "x-request-id")
 EXPOSED_HEADERS = ("x-request-id", "retry-after", "x-vercel-ai-ui-message-stream")
 
 

@@ -165,6 +165,7 @@ class UsageLine(Strict):
     calls: int = Field(ge=0)
     errors: int = Field(ge=0, description="calls that failed")
     cancelled: int = Field(ge=0, description="calls the client cancelled (a stopped stream)")
+    refused: int = Field(ge=0, description="calls a limit refused (429) before any model was called; not in calls")
     prompt_tokens: int = Field(ge=0)
     cached_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
@@ -193,9 +194,12 @@ class Budget(Strict):
 class UsageReport(Strict):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    by: Literal["day", "model", "identity"]
+    by: Literal["day", "model", "identity", "kind"]
     scope: Literal["caller", "all"] = Field(description="the caller's own usage, or every caller's (an operator)")
     rows: list[UsageLine]
     total: UsageLine
     budget: Budget
     prices: str
+    top: list[UsageLine] | None = Field(
+        None, description="operators only: today's callers with the most spend, then refusals (at most 10)"
+    )

@@ -96,6 +96,7 @@ async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> t
         identity=caller.identity,
         function=caller.function,
         model_id=model.model_id,
+        limits=caller.limits,
         prompt_tokens=prompt_bound(request.messages),
         max_tokens=request.max_tokens,
     )

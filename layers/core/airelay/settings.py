@@ -30,6 +30,12 @@ class Settings:
     jwt_jwks_url: str = field(default="", metadata={"env": "JWT_JWKS_URL"})
     operator_keys: tuple[str, ...] = field(default=(), metadata={"env": "OPERATOR_KEYS"})
     operator_claim: str = field(default="", metadata={"env": "OPERATOR_CLAIM"})
+    # keys held by a trusted backend, never shipped to a browser: their calls are filed under the key itself
+    server_keys: tuple[str, ...] = field(default=(), metadata={"env": "SERVER_KEYS"})
+    visitor_token_secret: str = field(default="", metadata={"env": "VISITOR_TOKEN_SECRET"})
+    visitor_token_secret_param: str = field(default="", metadata={"env": "VISITOR_TOKEN_SECRET_PARAM"})
+    visitor_token_audience: str = field(default="airelay", metadata={"env": "VISITOR_TOKEN_AUDIENCE"})
+    visitor_token_max_ttl_s: int = field(default=3600, metadata={"env": "VISITOR_TOKEN_MAX_TTL_S"})
     lambda_exec_wrapper: str = field(default="", metadata={"env": "AWS_LAMBDA_EXEC_WRAPPER"})
     # where the Lambda Web Adapter POSTs around a SnapStart snapshot (the chat function; airelay/snapstart.py)
     lwa_before_checkpoint_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"})
@@ -195,6 +201,12 @@ class Settings:
             raise ValueError("OPERATOR_CLAIM needs sign-in (JWT_ISSUER)")
         if self.api_keys and not set(self.operator_keys) <= set(self.api_key_names.values()):
             raise ValueError("OPERATOR_KEYS must name entries of API_KEYS")
+        if self.api_keys and not set(self.server_keys) <= set(self.api_key_names.values()):
+            raise ValueError("SERVER_KEYS must name entries of API_KEYS")
+        if self.visitor_token_secret and len(self.visitor_token_secret.encode()) < 32:
+            raise ValueError("VISITOR_TOKEN_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        if not 60 <= self.visitor_token_max_ttl_s <= 86_400:
+            raise ValueError("VISITOR_TOKEN_MAX_TTL_S must be between 60 and 86400")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
         if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):

@@ -185,6 +185,9 @@ const scenarios = {
       limit: await text('budget-limit'),
       calls: Number(await page.locator('#week-total').getAttribute('data-calls')),
       models: await page.locator('#models-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.model)),
+      kinds: await page.locator('#kinds-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.kind)),
+      top: await page.locator('#top-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.identity)),
+      topShown: await page.locator('#top-block').isVisible(),
     };
     await screenshot(page.locator('#dashboard-panel'), `dashboard-scope-${seen.scope}`);
     return seen;

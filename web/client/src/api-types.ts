@@ -838,6 +838,11 @@ export interface components {
              * @description calls the client cancelled (a stopped stream)
              */
             cancelled: number;
+            /**
+             * Refused
+             * @description calls a limit refused (429) before any model was called; not in calls
+             */
+            refused: number;
             /** Prompt Tokens */
             prompt_tokens: number;
             /** Cached Tokens */
@@ -873,7 +878,7 @@ export interface components {
              * By
              * @enum {string}
              */
-            by: "day" | "model" | "identity";
+            by: "day" | "model" | "identity" | "kind";
             /**
              * Scope
              * @description the caller's own usage, or every caller's (an operator)
@@ -886,6 +891,11 @@ export interface components {
             budget: components["schemas"]["Budget"];
             /** Prices */
             prices: string;
+            /**
+             * Top
+             * @description operators only: today's callers with the most spend, then refusals (at most 10)
+             */
+            top?: components["schemas"]["UsageLine"][] | null;
         };
     };
     responses: never;
@@ -1418,8 +1428,8 @@ export interface operations {
             query?: {
                 /** @description the last N days, today included */
                 days?: number;
-                /** @description group the rows by day, model or caller */
-                by?: "day" | "model" | "identity";
+                /** @description group the rows by day, model, caller, or kind of caller (user, key, visitor, ip) */
+                by?: "day" | "model" | "identity" | "kind";
                 /** @description first day (UTC), instead of days */
                 from?: string | null;
                 /** @description last day (UTC), default today */

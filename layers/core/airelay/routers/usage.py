@@ -1,5 +1,5 @@
-"""GET /api/usage: spend and tokens for a date range, grouped by day, model or caller, with today's budget: the
-caller's own, or every caller's for an operator."""
+"""GET /api/usage: spend, tokens and refusals for a date range, grouped by day, model, caller or kind of caller,
+with today's budget: the caller's own, or every caller's and today's top callers for an operator."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     days: int = Field(7, ge=1, le=MAX_DAYS, description="the last N days, today included")
-    by: Literal["day", "model", "identity"] = Field("day", description="group the rows by day, model or caller")
+    by: Literal["day", "model", "identity", "kind"] = Field(
+        "day", description="group the rows by day, model, caller, or kind of caller (user, key, visitor, ip)"
+    )
     start: Day | None = Field(None, alias="from", description="first day (UTC), instead of days")
     end: Day | None = Field(None, alias="to", description="last day (UTC), default today")
 

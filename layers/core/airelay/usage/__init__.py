@@ -62,6 +62,7 @@ class Caller:
     request_id: str
     identity: str
     function: str
+    limits: object = None  # a visitor token's own limits (visitors.VisitorLimits), over the configured ones
 
 
 @dataclass(slots=True)
@@ -87,6 +88,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         identity=caller.identity,
         function=caller.function,
         model_id=model_id,
+        limits=caller.limits,
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,
     )

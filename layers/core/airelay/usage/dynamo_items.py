@@ -71,6 +71,7 @@ def counter_totals(item: dict, suffix: str = "") -> Totals:
         spent,
         Decimal(get("committed")) if not suffix else spent,
         int(get("cancelled")),
+        int(get("refused")),
     )
 
 

@@ -226,6 +226,14 @@ class DynamoLedger(UsageLedger):
             item[name] = {kind: str(getattr(row, name))}
         return item
 
+    def count_refusal(self, day: str, identity: str) -> None:
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.counter(day, identity_key(identity)),
+            UpdateExpression="ADD refused :one",
+            ExpressionAttributeValues={":one": number(1)},
+        )
+
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals: dict[str, Totals] = {}
         for item in self._query(f"DAY#{day}"):

@@ -88,9 +88,11 @@ class Totals:
     spent: Decimal = field(default_factory=Decimal)
     committed: Decimal = field(default_factory=Decimal)
     cancelled: int = 0  # calls the client walked away from; `errors` counts failed ones
+    refused: int = 0  # calls a limit refused before the model was called (not in `calls`)
 
     def add(self, other: Totals) -> None:
         self.calls += other.calls
+        self.refused += other.refused
         self.errors += other.errors
         self.cancelled += other.cancelled
         self.prompt_tokens += other.prompt_tokens
@@ -139,6 +141,10 @@ class UsageLedger(ABC):
         """Stores the row and adds its spend and tokens to the day's counters (settle_keys); each hold that
         reserve() took for the call is trued up to what the call used (settled_amount). Settling the same call id
         again changes nothing."""
+
+    @abstractmethod
+    def count_refusal(self, day: str, identity: str) -> None:
+        """Adds one to the identity's refused calls of the day (a limit refused it; nothing was reserved)."""
 
     @abstractmethod
     def day_totals(self, day: str) -> dict[str, Totals]:

@@ -33,6 +33,11 @@ def parse_identity_budgets(text: str) -> dict[str, Decimal]:
     return limits
 
 
+def zip_limits(limits: Limits, given) -> list[tuple]:
+    names = ("usd_per_day", "requests_per_minute", "tokens_per_minute")
+    return [(getattr(limits, name), getattr(given, name)) for name in names]
+
+
 class LimitBook:
     def __init__(self, settings: Settings) -> None:
         self.daily = settings.daily_budget_usd
@@ -47,18 +52,21 @@ class LimitBook:
         )
         self.budgets = parse_identity_budgets(settings.identity_budgets)
 
-    def limits_for(self, identity: str) -> Limits:
+    def limits_for(self, identity: str, given=None) -> Limits:
+        """The identity's limits; `given` (a visitor token's, any of them None) replaces the configured ones."""
         kind = identity.partition(":")[0]
         limits = self.visitor if kind in self.visitor_kinds else self.caller
         if identity in self.budgets:
-            return Limits(self.budgets[identity], limits.requests_per_minute, limits.tokens_per_minute)
+            limits = Limits(self.budgets[identity], limits.requests_per_minute, limits.tokens_per_minute)
+        if given is not None:
+            limits = Limits(*(mine if theirs is None else theirs for mine, theirs in zip_limits(limits, given)))
         return limits
 
-    def holds(self, identity: str, now: datetime, usd: Decimal, tokens: int) -> list[Hold]:
+    def holds(self, identity: str, now: datetime, usd: Decimal, tokens: int, given=None) -> list[Hold]:
         """What a call of at most `usd` and `tokens` holds: the day's budgets always (a free call holds 0, so that
         its settlement too is counted once), this minute's request and tokens only where limited."""
         day, minute = now.date().isoformat(), now.isoformat(timespec="minutes")[:16]
-        limits = self.limits_for(identity)
+        limits = self.limits_for(identity, given)
         holds = [
             Hold(day, TOTAL, USD, usd, self.daily, GLOBAL),
             Hold(day, identity_key(identity), USD, usd, limits.usd_per_day, CALLER),

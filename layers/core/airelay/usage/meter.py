@@ -92,6 +92,7 @@ class Meter:
         model_id: str,
         prompt_tokens: int = 0,
         max_tokens: int = 0,
+        limits=None,
     ) -> Call:
         """Reserves the call's worst case on every limit at once: today's global and identity budgets (free models
         hold nothing there), this minute's requests and tokens of the identity."""
@@ -99,16 +100,24 @@ class Meter:
         now = datetime.now(UTC)
         amount = Decimal(0) if price.free else price.worst_case(prompt_tokens, max_tokens)
         call_id = uuid.uuid4().hex
-        holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens)
+        holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
+            await self.count_refusal(now.date().isoformat(), identity)
             raise refusal(over, now) from None
         except Exception:
             log.exception("usage ledger unavailable at reserve")
             raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
         day = now.date().isoformat()
         return Call(call_id, request_id, identity, function, model_id, price, day, holds, time.monotonic())
+
+    async def count_refusal(self, day: str, identity: str) -> None:
+        """For the dashboard's refusals; the refusal is answered even if this write fails."""
+        try:
+            await self.run(self.ledger.count_refusal, day, identity)
+        except Exception:
+            log.exception("usage ledger unavailable counting a refusal")
 
     def cost(self, call: Call, usage: Usage) -> Decimal:
         return call.price.cost(usage)

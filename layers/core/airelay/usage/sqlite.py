@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys, settled_amount
+from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, identity_key, settle_keys, settled_amount
 
 NANO = Decimal(1_000_000_000)
 
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS counters (
     calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
     prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, key)
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -47,6 +48,11 @@ ON CONFLICT (day, key) DO UPDATE SET
 """
 
 
+COUNT_REFUSAL = """
+INSERT INTO counters (day, key, refused) VALUES (?, ?, 1) ON CONFLICT (day, key) DO UPDATE SET refused = refused + 1
+"""
+
+
 def to_nano(amount: Decimal) -> int:
     return int((amount * NANO).to_integral_value())
 
@@ -67,8 +73,10 @@ class SqliteLedger(UsageLedger):
             self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-            if "cancelled" not in {column[1] for column in self._db.execute("PRAGMA table_info(counters)")}:
-                self._db.execute("ALTER TABLE counters ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0")  # older files
+            columns = {column[1] for column in self._db.execute("PRAGMA table_info(counters)")}
+            for added in ("cancelled", "refused"):  # older files
+                if added not in columns:
+                    self._db.execute(f"ALTER TABLE counters ADD COLUMN {added} INTEGER NOT NULL DEFAULT 0")
             cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).date().isoformat()
             self._db.execute("DELETE FROM calls WHERE day < ?", (cutoff,))
             yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="minutes")[:16]
@@ -168,13 +176,17 @@ class SqliteLedger(UsageLedger):
         with self._lock:
             found = self._db.execute(
                 "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, "
-                "cancelled FROM counters WHERE day = ?",
+                "cancelled, refused FROM counters WHERE day = ?",
                 (day,),
             ).fetchall()
         return {
-            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), cancelled)
-            for key, calls, errors, prompt, cached, completion, spent, committed, cancelled in found
+            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), *counts)
+            for key, calls, errors, prompt, cached, completion, spent, committed, *counts in found
         }
+
+    def count_refusal(self, day: str, identity: str) -> None:
+        with self._lock:
+            self._db.execute(COUNT_REFUSAL, (day, identity_key(identity)))
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         with self._lock:
