@@ -189,8 +189,8 @@ def test_with_api_keys_a_call_without_a_known_key_is_a_401(sent):
     assert answer.headers["access-control-allow-origin"] == LISTED
 
 
-def test_a_known_key_names_the_caller_and_only_an_operator_key_makes_an_operator():
-    client = client_for(api_keys=(f"app={KEY}", f"ops={OPERATOR_KEY}"), operator_keys=("ops",))
+def test_a_known_server_key_names_the_caller_and_only_an_operator_key_makes_an_operator():
+    client = client_for(api_keys=(f"app={KEY}", f"ops={OPERATOR_KEY}"), server_keys=("app",), operator_keys=("ops",))
     app = client.post("/api/echo", content=b"", headers={"x-api-key": KEY}).json()
     ops = client.post("/api/echo", content=b"", headers={"x-api-key": OPERATOR_KEY}).json()
     assert (app["identity"], app["operator"]) == ("key:app", False)

@@ -16,6 +16,7 @@ ZERO = {
     "calls": 0,
     "errors": 0,
     "cancelled": 0,
+    "refused": 0,
     "prompt_tokens": 0,
     "cached_tokens": 0,
     "completion_tokens": 0,

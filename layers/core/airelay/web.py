@@ -174,3 +174,5 @@ def is_operator(request: Request) -> bool:
 
 def caller_of(request: Request, function: str) -> Caller:
     """Who made this request, and through which function: what its usage rows are filed under."""
+    visitor = request.state.who.visitor
+    return Caller(request.state.request_id, identity_of(request.scope), function, visitor and visitor.limits)

@@ -43,7 +43,7 @@ class UsageQuery(BaseModel):
     end: Day | None = Field(None, alias="to", description="last day (UTC), default today")
 
 
-@router.get("/api/usage", response_model=UsageReport, responses=errors(401, 422))
+@router.get("/api/usage", response_model=UsageReport, response_model_exclude_unset=True, responses=errors(401, 422))
 async def usage_report(query: Annotated[UsageQuery, Query()], request: Request) -> dict:
     today = datetime.now(UTC).date()
     end = query.end or today
