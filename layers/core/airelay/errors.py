@@ -28,6 +28,11 @@ class AirelayError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
+def own_body(error: AirelayError) -> dict:
+    """The error's own body (its class's `body`, with what a subclass adds): the apps' default error shape."""
+    return error.body()
+
+
 class InvalidInput(AirelayError):
     status = 422
     code = "invalid_input"

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from starlette.middleware.cors import CORSMiddleware
 
-from .errors import AirelayError, PayloadTooLarge
+from .errors import AirelayError, PayloadTooLarge, own_body
 from .identity import Gate, request_id_of, who_from
 from .observability import bind_request
 from .settings import Settings, get_settings
@@ -41,7 +41,7 @@ class Middleware:
         self,
         app,
         settings: Settings | None = None,
-        error_body: Callable[[AirelayError], dict] = AirelayError.body,
+        error_body: Callable[[AirelayError], dict] = own_body,
         bearer_keys: bool = False,
     ) -> None:
         self.app = app
@@ -118,7 +118,7 @@ class BodyLimit(Middleware):
             return
         limit = self.settings().max_body_bytes
         if declared_length(scope) > limit:
-            await reply(send, PayloadTooLarge(), self.error_body)
+            await reply(send, too_large(limit), self.error_body)
             return
         send, started = with_header(send)
         try:
@@ -126,6 +126,13 @@ class BodyLimit(Middleware):
         except PayloadTooLarge as exc:
             if not started():
                 await reply(send, exc, self.error_body)
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than this server's limit of {limit} bytes; images and files sent inline "
+        "(data: URLs) count towards it."
+    )
 
 
 def with_header(send, name: bytes | None = None, value: bytes = b""):
@@ -159,7 +166,7 @@ def limited(receive, limit: int):
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise PayloadTooLarge()
+                raise too_large(limit)
         return message
 
     return receive_limited

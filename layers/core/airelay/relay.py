@@ -221,9 +221,12 @@ class ChatStream:
         self.call = call
         self.settled = False
 
-    async def parts(self, encoder: UIMessageStream, step: Step) -> AsyncIterator[bytes]:
-        """Yields this call's SSE parts; a failure ends them and is kept in `step.error`. Settles in every case."""
+    async def parts(self, encoder: UIMessageStream, step: Step, check: Check | None = None) -> AsyncIterator[bytes]:
+        """Yields this call's SSE parts; a failure ends them and is kept in `step.error`. Settles in every case. `check`
+        may refuse the whole answer's text at the end (raising): the call then settles as an error, its tokens
+        counted."""
         status = "cancelled"
+        counted = False
         try:
             event = self.first
             while not isinstance(event, Finished):
@@ -248,13 +251,16 @@ class ChatStream:
                 event = await anext(self.events)
             step.reason = event.reason
             step.usage = within_reservation(event.usage, self.request) if event.usage else await self.counted(step)
+            counted = True
+            if check is not None:
+                check("".join(step.answer))
             status = "ok"
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
             step.error = stream_error(exc)
             status = "error"
         finally:
             with anyio.CancelScope(shield=True):
-                if status != "ok":
+                if not counted:
                     step.usage = await self.counted(step)
                 step.cost = await self.close(step.usage, status)
 

@@ -126,3 +126,47 @@ def test_every_v1_route_needs_the_key_as_a_bearer_token(start, method, path):
         answer = httpx.request(method, f"{base}{path}", json={}, headers=headers)
         assert answer.status_code == 401
         assert answer.json()["error"]["type"] == "authentication_error"
+
+
+PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+
+
+def test_an_image_part_is_reserved_at_its_largest_billable_size(start, upstream):
+    # GIVEN a caller budget that holds a text call's reservation, but not an image's worst case (48k prompt tokens)
+    client = openai.OpenAI(base_url=start(IDENTITY_DAILY_BUDGET_USD="0.002"), api_key=KEY, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    image = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": PIXEL}}]
+    # WHEN the same caller sends a one-pixel image, through chat completions and through responses
+    with pytest.raises(openai.RateLimitError) as chat:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": image}])
+    item = [{"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image_url": PIXEL}]
+    with pytest.raises(openai.RateLimitError) as responses:
+        client.responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": item}])
+    # THEN both are refused before any upstream call: the budget holds whatever the image turns out to cost
+    assert chat.value.code == responses.value.code == "budget_exceeded"
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_data_url_over_the_body_limit_is_a_413_naming_the_limit(start, upstream, declared):
+    base = start(MAX_BODY_BYTES="20000")
+    big = "data:image/png;base64," + "A" * 30_000
+    body = httpx.Request(
+        "POST",
+        "/",
+        json={
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": big}}]}],
+        },
+    ).read()
+    content = body if declared else (body[i : i + 4096] for i in range(0, len(body), 4096))  # chunked: no length
+    answer = httpx.post(
+        f"{base}/chat/completions",
+        content=content,
+        headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+    )
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
+    assert "20000 bytes" in error["message"] and "data: URLs" in error["message"]
+    assert upstream.requests == []

@@ -141,13 +141,15 @@ def test_an_answer_that_breaks_the_schema_is_an_error_never_prose(client, upstre
     assert row.status == "error" and row.completion_tokens > 0
 
 
-def test_a_streamed_answer_that_breaks_the_schema_ends_with_an_error(client, upstream):
+def test_a_streamed_answer_that_breaks_the_schema_ends_with_an_error_and_an_error_row(client, upstream, tmp_path):
     upstream.script(Ok(tokens=('{"city": 5}',)))
     schema = {"type": "json_schema", "json_schema": {"name": "w", "schema": Weather.model_json_schema()}}
     with pytest.raises(openai.APIError, match="did not match"):
         list(
             client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, response_format=schema, stream=True)
         )
+    [row] = rows(tmp_path)
+    assert row.status == "error" and row.completion_tokens > 0
 
 
 def test_structured_output_falls_back_past_an_invalid_answer_and_skips_incapable_models(start, upstream, tmp_path):

@@ -178,6 +178,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AssistantMessage */
+        AssistantMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            role: "assistant";
+            /** Content */
+            content?: string | components["schemas"]["TextPart"][] | null;
+            /** Tool Calls */
+            tool_calls?: components["schemas"]["ToolCallIn"][] | null;
+            /** Name */
+            name?: string | null;
+            /** Refusal */
+            refusal?: string | null;
+        };
         /**
          * Budget
          * @description The global budget in an operator's report, else the caller's own; `caller` is always the caller's own.
@@ -271,6 +287,86 @@ export interface components {
             /** Conversation History */
             conversation_history?: components["schemas"]["HistoryTurn"][];
         };
+        /** ChatCompletionAnswer */
+        ChatCompletionAnswer: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "chat.completion";
+            /** Created */
+            created: number;
+            /** Model */
+            model: string;
+            /** Choices */
+            choices: components["schemas"]["Choice"][];
+            usage: components["schemas"]["CompletionUsage"];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatCompletionBody
+         * @description Every parameter of OpenAI's chat completions that airelay reads; the ones it cannot honour are refused below,
+         *     and any other is refused by name (extra="forbid").
+         */
+        ChatCompletionBody: {
+            /** Model */
+            model: string;
+            /** Messages */
+            messages: (components["schemas"]["SystemMessage"] | components["schemas"]["UserMessage"] | components["schemas"]["AssistantMessage"] | components["schemas"]["ToolMessage"])[];
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
+            /** Tools */
+            tools?: components["schemas"]["Tool"][] | null;
+            /** Tool Choice */
+            tool_choice?: ("none" | "auto" | "required") | {
+                [key: string]: unknown;
+            } | null;
+            /** Parallel Tool Calls */
+            parallel_tool_calls?: boolean | null;
+            /** Response Format */
+            response_format?: {
+                [key: string]: unknown;
+            } | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Max Completion Tokens */
+            max_completion_tokens?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Stop */
+            stop?: string | string[] | null;
+            /** Seed */
+            seed?: number | null;
+            /** User */
+            user?: string | null;
+            /** N */
+            n?: number | null;
+            /** Logprobs */
+            logprobs?: boolean | null;
+            /** Top Logprobs */
+            top_logprobs?: number | null;
+            /** Logit Bias */
+            logit_bias?: {
+                [key: string]: unknown;
+            } | null;
+            /** Store */
+            store?: boolean | null;
+            /** Modalities */
+            modalities?: string[] | null;
+        };
         /** ChatStep */
         ChatStep: {
             /** Text */
@@ -296,12 +392,91 @@ export interface components {
             /** Estimated */
             estimated: boolean;
         };
+        /** Choice */
+        Choice: {
+            /** Index */
+            index: number;
+            /** Message */
+            message: {
+                [key: string]: unknown;
+            };
+            /** Finish Reason */
+            finish_reason: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** ClassifyAnswer */
         ClassifyAnswer: {
             /** Labels */
             labels: components["schemas"]["ImageLabel"][];
             /** Model */
             model: string;
+        };
+        /** CompletionUsage */
+        CompletionUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Embedding */
+        Embedding: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "embedding";
+            /** Index */
+            index: number;
+            /** Embedding */
+            embedding: number[] | string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** EmbeddingUsage */
+        EmbeddingUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** EmbeddingsAnswer */
+        EmbeddingsAnswer: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["Embedding"][];
+            /** Model */
+            model: string;
+            usage: components["schemas"]["EmbeddingUsage"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** EmbeddingsBody */
+        EmbeddingsBody: {
+            /** Model */
+            model: string;
+            /** Input */
+            input: string | string[];
+            /**
+             * Encoding Format
+             * @default float
+             * @enum {string}
+             */
+            encoding_format?: "float" | "base64";
+            /** Dimensions */
+            dimensions?: number | null;
+            /** User */
+            user?: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -354,6 +529,17 @@ export interface components {
              */
             used?: number | null;
         };
+        /** ErrorObject */
+        ErrorObject: {
+            /** Message */
+            message: string;
+            /** Type */
+            type: string;
+            /** Param */
+            param: string | null;
+            /** Code */
+            code: string;
+        };
         /** ErrorPart */
         ErrorPart: {
             /**
@@ -363,6 +549,10 @@ export interface components {
             type: "error";
             /** Errortext */
             errorText: string;
+        };
+        /** ErrorResponse */
+        ErrorResponse: {
+            error: components["schemas"]["ErrorObject"];
         };
         /** FaqBody */
         FaqBody: {
@@ -422,6 +612,73 @@ export interface components {
             /** @description stored with the message by useChat */
             messageMetadata: components["schemas"]["MessageMetadata"];
         };
+        /** FunctionCall */
+        FunctionCall: {
+            /** Name */
+            name: string;
+            /** Arguments */
+            arguments: string;
+        };
+        /** FunctionCallItem */
+        FunctionCallItem: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function_call";
+            /** Call Id */
+            call_id: string;
+            /** Name */
+            name: string;
+            /** Arguments */
+            arguments: string;
+        };
+        /** FunctionDef */
+        FunctionDef: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** Strict */
+            strict?: boolean | null;
+        };
+        /** FunctionOutputItem */
+        FunctionOutputItem: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function_call_output";
+            /** Call Id */
+            call_id: string;
+            /** Output */
+            output: string;
+        };
+        /** FunctionTool */
+        FunctionTool: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            /** Name */
+            name: string;
+            /** Description */
+            description?: string | null;
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /** Strict */
+            strict?: boolean | null;
+        };
         /** HistoryTurn */
         HistoryTurn: {
             /**
@@ -439,6 +696,60 @@ export interface components {
             /** Score */
             score: number;
         };
+        /** ImagePart */
+        ImagePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image_url";
+            image_url: components["schemas"]["ImageURL"];
+        };
+        /** ImageURL */
+        ImageURL: {
+            /** Url */
+            url: string;
+            /** Detail */
+            detail?: ("auto" | "low" | "high") | null;
+        };
+        /** InputImage */
+        InputImage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "input_image";
+            /** Image Url */
+            image_url: string;
+            /** Detail */
+            detail?: ("auto" | "low" | "high") | null;
+        };
+        /** InputText */
+        InputText: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "input_text" | "output_text";
+            /** Text */
+            text: string;
+        };
+        /** MessageItem */
+        MessageItem: {
+            /**
+             * Type
+             * @default message
+             * @constant
+             */
+            type?: "message";
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant" | "system" | "developer";
+            /** Content */
+            content: string | (components["schemas"]["InputText"] | components["schemas"]["InputImage"])[];
+        };
         /** MessageMetadata */
         MessageMetadata: {
             /** Model */
@@ -451,6 +762,34 @@ export interface components {
             costUsd: number;
             /** Steps */
             steps: number;
+        };
+        /** ModelCard */
+        ModelCard: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "model";
+            /** Created */
+            created: number;
+            /** Owned By */
+            owned_by: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ModelList */
+        ModelList: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["ModelCard"][];
+        } & {
+            [key: string]: unknown;
         };
         /** ReasoningDeltaPart */
         ReasoningDeltaPart: {
@@ -473,6 +812,89 @@ export interface components {
             type: "reasoning-end" | "reasoning-start";
             /** Id */
             id: string;
+        };
+        /** ReasoningItem */
+        ReasoningItem: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "reasoning";
+        };
+        /** ResponseAnswer */
+        ResponseAnswer: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "response";
+            /** Status */
+            status: string;
+            /** Model */
+            model: string;
+            /** Output */
+            output: {
+                [key: string]: unknown;
+            }[];
+            usage: components["schemas"]["ResponseUsage"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ResponseUsage */
+        ResponseUsage: {
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ResponsesBody */
+        ResponsesBody: {
+            /** Model */
+            model: string;
+            /** Input */
+            input: string | (components["schemas"]["MessageItem"] | components["schemas"]["FunctionCallItem"] | components["schemas"]["FunctionOutputItem"] | components["schemas"]["ReasoningItem"])[];
+            /** Instructions */
+            instructions?: string | null;
+            /** Tools */
+            tools?: components["schemas"]["FunctionTool"][] | null;
+            /** Tool Choice */
+            tool_choice?: ("none" | "auto" | "required") | {
+                [key: string]: unknown;
+            } | null;
+            /** Parallel Tool Calls */
+            parallel_tool_calls?: boolean | null;
+            text?: components["schemas"]["TextOptions"] | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Max Output Tokens */
+            max_output_tokens?: number | null;
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
+            /** Store */
+            store?: boolean | null;
+            /** Previous Response Id */
+            previous_response_id?: string | null;
+            /** User */
+            user?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /** Truncation */
+            truncation?: "disabled" | null;
+            /** Include */
+            include?: string[] | null;
         };
         /** SentimentAnswer */
         SentimentAnswer: {
@@ -564,6 +986,16 @@ export interface components {
             /** Retryafter */
             retryAfter?: number | null;
         };
+        /** StreamOptions */
+        StreamOptions: {
+            /**
+             * Include Usage
+             * @default false
+             */
+            include_usage?: boolean;
+            /** Include Obfuscation */
+            include_obfuscation?: boolean | null;
+        };
         /** StreamUsage */
         StreamUsage: {
             /** Model */
@@ -586,6 +1018,18 @@ export interface components {
              */
             steps: number;
         };
+        /** SystemMessage */
+        SystemMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            role: "developer" | "system";
+            /** Content */
+            content: string | components["schemas"]["TextPart"][];
+            /** Name */
+            name?: string | null;
+        };
         /** TextDeltaPart */
         TextDeltaPart: {
             /**
@@ -607,6 +1051,46 @@ export interface components {
             type: "text-end" | "text-start";
             /** Id */
             id: string;
+        };
+        /** TextOptions */
+        TextOptions: {
+            /** Format */
+            format?: {
+                [key: string]: unknown;
+            } | null;
+            /** Verbosity */
+            verbosity?: string | null;
+        };
+        /** TextPart */
+        TextPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
+            /** Text */
+            text: string;
+        };
+        /** Tool */
+        Tool: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionDef"];
+        };
+        /** ToolCallIn */
+        ToolCallIn: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @default function
+             * @constant
+             */
+            type?: "function";
+            function: components["schemas"]["FunctionCall"];
         };
         /** ToolCallResult */
         ToolCallResult: {
@@ -698,6 +1182,18 @@ export interface components {
              * @description true: run on the server; absent: a client-side tool the browser runs (onToolCall)
              */
             providerExecuted?: true | null;
+        };
+        /** ToolMessage */
+        ToolMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            role: "tool";
+            /** Content */
+            content: string | components["schemas"]["TextPart"][];
+            /** Tool Call Id */
+            tool_call_id: string;
         };
         /** ToolOutputAvailablePart */
         ToolOutputAvailablePart: {
@@ -896,6 +1392,18 @@ export interface components {
              * @description operators only: today's callers with the most spend, then refusals (at most 10)
              */
             top?: components["schemas"]["UsageLine"][] | null;
+        };
+        /** UserMessage */
+        UserMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            role: "user";
+            /** Content */
+            content: string | (components["schemas"]["TextPart"] | components["schemas"]["ImagePart"])[];
+            /** Name */
+            name?: string | null;
         };
     };
     responses: never;
@@ -1479,230 +1987,21 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Model */
-                    model: string;
-                    /** Messages */
-                    messages: ({
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "system" | "developer";
-                        /** Content */
-                        content: string | {
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "text";
-                            /** Text */
-                            text: string;
-                        }[];
-                        /** Name */
-                        name?: string | null;
-                    } | {
-                        /**
-                         * Role
-                         * @constant
-                         */
-                        role: "user";
-                        /** Content */
-                        content: string | ({
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "text";
-                            /** Text */
-                            text: string;
-                        } | {
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "image_url";
-                            /** ImageURL */
-                            image_url: {
-                                /** Url */
-                                url: string;
-                                /** Detail */
-                                detail?: ("auto" | "low" | "high") | null;
-                            };
-                        })[];
-                        /** Name */
-                        name?: string | null;
-                    } | {
-                        /**
-                         * Role
-                         * @constant
-                         */
-                        role: "assistant";
-                        /** Content */
-                        content?: string | {
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "text";
-                            /** Text */
-                            text: string;
-                        }[] | null;
-                        /** Tool Calls */
-                        tool_calls?: {
-                            /** Id */
-                            id: string;
-                            /**
-                             * Type
-                             * @default function
-                             * @constant
-                             */
-                            type?: "function";
-                            /** FunctionCall */
-                            function: {
-                                /** Name */
-                                name: string;
-                                /** Arguments */
-                                arguments: string;
-                            };
-                        }[] | null;
-                        /** Name */
-                        name?: string | null;
-                        /** Refusal */
-                        refusal?: string | null;
-                    } | {
-                        /**
-                         * Role
-                         * @constant
-                         */
-                        role: "tool";
-                        /** Content */
-                        content: string | {
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "text";
-                            /** Text */
-                            text: string;
-                        }[];
-                        /** Tool Call Id */
-                        tool_call_id: string;
-                    })[];
-                    /**
-                     * Stream
-                     * @default false
-                     */
-                    stream?: boolean;
-                    stream_options?: {
-                        /**
-                         * Include Usage
-                         * @default false
-                         */
-                        include_usage?: boolean;
-                        /** Include Obfuscation */
-                        include_obfuscation?: boolean | null;
-                    } | null;
-                    /** Tools */
-                    tools?: {
-                        /**
-                         * Type
-                         * @constant
-                         */
-                        type: "function";
-                        /** FunctionDef */
-                        function: {
-                            /** Name */
-                            name: string;
-                            /**
-                             * Description
-                             * @default
-                             */
-                            description?: string;
-                            /** Parameters */
-                            parameters?: {
-                                [key: string]: unknown;
-                            };
-                            /** Strict */
-                            strict?: boolean | null;
-                        };
-                    }[] | null;
-                    /** Tool Choice */
-                    tool_choice?: ("none" | "auto" | "required") | {
-                        [key: string]: unknown;
-                    } | null;
-                    /** Parallel Tool Calls */
-                    parallel_tool_calls?: boolean | null;
-                    /** Response Format */
-                    response_format?: {
-                        [key: string]: unknown;
-                    } | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Max Completion Tokens */
-                    max_completion_tokens?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Stop */
-                    stop?: string | string[] | null;
-                    /** Seed */
-                    seed?: number | null;
-                    /** User */
-                    user?: string | null;
-                    /** N */
-                    n?: number | null;
-                    /** Logprobs */
-                    logprobs?: boolean | null;
-                    /** Top Logprobs */
-                    top_logprobs?: number | null;
-                    /** Logit Bias */
-                    logit_bias?: {
-                        [key: string]: unknown;
-                    } | null;
-                    /** Store */
-                    store?: boolean | null;
-                    /** Modalities */
-                    modalities?: string[] | null;
-                };
+                "application/json": components["schemas"]["ChatCompletionBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Id */
-                        id: string;
-                        /**
-                         * Object
-                         * @description chat.completion
-                         */
-                        object: string;
-                        /** Created */
-                        created: number;
-                        /** Model */
-                        model: string;
-                        /** Choices */
-                        choices: {
-                            [key: string]: unknown;
-                        }[];
-                        /** Usage */
-                        usage: {
-                            [key: string]: unknown;
-                        };
-                    } & {
-                        [key: string]: unknown;
+                    "application/json": components["schemas"]["ChatCompletionAnswer"];
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
                     };
-                    "text/event-stream": Record<string, never>;
                 };
             };
             /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
@@ -1711,19 +2010,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
@@ -1732,19 +2019,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
@@ -1753,40 +2028,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The body is too large. */
+            /** @description The body is larger than MAX_BODY_BYTES (images sent as data URLs count towards it). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
@@ -1795,19 +2046,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
@@ -1816,19 +2055,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider failed, or its answer broke the requested response_format. */
@@ -1837,19 +2064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider is unavailable. */
@@ -1858,19 +2073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider did not answer in time. */
@@ -1879,19 +2082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1905,50 +2096,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Model */
-                    model: string;
-                    /** Input */
-                    input: string | string[];
-                    /**
-                     * Encoding Format
-                     * @default float
-                     * @enum {string}
-                     */
-                    encoding_format?: "float" | "base64";
-                    /** Dimensions */
-                    dimensions?: number | null;
-                    /** User */
-                    user?: string | null;
-                };
+                "application/json": components["schemas"]["EmbeddingsBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Object
-                         * @description list
-                         */
-                        object: string;
-                        /** Data */
-                        data: {
-                            [key: string]: unknown;
-                        }[];
-                        /** Model */
-                        model: string;
-                        /** Usage */
-                        usage: {
-                            [key: string]: unknown;
-                        };
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EmbeddingsAnswer"];
                 };
             };
             /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
@@ -1957,19 +2115,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
@@ -1978,19 +2124,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
@@ -1999,40 +2133,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The body is too large. */
+            /** @description The body is larger than MAX_BODY_BYTES (images sent as data URLs count towards it). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
@@ -2041,19 +2160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider failed, or its answer broke the requested response_format. */
@@ -2062,19 +2169,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider is unavailable. */
@@ -2083,19 +2178,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider did not answer in time. */
@@ -2104,19 +2187,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -2130,25 +2201,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Object
-                         * @description list
-                         */
-                        object: string;
-                        /** Data */
-                        data: {
-                            [key: string]: unknown;
-                        }[];
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelList"];
                 };
             };
             /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
@@ -2157,19 +2216,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -2183,164 +2230,21 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Model */
-                    model: string;
-                    /** Input */
-                    input: string | ({
-                        /**
-                         * Type
-                         * @default message
-                         * @constant
-                         */
-                        type?: "message";
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "user" | "assistant" | "system" | "developer";
-                        /** Content */
-                        content: string | ({
-                            /**
-                             * Type
-                             * @enum {string}
-                             */
-                            type: "input_text" | "output_text";
-                            /** Text */
-                            text: string;
-                        } | {
-                            /**
-                             * Type
-                             * @constant
-                             */
-                            type: "input_image";
-                            /** Image Url */
-                            image_url: string;
-                            /** Detail */
-                            detail?: ("auto" | "low" | "high") | null;
-                        })[];
-                    } | {
-                        /**
-                         * Type
-                         * @constant
-                         */
-                        type: "function_call";
-                        /** Call Id */
-                        call_id: string;
-                        /** Name */
-                        name: string;
-                        /** Arguments */
-                        arguments: string;
-                    } | {
-                        /**
-                         * Type
-                         * @constant
-                         */
-                        type: "function_call_output";
-                        /** Call Id */
-                        call_id: string;
-                        /** Output */
-                        output: string;
-                    } | {
-                        /**
-                         * Type
-                         * @constant
-                         */
-                        type: "reasoning";
-                    })[];
-                    /** Instructions */
-                    instructions?: string | null;
-                    /** Tools */
-                    tools?: {
-                        /**
-                         * Type
-                         * @constant
-                         */
-                        type: "function";
-                        /** Name */
-                        name: string;
-                        /** Description */
-                        description?: string | null;
-                        /** Parameters */
-                        parameters?: {
-                            [key: string]: unknown;
-                        } | null;
-                        /** Strict */
-                        strict?: boolean | null;
-                    }[] | null;
-                    /** Tool Choice */
-                    tool_choice?: ("none" | "auto" | "required") | {
-                        [key: string]: unknown;
-                    } | null;
-                    /** Parallel Tool Calls */
-                    parallel_tool_calls?: boolean | null;
-                    text?: {
-                        /** Format */
-                        format?: {
-                            [key: string]: unknown;
-                        } | null;
-                        /** Verbosity */
-                        verbosity?: string | null;
-                    } | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Max Output Tokens */
-                    max_output_tokens?: number | null;
-                    /**
-                     * Stream
-                     * @default false
-                     */
-                    stream?: boolean;
-                    /** Store */
-                    store?: boolean | null;
-                    /** Previous Response Id */
-                    previous_response_id?: string | null;
-                    /** User */
-                    user?: string | null;
-                    /** Metadata */
-                    metadata?: {
-                        [key: string]: string;
-                    } | null;
-                    /** Truncation */
-                    truncation?: "disabled" | null;
-                    /** Include */
-                    include?: string[] | null;
-                };
+                "application/json": components["schemas"]["ResponsesBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Id */
-                        id: string;
-                        /**
-                         * Object
-                         * @description response
-                         */
-                        object: string;
-                        /** Status */
-                        status: string;
-                        /** Model */
-                        model: string;
-                        /** Output */
-                        output: {
-                            [key: string]: unknown;
-                        }[];
-                        /** Usage */
-                        usage: {
-                            [key: string]: unknown;
-                        };
-                    } & {
-                        [key: string]: unknown;
+                    "application/json": components["schemas"]["ResponseAnswer"];
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
                     };
-                    "text/event-stream": Record<string, never>;
                 };
             };
             /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
@@ -2349,19 +2253,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
@@ -2370,19 +2262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
@@ -2391,40 +2271,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The body is too large. */
+            /** @description The body is larger than MAX_BODY_BYTES (images sent as data URLs count towards it). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
@@ -2433,19 +2289,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
@@ -2454,19 +2298,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider failed, or its answer broke the requested response_format. */
@@ -2475,19 +2307,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider is unavailable. */
@@ -2496,19 +2316,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The model provider did not answer in time. */
@@ -2517,19 +2325,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /** Message */
-                            message: string;
-                            /** Type */
-                            type: string;
-                            /** Param */
-                            param: string | null;
-                            /** Code */
-                            code: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from ..web import create_app
 from . import chat, embeddings, models, responses
-from .errors import error_body
+from .errors import error_body, validation_error
 
 
 def create_openai_app() -> FastAPI:
-    """Errors in OpenAI's shape; API keys as bearer tokens, the way OpenAI's SDKs send them."""
-    return create_app(
+    """Errors in OpenAI's shape (a body FastAPI cannot read into the route's model too); API keys as bearer tokens,
+    the way OpenAI's SDKs send them."""
+    app = create_app(
         chat.router, responses.router, embeddings.router, models.router, error_body=error_body, bearer_keys=True
     )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    return app

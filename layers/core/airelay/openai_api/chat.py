@@ -6,22 +6,21 @@ from __future__ import annotations
 import time
 import uuid
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import Request
 
 from .. import relay
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse
-from ..web import caller_of
-from . import openapi
+from ..web import api_router, caller_of
 from .chat_request import ChatCompletionBody, chat_request
 from .chunks import ChunkEncoder, finish_reason, usage_body
 from .errors import error_body
-from .request import read_body, resolve_model
+from .openapi import FAILURES, ChatCompletionAnswer, errors
+from .request import resolve_model
 from .structured import answer_check, capable_models
 
-router = APIRouter()
+router = api_router()
 
 
 async def relayed(request: Request, body: ChatCompletionBody):
@@ -34,13 +33,10 @@ async def relayed(request: Request, body: ChatCompletionBody):
 
 @router.post(
     "/v1/chat/completions",
-    openapi_extra=openapi.body(ChatCompletionBody),
-    responses=openapi.responses(
-        openapi.ChatCompletionAnswer, *openapi.FAILURES, stream="chat.completion.chunk events, then [DONE]"
-    ),
+    response_model=ChatCompletionAnswer,
+    responses=errors(*FAILURES, stream="with `stream: true`: chat.completion.chunk events, then [DONE]"),
 )
-async def chat_completions(request: Request):
-    body = await read_body(request, ChatCompletionBody)
+async def chat_completions(body: ChatCompletionBody, request: Request):
     settings, chat, models, check = await relayed(request, body)
     caller = caller_of(request, "openai")
     if body.stream:
@@ -48,20 +44,15 @@ async def chat_completions(request: Request):
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return EventStreamResponse(chunks(stream, include_usage, check))
     answer = await relay.complete_any(models, chat, settings, caller, check)
-    return JSONResponse(completion(answer))
+    return completion(answer)
 
 
 async def chunks(stream: relay.ChatStream, include_usage: bool, check):
     encoder = ChunkEncoder(stream.model_id)
     step = relay.Step()
     yield encoder.start()
-    async for part in stream.parts(encoder, step):
+    async for part in stream.parts(encoder, step, check):
         yield part
-    if step.error is None and check is not None:
-        try:
-            check("".join(step.answer))
-        except relay.AirelayError as refused:
-            step.error = refused
     if step.error is not None:
         yield encoder.error(error_body(step.error))
         return

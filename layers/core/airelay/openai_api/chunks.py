@@ -5,9 +5,10 @@ with the finish reason; the usage chunk (choices: []) when asked; `data: [DONE]`
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
+
+from pydantic_core import to_json
 
 from ..providers.base import Usage
 
@@ -29,7 +30,7 @@ def usage_body(used: Usage) -> dict:
 
 
 def sse(payload: dict) -> bytes:
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + to_json(payload) + b"\n\n"
 
 
 class ChunkEncoder:

@@ -7,19 +7,17 @@ import base64
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import usage
 from ..providers import registry
 from ..settings import get_settings
-from ..web import caller_of
-from . import openapi
+from ..web import api_router, caller_of
 from .errors import BadRequest
-from .request import read_body
+from .openapi import EmbeddingsAnswer, errors
 
-router = APIRouter()
+router = api_router()
 MAX_INPUTS = 2048
 SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
 
@@ -72,12 +70,9 @@ def encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
 
 
 @router.post(
-    "/v1/embeddings",
-    openapi_extra=openapi.body(EmbeddingsBody),
-    responses=openapi.responses(openapi.EmbeddingsAnswer, 400, 401, 404, 413, 429, 502, 503, 504),
+    "/v1/embeddings", response_model=EmbeddingsAnswer, responses=errors(400, 401, 404, 413, 422, 429, 502, 503, 504)
 )
-async def embeddings(request: Request) -> JSONResponse:
-    body = await read_body(request, EmbeddingsBody)
+async def embeddings(body: EmbeddingsBody, request: Request) -> dict:
     model_id = resolve(body.model)
     texts = texts_of(body)
     if body.dimensions is not None and model_id not in SHORTENABLE:
@@ -93,6 +88,9 @@ async def embeddings(request: Request) -> JSONResponse:
         for i, v in enumerate(vectors)
     ]
     tokens = result.usage.prompt_tokens
-    return JSONResponse(
-        {"object": "list", "data": data, "model": model_id, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
-    )
+    return {
+        "object": "list",
+        "data": data,
+        "model": model_id,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

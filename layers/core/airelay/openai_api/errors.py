@@ -3,9 +3,13 @@ raise their own typed errors (BadRequestError, AuthenticationError, RateLimitErr
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from collections.abc import Sequence
 
-from ..errors import AirelayError, BudgetExceeded, InvalidInput
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..errors import AirelayError, BudgetExceeded, InvalidInput, MalformedRequest
 
 TYPES = {
     400: "invalid_request_error",
@@ -47,11 +51,21 @@ def error_body(error: AirelayError) -> dict:
     }
 
 
-def bad_body(exc: ValidationError) -> BadRequest:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """The /v1 app's answer when FastAPI cannot read a route's body into its model: OpenAI's 400."""
+    error = bad_body(exc.errors())
+    return JSONResponse(error_body(error), status_code=error.status)
+
+
+def bad_body(problems: Sequence[dict]) -> InvalidInput:
     """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value)."""
-    problems = exc.errors(include_input=False)
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return MalformedRequest("We could not parse the JSON body of your request.")
     problem = max(problems, key=lambda p: len(p.get("loc", ())))  # in a union, the member that got furthest
-    param = ".".join(str(p) for p in problem.get("loc", ()) if not is_union_tag(p))
+    where = problem.get("loc", ())[1:]  # after "body"
+    if not where:
+        return BadRequest("The request body must be a JSON object.")
+    param = ".".join(str(p) for p in where if not is_union_tag(p))
     if problem.get("type") == "extra_forbidden":
         return Unsupported(f"Unrecognized request argument supplied: {param}", param=param)
     if problem.get("type") == "missing":

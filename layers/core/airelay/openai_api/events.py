@@ -4,8 +4,9 @@ with response.completed (with usage), or `error` after a failure, which the SDKs
 
 from __future__ import annotations
 
-import json
 import uuid
+
+from pydantic_core import to_json
 
 from ..errors import AirelayError
 from ..providers.base import ToolCall
@@ -27,7 +28,7 @@ class ResponseEvents:
     def event(self, kind: str, **fields) -> bytes:
         self.sequence += 1
         data = {"type": kind, "sequence_number": self.sequence, **fields}
-        return b"event: %s\ndata: %s\n\n" % (kind.encode(), json.dumps(data, ensure_ascii=False).encode())
+        return b"event: %s\ndata: %s\n\n" % (kind.encode(), to_json(data))
 
     def start(self) -> bytes:
         return self.event("response.created", response=self.shell) + self.event(

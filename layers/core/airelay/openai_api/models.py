@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-
 from ..settings import get_settings
-from . import openapi
+from ..web import api_router
+from .openapi import ModelList, errors
 
-router = APIRouter()
+router = api_router()
 CREATED = 1_735_689_600  # OpenAI lists a creation time; airelay's models have none of their own (2025-01-01)
 
 
@@ -18,7 +16,7 @@ def model_ids() -> list[str]:
     return [*settings.chat_models, *(m for m in settings.embedding_models if m not in settings.chat_models)]
 
 
-@router.get("/v1/models", responses=openapi.responses(openapi.ModelList, 401))
-async def list_models() -> JSONResponse:
+@router.get("/v1/models", response_model=ModelList, responses=errors(401))
+async def list_models() -> dict:
     data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/", 1)[0]} for m in model_ids()]
-    return JSONResponse({"object": "list", "data": data})
+    return {"object": "list", "data": data}

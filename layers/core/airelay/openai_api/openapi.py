@@ -1,15 +1,17 @@
-"""What the /v1 routes declare in their OpenAPI document: the request bodies, OpenAI's answer shapes (loosely: the
-fields airelay always sends) and OpenAI's error body. Documentation only, checked by the fuzz test."""
+"""What the /v1 routes answer, as FastAPI's `response_model=` and `responses=`: OpenAI's answer shapes (the fields
+airelay always sends; more may come) and OpenAI's error body at each failing status."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 ERRORS = {
     400: "A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error).",
     401: "The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error).",
     404: "No such model for this caller (model_not_found) or route.",
-    413: "The body is too large.",
+    413: "The body is larger than MAX_BODY_BYTES (images sent as data URLs count towards it).",
     422: "The model provider refused the request as it is (e.g. the conversation is too long).",
     429: "Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; "
     "with Retry-After.",
@@ -17,13 +19,19 @@ ERRORS = {
     503: "The model provider is unavailable.",
     504: "The model provider did not answer in time.",
 }
+FAILURES = (400, 401, 404, 413, 422, 429, 502, 503, 504)
+SSE_EVENT = {  # one server-sent event as schemathesis and the SDKs read it: its name, and its data (JSON, or [DONE])
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["data"],
+}
 
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class ErrorDetail(BaseModel):
+class ErrorObject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str
     type: str
@@ -31,74 +39,80 @@ class ErrorDetail(BaseModel):
     code: str
 
 
-class ErrorBody(BaseModel):
+class ErrorResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    error: ErrorDetail
+    error: ErrorObject
+
+
+class CompletionUsage(Open):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Choice(Open):
+    index: int
+    message: dict
+    finish_reason: str
 
 
 class ChatCompletionAnswer(Open):
     id: str
-    object: str = Field(description="chat.completion")
+    object: Literal["chat.completion"]
     created: int
     model: str
-    choices: list[dict]
-    usage: dict
+    choices: list[Choice]
+    usage: CompletionUsage
+
+
+class ResponseUsage(Open):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
 
 
 class ResponseAnswer(Open):
     id: str
-    object: str = Field(description="response")
+    object: Literal["response"]
     status: str
     model: str
     output: list[dict]
-    usage: dict
+    usage: ResponseUsage
+
+
+class EmbeddingUsage(Open):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class Embedding(Open):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str
 
 
 class EmbeddingsAnswer(Open):
-    object: str = Field(description="list")
-    data: list[dict]
+    object: Literal["list"]
+    data: list[Embedding]
     model: str
-    usage: dict
+    usage: EmbeddingUsage
+
+
+class ModelCard(Open):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
 
 
 class ModelList(Open):
-    object: str = Field(description="list")
-    data: list[dict]
+    object: Literal["list"]
+    data: list[ModelCard]
 
 
-def body(model) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(model)}}}}
-
-
-def responses(answer, *statuses: int, stream: str | None = None) -> dict:
-    content = {"application/json": {"schema": inline_schema(answer)}}
+def errors(*statuses: int, stream: str | None = None) -> dict[int | str, dict]:
+    """`responses=` entries: OpenAI's error body at each status, and the event stream a 200 may be instead."""
+    declared: dict[int | str, dict] = {s: {"model": ErrorResponse, "description": ERRORS[s]} for s in statuses}
     if stream:
-        content["text/event-stream"] = {"schema": {"type": "object", "description": stream}}
-    declared: dict = {200: {"description": "OK", "content": content}}
-    for status in statuses:
-        declared[status] = {
-            "description": ERRORS[status],
-            "content": {"application/json": {"schema": inline_schema(ErrorBody)}},
-        }
+        declared[200] = {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": stream}}}}
     return declared
-
-
-FAILURES = (400, 401, 404, 413, 422, 429, 502, 503, 504)
-
-
-def inline_schema(annotation) -> dict:
-    """The JSON schema of a type with every $ref resolved in place (and no discriminator mapping, whose targets
-    would be gone): a schema given through `openapi_extra` cannot add the components its $refs would need."""
-    schema = TypeAdapter(annotation).json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items() if key != "discriminator"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)

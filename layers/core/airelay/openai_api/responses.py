@@ -6,31 +6,29 @@ from __future__ import annotations
 import time
 import uuid
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import Request
 
 from .. import relay
 from ..providers.base import ToolCall, Usage
 from ..providers.registry import chat_models
 from ..settings import get_settings
 from ..streaming import EventStreamResponse
-from ..web import caller_of
-from . import openapi
+from ..web import api_router, caller_of
 from .events import ResponseEvents
-from .request import read_body, resolve_model
+from .openapi import FAILURES, ResponseAnswer, errors
+from .request import resolve_model
 from .responses_request import ResponsesBody, responses_request
 from .structured import answer_check, capable_models
 
-router = APIRouter()
+router = api_router()
 
 
 @router.post(
     "/v1/responses",
-    openapi_extra=openapi.body(ResponsesBody),
-    responses=openapi.responses(openapi.ResponseAnswer, *openapi.FAILURES, stream="Responses API events"),
+    response_model=ResponseAnswer,
+    responses=errors(*FAILURES, stream="with `stream: true`: the Responses API's events"),
 )
-async def responses(request: Request):
-    body = await read_body(request, ResponsesBody)
+async def responses(body: ResponsesBody, request: Request):
     settings = get_settings()
     chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
@@ -42,9 +40,7 @@ async def responses(request: Request):
         stream = await relay.open_any_stream(models, chat, settings, caller)
         return EventStreamResponse(events(stream, shell, check))
     answer = await relay.complete_any(models, chat, settings, caller, check)
-    return JSONResponse(
-        finished(shell, answer.model_id, output_items(answer.text, answer.tool_calls), answer.reason, answer.usage)
-    )
+    return finished(shell, answer.model_id, output_items(answer.text, answer.tool_calls), answer.reason, answer.usage)
 
 
 def response_shell(body: ResponsesBody) -> dict:
@@ -122,13 +118,8 @@ async def events(stream: relay.ChatStream, shell: dict, check):
     encoder = ResponseEvents(shell, stream.model_id)
     step = relay.Step()
     yield encoder.start()
-    async for part in stream.parts(encoder, step):
+    async for part in stream.parts(encoder, step, check):
         yield part
-    if step.error is None and check is not None:
-        try:
-            check("".join(step.answer))
-        except relay.AirelayError as refused:
-            step.error = refused
     if step.error is not None:
         yield encoder.error(step.error)
         return

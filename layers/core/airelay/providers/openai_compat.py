@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -109,15 +108,19 @@ class OpenAICompatChatModel(ChatModel):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
-        opened = contextlib.AsyncExitStack()
-        try:  # the SDK's public way to read a response unparsed
-            create = self.client.chat.completions.with_streaming_response.create
-            response = await opened.enter_async_context(create(**body, timeout=self.stream_timeout))
+        try:  # as complete(): the SDK's request (retries, status errors) without its parameter transforms; unread
+            response = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=httpx2.Response,
+                stream=True,
+                options={"timeout": self.stream_timeout},
+            )
         except Exception as exc:
             raise provider_error(exc) from None
         state = StreamState(request.max_tokens)
         try:
-            async for data in response.iter_bytes():  # read to the end, so the connection goes back to the pool
+            async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
                 for event in state.feed(data):
                     yield event
                 if state.overrun:
@@ -126,7 +129,7 @@ class OpenAICompatChatModel(ChatModel):
             raise provider_error(exc) from None
         finally:
             with anyio.CancelScope(shield=True):
-                await opened.aclose()
+                await response.aclose()
         if state.reason is None:
             raise ProviderFailed("The model provider's stream ended before the answer was finished.")
         for event in state.close():
