@@ -1726,7 +1726,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,7 +1810,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1972,7 +1972,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2035,7 +2035,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2151,7 +2151,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2364,7 +2364,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2448,7 +2448,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
