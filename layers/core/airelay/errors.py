@@ -28,6 +28,11 @@ class AirelayError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
+def body_of(error: AirelayError) -> dict:
+    """The error's own body: each kind of error adds what it has to say (`AirelayError.body` would be the base's)."""
+    return error.body()
+
+
 class InvalidInput(AirelayError):
     status = 422
     code = "invalid_input"

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from starlette.middleware.cors import CORSMiddleware
 
-from .errors import AirelayError, PayloadTooLarge
+from .errors import AirelayError, PayloadTooLarge, body_of
 from .identity import Gate, request_id_of, who_from
 from .observability import bind_request
 from .settings import Settings, get_settings
@@ -41,7 +41,7 @@ class Middleware:
         self,
         app,
         settings: Settings | None = None,
-        error_body: Callable[[AirelayError], dict] = AirelayError.body,
+        error_body: Callable[[AirelayError], dict] = body_of,
         bearer_keys: bool = False,
     ) -> None:
         self.app = app

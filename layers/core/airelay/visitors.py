@@ -27,7 +27,8 @@ class BadVisitorToken(Unauthorized):
 
 @dataclass(frozen=True, slots=True)
 class VisitorLimits:
-    """Limits the app's backend gave this visitor; None leaves the configured default."""
+    """Limits the app's backend gave this visitor, applied where lower than the configured ones (limits.LimitBook);
+    None leaves the configured one."""
 
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None

@@ -18,7 +18,7 @@ from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
 from . import usage
-from .errors import AirelayError, MalformedRequest, NotFound
+from .errors import AirelayError, MalformedRequest, NotFound, body_of
 from .middleware import BodyLimit, CallerCheck, Cors, RequestContext
 from .observability import configure as configure_observability
 from .settings import Settings, get_settings
@@ -30,7 +30,7 @@ log = logging.getLogger("airelay")
 def create_app(
     *routers: APIRouter,
     settings: Settings | None = None,
-    error_body: Callable[[AirelayError], dict] = AirelayError.body,
+    error_body: Callable[[AirelayError], dict] = body_of,
     bearer_keys: bool = False,
 ) -> FastAPI:
     """The function's app with everything a request needs made now, at INIT: the settings checked, the meter and its
@@ -129,7 +129,7 @@ async def health() -> dict:
     return {"status": "ok"}
 
 
-def error_response(error: AirelayError, error_body: Callable[[AirelayError], dict] = AirelayError.body) -> JSONResponse:
+def error_response(error: AirelayError, error_body: Callable[[AirelayError], dict] = body_of) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=error.headers())
 
 

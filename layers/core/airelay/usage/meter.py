@@ -80,8 +80,8 @@ class Meter:
             return await anyio.to_thread.run_sync(method, *args)
         return method(*args)
 
-    def limit_for(self, identity: str) -> Decimal:
-        return self.limits.limits_for(identity).usd_per_day
+    def limit_for(self, identity: str, given=None) -> Decimal:
+        return self.limits.limits_for(identity, given).usd_per_day
 
     async def open(
         self,
