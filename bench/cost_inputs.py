@@ -160,14 +160,22 @@ def metered_call(settings, model_id: str, function: str, usage) -> LedgerCall:
 
 
 def functions() -> dict[str, dict]:
-    """Each function of template.yaml: its memory (Globals + its own MemorySize) and the Settings its environment
-    gives it (parameters at their defaults)."""
+    """Each function of template.yaml: its memory (Globals + its own MemorySize), the Settings its environment gives
+    it (parameters at their defaults), and whether it prints the AI calls' EMF metrics (Powertools, unless
+    POWERTOOLS_METRICS_DISABLED is true)."""
     from airelay.settings import Settings
 
     return {
-        spec["name"]: {"memory_mb": int(spec["memory_mb"]), "settings": Settings.from_env(spec["env"])}
+        spec["name"]: {
+            "memory_mb": int(spec["memory_mb"]),
+            "settings": Settings.from_env(spec["env"]),
+            "metrics": str(spec["env"].get("POWERTOOLS_METRICS_DISABLED", "")).lower() not in TRUTHY,
+        }
         for spec in function_specs()
     }
+
+
+TRUTHY = ("1", "true", "yes", "on", "y", "t")  # Powertools' strtobool
 
 
 def platform_log_bytes(memory_mb: int, billed_ms: float) -> int:

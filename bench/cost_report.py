@@ -94,7 +94,7 @@ def profiles(functions: dict, prices: dict[str, Price], durations: dict, args) -
             tokens[model_id] = used
         billed = compute * scale + wait
         log_bytes = cost_inputs.platform_log_bytes(memory, billed) + access_bytes
-        log_bytes += sum(c.emf_bytes for c in calls) if settings.metrics else 0
+        log_bytes += sum(c.emf_bytes for c in calls) if functions[function]["metrics"] else 0
         first = (durations.get(f"first_extra:{function}") or durations["first_extra"]).ms
         restore = (durations.get(f"restore:{function}") or durations["restore"]).ms
         built[capability] = CallProfile(

@@ -27,8 +27,10 @@ from pathlib import Path
 
 from tests.support import state
 
+from . import report
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = report.RESULTS
 MODEL = "local/use-multilingual"
 DIMENSION = 512
 ACCURACY_TARGET = 0.90

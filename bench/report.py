@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# BENCH_RESULTS_DIR: somewhere else (tests run sections there, without the results of earlier runs)
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
 REFERENCES = {
     "litellm_published": "LiteLLM proxy: 12 / 29 / 43 ms added at p50 / p95 / p99 at 1k RPS on 2 instances of 4 CPUs",

@@ -11,7 +11,8 @@ SECRET = os.environ["VISITOR_TOKEN_SECRET"]  # at least 32 bytes: openssl rand -
 
 def visitor_token(visitor_id: str, ttl_s: int = 900, limits: dict | None = None) -> str:
     """visitor_id: 1-64 letters, digits, '.', '_' or '-' (e.g. your session id); limits: any of
-    requests_per_minute, tokens_per_minute, usd_per_day for this visitor (else airelay's defaults)."""
+    requests_per_minute, tokens_per_minute, usd_per_day for this visitor, lower than airelay's configured ones (a
+    higher one is ignored: a token can narrow a visitor's limits, never widen them)."""
     now = int(time.time())
     claims = {"sub": visitor_id, "aud": "airelay", "iat": now, "exp": now + ttl_s}
     if limits:

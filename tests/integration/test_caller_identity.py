@@ -63,11 +63,12 @@ def chat(api, headers=None):
 
 @pytest.fixture
 def chat_app(monkeypatch, tmp_path):
-    """The chat function's ASGI app under real uvicorn on its own, as run.sh starts it: `behind_adapter` sets the
-    environment the Web Adapter's template gives it (the adapter itself cannot run here)."""
+    """A Web Adapter function's ASGI app (the chat function's unless named) under real uvicorn on its own, as run.sh
+    starts it: `behind_adapter` sets the environment the Web Adapter's template gives it (the adapter itself cannot
+    run here)."""
     running = []
 
-    def start(behind_adapter: bool, **environment) -> str:
+    def start(behind_adapter: bool, function: str = "ChatFunction", **environment) -> str:
         for name in ("API_KEYS", "JWT_ISSUER", "AWS_LAMBDA_EXEC_WRAPPER"):
             monkeypatch.delenv(name, raising=False)
         if behind_adapter:
@@ -78,7 +79,7 @@ def chat_app(monkeypatch, tmp_path):
         get_settings.cache_clear()
         state.forget_chat_models()
         forget_meter()
-        server = ServerThread(load_module(find_function("ChatFunction")).app).__enter__()
+        server = ServerThread(load_module(find_function(function)).app).__enter__()
         running.append(server)
         return server.url
 

@@ -124,9 +124,13 @@ def test_reserve_exactly_up_to_the_limit_is_allowed(ledger):
 
 def test_on_a_fresh_day_exactly_the_limit_is_allowed_and_a_nano_dollar_more_is_not(ledger):
     with pytest.raises(OverLimit):
-        ledger.reserve(DAY, holds(total="1", mine="1"), D("1.000000001"))
-    ledger.reserve("2026-11-27", holds(total="1", mine="1"), D("1"))
-    assert ledger.day_totals("2026-11-27")[TOTAL].committed == D("1")
+        ledger.reserve(call_id(), holds(total="1", mine="1", amount="1.000000001"))
+    assert ledger.day_totals(DAY).get(TOTAL) is None or ledger.day_totals(DAY)[TOTAL].committed == 0
+    ledger.reserve(call_id(), holds(total="1", mine="1", amount="1"))
+    assert ledger.day_totals(DAY)[TOTAL].committed == D("1")
+    with pytest.raises(OverLimit) as refused:
+        ledger.reserve(call_id(), holds(total="1", mine="2", amount="0.000000001"))
+    assert refused.value.hold.name == "global" and refused.value.committed == D("1")
 
 
 def test_a_single_request_larger_than_the_limit_is_refused(ledger):
@@ -317,3 +321,9 @@ def test_refusals_are_counted_per_identity_and_apart_from_calls(ledger):
     assert (totals[identity_key("ip:1.2.3.4")].calls, totals[identity_key("ip:1.2.3.4")].refused) == (1, 2)
     assert (totals[identity_key("visitor:v@k")].calls, totals[identity_key("visitor:v@k")].refused) == (0, 1)
     assert totals[identity_key("visitor:v@k")].spent == 0
+
+
+def test_limits_far_beyond_any_count_hold_and_never_refuse(ledger):
+    # a per-minute limit of 10^12 tokens (a benchmark's "never binds") is 10^21 nano units, past SQLite's INTEGER
+    ledger.reserve(call_id(), rate_holds(requests=str(10**9), tokens=str(10**12), worst="1060"))
+    assert ledger.committed(MINUTE, tokens_key("ip:1.2.3.4")) == D(1060)

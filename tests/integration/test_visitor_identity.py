@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import boto3
 import httpx
@@ -198,19 +199,39 @@ def teardown_module():
     get_settings.cache_clear()
 
 
-def test_a_tokens_own_limits_replace_the_configured_ones_for_that_visitor(local_api, upstream, tmp_path):
-    # GIVEN visitors limited to 5 requests a minute, and a token that allows its visitor only 2
-    api = local_api(**environment(upstream, VISITOR_REQUESTS_PER_MINUTE="5"))
-    for attempt in range(3):  # again if a minute boundary fell between the calls (the limits are per minute)
+def test_a_tokens_own_limits_apply_where_lower_and_never_lift_the_configured_ones(local_api, upstream, tmp_path):
+    # GIVEN visitors limited to 3 requests a minute; one token allows its visitor only 2, another asks for 50
+    api = local_api(**environment(upstream, VISITOR_REQUESTS_PER_MINUTE="3"))
+
+    def attempt(n):
+        tight = good(f"tight-{n}", limits=VisitorLimits(requests_per_minute=2))
+        loose = good(f"loose-{n}", limits=VisitorLimits(requests_per_minute=50))
+        # WHEN each of them sends 4 calls
+        return [chat(api, token=tight) for _ in range(4)], [chat(api, token=loose).status_code for _ in range(4)]
+
+    for n in range(3):  # again if a minute boundary fell between the calls (the limits are per minute)
         minute = datetime.now(UTC).strftime("%H:%M")
-        tight = good(f"tight-{attempt}", limits=VisitorLimits(requests_per_minute=2))
-        # WHEN that visitor and another each send 3 calls
-        tight_answers = [chat(api, token=tight) for _ in range(3)]
-        other_answers = [chat(api, token=good(f"other-{attempt}")).status_code for _ in range(3)]
+        tight_answers, loose_answers = attempt(n)
         if datetime.now(UTC).strftime("%H:%M") == minute:
             break
-    # THEN the limited visitor's third is refused by its own limit, the other visitor's calls all answered
-    assert [r.status_code for r in tight_answers] == [200, 200, 429] and other_answers == [200, 200, 200]
+    # THEN the tight visitor is refused after its own 2, the one that asked for more after the configured 3
+    assert [r.status_code for r in tight_answers] == [200, 200, 429, 429] and loose_answers == [200, 200, 200, 429]
     refused = tight_answers[2].json()["error"]
     assert (refused["rate"], refused["limit"]) == ("requests_per_minute", 2)
-    assert todays_identities(tmp_path).count(f"visitor:tight-{attempt}@web") == 2
+    assert todays_identities(tmp_path).count(f"visitor:tight-{n}@web") == 2
+
+
+def test_a_tokens_own_budget_is_the_one_its_visitor_sees_and_is_held_to(local_api, upstream, tmp_path):
+    # GIVEN visitors with $1 a day, and a token allowing its visitor $0.00001 (less than one answer's worst case)
+    api = local_api(**environment(upstream))
+    token = good("frugal", limits=VisitorLimits(usd_per_day=Decimal("0.00001")))
+    # WHEN that visitor reads its usage, then chats; and another visitor chats
+    budget = own_usage(api, token=token).json()["budget"]["caller"]
+    refused = chat(api, token=token)
+    other = chat(api, token=good("other"))
+    # THEN its page shows its own budget, its call is refused by it before the model, the other visitor is answered
+    assert (budget["identity"], budget["limit_usd"]) == ("visitor:frugal@web", 0.00001)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert (refused.json()["error"]["budget"], refused.json()["error"]["limit"]) == ("caller", 0.00001)
+    assert other.status_code == 200 and len(upstream.requests) == 1
+    assert todays_identities(tmp_path) == ["visitor:other@web"]

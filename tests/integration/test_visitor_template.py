@@ -5,7 +5,7 @@ import pytest
 
 from .test_template import evaluate_rule, raw, translated  # noqa: F401 - the module's template fixtures
 
-SERVING = ("ChatFunction", "SentimentFunction", "ClassifyFunction", "FaqFunction", "UsageFunction")
+SERVING = ("ChatFunction", "SentimentFunction", "ClassifyFunction", "FaqFunction", "UsageFunction", "OpenAIFunction")
 READ_SECRET = {"Fn::If": ["VisitorTokensOn", {"Ref": "VisitorTokenSecretReadPolicy"}, {"Ref": "AWS::NoValue"}]}
 
 

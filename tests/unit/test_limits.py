@@ -47,12 +47,33 @@ def test_limits_set_to_zero_and_calls_without_tokens_hold_no_minute_counter():
     assert [h.name for h in holds] == ["global", "caller"]
 
 
-def test_a_visitor_tokens_own_limits_replace_the_configured_ones_where_given():
+def test_a_visitor_tokens_own_limits_apply_where_lower_never_higher():
     from airelay.visitors import VisitorLimits
 
     book = LimitBook(
         Settings(visitor_daily_budget_usd=Decimal("0.1"), visitor_requests_per_minute=20, visitor_tokens_per_minute=900)
     )
-    given = VisitorLimits(requests_per_minute=2, usd_per_day=Decimal("0.02"))
-    assert book.limits_for("visitor:v@web", given) == Limits(Decimal("0.02"), 2, 900)
+    lower = VisitorLimits(requests_per_minute=2, usd_per_day=Decimal("0.02"))
+    assert book.limits_for("visitor:v@web", lower) == Limits(Decimal("0.02"), 2, 900)
+    higher = VisitorLimits(requests_per_minute=50, tokens_per_minute=5000, usd_per_day=Decimal(3))
+    assert book.limits_for("visitor:v@web", higher) == Limits(Decimal("0.1"), 20, 900)
+    assert book.limits_for("visitor:v@web", VisitorLimits(usd_per_day=Decimal(0))).usd_per_day == 0
     assert book.limits_for("visitor:v@web") == Limits(Decimal("0.1"), 20, 900)
+
+
+def test_a_token_limits_a_visitor_per_minute_where_nothing_is_configured():
+    from airelay.visitors import VisitorLimits
+
+    book = LimitBook(Settings())  # no per-minute limits configured (0)
+    given = VisitorLimits(requests_per_minute=3, tokens_per_minute=400)
+    assert book.limits_for("visitor:v@web", given) == Limits(Decimal(1), 3, 400)
+    holds = book.holds("visitor:v@web", NOW, Decimal(0), 100, given)
+    assert [(h.name, h.limit) for h in holds][2:] == [("requests_per_minute", 3), ("tokens_per_minute", 400)]
+
+
+def test_a_token_cannot_lift_an_operators_budget_for_one_identity_either():
+    from airelay.visitors import VisitorLimits
+
+    book = LimitBook(Settings(identity_budgets="visitor:vip@web=5"))
+    assert book.limits_for("visitor:vip@web", VisitorLimits(usd_per_day=Decimal(9))).usd_per_day == 5
+    assert book.limits_for("visitor:vip@web", VisitorLimits(usd_per_day=Decimal(2))).usd_per_day == 2

@@ -4,6 +4,7 @@ ledger that cannot be reached refuses the call rather than letting it run unmete
 
 import asyncio
 import sqlite3
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -108,3 +109,70 @@ def test_a_ledger_that_fails_refuses_the_call_with_a_503(tmp_path):
     meter.ledger = FailingLedger(tmp_path / "failing.sqlite3")
     with pytest.raises(ProviderUnavailable):
         open_call(meter)
+
+
+class CountingLedger(SqliteLedger):
+    """The real SQLite ledger, counting the reservations it is asked for."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reserves = 0
+
+    def reserve(self, call_id, holds) -> None:
+        self.reserves += 1
+        super().reserve(call_id, holds)
+
+
+def at(moment: datetime):
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return moment
+
+    return Clock
+
+
+def test_a_caller_refused_by_its_requests_per_minute_is_refused_again_without_a_reservation(tmp_path, monkeypatch):
+    from airelay.errors import RateLimitExceeded
+
+    meter_module = sys.modules[Meter.__module__]
+
+    # GIVEN visitors limited to 2 requests a minute, on a ledger that counts its reservations
+    ledger = CountingLedger(tmp_path / "usage.sqlite3")
+    meter = Meter(ledger, load_prices(), Settings(visitor_requests_per_minute=2))
+    monkeypatch.setattr(meter_module, "datetime", at(datetime(2026, 12, 4, 10, 5, 1, tzinfo=UTC)))
+    # WHEN one visitor calls 6 times in a minute, and another visitor once
+    outcomes = []
+    for _ in range(6):
+        try:
+            outcomes.append(open_call(meter, identity="visitor:abuser@web").call_id and "admitted")
+        except RateLimitExceeded as refused:
+            outcomes.append((refused.rate, refused.limit, refused.used, refused.retry_after))
+    other = open_call(meter, identity="visitor:other@web")
+    # THEN its 3rd to 6th calls are refused alike, but only the 3rd asked the ledger; every refusal is counted
+    assert outcomes == ["admitted"] * 2 + [("requests_per_minute", 2, 2, 59)] * 4
+    assert ledger.reserves == 3 + 1 and other.call_id
+    assert ledger.day_totals("2026-12-04")[identity_key("visitor:abuser@web")].refused == 4
+    # AND in the next minute it is admitted again, through the ledger
+    monkeypatch.setattr(meter_module, "datetime", at(datetime(2026, 12, 4, 10, 6, 0, tzinfo=UTC)))
+    assert open_call(meter, identity="visitor:abuser@web").call_id and ledger.reserves == 5
+
+
+def test_a_token_with_another_limit_is_not_refused_by_the_remembered_one(tmp_path, monkeypatch):
+    from airelay.errors import RateLimitExceeded
+
+    meter_module = sys.modules[Meter.__module__]
+    from airelay.visitors import VisitorLimits
+
+    meter = Meter(SqliteLedger(tmp_path / "usage.sqlite3"), load_prices(), Settings(visitor_requests_per_minute=3))
+    monkeypatch.setattr(meter_module, "datetime", at(datetime(2026, 12, 4, 10, 5, 1, tzinfo=UTC)))
+
+    def call(limits=None):
+        return asyncio.run(
+            meter.open(request_id="r", identity="visitor:v@web", function="chat", model_id=PAID, limits=limits)
+        )
+
+    call(VisitorLimits(requests_per_minute=1))
+    with pytest.raises(RateLimitExceeded):
+        call(VisitorLimits(requests_per_minute=1))
+    assert call().call_id  # the configured 3 a minute: the ledger says there is room for a second

@@ -114,3 +114,26 @@ def test_a_visitor_without_a_token_is_its_address_with_ipv6_grouped_by_64(addres
 def test_every_address_in_one_ipv6_64_is_one_visitor_and_the_next_64_another():
     assert address_group("2001:db8:0:7::1") == address_group("2001:db8:0:7:ffff:ffff:ffff:ffff")
     assert address_group("2001:db8:0:7::1") != address_group("2001:db8:0:8::1")
+
+
+def test_a_good_token_is_checked_once_and_remembered_only_until_it_expires(monkeypatch):
+    import airelay.visitors as visitors
+
+    tokens = VisitorTokens(SECRET, "airelay", max_ttl_s=3600)
+    decoded = []
+    decode = visitors.jwt.decode
+    monkeypatch.setattr(visitors.jwt, "decode", lambda *a, **k: decoded.append(1) or decode(*a, **k))
+    token = mint(SECRET, "v-1", "airelay", ttl_s=120)
+    # WHEN the same token comes three times, and a forged one after it
+    assert [tokens.visitor(token).id for _ in range(3)] == ["v-1"] * 3
+    forged = mint("another-secret-" + "y" * 49, "v-1", "airelay", ttl_s=120)
+    with pytest.raises(BadVisitorToken):
+        tokens.visitor(forged)
+    # THEN the good one was checked once, the forged one checked and refused
+    assert len(decoded) == 2
+    # AND once it has expired (past the leeway) it is not remembered: it is checked again (and PyJWT refuses an
+    # expired token, see test_a_bad_token_is_refused_with_a_401)
+    later = time.time() + 120 + visitors.LEEWAY_S + 1
+    monkeypatch.setattr(visitors.time, "time", lambda: later)
+    tokens.visitor(token)
+    assert len(decoded) == 3

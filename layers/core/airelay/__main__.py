@@ -83,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("visitor-token", help="a visitor token, as the app's backend mints them")
     token.add_argument("--visitor", required=True, help="the visitor's id: 1-64 letters, digits, '.', '_' or '-'")
     token.add_argument("--ttl", type=int, default=900, help="seconds the token is valid (default 900)")
-    token.add_argument("--rpm", type=int, help="this visitor's requests per minute")
-    token.add_argument("--tpm", type=int, help="this visitor's tokens per minute")
-    token.add_argument("--usd-per-day", type=Decimal, help="this visitor's spend per UTC day, USD")
+    token.add_argument("--rpm", type=int, help="this visitor's requests per minute (if lower than the configured)")
+    token.add_argument("--tpm", type=int, help="this visitor's tokens per minute (if lower than the configured)")
+    token.add_argument(
+        "--usd-per-day", type=Decimal, help="this visitor's spend per UTC day, USD (if lower than the configured)"
+    )
     args = parser.parse_args(argv)
     return visitor_token_command(args) if args.command == "visitor-token" else usage_command(args)
 

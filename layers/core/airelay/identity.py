@@ -90,6 +90,7 @@ class Gate:
         self.visitor_secret_param = settings.visitor_token_secret_param
         self.visitor_audience = settings.visitor_token_audience
         self.visitor_max_ttl_s = settings.visitor_token_max_ttl_s
+        self.visitor_tokens: VisitorTokens | None = None
 
     def request_context(self, scope: dict) -> dict:
         """API Gateway's requestContext: from the Mangum event, or from the x-amzn-request-context header the Web
@@ -141,7 +142,10 @@ class Gate:
             secret = await anyio.to_thread.run_sync(self.read_secret)
         if not secret:
             raise BadVisitorToken("Visitor tokens are not accepted here.")
-        return VisitorTokens(secret, self.visitor_audience, self.visitor_max_ttl_s).visitor(token)
+        tokens = self.visitor_tokens
+        if tokens is None or tokens.secret != secret:  # the first, or the SSM parameter changed
+            tokens = self.visitor_tokens = VisitorTokens(secret, self.visitor_audience, self.visitor_max_ttl_s)
+        return tokens.visitor(token)
 
     def read_secret(self) -> str:
         try:

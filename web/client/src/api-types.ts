@@ -2013,7 +2013,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2049,7 +2049,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2118,7 +2118,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2154,7 +2154,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2210,7 +2210,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2256,7 +2256,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2292,7 +2292,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..errors import AirelayError, BudgetExceeded, InvalidInput, MalformedRequest
+from ..errors import AirelayError, BudgetExceeded, InvalidInput, MalformedRequest, RateLimitExceeded
 
 TYPES = {
     400: "invalid_request_error",
@@ -41,9 +41,13 @@ class Unsupported(BadRequest):
 
 def error_body(error: AirelayError) -> dict:
     kind = "insufficient_quota" if isinstance(error, BudgetExceeded) else TYPES.get(error.status, "api_error")
+    message = error.message
+    if isinstance(error, RateLimitExceeded):  # as OpenAI names its own: type "requests" or "tokens", with the figures
+        kind = "requests" if error.rate == "requests_per_minute" else "tokens"
+        message = f"{message} (limit {int(error.limit)}, used {int(error.used)}; try again in {error.retry_after} s)"
     return {
         "error": {
-            "message": error.message,
+            "message": message,
             "type": kind,
             "param": getattr(error, "param", None),
             "code": error.code,

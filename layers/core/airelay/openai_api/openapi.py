@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict
 
 ERRORS = {
     400: "A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error).",
-    401: "The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error).",
+    401: "The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid "
+    "(authentication_error).",
     404: "No such model for this caller (model_not_found) or route.",
     413: "The body is larger than MAX_BODY_BYTES (images sent as data URLs count towards it).",
     422: "The model provider refused the request as it is (e.g. the conversation is too long).",
-    429: "Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; "
-    "with Retry-After.",
+    429: "Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per "
+    "minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After.",
     502: "The model provider failed, or its answer broke the requested response_format.",
     503: "The model provider is unavailable.",
     504: "The model provider did not answer in time.",

@@ -58,5 +58,6 @@ async def usage_report(query: Annotated[UsageQuery, Query()], request: Request) 
         raise InvalidInput(f"the range may cover at most {MAX_DAYS} days")
     meter = await usage.meter()
     who, everyone = identity_of(request.scope), is_operator(request)
-    report = await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone)
-    return report
+    visitor = request.state.who.visitor
+    limits = visitor and visitor.limits
+    return await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone, limits)

@@ -33,9 +33,21 @@ def parse_identity_budgets(text: str) -> dict[str, Decimal]:
     return limits
 
 
-def zip_limits(limits: Limits, given) -> list[tuple]:
-    names = ("usd_per_day", "requests_per_minute", "tokens_per_minute")
-    return [(getattr(limits, name), getattr(given, name)) for name in names]
+def lower(per_minute: int, given: int | None) -> int:
+    if given is None:
+        return per_minute
+    return min(per_minute, given) if per_minute else given  # 0 configured: not limited, so any given one is lower
+
+
+def tighter(limits: Limits, given) -> Limits:
+    """A visitor token's limits (visitors.VisitorLimits, any of them None) where they are lower than `limits`: the
+    app's backend can narrow what a visitor may do, never widen it."""
+    usd = limits.usd_per_day if given.usd_per_day is None else min(limits.usd_per_day, given.usd_per_day)
+    return Limits(
+        usd,
+        lower(limits.requests_per_minute, given.requests_per_minute),
+        lower(limits.tokens_per_minute, given.tokens_per_minute),
+    )
 
 
 class LimitBook:
@@ -53,14 +65,12 @@ class LimitBook:
         self.budgets = parse_identity_budgets(settings.identity_budgets)
 
     def limits_for(self, identity: str, given=None) -> Limits:
-        """The identity's limits; `given` (a visitor token's, any of them None) replaces the configured ones."""
+        """The identity's limits; those `given` by its visitor token apply where lower (tighter)."""
         kind = identity.partition(":")[0]
         limits = self.visitor if kind in self.visitor_kinds else self.caller
         if identity in self.budgets:
             limits = Limits(self.budgets[identity], limits.requests_per_minute, limits.tokens_per_minute)
-        if given is not None:
-            limits = Limits(*(mine if theirs is None else theirs for mine, theirs in zip_limits(limits, given)))
-        return limits
+        return limits if given is None else tighter(limits, given)
 
     def holds(self, identity: str, now: datetime, usd: Decimal, tokens: int, given=None) -> list[Hold]:
         """What a call of at most `usd` and `tokens` holds: the day's budgets always (a free call holds 0, so that

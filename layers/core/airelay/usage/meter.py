@@ -66,6 +66,35 @@ def refusal(over: OverLimit, now: datetime) -> AirelayError:
     )
 
 
+class FullMinutes:
+    """The requests-per-minute counters found full this minute, in this process: a caller refused by one is refused
+    again without a reservation until the minute ends (only the refusal is counted), so that a flood of refused calls
+    costs one ledger write each. A full counter stays full: requests are never given back within their minute (only
+    a reservation that failed half-way is taken back, and then this errs on the side of refusing)."""
+
+    MAX_COUNTERS = 10_000  # callers remembered per minute; beyond them, refusals go to the ledger as before
+
+    def __init__(self) -> None:
+        self.minute = ""
+        self.counters: dict[tuple[str, Decimal], Decimal] = {}
+
+    def check(self, holds: list[Hold]) -> None:
+        for hold in holds:
+            if hold.name == REQUESTS_PER_MINUTE and hold.period == self.minute:
+                used = self.counters.get((hold.key, hold.limit))
+                if used is not None:
+                    raise OverLimit(hold, used)
+
+    def note(self, over: OverLimit) -> None:
+        hold = over.hold
+        if hold.name != REQUESTS_PER_MINUTE:
+            return
+        if hold.period != self.minute:
+            self.minute, self.counters = hold.period, {}
+        if len(self.counters) < self.MAX_COUNTERS:
+            self.counters[(hold.key, hold.limit)] = over.committed
+
+
 class Meter:
     def __init__(self, ledger: UsageLedger, prices: PriceBook, settings: Settings) -> None:
         self.ledger = ledger
@@ -74,14 +103,15 @@ class Meter:
         self.daily_limit = settings.daily_budget_usd
         self.krw_rate = settings.usd_krw_rate
         self.metrics_namespace = settings.metrics_namespace
+        self.full = FullMinutes()
 
     async def run(self, method, *args):
         if self.ledger.remote:
             return await anyio.to_thread.run_sync(method, *args)
         return method(*args)
 
-    def limit_for(self, identity: str) -> Decimal:
-        return self.limits.limits_for(identity).usd_per_day
+    def limit_for(self, identity: str, given=None) -> Decimal:
+        return self.limits.limits_for(identity, given).usd_per_day
 
     async def open(
         self,
@@ -102,8 +132,10 @@ class Meter:
         call_id = uuid.uuid4().hex
         holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
+            self.full.check(holds)
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
+            self.full.note(over)
             await self.count_refusal(now.date().isoformat(), identity)
             raise refusal(over, now) from None
         except Exception:

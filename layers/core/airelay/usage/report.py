@@ -38,11 +38,17 @@ def line(meter: Meter, key: str, totals: Totals) -> dict:
 
 
 def build_report(
-    meter: Meter, start: date, end: date, by: str, identity: str | None = None, everyone: bool = False
+    meter: Meter,
+    start: date,
+    end: date,
+    by: str,
+    identity: str | None = None,
+    everyone: bool = False,
+    limits=None,
 ) -> dict:
     """The caller's own usage; with `everyone` (an operator), or with no `identity` (the ledger's owner at the
-    console, `python -m airelay usage`), every caller's and the global budget. Blocking (reads the ledger): run it in
-    a worker thread from async code."""
+    console, `python -m airelay usage`), every caller's and the global budget. `limits`: the caller's visitor token's
+    own. Blocking (reads the ledger): run it in a worker thread from async code."""
     everyone = everyone or identity is None
     lines = every_callers_lines if everyone else callers_own_lines
     grouped: dict[str, Totals] = {}
@@ -62,7 +68,7 @@ def build_report(
         "scope": "all" if everyone else "caller",
         "rows": rows,
         "total": line(meter, "total", overall),
-        "budget": budget_today(meter, identity, everyone),
+        "budget": budget_today(meter, identity, everyone, limits),
         "prices": meter.prices.source,
     }
     if everyone:
@@ -109,11 +115,12 @@ def callers_own_lines(counters: dict[str, Totals], by: str, day: str, identity: 
                     yield model, counters[caller_model_key(identity, model)]
 
 
-def budget_today(meter: Meter, identity: str | None, everyone: bool) -> dict:
+def budget_today(meter: Meter, identity: str | None, everyone: bool, limits=None) -> dict:
     """Today's budget: the global one for an operator, else the caller's own; and the caller's own beside it."""
     now = datetime.now(UTC)
     counters = meter.ledger.day_totals(now.date().isoformat())
-    own = identity and remaining(meter.limit_for(identity), counters.get(identity_key(identity), Totals()).committed)
+    used = counters.get(identity_key(identity), Totals()).committed if identity else Decimal(0)
+    own = identity and remaining(meter.limit_for(identity, limits), used)
     shown = remaining(meter.daily_limit, counters.get(TOTAL, Totals()).committed) if everyone else own
     budget = {"day": now.date().isoformat(), **shown, "resets_in_s": seconds_until_reset(now)}
     if identity:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, identity_key, settle_keys, settled_amount
 
 NANO = Decimal(1_000_000_000)
+LARGEST = 2**63 - 1  # SQLite's largest INTEGER: a limit above it is as good as none
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -47,6 +48,11 @@ ON CONFLICT (day, key) DO UPDATE SET
     cached_tokens = cached_tokens + excluded.cached_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
 """
 
+HOLD = """
+INSERT INTO counters (day, key, committed) VALUES (?, ?, ?)
+ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed
+"""
+HOLD_WITHIN = HOLD + "WHERE committed + excluded.committed <= ?"  # no row changed: over the limit
 
 COUNT_REFUSAL = """
 INSERT INTO counters (day, key, refused) VALUES (?, ?, 1) ON CONFLICT (day, key) DO UPDATE SET refused = refused + 1
@@ -112,16 +118,17 @@ class SqliteLedger(UsageLedger):
         with self._transaction() as db:
             if db.execute(SEEN, (call_id, call_id)).fetchone():
                 return  # reserved (or settled) already
-            for hold in holds:
-                committed = self._committed(hold.period, hold.key)
-                if hold.limit is not None and committed + to_nano(hold.amount) > to_nano(hold.limit):
-                    raise OverLimit(hold, from_nano(committed))
-            for hold in holds:
-                db.execute(
-                    "INSERT INTO counters (day, key, committed) VALUES (?, ?, ?) "
-                    "ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed",
-                    (hold.period, hold.key, to_nano(hold.amount)),
-                )
+            for hold in holds:  # each is checked and added in one statement; a refusal rolls all of them back
+                amount = to_nano(hold.amount)
+                if hold.limit is None:
+                    db.execute(HOLD, (hold.period, hold.key, amount))
+                elif (
+                    amount > to_nano(hold.limit)
+                    or not db.execute(
+                        HOLD_WITHIN, (hold.period, hold.key, amount, min(to_nano(hold.limit), LARGEST))
+                    ).rowcount
+                ):
+                    raise OverLimit(hold, from_nano(self._committed(hold.period, hold.key)))
             db.execute("INSERT INTO holds VALUES (?, ?)", (call_id, int(time.time())))
 
     def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
@@ -139,6 +146,8 @@ class SqliteLedger(UsageLedger):
                 db.execute(ADD_TO_COUNTER, (row.day, key, *stats, row.completion_tokens))
             for hold in held.values():
                 change = to_nano(settled_amount(hold, row) - hold.amount)
+                if not change:  # a request counts as held
+                    continue
                 db.execute(
                     "UPDATE counters SET committed = committed + ? WHERE day = ? AND key = ?",
                     (change, hold.period, hold.key),
