@@ -124,9 +124,9 @@ def test_reserve_exactly_up_to_the_limit_is_allowed(ledger):
 
 def test_on_a_fresh_day_exactly_the_limit_is_allowed_and_a_nano_dollar_more_is_not(ledger):
     with pytest.raises(OverLimit):
-        ledger.reserve(DAY, holds(total="1", mine="1"), D("1.000000001"))
-    ledger.reserve("2026-11-27", holds(total="1", mine="1"), D("1"))
-    assert ledger.day_totals("2026-11-27")[TOTAL].committed == D("1")
+        ledger.reserve(call_id(), holds(total="1", mine="1", amount="1.000000001"))
+    ledger.reserve(call_id(), holds(total="1", mine="1", amount="1"))
+    assert ledger.day_totals(DAY)[TOTAL].committed == D("1")
 
 
 def test_a_single_request_larger_than_the_limit_is_refused(ledger):
