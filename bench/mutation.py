@@ -73,7 +73,7 @@ TARGETS = (
     ),
     Target(
         "web",
-        ("web.py", "middleware.py", "identity.py"),
+        ("middleware.py", "identity.py", "web.py"),
         ("tests/unit/test_app_front.py", "tests/unit/test_web.py", "tests/functional/test_bad_json.py"),
     ),
     Target(
