@@ -74,7 +74,13 @@ TARGETS = (
     Target(
         "web",
         ("middleware.py", "identity.py", "web.py"),
-        ("tests/unit/test_app_front.py", "tests/unit/test_web.py", "tests/functional/test_bad_json.py"),
+        (
+            "tests/unit/test_app_front.py",
+            "tests/unit/test_web.py",
+            "tests/functional/test_bad_json.py",
+            "tests/integration/test_sign_in.py",
+        ),
+        deselect="sees_only_their_own_usage or served_and_metered",  # as for auth
     ),
     Target(
         "auth",
