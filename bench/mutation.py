@@ -60,9 +60,10 @@ TARGETS = (
     ),
     Target(
         "budgets",
-        ("usage/meter.py", "usage/pricing.py", "usage/__init__.py"),
+        ("usage/meter.py", "usage/limits.py", "usage/pricing.py", "usage/__init__.py"),
         (
             "tests/unit/test_meter.py",
+            "tests/unit/test_limits.py",
             "tests/unit/test_metered.py",
             "tests/unit/test_pricing.py",
             "tests/integration/test_budget_promises.py",
@@ -72,8 +73,14 @@ TARGETS = (
     ),
     Target(
         "web",
-        ("web.py", "identity.py"),
-        ("tests/unit/test_app_front.py", "tests/unit/test_web.py", "tests/functional/test_bad_json.py"),
+        ("middleware.py", "identity.py", "web.py"),
+        (
+            "tests/unit/test_app_front.py",
+            "tests/unit/test_web.py",
+            "tests/functional/test_bad_json.py",
+            "tests/integration/test_sign_in.py",
+        ),
+        deselect="sees_only_their_own_usage or served_and_metered",  # as for auth
     ),
     Target(
         "auth",

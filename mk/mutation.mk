@@ -3,7 +3,7 @@
 #   make mutation   mutants of the usage ledger and budgets, the auth and CORS middleware, the image fetcher and the
 #                   FAQ bot (bench/mutation.py), each run against its target's fast tests; survivors with their
 #                   verdicts in bench/results/mutation.md (docs/mutation.md). Fails while a survivor has no verdict.
-#                   MUTATION_ONLY="ledger web" runs some targets. 551 mutants; about 90 minutes on the shared, loaded 2-core
+#                   MUTATION_ONLY="ledger web" runs some targets. 623 mutants; about 2 hours on the shared, loaded 2-core
 #                   machine (docs/mutation.md).
 
 .PHONY: mutation

@@ -8,6 +8,7 @@ budget admits is known in advance: floor(limit / worst case), every one of them 
 
 import asyncio
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -48,17 +49,23 @@ def budget_for(calls: int) -> Decimal:
     return (worst_case() * (2 * calls + 1) / 2).quantize(Decimal("1e-9"), rounding=ROUND_DOWN)
 
 
-def fire(api: str, headers: list[dict]) -> list[httpx.Response]:
-    """One call per entry of `headers`, all at once, alternating the buffered and the streamed route."""
+def fire(api: str, headers: list[dict], upstream: FakeUpstream, admitted: int) -> list[httpx.Response]:
+    """One call per entry of `headers`, all at once, alternating the buffered and the streamed route. The upstream
+    (made with a gate) answers nobody until every call but the `admitted` ones has its answer, so no admitted call
+    settles while others are still being admitted (a call billed less than its hold frees the rest when it settles);
+    after 20 s it answers anyway, so an implementation that admits more fails instead of hanging."""
 
     async def all_at_once():
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
-            return await asyncio.gather(
-                *(
-                    client.post(f"{api}/api/chat{'/stream' if i % 2 else ''}", json=BODY, headers=h)
-                    for i, h in enumerate(headers)
-                )
-            )
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=100)) as client:
+            calls = [
+                asyncio.create_task(client.post(f"{api}/api/chat{'/stream' if i % 2 else ''}", json=BODY, headers=h))
+                for i, h in enumerate(headers)
+            ]
+            deadline = time.monotonic() + 20
+            while sum(c.done() for c in calls) < len(calls) - admitted and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            upstream.gate.set()
+            return await asyncio.gather(*calls)
 
     return asyncio.run(all_at_once())
 
@@ -86,7 +93,8 @@ def start_api(local_api, upstream, ledger, **environment) -> str:
         CHAT_MODEL=MODEL,
         OPENAI_BASE_URL=upstream.base_url,
         OPENAI_API_KEY="sk-test",
-        UPSTREAM_TIMEOUT_S=20,
+        UPSTREAM_TIMEOUT_S=40,  # past fire()'s 20 s gate
+        AIRELAY_AWS_READ_TIMEOUT_S=10,  # dynalite on a loaded machine answers 24 callers at once in seconds, not ms
         **environment,
         **ledger.environment,
     )
@@ -94,12 +102,12 @@ def start_api(local_api, upstream, ledger, **environment) -> str:
 
 def test_calls_spending_their_whole_allowance_never_pass_the_daily_budget(local_api, ledger):
     # GIVEN a daily budget of 3.5 worst cases, a per-caller budget that does not bind, and an upstream that spends
-    # all it is allowed, slowly enough that every call is in flight at once
+    # all it is allowed, answering nobody until every refusal is out (so every call is in flight at once)
     limit, worst = budget_for(3), worst_case()
-    with FakeUpstream(delay_s=0.3, behaviour=Spend()) as upstream:
+    with FakeUpstream(gate=threading.Event(), behaviour=Spend()) as upstream:
         api = start_api(local_api, upstream, ledger, DAILY_BUDGET_USD=limit, IDENTITY_DAILY_BUDGET_USD=1)
         # WHEN 24 calls arrive together
-        responses = fire(api, [{}] * CALLS)
+        responses = fire(api, [{}] * CALLS, upstream, admitted=3)
     admitted = [r for r in responses if r.status_code == 200]
     # THEN exactly 3 are admitted and served, and every other one is refused with 429 before reaching the upstream
     assert len(admitted) == 3 == limit // worst
@@ -120,7 +128,7 @@ def test_each_caller_stays_within_their_own_budget(local_api, ledger):
     # GIVEN two servers' API keys: alice with her own budget (IDENTITY_BUDGETS) of 2.5 worst cases, bob with the default
     # per-caller budget of 4.5, a daily budget that does not bind, and an upstream that spends all it is allowed
     alice_limit, bob_limit, worst = budget_for(2), budget_for(4), worst_case()
-    with FakeUpstream(delay_s=0.3, behaviour=Spend()) as upstream:
+    with FakeUpstream(gate=threading.Event(), behaviour=Spend()) as upstream:
         api = start_api(
             local_api,
             upstream,
@@ -133,7 +141,7 @@ def test_each_caller_stays_within_their_own_budget(local_api, ledger):
         )
         # WHEN each of them sends 12 calls, all at once
         callers = ["alice", "bob"] * (CALLS // 2)
-        responses = fire(api, [{"x-api-key": KEYS[name]} for name in callers])
+        responses = fire(api, [{"x-api-key": KEYS[name]} for name in callers], upstream, admitted=6)
     by_caller = {name: [r for c, r in zip(callers, responses) if c == name] for name in KEYS}
     # THEN alice gets 2 calls and bob 4; the rest are refused with 429
     assert [r.status_code for r in by_caller["alice"]].count(200) == 2 == alice_limit // worst
@@ -153,10 +161,11 @@ def test_an_upstream_spending_more_than_allowed_is_billed_no_more_than_reserved(
     # GIVEN an upstream that ignores max_tokens (15 completion tokens more) and over-counts the prompt (by 500),
     # and a daily budget of 3.5 worst cases
     limit, worst = budget_for(3), worst_case()
-    with FakeUpstream(delay_s=0.3, behaviour=Spend(extra_completion=15, extra_prompt=500)) as upstream:
+    with FakeUpstream(gate=threading.Event(), behaviour=Spend(extra_completion=15, extra_prompt=500)) as upstream:
         api = start_api(local_api, upstream, ledger, DAILY_BUDGET_USD=limit, IDENTITY_DAILY_BUDGET_USD=1)
-        # WHEN 24 calls arrive together
-        responses = fire(api, [{}] * CALLS)
+        # WHEN 24 calls arrive together (a streamed one cut at max_tokens is billed its estimated prompt, less than
+        # it held: were it settled before the others were admitted, a fourth would fit, within the limit)
+        responses = fire(api, [{}] * CALLS, upstream, admitted=3)
     admitted = [r for r in responses if r.status_code == 200]
     # THEN 3 are admitted, and each is billed at most its reservation: the spend stays within the limit
     assert len(admitted) == 3

@@ -2,6 +2,12 @@
 CORS by exact origin, the body-size limit, API keys and operator keys, and a safe 500. The same promises through
 the local API, per function, are in tests/integration/test_origins_and_body_limits.py."""
 
+import base64
+import hashlib
+import hmac
+import json
+import time
+
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
@@ -208,3 +214,17 @@ def test_an_unhandled_error_is_a_short_500_with_the_request_id_and_cors(client):
     assert "a bug" not in answer.text
     assert answer.headers["x-request-id"]
     assert answer.headers["access-control-allow-origin"] == LISTED
+
+
+HS256 = {"alg": "HS256", "typ": "JWT"}
+
+
+def test_without_a_visitor_token_secret_a_visitor_token_is_refused_even_one_signed_with_an_empty_key():
+    # a token anyone could sign (an empty HS256 key), naming itself a visitor with a large budget of its own
+    now = int(time.time())
+    claims = {"sub": "v-1", "aud": "airelay", "iat": now, "exp": now + 600, "limits": {"usd_per_day": "1000"}}
+    signed = b".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=") for part in (HS256, claims))
+    mac = base64.urlsafe_b64encode(hmac.new(b"", signed, hashlib.sha256).digest()).rstrip(b"=")
+    forged = (signed + b"." + mac).decode()
+    answer = client_for().post("/api/echo", content=b"{}", headers={"x-visitor-token": forged})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_visitor_token"

@@ -251,6 +251,29 @@ def test_large_indexes_shortlist_by_sign_codes_and_find_the_same_best_entry():
     assert hits >= 48, hits
 
 
+def test_large_indexes_score_each_shortlisted_entry_once_as_the_exact_search_does():
+    # GIVEN 3000 entries of 2 close rows each (both rows of an entry are shortlisted together)
+    rng = np.random.default_rng(11)
+    bases = rng.standard_normal((3000, 64)).astype(np.float32)
+    matrix = np.repeat(bases, 2, axis=0) + 0.05 * rng.standard_normal((6000, 64)).astype(np.float32)
+    entries = tuple(IndexedEntry(str(i), f"q{i}", f"a{i}") for i in range(3000))
+    rows = np.repeat(np.arange(3000), 2)
+    exact = FaqIndex.create("fake/x", entries, rows, matrix, "sha")
+    fast = FaqIndex(exact.meta, entries, rows, exact.matrix, exact_rows_max=1000)
+    for target in (0, 1, 2, 3001, 5998, 5999, *rng.integers(0, 6000, 10).tolist()):
+        # WHEN a question is one of the rows (the first rows of the index among them)
+        query = exact.matrix[target]
+        scores = {m.entry.id: m.score for m in exact.match(query, len(entries))}
+        found = fast.match(query, 10)
+        # THEN the shortlisted search's best entry is the exact search's, scored the same (the FAQ threshold is
+        # applied to that score), every entry appears once, and none scores above its exact score (an entry is
+        # credited with its own shortlisted rows only; a lower one may have one of its rows left out)
+        assert found[0].entry.id == str(target // 2)
+        assert found[0].score == pytest.approx(scores[found[0].entry.id], abs=1e-5)
+        assert len({m.entry.id for m in found}) == len(found) == 10
+        assert all(m.score <= scores[m.entry.id] + 1e-5 for m in found)
+
+
 # ---------------------------------------------------------------- stores
 
 

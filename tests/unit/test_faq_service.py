@@ -2,17 +2,23 @@
 
 import asyncio
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from airelay.errors import FaqIndexMissing, FaqIndexUnusable, NotConfigured
+from airelay import usage
+from airelay.errors import BudgetExceeded, FaqIndexMissing, FaqIndexUnusable, NotConfigured
 from airelay.faq.build import build_index
 from airelay.faq.index import serialize
-from airelay.faq.service import IndexHolder, QuestionCache, threshold_for
+from airelay.faq.service import FaqBot, IndexHolder, QuestionCache, threshold_for
 from airelay.faq.source import parse_source
+from airelay.providers import registry
 from airelay.settings import Settings
+from airelay.usage.ledger import TOTAL
 from tests.fakes import KeyedEmbedder
+from tests.support import state
 
 
 class Clock:
@@ -141,3 +147,41 @@ def test_thresholds_come_from_data_and_can_be_overridden():
 def test_bad_faq_settings_stop_the_function_at_start(env):
     with pytest.raises(ValueError, match="FAQ_"):
         Settings.from_env(env)
+
+
+PAID_EMBEDDER = "openai/text-embedding-3-small"  # $0.02 per million input tokens
+QUESTION = "zq#! 배송?"  # 12 bytes
+
+
+def embed_on_a_budget(monkeypatch, tmp_path, budget: Decimal) -> tuple[KeyedEmbedder, list, Exception | None]:
+    """One FAQ question embedded by a paid model whose upstream bills the most a question can cost: a token per
+    byte and a start token. The embedder, the day's rows, and the refusal if there was one."""
+    embedder = KeyedEmbedder(PAID_EMBEDDER, tokens_per_text=len(QUESTION.encode()) + 1)
+    monkeypatch.setitem(registry._providers, (registry.Embedder, PAID_EMBEDDER), embedder)
+    settings = Settings(
+        usage_db_path=str(tmp_path / "usage.sqlite3"), daily_budget_usd=budget, faq_embedding_model=PAID_EMBEDDER
+    )
+    state.forget_meter()
+    refused = None
+    try:
+        meter = usage.get_meter(settings)
+        try:
+            asyncio.run(FaqBot(settings).embed(QUESTION, usage.Caller("req-1", "ip:1", "faq")))
+        except BudgetExceeded as exc:
+            refused = exc
+        day = datetime.now(UTC).date().isoformat()
+        totals, rows = meter.ledger.day_totals(day).get(TOTAL), meter.ledger.rows(day)
+    finally:
+        state.forget_meter()
+    assert totals is None or totals.committed == sum(r.cost_usd for r in rows) <= budget  # every hold released
+    return embedder, rows, refused
+
+
+def test_a_question_embedding_holds_its_whole_worst_case_so_spend_never_passes_the_budget(monkeypatch, tmp_path):
+    worst = (len(QUESTION.encode()) + 1) * Decimal("0.02") / 1_000_000
+    # GIVEN a budget of exactly the embedding's worst case THEN it is served and spends the whole budget
+    embedder, rows, refused = embed_on_a_budget(monkeypatch, tmp_path / "exact", worst)
+    assert refused is None and embedder.calls == 1 and [r.cost_usd for r in rows] == [worst]
+    # GIVEN a budget a nano-dollar short of it THEN the question is refused before the paid call, nothing spent
+    embedder, rows, refused = embed_on_a_budget(monkeypatch, tmp_path / "short", worst - Decimal("0.000000001"))
+    assert refused is not None and embedder.calls == 0 and rows == []

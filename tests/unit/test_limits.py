@@ -1,9 +1,11 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from airelay.settings import Settings
 from airelay.usage.ledger import REQUESTS, TOKENS, USD, requests_key, tokens_key
-from airelay.usage.limits import LimitBook, Limits
+from airelay.usage.limits import LimitBook, Limits, parse_identity_budgets
 
 NOW = datetime(2026, 12, 4, 10, 5, 42, tzinfo=UTC)
 SETTINGS = Settings(
@@ -77,3 +79,10 @@ def test_a_token_cannot_lift_an_operators_budget_for_one_identity_either():
     book = LimitBook(Settings(identity_budgets="visitor:vip@web=5"))
     assert book.limits_for("visitor:vip@web", VisitorLimits(usd_per_day=Decimal(9))).usd_per_day == 5
     assert book.limits_for("visitor:vip@web", VisitorLimits(usd_per_day=Decimal(2))).usd_per_day == 2
+
+
+def test_identity_budgets_are_read_by_identity_and_an_entry_without_one_is_refused():
+    assert parse_identity_budgets(" ip:203.0.113.7=5, key:abc=20 ,") == {"ip:203.0.113.7": 5, "key:abc": 20}
+    for bad in ("=5", "ip:1", " = 5"):
+        with pytest.raises(ValueError, match="IDENTITY_BUDGETS"):
+            parse_identity_budgets(bad)

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from airelay.errors import BudgetExceeded, ProviderUnavailable
+from airelay.errors import BudgetExceeded, ProviderUnavailable, RateLimitExceeded
 from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.ledger import TOTAL, USD, identity_key
-from airelay.usage.meter import Meter
+from airelay.usage.meter import Meter, seconds_until_next_minute
 from airelay.usage.pricing import load_prices
 from airelay.usage.sqlite import SqliteLedger
 
@@ -23,17 +23,22 @@ PAID = "openai/gpt-4o-mini"  # 0.15 / 0.60 USD per 1M tokens (data/prices.json)
 WORST = (1000 * Decimal("0.15") + 100 * Decimal("0.60")) / 1_000_000  # 1000 prompt tokens, max_tokens 100
 
 
-def meter_for(tmp_path, daily="1", mine="0.5", budgets="") -> Meter:
+def meter_for(tmp_path, daily="1", mine="0.5", budgets="", **rates) -> Meter:
     settings = Settings(
-        daily_budget_usd=Decimal(daily), identity_daily_budget_usd=Decimal(mine), identity_budgets=budgets
+        daily_budget_usd=Decimal(daily), identity_daily_budget_usd=Decimal(mine), identity_budgets=budgets, **rates
     )
     return Meter(SqliteLedger(tmp_path / "usage.sqlite3"), load_prices(), settings)
 
 
-def open_call(meter: Meter, model=PAID, identity="ip:1"):
+def open_call(meter: Meter, model=PAID, identity="ip:1", prompt_tokens=1000, max_tokens=100):
     return asyncio.run(
         meter.open(
-            request_id="r", identity=identity, function="chat", model_id=model, prompt_tokens=1000, max_tokens=100
+            request_id="r",
+            identity=identity,
+            function="chat",
+            model_id=model,
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
         )
     )
 
@@ -176,3 +181,29 @@ def test_a_token_with_another_limit_is_not_refused_by_the_remembered_one(tmp_pat
     with pytest.raises(RateLimitExceeded):
         call(VisitorLimits(requests_per_minute=1))
     assert call().call_id  # the configured 3 a minute: the ledger says there is room for a second
+
+
+def test_tokens_per_minute_hold_the_prompt_and_max_tokens_together(tmp_path):
+    # GIVEN 1100 tokens a minute for an API key's caller (anonymous visitors have limits of their own) WHEN a call of 1000 prompt tokens and max_tokens 100 is admitted
+    meter = meter_for(tmp_path, tokens_per_minute=1100)
+    open_call(meter, identity="key:a")
+    # THEN it holds the whole minute's tokens: a call of one more token is refused, naming the limit
+    with pytest.raises(RateLimitExceeded) as refused:
+        open_call(meter, identity="key:a", prompt_tokens=1, max_tokens=0)
+    assert (refused.value.rate, refused.value.limit, refused.value.used) == ("tokens_per_minute", 1100, 1100)
+    assert "tokens per minute" in refused.value.message
+
+
+def test_a_request_over_the_requests_per_minute_is_refused_naming_the_limit(tmp_path):
+    meter = meter_for(tmp_path, requests_per_minute=1)
+    open_call(meter, identity="key:a")
+    with pytest.raises(RateLimitExceeded) as refused:
+        open_call(meter, identity="key:a")
+    assert (refused.value.rate, refused.value.limit, refused.value.used) == ("requests_per_minute", 1, 1)
+    assert "requests per minute" in refused.value.message
+    assert 1 <= refused.value.retry_after <= 60
+
+
+@pytest.mark.parametrize(("second", "retry_after"), [(0, 60), (30, 30), (59, 1)])
+def test_a_rate_refusal_says_to_retry_when_the_next_minute_starts(second, retry_after):
+    assert seconds_until_next_minute(datetime(2026, 11, 26, 10, 5, second, 999_999, tzinfo=UTC)) == retry_after

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from airelay.usage.ledger import TOTAL, USD, Hold, UsageRow
+from airelay.usage.ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, UsageRow, requests_key
 from airelay.usage.sqlite import SqliteLedger
 
 
@@ -51,3 +51,21 @@ def test_a_settle_that_fails_half_way_changes_nothing_and_the_ledger_goes_on(tmp
     ledger.settle(row(day, "broken"), half)  # the hold trued up to the call's cost, 0.001
     ledger.reserve("next", [Hold(day, TOTAL, USD, Decimal("0.999"), Decimal("1"))])
     assert ledger.day_totals(day)[TOTAL].committed == Decimal("1.000")
+
+
+def test_a_ledger_opened_again_keeps_this_minutes_counts_and_the_holds_of_calls_in_flight(tmp_path):
+    # GIVEN a call in flight, holding this minute's one request of the caller and a dollar of the day's budget
+    path, now = tmp_path / "usage.sqlite3", datetime.now(UTC)
+    day, minute = now.date().isoformat(), now.isoformat(timespec="minutes")[:16]
+    rpm = Hold(minute, requests_key("ip:1.2.3.4"), REQUESTS, Decimal(1), Decimal(1), "requests_per_minute")
+    holds = [Hold(day, TOTAL, USD, Decimal(1), Decimal(10), "global"), rpm]
+    SqliteLedger(path).reserve("in-flight", holds)
+    # WHEN another function opens the same file (it clears what is a day old)
+    reopened = SqliteLedger(path)
+    # THEN the caller's request of this minute still counts: a second one this minute is refused
+    assert reopened.committed(minute, rpm.key) == 1
+    with pytest.raises(OverLimit):
+        reopened.reserve("second", [rpm])
+    # AND the call in flight settles against its hold: the day counts its cost, not its hold as well
+    reopened.settle(row(day, "in-flight", cost_usd=Decimal("0.25")), holds)
+    assert reopened.day_totals(day)[TOTAL].committed == Decimal("0.25")

@@ -51,6 +51,7 @@ headers of a buffered response; for a stream the headers go out at once and the
 delay is waited before the first chunk (the ``role`` chunk).  ``SlowFirstByte``
 waits before anything at all (headers included), for both kinds.
 ``chunk_delay_s`` optionally spaces the stream chunks.
+``gate`` (a ``threading.Event``) holds every chat answer, headers included, until the test sets it.
 
 Client disconnects: while a response is pending (delay, stall, slow stream,
 slow first byte) a watcher task reads the socket; EOF or a reset there, or a

@@ -80,6 +80,8 @@ class _ChatCompletions:
                 if allowed is not None and allowed < n:
                     n, finish = allowed, "length"
                 prompt_tokens = _count_prompt_tokens(body["messages"])
+            while self.gate is not None and not self.gate.is_set():
+                await self._pause(conn, 0.02)
             delay = ok.delay_s if ok.delay_s is not None else self.delay_s
             if isinstance(beh, SlowFirstByte):
                 delay = 0.0

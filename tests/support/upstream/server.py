@@ -46,9 +46,11 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ScriptedDeltas, _Connecti
         models: Iterable[str] = DEFAULT_MODELS,
         loop: str = "auto",
         behaviour: BehaviourLike = "ok",
+        gate: threading.Event | None = None,
     ) -> None:
         """``loop``: "auto" (uvloop when importable), "uvloop" or "asyncio"; ``behaviour``: what every chat request
-        gets when nothing is scripted (e.g. ``Spend()``: each request spends all it allows)."""
+        gets when nothing is scripted (e.g. ``Spend()``: each request spends all it allows); ``gate``: chat requests
+        are answered only once it is set (the test decides when, instead of a delay)."""
         self.host = host
         self.port = port
         self.delay_s = delay_s
@@ -57,6 +59,7 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ScriptedDeltas, _Connecti
         self.models = tuple(models)
         self.loop_impl = loop
         self.behaviour = coerce_behaviour(behaviour)
+        self.gate = gate
 
         self.requests: list[dict] = []  # parsed JSON bodies of chat requests
         self.request_headers: list[dict[str, str]] = []  # same order, lower-case names
