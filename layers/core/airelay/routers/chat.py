@@ -52,15 +52,16 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
         model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
     tools = tools_for(body.persona, settings)
     encoder, proofs = answer_encoder(body, tools, settings)
+    made = 0
     if continues(body):
-        chat_request = continued(chat_request, body.messages[-1], tools, proofs, settings)
+        chat_request, made = continued(chat_request, body.messages[-1], tools, proofs, settings)
     if tools:
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(model_ids, settings)
     caller = caller_of(request, "chat")
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
-    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs, made))
 
 
 def answer_encoder(body: ChatBody | UIChatBody, tools: dict, settings) -> tuple[UIMessageStream, Proofs | None]:

@@ -4,10 +4,11 @@ conversation honest without server state.
 A client tool is a name, a description and an input schema, with no run here: a step that calls one ends with
 finish reason `tool-calls`, and useChat posts the conversation again with the output. What the server said about
 each call travels with the message as a `data-tool-proof` part (stored by useChat, posted back): HMACs keyed by the
-chat id and the assistant message id, `call` over the call id, the tool's name and its input, and for a call settled
-here (a server-run tool, an input error) `outcome` over those and its result. A posted call whose `call` proof fails
-was not issued here for this message (forged, or replayed from another chat or turn); a settled call whose outcome
-differs from its `outcome` proof was changed by the client.
+chat id and the assistant message id, `call` over the call id, the tool's name, its input and the answer's step it
+was made in, and for a call settled here (a server-run tool, an input error) `outcome` over those and its result.
+A posted call whose `call` proof fails was not issued here for this message (forged, or replayed from another chat or
+turn); a settled call whose outcome differs from its `outcome` proof was changed by the client. The signed step is how
+a continued answer knows how many of CHAT_MAX_STEPS it has used.
 """
 
 from __future__ import annotations
@@ -66,21 +67,24 @@ class Proofs:
         secret = settings.tool_proof_secret.encode() or process_secret()
         self.key = hmac.new(secret, json.dumps([chat_id, message_id]).encode(), hashlib.sha256).digest()
 
-    def sign(self, call_id: str, name: str, tool_input: object, outcome: dict | None) -> str:
+    def sign(self, call_id: str, name: str, tool_input: object, outcome: dict | None, step: int) -> str:
         signed = json.dumps(
-            [call_id, name, plain(tool_input), plain(outcome)],
+            [call_id, name, plain(tool_input), plain(outcome), step],
             sort_keys=True,
             ensure_ascii=False,
             separators=(",", ":"),
         )
         return hmac.new(self.key, signed.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def of(self, call_id: str, name: str, tool_input: object, outcome: dict | None) -> dict[str, str]:
-        """`call`: this server issued the call, with this input, in this message; `outcome`: and it had this result."""
-        proofs = {"call": self.sign(call_id, name, tool_input, None)}
+    def of(self, call_id: str, name: str, tool_input: object, outcome: dict | None, step: int) -> dict:
+        """`call`: this server issued the call, with this input, in this message, in this step of the answer;
+        `outcome`: and it had this result."""
+        proofs: dict = {"call": self.sign(call_id, name, tool_input, None, step), "step": step}
         if outcome is not None:
-            proofs["outcome"] = self.sign(call_id, name, tool_input, outcome)
+            proofs["outcome"] = self.sign(call_id, name, tool_input, outcome, step)
         return proofs
 
-    def holds(self, proof: object, call_id: str, name: str, tool_input: object, outcome: dict | None) -> bool:
-        return isinstance(proof, str) and hmac.compare_digest(proof, self.sign(call_id, name, tool_input, outcome))
+    def holds(self, proof: object, call_id: str, name: str, tool_input: object, outcome: dict | None, step) -> bool:
+        if not isinstance(proof, str) or type(step) is not int:
+            return False
+        return hmac.compare_digest(proof, self.sign(call_id, name, tool_input, outcome, step))
