@@ -7,12 +7,15 @@ from __future__ import annotations
 import copy
 import json
 
+import boto3
 import pytest
 
 from airelay.settings import get_settings
 from airelay.tools import catalog
+from airelay.tools.client import Proofs
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support.aws import moto_server
 from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
 from .conftest import load_event
@@ -241,6 +244,28 @@ def test_a_continued_answer_counts_on_from_its_last_step(chat_function, tools, m
     assert steps == [2, 3]
     assert continued[-1]["finishReason"] == "tool-calls" and continued[-1]["messageMetadata"]["steps"] == 3
     assert [r.status for r in usage_rows()] == ["ok", "ok", "ok"]
+
+
+def test_the_proof_secret_is_read_from_ssm_by_name_as_on_aws(chat_function, tools, monkeypatch):
+    # GIVEN no TOOL_PROOF_SECRET, only the name of the SSM SecureString that holds it (the template's way)
+    secret = "proof-secret-" + "p" * 40
+    with moto_server(monkeypatch):
+        boto3.client("ssm").put_parameter(Name="/airelay/tool-proof-secret", Value=secret, Type="SecureString")
+        monkeypatch.setenv("TOOL_PROOF_SECRET", "")
+        monkeypatch.setenv("TOOL_PROOF_SECRET_PARAM", "/airelay/tool-proof-secret")
+        get_settings.cache_clear()
+        # WHEN the model calls the browser's tool, and useChat posts its output back
+        parts = first_step(chat_function, tools, ("call_pick", "pick_color", QUESTION))
+        tools.script(Ok())
+        message = assistant_message(parts, {"call_pick": {"color": "blue"}})
+        status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    # THEN the proof is the HMAC under the parameter's secret, and the answer went on with it
+    proof = next(p["data"] for p in parts if p["type"] == "data-tool-proof")
+    expected = Proofs(secret.encode(), "chat_1", message["id"]).of(
+        "call_pick", "pick_color", {"question": "Which color?"}, None, 1
+    )
+    assert proof == expected
+    assert status == 200, body
 
 
 def test_a_tool_output_never_becomes_a_system_message(chat_function, tools):

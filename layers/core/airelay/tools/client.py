@@ -19,10 +19,16 @@ import json
 import secrets
 from functools import cache
 
+import anyio
 from pydantic import BaseModel
 
-from ..settings import Settings
+from .. import aws
+from ..errors import ProviderUnavailable
+from ..settings import Settings, get_settings
 from .base import Tool, ToolContext, ToolResult
+
+if get_settings().tool_proof_secret_param:  # read through Powertools Parameters: its SSM client is made at INIT
+    aws.prepare("ssm")
 
 
 class ClientTool(Tool):
@@ -56,15 +62,34 @@ def plain(value: object) -> object:
 
 @cache
 def process_secret() -> bytes:
-    """Without TOOL_PROOF_SECRET (local use), one per process: proofs then hold within this process only."""
+    """Without a configured secret (local use), one per process: proofs then hold within this process only."""
     return secrets.token_bytes(32)
+
+
+async def proof_secret(settings: Settings) -> bytes:
+    """TOOL_PROOF_SECRET; else the SSM SecureString TOOL_PROOF_SECRET_PARAM names (as on AWS, cached 5 minutes);
+    else one per process."""
+    if settings.tool_proof_secret:
+        return settings.tool_proof_secret.encode()
+    if not settings.tool_proof_secret_param:
+        return process_secret()
+    try:
+        secret = await anyio.to_thread.run_sync(read_parameter, settings.tool_proof_secret_param)
+    except Exception:
+        raise ProviderUnavailable("Tool calls cannot be signed right now.") from None
+    if len(secret) < 32:
+        raise ProviderUnavailable("Tool calls cannot be signed right now.")
+    return secret.encode()
+
+
+def read_parameter(name: str) -> str:
+    return aws.clients().parameters.get(name, decrypt=True, max_age=300)
 
 
 class Proofs:
     """Signs and checks what the server said about the tool calls of one assistant message of one chat."""
 
-    def __init__(self, settings: Settings, chat_id: str, message_id: str) -> None:
-        secret = settings.tool_proof_secret.encode() or process_secret()
+    def __init__(self, secret: bytes, chat_id: str, message_id: str) -> None:
         self.key = hmac.new(secret, json.dumps([chat_id, message_id]).encode(), hashlib.sha256).digest()
 
     def sign(self, call_id: str, name: str, tool_input: object, outcome: dict | None, step: int) -> str:
