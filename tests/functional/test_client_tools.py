@@ -10,6 +10,7 @@ import json
 import boto3
 import pytest
 
+from airelay import aws
 from airelay.settings import get_settings
 from airelay.tools import catalog
 from airelay.tools.client import Proofs
@@ -259,6 +260,7 @@ def test_the_proof_secret_is_read_from_ssm_by_name_as_on_aws(chat_function, tool
         tools.script(Ok())
         message = assistant_message(parts, {"call_pick": {"color": "blue"}})
         status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    aws.reset()  # the SSM client made against moto goes with it
     # THEN the proof is the HMAC under the parameter's secret, and the answer went on with it
     proof = next(p["data"] for p in parts if p["type"] == "data-tool-proof")
     expected = Proofs(secret.encode(), "chat_1", message["id"]).of(
