@@ -20,6 +20,7 @@ import httpx
 import yaml
 from pydantic import ValidationError
 
+from airelay.providers.llama_cpp import compilable
 from airelay.tools.builtin import AnalyzeSentiment, SearchFaq
 from local import model_server
 from tests.support.servers import free_port
@@ -101,16 +102,6 @@ def valid_call(message: dict, expected: str) -> bool:
     return False
 
 
-def without_lengths(schema: object) -> object:
-    """The schema without string lengths: llama-cpp-python 0.3.36 turns `maxLength: 2000` into a grammar it cannot
-    parse, and its server then exits. The lengths are checked here afterwards (valid_call), as airelay checks them."""
-    if isinstance(schema, dict):
-        return {k: without_lengths(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
-    if isinstance(schema, list):
-        return [without_lengths(v) for v in schema]
-    return schema
-
-
 def tool_calls(base: str, items: list[dict]) -> list[dict]:
     specs = [
         {
@@ -118,7 +109,7 @@ def tool_calls(base: str, items: list[dict]) -> list[dict]:
             "function": {
                 "name": t.name,
                 "description": t.description,
-                "parameters": without_lengths(t.Input.model_json_schema()),
+                "parameters": compilable(t.Input.model_json_schema()),  # as the local provider sends them
             },
         }
         for t in TOOLS.values()

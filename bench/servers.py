@@ -54,6 +54,7 @@ class Server:
         env: dict[str, str] | None = None,
         executable: str = sys.executable,
         start_timeout_s: float = START_TIMEOUT_S,
+        cwd: Path = ROOT,
     ) -> None:
         self.name = name
         self.port = free_port()
@@ -61,7 +62,7 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [executable, *[a.format(port=self.port) for a in args]],
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -169,7 +170,7 @@ def start_upstream(delay_s: float, chunks: int) -> Server:
 
 
 def start_airelay(
-    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None
+    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Server:
     env = {
         "CHAT_MODEL": f"openai/{model}",
@@ -180,7 +181,7 @@ def start_airelay(
         "no_proxy": "127.0.0.1,localhost",
         **extra_env,
     }
-    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env)
+    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env, cwd=cwd)
     server.wait_ready(lambda: airelay_ready(server, headers))
     return server
 

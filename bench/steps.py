@@ -1,7 +1,7 @@
 """Text-only chat before and after the typed provider stream and the steps loop, in one run; CPU per tool step.
 
-Three airelay processes stream from fake upstreams on loopback: `before` runs the airelay package of an earlier
-revision (`git archive REV layers/core`, on PYTHONPATH), `now` this checkout, both answering text only (20 chunks);
+Three airelay processes stream from fake upstreams on loopback: `before` runs an earlier revision's local API, its
+functions and its airelay package (`git archive REV`, run from there), `now` this checkout, both answering text only (20 chunks);
 `tools` this checkout with a model that calls a tool in every step, CHAT_MAX_STEPS steps per chat. Each round
 measures direct, before, now and tools at c=1, in an order that rotates; medians over rounds of paired values.
 
@@ -46,10 +46,14 @@ def before_revision() -> str:
     return f"{found}^"
 
 
-def export_package(revision: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", revision, "layers/core"], cwd=ROOT, capture_output=True, check=True)
+def export_revision(revision: str, into: Path) -> Path:
+    """The revision's local API, functions, template and package: the functions added since (the OpenAI one) would
+    not import on its package."""
+    into.mkdir(parents=True, exist_ok=True)
+    parts = ["layers/core", "local", "functions", "template.yaml"]
+    archive = subprocess.run(["git", "archive", revision, *parts], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into / "layers" / "core"
+    return into
 
 
 def stream_target(name: str, port: int) -> Target:
@@ -139,14 +143,16 @@ def run(argv: list[str]) -> dict:
     revision = args.before or before_revision()
     servers: list[Server] = []
     with tempfile.TemporaryDirectory() as scratch:
-        old_package = export_package(revision, Path(scratch))
+        old = export_revision(revision, Path(scratch) / "before")
         try:
             text = start_upstream(0.0, CHUNKS)
             tools_upstream = start_tools_upstream()
             servers += [text, tools_upstream]
             env = airelay_env(scratch, [])
             gateways = {
-                "before": start_airelay(text, MODEL, env | {"PYTHONPATH": str(old_package)}, AIRELAY_KEY),
+                "before": start_airelay(
+                    text, MODEL, env | {"PYTHONPATH": f"{old / 'layers' / 'core'}:{old}"}, AIRELAY_KEY, cwd=old
+                ),
                 "now": start_airelay(text, MODEL, env, AIRELAY_KEY),
                 "tools": start_airelay(
                     tools_upstream,

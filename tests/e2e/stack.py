@@ -8,12 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from tests.support import server_errors
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = Path(__file__).resolve().parent
@@ -82,19 +80,13 @@ class ApiProcess:
         self.wait_ready()
         server_errors.watch_log(self.log)
 
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the local API exited ({self.process.returncode}):\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the local API did not answer within {timeout_s:.0f} s:\n{self.log.read_text()}")
+    def wait_ready(self) -> None:
+        """Until the demo page answers: the Web Adapter apps are imported before uvicorn listens (local/server.py)."""
+        try:
+            wait_until_answering(self.url + "/", self.process, self.log, "the local API")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         server_errors.forget_log(self.log)

@@ -7,12 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until_answering
 
 from .conftest import fake_model_environment
 from .stack import CLEARED, ROOT, ApiProcess, run_node
@@ -34,16 +33,11 @@ def dev_server(upstream, tmp_path):
             [sys.executable, "-m", "local.dev", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/api/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"local.dev did not start:\n{log.read_text()}") from None
-            time.sleep(0.1)
+    try:
+        wait_until_answering(f"{url}/", process, log, "local.dev")
+    except RuntimeError:
+        process.kill()
+        raise
     yield url
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)

@@ -32,10 +32,14 @@ def tools(upstream, monkeypatch):
     catalog.available.cache_clear()
 
 
-def ask(container, message: str = "Weather in Seoul and Busan?") -> tuple[int, dict]:
+def invoke(container, message: str) -> dict:
     event = load_event("chat_buffered")
     event["body"] = json.dumps({"message": message})
-    response = container.invoke(event).result(timeout=30)
+    return container.invoke(event).result(timeout=30)
+
+
+def ask(container, message: str = "Weather in Seoul and Busan?") -> tuple[int, dict]:
+    response = invoke(container, message)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -80,3 +84,23 @@ def test_without_tools_the_answer_is_one_step(chat_function, upstream):
     (step,) = answer["steps"]
     assert step["text"] == answer["response"] == upstream.REPLY_TEXT
     assert answer["sources"] == [] and answer["reasoning"] == ""
+
+
+def test_a_budget_reached_between_steps_is_a_429_and_step_ones_row_is_kept(chat_function, tools, monkeypatch):
+    # GIVEN a caller's budget that holds step 1 but not step 2, whose prompt carries a 15 kB tool output
+    monkeypatch.setenv("CHAT_TOOLS", "assistant=big")
+    monkeypatch.setenv("IDENTITY_DAILY_BUDGET_USD", "0.001")
+    get_settings.cache_clear()
+    catalog.available.cache_clear()
+    tools.script(Deltas(tool_call_deltas(("call_1", "big", '{"city": "Seoul"}')), finish="tool_calls"), Ok())
+    # WHEN the buffered chat runs its steps
+    response = invoke(chat_function, "Weather in Seoul?")
+    answer = json.loads(response["body"])
+    # THEN the answer is the 429 a budget gives, step 2 never reached the model, and step 1's row is kept
+    assert response["statusCode"] == 429, answer
+    assert int(response["headers"]["retry-after"]) > 0
+    assert answer["error"]["code"] == "budget_exceeded"
+    assert len(tools.requests) == 1
+    rows = usage_rows()
+    assert [r.status for r in rows] == ["ok"]
+    assert rows[0].cost_usd > 0

@@ -7,12 +7,16 @@ from __future__ import annotations
 import copy
 import json
 
+import boto3
 import pytest
 
+from airelay import aws
 from airelay.settings import get_settings
 from airelay.tools import catalog
+from airelay.tools.client import Proofs
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support.aws import moto_server
 from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
 from .conftest import load_event
@@ -187,6 +191,83 @@ def test_a_tampered_continuation_is_a_clear_4xx_before_any_upstream_call(
     assert error["code"] == code and len(error["message"]) < 200
     assert len(tools.requests) == asked
     assert len(usage_rows()) == 1  # the first step's row, nothing more
+
+
+def test_a_client_tool_round_trip_keeps_counting_the_answers_steps(chat_function, tools, monkeypatch):
+    # GIVEN CHAT_MAX_STEPS=2 and a model that calls weather (step 1), then pick_color in the browser (step 2)
+    monkeypatch.setenv("CHAT_MAX_STEPS", "2")
+    get_settings.cache_clear()
+    weather = Deltas(tool_call_deltas(("call_wx", "weather", '{"city":"Seoul"}')), finish="tool_calls")
+    pick = Deltas(tool_call_deltas(("call_pick", "pick_color", QUESTION)), finish="tool_calls")
+    tools.script(weather, pick)
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER], "trigger": "submit-message"})
+    assert status == 200, body
+    parts = sse_parts(body)
+    proofs = {p["id"]: p["data"] for p in parts if p["type"] == "data-tool-proof"}
+    assert proofs["call_wx"]["step"] == 1 and proofs["call_pick"]["step"] == 2
+    assert parts[-1]["finishReason"] == "tool-calls" and parts[-1]["messageMetadata"]["steps"] == 2
+    # WHEN useChat posts the browser's output back
+    message = assistant_message(parts, {"call_pick": {"color": "blue"}})
+    asked = len(tools.requests)
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    # THEN the answer has used its 2 steps: a clear 422, no upstream call, no row
+    assert status == 422, body
+    assert json.loads(body)["error"]["code"] == "chat_max_steps_reached"
+    assert len(tools.requests) == asked and len(usage_rows()) == 2
+    # and a client that rewrites the signed step, or drops the earlier step, cannot reset the count
+    forged = copy.deepcopy(message)
+    next(p for p in forged["parts"] if p.get("id") == "call_pick")["data"]["step"] = 1
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, forged], "trigger": "submit-message"})
+    assert status == 422 and json.loads(body)["error"]["code"] == "tool_call_not_issued"
+    last_only = copy.deepcopy(message)
+    last_only["parts"] = [p for p in last_only["parts"] if "call_wx" not in (p.get("toolCallId"), p.get("id"))]
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, last_only], "trigger": "submit-message"})
+    assert status == 422 and json.loads(body)["error"]["code"] == "chat_max_steps_reached"
+    assert len(tools.requests) == asked
+
+
+def test_a_continued_answer_counts_on_from_its_last_step(chat_function, tools, monkeypatch):
+    # GIVEN CHAT_MAX_STEPS=3 and the browser's pick_color in step 1
+    monkeypatch.setenv("CHAT_MAX_STEPS", "3")
+    get_settings.cache_clear()
+    parts = first_step(chat_function, tools, ("call_pick", "pick_color", QUESTION))
+    # WHEN the continued answer calls weather on and on
+    again = [
+        Deltas(tool_call_deltas((f"call_wx{n}", "weather", '{"city":"Seoul"}')), finish="tool_calls") for n in (2, 3)
+    ]
+    tools.script(*again, Ok())
+    message = assistant_message(parts, {"call_pick": {"color": "blue"}})
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    # THEN it makes steps 2 and 3 only, and ends there with reason tool-calls: 3 steps for the whole answer
+    assert status == 200, body
+    continued = sse_parts(body)
+    steps = [p["data"]["step"] for p in continued if p["type"] == "data-tool-proof"]
+    assert steps == [2, 3]
+    assert continued[-1]["finishReason"] == "tool-calls" and continued[-1]["messageMetadata"]["steps"] == 3
+    assert [r.status for r in usage_rows()] == ["ok", "ok", "ok"]
+
+
+def test_the_proof_secret_is_read_from_ssm_by_name_as_on_aws(chat_function, tools, monkeypatch):
+    # GIVEN no TOOL_PROOF_SECRET, only the name of the SSM SecureString that holds it (the template's way)
+    secret = "proof-secret-" + "p" * 40
+    with moto_server(monkeypatch):
+        boto3.client("ssm").put_parameter(Name="/airelay/tool-proof-secret", Value=secret, Type="SecureString")
+        monkeypatch.setenv("TOOL_PROOF_SECRET", "")
+        monkeypatch.setenv("TOOL_PROOF_SECRET_PARAM", "/airelay/tool-proof-secret")
+        get_settings.cache_clear()
+        # WHEN the model calls the browser's tool, and useChat posts its output back
+        parts = first_step(chat_function, tools, ("call_pick", "pick_color", QUESTION))
+        tools.script(Ok())
+        message = assistant_message(parts, {"call_pick": {"color": "blue"}})
+        status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    aws.reset()  # the SSM client made against moto goes with it
+    # THEN the proof is the HMAC under the parameter's secret, and the answer went on with it
+    proof = next(p["data"] for p in parts if p["type"] == "data-tool-proof")
+    expected = Proofs(secret.encode(), "chat_1", message["id"]).of(
+        "call_pick", "pick_color", {"question": "Which color?"}, None, 1
+    )
+    assert proof == expected
+    assert status == 200, body
 
 
 def test_a_tool_output_never_becomes_a_system_message(chat_function, tools):

@@ -4,6 +4,7 @@ search_faq over the example FAQ index, embedded by the real local embedder."""
 import asyncio
 import json
 
+import httpx
 import pytest
 
 from airelay import relay, steps
@@ -75,4 +76,51 @@ def test_the_local_model_calls_search_faq_and_answers_from_its_result(
     assert names.count("start-step") == 2 and names[-1] == "finish"
     assert "".join(p["delta"] for p in parts if p["type"] == "text-delta").strip()
     assert parts[-1]["messageMetadata"]["steps"] == 2
+    forget_cached_state()
+
+
+def test_the_local_model_is_offered_a_tool_whose_schema_has_a_2000_character_bound(model_url, monkeypatch, tmp_path):
+    # GIVEN analyze_sentiment, whose input schema says `maxLength: 2000` (a grammar llama-cpp-python cannot build)
+    for name, value in {
+        "CHAT_MODEL": "local/smollm2-135m",
+        "LOCAL_MODEL_BASE_URL": model_url,
+        "CHAT_TOOLS": "assistant=analyze_sentiment",
+        "CHAT_MAX_STEPS": "1",
+        "USAGE_DB_PATH": str(tmp_path / "usage.sqlite3"),
+        "UPSTREAM_TIMEOUT_S": "180",
+        "STREAM_IDLE_TIMEOUT_S": "180",
+    }.items():
+        monkeypatch.setenv(name, value)
+    forget_cached_state()
+    settings = get_settings()
+    tools = tools_for("assistant", settings)
+    assert tools["analyze_sentiment"].spec().parameters["properties"]["text"]["maxLength"] == 2000
+    request = ChatRequest(
+        [{"role": "user", "content": "How does this review sound: 'Great service, fast refund.'"}],
+        max_tokens=48,
+        temperature=0,
+        tools=tuple(t.spec() for t in tools.values()),
+        tool_choice="analyze_sentiment",
+    )
+    caller = Caller("req-local-bounds", "test", "chat")
+
+    async def run() -> bytes:
+        model = await chat_model("local/smollm2-135m", settings)
+        stream = await relay.open_stream(model, request, settings, caller)
+        context = ToolContext(settings, caller)
+        return b"".join([chunk async for chunk in steps.ui_message_stream(stream, tools, context, UIMessageStream())])
+
+    # WHEN the local model is asked to call it
+    parts = [json.loads(e[6:]) for e in asyncio.run(run()).decode().split("\n\n") if e.startswith("data: {")]
+    # THEN the server compiled the schema and the model's call was checked against the full input model: it ran,
+    # or (a call the grammar allowed but the bound refuses) it is a tool-input-error; the answer ends either way
+    names = [p["type"] for p in parts]
+    assert names[-1] == "finish", names
+    call = next(p for p in parts if p["type"] in ("tool-input-available", "tool-input-error"))
+    assert call["toolName"] == "analyze_sentiment"
+    if call["type"] == "tool-input-available":
+        assert 1 <= len(call["input"]["text"]) <= 2000
+        assert next(p for p in parts if p["type"] == "tool-output-available")["output"]["sentiment"]
+    # AND the server is still up
+    assert httpx.get(f"{model_url}/models", timeout=10).status_code == 200
     forget_cached_state()

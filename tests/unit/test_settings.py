@@ -108,3 +108,17 @@ def test_a_malformed_operator_setting_fails_at_start(environment, problem):
 def test_operator_settings_are_read():
     settings = Settings.from_env({**SIGN_IN, "OPERATOR_CLAIM": " cognito:groups = ops ", "OPERATOR_KEYS": "a1, b2"})
     assert settings.operator_claim_rule == ("cognito:groups", "ops") and settings.operator_keys == ("a1", "b2")
+
+
+def test_prod_tools_need_a_proof_secret_given_or_named():
+    tools = {
+        "AIRELAY_STAGE": "prod",
+        "ALLOWED_ORIGINS": "https://app.example.com",
+        "CHAT_TOOLS": "assistant=search_faq",
+    }
+    with pytest.raises(ValueError, match="TOOL_PROOF_SECRET"):
+        Settings.from_env(tools)
+    assert Settings.from_env({**tools, "TOOL_PROOF_SECRET_PARAM": "/airelay/tool-proof-secret"})
+    assert Settings.from_env({**tools, "TOOL_PROOF_SECRET": "s" * 32})
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings.from_env({**tools, "TOOL_PROOF_SECRET": "short"})

@@ -1,5 +1,6 @@
 // The demo page's chat panel: POST /api/chat/stream through the client's streamChat, rendered as it arrives.
-// Text from the model is only ever set as text, never as HTML.
+// Text from the model is only ever set as text, never as HTML. A turn with an attached image is posted the way the
+// AI SDK's useChat posts one (messages with parts; the image a `file` part with a data: URL).
 import { announceUsage, api, errorDetail, isAirelayError } from './api.js';
 import { formatKrw, formatSeconds, formatUsd, integer } from './format.js';
 
@@ -23,12 +24,19 @@ const ui = {
   form: document.getElementById('chat-form'),
   input: document.getElementById('chat-input'),
   send: document.getElementById('chat-send'),
+  file: document.getElementById('chat-file'),
+  attachment: document.getElementById('chat-attachment'),
+  attachmentThumb: document.getElementById('chat-attachment-thumb'),
+  attachmentName: document.getElementById('chat-attachment-name'),
+  attachmentRemove: document.getElementById('chat-attachment-remove'),
   stop: document.getElementById('chat-stop'),
   userTemplate: document.getElementById('tpl-user-message'),
   assistantTemplate: document.getElementById('tpl-assistant-message'),
 };
 
 const chat = {
+  id: crypto.randomUUID(), // useChat's chat id, for turns posted in its shape
+  attachment: null, // the image for the next message: {name, mediaType, url}
   status: 'ready',
   history: [], // completed turns of this page, oldest first: {role, content}
   controller: null, // AbortController of the answer in flight, if any
@@ -64,12 +72,23 @@ function readSettings() {
   return settings;
 }
 
-function buildRequestBody(message, history, settings) {
+function buildRequestBody(turn, history, settings) {
+  if (turn.image) return buildUiMessagesBody(turn, history, settings);
   return {
-    message,
+    message: turn.message,
     conversation_history: history.map(({ role, content }) => ({ role, content })),
     ...settings,
   };
+}
+
+/** The body useChat's DefaultChatTransport posts: the turns as UI messages, the new one with its image part. */
+function buildUiMessagesBody(turn, history, settings) {
+  const text = (role, content, id) => ({ id, role, parts: [{ type: 'text', text: content }] });
+  const { name, mediaType, url } = turn.image;
+  const user = text('user', turn.message, turn.id);
+  user.parts.push({ type: 'file', mediaType, filename: name, url });
+  const messages = [...history.map(({ role, content }, i) => text(role, content, `${turn.id}-${i}`)), user];
+  return { id: chat.id, messages, trigger: 'submit-message', ...settings };
 }
 
 /** Sends one turn and renders its answer into `view`. Resolves to an outcome; a stop (the signal) is `stopped`. */
@@ -110,8 +129,10 @@ function sendMessage() {
   }
   ui.input.value = '';
   ui.empty.hidden = true;
-  addUserMessage(message);
-  const turn = { message, view: addAssistantMessage() };
+  const image = chat.attachment;
+  clearAttachment();
+  addUserMessage(message, image);
+  const turn = { id: crypto.randomUUID(), message, image, view: addAssistantMessage() };
   turn.view.retry.addEventListener('click', () => retryTurn(turn));
   ui.input.focus();
   runTurn(turn);
@@ -132,7 +153,7 @@ async function runTurn(turn) {
   setStatus('submitted');
 
   // The history is read now: a retried turn is sent with the current settings and the turns completed so far.
-  const body = buildRequestBody(turn.message, chat.history, readSettings());
+  const body = buildRequestBody(turn, chat.history, readSettings());
   let outcome;
   try {
     outcome = await streamAnswer(body, turn.view, controller.signal);
@@ -176,7 +197,9 @@ function stopAnswer() {
 function newChat() {
   if (isBusy()) return;
   chat.history = [];
+  chat.id = crypto.randomUUID();
   chat.retryable = null;
+  clearAttachment();
   for (const message of ui.log.querySelectorAll('.message')) message.remove();
   ui.empty.hidden = false;
   setStatus('ready');
@@ -185,9 +208,15 @@ function newChat() {
 
 // ---------------------------------------------------------------- rendering
 
-function addUserMessage(text) {
+function addUserMessage(text, image) {
   const root = ui.userTemplate.content.firstElementChild.cloneNode(true);
   root.querySelector('.bubble__text').textContent = text;
+  if (image) {
+    const img = root.querySelector('.bubble__image');
+    img.src = image.url;
+    img.alt = `Attached image: ${image.name}`;
+    img.hidden = false;
+  }
   ui.log.append(root);
   scrollToBottom();
 }
@@ -320,6 +349,37 @@ function scrollToBottom() {
   ui.log.scrollTop = ui.log.scrollHeight;
 }
 
+// ---------------------------------------------------------------- attachment
+
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+/** The chosen image waits for the next message; the server checks its type and size (its 4xx is shown). */
+async function attachFile() {
+  const [file] = ui.file.files;
+  ui.file.value = '';
+  if (!file) return;
+  const url = await readAsDataUrl(file);
+  chat.attachment = { name: file.name, mediaType: file.type || 'application/octet-stream', url };
+  ui.attachmentThumb.src = url;
+  ui.attachmentName.textContent = file.name;
+  ui.attachment.hidden = false;
+  ui.input.focus();
+}
+
+function clearAttachment() {
+  chat.attachment = null;
+  ui.attachment.hidden = true;
+  ui.attachmentThumb.removeAttribute('src');
+  ui.attachmentName.textContent = '';
+}
+
 // ---------------------------------------------------------------- formatting
 
 function formatUsage(data) {
@@ -359,5 +419,10 @@ export function initChat() {
   ui.panel.addEventListener('keydown', onPanelKeydown);
   ui.stop.addEventListener('click', stopAnswer);
   ui.clear.addEventListener('click', newChat);
+  ui.file.addEventListener('change', () => attachFile().catch((error) => console.error('reading the image failed', error)));
+  ui.attachmentRemove.addEventListener('click', () => {
+    clearAttachment();
+    ui.input.focus();
+  });
   setStatus('ready');
 }

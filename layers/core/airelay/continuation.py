@@ -4,7 +4,9 @@ ran): rebuilt as OpenAI's assistant `tool_calls` and `tool` messages, each call 
 Only the newest assistant message is rebuilt; earlier turns reach the model as their text. Each of its tool calls
 must name a tool of this persona, carry a proof issued for this chat and message (tools/client.py), have an outcome,
 and a client tool's output must fit CLIENT_TOOL_OUTPUT_MAX_CHARS. Outputs reach the model as `tool` messages, data
-to read: never a system message, never instructions of the server's.
+to read: never a system message, never instructions of the server's. The answer goes on counting its steps from the
+last one its proofs sign: a round trip through the browser does not give it another CHAT_MAX_STEPS, and an answer that
+has used them all is a 422 before any upstream call.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class ServerToolOutput(InvalidInput):
 class ToolOutputMissing(InvalidInput):
     code = "tool_output_missing"
     message = "Every tool call of the last assistant message needs its output before the chat can continue."
+
+
+class StepsUsedUp(InvalidInput):
+    code = "chat_max_steps_reached"
+    message = "This answer has used all its steps; send a new message to go on."
 
 
 class ToolOutputTooLarge(PayloadTooLarge):
@@ -72,27 +79,30 @@ def outcome_of(call: dict) -> dict:
     return {"output": call.get("output")}
 
 
-def checked(call: dict, name: str, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> str:
-    """The call's outcome as the model reads it; a 4xx when the call is not one this server issued as posted."""
+def checked(call: dict, name: str, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> tuple[str, int]:
+    """The call's outcome as the model reads it and the step it was made in; a 4xx when the call is not one this
+    server issued as posted."""
     call_id, tool_input = call.get("toolCallId"), call.get("input")
     if not isinstance(call_id, str) or name not in tools:
         raise ToolCallNotIssued()
     if call.get("state") not in DONE_STATES:
         raise ToolOutputMissing()
     outcome, proof = outcome_of(call), call.get("proof") or {}
-    if not proofs.holds(proof.get("call"), call_id, name, tool_input, None):
+    step = proof.get("step")
+    if not proofs.holds(proof.get("call"), call_id, name, tool_input, None, step):
         raise ToolCallNotIssued()
     settled_here = "outcome" in proof or not is_client_side(tools[name])
-    if settled_here and not proofs.holds(proof.get("outcome"), call_id, name, tool_input, outcome):
+    if settled_here and not proofs.holds(proof.get("outcome"), call_id, name, tool_input, outcome, step):
         raise ServerToolOutput()
     for_model = json.dumps(outcome, ensure_ascii=False)
     if not settled_here and len(for_model) > settings.client_tool_output_max_chars:
         raise ToolOutputTooLarge(f"A tool output is longer than {settings.client_tool_output_max_chars} characters.")
-    return for_model
+    return for_model, step
 
 
-def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> list[dict]:
-    """The message's steps as OpenAI messages: assistant text and tool_calls, then one `tool` message per call."""
+def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> tuple[list[dict], int]:
+    """The message's steps as OpenAI messages (assistant text and tool_calls, then one `tool` message per call), and
+    how many steps of the answer its proofs say were made."""
     proof_of = {
         p.model_extra.get("id"): p.model_extra["data"]
         for p in message.parts
@@ -103,6 +113,7 @@ def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings)
         raise ToolOutputMissing("The last assistant message has no tool calls to continue from.")
     messages: list[dict] = []
     seen: set[str] = set()
+    made = 0
     for step in steps:
         text = "".join(step.text)
         if not step.calls:
@@ -114,16 +125,23 @@ def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings)
             if call_id in seen:
                 raise ToolCallNotIssued()
             seen.add(call_id)
-            content = checked({**call, "proof": proof_of.get(call_id)}, name, tools, proofs, settings)
+            content, made_in = checked({**call, "proof": proof_of.get(call_id)}, name, tools, proofs, settings)
+            made = max(made, made_in)
             arguments = json.dumps(call.get("input"), ensure_ascii=False)
             calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
             results.append({"role": "tool", "tool_call_id": call_id, "content": content})
         messages += [{"role": "assistant", "content": text or None, "tool_calls": calls}, *results]
-    return messages
+    return messages, made
 
 
-def continued(request: ChatRequest, message, tools: dict[str, Tool], proofs: Proofs | None, settings: Settings):
-    """The request with the posted assistant message's steps after the history: the answer goes on from there."""
+def continued(
+    request: ChatRequest, message, tools: dict[str, Tool], proofs: Proofs | None, settings: Settings
+) -> tuple[ChatRequest, int]:
+    """The request with the posted assistant message's steps after the history, and the steps the answer has made:
+    it goes on from there."""
     if proofs is None:
         raise ToolCallNotIssued("This chat has no tools: its last message must be the user's.")
-    return replace(request, messages=[*request.messages, *rebuilt(message, tools, proofs, settings)])
+    messages, made = rebuilt(message, tools, proofs, settings)
+    if made >= settings.chat_max_steps:
+        raise StepsUsedUp()
+    return replace(request, messages=[*request.messages, *messages]), made

@@ -118,6 +118,7 @@ class ErrorDataPart(Strict):
 
 class ToolProofs(Strict):
     call: str = Field(description="HMAC: this server issued the call, with this input, in this chat and message")
+    step: int = Field(ge=1, description="the step of the answer the call was made in (signed in `call`)")
     outcome: str | None = Field(default=None, description="HMAC over the result too, for a call settled here")
 
 

@@ -52,6 +52,7 @@ class Settings:
     chat_tools: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_TOOLS"})
     tools_module: str = field(default="", metadata={"env": "TOOLS_MODULE"})  # an operator's module with TOOLS
     tool_proof_secret: str = field(default="", metadata={"env": "TOOL_PROOF_SECRET"})
+    tool_proof_secret_param: str = field(default="", metadata={"env": "TOOL_PROOF_SECRET_PARAM"})
     client_tool_output_max_chars: int = field(default=16_000, metadata={"env": "CLIENT_TOOL_OUTPUT_MAX_CHARS"})
     local_model_base_url: str = field(default="http://127.0.0.1:8081/v1", metadata={"env": "LOCAL_MODEL_BASE_URL"})
 
@@ -230,8 +231,10 @@ class Settings:
             raise ValueError("SYSTEM_PROMPT_POLICY is pass, prepend or refuse; SYSTEM_PROMPT_POLICIES name=policy,...")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
         self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
-        if self.stage == "prod" and self.chat_tools and len(self.tool_proof_secret) < 32:
-            raise ValueError("TOOL_PROOF_SECRET (at least 32 characters) is required in prod when CHAT_TOOLS is set")
+        if self.tool_proof_secret and len(self.tool_proof_secret) < 32:
+            raise ValueError("TOOL_PROOF_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        if self.stage == "prod" and self.chat_tools and not (self.tool_proof_secret or self.tool_proof_secret_param):
+            raise ValueError("TOOL_PROOF_SECRET or TOOL_PROOF_SECRET_PARAM is required in prod when CHAT_TOOLS is set")
         if not 1 <= self.chat_max_steps <= 20:
             raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
 

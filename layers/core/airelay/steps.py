@@ -81,9 +81,11 @@ async def ui_message_stream(
     context: ToolContext,
     encoder: UIMessageStream,
     proofs: Proofs | None = None,
+    made: int = 0,
 ) -> AsyncIterator[bytes]:
     """Yields the whole answer's SSE bytes, step after step, ending in `finish` or `error` (see above). With
-    `proofs`, every tool call gets its `data-tool-proof` part, so the conversation can continue after it."""
+    `proofs`, every tool call gets its `data-tool-proof` part, so the conversation can continue after it. `made`:
+    the steps the answer made before this request (a continuation), counted against CHAT_MAX_STEPS."""
     settings = context.settings
     stream: ChatStream | None = first
     steps: list[Step] = []
@@ -96,17 +98,18 @@ async def ui_message_stream(
             async for chunk in stream.parts(encoder, step):
                 yield chunk
             if step.error is not None:
-                yield failure(encoder, step.error, first, steps)
+                yield failure(encoder, step.error, first, steps, made)
                 return
             if not step.calls:
-                yield encoder.finish_step() + finish(encoder, step.reason, first, steps)
+                yield encoder.finish_step() + finish(encoder, step.reason, first, steps, made)
                 return
             outcomes = [Outcome(call, tools) for call in step.calls]
             yield b"".join(input_parts(encoder, o) for o in outcomes)
             await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
-            yield b"".join(output_parts(encoder, o, proofs) for o in outcomes) + encoder.finish_step()
-            if len(steps) >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
-                yield finish(encoder, "tool-calls", first, steps)
+            number = made + len(steps)
+            yield b"".join(output_parts(encoder, o, proofs, number) for o in outcomes) + encoder.finish_step()
+            if number >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
+                yield finish(encoder, "tool-calls", first, steps, made)
                 return
             request = next_request(stream.request, step, outcomes)
             stream = None
@@ -116,7 +119,7 @@ async def ui_message_stream(
                 stream = await relay.open_stream(first.model, request, settings, context.caller)
                 stream.deadline = first.deadline  # one deadline for the whole answer, every step and tool in it
             except AirelayError as exc:
-                yield failure(encoder, exc, first, steps)
+                yield failure(encoder, exc, first, steps, made)
                 return
     finally:
         if stream is not None and not stream.settled:
@@ -139,11 +142,11 @@ def input_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
     return encoder.tool_input(call.id, call.name, outcome.input)
 
 
-def output_parts(encoder: UIMessageStream, outcome: Outcome, proofs: Proofs | None) -> bytes:
+def output_parts(encoder: UIMessageStream, outcome: Outcome, proofs: Proofs | None, step: int) -> bytes:
     call = outcome.call
     proof = b""
     if proofs is not None:
-        proof = encoder.proof(call.id, proofs.of(call.id, call.name, outcome.input, outcome.outcome()))
+        proof = encoder.proof(call.id, proofs.of(call.id, call.name, outcome.input, outcome.outcome(), step))
     if outcome.input_error is not None or outcome.in_browser:
         return proof
     return result_parts(encoder, outcome) + proof
@@ -170,7 +173,8 @@ def next_request(request: ChatRequest, step: Step, outcomes: list[Outcome]) -> C
     return replace(request, messages=messages, tool_choice=None)  # a forced tool is the first step's only
 
 
-def totals(first: ChatStream, steps: list[Step]) -> dict:
+def totals(first: ChatStream, steps: list[Step], made: int) -> dict:
+    """This request's usage and cost; `steps` counts the whole answer's, those made before it too."""
     used = Usage(
         sum(s.usage.prompt_tokens for s in steps),
         sum(s.usage.completion_tokens for s in steps),
@@ -178,17 +182,17 @@ def totals(first: ChatStream, steps: list[Step]) -> dict:
         any(s.usage.estimated for s in steps),
     )
     cost = sum((s.cost for s in steps), Decimal(0))
-    return {**relay.usage_data(first.model_id, used, cost, first.meter), "steps": len(steps)}
+    return {**relay.usage_data(first.model_id, used, cost, first.meter), "steps": made + len(steps)}
 
 
-def finish(encoder: UIMessageStream, reason: str, first: ChatStream, steps: list[Step]) -> bytes:
-    usage = totals(first, steps)
+def finish(encoder: UIMessageStream, reason: str, first: ChatStream, steps: list[Step], made: int) -> bytes:
+    usage = totals(first, steps, made)
     metadata = {k: usage[k] for k in ("model", "inputTokens", "outputTokens", "costUsd", "steps")}
     return encoder.finish(reason, usage, metadata)
 
 
-def failure(encoder: UIMessageStream, error: AirelayError, first: ChatStream, steps: list[Step]) -> bytes:
+def failure(encoder: UIMessageStream, error: AirelayError, first: ChatStream, steps: list[Step], made: int) -> bytes:
     meaning = {"status": error.status, "code": error.code}
     if error.retry_after is not None:
         meaning["retryAfter"] = error.retry_after
-    return encoder.data("error", meaning) + encoder.error(error.message, totals(first, steps))
+    return encoder.data("error", meaning) + encoder.error(error.message, totals(first, steps, made))

@@ -63,6 +63,36 @@ const scenarios = {
     return seen;
   },
 
+  async 'chat-image'({ page }) {
+    // IMAGE_BASE64: a photo to attach; a second message attaches a text file the server refuses
+    await openDemo(page);
+    const photo = { name: 'coffee.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(process.env.IMAGE_BASE64, 'base64') };
+    await page.setInputFiles('#chat-file', photo);
+    await page.locator('#chat-attachment:not([hidden])').waitFor();
+    const chip = await page.locator('#chat-attachment-name').textContent();
+    await send(page, 'What is in this photo?');
+    await answer(page).and(page.locator('[data-status="done"]')).waitFor();
+    const image = page.locator('.message--user').last().locator('.bubble__image');
+    const seen = {
+      chip,
+      chipHiddenAfterSend: await page.locator('#chat-attachment').isHidden(),
+      imageVisible: await image.isVisible(),
+      imageAlt: await image.getAttribute('alt'),
+      imageSrcPrefix: (await image.getAttribute('src')).slice(0, 23),
+      imageWidth: await image.evaluate((img) => img.naturalWidth),
+      text: await answerText(page),
+    };
+    await screenshot(page.locator('#chat-panel'), 'chat-image');
+    const notes = { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') };
+    await page.setInputFiles('#chat-file', notes);
+    await page.locator('#chat-attachment:not([hidden])').waitFor();
+    await send(page, 'And this?');
+    await answer(page).and(page.locator('[data-status="error"]')).waitFor();
+    seen.refused = await answer(page).locator('.bubble__error-text').textContent();
+    check(seen.text === EXPECTED_TEXT, `answer text: ${seen.text}`);
+    return seen;
+  },
+
   async 'chat-incremental'({ page }) {
     await openDemo(page);
     await watchAnswer(page);

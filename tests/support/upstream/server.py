@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from ..servers import START_TIMEOUT_S
 from .behaviours import Behaviour, BehaviourLike, coerce_behaviour
 from .chat import _ChatCompletions
 from .connection import _READ_SIZE, _Conn, _ConnectionIO
@@ -153,8 +154,8 @@ class FakeUpstream(_RequestRouting, _ChatCompletions, _ScriptedDeltas, _Connecti
         self._started.clear()
         self._thread = threading.Thread(target=self._thread_main, name="FakeUpstream", daemon=True)
         self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("FakeUpstream did not start within 10 s")
+        if not self._started.wait(START_TIMEOUT_S):
+            raise RuntimeError(f"FakeUpstream did not start within TEST_SERVER_START_S={START_TIMEOUT_S:.0f} s")
         if self._start_error is not None:
             self._thread = None
             raise RuntimeError("FakeUpstream failed to start") from self._start_error

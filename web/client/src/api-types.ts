@@ -1255,6 +1255,11 @@ export interface components {
              */
             call: string;
             /**
+             * Step
+             * @description the step of the answer the call was made in (signed in `call`)
+             */
+            step: number;
+            /**
              * Outcome
              * @description HMAC over the result too, for a call settled here
              */

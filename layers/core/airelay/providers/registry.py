@@ -49,11 +49,13 @@ async def _build_chat_model(model_id: str, settings: Settings) -> ChatModel:
         key = settings.openai_api_key or await anyio.to_thread.run_sync(_key_from_ssm, settings)
         return _openai_compat(model_id, settings, settings.openai_base_url or None, key)
     if provider == "local":
-        return _openai_compat(model_id, settings, settings.local_model_base_url, "local")
+        from .llama_cpp import LlamaCppChatModel
+
+        return _openai_compat(model_id, settings, settings.local_model_base_url, "local", LlamaCppChatModel)
     raise InvalidInput(f"unknown chat provider '{provider[:40]}'")
 
 
-def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key: str) -> ChatModel:
+def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key: str, kind=None) -> ChatModel:
     import httpx2
     import openai
 
@@ -66,7 +68,7 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
         max_retries=settings.upstream_max_retries,
         http_client=_chat_http_client(),
     )
-    return OpenAICompatChatModel(model_id, client, settings)
+    return (kind or OpenAICompatChatModel)(model_id, client, settings)
 
 
 def _chat_http_client():

@@ -17,7 +17,7 @@ from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
 from ..tools.base import ToolContext
 from ..tools.catalog import tools_for
-from ..tools.client import Proofs, is_client_side
+from ..tools.client import Proofs, is_client_side, proof_secret
 from ..web import api_router, caller_of
 
 router = api_router()
@@ -51,21 +51,22 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
     if files:
         model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
     tools = tools_for(body.persona, settings)
-    encoder, proofs = answer_encoder(body, tools, settings)
+    encoder, proofs = answer_encoder(body, tools, await proof_secret(settings) if tools else b"")
+    made = 0
     if continues(body):
-        chat_request = continued(chat_request, body.messages[-1], tools, proofs, settings)
+        chat_request, made = continued(chat_request, body.messages[-1], tools, proofs, settings)
     if tools:
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(model_ids, settings)
     caller = caller_of(request, "chat")
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
-    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs, made))
 
 
-def answer_encoder(body: ChatBody | UIChatBody, tools: dict, settings) -> tuple[UIMessageStream, Proofs | None]:
+def answer_encoder(body: ChatBody | UIChatBody, tools: dict, secret: bytes) -> tuple[UIMessageStream, Proofs | None]:
     """The answer's encoder (a continued answer keeps its message id) and, with tools, the proofs of its calls."""
     message_id = body.messages[-1].id if continues(body) else None
     encoder = UIMessageStream(message_id, frozenset(n for n, t in tools.items() if is_client_side(t)))
     chat_id = getattr(body, "id", None) or ""
-    return encoder, Proofs(settings, chat_id, encoder.message_id) if tools else None
+    return encoder, Proofs(secret, chat_id, encoder.message_id) if tools else None
