@@ -51,6 +51,7 @@ def create_app(
     app.add_exception_handler(HTTPException, http_error)
     for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
         app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
+    app.openapi()  # FastAPI builds each included route's handler, validators and serializers while writing it
     return app
 
 
