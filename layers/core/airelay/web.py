@@ -159,6 +159,10 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error_response(exc.__cause__, request.app.state.error_body)
     if exc.status_code == 404:
         return error_response(NotFound(), request.app.state.error_body)
+    if exc.status_code == 400:  # Starlette's answer to a body it cannot parse, e.g. a malformed multipart upload
+        return error_response(
+            MalformedRequest(f"The request body is not valid: {exc.detail}"), request.app.state.error_body
+        )
     code = "method_not_allowed" if exc.status_code == 405 else "http_error"
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
