@@ -54,6 +54,7 @@ class Server:
         env: dict[str, str] | None = None,
         executable: str = sys.executable,
         start_timeout_s: float = START_TIMEOUT_S,
+        cwd: Path = ROOT,
     ) -> None:
         self.name = name
         self.port = free_port()
@@ -61,7 +62,7 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [executable, *[a.format(port=self.port) for a in args]],
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -169,8 +170,9 @@ def start_upstream(delay_s: float, chunks: int) -> Server:
 
 
 def start_airelay(
-    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None
+    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None, tree: Path = ROOT
 ) -> Server:
+    """airelay's local API in front of `upstream`: this checkout's, or that of another tree (an earlier revision)."""
     env = {
         "CHAT_MODEL": f"openai/{model}",
         "OPENAI_BASE_URL": f"{upstream.url}/v1",
@@ -180,7 +182,9 @@ def start_airelay(
         "no_proxy": "127.0.0.1,localhost",
         **extra_env,
     }
-    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env)
+    if tree != ROOT:  # its local/ from the working directory, its airelay before the venv's editable install
+        env["PYTHONPATH"] = str(tree / "layers" / "core")
+    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env, cwd=tree)
     server.wait_ready(lambda: airelay_ready(server, headers))
     return server
 
