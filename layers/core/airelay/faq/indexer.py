@@ -96,10 +96,16 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
 
 
 def prepare(settings: Settings) -> None:
-    """At INIT: the embedding model made (a local one loaded) on the loop every event runs on. What cannot be made
-    yet is logged and left to the first event, which fails with that error."""
+    """At INIT: the embedding model made on the loop every event runs on, and an in-process one run once (its first
+    run loads what it uses). What cannot be made yet is logged and left to the first event, which fails with it."""
+
+    async def warm() -> None:
+        embedder = await registry.embedder(settings.faq_embedding_model)
+        if embedder.provider == "local":  # in process, no bill
+            await embedder.embed(["Warm-up: how much is shipping?"])
+
     try:
-        _runner.run(registry.embedder(settings.faq_embedding_model))
+        _runner.run(warm())
     except AirelayError as exc:
         log.warning("not ready at INIT: %s (%s)", exc.code, exc.message)
 
