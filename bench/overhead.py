@@ -17,10 +17,13 @@ import argparse
 import asyncio
 import json
 import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import report
 from .client import Reply, post_request
@@ -47,11 +50,13 @@ PERSONAS = ROOT / "layers" / "core" / "airelay" / "data" / "personas.json"
 # The bench model is priced like gpt-4o-mini (USD per 1M tokens) so that usage metering runs as for a paid model, in
 # airelay and in LiteLLM alike; airelay's ledger is a fresh file per run and its budgets are out of reach.
 PRICE = {"input": "0.15", "cached_input": "0.075", "output": "0.60"}
-SIDES = ("direct", "airelay", "airelay_limits", "litellm", "floor")
-GATEWAYS = ("airelay", "airelay_limits", "litellm", "floor")
+SIDES = ("direct", "airelay", "airelay_limits", "airelay_before", "litellm", "floor")
+GATEWAYS = ("airelay", "airelay_limits", "airelay_before", "litellm", "floor")
 # airelay as above with the caller's per-minute limits on, high enough never to refuse: every call is checked against
 # requests and tokens per minute in the same reservation as its budgets. Measured beside "airelay" in every round.
 LIMITS_ENV = {"REQUESTS_PER_MINUTE": str(10**9), "TOKENS_PER_MINUTE": str(10**12)}
+# With --before REV, airelay of that revision (its whole tree from `git archive`, the same venv) is measured beside
+# this checkout's in every round: "airelay_before".
 # Both gateways authenticate the caller by key and file its spend under it: airelay with API_KEYS (which API Gateway
 # checks on AWS, the local API itself here) named in SERVER_KEYS, LiteLLM with its master key.
 AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
@@ -267,8 +272,26 @@ def summarize(rounds: list[dict]) -> dict:
             [r["airelay_limits"].get("gateway_cpu_ms_per_request") for r in rounds],
             ratio,
         )
+    if "airelay" in sides and "airelay_before" in sides:  # this checkout's added latency and CPU / the revision's
+        summary["now_vs_before"] = versus(rounds, "airelay_before", "airelay")
     summary["errors"] = {side: sum(r[side]["errors"] for r in rounds) for side in sides}
     return summary
+
+
+def versus(rounds: list[dict], base: str, side: str) -> dict:
+    """`side`'s added latency (over direct) and CPU per request as multiples of `base`'s, paired within a round."""
+
+    def added(r: dict, name: str, m: str) -> float | None:
+        d, g = r["direct"].get(m), r[name].get(m)
+        return None if d is None or g is None else g - d
+
+    vs = {
+        m: paired([added(r, base, m) for r in rounds], [added(r, side, m) for r in rounds], ratio)
+        for m in LATENCY_METRICS
+    }
+    cpu = "gateway_cpu_ms_per_request"
+    vs[cpu] = paired([r[base].get(cpu) for r in rounds], [r[side].get(cpu) for r in rounds], ratio)
+    return vs
 
 
 def sides_of_round(number: int, sides: list[str]) -> list[str]:
@@ -279,7 +302,7 @@ def sides_of_round(number: int, sides: list[str]) -> list[str]:
 
 async def run_scenario(scenario: Scenario, upstream: Server, gateways: dict[str, Server], args) -> dict:
     targets = {"direct": openai_target("direct", upstream.port, scenario.stream)}
-    for name in ("airelay", "airelay_limits"):
+    for name in ("airelay", "airelay_limits", "airelay_before"):
         if name in gateways:
             targets[name] = airelay_target(gateways[name].port, scenario.stream, args.airelay_route, name)
     if "litellm" in gateways:
@@ -335,6 +358,10 @@ def run_all(args, scenarios: list[Scenario]) -> dict:
                     limited = env | LIMITS_ENV | {"USAGE_DB_PATH": f"{ledger_dir}/usage-limits.sqlite3"}
                     gateways["airelay_limits"] = start_airelay(upstream, MODEL, limited, AIRELAY_KEY)
                     servers.append(gateways["airelay_limits"])
+                if args.before:
+                    earlier = env | {"USAGE_DB_PATH": f"{ledger_dir}/usage-before.sqlite3"}
+                    gateways["airelay_before"] = start_airelay(upstream, MODEL, earlier, AIRELAY_KEY, args.before_tree)
+                    servers.append(gateways["airelay_before"])
                 if args.litellm:
                     gateways["litellm"] = LiteLLM(upstream, MODEL, PRICE)
                     servers.append(gateways["litellm"])
@@ -403,6 +430,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for the airelay process (repeatable)",
     )
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also measure airelay at this revision beside this checkout, in the same rounds (e.g. 6b7207a)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 round, 200 requests, 2 s runs: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -421,9 +453,11 @@ def run(argv: list[str]) -> dict:
         print(notes[-1], flush=True)
     meta = report.machine()
     meta["packages"]["litellm"] = litellm_version() if args.litellm else None
-    results = run_all(args, scenarios)
+    with tempfile.TemporaryDirectory(prefix="airelay-before-") as tree:
+        args.before_tree = checkout(args.before, Path(tree)) if args.before else None
+        results = run_all(args, scenarios)
     meta["load_after"] = report.load_average()
-    config = {k: v for k, v in vars(args).items() if k != "only"} | {
+    config = {k: v for k, v in vars(args).items() if k not in ("only", "before_tree")} | {
         "chunks": CHUNKS,
         "max_tokens": MAX_TOKENS,
         "model": MODEL,
@@ -435,6 +469,16 @@ def run(argv: list[str]) -> dict:
     for path in report.write(document):
         print(f"wrote {path.relative_to(ROOT)}")
     return document
+
+
+def checkout(revision: str, into: Path) -> Path:
+    """The tree of `revision` (`git archive`), as the earlier airelay to run beside this checkout."""
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    model = ROOT / "functions" / "classify" / "model"  # made by `make models`, never committed
+    if model.is_dir():
+        shutil.copytree(model, into / "functions" / "classify" / "model", dirs_exist_ok=True)
+    return into
 
 
 def main(argv: list[str]) -> int:

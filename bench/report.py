@@ -26,6 +26,7 @@ LATENCY_SHARE_OF_LITELLM = 0.2
 CPU_MS_LIMIT = {False: 3.0, True: 8.0}  # stream -> ms of airelay CPU per request
 RPS_TIMES_LITELLM = 5.0
 LIMITS_SHARE = 1.10  # airelay with the per-minute limits on, against off: added latency and CPU per request
+BEFORE_SHARE = 1.10  # this checkout against an earlier revision (overhead --before): added latency and CPU per request
 RPS_SHARE_OF_DIRECT = 0.9
 EARLIER = {
     "buffered_c1": ("total_p50_ms", 2.0, "added latency p50 <= 2 ms"),
@@ -262,6 +263,37 @@ def targets(document: dict) -> list[dict]:
                 LIMITS_SHARE,
                 True,
                 f"with limits {fmt(cpu_on, 'cpu')} ms, without {fmt(cpu_off, 'cpu')} ms",
+                "x",
+            )
+        )
+    for s in scenarios.values():  # this checkout against an earlier revision (--before), c=1, in the same rounds
+        vs = s["summary"].get("now_vs_before") or {}
+        if s["concurrency"] != 1 or not vs:
+            continue
+        now, before = s["summary"]["added"].get("airelay", {}), s["summary"]["added"].get("airelay_before", {})
+        metric, what = f"{s['latency']}_p50_ms", "TTFT" if s["stream"] else "latency"
+        rows.append(
+            target(
+                f"added {what} p50 within {BEFORE_SHARE - 1:.0%} of the earlier revision",
+                s["title"],
+                vs.get(metric),
+                BEFORE_SHARE,
+                True,
+                f"now {ms(now.get(metric), True)}, before {ms(before.get(metric), True)}",
+                "x",
+            )
+        )
+        cpu_now, cpu_before = (
+            s["summary"][side]["gateway_cpu_ms_per_request"] for side in ("airelay", "airelay_before")
+        )
+        rows.append(
+            target(
+                f"CPU per request within {BEFORE_SHARE - 1:.0%} of the earlier revision",
+                s["title"],
+                vs.get("gateway_cpu_ms_per_request"),
+                BEFORE_SHARE,
+                True,
+                f"now {fmt(cpu_now, 'cpu')} ms, before {fmt(cpu_before, 'cpu')} ms",
                 "x",
             )
         )

@@ -170,8 +170,9 @@ def start_upstream(delay_s: float, chunks: int) -> Server:
 
 
 def start_airelay(
-    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None, cwd: Path = ROOT
+    upstream: Server, model: str, extra_env: dict[str, str], headers: dict[str, str] | None = None, tree: Path = ROOT
 ) -> Server:
+    """airelay's local API in front of `upstream`: this checkout's, or that of another tree (an earlier revision)."""
     env = {
         "CHAT_MODEL": f"openai/{model}",
         "OPENAI_BASE_URL": f"{upstream.url}/v1",
@@ -181,7 +182,9 @@ def start_airelay(
         "no_proxy": "127.0.0.1,localhost",
         **extra_env,
     }
-    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env, cwd=cwd)
+    if tree != ROOT:  # its local/ from the working directory, its airelay before the venv's editable install
+        env["PYTHONPATH"] = str(tree / "layers" / "core")
+    server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env, cwd=tree)
     server.wait_ready(lambda: airelay_ready(server, headers))
     return server
 

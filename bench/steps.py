@@ -150,9 +150,7 @@ def run(argv: list[str]) -> dict:
             servers += [text, tools_upstream]
             env = airelay_env(scratch, [])
             gateways = {
-                "before": start_airelay(
-                    text, MODEL, env | {"PYTHONPATH": f"{old / 'layers' / 'core'}:{old}"}, AIRELAY_KEY, cwd=old
-                ),
+                "before": start_airelay(text, MODEL, env, AIRELAY_KEY, tree=old),
                 "now": start_airelay(text, MODEL, env, AIRELAY_KEY),
                 "tools": start_airelay(
                     tools_upstream,

@@ -59,7 +59,7 @@ airelay is running
   chat (stream)  POST {base}/api/chat/stream
   chat model     {os.environ.get("CHAT_MODEL", "local/" + model_server.MODEL_ALIAS)}
   sentiment      POST {base}/api/sentiment        ({os.environ.get("SENTIMENT_MODEL", "local/use-multilingual-anchors")})
-  image          POST {base}/api/image/classify   ({os.environ.get("IMAGE_MODEL", "local/efficientnet-lite0")})
+  image          POST {base}/api/image/classify/upload, /api/image/classify   ({os.environ.get("IMAGE_MODEL", "local/efficientnet-lite0")})
   FAQ            POST {base}/api/faq
   usage          GET  {base}/api/usage?days=7&by=model
 press Ctrl+C to stop

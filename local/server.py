@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 from .docs import docs_app, is_docs_path
 from .lambda_bridge import Container, layer_settings, load_module, response_parts, rest_event
 from .preflight import preflights
-from .template import ROOT, TEMPLATE, Function, Route, functions, load_template
+from .template import ROOT, TEMPLATE, Function, Route, functions, load_template, shared_environment
 
 DEMO = ROOT / "web" / "demo"
 CONTEXT_HEADER = b"x-amzn-request-context"
@@ -42,6 +42,8 @@ class LocalApi:
     def __init__(self, template: Path = TEMPLATE, static_dir: Path = DEMO) -> None:
         declared = load_template(template)
         self.functions = functions(declared)
+        for name, value in shared_environment(self.functions).items():  # each function's literal variables
+            os.environ.setdefault(name, value)  # the shell's and .env's values win, as with `sam local --env-vars`
         self.preflights = preflights(declared, os.environ)  # OPTIONS: API Gateway's mock, no function runs
         self.routes: list[tuple[Route, Function]] = [(r, f) for f in self.functions for r in f.routes]
         self.static_dir = static_dir

@@ -50,6 +50,7 @@ class Function:
     code_dir: Path
     handler: str
     routes: tuple[Route, ...]
+    environment: dict[str, str] = field(default_factory=dict, compare=False)  # its literal template variables
 
     @property
     def web_adapter(self) -> bool:
@@ -73,8 +74,17 @@ def route_pattern(path: str) -> re.Pattern:
     return re.compile(regex)
 
 
+def literal_variables(variables: dict) -> dict[str, str]:
+    """The variables whose values are written in the template. A !Ref'd Parameter is the operator's to set (locally in
+    the shell or .env; the settings' defaults otherwise), and the Lambda Web Adapter's own variables configure the
+    adapter, whose part the local API plays."""
+    adapter = ("AWS_LWA_", "AWS_LAMBDA_EXEC_WRAPPER")
+    return {k: str(v) for k, v in variables.items() if not isinstance(v, dict) and not k.startswith(adapter)}
+
+
 def functions(template: dict | None = None) -> list[Function]:
     template = template or load_template()
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     found = []
     for name, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -93,6 +103,18 @@ def functions(template: dict | None = None) -> list[Function]:
                 code_dir=ROOT / props["CodeUri"],
                 handler=props["Handler"],
                 routes=tuple(routes),
+                environment=literal_variables({**shared, **props.get("Environment", {}).get("Variables", {})}),
             )
         )
     return found
+
+
+def shared_environment(found: list[Function]) -> dict[str, str]:
+    """The functions' literal variables together, for the one process of the local API that runs them all. Two
+    functions that give one variable different values could not share it: a ValueError names the variable."""
+    merged: dict[str, str] = {}
+    for function in found:
+        for name, value in function.environment.items():
+            if merged.setdefault(name, value) != value:
+                raise ValueError(f"{name} differs between functions; the local API runs them in one process")
+    return merged

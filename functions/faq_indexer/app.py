@@ -2,11 +2,12 @@
 FAQ_INDEX_URL (a plain Lambda handler for S3 ObjectCreated events; not behind the API)."""
 
 from airelay import snapstart
-from airelay.faq.indexer import handle_s3_event
+from airelay.faq.indexer import handle_s3_event, prepare
 from airelay.observability import configure, logger, metrics, tracer
 from airelay.settings import get_settings
 
 configure(get_settings())  # what create_app does for the functions behind the API
+prepare(get_settings())
 snapstart.register_runtime_hooks()
 
 

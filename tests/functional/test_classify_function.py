@@ -48,6 +48,14 @@ def with_body(name: str, body: bytes | str, content_type: str | None = None, bin
     return event
 
 
+def upload(photo: bytes, content_type: str, field: str = "image") -> dict:
+    """The classify_multipart event with `photo` as its one file, in field `field`."""
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="photo"\r\n'
+    body = f"{head}Content-Type: {content_type}\r\n\r\n".encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    return with_body("classify_multipart", body, f"multipart/form-data; boundary={boundary}", binary=True)
+
+
 def png(width: int, height: int, mode: str = "RGB") -> bytes:
     out = io.BytesIO()
     Image.new(mode, (width, height)).save(out, "PNG")
@@ -72,9 +80,9 @@ def test_the_coffee_photo_is_an_espresso(classify_function, event):
     assert headers["x-request-id"] == load_event(event)["requestContext"]["requestId"]
 
 
-def test_a_raw_image_body_is_accepted(classify_function):
+def test_an_upload_of_the_photo_is_classified(classify_function):
     photo = base64.b64decode(json.loads(load_event("classify_base64")["body"])["image_base64"])
-    status, _, data = invoke(classify_function, with_body("classify_base64", photo, "image/jpeg", binary=True))
+    status, _, data = invoke(classify_function, upload(photo, "image/jpeg"))
     assert status == 200 and data["labels"][0]["label"] == "espresso"
 
 
@@ -96,8 +104,8 @@ def test_gif_webp_and_bmp_photos_are_classified(classify_function, fmt, content_
     if options.pop("animated", False):
         options.update(save_all=True, append_images=[Image.new("RGB", photo.size)], duration=100, loop=0)
     photo.save(out, fmt, **options)
-    # WHEN it is posted as the raw body
-    status, _, data = invoke(classify_function, with_body("classify_base64", out.getvalue(), content_type, binary=True))
+    # WHEN it is uploaded
+    status, _, data = invoke(classify_function, upload(out.getvalue(), content_type))
     # THEN it is the same espresso
     assert status == 200, data
     assert data["labels"][0]["label"] == "espresso"
@@ -164,17 +172,24 @@ def test_a_bad_json_body_is_a_422(classify_function, body, message):
 
 
 def test_a_multipart_body_without_the_image_field_is_a_422(classify_function):
-    boundary = "b0undary"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="caption"\r\n\r\nhello\r\n--{boundary}--\r\n'
-    ).encode()
-    event = with_body("classify_multipart", body, f"multipart/form-data; boundary={boundary}", binary=True)
-    status, _, data = invoke(classify_function, event)
-    assert status == 422 and "`image`" in data["error"]["message"]
+    status, _, data = invoke(classify_function, upload(b"\xff\xd8 a photo", "image/jpeg", field="file"))
+    assert status == 422 and data["error"]["message"] == "image: Field required"
 
 
-def test_an_unsupported_content_type_is_a_415(classify_function):
-    event = with_body("classify_base64", "image=abc", "application/x-www-form-urlencoded")
+@pytest.mark.parametrize(
+    ("event", "body", "content_type"),
+    [
+        ("classify_base64", "image=abc", "application/x-www-form-urlencoded"),
+        ("classify_base64", "\xff\xd8 a photo", "image/jpeg"),  # a raw body: send it as an upload
+        ("classify_base64", '{"image_url": "https://example.com/x.png"}', None),
+        ("classify_multipart", '{"image_url": "https://example.com/x.png"}', "application/json"),
+    ],
+    ids=["form to the JSON route", "image to the JSON route", "no content type", "JSON to the upload route"],
+)
+def test_an_unsupported_content_type_is_a_415(classify_function, event, body, content_type):
+    event = with_body(event, body, content_type)
+    if content_type is None:
+        del event["headers"]["content-type"], event["multiValueHeaders"]["content-type"]
     status, _, data = invoke(classify_function, event)
     assert status == 415 and data["error"]["code"] == "unsupported_media_type"
 

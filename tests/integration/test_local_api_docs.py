@@ -15,9 +15,15 @@ def test_openapi_json_is_the_merged_document_make_openapi_writes(module_local_ap
     # THEN it is the committed docs/openapi.json, every function's routes in one document
     assert response.status_code == 200
     assert response.json() == json.loads(DOCUMENT.read_text("utf-8"))
-    assert {"/api/chat", "/api/chat/stream", "/api/sentiment", "/api/image/classify", "/api/faq", "/api/usage"} <= set(
-        response.json()["paths"]
-    )
+    assert {
+        "/api/chat",
+        "/api/chat/stream",
+        "/api/sentiment",
+        "/api/image/classify",
+        "/api/image/classify/upload",
+        "/api/faq",
+        "/api/usage",
+    } <= set(response.json()["paths"])
 
 
 def test_docs_page_loads_swagger_ui_from_the_local_api_itself(module_local_api):

@@ -194,7 +194,7 @@ def test_a_multipart_upload_is_classified_through_the_local_api(local_api):
     api = local_api()
     # WHEN a browser-style multipart upload arrives
     response = httpx.post(
-        f"{api}/api/image/classify", files={"image": ("coffee.jpg", coffee_jpeg(), "image/jpeg")}, timeout=60
+        f"{api}/api/image/classify/upload", files={"image": ("coffee.jpg", coffee_jpeg(), "image/jpeg")}, timeout=60
     )
     # THEN the photo is classified
     assert response.status_code == 200, response.text

@@ -27,12 +27,16 @@ LISTED = LOCAL_ORIGINS.split(",")
 MAX_BODY_BYTES = Settings().max_body_bytes
 # The classify function takes an IMAGE_MAX_BYTES image as base64 in JSON, so its limit is that plus 64 KiB.
 IMAGE_MAX_BYTES = Settings().image_max_bytes
-BODY_LIMITS = {"/api/image/classify": max(MAX_BODY_BYTES, (IMAGE_MAX_BYTES + 2) // 3 * 4 + 64 * 1024)}
+CLASSIFY_LIMIT = max(MAX_BODY_BYTES, (IMAGE_MAX_BYTES + 2) // 3 * 4 + 64 * 1024)
+BODY_LIMITS = {"/api/image/classify": CLASSIFY_LIMIT, "/api/image/classify/upload": CLASSIFY_LIMIT}
+# The body each route reads (the upload route reads only a multipart body, so only one can grow past its limit).
+CONTENT_TYPES = {"/api/image/classify/upload": "multipart/form-data; boundary=b0undary"}
 ROUTES = {  # path: the method a browser's preflight asks for
     "/api/chat": "POST",
     "/api/chat/stream": "POST",
     "/api/sentiment": "POST",
     "/api/image/classify": "POST",
+    "/api/image/classify/upload": "POST",
     "/api/faq": "POST",
     "/api/usage": "GET",
 }
@@ -45,6 +49,7 @@ CALLS = {
     "sentiment_empty": 422,
     "classify_base64": 200,
     "classify_not_image": 422,
+    "classify_multipart": 200,
     "faq_question": 200,
     "faq_empty": 422,
     "usage_by_model": 200,
@@ -236,7 +241,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(chat_app_al
 def test_a_chunked_body_growing_past_the_limit_is_refused_with_413(client, upstream, path):
     # GIVEN a body sent in chunks with no Content-Length, growing past the function's limit
     limit, calls_before = BODY_LIMITS.get(path, MAX_BODY_BYTES), len(upstream.requests)
-    headers = {"content-type": "application/json", "origin": LISTED[0]}
+    headers = {"content-type": CONTENT_TYPES.get(path, "application/json"), "origin": LISTED[0]}
     # WHEN it is sent THEN it is refused with 413 and no model is called
     response = client.post(path, content=in_chunks(json_body(limit + 1)), headers=headers)
     assert "content-length" not in response.request.headers

@@ -1,4 +1,4 @@
-// Image panel: POST /api/image/classify with a multipart upload (field `image`) or {image_url} → {labels, model}.
+// Image panel: POST /api/image/classify/upload (multipart, field `image`) or /api/image/classify {image_url} → {labels, model}.
 import { AirelayError, api } from './api.js';
 import { integer } from './format.js';
 import { scoreItem } from './scores.js';

@@ -10,11 +10,11 @@ usage rows of the steps before it are kept.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 
 from . import relay, usage
-from .providers.base import ChatModel, ChatRequest, Usage
+from .providers.base import ChatModel, ChatRequest
 from .relay import Answer, Step
+from .spent import Spent
 from .steps import Outcome, next_request, run_all
 from .tools.base import Tool, ToolContext
 from .tools.client import is_client_side
@@ -37,8 +37,7 @@ def step_json(answer: Answer, outcomes: list[Outcome]) -> dict:
         "reasoning": answer.reasoning,
         "tool_calls": [call_json(o) for o in outcomes],
         "finish_reason": answer.reason,
-        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
-        "cost_usd": float(answer.cost_usd),
+        **Spent(answer.usage, answer.cost_usd).chat_step(),
     }
 
 
@@ -71,25 +70,10 @@ async def run_steps(
 
 
 async def body(answers: list[Answer], steps: list[dict], sources: list[dict], reason: str) -> dict:
-    used = Usage(
-        sum(a.usage.prompt_tokens for a in answers),
-        sum(a.usage.completion_tokens for a in answers),
-        sum(a.usage.cached_tokens for a in answers),
-        any(a.usage.estimated for a in answers),
-    )
-    cost = sum((a.cost_usd for a in answers), Decimal(0))
-    meter = await usage.meter()
+    spent = Spent.total((a.usage, a.cost_usd) for a in answers)
     return {
         "response": answers[-1].text,
-        "tokens_used": used.prompt_tokens + used.completion_tokens,
-        "usage": {
-            "prompt_tokens": used.prompt_tokens,
-            "completion_tokens": used.completion_tokens,
-            "cached_tokens": used.cached_tokens,
-            "estimated": used.estimated,
-        },
-        "cost_usd": float(cost),
-        "cost_krw": float(meter.krw(cost)),
+        **spent.chat_answer(await usage.meter()),
         "model": answers[0].model_id,
         "finish_reason": reason,
         "reasoning": "".join(a.reasoning for a in answers),

@@ -49,18 +49,6 @@ class Answer:
     reasoning: str = ""
 
 
-def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
-    return {
-        "model": model_id,
-        "inputTokens": used.prompt_tokens,
-        "outputTokens": used.completion_tokens,
-        "cachedTokens": used.cached_tokens,
-        "estimated": used.estimated,
-        "costUsd": float(cost),
-        "costKrw": float(meter.krw(cost)),
-    }
-
-
 def deadline_error() -> AirelayError:
     """Our deadline ended the call: if the provider was rate limiting meanwhile, say so, with its Retry-After."""
     retry = upstream_retry_after.get()

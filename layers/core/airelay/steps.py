@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from decimal import Decimal
 
 import anyio
 
@@ -26,6 +25,7 @@ from . import relay
 from .errors import AirelayError
 from .providers.base import ChatRequest, ToolCall, Usage
 from .relay import ChatStream, Step
+from .spent import Spent
 from .streaming import UIMessageStream
 from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
 from .tools.client import Proofs, is_client_side
@@ -175,14 +175,7 @@ def next_request(request: ChatRequest, step: Step, outcomes: list[Outcome]) -> C
 
 def totals(first: ChatStream, steps: list[Step], made: int) -> dict:
     """This request's usage and cost; `steps` counts the whole answer's, those made before it too."""
-    used = Usage(
-        sum(s.usage.prompt_tokens for s in steps),
-        sum(s.usage.completion_tokens for s in steps),
-        sum(s.usage.cached_tokens for s in steps),
-        any(s.usage.estimated for s in steps),
-    )
-    cost = sum((s.cost for s in steps), Decimal(0))
-    return {**relay.usage_data(first.model_id, used, cost, first.meter), "steps": made + len(steps)}
+    return Spent.total((s.usage, s.cost) for s in steps).stream_data(first.model_id, first.meter, made + len(steps))
 
 
 def finish(encoder: UIMessageStream, reason: str, first: ChatStream, steps: list[Step], made: int) -> bytes:

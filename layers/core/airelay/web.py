@@ -51,6 +51,7 @@ def create_app(
     app.add_exception_handler(HTTPException, http_error)
     for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
         app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
+    app.openapi()  # FastAPI builds each included route's handler, validators and serializers while writing it
     return app
 
 
@@ -158,6 +159,10 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error_response(exc.__cause__, request.app.state.error_body)
     if exc.status_code == 404:
         return error_response(NotFound(), request.app.state.error_body)
+    if exc.status_code == 400:  # Starlette's answer to a body it cannot parse, e.g. a malformed multipart upload
+        return error_response(
+            MalformedRequest(f"The request body is not valid: {exc.detail}"), request.app.state.error_body
+        )
     code = "method_not_allowed" if exc.status_code == 405 else "http_error"
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 

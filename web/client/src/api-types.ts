@@ -64,8 +64,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Classify */
+        /**
+         * Classify
+         * @description The image as base64 or an http(s) URL the server fetches.
+         */
         post: operations["classify_api_image_classify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/classify/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify Upload
+         * @description The image as a multipart upload.
+         */
+        post: operations["classify_upload_api_image_classify_upload_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -411,6 +434,27 @@ export interface components {
             labels: components["schemas"]["ImageLabel"][];
             /** Model */
             model: string;
+        };
+        /** ClassifyBody */
+        ClassifyBody: {
+            /**
+             * Image Base64
+             * @description the image, base64 (a data: URL prefix is accepted)
+             */
+            image_base64?: string | null;
+            /**
+             * Image Url
+             * @description an http(s) URL of the image
+             */
+            image_url?: string | null;
+        };
+        /** ClassifyUpload */
+        ClassifyUpload: {
+            /**
+             * Image
+             * @description the image file: JPEG, PNG, WebP, GIF or BMP
+             */
+            image: string;
         };
         /** CompletionUsage */
         CompletionUsage: {
@@ -1725,23 +1769,112 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": {
-                    /** Format: binary */
-                    image?: string;
+                "application/json": components["schemas"]["ClassifyBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                "application/json": {
-                    /**
-                     * Image Base64
-                     * @description the image, base64 (a data: URL prefix is accepted)
-                     */
-                    image_base64?: string | null;
-                    /**
-                     * Image Url
-                     * @description an http(s) URL of the image
-                     */
-                    image_url?: string | null;
+                content: {
+                    "application/json": components["schemas"]["ClassifyAnswer"];
                 };
-                "image/*": string;
+            };
+            /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The input is not valid (invalid_input and more specific codes). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider failed (provider_failed). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider did not answer in time (provider_timeout). */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    classify_upload_api_image_classify_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ClassifyUpload"];
             };
         };
         responses: {

@@ -5,7 +5,8 @@ import type { ClassifyRequest, ClassifyResult } from './types.js';
  * `{base64}`. */
 export type ImageInput = Blob | string | { base64: string };
 
-/** `POST /api/image/classify`: the top ImageNet labels with scores. */
+/** `POST /api/image/classify` (a URL or base64) or `/api/image/classify/upload` (a file): the top ImageNet labels
+ * with scores. */
 export function classifyImage(image: ImageInput, options: CallOptions = {}): Promise<ClassifyResult> {
   const path = '/api/image/classify';
   if (typeof image === 'string') {
@@ -16,7 +17,7 @@ export function classifyImage(image: ImageInput, options: CallOptions = {}): Pro
     const form = new FormData();
     const name = 'name' in image && typeof image.name === 'string' && image.name !== '' ? image.name : 'image';
     form.append('image', image, name);
-    return requestJson<ClassifyResult>(options, path, { method: 'POST', body: form });
+    return requestJson<ClassifyResult>(options, `${path}/upload`, { method: 'POST', body: form });
   }
   const body: ClassifyRequest = { image_base64: image.base64 };
   return postJson<ClassifyResult>(options, path, body);

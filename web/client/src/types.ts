@@ -24,7 +24,7 @@ export type ChatStreamRequest = JsonBody<'/api/chat/stream', 'post'>;
 export type SentimentRequest = JsonBody<'/api/sentiment', 'post'>;
 export type SentimentResult = JsonAnswer<'/api/sentiment', 'post'>;
 
-/** `POST /api/image/classify` as JSON (the other ways are a multipart upload or the image bytes). */
+/** `POST /api/image/classify` as JSON (a file goes to `/api/image/classify/upload` as a multipart upload). */
 export type ClassifyRequest = JsonBody<'/api/image/classify', 'post'>;
 export type ClassifyResult = JsonAnswer<'/api/image/classify', 'post'>;
 export type ImageLabel = ClassifyResult['labels'][number];

@@ -64,6 +64,7 @@ describe('classifyImage', () => {
     expect(form).toBeInstanceOf(FormData);
     expect((form.get('image') as File).name).toBe('coffee.jpg');
     expect(fake.calls[0]!.init.headers).not.toHaveProperty('content-type'); // fetch sets the multipart boundary
+    expect(fake.calls[0]!.url).toBe(`${BASE}/api/image/classify/upload`);
   });
 
   it('sends an http(s) URL as image_url and a data: URL or {base64} as image_base64', async () => {

@@ -8,7 +8,7 @@ import uuid
 from urllib.parse import unquote_plus
 
 from .. import usage
-from ..errors import BudgetExceeded
+from ..errors import AirelayError, BudgetExceeded
 from ..observability import bind_request
 from ..providers import registry
 from ..providers.base import Embedder, Embeddings
@@ -93,6 +93,21 @@ async def rebuild(event: dict, settings: Settings, request_id: str = "") -> dict
                 }
             )
     return {"built": built, "rejected": rejected, "skipped": skipped}
+
+
+def prepare(settings: Settings) -> None:
+    """At INIT: the embedding model made on the loop every event runs on, and an in-process one run once (its first
+    run loads what it uses). What cannot be made yet is logged and left to the first event, which fails with it."""
+
+    async def warm() -> None:
+        embedder = await registry.embedder(settings.faq_embedding_model)
+        if embedder.provider == "local":  # in process, no bill
+            await embedder.embed(["Warm-up: how much is shipping?"])
+
+    try:
+        _runner.run(warm())
+    except AirelayError as exc:
+        log.warning("not ready at INIT: %s (%s)", exc.code, exc.message)
 
 
 def handle_s3_event(event: dict, request_id: str = "") -> dict:

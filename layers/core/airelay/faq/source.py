@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv"}
@@ -121,8 +122,6 @@ def _json(text: str, name: str) -> object:
 
 
 def _yaml(text: str, name: str) -> object:
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,4 +1,5 @@
-"""POST /api/image/classify: a multipart upload, raw image bytes, {image_base64} or {image_url} -> {labels, model}."""
+"""POST /api/image/classify ({image_base64} or {image_url}) and POST /api/image/classify/upload (a multipart upload,
+field `image`) -> {labels, model}. FastAPI declares one media type per request body, so each has its route."""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ from dataclasses import replace
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from fastapi import Depends, Form, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import usage
-from ..errors import InvalidInput, MalformedRequest
+from ..errors import InvalidInput
 from ..images.decode import ImageTooLarge, decode_image, sample_jpeg
 from ..images.fetch import FetchPolicy, fetch_image
 from ..openapi import MODEL_CALL, ClassifyAnswer, errors
@@ -27,13 +24,14 @@ from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
 
-FILE_FIELDS = ("image", "file")
-
 
 class UnsupportedMediaType(InvalidInput):
     status = 415
     code = "unsupported_media_type"
-    message = "Send multipart/form-data (field `image`), an image/* body, or JSON {image_base64} or {image_url}."
+    message = (
+        "Send JSON {image_base64} or {image_url} to /api/image/classify, "
+        "or multipart/form-data (field `image`) to /api/image/classify/upload."
+    )
 
 
 class ClassifyBody(BaseModel):
@@ -49,26 +47,26 @@ class ClassifyBody(BaseModel):
         return self
 
 
-JSON_BODY = TypeAdapter(ClassifyBody)
+class ClassifyUpload(BaseModel):
+    image: UploadFile = Field(description="the image file: JPEG, PNG, WebP, GIF or BMP")
 
-# FastAPI declares one media type per body; this route reads three, so read_image reads the body and the document
-# lists the three here (the JSON one is ClassifyBody's own schema).
-UPLOADS = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}
-            },
-            "application/json": {"schema": JSON_BODY.json_schema()},
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
+
+def media_type(*accepted: str):
+    """A dependency that answers 415 unless the request's content type is one of `accepted`. It runs before the
+    body is validated, so a body of another type is refused for its type, not for its fields."""
+
+    async def check(request: Request) -> None:
+        if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() not in accepted:
+            raise UnsupportedMediaType()
+
+    return Depends(check)
 
 
 async def image_model(settings: SettingsDep) -> ImageClassifier:
     return await image_classifier(settings.image_model, settings)
+
+
+ModelDep = Annotated[ImageClassifier, Depends(image_model)]
 
 
 @router.at_init
@@ -81,62 +79,48 @@ async def warm_image_model(settings: Settings) -> None:
         await model.classify(image)
 
 
-async def read_image(request: Request, settings: SettingsDep) -> bytes:
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type == "multipart/form-data":
-        data = await read_upload(request)
-    elif content_type.startswith("image/") or content_type == "application/octet-stream":
-        data = await request.body()
-    elif content_type in ("application/json", ""):
-        body = parse_body(await request.json())
-        if body.image_url is not None:
-            return await fetch_image(body.image_url, FetchPolicy.from_settings(settings))
-        data = decode_base64(body.image_base64, settings.image_max_bytes)
-    else:
-        raise UnsupportedMediaType()
-    if len(data) > settings.image_max_bytes:
-        raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
-    return data
-
-
 @router.post(
     "/api/image/classify",
     response_model=ClassifyAnswer,
     responses=errors(*MODEL_CALL, 415),
-    openapi_extra=UPLOADS,
+    dependencies=[media_type("application/json")],
 )
-async def classify(
-    data: Annotated[bytes, Depends(read_image)],
-    model: Annotated[ImageClassifier, Depends(image_model)],
+async def classify(body: ClassifyBody, model: ModelDep, settings: SettingsDep, request: Request) -> dict:
+    """The image as base64 or an http(s) URL the server fetches."""
+    if body.image_url is not None:
+        data = await fetch_image(body.image_url, FetchPolicy.from_settings(settings))
+    else:
+        data = decode_base64(body.image_base64, settings.image_max_bytes)
+    return await classify_bytes(data, model, settings, request)
+
+
+@router.post(
+    "/api/image/classify/upload",
+    response_model=ClassifyAnswer,
+    responses=errors(*MODEL_CALL, 415),
+    dependencies=[media_type("multipart/form-data")],
+)
+async def classify_upload(
+    upload: Annotated[ClassifyUpload, Form(media_type="multipart/form-data")],
+    model: ModelDep,
     settings: SettingsDep,
     request: Request,
 ) -> dict:
+    """The image as a multipart upload."""
+    image = upload.image
+    if image.size is not None and image.size > settings.image_max_bytes:
+        raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
+    return await classify_bytes(await image.read(), model, settings, request)
+
+
+async def classify_bytes(data: bytes, model: ImageClassifier, settings: Settings, request: Request) -> dict:
+    if len(data) > settings.image_max_bytes:
+        raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
     image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
     model_id = settings.image_model
     async with usage.metered(caller_of(request, "classify"), model_id):
         labels = await model.classify(image)
     return {"labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels], "model": model_id}
-
-
-async def read_upload(request: Request) -> bytes:
-    try:
-        async with request.form(max_files=1, max_fields=8) as form:
-            for name in FILE_FIELDS:
-                upload = form.get(name)
-                if isinstance(upload, UploadFile):
-                    return await upload.read()
-    except (HTTPException, MultiPartException) as exc:  # Starlette's answers to a malformed multipart body
-        detail = exc.detail if isinstance(exc, HTTPException) else exc.message
-        raise MalformedRequest(f"The multipart body is not valid: {detail}") from None
-    raise InvalidInput("The multipart body has no file field named `image`.")
-
-
-def parse_body(data: object) -> ClassifyBody:
-    try:
-        return JSON_BODY.validate_python(data)
-    except ValidationError as exc:
-        problems = [{**problem, "loc": ("body", *problem["loc"])} for problem in exc.errors(include_input=False)]
-        raise RequestValidationError(problems) from None
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:
