@@ -95,7 +95,8 @@ class Open:
 class Figures:
     scenario: dict
     admitted: int = 0
-    refused_budget: int = 0
+    refused_global: int = 0
+    refused_identity: int = 0
     unavailable: int = 0  # reserve failed after the SDK's retries
     settled: int = 0
     settle_failed: int = 0
@@ -166,8 +167,11 @@ def admit(scenario: Scenario, call: Open, figures: Figures, now: float) -> bool:
     holds = [Hold(TOTAL, scenario.global_limit), Hold(identity_key(call.identity), scenario.identity_limit)]
     try:
         call.env.ledger.reserve(DAY, holds, call.amount)
-    except OverLimit:
-        figures.refused_budget += 1
+    except OverLimit as over:
+        if over.hold.key == TOTAL:
+            figures.refused_global += 1
+        else:
+            figures.refused_identity += 1
         return False
     except ClientError:
         figures.unavailable += 1
@@ -251,7 +255,8 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
         "scenario": {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(scenario).items()},
         "calls": {
             "admitted": figures.admitted,
-            "refused_over_budget": figures.refused_budget,
+            "refused_over_global_budget": figures.refused_global,
+            "refused_over_caller_budget": figures.refused_identity,
             "refused_ledger_unavailable": figures.unavailable,
             "settled": figures.settled,
             "settle_failed": figures.settle_failed,
@@ -272,6 +277,7 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
             "spent_usd": str(total.spent if total else 0),
             "held_by_lost_calls_usd": str(figures.held_by_lost_calls),
             "stranded_usd": str(stranded),
+            "never_committed_usd": str(scenario.global_limit - total.committed if total else scenario.global_limit),
             "stranded_share": float(stranded / scenario.global_limit),
         },
         "throttling": {

@@ -59,8 +59,10 @@ class Table:
         self.gave_up = 0  # requests that failed after the SDK's retries
         self.throttled_by_key: dict[str, int] = defaultdict(int)
 
-    def store(self, pk: str, sk: str, item: dict) -> None:
-        self.sizes[(pk, sk)] = size_of(item)
+    def store(self, pk: str, sk: str, item: dict, same_size: bool = False) -> None:
+        """`same_size`: an update that added no attribute, whose size is taken as unchanged."""
+        if not same_size or (pk, sk) not in self.sizes:
+            self.sizes[(pk, sk)] = size_of(item)
         if pk.startswith("CALLS#"):
             item = {name: item[name] for name in ROW_KEPT}
         self.items[(pk, sk)] = item
@@ -204,7 +206,7 @@ class Client:
                 raise failed("ConditionalCheckFailedException", "UpdateItem", item)
             new = dict(old) if old else dict(Key)
             changed = apply_update(new, UpdateExpression, ExpressionAttributeValues)
-            self.table.store(pk, sk, new)
+            self.table.store(pk, sk, new, same_size=old is not None and len(new) == len(old))
             returned = options.get("ReturnValues", "NONE")
             if returned == "UPDATED_NEW":
                 return {"Attributes": {name: new[name] for name in changed}}

@@ -99,20 +99,21 @@ class DynamoLeases(DynamoLedger, LeaseStore):
                 return False
             raise
 
-    def give_back(self, lease: Lease, unused: Decimal, now: float) -> bool:
+    def give_back(self, lease: Lease) -> Decimal:
         try:
             self.aws.dynamodb.delete_item(
                 TableName=self.table,
                 Key=self.lease_item(lease.day, lease.lease_id),
                 ConditionExpression="attribute_exists(pk)",
             )
+            unused = lease.size - lease.used
         except ClientError as error:
-            if refused(error):
-                return False
-            raise
+            if not refused(error):
+                raise
+            unused = lease.drawn - lease.used  # a sweep released the undrawn part
         if unused:
             self._release_amount(lease.day, lease.key, unused)
-        return True
+        return unused
 
     def sweep(self, day: str, now: float, shards: int | None = None, rng=random) -> Decimal:
         partitions = self.partitions("LEASE", day)

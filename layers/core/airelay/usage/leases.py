@@ -61,8 +61,9 @@ class LeaseStore(UsageLedger):
         """Raises the lease's recorded `drawn`; False if a sweep has taken the lease back."""
 
     @abstractmethod
-    def give_back(self, lease: Lease, unused: Decimal, now: float) -> bool:
-        """Closes the lease and releases `unused` from its counter, once; False if it was already closed."""
+    def give_back(self, lease: Lease) -> Decimal:
+        """Deletes the lease's record and releases what it did not use (`size - used`); if a sweep deleted the record
+        first, having released `size - drawn`, releases the rest (`drawn - used`). Returns the amount released."""
 
     @abstractmethod
     def sweep(self, day: str, now: float, shards: int | None = None, rng=random) -> Decimal:
@@ -226,16 +227,21 @@ class LeasedLedger(UsageLedger):
             return False
         if lease.used + amount <= lease.drawn:
             return True
-        drawn = min(lease.size, lease.used + amount + self._chunk(lease.size, amount))
+        drawn = min(lease.size, lease.used + amount + self._chunk(lease.day, lease.key, lease.size, amount))
         if self.store.draw(lease, drawn):
             lease.drawn = drawn
             return True
         lease.lost, lease.size = True, lease.drawn
         return False
 
-    @staticmethod
-    def _chunk(size: Decimal, amount: Decimal) -> Decimal:
-        return max(amount, size / 4)
+    def _chunk(self, day: str, key: str, size: Decimal, amount: Decimal) -> Decimal:
+        """How far `drawn` runs ahead of what is held: a quarter of the slice, less as the budget nears its end (what
+        a dying holder drew stays counted), never less than the call."""
+        room = self._room.get((day, key))
+        refused = self._refused.get((day, key))
+        if refused is not None:
+            room = refused[1] if room is None else min(room, refused[1])
+        return max(amount, size / 4 if room is None else min(size / 4, room / 64))
 
     def _take(self, day: str, hold: Hold, amount: Decimal, wanted: Decimal, now: float) -> Lease:
         """A new lease: what this environment holds on the key in half a lease at its recent pace, no more than a
@@ -246,7 +252,7 @@ class LeasedLedger(UsageLedger):
         attempt = 0
         while True:
             lease_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
-            drawn = min(size, amount + self._chunk(size, amount))
+            drawn = min(size, amount + self._chunk(day, hold.key, size, amount))
             lease = Lease(lease_id, day, hold.key, size, now + self.lease_seconds, drawn)
             try:
                 committed = self.store.grant(lease, hold.limit, now)
@@ -295,5 +301,4 @@ class LeasedLedger(UsageLedger):
         return False
 
     def _give_back(self, lease: Lease) -> None:
-        if not lease.lost:
-            self.store.give_back(lease, lease.size - lease.used, self.clock())
+        self.store.give_back(lease)

@@ -1,0 +1,136 @@
+"""Budget leases on a real DynamoDB API (moto server, dynalite) through boto3: slices granted within the limit,
+calls held against them, unused parts given back once, an ended lease's undrawn part swept back."""
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+
+from airelay.usage.dynamodb_leases import DynamoLeases
+from airelay.usage.leases import LeasedLedger
+from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key
+from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
+
+DAY = "2026-12-04"
+D = Decimal
+MIDNIGHT = 1_796_342_400.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = MIDNIGHT + 3600
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    with pytest.MonkeyPatch.context() as patch, moto_server(patch) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def dynalite_endpoint():
+    with dynalite_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["moto", "dynalite"])
+def store(request):
+    clients = local_clients(request.getfixturevalue(f"{request.param}_endpoint"))
+    table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    return DynamoLeases(table, clients, shards=4)
+
+
+def row(cost: str, identity: str = "key:a") -> UsageRow:
+    return UsageRow(
+        call_id=uuid.uuid4().hex,
+        request_id="req",
+        at=f"{DAY}T01:00:00.000+00:00",
+        day=DAY,
+        identity=identity,
+        function="chat",
+        provider="openai",
+        model="openai/gpt-4o-mini",
+        prompt_tokens=10,
+        cached_tokens=0,
+        completion_tokens=5,
+        cost_usd=D(cost),
+        latency_ms=5,
+        status="ok",
+        estimated=False,
+    )
+
+
+def holds(total: str = "1", mine: str = "1", identity: str = "key:a") -> list[Hold]:
+    return [Hold(TOTAL, D(total)), Hold(identity_key(identity), D(mine))]
+
+
+def test_calls_on_a_lease_settle_once_and_the_rest_comes_back(store):
+    # GIVEN an environment metering 30 calls of at most $0.01 on one busy budget
+    clock = Clock()
+    ledger = LeasedLedger(store, lease_seconds=30, clock=clock)
+    for n in range(30):
+        ledger.reserve(DAY, holds(identity=f"key:{n}"), D("0.01"))
+        ledger.settle(row("0.004", identity=f"key:{n}"), D("0.01"))
+        clock.now += 0.1
+    totals = store.day_totals(DAY)
+    # THEN the lease covers more than was spent while it is open, and nothing after it is given back
+    assert totals[TOTAL].spent == D("0.12") and totals[TOTAL].calls == 30
+    assert totals[TOTAL].committed > totals[TOTAL].spent
+    ledger.give_back_all()
+    assert store.day_totals(DAY)[TOTAL].committed == D("0.12")
+    assert len(store.rows(DAY)) == 30
+
+
+def test_environments_sharing_a_budget_never_pass_it(store):
+    # GIVEN a $1 budget and 8 environments, each with its own leases WHEN each holds $0.03 calls until refused
+    clock = Clock()
+    envs = [LeasedLedger(store, lease_seconds=30, clock=clock) for _ in range(8)]
+    admitted, lock, barrier = [], threading.Lock(), threading.Barrier(8)
+
+    def work(env):
+        barrier.wait()
+        for n in range(20):
+            try:
+                env.reserve(DAY, holds(mine="5", identity=f"key:{n}"), D("0.03"))
+            except OverLimit:
+                continue
+            with lock:
+                admitted.append(env)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, envs))
+    # THEN what was admitted fits in the budget, and committed never passed it
+    assert 0 < len(admitted) * D("0.03") <= D("1")
+    assert store.day_totals(DAY)[TOTAL].committed <= D("1")
+    for env in admitted:
+        env.settle(row("0.03"), D("0.03"))
+    for env in envs:
+        env.give_back_all()
+    total = store.day_totals(DAY)[TOTAL]
+    assert total.committed == total.spent == len(admitted) * D("0.03")
+
+
+def test_a_dead_environments_lease_comes_back_but_what_it_drew(store):
+    # GIVEN an environment that took a lease, held one call and died
+    clock = Clock()
+    dead = LeasedLedger(store, lease_seconds=30, clock=clock)
+    dead.reserve(DAY, holds(total="16"), D("0.02"))
+    held = store.day_totals(DAY)[TOTAL].committed
+    assert held > D("0.02")
+    # WHEN the lease has ended and another environment sweeps
+    clock.now += 31
+    released = store.sweep(DAY, clock())
+    # THEN all but what the dead one drew comes back, once
+    committed = store.day_totals(DAY)[TOTAL].committed
+    assert released > 0 and committed == held - released and committed >= D("0.02")
+    assert store.sweep(DAY, clock()) == 0
+    # AND had its holder lived on, settling gives back only the drawn part it did not use
+    dead.settle(row("0.01"), D("0.02"))
+    dead.give_back_all()
+    total = store.day_totals(DAY)[TOTAL]
+    assert total.committed == total.spent == D("0.01")
