@@ -3,8 +3,8 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, and
-cost last (the AWS bill, from the durations the sections before it measured).
+overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, scale
+(budgets at 10,000 paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "cost")
+SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "scale", "cost")
 
 
 def latest(name: str) -> dict:
@@ -91,6 +91,12 @@ def run_soak(quick: bool) -> dict:
     return soak.run(["--quick"] if quick else [])
 
 
+def run_scale(quick: bool) -> dict:
+    from . import scale
+
+    return scale.run(["--quick"] if quick else [])
+
+
 def run_cost(quick: bool) -> dict:
     from . import cost
 
@@ -106,6 +112,7 @@ RUNNERS = {
     "classify": run_classify,
     "coldstart": run_coldstart,
     "soak": run_soak,
+    "scale": run_scale,
     "cost": run_cost,
 }
 
@@ -129,7 +136,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, sentiment, tokens
+    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, scale, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -138,6 +145,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
+            f"{ledger.leases_line(documents['ledger']['ledgers'])}\n"
             f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
             f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
         )
@@ -151,6 +159,8 @@ def terminal_summary(documents: dict) -> str:
         parts.append(classify.text_report(documents["classify"]))
     if "coldstart" in documents:
         parts.append(coldstart.text(documents["coldstart"]))
+    if "scale" in documents:
+        parts.append(scale.text(documents["scale"]))
     if "cost" in documents:
         parts.append(cost_report.text(documents["cost"]))
     rows = summary.all_targets(documents)

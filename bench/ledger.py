@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import statistics
+import sys
 import time
 import uuid
 from contextlib import ExitStack
@@ -27,6 +29,8 @@ from airelay import aws
 from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.dynamodb import COUNTER_UPDATE, STATS, DynamoLedger
+from airelay.usage.dynamodb_leases import DynamoLeases
+from airelay.usage.leases import LeasedLedger
 from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
@@ -41,10 +45,13 @@ LEDGERS = {
     "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is; boto3 as airelay.aws makes it"),
     "moto": (500, None, "reference: pure Python in the benchmark's own process, about 2 ms a call"),
 }
+LEASES = "layers/core/airelay/usage/leases.py"
 # Measured beside "dynalite" on the same server, rounds alternating between the clients.
 DYNALITE_PEERS = {
     "dynalite, parameter_validation on": "boto3 with botocore's default Config(parameter_validation=True)",
     "dynalite, previous client": "the stdlib SigV4 client this project used before boto3 (from git {commit})",
+    "dynalite, before budget leases": "the DynamoDB adapter as it was before budget leases and shards (from git)",
+    "dynalite, budget leases": "BUDGET_LEASES=true, USAGE_SHARDS=128: calls held on leased slices (usage/leases.py)",
 }
 
 
@@ -170,8 +177,23 @@ def open_ledgers(name: str, workdir: Path):
                     previous.DynamoLedger(table, api),
                     lambda: api.call("GetItem", {"TableName": table, "Key": key}),
                 ),
+                "dynalite, before budget leases": (before_leases(workdir).DynamoLedger(table, clients), None),
+                "dynalite, budget leases": (LeasedLedger(DynamoLeases(table, clients, shards=128)), None),
             }
         yield ledgers
+
+
+def before_leases(folder: Path):
+    """The DynamoDB adapter from the parent of the commit that added budget leases, imported inside the package."""
+    name = "airelay.usage.dynamodb_before_leases"
+    if name not in sys.modules:
+        added = ledger_previous.git("log", "--diff-filter=A", "--format=%H", "-n", "1", "--", LEASES).strip()
+        path = folder / "dynamodb_before_leases.py"
+        path.write_text(ledger_previous.git("show", f"{added}^:layers/core/airelay/usage/dynamodb.py"), "utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def validating_client(endpoint: str):
@@ -230,7 +252,7 @@ def client_cpu(calls: int = 2000) -> dict:
         clients[name] = boto3.client("dynamodb", region_name="us-east-1", config=config, **keys)
         clients[name].meta.events.register("before-send.dynamodb", answer)
     values = {name: {"N": "1"} for name in (":committed", *STATS.values())}
-    request = {"TableName": "usage", "Key": DynamoLedger.counter("2026-11-26", TOTAL)}
+    request = {"TableName": "usage", "Key": {"pk": {"S": "DAY#2026-11-26"}, "sk": {"S": TOTAL}}}
     request |= {"UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
     samples = {name: [] for name in clients}
     for block in range(calls // 100 + 2):
@@ -277,6 +299,20 @@ def round_trip_line(results: dict) -> str:
         "boto3 vs the previous client on dynalite, same run — reserve+settle p50 "
         f"{ratio('p50_ms', 'adapter')}, CPU per reserve+settle {ratio('cpu_ms', 'adapter')}; one GetItem p50 "
         f"{ratio('p50_ms', 'round_trip')}, client CPU {ratio('cpu_ms', 'round_trip')}."
+    )
+
+
+def leases_line(results: dict) -> str:
+    """The adapter now (default settings, and with budget leases) beside the adapter before leases, same run."""
+    now, before = results.get("dynalite"), results.get("dynalite, before budget leases")
+    leased = results.get("dynalite, budget leases")
+    if not now or not before or not leased:
+        return ""
+    p50 = {name: r["adapter"]["p50_ms"] for name, r in (("now", now), ("before", before), ("leases", leased))}
+    return (
+        f"reserve+settle p50 on dynalite, same run: {p50['now']:.3f} ms now, {p50['before']:.3f} ms before budget "
+        f"leases ({p50['now'] / p50['before']:.2f}x), {p50['leases']:.3f} ms with BUDGET_LEASES "
+        f"({p50['leases'] / p50['before']:.2f}x)."
     )
 
 

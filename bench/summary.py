@@ -41,6 +41,20 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(p50 <= r["target_p50_ms"]),
                 )
             )
+        before = ledger["ledgers"].get("dynalite, before budget leases")
+        for name in ("dynalite", "dynalite, budget leases"):
+            now = ledger["ledgers"].get(name)
+            if before and now:
+                ratio = now["adapter"]["p50_ms"] / before["adapter"]["p50_ms"]
+                rows.append(
+                    (
+                        "ledger",
+                        "reserve+settle p50 within 10 % of before leases",
+                        name,
+                        f"{ratio:.2f}x",
+                        report.judged(ratio <= 1.10),
+                    )
+                )
     if tokens := documents.get("tokens"):
         for t in tokens["targets"]:
             rows.append(("tokens", t["target"], t["where"], t["value"], report.judged(t["passed"])))
@@ -121,6 +135,24 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(r["under_limit"]),
                 )
             )
+    if scale := documents.get("scale"):
+        leases = scale["leases"]
+        where = f"{leases['scenario']['calls_per_s']:,.0f} paid calls/s, simulated"
+        rows.append(
+            (
+                "scale",
+                "budget leases: overshoot 0, lost 0, doubled 0, all settled",
+                where,
+                f"overshoot ${leases['exactness']['overshoot_global_usd']}, lost {leases['exactness']['lost_rows']}",
+                report.judged(scale["leases_accepted"]),
+            )
+        )
+        share = leases["throttling"]["throttled_share_after_warm_up"]
+        rows.append(
+            ("scale", "throttled < 1 % of writes after warm-up", where, f"{share:.3%}", report.judged(share < 0.01))
+        )
+        stranded = leases["budget"]["stranded_share"]
+        rows.append(("scale", "stranded < 1 % at day end", where, f"{stranded:.3%}", report.judged(stranded < 0.01)))
     return rows
 
 
