@@ -92,14 +92,21 @@ def adapter_round(ledger, day: str, identity: str) -> tuple[float, float]:
     return (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
 
 
+def rotated(names: list[str], n: int) -> list[str]:
+    """Round n starts with a different ledger each time: none is always first after the server's idle moment."""
+    k = n % len(names)
+    return names[k:] + names[:k]
+
+
 def measure_adapters(ledgers: dict, requests: int) -> dict:
-    """reserve + settle through each ledger, alternating, after 50 warm-up rounds each."""
+    """reserve + settle through each ledger, alternating (each round in a rotated order), after 50 warm-up rounds."""
     day = datetime.now(UTC).date().isoformat()
     samples = {name: [] for name in ledgers}
     cpu = dict.fromkeys(ledgers, 0.0)
+    names = list(ledgers)
     for n in range(requests + 50):
-        for name, ledger in ledgers.items():
-            wall, used = adapter_round(ledger, day, f"ip:10.0.0.{n % 50}")
+        for name in rotated(names, n):
+            wall, used = adapter_round(ledgers[name], day, f"ip:10.0.0.{n % 50}")
             if n >= 50:
                 samples[name].append(wall)
                 cpu[name] += used
@@ -114,7 +121,8 @@ def measure_meters(ledgers: dict, requests: int) -> dict:
     async def rounds() -> dict:
         samples = {name: [] for name in meters}
         for n in range(requests + 50):
-            for name, meter in meters.items():
+            for name in rotated(list(meters), n):
+                meter = meters[name]
                 started = time.perf_counter()
                 call = await meter.open(
                     request_id="bench",
