@@ -17,6 +17,7 @@ SECTION_TITLES = {
     "sentiment": "Sentiment (local model)",
     "classify": "Image classification (local model)",
     "coldstart": "Cold start: import, INIT, SnapStart restore, first answer; package size",
+    "scale": "Budgets at scale (simulated)",
 }
 
 
@@ -353,6 +354,7 @@ CHART_TITLES = {
     "overhead": "Latency percentiles by concurrency",
     "faq": "FAQ match time by index size",
     "coldstart": "Cold start by function",
+    "scale": "Budgets at 10,000 paid calls per second, simulated",
 }
 
 
