@@ -166,7 +166,7 @@ class LeasedLedger(UsageLedger):
             self.store.settle(row, reserved, frozenset(leased))
         finally:
             for lease in done:
-                self._give_back(lease)
+                self.store.give_back(lease)
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         return self.store.day_totals(day)
@@ -186,7 +186,7 @@ class LeasedLedger(UsageLedger):
             self._open.clear()
             done = [lease for lease in self._closing if self._finished(lease)]
         for lease in done:
-            self._give_back(lease)
+            self.store.give_back(lease)
 
     def _lease_for(self, day: str, hold: Hold, amount: Decimal, now: float) -> Lease | None:
         """The lease to hold `amount` on, taking one if needed; None when the key is better held directly: a
@@ -275,7 +275,7 @@ class LeasedLedger(UsageLedger):
         lease.closing = True
         self._closing.append(lease)
         if self._finished(lease):
-            self._give_back(lease)
+            self.store.give_back(lease)
 
     def _holding(self, day: str, key: str, amount: Decimal) -> Lease | None:
         for lease in (*self._closing, self._open.get((day, key))):
@@ -299,6 +299,3 @@ class LeasedLedger(UsageLedger):
             self._closing.remove(lease)
             return True
         return False
-
-    def _give_back(self, lease: Lease) -> None:
-        self.store.give_back(lease)
