@@ -134,3 +134,26 @@ def test_a_dead_environments_lease_comes_back_but_what_it_drew(store):
     dead.give_back_all()
     total = store.day_totals(DAY)[TOTAL]
     assert total.committed == total.spent == D("0.01")
+
+
+def test_the_local_api_with_budget_leases_never_passes_the_daily_budget(local_api, dynalite_endpoint):
+    # GIVEN the local API on DynamoDB (dynalite) with BUDGET_LEASES and 4 shards, a daily budget of 3.5 worst cases
+    # and an upstream that spends all it is allowed
+    from tests.integration.conftest import Ledger
+    from tests.integration.test_budget_promises import CALLS, budget_for, fire, settled, start_api, worst_case
+    from tests.support.upstream import FakeUpstream, Spend
+
+    clients = local_clients(dynalite_endpoint)
+    table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
+    environment = {"USAGE_TABLE": table, "AWS_ENDPOINT_URL": dynalite_endpoint, "AWS_REGION": "us-east-1"}
+    environment |= {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t"}
+    environment |= {"BUDGET_LEASES": "true", "USAGE_SHARDS": "4"}
+    limit, worst = budget_for(3), worst_case()
+    with FakeUpstream(delay_s=0.3, behaviour=Spend()) as upstream:
+        api = start_api(local_api, upstream, Ledger(None, environment), DAILY_BUDGET_USD=limit)
+        # WHEN 24 calls arrive together
+        responses = fire(api, [{}] * CALLS)
+    # THEN 3 are admitted, the rest refused for the budget, and once the lease is back committed equals spent
+    assert sorted(r.status_code for r in responses) == [200] * 3 + [429] * (CALLS - 3)
+    rows, totals = settled(DynamoLeases(table, clients, shards=4), 3)
+    assert len(rows) == 3 and totals.spent == 3 * worst <= limit and totals.committed == totals.spent
