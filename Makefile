@@ -22,6 +22,7 @@ help:
 	@echo "make test    run every test tier (installs what it needs)"
 	@echo "make bench   run the benchmarks; results in bench/results/"
 	@echo "make validate | build | deploy [ENV=prod]   SAM template checks, build and deploy"
+	@echo "make mutation  mutation testing of the refusals and limits; report in bench/results/mutation.md"
 	@echo "make lock    resolve the requirements*.txt into their lock files (after editing one, or a merge)"
 
 python312:

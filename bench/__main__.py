@@ -3,8 +3,10 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), ledger, tokens, faq, sentiment, classify, coldstart, soak, scale
-(budgets at 10,000 paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
+overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
+the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
+Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
+paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -21,7 +23,21 @@ from datetime import UTC, datetime
 from . import charts, report, summary
 from .servers import ROOT
 
-SECTIONS = ("overhead", "ledger", "tokens", "faq", "sentiment", "classify", "coldstart", "soak", "scale", "cost")
+SECTIONS = (
+    "overhead",
+    "steps",
+    "ledger",
+    "tokens",
+    "faq",
+    "sentiment",
+    "classify",
+    "chat_models",
+    "coldstart",
+    "soak",
+    "visitors",
+    "scale",
+    "cost",
+)
 
 
 def latest(name: str) -> dict:
@@ -32,6 +48,12 @@ def run_overhead(quick: bool) -> dict:
     from . import overhead
 
     return overhead.run(["--quick"] if quick else [])
+
+
+def run_steps(quick: bool) -> dict:
+    from . import steps
+
+    return steps.run(["--quick"] if quick else [])
 
 
 def run_ledger(quick: bool) -> dict:
@@ -79,6 +101,13 @@ def run_classify(quick: bool) -> dict:
     return latest("classify")
 
 
+def run_chat_models(quick: bool) -> dict:
+    from . import chat_models
+
+    chat_models.main([])
+    return latest("chat_models")
+
+
 def run_coldstart(quick: bool) -> dict:
     from . import coldstart
 
@@ -89,6 +118,12 @@ def run_soak(quick: bool) -> dict:
     from . import soak
 
     return soak.run(["--quick"] if quick else [])
+
+
+def run_visitors(quick: bool) -> dict:
+    from . import visitors
+
+    return visitors.run(["--quick"] if quick else [])
 
 
 def run_scale(quick: bool) -> dict:
@@ -105,13 +140,16 @@ def run_cost(quick: bool) -> dict:
 
 RUNNERS = {
     "overhead": run_overhead,
+    "steps": run_steps,
     "ledger": run_ledger,
     "tokens": run_tokens,
     "faq": run_faq,
     "sentiment": run_sentiment,
     "classify": run_classify,
+    "chat_models": run_chat_models,
     "coldstart": run_coldstart,
     "soak": run_soak,
+    "visitors": run_visitors,
     "scale": run_scale,
     "cost": run_cost,
 }
@@ -145,7 +183,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
-            f"{ledger.leases_line(documents['ledger']['ledgers'])}\n"
+            f"{ledger.limits_table(documents['ledger']['ledgers'])}\n"
             f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
             f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
         )

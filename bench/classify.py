@@ -28,7 +28,7 @@ def measure(runs: int) -> dict:
     from local.lambda_bridge import LambdaContext, handler_of
 
     started = time.perf_counter()
-    model = LocalEfficientNet(MODEL)
+    model = LocalEfficientNet(MODEL, os.environ["IMAGE_MODEL_PATH"])  # named by local.lambda_bridge
     load_s = time.perf_counter() - started
     photo = Image.fromarray(data.coffee())
     square = photo.resize((224, 224))

@@ -21,7 +21,8 @@ from .coldstart_build import ROOT, function_specs
 TABLE = "UsageTable"
 IDENTITY = "key:a1b2c3d4e5"  # an API Gateway key id, as web.caller_of files a call under it
 REQUEST_ID = "8f5e2d3a-0b1c-4d2e-9f3a-1b2c3d4e5f60"
-UPDATE_ADD = re.compile(r"^ADD (.+)$")
+CLAUSES = re.compile(r"\b(SET|ADD|REMOVE)\s+(.*?)(?=\s+\b(?:SET|ADD|REMOVE)\b|$)")
+ASSIGNMENT = re.compile(r"^(\S+)\s*=\s*(?:if_not_exists\(\s*(\S+)\s*,\s*(:\w+)\s*\)|(:\w+))$")
 
 
 def value_bytes(value: dict) -> int:
@@ -47,8 +48,8 @@ def write_units(size: int) -> int:
 
 
 class RecordingDynamoDB:
-    """Stands in for boto3's DynamoDB client under the real DynamoLedger: keeps each item as DynamoDB would after an
-    ADD update or a put, and records every write with the size it is billed at (the larger of before and after). Any
+    """Stands in for boto3's DynamoDB client under the real DynamoLedger: keeps each item as DynamoDB would after a
+    SET / ADD / REMOVE update or a put, and records every write with the size it is billed at (the larger of before and after). Any
     other call fails: a ledger that writes differently needs this model taught first."""
 
     def __init__(self) -> None:
@@ -60,19 +61,38 @@ class RecordingDynamoDB:
     def key(key: dict) -> tuple[str, str]:
         return key["pk"]["S"], key["sk"]["S"]
 
-    def update_item(self, *, Key, UpdateExpression, ExpressionAttributeValues, **_):
-        match = UPDATE_ADD.match(UpdateExpression)
-        if not match:
-            raise NotImplementedError(f"the cost model knows ADD updates only, not {UpdateExpression!r}")
+    def update_item(self, *, Key, UpdateExpression, ExpressionAttributeValues, ExpressionAttributeNames=None, **_):
+        """SET (a value, or if_not_exists), ADD and REMOVE of top-level attributes; conditions are taken to hold
+        (one call on a warm day: its holds are new, its settlement finds them)."""
+        clauses = CLAUSES.findall(UpdateExpression)
+        if " ".join(f"{action} {body}" for action, body in clauses) != " ".join(UpdateExpression.split()):
+            raise NotImplementedError(f"the cost model knows SET, ADD and REMOVE only, not {UpdateExpression!r}")
+        names, values = ExpressionAttributeNames or {}, ExpressionAttributeValues
         with self._lock:
             item = self.items.setdefault(self.key(Key), dict(Key))
             before = item_bytes(item)
-            for clause in match.group(1).split(","):
-                name, placeholder = clause.split()
-                total = Decimal(item.get(name, {"N": "0"})["N"]) + Decimal(ExpressionAttributeValues[placeholder]["N"])
-                item[name] = {"N": str(total)}
+            for action, body in clauses:
+                for clause in (part.strip() for part in re.split(r",(?![^()]*\))", body)):
+                    self._apply(item, action, clause, names, values)
             self.writes.append(("UpdateItem", max(before, item_bytes(item))))
         return {}
+
+    @staticmethod
+    def _apply(item: dict, action: str, clause: str, names: dict, values: dict) -> None:
+        if action == "REMOVE":
+            item.pop(names.get(clause, clause), None)
+        elif action == "ADD":
+            name, placeholder = clause.split()
+            name = names.get(name, name)
+            item[name] = {"N": str(Decimal(item.get(name, {"N": "0"})["N"]) + Decimal(values[placeholder]["N"]))}
+        else:
+            match = ASSIGNMENT.match(clause)
+            if not match:
+                raise NotImplementedError(f"the cost model does not know the assignment {clause!r}")
+            name, _, if_absent, value = match.groups()
+            name = names.get(name, name)
+            if value or name not in item:
+                item[name] = values[value or if_absent]
 
     def put_item(self, *, Item, **_):
         with self._lock:

@@ -25,6 +25,8 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.support import state
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = "local/use-multilingual"
@@ -58,7 +60,7 @@ def accuracy() -> dict:
     settings = Settings.from_env(
         {"FAQ_EMBED_CACHE_SIZE": "0", "USAGE_TABLE": "", "USAGE_DB_PATH": f"{ledger_dir.name}/usage.sqlite3"}
     )
-    usage.forget_meter()
+    state.forget_meter()
     usage.get_meter(settings)
     caller = usage.Caller("bench", "bench", "faq")
     threshold = threshold_for(MODEL, settings)
@@ -113,7 +115,7 @@ def accuracy() -> dict:
     try:
         return asyncio.run(evaluate())
     finally:
-        usage.forget_meter()
+        state.forget_meter()
         ledger_dir.cleanup()
 
 

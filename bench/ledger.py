@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib.util
 import statistics
-import sys
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,10 +27,8 @@ import pytest
 from airelay import aws
 from airelay.providers.base import Usage
 from airelay.settings import Settings
-from airelay.usage.dynamodb import COUNTER_UPDATE, STATS, DynamoLedger
-from airelay.usage.dynamodb_leases import DynamoLeases
-from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
+from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.ledger import TOTAL, USD, Hold, UsageLedger, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
 from airelay.usage.sqlite import SqliteLedger
@@ -45,13 +42,10 @@ LEDGERS = {
     "dynalite": (500, 5.0, "the local DynamoDB server: its own process, as DynamoDB is; boto3 as airelay.aws makes it"),
     "moto": (500, None, "reference: pure Python in the benchmark's own process, about 2 ms a call"),
 }
-LEASES = "layers/core/airelay/usage/leases.py"
 # Measured beside "dynalite" on the same server, rounds alternating between the clients.
 DYNALITE_PEERS = {
     "dynalite, parameter_validation on": "boto3 with botocore's default Config(parameter_validation=True)",
     "dynalite, previous client": "the stdlib SigV4 client this project used before boto3 (from git {commit})",
-    "dynalite, before budget leases": "the DynamoDB adapter as it was before budget leases and shards (from git)",
-    "dynalite, budget leases": "BUDGET_LEASES=true, USAGE_SHARDS=128: calls held on leased slices (usage/leases.py)",
 }
 
 
@@ -87,26 +81,29 @@ def usage_row(day: str, identity: str) -> UsageRow:
 def adapter_round(ledger, day: str, identity: str) -> tuple[float, float]:
     """(wall ms, CPU ms of this process, every thread) of one reserve + settle."""
     started, started_cpu = time.perf_counter(), time.process_time()
-    ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key(identity), Decimal(1000))], Decimal("0.0006"))
-    ledger.settle(usage_row(day, identity), Decimal("0.0006"))
+    if isinstance(ledger, UsageLedger):
+        row = usage_row(day, identity)
+        holds = [
+            Hold(day, TOTAL, USD, Decimal("0.0006"), Decimal(1000), "global"),
+            Hold(day, identity_key(identity), USD, Decimal("0.0006"), Decimal(1000), "caller"),
+        ]
+        ledger.reserve(row.call_id, holds)
+        ledger.settle(row, holds)
+    else:  # the previous client's ledger, from git history, with the port of its day
+        amount, held = Decimal("0.0006"), [ledger_previous.hold(key) for key in (TOTAL, identity_key(identity))]
+        ledger.reserve(day, held, amount)
+        ledger.settle(usage_row(day, identity), amount)
     return (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
 
 
-def rotated(names: list[str], n: int) -> list[str]:
-    """Round n starts with a different ledger each time: none is always first after the server's idle moment."""
-    k = n % len(names)
-    return names[k:] + names[:k]
-
-
 def measure_adapters(ledgers: dict, requests: int) -> dict:
-    """reserve + settle through each ledger, alternating (each round in a rotated order), after 50 warm-up rounds."""
+    """reserve + settle through each ledger, alternating, after 50 warm-up rounds each."""
     day = datetime.now(UTC).date().isoformat()
     samples = {name: [] for name in ledgers}
     cpu = dict.fromkeys(ledgers, 0.0)
-    names = list(ledgers)
     for n in range(requests + 50):
-        for name in rotated(names, n):
-            wall, used = adapter_round(ledgers[name], day, f"ip:10.0.0.{n % 50}")
+        for name, ledger in ledgers.items():
+            wall, used = adapter_round(ledger, day, f"ip:10.0.0.{n % 50}")
             if n >= 50:
                 samples[name].append(wall)
                 cpu[name] += used
@@ -114,16 +111,24 @@ def measure_adapters(ledgers: dict, requests: int) -> dict:
 
 
 def measure_meters(ledgers: dict, requests: int) -> dict:
-    """The meter's open + close as a request pays for it (worker-thread hops included), alternating."""
-    settings = Settings(daily_budget_usd=Decimal(1000), identity_daily_budget_usd=Decimal(1000))
-    meters = {name: Meter(ledger, load_prices(), settings) for name, ledger in ledgers.items()}
+    """The meter's open + close as a request pays for it (worker-thread hops included), with the per-minute limits
+    off and on (limits that never bind, so that every call is checked and admitted), rounds alternating; with the
+    process's CPU per call. Only ledgers of today's port: the previous client's has the port of its day."""
+    off = Settings(daily_budget_usd=Decimal(1000), identity_daily_budget_usd=Decimal(1000))
+    on = replace(off, visitor_requests_per_minute=10**9, visitor_tokens_per_minute=10**12)
+    meters = {
+        (name, limits): Meter(ledger, load_prices(), settings)
+        for name, ledger in ledgers.items()
+        if isinstance(ledger, UsageLedger)
+        for limits, settings in (("off", off), ("on", on))
+    }
 
     async def rounds() -> dict:
-        samples = {name: [] for name in meters}
+        samples = {key: [] for key in meters}
+        cpu = dict.fromkeys(meters, 0.0)
         for n in range(requests + 50):
-            for name in rotated(list(meters), n):
-                meter = meters[name]
-                started = time.perf_counter()
+            for key, meter in meters.items():
+                started, started_cpu = time.perf_counter(), time.process_time()
                 call = await meter.open(
                     request_id="bench",
                     identity=f"ip:10.0.0.{n % 50}",
@@ -134,10 +139,12 @@ def measure_meters(ledgers: dict, requests: int) -> dict:
                 )
                 await meter.close(call, Usage(40, 20), "ok")
                 if n >= 50:
-                    samples[name].append((time.perf_counter() - started) * 1000)
-        return samples
+                    samples[key].append((time.perf_counter() - started) * 1000)
+                    cpu[key] += (time.process_time() - started_cpu) * 1000
+        return {key: {**percentiles(values), "cpu_ms": cpu[key] / requests} for key, values in samples.items()}
 
-    return {name: percentiles(values) for name, values in anyio.run(rounds).items()}
+    measured = anyio.run(rounds)
+    return {name: {**measured[(name, "off")], "limits_on": measured[(name, "on")]} for name, _ in measured}
 
 
 def measure_get_item(getters: dict, requests: int) -> dict:
@@ -185,23 +192,8 @@ def open_ledgers(name: str, workdir: Path):
                     previous.DynamoLedger(table, api),
                     lambda: api.call("GetItem", {"TableName": table, "Key": key}),
                 ),
-                "dynalite, before budget leases": (before_leases(workdir).DynamoLedger(table, clients), None),
-                "dynalite, budget leases": (LeasedLedger(DynamoLeases(table, clients, shards=128)), None),
             }
         yield ledgers
-
-
-def before_leases(folder: Path):
-    """The DynamoDB adapter from the parent of the commit that added budget leases, imported inside the package."""
-    name = "airelay.usage.dynamodb_before_leases"
-    if name not in sys.modules:
-        added = ledger_previous.git("log", "--diff-filter=A", "--format=%H", "-n", "1", "--", LEASES).strip()
-        path = folder / "dynamodb_before_leases.py"
-        path.write_text(ledger_previous.git("show", f"{added}^:layers/core/airelay/usage/dynamodb.py"), "utf-8")
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
 
 
 def validating_client(endpoint: str):
@@ -233,7 +225,7 @@ def run(scale: float = 1.0) -> dict:
                     "target_p50_ms": target if measured == name else None,
                     "round_trip": trips.get(measured),
                     "adapter": adapters[measured],
-                    "meter": meters[measured],
+                    "meter": meters.get(measured),
                 }
             gc.collect()
     return results
@@ -259,9 +251,8 @@ def client_cpu(calls: int = 2000) -> dict:
         keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
         clients[name] = boto3.client("dynamodb", region_name="us-east-1", config=config, **keys)
         clients[name].meta.events.register("before-send.dynamodb", answer)
-    values = {name: {"N": "1"} for name in (":committed", *STATS.values())}
-    request = {"TableName": "usage", "Key": {"pk": {"S": "DAY#2026-11-26"}, "sk": {"S": TOTAL}}}
-    request |= {"UpdateExpression": COUNTER_UPDATE, "ExpressionAttributeValues": values}
+    recorder = SimpleNamespace(dynamodb=SimpleNamespace(update_item=dict))  # the adapter's request, not sent
+    request = DynamoLedger("usage", recorder)._settle_counter(usage_row("2026-11-26", "ip:bench"), TOTAL, [])()
     samples = {name: [] for name in clients}
     for block in range(calls // 100 + 2):
         for name, client in clients.items():
@@ -281,13 +272,35 @@ def table(results: dict) -> str:
     ]
     for name, r in results.items():
         a, m, trip, target = r["adapter"], r["meter"], r.get("round_trip"), r["target_p50_ms"]
-        verdict = "reference" if target is None else "PASS" if m["p50_ms"] <= target else "FAIL"
+        verdict = "reference" if target is None or not m else "PASS" if m["p50_ms"] <= target else "FAIL"
         lines.append(
             f"| {name} | {r.get('calls', '')} | {ms(trip, 'p50_ms')} | {ms(trip, 'cpu_ms')} | "
-            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {ms(a, 'cpu_ms')} | {m['p50_ms']:.3f} ms | "
-            f"{m['p99_ms']:.3f} ms | {'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
+            f"{a['p50_ms']:.3f} ms | {a['p99_ms']:.3f} ms | {ms(a, 'cpu_ms')} | {ms(m, 'p50_ms')} | "
+            f"{ms(m, 'p99_ms')} | {'—' if target is None else f'≤ {target:g} ms'} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def limits_table(results: dict) -> str:
+    """The meter's open + close with the per-minute limits off and on, side by side in the same run."""
+    lines = [
+        "| ledger | open+close p50, limits off | on | added | CPU per call, off | on | added |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        off = r.get("meter")
+        if not off or "limits_on" not in off:
+            continue
+        on = off["limits_on"]
+        lines.append(
+            f"| {name} | {off['p50_ms']:.3f} ms | {on['p50_ms']:.3f} ms | {percent(on['p50_ms'], off['p50_ms'])} | "
+            f"{off['cpu_ms']:.3f} ms | {on['cpu_ms']:.3f} ms | {percent(on['cpu_ms'], off['cpu_ms'])} |"
+        )
+    return "\n".join(lines)
+
+
+def percent(now: float, before: float) -> str:
+    return f"{(now / before - 1) * 100:+.1f} %" if before else "—"
 
 
 def ms(measured: dict | None, key: str) -> str:
@@ -307,20 +320,6 @@ def round_trip_line(results: dict) -> str:
         "boto3 vs the previous client on dynalite, same run — reserve+settle p50 "
         f"{ratio('p50_ms', 'adapter')}, CPU per reserve+settle {ratio('cpu_ms', 'adapter')}; one GetItem p50 "
         f"{ratio('p50_ms', 'round_trip')}, client CPU {ratio('cpu_ms', 'round_trip')}."
-    )
-
-
-def leases_line(results: dict) -> str:
-    """The adapter now (default settings, and with budget leases) beside the adapter before leases, same run."""
-    now, before = results.get("dynalite"), results.get("dynalite, before budget leases")
-    leased = results.get("dynalite, budget leases")
-    if not now or not before or not leased:
-        return ""
-    p50 = {name: r["adapter"]["p50_ms"] for name, r in (("now", now), ("before", before), ("leases", leased))}
-    return (
-        f"reserve+settle p50 on dynalite, same run: {p50['now']:.3f} ms now, {p50['before']:.3f} ms before budget "
-        f"leases ({p50['now'] / p50['before']:.2f}x), {p50['leases']:.3f} ms with BUDGET_LEASES "
-        f"({p50['leases'] / p50['before']:.2f}x)."
     )
 
 

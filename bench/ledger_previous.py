@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT = "layers/core/airelay/usage/dynamo_api.py"
 # module name -> path: loaded inside the package, so their relative imports (..errors, .ledger) resolve
 MODULES = {
+    "airelay.usage.previous_ledger": "layers/core/airelay/usage/ledger.py",
     "airelay.usage.dynamo_api": CLIENT,
     "airelay.usage.previous_dynamodb": "layers/core/airelay/usage/dynamodb.py",
 }
@@ -42,12 +43,14 @@ def write_sources(folder: Path) -> str:
     """Writes the previous client and the ledger adapter that used it into `folder`; returns their commit."""
     found = commit()
     for name, path in MODULES.items():
-        (folder / f"{name.rsplit('.', 1)[1]}.py").write_text(git("show", f"{found}:{path}"), "utf-8")
+        source = git("show", f"{found}:{path}").replace("from .ledger import", "from .previous_ledger import")
+        (folder / f"{name.rsplit('.', 1)[1]}.py").write_text(source, "utf-8")
     return found
 
 
 def load(folder: Path) -> SimpleNamespace:
-    """Imports the modules written by write_sources(): DynamoLedger (the adapter), DynamoApi and Credentials."""
+    """Imports the modules written by write_sources(): DynamoLedger (the adapter), the port's Hold of its day,
+    DynamoApi and Credentials."""
     loaded = {}
     for name in MODULES:
         if name not in sys.modules:
@@ -58,8 +61,18 @@ def load(folder: Path) -> SimpleNamespace:
         loaded[name] = sys.modules[name]
     client, adapter = loaded["airelay.usage.dynamo_api"], loaded["airelay.usage.previous_dynamodb"]
     return SimpleNamespace(
-        DynamoLedger=adapter.DynamoLedger, DynamoApi=client.DynamoApi, Credentials=client.Credentials
+        DynamoLedger=adapter.DynamoLedger,
+        Hold=loaded["airelay.usage.previous_ledger"].Hold,
+        DynamoApi=client.DynamoApi,
+        Credentials=client.Credentials,
     )
+
+
+def hold(key: str, limit: int = 1000):
+    """A Hold of the previous ledger's port (load() must have run)."""
+    from decimal import Decimal
+
+    return sys.modules["airelay.usage.previous_ledger"].Hold(key, Decimal(limit))
 
 
 def first_use(runs: int = 7) -> dict:
@@ -116,17 +129,22 @@ import json, sys, time
 from datetime import UTC, datetime
 from decimal import Decimal
 import airelay.usage.meter, http.client, ssl
-from airelay.usage.ledger import TOTAL, Hold, UsageRow, identity_key
+from airelay.usage.ledger import TOTAL, USD, Hold, UsageRow, identity_key
 from bench.ledger_previous import load
 
 variant, folder, table = sys.argv[1:4]
 
 def metered_call(ledger, n):
-    day = datetime.now(UTC).date().isoformat()
-    ledger.reserve(day, [Hold(TOTAL, Decimal(1000)), Hold(identity_key("ip:first"), Decimal(1000))], Decimal("0.0006"))
-    ledger.settle(UsageRow(f"first-{variant}-{n}-{time.time_ns()}", "bench", datetime.now(UTC).isoformat(), day,
-        "ip:first", "chat", "openai", "openai/gpt-4o-mini", 40, 0, 20, Decimal("0.000018"), 3, "ok", False),
-        Decimal("0.0006"))
+    day, amount = datetime.now(UTC).date().isoformat(), Decimal("0.0006")
+    row = UsageRow(f"first-{variant}-{n}-{time.time_ns()}", "bench", datetime.now(UTC).isoformat(), day,
+        "ip:first", "chat", "openai", "openai/gpt-4o-mini", 40, 0, 20, Decimal("0.000018"), 3, "ok", False)
+    if variant == "boto3":
+        holds = [Hold(day, key, USD, amount, Decimal(1000)) for key in (TOTAL, identity_key("ip:first"))]
+        ledger.reserve(row.call_id, holds)
+        ledger.settle(row, holds)
+    else:
+        ledger.reserve(day, [previous.Hold(key, Decimal(1000)) for key in (TOTAL, identity_key("ip:first"))], amount)
+        ledger.settle(row, amount)
 
 started = time.perf_counter()
 if variant == "boto3":

@@ -1,10 +1,12 @@
 """What airelay adds on top of its upstream, side by side with the LiteLLM proxy: latency, time to first token,
 throughput and CPU per request.
 
-Every scenario calls a fake OpenAI-compatible upstream on loopback three ways per round: directly, through airelay
-(`local.server` under uvicorn, in its own process) and through the LiteLLM proxy (its own venv, 1 worker, no
-database), with equivalent requests. The order of the three rotates from round to round because the machine is
-noisy, and the report shows medians over rounds of values paired within a round.
+Every scenario calls a fake OpenAI-compatible upstream on loopback four ways per round: directly, through airelay
+(`local.server` under uvicorn, in its own process), through the LiteLLM proxy (its own venv, 1 worker, no database)
+and through the bare relay (bench/floor.py: the same path with nothing but the forwarding, the floor for a Python
+relay). airelay and LiteLLM answer on the same path, /v1/chat/completions, the same request body as the direct call
+(`--airelay-route api` measures airelay's own /api/chat instead). The order rotates from round to round because the
+machine is noisy, and the report shows medians over rounds of values paired within a round.
 
     python -m bench.overhead [--quick] [--rounds 3] [--seconds 4] [--only stream_c1 ...] [--without-litellm]
 """
@@ -32,6 +34,7 @@ from .servers import (
     litellm_version,
     machine_busy_ms,
     start_airelay,
+    start_floor,
     start_upstream,
 )
 from .stats import median, minus, paired, percentile, ratio
@@ -44,11 +47,15 @@ PERSONAS = ROOT / "layers" / "core" / "airelay" / "data" / "personas.json"
 # The bench model is priced like gpt-4o-mini (USD per 1M tokens) so that usage metering runs as for a paid model, in
 # airelay and in LiteLLM alike; airelay's ledger is a fresh file per run and its budgets are out of reach.
 PRICE = {"input": "0.15", "cached_input": "0.075", "output": "0.60"}
-SIDES = ("direct", "airelay", "litellm")
-GATEWAYS = ("airelay", "litellm")
+SIDES = ("direct", "airelay", "airelay_limits", "litellm", "floor")
+GATEWAYS = ("airelay", "airelay_limits", "litellm", "floor")
+# airelay as above with the caller's per-minute limits on, high enough never to refuse: every call is checked against
+# requests and tokens per minute in the same reservation as its budgets. Measured beside "airelay" in every round.
+LIMITS_ENV = {"REQUESTS_PER_MINUTE": str(10**9), "TOKENS_PER_MINUTE": str(10**12)}
 # Both gateways authenticate the caller by key and file its spend under it: airelay with API_KEYS (which API Gateway
-# checks on AWS, the local API itself here), LiteLLM with its master key.
+# checks on AWS, the local API itself here) named in SERVER_KEYS, LiteLLM with its master key.
 AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
+AIRELAY_BEARER = {"authorization": f"Bearer {AIRELAY_KEY['x-api-key']}"}  # how OpenAI clients send the same key
 
 
 def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
@@ -59,6 +66,7 @@ def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
         "DAILY_BUDGET_USD": "1000000",
         "IDENTITY_DAILY_BUDGET_USD": "1000000",
         "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}",
+        "SERVER_KEYS": "bench",  # a server's key, like LiteLLM's master key: its calls are filed under the key
     }
     for item in overrides:
         name, _, value = item.partition("=")
@@ -140,19 +148,21 @@ def openai_target(name: str, port: int, stream: bool, headers: dict[str, str] | 
     return Target(name, port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
 
 
-def airelay_target(port: int, stream: bool) -> Target:
+def airelay_target(port: int, stream: bool, route: str, name: str = "airelay") -> Target:
+    if route == "v1":  # the OpenAI-compatible route: the direct call's request, answered in the same format
+        return openai_target(name, port, stream, AIRELAY_BEARER)
     payload = {"message": MESSAGE, "max_tokens": MAX_TOKENS}
     if stream:
         request = post_request(HOST, port, "/api/chat/stream", payload, AIRELAY_KEY)
         return Target(
-            "airelay",
+            name,
             port,
             request,
             lambda r: ends_with_done(r) and b'"type":"finish"' in r.body,
             first_text=lambda event: event.get("type") == "text-delta",
         )
     request = post_request(HOST, port, "/api/chat", payload, AIRELAY_KEY)
-    return Target("airelay", port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
+    return Target(name, port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
 
 
 def ends_with_done(reply: Reply) -> bool:
@@ -210,7 +220,7 @@ def summarize(rounds: list[dict]) -> dict:
     """Medians over rounds per side; added (gateway - direct), ratio (gateway / direct) and airelay vs LiteLLM, each
     paired within a round first."""
     sides = [side for side in SIDES if all(side in r for r in rounds)]
-    summary: dict = {"sides": sides, "added": {}, "ratio": {}, "vs_litellm": {}}
+    summary: dict = {"sides": sides, "added": {}, "ratio": {}, "vs_litellm": {}, "limits_vs_airelay": {}}
     for side in sides:
         summary[side] = {m: median([r[side].get(m) for r in rounds]) for m in SIDE_METRICS}
     direct = [r["direct"] for r in rounds]
@@ -233,6 +243,30 @@ def summarize(rounds: list[dict]) -> dict:
             vs[m] = paired([added(r, "litellm", m) for r in rounds], [added(r, "airelay", m) for r in rounds], ratio)
         for m in ("rps", "gateway_cpu_ms_per_request"):  # airelay's / LiteLLM's
             vs[m] = paired([r["litellm"].get(m) for r in rounds], [r["airelay"].get(m) for r in rounds], ratio)
+    if "airelay" in sides and "floor" in sides:  # airelay's CPU per request as a multiple of the bare relay's
+        summary["vs_floor"] = {
+            "gateway_cpu_ms_per_request": paired(
+                [r["floor"].get("gateway_cpu_ms_per_request") for r in rounds],
+                [r["airelay"].get("gateway_cpu_ms_per_request") for r in rounds],
+                ratio,
+            )
+        }
+    if "airelay" in sides and "airelay_limits" in sides:  # added latency and CPU with the limits on / off
+        vs = summary["limits_vs_airelay"]
+        for m in LATENCY_METRICS:
+            vs[m] = paired(
+                [r["airelay"].get(m) - r["direct"].get(m) if r["airelay"].get(m) is not None else None for r in rounds],
+                [
+                    r["airelay_limits"].get(m) - r["direct"].get(m) if r["airelay_limits"].get(m) is not None else None
+                    for r in rounds
+                ],
+                ratio,
+            )
+        vs["gateway_cpu_ms_per_request"] = paired(
+            [r["airelay"].get("gateway_cpu_ms_per_request") for r in rounds],
+            [r["airelay_limits"].get("gateway_cpu_ms_per_request") for r in rounds],
+            ratio,
+        )
     summary["errors"] = {side: sum(r[side]["errors"] for r in rounds) for side in sides}
     return summary
 
@@ -245,11 +279,14 @@ def sides_of_round(number: int, sides: list[str]) -> list[str]:
 
 async def run_scenario(scenario: Scenario, upstream: Server, gateways: dict[str, Server], args) -> dict:
     targets = {"direct": openai_target("direct", upstream.port, scenario.stream)}
-    if "airelay" in gateways:
-        targets["airelay"] = airelay_target(gateways["airelay"].port, scenario.stream)
+    for name in ("airelay", "airelay_limits"):
+        if name in gateways:
+            targets[name] = airelay_target(gateways[name].port, scenario.stream, args.airelay_route, name)
     if "litellm" in gateways:
         litellm = gateways["litellm"]
         targets["litellm"] = openai_target("litellm", litellm.port, scenario.stream, litellm.auth)
+    if "floor" in gateways:
+        targets["floor"] = openai_target("floor", gateways["floor"].port, scenario.stream)
     rounds = []
     for number in range(1, args.rounds + 1):
         this_round = {}
@@ -291,13 +328,19 @@ def run_all(args, scenarios: list[Scenario]) -> dict:
             for delay in sorted({s.upstream_delay_s for s in scenarios}):
                 upstream = start_upstream(delay, CHUNKS)
                 servers.append(upstream)
-                gateways = {
-                    "airelay": start_airelay(upstream, MODEL, airelay_env(ledger_dir, args.airelay_env), AIRELAY_KEY)
-                }
+                env = airelay_env(ledger_dir, args.airelay_env)
+                gateways = {"airelay": start_airelay(upstream, MODEL, env, AIRELAY_KEY)}
                 servers.append(gateways["airelay"])
+                if args.limits:
+                    limited = env | LIMITS_ENV | {"USAGE_DB_PATH": f"{ledger_dir}/usage-limits.sqlite3"}
+                    gateways["airelay_limits"] = start_airelay(upstream, MODEL, limited, AIRELAY_KEY)
+                    servers.append(gateways["airelay_limits"])
                 if args.litellm:
                     gateways["litellm"] = LiteLLM(upstream, MODEL, PRICE)
                     servers.append(gateways["litellm"])
+                if args.floor:
+                    gateways["floor"] = start_floor(upstream)
+                    servers.append(gateways["floor"])
                 print(
                     f"upstream pid {upstream.pid} ({upstream.url}), "
                     + ", ".join(f"{name} pid {s.pid} ({s.url})" for name, s in gateways.items()),
@@ -337,6 +380,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         dest="litellm",
         action="store_false",
         help="skip the LiteLLM proxy (it is skipped anyway when bench/.venv-litellm is missing)",
+    )
+    parser.add_argument(
+        "--without-floor", dest="floor", action="store_false", help="skip the bare relay (bench/floor.py)"
+    )
+    parser.add_argument(
+        "--airelay-route",
+        choices=("v1", "api"),
+        default="v1",
+        help="airelay's /v1/chat/completions (default, LiteLLM's path and body) or its own /api/chat",
+    )
+    parser.add_argument(
+        "--without-limits",
+        dest="limits",
+        action="store_false",
+        help="skip airelay with the per-minute limits on (measured beside airelay by default)",
     )
     parser.add_argument(
         "--airelay-env",

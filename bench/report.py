@@ -24,13 +24,15 @@ REFERENCES = {
 LATENCY_SHARE_OF_LITELLM = 0.2
 CPU_MS_LIMIT = {False: 3.0, True: 8.0}  # stream -> ms of airelay CPU per request
 RPS_TIMES_LITELLM = 5.0
+LIMITS_SHARE = 1.10  # airelay with the per-minute limits on, against off: added latency and CPU per request
 RPS_SHARE_OF_DIRECT = 0.9
 EARLIER = {
     "buffered_c1": ("total_p50_ms", 2.0, "added latency p50 <= 2 ms"),
     "stream_c1": ("first_text_p50_ms", 3.0, "added TTFT p50 <= 3 ms"),
 }
 
-NAMES = {"direct": "direct", "airelay": "airelay", "litellm": "LiteLLM"}
+NAMES = {"direct": "direct", "airelay": "airelay", "litellm": "LiteLLM", "floor": "bare relay"}
+CPU_TIMES_FLOOR = 3.0  # issue 14: airelay's CPU per request at most 3x a bare Python relay's
 
 
 # ---------------------------------------------------------------- the machine
@@ -203,6 +205,22 @@ def targets(document: dict) -> list[dict]:
                 "x",
             )
         )
+    for s in scenarios.values():  # CPU per request against the bare relay's (bench/floor.py)
+        multiple = s["summary"].get("vs_floor", {}).get("gateway_cpu_ms_per_request")
+        if multiple is None:
+            continue
+        ours, floor = (s["summary"].get(g, {}).get("gateway_cpu_ms_per_request") for g in ("airelay", "floor"))
+        rows.append(
+            target(
+                f"CPU per request <= {CPU_TIMES_FLOOR:g}x the bare relay's",
+                s["title"],
+                multiple,
+                CPU_TIMES_FLOOR,
+                True,
+                f"airelay {fmt(ours, 'rps')} ms, bare relay {fmt(floor, 'rps')} ms",
+                "x",
+            )
+        )
     for key, (metric, limit, label) in EARLIER.items():
         if key in scenarios:
             s = scenarios[key]
@@ -217,6 +235,35 @@ def targets(document: dict) -> list[dict]:
                     "ms",
                 )
             )
+    for s in scenarios.values():  # the per-minute limits on against off, c=1, side by side in the same rounds
+        vs = s["summary"].get("limits_vs_airelay") or {}
+        if s["concurrency"] != 1 or not vs:
+            continue
+        on, off = s["summary"]["added"].get("airelay_limits", {}), s["summary"]["added"].get("airelay", {})
+        metric, what = f"{s['latency']}_p50_ms", "TTFT" if s["stream"] else "latency"
+        rows.append(
+            target(
+                f"limit checks add <= {LIMITS_SHARE - 1:.0%} to added {what} p50",
+                s["title"],
+                vs.get(metric),
+                LIMITS_SHARE,
+                True,
+                f"added with limits {ms(on.get(metric), True)}, without {ms(off.get(metric), True)}",
+                "x",
+            )
+        )
+        cpu_on, cpu_off = (s["summary"][side]["gateway_cpu_ms_per_request"] for side in ("airelay_limits", "airelay"))
+        rows.append(
+            target(
+                f"limit checks add <= {LIMITS_SHARE - 1:.0%} to CPU per request",
+                s["title"],
+                vs.get("gateway_cpu_ms_per_request"),
+                LIMITS_SHARE,
+                True,
+                f"with limits {fmt(cpu_on, 'cpu')} ms, without {fmt(cpu_off, 'cpu')} ms",
+                "x",
+            )
+        )
     return rows
 
 

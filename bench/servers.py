@@ -34,6 +34,12 @@ AIRELAY = (
 )
 
 
+FLOOR = (
+    "import uvicorn; uvicorn.run('bench.floor:app', host='127.0.0.1', port={port}, log_level='warning', "
+    "access_log=False, proxy_headers=False)"
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -176,6 +182,14 @@ def start_airelay(
     }
     server = Server(f"airelay -> {upstream.name}", ["-c", AIRELAY], env)
     server.wait_ready(lambda: airelay_ready(server, headers))
+    return server
+
+
+def start_floor(upstream: Server) -> Server:
+    """The bare relay (bench/floor.py) in front of `upstream`."""
+    server = Server(f"bare relay -> {upstream.name}", ["-c", FLOOR], {"UPSTREAM_URL": f"{upstream.url}/v1"})
+    payload = {"model": "ready", "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 4}
+    server.wait_ready(lambda: status_of("POST", f"{server.url}/v1/chat/completions", payload) == 200)
     return server
 
 

@@ -11,6 +11,7 @@ from .servers import LITELLM_CONFIG
 REPORT = report.RESULTS / "report.md"
 SECTION_TITLES = {
     "overhead": "Gateway overhead: airelay and LiteLLM over the same upstream",
+    "steps": "Text-only chat before and after the steps loop; CPU per tool step",
     "ledger": "Usage ledger",
     "tokens": "Token estimation",
     "faq": "FAQ bot",
@@ -28,11 +29,18 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
         for t in overhead["targets"]:
             value = report.target_rows([t])[0]
             rows.append(("overhead", t["target"], t["where"], value[2], value[4]))
+    if steps := documents.get("steps"):
+        from .steps import WITHIN
+
+        for metric, value in steps["summary"]["now_over_before"].items():
+            passed = value is not None and value <= 1 + WITHIN
+            shown = f"{value:.3f}x" if value is not None else "-"
+            rows.append(("steps", f"now / before <= {1 + WITHIN:g}", metric, shown, report.judged(passed)))
     if ledger := documents.get("ledger"):
         for name, r in ledger["ledgers"].items():
-            p50 = r["meter"]["p50_ms"]
-            if r["target_p50_ms"] is None:
+            if r["target_p50_ms"] is None or not r["meter"]:
                 continue
+            p50 = r["meter"]["p50_ms"]
             rows.append(
                 (
                     "ledger",
@@ -42,6 +50,9 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(p50 <= r["target_p50_ms"]),
                 )
             )
+    if visitors := documents.get("visitors"):
+        for t in visitors["targets"]:
+            rows.append(("visitors", t["target"], t["where"], t["value"], report.judged(t["passed"])))
         before = ledger["ledgers"].get("dynalite, before budget leases")
         for name in ("dynalite", "dynalite, budget leases"):
             now = ledger["ledgers"].get(name)
@@ -194,8 +205,14 @@ def overhead_section(document: dict) -> list[str]:
     ]
 
 
+def steps_section(document: dict) -> list[str]:
+    from .steps import section_lines
+
+    return section_lines(document)
+
+
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import client_cpu_line, round_trip_line, table
+    from .ledger import client_cpu_line, limits_table, round_trip_line, table
     from .ledger_previous import first_use_line
 
     about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
@@ -210,6 +227,11 @@ def ledger_section(document: dict) -> list[str]:
         *about,
         "",
         round_trip_line(document["ledgers"]),
+        "",
+        "The per-minute limits (requests and tokens per identity) checked with the budgets, against the same "
+        "ledger in the same run, rounds alternating: the meter's open + close with them off and on.",
+        "",
+        limits_table(document["ledgers"]),
         "",
         client_cpu_line(document.get("client_cpu")),
         "",
@@ -343,6 +365,7 @@ def coldstart_section(document: dict) -> list[str]:
 
 SECTIONS = {
     "overhead": overhead_section,
+    "steps": steps_section,
     "ledger": ledger_section,
     "tokens": tokens_section,
     "faq": faq_section,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib.util
+import os
 import sys
 import time
 import uuid
@@ -12,7 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .template import Function
+from .template import ROOT, Function
+
+# On Lambda the classify function finds its model under LAMBDA_TASK_ROOT, its own code folder; here every function
+# shares one process, so the model file is named instead.
+os.environ.setdefault("IMAGE_MODEL_PATH", str(ROOT / "functions" / "classify" / "model" / "efficientnet-lite0.onnx"))
 
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
 

@@ -35,8 +35,10 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
-    """Starts the server on 127.0.0.1:port and returns once it answers (model load takes well under a second)."""
+def start(port: int, log_file: Path | None = None, chat_format: str | None = None) -> subprocess.Popen:
+    """Starts the server on 127.0.0.1:port and returns once it answers (model load takes well under a second).
+    `chat_format` replaces the model's own chat template: llama.cpp's `chatml-function-calling` constrains the
+    output to valid tool calls when a request offers tools."""
     if port_in_use(port):
         raise SystemExit(f"port {port} is already in use: stop what runs there or set LOCAL_MODEL_PORT")
     command = [
@@ -55,6 +57,7 @@ def start(port: int, log_file: Path | None = None) -> subprocess.Popen:
         "2048",
         "--n_threads",
         str(min(2, os.cpu_count() or 1)),
+        *(("--chat_format", chat_format) if chat_format else ()),
     ]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from .docs import docs_app, is_docs_path
 from .lambda_bridge import Container, layer_settings, load_module, response_parts, rest_event
 from .preflight import preflights
 from .template import ROOT, TEMPLATE, Function, Route, functions, load_template
@@ -45,6 +46,7 @@ class LocalApi:
         self.routes: list[tuple[Route, Function]] = [(r, f) for f in self.functions for r in f.routes]
         self.static_dir = static_dir
         self.containers: dict[str, Container] = {}
+        self.docs = docs_app()
 
     def warm(self) -> None:
         """Import each Web Adapter app now, as the adapter starts uvicorn during the Lambda init phase."""
@@ -63,6 +65,9 @@ class LocalApi:
             status, answer = self.preflights[scope["path"]].answer(headers)
             await send({"type": "http.response.start", "status": status, "headers": encoded(answer)})
             await send({"type": "http.response.body", "body": b""})
+            return
+        if scope["method"] in ("GET", "HEAD") and is_docs_path(scope["path"]):
+            await self.docs(scope, receive, send)
             return
         found = self.find(scope["method"], scope["path"])
         if found is None:

@@ -87,7 +87,11 @@ def test_the_dashboard_shows_a_caller_their_own_usage_and_an_operator_everyones(
     ops = run_node(["tests/e2e/browser/demo.mjs", "dashboard-scope"], env={"BASE_URL": keyed_stack, "API_KEY": OPS_KEY})
     # THEN the web key's dashboard shows its own call, model and budget; the operator's every call and the global budget
     assert (web["scope"], web["calls"], web["models"], web["limit"]) == ("caller", 1, ["openai/gpt-4o-mini"], "$1.00")
-    assert web["caller"] == "Your own usage (key:web)"
+    assert web["caller"] == "Your own usage (ip:127.0.0.1@web)"
+    assert (web["kinds"], web["top"], web["topShown"]) == (["ip"], [], False)  # only its own kind, no one else's
     assert (ops["scope"], ops["calls"], ops["limit"]) == ("all", 2, "$10.00")
     assert sorted(ops["models"]) == ["openai/gpt-4o", "openai/gpt-4o-mini"]
     assert ops["caller"].startswith("Every caller (operator view) · you (key:ops)")
+    # AND the operator sees each kind of caller and today's top callers
+    assert sorted(ops["kinds"]) == ["ip", "key"] and ops["topShown"]
+    assert sorted(ops["top"]) == ["ip:127.0.0.1@web", "key:ops"]

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
+from tests.support import state
+from tests.support.state import forget_meter
 from tests.support.upstream import FakeUpstream
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -22,11 +22,11 @@ def clean_settings(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("USAGE_DB_PATH", str(tmp_path / "usage.sqlite3"))
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
     yield
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
 
 
@@ -53,7 +53,7 @@ def upstream(fake_upstream, monkeypatch):
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
     yield fake_upstream
     assert not fake_upstream.errors

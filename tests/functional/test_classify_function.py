@@ -9,22 +9,22 @@ import json
 import pytest
 from PIL import Image
 
-from airelay.providers import registry
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
 
 from .conftest import load_event
 
-SETTINGS = ("IMAGE_MODEL", "IMAGE_MODEL_PATH", "IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS")
+SETTINGS = ("IMAGE_MODEL", "IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS")  # IMAGE_MODEL_PATH: local.lambda_bridge names it
 
 
 @pytest.fixture(autouse=True)
 def image_settings(monkeypatch):
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
     yield
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
 
 
 @pytest.fixture(scope="module")
@@ -182,13 +182,14 @@ def test_an_unsupported_content_type_is_a_415(classify_function):
 @pytest.mark.upstream_failure  # the configured model file is missing: 500 not_configured
 def test_a_missing_model_file_is_a_clear_configuration_error(classify_function, monkeypatch, tmp_path):
     monkeypatch.setenv("IMAGE_MODEL_PATH", str(tmp_path / "nothing.onnx"))
-    registry.forget_classifiers()
+    state.forget_classifiers()
     status, _, data = invoke(classify_function, "classify_base64")
-    registry.forget_classifiers()
+    state.forget_classifiers()
     assert status == 500
     assert data["error"]["code"] == "not_configured" and "make models" in data["error"]["message"]
 
 
 def test_preflight_is_answered_by_the_function(classify_function):
-    status, headers, _ = invoke(classify_function, "classify_preflight")
-    assert status == 204 and headers["access-control-allow-origin"] == "http://localhost:5173"
+    response = classify_function.invoke(load_event("classify_preflight")).result(timeout=60)
+    status, headers = response["statusCode"], response["headers"]
+    assert status == 200 and headers["access-control-allow-origin"] == "http://localhost:5173"  # CORSMiddleware

@@ -10,16 +10,17 @@ import pytest
 
 from airelay.faq.build import build_index
 from airelay.faq.index import serialize
-from airelay.faq.service import forget_bots
 from airelay.faq.source import parse_source
 from airelay.providers import registry
 from airelay.providers.base import Embedder
 from airelay.settings import get_settings
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
-from local.lambda_bridge import Container
+from local.lambda_bridge import Container, load_module
 from tests.fakes import KeyedEmbedder
+from tests.support import state
 from tests.support.servers import free_port
+from tests.support.state import forget_bots
 from tests.support.upstream import SlowFirstByte, Status
 
 from .conftest import CHAT_MODEL, load_event
@@ -55,7 +56,10 @@ def example_index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def faq_function():
-    return Container(find_function("FaqFunction"))
+    """The function's container, its INIT done (and its warm-up embedding with it) before any test counts calls."""
+    function = find_function("FaqFunction")
+    load_module(function)
+    return Container(function)
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def serve(monkeypatch, example_index, embedder, upstream):
         for name, value in {"FAQ_INDEX_URL": index_url, "FAQ_RELOAD_CHECK_S": "0", **env}.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        registry.forget_chat_models()
+        state.forget_chat_models()
         forget_bots()
         return upstream
 
@@ -232,7 +236,8 @@ def test_a_corrupt_index_is_a_clear_error(faq_function, serve, tmp_path, example
 
 def test_preflight_from_a_listed_origin_is_answered_by_the_function(faq_function, serve):
     serve()
-    status, headers, _ = invoke(faq_function, "faq_preflight")
-    assert status == 204
+    response = faq_function.invoke(load_event("faq_preflight")).result(timeout=60)
+    status, headers = response["statusCode"], response["headers"]
+    assert status == 200  # Starlette's CORSMiddleware
     assert headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "POST" in headers["access-control-allow-methods"]

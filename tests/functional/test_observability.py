@@ -9,11 +9,11 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from airelay import observability
-from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
+from tests.support.state import forget_meter
 from tests.support.upstream import Ok, Status
 
 from .conftest import CHAT_MODEL, load_event, upstream_prompt_tokens
@@ -47,7 +47,7 @@ def with_fallback(monkeypatch, upstream):
     """CHAT_FALLBACK_MODELS: a second priced model on the same upstream."""
     monkeypatch.setenv("CHAT_FALLBACK_MODELS", FALLBACK_MODEL)
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
     return upstream
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from airelay.providers import registry
 from airelay.providers.llm_sentiment import RESPONSE_FORMAT
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
+from tests.support.state import forget_meter
 from tests.support.upstream import Ok
 
 from .conftest import CHAT_MODEL, load_event, upstream_prompt_tokens
@@ -30,9 +30,9 @@ SETTINGS = ("SENTIMENT_MODEL", "SENTIMENT_TEXT_MAX_CHARS")
 def sentiment_settings(monkeypatch):
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
     yield
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_a_body_that_is_not_json_is_a_400(sentiment_function):
 
 def test_preflight_is_answered_by_the_function(sentiment_function):
     status, headers, _ = invoke(sentiment_function, "sentiment_preflight")
-    assert status == 204
+    assert status == 200  # Starlette's CORSMiddleware
     assert headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "POST" in headers["access-control-allow-methods"]
 

@@ -12,13 +12,14 @@ from airelay.faq.index import serialize
 from airelay.faq.source import parse_source
 from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.ledger import UsageLedger
 from airelay.usage.sqlite import SqliteLedger
 from local.server import create
+from tests.support import state
 from tests.support.aws import create_table_from_template, dynalite_server, local_clients
 from tests.support.servers import ServerThread
+from tests.support.state import forget_meter
 
 
 class LocalApis:
@@ -48,7 +49,7 @@ class LocalApis:
 
 def forget_cached_state() -> None:
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
     aws.reset()
 

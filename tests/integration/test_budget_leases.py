@@ -10,7 +10,7 @@ import pytest
 
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key
+from airelay.usage.ledger import TOTAL, USD, Hold, OverLimit, UsageRow, identity_key
 from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
 
 DAY = "2026-12-04"
@@ -45,9 +45,9 @@ def store(request):
     return DynamoLeases(table, clients, shards=4)
 
 
-def row(cost: str, identity: str = "key:a") -> UsageRow:
+def row(cost: str, identity: str = "key:a", call_id: str = "") -> UsageRow:
     return UsageRow(
-        call_id=uuid.uuid4().hex,
+        call_id=call_id or uuid.uuid4().hex,
         request_id="req",
         at=f"{DAY}T01:00:00.000+00:00",
         day=DAY,
@@ -65,8 +65,11 @@ def row(cost: str, identity: str = "key:a") -> UsageRow:
     )
 
 
-def holds(total: str = "1", mine: str = "1", identity: str = "key:a") -> list[Hold]:
-    return [Hold(TOTAL, D(total)), Hold(identity_key(identity), D(mine))]
+def holds(amount: str, total: str = "1", mine: str = "1", identity: str = "key:a") -> list[Hold]:
+    return [
+        Hold(DAY, TOTAL, USD, D(amount), D(total), "global"),
+        Hold(DAY, identity_key(identity), USD, D(amount), D(mine), "caller"),
+    ]
 
 
 def test_calls_on_a_lease_settle_once_and_the_rest_comes_back(store):
@@ -74,8 +77,9 @@ def test_calls_on_a_lease_settle_once_and_the_rest_comes_back(store):
     clock = Clock()
     ledger = LeasedLedger(store, lease_seconds=30, clock=clock)
     for n in range(30):
-        ledger.reserve(DAY, holds(identity=f"key:{n}"), D("0.01"))
-        ledger.settle(row("0.004", identity=f"key:{n}"), D("0.01"))
+        held = holds("0.01", identity=f"key:{n}")
+        ledger.reserve(f"call-{n}", held)
+        ledger.settle(row("0.004", identity=f"key:{n}", call_id=f"call-{n}"), held)
         clock.now += 0.1
     totals = store.day_totals(DAY)
     # THEN the lease covers more than was spent while it is open, and nothing after it is given back
@@ -91,24 +95,26 @@ def test_environments_sharing_a_budget_never_pass_it(store):
     clock = Clock()
     envs = [LeasedLedger(store, lease_seconds=30, clock=clock) for _ in range(8)]
     admitted, lock, barrier = [], threading.Lock(), threading.Barrier(8)
+    held = {}
 
     def work(env):
         barrier.wait()
         for n in range(20):
+            call_id, held[call_id] = uuid.uuid4().hex, holds("0.03", mine="5", identity=f"key:{n}")
             try:
-                env.reserve(DAY, holds(mine="5", identity=f"key:{n}"), D("0.03"))
+                env.reserve(call_id, held[call_id])
             except OverLimit:
                 continue
             with lock:
-                admitted.append(env)
+                admitted.append((env, call_id))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(work, envs))
     # THEN what was admitted fits in the budget, and committed never passed it
     assert 0 < len(admitted) * D("0.03") <= D("1")
     assert store.day_totals(DAY)[TOTAL].committed <= D("1")
-    for env in admitted:
-        env.settle(row("0.03"), D("0.03"))
+    for env, call_id in admitted:
+        env.settle(row("0.03", identity=held[call_id][1].key[3:], call_id=call_id), held[call_id])
     for env in envs:
         env.give_back_all()
     total = store.day_totals(DAY)[TOTAL]
@@ -119,18 +125,19 @@ def test_a_dead_environments_lease_comes_back_but_what_it_drew(store):
     # GIVEN an environment that took a lease, held one call and died
     clock = Clock()
     dead = LeasedLedger(store, lease_seconds=30, clock=clock)
-    dead.reserve(DAY, holds(total="16"), D("0.02"))
+    call = holds("0.02", total="16")
+    dead.reserve("call-1", call)
     held = store.day_totals(DAY)[TOTAL].committed
     assert held > D("0.02")
     # WHEN the lease has ended and another environment sweeps
     clock.now += 31
-    released = store.sweep(DAY, clock())
+    released = store.sweep(DAY, clock(), clock() - 600)
     # THEN all but what the dead one drew comes back, once
     committed = store.day_totals(DAY)[TOTAL].committed
     assert released > 0 and committed == held - released and committed >= D("0.02")
-    assert store.sweep(DAY, clock()) == 0
+    assert store.sweep(DAY, clock(), clock() - 600) == 0
     # AND had its holder lived on, settling gives back only the drawn part it did not use
-    dead.settle(row("0.01"), D("0.02"))
+    dead.settle(row("0.01", call_id="call-1"), call)
     dead.give_back_all()
     total = store.day_totals(DAY)[TOTAL]
     assert total.committed == total.spent == D("0.01")

@@ -117,7 +117,7 @@ def test_calls_spending_their_whole_allowance_never_pass_the_daily_budget(local_
 
 
 def test_each_caller_stays_within_their_own_budget(local_api, ledger):
-    # GIVEN two API keys: alice with her own budget (IDENTITY_BUDGETS) of 2.5 worst cases, bob with the default
+    # GIVEN two servers' API keys: alice with her own budget (IDENTITY_BUDGETS) of 2.5 worst cases, bob with the default
     # per-caller budget of 4.5, a daily budget that does not bind, and an upstream that spends all it is allowed
     alice_limit, bob_limit, worst = budget_for(2), budget_for(4), worst_case()
     with FakeUpstream(delay_s=0.3, behaviour=Spend()) as upstream:
@@ -126,6 +126,7 @@ def test_each_caller_stays_within_their_own_budget(local_api, ledger):
             upstream,
             ledger,
             API_KEYS=",".join(f"{name}={key}" for name, key in KEYS.items()),
+            SERVER_KEYS="alice,bob",  # held by servers: each key is one caller
             IDENTITY_BUDGETS=f"key:alice={alice_limit}",
             IDENTITY_DAILY_BUDGET_USD=bob_limit,
             DAILY_BUDGET_USD=1,

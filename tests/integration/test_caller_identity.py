@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import load_module
+from tests.support import state
 from tests.support.servers import ServerThread
+from tests.support.state import forget_meter
 from tests.support.upstream import FakeUpstream
 
 ALICE = "alice-key-0123456789"
@@ -76,7 +76,7 @@ def chat_app(monkeypatch, tmp_path):
         for name, value in environment.items():
             monkeypatch.setenv(name, str(value))
         get_settings.cache_clear()
-        registry.forget_chat_models()
+        state.forget_chat_models()
         forget_meter()
         server = ServerThread(load_module(find_function("ChatFunction")).app).__enter__()
         running.append(server)
@@ -86,7 +86,7 @@ def chat_app(monkeypatch, tmp_path):
     for server in running:
         server.__exit__(None, None, None)
     get_settings.cache_clear()
-    registry.forget_chat_models()
+    state.forget_chat_models()
     forget_meter()
 
 
@@ -95,10 +95,10 @@ def test_a_spoofed_request_context_changes_neither_the_identity_nor_the_request_
     api = local_api(API_KEYS=f"alice={ALICE}", **paid_model(upstream))
     # WHEN alice sends a chat with a request context of her own making
     response = chat(api, {"x-api-key": ALICE, "x-amzn-request-context": json.dumps(SPOOFED)})
-    # THEN she is served and metered as herself, under the request id the local API made
+    # THEN she is served and metered as herself (her real address behind her key), under the local API's request id
     assert response.status_code == 200
     [row] = todays_rows(tmp_path)
-    assert row.identity == "key:alice"
+    assert row.identity == "ip:127.0.0.1@alice"
     assert response.headers["x-request-id"] != SPOOFED["requestId"]
     assert row.request_id == response.headers["x-request-id"]
 
@@ -148,11 +148,11 @@ def test_behind_the_adapter_its_context_names_the_caller_but_an_authorizer_is_ig
     api = chat_app(behind_adapter=True, **paid_model(upstream))
     # WHEN the adapter's context carries an API key id, a request id and an authorizer
     response = chat(api, {"x-amzn-request-context": json.dumps({**SPOOFED, "requestId": "c6af9ac6-7b61-11e6-9a41"})})
-    # THEN the key id and request id are used, the authorizer is not (there is none on AWS without sign-in)
+    # THEN the key id, address and request id are used, the authorizer is not (there is none on AWS without sign-in)
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "c6af9ac6-7b61-11e6-9a41"
     [row] = todays_rows(tmp_path)
-    assert row.identity == "key:someone-else" and row.request_id == "c6af9ac6-7b61-11e6-9a41"
+    assert row.identity == "ip:6.6.6.6@someone-else" and row.request_id == "c6af9ac6-7b61-11e6-9a41"
 
 
 def test_without_the_adapter_the_context_header_is_not_read(chat_app, upstream, tmp_path):

@@ -81,7 +81,7 @@ def test_streamed_answer_is_exact_and_ends_with_finish(api, upstream):
     with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=10) as response:
         parts = stream_parts(response)
     assert response.status_code == 200
-    assert parts[-1] == "[DONE]" and parts[-2] == {"type": "finish", "finishReason": "stop"}
+    assert parts[-1] == "[DONE]" and parts[-2]["type"] == "finish" and parts[-2]["finishReason"] == "stop"
     assert "".join(p["delta"] for p in parts[:-1] if p["type"] == "text-delta") == upstream.REPLY_TEXT
     usage = next(p["data"] for p in parts[:-1] if p["type"] == "data-usage")
     assert usage["outputTokens"] == 20 and usage["estimated"] is False
@@ -234,7 +234,7 @@ def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, up
     assert preflight.status_code == 204
     assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=10).status_code == 200
     report = httpx.get(f"{api}/api/usage", headers={"x-api-key": key}, params={"by": "identity"}, timeout=10).json()
-    assert [row["key"] for row in report["rows"]] == ["key:web-app"]
+    assert [row["key"] for row in report["rows"]] == ["ip:127.0.0.1@web-app"]
 
 
 FAULTS = {

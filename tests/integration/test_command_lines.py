@@ -53,8 +53,7 @@ def record(db_path, identity: str, model: str, cost: str, status: str = "ok") ->
             latency_ms=5,
             status=status,
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 
@@ -75,9 +74,9 @@ def test_usage_prints_spend_and_tokens_by_model_with_todays_budget(tmp_path):
     today = datetime.now(UTC).date()
     assert lines[0].startswith(f"usage {today - timedelta(days=6)} .. {today} by model")
     table = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("openai/", "total"))}
-    assert table["openai/gpt-4o-mini"] == ["2", "1", "0", "2,000", "500", "$0.375000", "₩525.00"]
-    assert table["openai/gpt-4o"] == ["1", "0", "0", "1,000", "250", "$1.500000", "₩2,100.00"]
-    assert table["total"] == ["3", "1", "0", "3,000", "750", "$1.875000", "₩2,625.00"]
+    assert table["openai/gpt-4o-mini"] == ["2", "1", "0", "0", "2,000", "500", "$0.375000", "₩525.00"]
+    assert table["openai/gpt-4o"] == ["1", "0", "0", "0", "1,000", "250", "$1.500000", "₩2,100.00"]
+    assert table["total"] == ["3", "1", "0", "0", "3,000", "750", "$1.875000", "₩2,625.00"]
     assert any(line.startswith("today: $1.875000 of $10.00 used, $8.125000 left, resets in ") for line in lines)
 
 

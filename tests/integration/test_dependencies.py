@@ -40,8 +40,9 @@ BROUGHT_BY_FUNCTIONS = {
     "airelay.images": ("classify",),
     "airelay.providers.local_efficientnet": ("classify",),
     "airelay.providers.local_sentiment": ("sentiment",),
-    "airelay.providers.local_use": ("faq", "faq_indexer", "sentiment"),
-    "airelay.providers.openai_embed": ("faq", "faq_indexer"),
+    "airelay.openai_api.embeddings": ("openai",),
+    "airelay.providers.local_use": ("faq", "faq_indexer", "openai", "sentiment"),
+    "airelay.providers.openai_embed": ("faq", "faq_indexer", "openai"),
 }
 FIRST_PARTY = {"airelay", "local", "bench", "tests"}
 

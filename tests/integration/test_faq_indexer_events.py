@@ -14,11 +14,11 @@ from starlette.routing import Route
 
 from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from local.invoke import find_function
 from local.lambda_bridge import Container
 from tests.support.aws import moto_server
 from tests.support.servers import ServerThread
+from tests.support.state import forget_meter
 
 from ..functional.conftest import load_event
 
@@ -74,7 +74,7 @@ def indexer(monkeypatch, tmp_path):
             "USAGE_DB_PATH": str(tmp_path / "usage.sqlite3"),
         }.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.delitem(registry._embedders, MODEL, raising=False)
+        monkeypatch.delitem(registry._providers, (registry.Embedder, MODEL), raising=False)
         get_settings.cache_clear()
         forget_meter()
         yield Container(find_function("FaqIndexerFunction")), s3, connections

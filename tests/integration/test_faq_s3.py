@@ -12,15 +12,16 @@ import httpx
 import pytest
 
 from airelay.faq.__main__ import main as faq_cli
-from airelay.faq.service import bot_for, forget_bots
+from airelay.faq.service import bot_for
 from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
 from tests.fakes import KeyedEmbedder
+from tests.support import state
 from tests.support.aws import moto_server
+from tests.support.state import forget_bots, forget_meter
 
 from ..functional.conftest import load_event
 
@@ -56,7 +57,7 @@ def s3(monkeypatch, tmp_path):
         forget_bots()
         forget_meter()
         get_settings.cache_clear()
-        registry.forget_chat_models()
+        state.forget_chat_models()
 
 
 def ask(container, question="배송비가 얼마예요?"):
@@ -142,7 +143,7 @@ def test_the_indexers_embedding_calls_are_metered_and_held_to_the_budget(s3, mon
     # GIVEN a paid embedding model (10 tokens a text) and a daily budget
     model = "openai/text-embedding-3-small"
     embedder = KeyedEmbedder(model, tokens_per_text=10)
-    monkeypatch.setitem(registry._embedders, model, embedder)
+    monkeypatch.setitem(registry._providers, (registry.Embedder, model), embedder)
     monkeypatch.setenv("FAQ_EMBEDDING_MODEL", model)
     monkeypatch.setenv("DAILY_BUDGET_USD", budget_usd)
     get_settings.cache_clear()

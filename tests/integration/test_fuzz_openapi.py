@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import io
 import ipaddress
 import json
@@ -45,11 +46,11 @@ from PIL import Image
 from skimage import data
 
 from airelay.faq.build import build_to
-from airelay.faq.service import forget_bots
 from airelay.providers import registry
 from local.lambda_bridge import load_module
 from local.template import ROOT, functions
 from tests.support.no_egress import EgressGuard
+from tests.support.state import forget_bots
 from tests.support.upstream import FakeUpstream
 
 FAQ_SOURCE = ROOT / "layers" / "core" / "airelay" / "data" / "faq" / "shop_faq.yaml"
@@ -118,6 +119,17 @@ def examples() -> dict[tuple[str, str, str], list]:
             {"text": "The battery died after a day."},
         ],
         ("post", "/api/image/classify", "application/json"): [{"image_base64": small_jpeg_base64()}, *FETCHES],
+        ("post", "/v1/chat/completions", "application/json"): [
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 20},
+            {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "stream": True},
+        ],
+        ("post", "/v1/responses", "application/json"): [
+            {"model": "gpt-4o-mini", "input": "Hi", "instructions": "Be brief."},
+            {"model": "gpt-4o-mini", "input": [{"role": "user", "content": "Hi"}], "stream": True},
+        ],
+        ("post", "/v1/embeddings", "application/json"): [
+            {"model": "local/use-multilingual", "input": ["안녕하세요", "hello"]},
+        ],
         ("post", "/api/faq", "application/json"): [
             {"question": "배송비가 얼마예요?", "top_k": 3},
             {"question": "What is the capital of Mongolia?"},
@@ -145,7 +157,9 @@ def document_of(name: str) -> dict:
     an event loop, that there is none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return load_module(FUNCTIONS[name]).app.openapi()
+        return copy.deepcopy(
+            load_module(FUNCTIONS[name]).app.openapi()
+        )  # the app keeps its own; examples go in this one
 
 
 @contextmanager

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
-from airelay.providers import registry
 from airelay.settings import get_settings
-from airelay.usage import forget_meter
 from airelay.usage.sqlite import SqliteLedger
 from local.invoke import find_function
 from local.lambda_bridge import Container
 from tests.functional.conftest import load_event
+from tests.support import state
 from tests.support.no_egress import EgressGuard
 from tests.support.servers import ServerThread
+from tests.support.state import forget_meter
 
 TOKEN = "hf_test_token"
 
@@ -141,12 +141,12 @@ def hf(fake_hf, monkeypatch, tmp_path):
         if image:
             monkeypatch.setenv("IMAGE_MODEL", image)
         get_settings.cache_clear()
-        registry.forget_classifiers(keep_local=True)
+        state.forget_classifiers(keep_local=True)
 
     with EgressGuard() as guard:
         yield use
     get_settings.cache_clear()
-    registry.forget_classifiers(keep_local=True)
+    state.forget_classifiers(keep_local=True)
     assert guard.blocked == []
 
 

@@ -9,11 +9,12 @@ records every connection attempt to a non-loopback address; at the end of each t
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import ipaddress
 import socket
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import anyio
 import httpx
@@ -21,8 +22,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from airelay.attachments import FilePart, FileTooLarge, with_images
 from airelay.images.decode import ImageTooLarge, decode_image
 from airelay.images.fetch import FetchFailed, FetchPolicy, UrlRefused, fetch_image
+from airelay.providers.base import ChatRequest
 from tests.support.no_egress import EgressGuard
 from tests.support.servers import ServerThread
 
@@ -248,6 +251,19 @@ def test_a_redirect_to_an_internal_url_is_refused(server, guard, resolver, to):
     assert guard.allowed == [("127.0.0.1", server.port)]  # only the first, allowed hop
 
 
+def redirects_to_the_photo(server, hops: int) -> str:
+    url = f"http://{TEST_HOST}:{server.port}/coffee.jpg"
+    for _ in range(hops):
+        url = f"http://{TEST_HOST}:{server.port}/redirect?" + urlencode({"to": url})
+    return url
+
+
+def test_exactly_max_redirects_are_followed_and_one_more_is_refused(server, guard, resolver):
+    assert fetch(redirects_to_the_photo(server, 3), resolver) == server.app.photo
+    with pytest.raises(UrlRefused, match="redirects more than 3 times"):
+        fetch(redirects_to_the_photo(server, 4), resolver)
+
+
 def test_too_many_redirects_are_refused(server, guard, resolver):
     with pytest.raises(UrlRefused, match="redirects more than 3 times"):
         fetch(f"http://{TEST_HOST}:{server.port}/loop", resolver)
@@ -310,3 +326,29 @@ def test_the_guard_blocks_and_records_connections_off_this_machine(monkeypatch):
     # THEN both attempts were blocked and recorded before reaching connect
     assert probe.blocked == [("192.0.2.1", 80), ("192.0.2.1", 80)]
     assert reached == []
+
+
+# ---------------------------------------------------------------- chat's file parts
+
+
+def chat_with(url: str, resolver, policy: FetchPolicy = POLICY, media_type: str = "image/jpeg"):
+    request = ChatRequest(messages=[{"role": "user", "content": "What is this?"}], max_tokens=8)
+    return anyio.run(with_images, request, [FilePart(media_type, url)], policy, resolver)
+
+
+def test_a_chat_image_url_is_fetched_here_and_sent_to_the_model_as_data(server, guard, resolver):
+    request = chat_with(f"http://{TEST_HOST}:{server.port}/coffee.jpg", resolver)
+    image, text = request.messages[-1]["content"]
+    assert text == {"type": "text", "text": "What is this?"}
+    assert image["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(server.app.photo).decode()
+    assert guard.allowed == [("127.0.0.1", server.port)]
+
+
+def test_a_chat_image_url_past_the_chat_limit_is_file_too_large(server, guard, resolver):
+    with pytest.raises(FileTooLarge):
+        chat_with(f"http://{TEST_HOST}:{server.port}/coffee.jpg", resolver, PolicyForTests(max_bytes=1000))
+
+
+def test_a_chat_image_url_to_an_internal_address_is_refused(guard, resolver):
+    with pytest.raises(UrlRefused):
+        chat_with("http://intranet.test/cat.png", resolver)

@@ -22,6 +22,7 @@ from airelay.images.fetch import FetchPolicy, fetch_image
 from airelay.providers import registry
 from airelay.routers import classify as classify_router
 from airelay.settings import get_settings
+from tests.support import state
 from tests.support.no_egress import EgressGuard
 from tests.support.servers import ServerThread
 
@@ -169,8 +170,8 @@ def test_llm_sentiment_with_the_local_chat_model_returns_valid_json(llama_url, m
     monkeypatch.setenv("LOCAL_MODEL_BASE_URL", llama_url)
     monkeypatch.setenv("UPSTREAM_TIMEOUT_S", "300")  # what is checked is the answer, not how fast a busy CPU gives it
     get_settings.cache_clear()
-    registry.forget_chat_models()
-    registry.forget_classifiers(keep_local=True)
+    state.forget_chat_models()
+    state.forget_classifiers(keep_local=True)
 
     async def classify():
         model = await registry.text_classifier("llm/local/smollm2-135m")
@@ -180,8 +181,8 @@ def test_llm_sentiment_with_the_local_chat_model_returns_valid_json(llama_url, m
         result = anyio.run(classify)
     finally:
         get_settings.cache_clear()
-        registry.forget_chat_models()
-        registry.forget_classifiers(keep_local=True)
+        state.forget_chat_models()
+        state.forget_classifiers(keep_local=True)
     # THEN the answer passed validation (a 135M model's judgement is not asserted) and carries the model's usage
     assert result.sentiment in ("positive", "negative", "neutral") and 0 <= result.score <= 1
     assert result.usage.prompt_tokens > 100 and result.usage.completion_tokens > 0

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from airelay.web import CORS_HEADERS
+from airelay.middleware import ALLOWED_HEADERS
 from local import preflight
 from local.server import LocalApi
 from tests.support.python312 import find_python312
@@ -38,6 +38,9 @@ REGION = "us-east-1"
 ROUTES = {("POST", "/api/chat"), ("POST", "/api/chat/stream")}
 ROUTES |= {("POST", "/api/sentiment"), ("POST", "/api/image/classify")}
 ROUTES |= {("POST", "/api/faq"), ("GET", "/api/usage")}
+V1_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/responses"), ("POST", "/v1/embeddings")}
+V1_ROUTES |= {("GET", "/v1/models")}
+ROUTES |= V1_ROUTES
 FUNCTIONS = (
     "ChatFunction",
     "SentimentFunction",
@@ -45,6 +48,8 @@ FUNCTIONS = (
     "FaqFunction",
     "FaqIndexerFunction",
     "UsageFunction",
+    "OpenAIFunction",
+    "KeyAuthorizerFunction",
 )
 
 
@@ -356,7 +361,7 @@ def test_no_options_method_reaches_a_function(raw, translated):
     assert len(set(preflights)) == 1
     # AND no function has an OPTIONS event left
     for name in FUNCTIONS:
-        for event in raw["Resources"][name]["Properties"]["Events"].values():
+        for event in raw["Resources"][name]["Properties"].get("Events", {}).values():
             assert event["Type"] != "Api" or event["Properties"]["Method"].lower() != "options", name
 
 
@@ -388,8 +393,8 @@ def test_preflight_mock_echoes_a_listed_origin(translated, header, origin):
     assert headers["Access-Control-Allow-Origin"] == origin
     assert headers["Vary"] == "Origin"
     assert headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
-    # AND it allows the request headers the functions read (web.py lists them for its own CORS answers)
-    assert headers["Access-Control-Allow-Headers"] == CORS_HEADERS
+    # AND it allows the request headers the functions read (middleware.py lists them for their own CORS answers)
+    assert headers["Access-Control-Allow-Headers"] == ",".join(ALLOWED_HEADERS)
     assert headers["Access-Control-Max-Age"] == "600"
 
 
@@ -624,6 +629,31 @@ def test_every_route_needs_an_api_key_and_only_the_preflight_mock_does_not(raw, 
     # (the local translation resolves the Parameters to their defaults; CloudFormation uses the deployed values)
     assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
     assert translated["Resources"]["AirelayApiApiKey"]["Type"] == "AWS::ApiGateway::ApiKey"
+
+
+def test_every_v1_route_needs_a_key_sent_as_a_bearer_token_and_metered_by_the_usage_plan(raw, translated):
+    # GIVEN the API as CloudFormation gets it
+    api = translated["Resources"]["AirelayApi"]["Properties"]
+    schemes = api["Body"]["components"]["securitySchemes"]
+    # THEN usage-plan keys come from the authorizers (OpenAI's SDKs send no x-api-key)
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    for method, path in V1_ROUTES:
+        spec = api_paths(translated)[path][method.lower()]
+        security = {name for requirement in spec["security"] for name in requirement}
+        # AND every /v1 route needs the usage plan's key, read from "Authorization: Bearer <key>"
+        assert security == {"api_key", "BearerKeyAuthorizer"}, (method, path)
+        assert spec["x-amazon-apigateway-integration"]["responseTransferMode"] == "STREAM", path
+    bearer = schemes["BearerKeyAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert bearer["identitySource"] == "method.request.header.Authorization" and bearer["type"] == "request"
+    # AND airelay's own routes keep the x-api-key header, so Authorization stays free for sign-in tokens
+    for method, path in ROUTES - V1_ROUTES:
+        security = {name for r in api_paths(translated)[path][method.lower()]["security"] for name in r}
+        assert security == {"api_key", "ApiKeyHeaderAuthorizer"}, (method, path)
+    header = schemes["ApiKeyHeaderAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert header["identitySource"] == "method.request.header.x-api-key"
+    # AND both authorizers are the one small function, called through its alias (SnapStart)
+    for scheme in (bearer, header):
+        assert scheme["authorizerUri"]["Fn::Sub"][1]["__FunctionArn__"] == {"Ref": "KeyAuthorizerFunctionAliaslive"}
 
 
 # ---------------------------------------------------------------- least privilege on the usage table

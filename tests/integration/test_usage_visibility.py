@@ -51,8 +51,7 @@ def record_a_call_of_someone_else(tmp_path, identity="ip:198.51.100.7", model="o
             latency_ms=5,
             status="ok",
             estimated=False,
-        ),
-        Decimal(0),
+        )
     )
 
 
@@ -74,16 +73,16 @@ def test_the_dashboards_queries_show_a_caller_only_their_own_usage(local_api, up
 
 
 def test_an_operator_key_sees_every_caller_and_other_keys_only_their_own(local_api, upstream, tmp_path):
-    # GIVEN two API keys, one of them an operator's, and a call of each plus one of a third caller
+    # GIVEN two API keys, an operator's and the web app's, and a call of each plus one of a third caller
     api = local_api(API_KEYS=f"ops={OPS_KEY},web={WEB_KEY}", OPERATOR_KEYS="ops", **paid_model(upstream))
     record_a_call_of_someone_else(tmp_path, identity="key:mobile")
     for key in (OPS_KEY, WEB_KEY):
         assert httpx.post(f"{api}/api/chat", json=BODY, headers={"x-api-key": key}, timeout=30).status_code == 200
     # WHEN each asks for usage by caller
     seen_by_web, seen_by_ops = usage(api, WEB_KEY, by="identity"), usage(api, OPS_KEY, by="identity")
-    # THEN the web key sees its own row only; the operator every caller's and the global budget
-    assert [r["key"] for r in seen_by_web["rows"]] == ["key:web"] and seen_by_web["total"]["calls"] == 1
-    assert {r["key"] for r in seen_by_ops["rows"]} == {"key:ops", "key:web", "key:mobile"}
+    # THEN the visitor behind the web key sees its own row only; the operator every caller's and the global budget
+    assert [r["key"] for r in seen_by_web["rows"]] == ["ip:127.0.0.1@web"] and seen_by_web["total"]["calls"] == 1
+    assert {r["key"] for r in seen_by_ops["rows"]} == {"key:ops", "ip:127.0.0.1@web", "key:mobile"}
     assert seen_by_ops["scope"] == "all" and seen_by_ops["total"]["calls"] == 3
     assert seen_by_ops["budget"]["limit_usd"] == 10 and seen_by_ops["budget"]["used_usd"] > 0.75
     assert seen_by_web["budget"]["limit_usd"] == 1 and seen_by_web["budget"]["used_usd"] < 0.75

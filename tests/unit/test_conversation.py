@@ -1,9 +1,9 @@
 """Request validation and history handling for both chat body shapes."""
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from airelay.conversation import build_request, parse_body
+from airelay.conversation import StreamBody, build_request
 from airelay.errors import InvalidInput
 from airelay.settings import Settings
 
@@ -18,8 +18,11 @@ SETTINGS = Settings(
 )
 
 
+BODY = TypeAdapter(StreamBody)
+
+
 def build(data):
-    return build_request(parse_body(data), SETTINGS)
+    return build_request(BODY.validate_python(data), SETTINGS)
 
 
 @pytest.mark.parametrize(
@@ -113,5 +116,5 @@ def test_model_must_be_allowed():
 
 
 def test_body_must_be_an_object():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(ValidationError, match="must be a JSON object"):
         build(["message"])

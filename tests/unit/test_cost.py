@@ -186,7 +186,19 @@ def test_the_recorder_bills_an_update_at_the_larger_of_the_item_before_and_after
     assert client.items[("DAY#x", "total")]["a"] == {"N": "0"}
     first, second = client.writes
     assert first == second == ("UpdateItem", item_bytes(client.items[("DAY#x", "total")]))
-    with pytest.raises(NotImplementedError, match="SET"):
-        client.update_item(Key=key, UpdateExpression="SET a = :a", ExpressionAttributeValues={})
+    client.writes.clear()
+    client.update_item(
+        Key=key,
+        UpdateExpression="SET #h = :a, e = if_not_exists(e, :b) REMOVE a ADD b :b",
+        ExpressionAttributeNames={"#h": "hold:1"},
+        ExpressionAttributeValues={":a": {"N": "2"}, ":b": {"N": "5"}},
+    )
+    assert {k: v["N"] for k, v in client.items[("DAY#x", "total")].items() if "N" in v} == {
+        "b": "10",
+        "hold:1": "2",
+        "e": "5",
+    }
+    with pytest.raises(NotImplementedError, match="DELETE"):
+        client.update_item(Key=key, UpdateExpression="DELETE a :a", ExpressionAttributeValues={})
     with pytest.raises(AttributeError):
         client.transact_write_items(TransactItems=[])

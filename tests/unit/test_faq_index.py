@@ -244,7 +244,10 @@ def test_large_indexes_shortlist_by_sign_codes_and_find_the_same_best_entry():
         # WHEN both match THEN the shortlisted search finds the exact search's best entry
         best = exact.match(query, 3)[0]
         assert best.entry.id == str(target // 2)
-        hits += fast.match(query, 3)[0].entry.id == best.entry.id
+        found = fast.match(query, 3)[0]
+        hits += found.entry.id == best.entry.id
+        if found.entry.id == best.entry.id:  # AND scores it exactly as the exact search does (the FAQ threshold)
+            assert found.score == pytest.approx(best.score, abs=1e-5)
     assert hits >= 48, hits
 
 

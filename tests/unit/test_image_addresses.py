@@ -57,6 +57,8 @@ def test_public_addresses_are_allowed(address):
         ("127.1", "127.0.0.1"),
         ("0x7f.0.0.1", "127.0.0.1"),
         ("10.1", "10.0.0.1"),
+        ("10.0x1.0.1", "10.1.0.1"),
+        ("192.0250.1", "192.168.0.1"),
         ("3232235777", "192.168.1.1"),
         ("0", "0.0.0.0"),
     ],
@@ -85,3 +87,11 @@ def test_the_target_keeps_the_name_for_host_and_sni_and_pins_the_address():
     assert target.host_header == "images.example.com"
     assert target.pinned(ipaddress.ip_address("2606:4700::1")) == "https://[2606:4700::1]:443/a/b.png?x=1"
     assert parse_target("http://[::1]:8080/").host_header == "[::1]:8080"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user@example.com/a.png", "http://:secret@example.com/a.png", "https://u:p@example.com/a.png"]
+)
+def test_urls_carrying_any_credentials_are_refused(url):
+    with pytest.raises(UrlRefused, match="credentials"):
+        parse_target(url)

@@ -1,5 +1,6 @@
 """Prices, worst cases and budget arithmetic, in Decimal."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -8,7 +9,8 @@ import pytest
 from airelay.errors import NotConfigured
 from airelay.providers.base import Usage
 from airelay.tokens import count_prompt, prompt_bound
-from airelay.usage.meter import parse_identity_budgets, seconds_until_reset
+from airelay.usage.limits import parse_identity_budgets
+from airelay.usage.meter import seconds_until_reset
 from airelay.usage.pricing import load_prices
 
 PRICES = load_prices()
@@ -19,6 +21,13 @@ def test_cost_counts_cached_tokens_once_at_the_cached_price():
     cost = PRICES.price("openai/gpt-4o-mini").cost(Usage(1000, 500, 200))
     # THEN 800 x 0.15 + 200 x 0.075 + 500 x 0.60 per million, exactly
     assert cost == Decimal("0.000435")
+
+
+@pytest.mark.parametrize(("prompt", "cached"), [(200, 200), (100, 200)])
+def test_a_prompt_all_cached_costs_the_cached_price_only(prompt, cached):
+    # cached tokens reported beyond the prompt (no provider should) never make the uncached part negative
+    cost = PRICES.price("openai/gpt-4o-mini").cost(Usage(prompt, 0, cached))
+    assert cost == cached * Decimal("0.075") / 1_000_000
 
 
 def test_the_table_is_dated_and_sourced():
@@ -43,8 +52,18 @@ def test_overrides_add_and_replace_prices():
 def test_a_wildcard_prices_every_model_of_a_prefix():
     prices = load_prices('{"hf/*": {"input": 0, "output": 0}}')
     assert prices.price("hf/google/vit-base-patch16-224").free
-    with pytest.raises(NotConfigured):
-        prices.price("openai/mystery")
+    for look_alike in ("openai/mystery", "hfx/google/vit", "h/google/vit", "hf", "hf-google/vit"):
+        with pytest.raises(NotConfigured):  # only the whole prefix before the `*` matches
+            prices.price(look_alike)
+
+
+@pytest.mark.parametrize(
+    "entry", [{"input": 1, "output": 0}, {"input": 0, "output": 1}, {"input": 0, "cached_input": 1, "output": 0}]
+)
+def test_a_model_with_any_price_above_zero_is_not_free_and_reserves(entry):
+    price = load_prices(json.dumps({"openai/some": entry})).price("openai/some")
+    assert not price.free
+    assert price.worst_case(1_000_000, 1_000_000) == entry["input"] + entry["output"]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +96,7 @@ def test_prompt_bound_is_never_below_the_real_token_count(text):
 def test_budgets_reset_at_midnight_utc():
     assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)) == 30
     assert seconds_until_reset(datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)) == 86400
+    assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 59, 500_000, tzinfo=UTC)) == 1  # never "retry in 0 s"
 
 
 def test_identity_budget_overrides_parse():

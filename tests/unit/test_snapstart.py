@@ -17,6 +17,7 @@ from airelay import snapstart
 from airelay.faq import service
 from airelay.settings import Settings, get_settings
 from airelay.web import create_app
+from tests.support import state
 from tests.unit.test_faq_service import index_bytes, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +102,7 @@ def test_after_restore_checks_the_faq_index_again_at_once(tmp_path):
         # THEN the bot serves the newer index without waiting for its next check
         assert bot.holder.index.entries[0].answer == "new answer" and bot.holder.loads == 2
     finally:
-        service.forget_bots()
+        state.forget_bots()
 
 
 def web_adapter_app(monkeypatch, **env):

@@ -14,7 +14,8 @@ TRICKY = ["안녕", "하세요", "\n", "line1\nline2", "\n\n", "data: [DONE]", "
 def encode_all(deltas, reason="stop"):
     stream = UIMessageStream("msg_test")
     usage = {"inputTokens": 3, "outputTokens": len(deltas)}
-    return stream.start() + b"".join(stream.delta(d) for d in deltas) + stream.finish(reason, usage)
+    body = stream.start() + stream.start_step() + b"".join(stream.delta(d) for d in deltas)
+    return body + stream.finish_step() + stream.finish(reason, usage)
 
 
 def parse(chunks):
@@ -47,8 +48,8 @@ def test_round_trip_keeps_every_token_exactly():
         "start-step",
         "text-start",
         "text-end",
-        "data-usage",
         "finish-step",
+        "data-usage",
         "finish",
     ]
     assert parts[-1] == {"type": "finish", "finishReason": "stop"}

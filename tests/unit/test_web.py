@@ -1,4 +1,4 @@
-"""Who is calling: the API key id, else the source IP, from the front's request context; never an authorizer the
+"""Who is calling: the source IP behind the API key id, from the front's request context; never an authorizer the
 Gate did not verify, never a header the front did not set."""
 
 import json
@@ -6,8 +6,9 @@ import json
 import pytest
 
 from airelay.auth import holds_claim
-from airelay.identity import Gate, request_id_of, who_from
+from airelay.identity import Gate, Who, request_id_of, who_from
 from airelay.settings import Settings
+from airelay.visitors import Visitor
 
 BEHIND_ADAPTER = Settings(lambda_exec_wrapper="/opt/bootstrap")
 
@@ -24,12 +25,13 @@ def who(context=None, client=("10.0.0.9", 1234), header=None, settings=BEHIND_AD
 @pytest.mark.parametrize(
     "context,expected",
     [
-        ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "key:abc"),
+        ({"identity": {"apiKeyId": "abc", "sourceIp": "203.0.113.1"}}, "ip:203.0.113.1@abc"),
         ({"identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
         ({"authorizer": {"principalId": "user-7"}, "identity": {"sourceIp": "203.0.113.1"}}, "ip:203.0.113.1"),
         ({"authorizer": {"claims": {"sub": "cognito-sub"}}}, "ip:10.0.0.9"),
-        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "key:app-key"),
+        ({"identity": {"apiKeyId": "app-key"}, "authorizer": {"principalId": "user-9"}}, "ip:10.0.0.9@app-key"),
         ({"identity": {"apiKeyId": 5, "sourceIp": ["x"]}}, "ip:10.0.0.9"),
+        ({"identity": {"apiKeyId": "k", "sourceIp": "2001:db8:5:6:7:8:9:a"}}, "ip:2001:db8:5:6::/64@k"),
     ],
 )
 def test_identity_from_the_api_gateway_context(context, expected):
@@ -38,7 +40,7 @@ def test_identity_from_the_api_gateway_context(context, expected):
 
 def test_identity_from_the_web_adapter_header():
     header = json.dumps({"requestId": "r1", "identity": {"apiKeyId": "k9"}}).encode()
-    assert who(header=header).identity == "key:k9"
+    assert who(header=header).identity == "ip:10.0.0.9@k9"
 
 
 def test_the_header_is_not_read_where_no_web_adapter_set_it():
@@ -78,3 +80,18 @@ def test_a_plain_request_id_is_kept():
 def test_the_operator_claim_is_held_by_value_list_or_word(claims, held):
     assert holds_claim(claims, ("cognito:groups", "ops")) is held
     assert holds_claim(claims, None) is False
+
+
+@pytest.mark.parametrize(
+    "who_is,expected",
+    [
+        ({"api_key_id": "web"}, "ip:10.0.0.9@web"),
+        ({"api_key_id": "web", "visitor": Visitor("v-1")}, "visitor:v-1@web"),
+        ({"visitor": Visitor("v-1")}, "visitor:v-1"),
+        ({"api_key_id": "srv", "server_key": True, "visitor": Visitor("v-1")}, "key:srv"),
+        ({"api_key_id": "web", "visitor": Visitor("v-1"), "user": "u-7"}, "user:u-7"),
+        ({"source_ip": "2001:db8:1:2::99", "api_key_id": "web"}, "ip:2001:db8:1:2::/64@web"),
+    ],
+)
+def test_the_identity_is_the_user_else_a_servers_key_else_the_visitor_behind_the_key(who_is, expected):
+    assert Who(**{"source_ip": "10.0.0.9", **who_is}).identity == expected

@@ -85,8 +85,10 @@ async function streamAnswer(body, view, signal) {
         appendText(view, part.delta);
       } else if (part.type === 'data-usage') {
         showUsage(view, part.data);
+      } else {
+        showStepPart(view, part);
       }
-      // start, steps, text-start/-end, reasoning, metadata: nothing to show; error, abort and finish: the client's
+      // start, steps, text-start/-end, metadata: nothing to show; error, abort and finish: the client's
     }
   } catch (error) {
     if (!isAirelayError(error)) throw error;
@@ -200,6 +202,10 @@ function addAssistantMessage() {
     retry: root.querySelector('.retry'),
     notice: root.querySelector('.message__notice'),
     usage: root.querySelector('.message__usage'),
+    steps: root.querySelector('.bubble__steps'),
+    sources: root.querySelector('.bubble__sources'),
+    reasoning: null, // the <pre> of the reasoning block being written
+    tools: new Map(), // toolCallId -> its <details>
   };
   root.querySelector('.bubble__text').append(view.text);
   ui.log.append(root);
@@ -209,6 +215,11 @@ function addAssistantMessage() {
 
 function resetAssistantView(view) {
   view.text.data = '';
+  view.steps.replaceChildren();
+  view.sources.replaceChildren();
+  view.sources.hidden = true;
+  view.reasoning = null;
+  view.tools.clear();
   view.errorBox.hidden = true;
   view.errorText.textContent = '';
   view.notice.hidden = true;
@@ -225,6 +236,44 @@ function appendText(view, delta) {
   const follow = isNearBottom();
   view.text.appendData(delta);
   if (follow) scrollToBottom();
+}
+
+/** Reasoning, tool calls (name, input, output; collapsed) and sources, as text only. */
+function showStepPart(view, part) {
+  if (part.type === 'reasoning-start') {
+    view.reasoning = block(view, 'reasoning', 'Reasoning').querySelector('pre');
+  } else if (part.type === 'reasoning-delta' && view.reasoning && typeof part.delta === 'string') {
+    view.reasoning.append(part.delta);
+  } else if (part.type === 'tool-input-available') {
+    const details = block(view, 'tool', `Tool: ${part.toolName}`);
+    details.dataset.tool = part.toolName;
+    details.querySelector('pre').textContent = `input: ${JSON.stringify(part.input, null, 2)}`;
+    view.tools.set(part.toolCallId, details);
+  } else if (part.type === 'tool-output-available' || part.type === 'tool-output-error') {
+    const details = view.tools.get(part.toolCallId);
+    if (!details) return;
+    const output = document.createElement('pre');
+    output.className = 'tool__output';
+    const error = part.type === 'tool-output-error';
+    output.textContent = error ? `error: ${part.errorText}` : `output: ${JSON.stringify(part.output, null, 2)}`;
+    details.dataset.state = error ? 'error' : 'done';
+    details.append(output);
+  } else if (part.type === 'source-document' || part.type === 'source-url') {
+    const item = document.createElement('li');
+    item.textContent = part.title ?? part.url ?? part.sourceId;
+    view.sources.append(item);
+    view.sources.hidden = false;
+  }
+}
+
+function block(view, kind, title) {
+  const details = document.createElement('details');
+  details.className = `step step--${kind}`;
+  const summary = document.createElement('summary');
+  summary.textContent = title;
+  details.append(summary, document.createElement('pre'));
+  view.steps.append(details);
+  return details;
 }
 
 function showUsage(view, data) {

@@ -1,6 +1,7 @@
-// Cost dashboard: GET /api/usage (by day and by model, last 7 days): today's spend against the budget, spend by
-// model, and a chart of the last 7 days. A caller sees their own usage and budget; an operator (an operator key or
-// sign-in claim) every caller's and the global budget. Refreshes after every call made from this page.
+// Cost dashboard: GET /api/usage (by day and by model, last 7 days; by kind of caller, today): today's spend against
+// the budget, spend by model, a chart of the last 7 days, spend and refusals per kind of caller. A caller sees their
+// own usage and budget; an operator (an operator key or sign-in claim) every caller's, the global budget and today's
+// top callers. Refreshes after every call made from this page.
 import { api } from './api.js';
 import { formatCompact, formatKrw, formatPercent, formatSeconds, formatUsd, integer } from './format.js';
 import { drawBarChart } from './chart.js';
@@ -27,15 +28,17 @@ export function initDashboard() {
   let timer = null;
 
   async function load(signal) {
-    const [days, models] = await Promise.all([
+    const [days, models, kinds] = await Promise.all([
       api.usage({ days: DAYS, by: 'day' }, { signal }),
       api.usage({ days: DAYS, by: 'model' }, { signal }),
+      api.usage({ days: 1, by: 'kind' }, { signal }),
     ]);
     byDay = days;
     panel.dataset.scope = days.scope;
     renderBudget(days.budget, days.scope);
     renderWeek(days);
     renderModels(models.rows);
+    renderCallers(kinds);
     body.hidden = false;
     panel.dataset.updated = new Date().toISOString();
   }
@@ -131,6 +134,27 @@ function renderModels(rows) {
       counted.textContent = `${integer.format(count)} ${word}`;
       tr.firstElementChild.append(counted);
     }
+    return tr;
+  }));
+}
+
+const KINDS = { user: 'Signed-in users', key: 'Servers (API keys)', visitor: 'Visitors (token)', ip: 'Visitors (address)' };
+
+function renderCallers(report) {
+  const rows = report.rows.filter((row) => row.calls || row.refused);
+  $('kinds-empty').hidden = rows.length > 0;
+  $('kinds-table').hidden = rows.length === 0;
+  const cells = (row, name) => [name, integer.format(row.calls), integer.format(row.refused), formatUsd(row.cost_usd)];
+  $('kinds-rows').replaceChildren(...rows.map((row) => {
+    const tr = tableRow(cells(row, KINDS[row.key] ?? row.key));
+    tr.dataset.kind = row.key;
+    return tr;
+  }));
+  const top = report.top ?? [];
+  $('top-block').hidden = top.length === 0; // operators only: the API sends `top` to no one else
+  $('top-rows').replaceChildren(...top.map((row) => {
+    const tr = tableRow(cells(row, row.key));
+    tr.dataset.identity = row.key;
     return tr;
   }));
 }

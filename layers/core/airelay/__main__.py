@@ -1,19 +1,25 @@
-"""Command line: `python -m airelay usage [--days 7] [--by model]` prints spend and tokens as a table."""
+"""Command line: `python -m airelay usage [--days 7] [--by model]` prints spend and tokens as a table;
+`python -m airelay visitor-token --visitor ID [--ttl 900]` prints a visitor token signed with the configured secret."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+from . import aws
+from .settings import get_settings
 from .usage import get_meter
 from .usage.report import MAX_DAYS, build_report
+from .visitors import VisitorLimits, mint
 
 COLUMNS = [
     ("key", "{}"),
     ("calls", "{:,}"),
     ("errors", "{:,}"),
     ("cancelled", "{:,}"),
+    ("refused", "{:,}"),
     ("prompt_tokens", "{:,}"),
     ("completion_tokens", "{:,}"),
     ("cost_usd", "${:.6f}"),
@@ -44,14 +50,44 @@ def usage_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def visitor_token_command(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    secret = settings.visitor_token_secret
+    if not secret and settings.visitor_token_secret_param:
+        secret = aws.clients().parameters.get(settings.visitor_token_secret_param, decrypt=True)
+    if not secret:
+        print(
+            "set VISITOR_TOKEN_SECRET, or VISITOR_TOKEN_SECRET_PARAM to the SSM parameter holding it", file=sys.stderr
+        )
+        return 2
+    if not 1 <= args.ttl <= settings.visitor_token_max_ttl_s:
+        print(
+            f"--ttl must be between 1 and VISITOR_TOKEN_MAX_TTL_S ({settings.visitor_token_max_ttl_s})", file=sys.stderr
+        )
+        return 2
+    limits = VisitorLimits(args.rpm, args.tpm, args.usd_per_day)
+    try:
+        print(mint(secret, args.visitor, settings.visitor_token_audience, args.ttl, limits))
+    except ValueError as bad:
+        print(bad, file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airelay")
     commands = parser.add_subparsers(dest="command", required=True)
-    usage = commands.add_parser("usage", help="spend and tokens by day, model or caller")
+    usage = commands.add_parser("usage", help="spend, tokens and refusals by day, model, caller or kind of caller")
     usage.add_argument("--days", type=int, default=7, choices=range(1, MAX_DAYS + 1), metavar=f"1..{MAX_DAYS}")
-    usage.add_argument("--by", choices=["day", "model", "identity"], default="day")
+    usage.add_argument("--by", choices=["day", "model", "identity", "kind"], default="day")
+    token = commands.add_parser("visitor-token", help="a visitor token, as the app's backend mints them")
+    token.add_argument("--visitor", required=True, help="the visitor's id: 1-64 letters, digits, '.', '_' or '-'")
+    token.add_argument("--ttl", type=int, default=900, help="seconds the token is valid (default 900)")
+    token.add_argument("--rpm", type=int, help="this visitor's requests per minute")
+    token.add_argument("--tpm", type=int, help="this visitor's tokens per minute")
+    token.add_argument("--usd-per-day", type=Decimal, help="this visitor's spend per UTC day, USD")
     args = parser.parse_args(argv)
-    return usage_command(args)
+    return visitor_token_command(args) if args.command == "visitor-token" else usage_command(args)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .attachments import FilePart
 from .errors import InvalidInput
 from .personas import personas, system_prompt
 from .providers.base import ChatRequest
@@ -40,6 +41,8 @@ class UIPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    mediaType: str | None = Field(default=None, max_length=200)  # a `file` part's
+    url: str | None = None  # a `file` part's: a data: URL or an http(s) URL
 
 
 class UIMessage(BaseModel):
@@ -59,13 +62,20 @@ class UIChatBody(GenerationParams):
     messageId: str | None = None
 
 
-def parse_body(data: object) -> ChatBody | UIChatBody:
-    """Either body shape; raises pydantic's ValidationError for the one it looks like."""
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
-    if "messages" in data:
-        return UIChatBody.model_validate(data)
-    return ChatBody.model_validate(data)
+def body_kind(data: object) -> str | None:
+    if isinstance(data, dict):
+        return "ui" if "messages" in data else "chat"
+    return "ui" if isinstance(data, UIChatBody) else "chat" if isinstance(data, ChatBody) else None
+
+
+# The stream takes either body; which one is told by its `messages` field, so a wrong field is reported against the
+# shape the body looks like, not against both.
+StreamBody = Annotated[
+    Annotated[ChatBody, Tag("chat")] | Annotated[UIChatBody, Tag("ui")],
+    Discriminator(
+        body_kind, custom_error_type="invalid_input", custom_error_message="The request body must be a JSON object."
+    ),
+]
 
 
 def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
@@ -76,7 +86,7 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
             {"role": "user", "content": body.message},
         ]
     turns = []
-    for message in body.messages:
+    for message in body.messages[:-1] if continues(body) else body.messages:
         if message.role == "system":
             continue  # the system prompt is the server's to set
         text = "".join(p.text or "" for p in message.parts if p.type == "text")
@@ -85,6 +95,32 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
     if not turns or turns[-1]["role"] != "user":
         raise InvalidInput("The last message must be a user message with text.")
     return turns
+
+
+def continues(body: ChatBody | UIChatBody) -> bool:
+    """Whether the post continues its last assistant message (its tool calls now have outputs: continuation.py)."""
+    return isinstance(body, UIChatBody) and body.messages[-1].role == "assistant"
+
+
+def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
+    """The `file` parts of the newest user message (useChat's attachments); earlier turns' files are not resent."""
+    if isinstance(body, ChatBody):
+        return []
+    parts = body.messages[-2 if continues(body) else -1].parts
+    return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
+
+
+def images_of(body: ChatBody | UIChatBody) -> tuple[str, ...]:
+    """The URLs (data: or http(s)) of the images users attached, oldest first: what tools may look at."""
+    if isinstance(body, ChatBody):
+        return ()
+    return tuple(
+        p.url
+        for message in body.messages
+        if message.role == "user"
+        for p in message.parts
+        if p.type == "file" and p.url and (p.mediaType or "").startswith("image/")
+    )
 
 
 def cap_history(turns: list[dict[str, str]], settings: Settings) -> list[dict[str, str]]:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .providers.base import Usage
+
 
 class AirelayError(Exception):
     status = 500
     code = "internal_error"
     message = "Something went wrong on our side."
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, usage: Usage | None = None
+    ) -> None:
         self.message = message or type(self).message
         self.retry_after = retry_after
+        self.usage = usage  # tokens the failed call spent all the same, where they are known: they are billed
         super().__init__(self.message)
 
     def headers(self) -> dict[str, str]:
@@ -70,11 +78,34 @@ class BudgetExceeded(AirelayError):
         self.limit = limit
         self.used = used
 
+    def headers(self) -> dict[str, str]:
+        # retrying cannot help before the budget resets: OpenAI's SDKs honour this header and do not retry
+        return {**super().headers(), "x-should-retry": "false"}
+
     def body(self) -> dict:
         body = super().body()
         body["error"]["budget"] = self.budget
         if self.budget == "caller":
             body["error"].update(limit=float(self.limit), used=float(self.used))
+        return body
+
+
+class RateLimitExceeded(AirelayError):
+    """The caller's own requests or tokens per minute (`rate`), with its limit and what this minute has used."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    message = "Too many requests this minute."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, rate: str, limit, used) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.rate = rate
+        self.limit = limit
+        self.used = used
+
+    def body(self) -> dict:
+        body = super().body()
+        body["error"].update(rate=self.rate, limit=float(self.limit), used=float(self.used))
         return body
 
 

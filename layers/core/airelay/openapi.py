@@ -1,15 +1,13 @@
-"""What the routes declare in their OpenAPI documents: each success body, and the one error body every failure has.
-
-Documentation only: the routes build their JSONResponse themselves, so nothing here is validated at run time. The
-fuzz test (tests/integration/test_fuzz_openapi.py) checks every answer against these declarations.
+"""The answers the routes declare (`response_model=` and `responses=`): each success body, the one error body every
+failure has (the chat stream's events are in openapi_stream.py). FastAPI validates each JSON answer against its model and writes the
+OpenAPI document from them; nothing here is described twice.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -17,13 +15,21 @@ class Strict(BaseModel):
 
 
 class ErrorDetail(Strict):
-    code: str = Field(description="stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed")
+    code: str = Field(
+        description="stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed"
+    )
     message: str = Field(description="short and safe to show")
     budget: Literal["global", "caller"] | None = Field(
         None, description="budget_exceeded only: the budget that ran out, all callers' or the caller's own"
     )
-    limit: float | None = Field(None, description="budget_exceeded of the caller's own budget only: its limit, USD")
-    used: float | None = Field(None, description="budget_exceeded of the caller's own budget only: what is used, USD")
+    rate: Literal["requests_per_minute", "tokens_per_minute"] | None = Field(
+        None, description="rate_limit_exceeded only: the caller's own per-minute limit that this call would pass"
+    )
+    limit: float | None = Field(
+        None,
+        description="the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute",
+    )
+    used: float | None = Field(None, description="what the caller has used of that limit (held calls included)")
 
 
 class ErrorBody(Strict):
@@ -33,59 +39,21 @@ class ErrorBody(Strict):
 ERRORS = {
     400: "The body is not valid JSON or not a valid multipart body (malformed_request).",
     401: "API_KEYS is set and the x-api-key header is missing or wrong (unauthorized).",
-    413: "The body (or the image) is too large (payload_too_large, image_too_large).",
-    415: "The body's content type is not one this route reads (unsupported_media_type).",
+    413: "The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large).",
+    415: "The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",
-    429: "Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); "
-    "with Retry-After.",
+    429: "Over today's budget (budget_exceeded), over the caller's requests or tokens per minute "
+    "(rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After.",
     502: "The model provider failed (provider_failed).",
     503: "The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...).",
     504: "The model provider did not answer in time (provider_timeout).",
 }
-PROVIDER = (429, 502, 503, 504)
-
-
-# Bodies are given as inline JSON schemas, not as `model`: for a response model FastAPI imports pydantic.v1 to check
-# whether it is one (about 40 ms of every function's cold start).
-
-
-def json_content(annotation) -> dict:
-    return {"application/json": {"schema": inline_schema(annotation)}}
-
-
-@cache
-def error_content() -> dict:
-    """The one error body's content, made once for every route and status (about 0.6 ms each time)."""
-    return json_content(ErrorBody)
+MODEL_CALL = (400, 401, 413, 422, 429, 502, 503, 504)
 
 
 def errors(*statuses: int) -> dict[int | str, dict]:
     """`responses=` entries for these error statuses, each with the error body."""
-    return {status: {"description": ERRORS[status], "content": error_content()} for status in statuses}
-
-
-def answers(model, *error_statuses: int) -> dict[int | str, dict]:
-    """`responses=`: the 200 body and the error statuses."""
-    return {200: {"description": "OK", "content": json_content(model)}, **errors(*error_statuses)}
-
-
-def inline_schema(annotation) -> dict:
-    """The JSON schema of a type with every $ref resolved in place (and no discriminator mapping, whose targets
-    would be gone): a schema given through `openapi_extra` cannot add the components its $refs would need. The
-    models here have no cycles."""
-    schema = TypeAdapter(annotation).json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items() if key != "discriminator"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
+    return {status: {"model": ErrorBody, "description": ERRORS[status]} for status in statuses}
 
 
 # POST /api/chat
@@ -98,87 +66,45 @@ class ChatUsage(Strict):
     estimated: bool
 
 
+class ToolCallResult(Strict):
+    id: str
+    name: str
+    input: object = Field(description="the arguments as the model wrote them (parsed JSON when they were JSON)")
+    output: object = Field(default=None, description="the tool's output, when it ran")
+    error: str | None = Field(default=None, description="why the call failed or could not run")
+
+
+class StepUsage(Strict):
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class ChatStep(Strict):
+    text: str
+    reasoning: str
+    tool_calls: list[ToolCallResult]
+    finish_reason: str
+    usage: StepUsage
+    cost_usd: float = Field(ge=0)
+
+
+class SourceDocument(Strict):
+    id: str
+    title: str
+    media_type: str
+
+
 class ChatAnswer(Strict):
-    response: str
+    response: str = Field(description="the last step's text: the answer")
     tokens_used: int = Field(ge=0)
-    usage: ChatUsage
+    usage: ChatUsage = Field(description="all steps together")
     cost_usd: float = Field(ge=0)
     cost_krw: float = Field(ge=0)
     model: str
     finish_reason: str = Field(description="stop, length, content-filter, tool-calls or other")
-
-
-# POST /api/chat/stream: the parts of the AI SDK UI message stream that airelay sends, one per SSE event
-
-
-class StartPart(Strict):
-    type: Literal["start"]
-    messageId: str
-
-
-class StepPart(Strict):
-    type: Literal["start-step", "finish-step"]
-
-
-class TextEdgePart(Strict):
-    type: Literal["text-start", "text-end"]
-    id: str
-
-
-class TextDeltaPart(Strict):
-    type: Literal["text-delta"]
-    id: str
-    delta: str
-
-
-class StreamUsage(Strict):
-    model: str
-    inputTokens: int = Field(ge=0)
-    outputTokens: int = Field(ge=0)
-    cachedTokens: int = Field(ge=0)
-    estimated: bool
-    costUsd: float = Field(ge=0)
-    costKrw: float = Field(ge=0)
-
-
-class UsagePart(Strict):
-    type: Literal["data-usage"]
-    data: StreamUsage
-    transient: Literal[True]
-
-
-class FinishPart(Strict):
-    type: Literal["finish"]
-    finishReason: str
-
-
-class ErrorPart(Strict):
-    type: Literal["error"]
-    errorText: str
-
-
-StreamPart = Annotated[
-    StartPart | StepPart | TextEdgePart | TextDeltaPart | UsagePart | FinishPart | ErrorPart,
-    Field(discriminator="type"),
-]
-
-
-def stream_answer() -> dict:
-    """`responses=` 200 of the stream: each SSE event's data is one JSON part, the last one `[DONE]`."""
-    data = {
-        "anyOf": [
-            {"const": "[DONE]"},
-            {"type": "string", "contentMediaType": "application/json", "contentSchema": inline_schema(StreamPart)},
-        ]
-    }
-    event = {"type": "object", "required": ["data"], "properties": {"data": data, "event": {"const": "message"}}}
-    return {
-        200: {
-            "description": "The AI SDK UI message stream (server-sent events); a failure after the start "
-            "ends it with an `error` part",
-            "content": {"text/event-stream": {"schema": event}},
-        }
-    }
+    reasoning: str = Field(description="the model's reasoning over all steps, when it sent any")
+    steps: list[ChatStep] = Field(description="one per upstream call: text, reasoning, server tool calls and results")
+    sources: list[SourceDocument] = Field(description="documents the tools' answers came from (search_faq)")
 
 
 # POST /api/sentiment
@@ -239,6 +165,7 @@ class UsageLine(Strict):
     calls: int = Field(ge=0)
     errors: int = Field(ge=0, description="calls that failed")
     cancelled: int = Field(ge=0, description="calls the client cancelled (a stopped stream)")
+    refused: int = Field(ge=0, description="calls a limit refused (429) before any model was called; not in calls")
     prompt_tokens: int = Field(ge=0)
     cached_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
@@ -267,9 +194,12 @@ class Budget(Strict):
 class UsageReport(Strict):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    by: Literal["day", "model", "identity"]
+    by: Literal["day", "model", "identity", "kind"]
     scope: Literal["caller", "all"] = Field(description="the caller's own usage, or every caller's (an operator)")
     rows: list[UsageLine]
     total: UsageLine
     budget: Budget
     prices: str
+    top: list[UsageLine] | None = Field(
+        None, description="operators only: today's callers with the most spend, then refusals (at most 10)"
+    )

@@ -7,15 +7,27 @@ finished, failed or was cancelled by the client.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import anyio
 
 from . import usage
 from .errors import AirelayError, ProviderFailed, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from .providers.base import ChatModel, ChatRequest, Finished, Usage, upstream_retry_after
+from .providers.base import (
+    ChatModel,
+    ChatRequest,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+    upstream_retry_after,
+)
 from .settings import Settings
 from .streaming import UIMessageStream
 from .tokens import estimate_async, prompt_bound
@@ -23,6 +35,7 @@ from .usage import Caller
 from .usage.meter import Call, Meter
 
 log = logging.getLogger("airelay.relay")
+Check = Callable[[str], None]  # refuses an answer's text by raising an AirelayError
 
 
 @dataclass(slots=True)
@@ -32,6 +45,8 @@ class Answer:
     reason: str
     usage: Usage
     cost_usd: Decimal
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str = ""
 
 
 def usage_data(model_id: str, used: Usage, cost: Decimal, meter: Meter) -> dict:
@@ -81,13 +96,17 @@ async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> t
         identity=caller.identity,
         function=caller.function,
         model_id=model.model_id,
+        limits=caller.limits,
         prompt_tokens=prompt_bound(request.messages),
         max_tokens=request.max_tokens,
     )
     return meter, call
 
 
-async def complete(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+async def complete(
+    model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
+) -> Answer:
+    """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted."""
     meter, call = await open_call(model, request, caller)
     used, status = Usage(), "cancelled"
     try:
@@ -96,6 +115,8 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         used = within_reservation(
             completion.finished.usage or await estimate_async(request.messages, completion.text), request
         )
+        if check is not None:
+            check(completion.text)
         status = "ok"
     except TimeoutError:
         status = "error"
@@ -105,21 +126,31 @@ async def complete(model: ChatModel, request: ChatRequest, settings: Settings, c
         raise
     finally:
         cost = await meter.close(call, used, status)
-    return Answer(model.model_id, completion.text, completion.finished.reason, used, cost)
+    return Answer(
+        model.model_id,
+        completion.text,
+        completion.finished.reason,
+        used,
+        cost,
+        tool_calls=completion.tool_calls,
+        reasoning=completion.reasoning,
+    )
 
 
 FALLBACK_ON = (ProviderRateLimited, ProviderFailed, ProviderUnavailable, ProviderTimeout)
 
 
-async def complete_any(models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller) -> Answer:
+async def complete_any(
+    models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
+) -> Answer:
     """Tries the models in order; the next one only when the previous failed at the provider (each attempt is
     metered on its own)."""
     for model in models[:-1]:
         try:
-            return await complete(model, request, settings, caller)
+            return await complete(model, request, settings, caller, check)
         except FALLBACK_ON as exc:
             log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
-    return await complete(models[-1], request, settings, caller)
+    return await complete(models[-1], request, settings, caller, check)
 
 
 async def open_any_stream(
@@ -150,13 +181,29 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
         if isinstance(exc, StopAsyncIteration):
             raise ProviderFailed("The model provider sent an empty answer.") from None
         raise
-    return ChatStream(model.model_id, request, first, events, settings, meter, call)
+    return ChatStream(model, request, first, events, settings, meter, call)
+
+
+@dataclass(slots=True)
+class Step:
+    """What one upstream call of a streamed answer produced, and what it cost."""
+
+    answer: list[str] = field(default_factory=list)  # the text for the user
+    spent: list[str] = field(default_factory=list)  # everything generated: text, reasoning, tool arguments
+    names: dict[str, str] = field(default_factory=dict)
+    calls: list[ToolCall] = field(default_factory=list)
+    reason: str = "other"
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal = Decimal(0)
+    error: AirelayError | None = None
 
 
 class ChatStream:
+    """One metered upstream call, started (its first event read), to be encoded by `parts` or closed unread."""
+
     def __init__(
         self,
-        model_id: str,
+        model: ChatModel,
         request: ChatRequest,
         first,
         events: AsyncIterator,
@@ -164,50 +211,66 @@ class ChatStream:
         meter: Meter,
         call: Call,
     ) -> None:
-        self.model_id = model_id
+        self.model = model
+        self.model_id = model.model_id
         self.request = request
         self.first = first
         self.events = events
         self.deadline = anyio.current_time() + settings.stream_deadline_s
         self.meter = meter
         self.call = call
+        self.settled = False
 
-    async def ui_message_stream(self, encoder: UIMessageStream) -> AsyncIterator[bytes]:
-        """Yields SSE bytes; a failure after the first byte becomes an `error` part. Settles in every case."""
-        text: list[str] = []
-        used: Usage | None = None
+    async def parts(self, encoder: UIMessageStream, step: Step) -> AsyncIterator[bytes]:
+        """Yields this call's SSE parts; a failure ends them and is kept in `step.error`. Settles in every case."""
         status = "cancelled"
         try:
-            yield encoder.start()
             event = self.first
-            while isinstance(event, str):
-                text.append(event)
-                yield encoder.delta(event)
+            while not isinstance(event, Finished):
+                kind = type(event)
+                if kind is TextDelta:
+                    step.answer.append(event.text)
+                    step.spent.append(event.text)
+                    yield encoder.delta(event.text)
+                elif kind is ReasoningDelta:
+                    step.spent.append(event.text)
+                    yield encoder.reasoning(event.text)
+                elif kind is ToolCallStart:
+                    step.names[event.id] = event.name
+                    yield encoder.tool_start(event.id, event.name)
+                elif kind is ToolCallDelta:
+                    step.spent.append(event.fragment)
+                    yield encoder.tool_delta(event.id, event.fragment)
+                elif kind is ToolCallEnd:
+                    step.calls.append(ToolCall(event.id, step.names.get(event.id, ""), event.arguments))
                 if anyio.current_time() > self.deadline:  # a stall is bounded by the provider's idle timeout
                     raise TimeoutError
                 event = await anext(self.events)
-            reason = event.reason if isinstance(event, Finished) else "other"
-            used = within_reservation(event.usage, self.request) if event.usage else await self.counted(text)
+            step.reason = event.reason
+            step.usage = within_reservation(event.usage, self.request) if event.usage else await self.counted(step)
             status = "ok"
-            yield encoder.finish(reason, self.usage_part(used))
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
-            error = stream_error(exc)
+            step.error = stream_error(exc)
             status = "error"
-            used = await self.counted(text)
-            yield encoder.error(error.message, self.usage_part(used))
         finally:
             with anyio.CancelScope(shield=True):
-                await self.events.aclose()
-                if used is None:
-                    used = await self.counted(text)
-                await self.meter.close(self.call, used, status)
+                if status != "ok":
+                    step.usage = await self.counted(step)
+                step.cost = await self.close(step.usage, status)
 
-    def usage_part(self, used: Usage) -> dict:
-        return usage_data(self.model_id, used, self.meter.cost(self.call, used), self.meter)
+    async def close(self, used: Usage, status: str = "cancelled") -> Decimal:
+        """Closes the upstream and settles the call, once."""
+        if self.settled:
+            return Decimal(0)
+        self.settled = True
+        with anyio.CancelScope(shield=True):
+            await self.events.aclose()
+            return await self.meter.close(self.call, used, status)
 
-    async def counted(self, text: list[str]) -> Usage:
+    async def counted(self, step: Step) -> Usage:
         """Usage counted offline from what was sent and received (the provider reported none)."""
-        return within_reservation(await estimate_async(self.request.messages, "".join(text), len(text)), self.request)
+        spent = step.spent
+        return within_reservation(await estimate_async(self.request.messages, "".join(spent), len(spent)), self.request)
 
 
 def stream_error(exc: BaseException) -> AirelayError:

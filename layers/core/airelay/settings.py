@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+IMAGE_MEDIA_TYPES = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))  # what chat can pass on
+SYSTEM_PROMPT_POLICIES = {"pass", "prepend", "refuse"}
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
 
 
@@ -28,6 +30,12 @@ class Settings:
     jwt_jwks_url: str = field(default="", metadata={"env": "JWT_JWKS_URL"})
     operator_keys: tuple[str, ...] = field(default=(), metadata={"env": "OPERATOR_KEYS"})
     operator_claim: str = field(default="", metadata={"env": "OPERATOR_CLAIM"})
+    # keys held by a trusted backend, never shipped to a browser: their calls are filed under the key itself
+    server_keys: tuple[str, ...] = field(default=(), metadata={"env": "SERVER_KEYS"})
+    visitor_token_secret: str = field(default="", metadata={"env": "VISITOR_TOKEN_SECRET"})
+    visitor_token_secret_param: str = field(default="", metadata={"env": "VISITOR_TOKEN_SECRET_PARAM"})
+    visitor_token_audience: str = field(default="airelay", metadata={"env": "VISITOR_TOKEN_AUDIENCE"})
+    visitor_token_max_ttl_s: int = field(default=3600, metadata={"env": "VISITOR_TOKEN_MAX_TTL_S"})
     lambda_exec_wrapper: str = field(default="", metadata={"env": "AWS_LAMBDA_EXEC_WRAPPER"})
     # where the Lambda Web Adapter POSTs around a SnapStart snapshot (the chat function; airelay/snapstart.py)
     lwa_before_checkpoint_path: str = field(default="", metadata={"env": "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"})
@@ -39,6 +47,12 @@ class Settings:
     openai_base_url: str = field(default="", metadata={"env": "OPENAI_BASE_URL"})
     openai_api_key: str = field(default="", metadata={"env": "OPENAI_API_KEY"})
     openai_api_key_param: str = field(default="", metadata={"env": "OPENAI_API_KEY_PARAM"})
+    chat_max_steps: int = field(default=5, metadata={"env": "CHAT_MAX_STEPS"})
+    # persona=tool+tool,...: the server-side tools each persona's chat may call (airelay/tools/)
+    chat_tools: tuple[str, ...] = field(default=(), metadata={"env": "CHAT_TOOLS"})
+    tools_module: str = field(default="", metadata={"env": "TOOLS_MODULE"})  # an operator's module with TOOLS
+    tool_proof_secret: str = field(default="", metadata={"env": "TOOL_PROOF_SECRET"})
+    client_tool_output_max_chars: int = field(default=16_000, metadata={"env": "CLIENT_TOOL_OUTPUT_MAX_CHARS"})
     local_model_base_url: str = field(default="http://127.0.0.1:8081/v1", metadata={"env": "LOCAL_MODEL_BASE_URL"})
 
     upstream_timeout_s: float = field(default=25.0, metadata={"env": "UPSTREAM_TIMEOUT_S"})
@@ -52,6 +66,30 @@ class Settings:
     message_max_chars: int = field(default=8000, metadata={"env": "MESSAGE_MAX_CHARS"})
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
+    chat_files_max: int = field(default=4, metadata={"env": "CHAT_FILES_MAX"})
+    chat_file_max_bytes: int = field(default=1_048_576, metadata={"env": "CHAT_FILE_MAX_BYTES"})
+    chat_file_media_types: tuple[str, ...] = field(
+        default=("image/jpeg", "image/png", "image/webp", "image/gif"), metadata={"env": "CHAT_FILE_MEDIA_TYPES"}
+    )
+    vision_chat_models: tuple[str, ...] = field(
+        default=(
+            "openai/gpt-4o-mini",
+            "openai/gpt-4o",
+            "openai/gpt-4.1",
+            "openai/gpt-4.1-mini",
+            "openai/gpt-4.1-nano",
+            "openai/gpt-5",
+            "openai/gpt-5-mini",
+        ),
+        metadata={"env": "VISION_CHAT_MODELS"},
+    )
+    # the OpenAI-compatible endpoints (airelay/openai_api): what to do with a client's system messages, globally and
+    # per API key name (`name=policy,...`): pass them on, prepend the server's prompt, or refuse the request
+    system_prompt_policy: str = field(default="pass", metadata={"env": "SYSTEM_PROMPT_POLICY"})
+    system_prompt_policies: tuple[str, ...] = field(default=(), metadata={"env": "SYSTEM_PROMPT_POLICIES"})
+    embedding_models: tuple[str, ...] = field(default=("local/use-multilingual",), metadata={"env": "EMBEDDING_MODELS"})
+    # chat models that cannot answer to a JSON schema: a request with one skips them in the fallback chain
+    no_structured_output_models: tuple[str, ...] = field(default=(), metadata={"env": "NO_STRUCTURED_OUTPUT_MODELS"})
 
     aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
     aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
@@ -65,6 +103,14 @@ class Settings:
     daily_budget_usd: Decimal = field(default=Decimal("10"), metadata={"env": "DAILY_BUDGET_USD"})
     identity_daily_budget_usd: Decimal = field(default=Decimal("1"), metadata={"env": "IDENTITY_DAILY_BUDGET_USD"})
     identity_budgets: str = field(default="", metadata={"env": "IDENTITY_BUDGETS"})
+    requests_per_minute: int = field(default=0, metadata={"env": "REQUESTS_PER_MINUTE"})  # 0: not limited
+    tokens_per_minute: int = field(default=0, metadata={"env": "TOKENS_PER_MINUTE"})
+    # anonymous visitors: identities of these kinds (the part before the first colon) have limits of their own
+    visitor_kinds: tuple[str, ...] = field(default=("ip", "visitor"), metadata={"env": "VISITOR_KINDS"})
+    # (locally off; template.yaml's Parameters give a deployed app its limits for anonymous visitors)
+    visitor_daily_budget_usd: Decimal = field(default=Decimal("1"), metadata={"env": "VISITOR_DAILY_BUDGET_USD"})
+    visitor_requests_per_minute: int = field(default=0, metadata={"env": "VISITOR_REQUESTS_PER_MINUTE"})
+    visitor_tokens_per_minute: int = field(default=0, metadata={"env": "VISITOR_TOKENS_PER_MINUTE"})
     model_prices: str = field(default="", metadata={"env": "MODEL_PRICES"})
     usd_krw_rate: Decimal = field(default=Decimal("1400"), metadata={"env": "USD_KRW_RATE"})
 
@@ -122,6 +168,14 @@ class Settings:
             raise ValueError("OPERATOR_CLAIM looks like claim=value, e.g. cognito:groups=airelay-operators")
         return claim.strip(), value.strip()
 
+    def system_prompt_policy_of(self, key_name: str) -> str:
+        """The system prompt policy for a caller's API key name (SYSTEM_PROMPT_POLICIES), else the global one."""
+        for item in self.system_prompt_policies:
+            name, _, policy = item.partition("=")
+            if name.strip() == key_name:
+                return policy.strip()
+        return self.system_prompt_policy
+
     def fallback_chain(self, model_id: str) -> tuple[str, ...]:
         """The model a request asked for (or the default), then the fallbacks, each once."""
         return (model_id, *(m for m in self.chat_fallback_models if m != model_id))
@@ -150,6 +204,12 @@ class Settings:
             raise ValueError("OPERATOR_CLAIM needs sign-in (JWT_ISSUER)")
         if self.api_keys and not set(self.operator_keys) <= set(self.api_key_names.values()):
             raise ValueError("OPERATOR_KEYS must name entries of API_KEYS")
+        if self.api_keys and not set(self.server_keys) <= set(self.api_key_names.values()):
+            raise ValueError("SERVER_KEYS must name entries of API_KEYS")
+        if self.visitor_token_secret and len(self.visitor_token_secret.encode()) < 32:
+            raise ValueError("VISITOR_TOKEN_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        if not 60 <= self.visitor_token_max_ttl_s <= 86_400:
+            raise ValueError("VISITOR_TOKEN_MAX_TTL_S must be between 60 and 86400")
         if self.stage == "prod" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
         if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):
@@ -158,9 +218,37 @@ class Settings:
             raise ValueError("OPENAI_BASE_URL must be an https:// URL in prod")
         if not self.body_read_timeout_s > 0:
             raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
+        if min(self.requests_per_minute, self.tokens_per_minute) < 0:
+            raise ValueError("REQUESTS_PER_MINUTE and TOKENS_PER_MINUTE must be 0 (not limited) or more")
+        if min(self.visitor_requests_per_minute, self.visitor_tokens_per_minute) < 0:
+            raise ValueError(
+                "VISITOR_REQUESTS_PER_MINUTE and VISITOR_TOKENS_PER_MINUTE must be 0 (not limited) or more"
+            )
         if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
             raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
+        if not set(self.chat_file_media_types) <= IMAGE_MEDIA_TYPES:
+            raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
+        policies = [self.system_prompt_policy, *(i.partition("=")[2].strip() for i in self.system_prompt_policies)]
+        if not set(policies) <= SYSTEM_PROMPT_POLICIES or not all("=" in i for i in self.system_prompt_policies):
+            raise ValueError("SYSTEM_PROMPT_POLICY is pass, prepend or refuse; SYSTEM_PROMPT_POLICIES name=policy,...")
         self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
+        self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
+        if self.stage == "prod" and self.chat_tools and len(self.tool_proof_secret) < 32:
+            raise ValueError("TOOL_PROOF_SECRET (at least 32 characters) is required in prod when CHAT_TOOLS is set")
+        if not 1 <= self.chat_max_steps <= 20:
+            raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
+
+    @property
+    def persona_tools(self) -> dict[str, tuple[str, ...]]:
+        """CHAT_TOOLS `persona=tool+tool,...` -> {persona: (tool, ...)}."""
+        chosen = {}
+        for item in self.chat_tools:
+            persona, sep, names = item.partition("=")
+            tools = tuple(n.strip() for n in names.split("+") if n.strip())
+            if not sep or not persona.strip() or not tools:
+                raise ValueError("CHAT_TOOLS entries look like persona=tool+tool, e.g. assistant=search_faq")
+            chosen[persona.strip()] = tools
+        return chosen
 
     @property
     def faq_threshold_overrides(self) -> dict[str, float]:

@@ -22,6 +22,10 @@ from .providers.base import Usage
 
 TOKENS_PER_MESSAGE = 3  # OpenAI's chat format overhead per message, plus 3 to prime the reply
 RUN_CHARS = 64
+# An image's prompt tokens as OpenAI counts them: gpt-4o-mini bills 2,833 + 5,667 per 512-pixel tile at high detail,
+# up to 8 tiles; the bound reserves that. The estimate (no usage reported) is gpt-4o's count for one 512-pixel tile.
+IMAGE_TOKEN_BOUND = 48_169
+IMAGE_TOKENS_ESTIMATE = 255
 EXACT_BYTES = 1536
 WINDOWS = 16
 WINDOW_BYTES = 80
@@ -103,13 +107,32 @@ def count(text: str) -> int:
     return count_texts([text])
 
 
-def count_prompt(messages: list[dict[str, str]]) -> int:
-    return count_texts([m["content"] for m in messages]) + TOKENS_PER_MESSAGE * len(messages) + 3
+def message_text(message: dict) -> str:
+    """All a message gives the model to read: its text (a string, or the text of each part) and its tool calls."""
+    content = message.get("content")
+    if isinstance(content, str) and "tool_calls" not in message:
+        return content
+    texts = [content] if isinstance(content, str) else [p.get("text") or "" for p in content or ()]
+    for call in message.get("tool_calls") or ():
+        texts += [call["function"]["name"], call["function"]["arguments"]]
+    return "".join(texts)
 
 
-def prompt_bound(messages: list[dict[str, str]]) -> int:
+def image_count(message: dict) -> int:
+    content = message.get("content")
+    return 0 if isinstance(content, str) else sum(1 for p in content or () if p.get("type") == "image_url")
+
+
+def count_prompt(messages: list[dict]) -> int:
+    images = sum(map(image_count, messages))
+    texts = [message_text(m) for m in messages]
+    return count_texts(texts) + IMAGE_TOKENS_ESTIMATE * images + TOKENS_PER_MESSAGE * len(messages) + 3
+
+
+def prompt_bound(messages: list[dict]) -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte."""
-    return sum(utf8_size(m["content"]) + TOKENS_PER_MESSAGE + 1 for m in messages) + 3
+    per_message = (utf8_size(message_text(m)) + IMAGE_TOKEN_BOUND * image_count(m) for m in messages)
+    return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3
 
 
 def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:

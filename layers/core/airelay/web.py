@@ -2,73 +2,145 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import codecs
 import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.routing import APIRoute
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
-from .errors import AirelayError, MalformedRequest, NotFound, PayloadTooLarge
-from .identity import Gate, request_id_of, who_from
-from .observability import bind_request
+from . import usage
+from .errors import AirelayError, MalformedRequest, NotFound
+from .middleware import BodyLimit, CallerCheck, Cors, RequestContext
 from .observability import configure as configure_observability
 from .settings import Settings, get_settings
 from .usage import Caller
 
 log = logging.getLogger("airelay")
 
-CORS_HEADERS = "content-type,authorization,x-api-key,x-request-id"
-EXPOSED_HEADERS = "x-request-id,retry-after,x-vercel-ai-ui-message-stream"
 
-
-def create_app(*routers: APIRouter, settings: Settings | None = None) -> FastAPI:
-    """Without `settings`, the app follows get_settings() (tests and the local API change them between runs)."""
-    configure_observability(settings or get_settings())
-    app = FastAPI(title="airelay", docs_url=None, redoc_url=None)
+def create_app(
+    *routers: APIRouter,
+    settings: Settings | None = None,
+    error_body: Callable[[AirelayError], dict] = AirelayError.body,
+    bearer_keys: bool = False,
+) -> FastAPI:
+    """The function's app with everything a request needs made now, at INIT: the settings checked, the meter and its
+    ledger client, what each router's `at_init` builders make (providers, models, the FAQ index). Without `settings`,
+    the app follows get_settings() (tests and the local API change them between runs). `error_body` shapes every
+    error the app answers; with `bearer_keys`, API keys come as `Authorization: Bearer` (OpenAI's SDKs) instead of
+    x-api-key."""
+    ready = settings or get_settings()
+    configure_observability(ready)
+    prepare(ready, [open_meter, *(build for router in routers for build in getattr(router, "builders", ()))])
+    app = FastAPI(title="airelay", docs_url=None, redoc_url=None, separate_input_output_schemas=False)
+    app.state.error_body = error_body
     for router in routers:
         app.include_router(router)
     app.add_api_route("/api/health", health, methods=["GET"], include_in_schema=False, response_model=None)
     app.add_exception_handler(AirelayError, airelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_middleware(Guard, settings=settings)
+    for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
+        app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
     return app
 
 
-def validated_json(raw: bytes, parse):
-    """A JSON body read by hand and checked by `parse` (e.g. a model's model_validate): 400 when it is not strict
-    UTF-8 JSON (NaN, lone surrogates, nesting deeper than pydantic's parser allows: 200 levels), the same 422 as
-    FastAPI's own body checks when a field is wrong."""
-    try:
-        data = from_json(raw, allow_inf_nan=False)
-    except ValueError:
-        raise MalformedRequest() from None
-    try:
-        return parse(data)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
+class StrictJSONRequest(Request):
+    """A request whose JSON body must be strict UTF-8 JSON: no NaN or Infinity, no lone surrogates, nested at most
+    200 levels (pydantic's parser; Python's json module would recurse until it fails). Anything else is a 400."""
+
+    async def json(self):
+        if not hasattr(self, "_json"):
+            try:
+                self._json = from_json(await self.body(), allow_inf_nan=False)
+            except ValueError:
+                raise MalformedRequest() from None
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """The route class of every router: FastAPI reads and validates the body, through StrictJSONRequest.json()."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def strict(request: Request):
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict
+
+
+class Router(APIRouter):
+    """Every function's router: strict JSON bodies, and `at_init` for what its routes need made at INIT. Each such
+    builder is also the FastAPI dependency through which the routes get what it made."""
+
+    def __init__(self) -> None:
+        super().__init__(route_class=StrictJSONRoute)
+        self.builders: list[Callable[[Settings], Awaitable[object]]] = []
+
+    def at_init(self, build: Callable[[Settings], Awaitable[object]]):
+        self.builders.append(build)
+        return build
+
+
+def api_router() -> Router:
+    return Router()
+
+
+async def current_settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+
+
+async def open_meter(settings: Settings) -> usage.Meter:
+    """Every function behind the API meters or reads usage: the meter, its prices checked, and its ledger client."""
+    return usage.get_meter(settings)
+
+
+def prepare(settings: Settings, builders: list[Callable[[Settings], Awaitable[object]]]) -> None:
+    """Runs the routers' builders at INIT, to completion, on an event loop of their own (Lambda's INIT has none, and
+    uvicorn imports the app from inside its running loop). What cannot be made yet (a model file missing, a key not
+    readable) is logged and left to the first request, which answers with that error."""
+
+    async def build_all() -> None:
+        await anyio.to_thread.run_sync(codecs.lookup, "idna")  # what the first request's thread hop and connection load
+        for build in builders:
+            try:
+                await build(settings)
+            except AirelayError as exc:
+                log.warning("not ready at INIT: %s (%s)", exc.code, exc.message)
+
+    with ThreadPoolExecutor(1, "airelay-init") as pool:
+        pool.submit(asyncio.run, build_all()).result()
 
 
 async def health() -> dict:
     return {"status": "ok"}
 
 
-def error_response(error: AirelayError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
+def error_response(error: AirelayError, error_body: Callable[[AirelayError], dict] = AirelayError.body) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=error.headers())
 
 
-async def airelay_error(_: Request, exc: AirelayError) -> JSONResponse:
-    return error_response(exc)
+async def airelay_error(request: Request, exc: AirelayError) -> JSONResponse:
+    return error_response(exc, request.app.state.error_body)
 
 
-async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return error_response(MalformedRequest())
+        return error_response(MalformedRequest(), request.app.state.error_body)
     return JSONResponse({"error": {"code": "invalid_input", "message": describe(problems)}}, status_code=422)
 
 
@@ -81,17 +153,17 @@ def describe(problems: list[dict]) -> str:
     return "; ".join(parts)
 
 
-async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if isinstance(exc.__cause__, AirelayError):  # FastAPI wraps errors raised while it reads the body
-        return error_response(exc.__cause__)
+        return error_response(exc.__cause__, request.app.state.error_body)
     if exc.status_code == 404:
-        return error_response(NotFound())
+        return error_response(NotFound(), request.app.state.error_body)
     code = "method_not_allowed" if exc.status_code == 405 else "http_error"
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
 def identity_of(scope: dict) -> str:
-    """Who is calling, for usage rows and per-identity budgets (set by the Guard)."""
+    """Who is calling, for usage rows and per-identity budgets (set by middleware.RequestContext, checked by CallerCheck)."""
     return scope["state"]["who"].identity
 
 
@@ -102,122 +174,5 @@ def is_operator(request: Request) -> bool:
 
 def caller_of(request: Request, function: str) -> Caller:
     """Who made this request, and through which function: what its usage rows are filed under."""
-    return Caller(request.state.request_id, identity_of(request.scope), function)
-
-
-class Guard:
-    """Pure ASGI middleware: request id, who is calling (identity.Gate), CORS allowlist, body-size limit, last-resort
-    error handler."""
-
-    def __init__(self, app, settings: Settings | None) -> None:
-        self.app = app
-        self.fixed = settings
-        self.settings: Settings | None = None
-
-    def follow(self, settings: Settings) -> None:
-        self.settings = settings
-        self.origins = frozenset(settings.allowed_origins)
-        self.any_origin = "*" in self.origins
-        self.max_body = settings.max_body_bytes
-        self.gate = Gate(settings)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        settings = self.fixed or get_settings()
-        if settings is not self.settings:
-            self.follow(settings)
-        context = self.gate.request_context(scope)
-        request_id = request_id_of(context)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["who"] = who_from(context, scope)
-        origin = self.allowed_origin(scope)
-        extra = [(b"x-request-id", request_id.encode())]
-        if origin:
-            extra += [
-                (b"access-control-allow-origin", origin.encode()),
-                (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
-                (b"vary", b"Origin"),
-            ]
-        if scope["method"] == "OPTIONS":
-            await self.preflight(origin, extra, send)
-            return
-        if scope["path"] != "/api/health":
-            who = await self.gate.check(scope, state["who"])
-            if isinstance(who, AirelayError):
-                await self.reply(send, who, extra)
-                return
-            state["who"] = who
-        if self.declared_length(scope) > self.max_body:
-            await self.reply(send, PayloadTooLarge(), extra)
-            return
-        bind_request(request_id, state["who"].identity)
-
-        started = False
-
-        async def send_with_headers(message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        try:
-            await self.app(scope, self.limited(receive), send_with_headers)
-        except PayloadTooLarge as exc:
-            if not started:
-                await self.reply(send, exc, extra)
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if not started:
-                await self.reply(send, AirelayError(), extra)
-
-    def allowed_origin(self, scope) -> str | None:
-        for name, value in scope.get("headers", ()):
-            if name == b"origin":
-                origin = value.decode("latin-1")
-                return origin if self.any_origin or origin in self.origins else None
-        return None
-
-    @staticmethod
-    def declared_length(scope) -> int:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                return int(value) if value.isdigit() else 0
-        return 0
-
-    def limited(self, receive):
-        seen = 0
-
-        async def receive_limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise PayloadTooLarge()
-            return message
-
-        return receive_limited
-
-    @staticmethod
-    async def preflight(origin: str | None, extra: list, send) -> None:
-        headers = list(extra)
-        if origin:
-            headers += [
-                (b"access-control-allow-methods", b"GET,POST,OPTIONS"),
-                (b"access-control-allow-headers", CORS_HEADERS.encode()),
-                (b"access-control-max-age", b"600"),
-            ]
-        await send({"type": "http.response.start", "status": 204 if origin else 403, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-
-    @staticmethod
-    async def reply(send, error: AirelayError, extra: list) -> None:
-        body = json.dumps(error.body()).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
-        headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    visitor = request.state.who.visitor
+    return Caller(request.state.request_id, identity_of(request.scope), function, visitor and visitor.limits)

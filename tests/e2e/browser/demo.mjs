@@ -39,6 +39,30 @@ async function watchAnswer(page) {
 }
 
 const scenarios = {
+  async 'chat-steps'({ page }) {
+    await openDemo(page);
+    await send(page, 'Weather in Seoul?');
+    await answer(page).and(page.locator('[data-status="done"]')).waitFor();
+    const tool = answer(page).locator('.step--tool').first();
+    const reasoning = answer(page).locator('.step--reasoning').first();
+    const seen = {
+      tool: await tool.locator('summary').textContent(),
+      toolOpen: await tool.evaluate((d) => d.open),
+      toolState: await tool.getAttribute('data-state'),
+      reasoningOpen: await reasoning.evaluate((d) => d.open),
+      sources: await answer(page).locator('.bubble__sources li').allTextContents(),
+      text: await answerText(page),
+    };
+    await tool.locator('summary').click();
+    await reasoning.locator('summary').click();
+    seen.input = await tool.locator('pre').first().textContent();
+    seen.output = await tool.locator('.tool__output').textContent();
+    seen.reasoning = await reasoning.locator('pre').textContent();
+    await screenshot(page.locator('#chat-panel'), 'chat-steps');
+    check(seen.text === EXPECTED_TEXT, `answer text: ${seen.text}`);
+    return seen;
+  },
+
   async 'chat-incremental'({ page }) {
     await openDemo(page);
     await watchAnswer(page);
@@ -161,6 +185,9 @@ const scenarios = {
       limit: await text('budget-limit'),
       calls: Number(await page.locator('#week-total').getAttribute('data-calls')),
       models: await page.locator('#models-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.model)),
+      kinds: await page.locator('#kinds-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.kind)),
+      top: await page.locator('#top-rows tr').evaluateAll((rows) => rows.map((r) => r.dataset.identity)),
+      topShown: await page.locator('#top-block').isVisible(),
     };
     await screenshot(page.locator('#dashboard-panel'), `dashboard-scope-${seen.scope}`);
     return seen;

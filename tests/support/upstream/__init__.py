@@ -22,6 +22,9 @@ A process started that way can be scripted over HTTP:
 ``["429", {"type": "StallMidStream", "after_chunks": 5, "seconds": 3}]``,
 ``GET /__fake/stats`` and ``POST /__fake/reset``.
 
+Scripted deltas: ``Deltas(deltas, finish)`` streams the given ``delta`` objects (tool-call fragments from
+``tool_call_deltas``, ``reasoning_content``, content) as they are, for tool calls and reasoning.
+
 Endpoints: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 Reply text: content chunk ``i`` (0-based) is ``REPLY_TOKENS[i % len(REPLY_TOKENS)]``;
@@ -58,9 +61,20 @@ waiting when the client left.
 
 from __future__ import annotations
 
-from .behaviours import Behaviour, MalformedChunk, Ok, ResetMidStream, SlowFirstByte, Spend, StallMidStream, Status
+from .behaviours import (
+    Behaviour,
+    Deltas,
+    MalformedChunk,
+    Ok,
+    ResetMidStream,
+    SlowFirstByte,
+    Spend,
+    StallMidStream,
+    Status,
+)
 from .behaviours import BehaviourLike as BehaviourLike  # "X as X": public before the split, still importable here
 from .behaviours import coerce_behaviour as coerce_behaviour
+from .behaviours import tool_call_deltas as tool_call_deltas
 from .cli import main as main
 from .server import DEFAULT_CHUNKS as DEFAULT_CHUNKS
 from .server import DEFAULT_MODELS as DEFAULT_MODELS
@@ -71,6 +85,7 @@ __all__ = [
     "REPLY_TOKENS",
     "SECRET_MARKER",
     "Behaviour",
+    "Deltas",
     "FakeUpstream",
     "MalformedChunk",
     "Ok",

@@ -89,10 +89,48 @@ class MalformedChunk(Behaviour):
     then: str = "continue"
 
 
+@dataclass(frozen=True)
+class Deltas(Behaviour):
+    """Streams exactly these ``choices[0].delta`` objects, one chunk each (content, ``reasoning_content``,
+    ``tool_calls`` fragments, ...), then ``finish`` and the usage (one completion token per delta). Buffered, the
+    message holds the joined content and the tool calls put together by index. ``tool_call_deltas`` builds the
+    fragments of tool calls as servers send them."""
+
+    deltas: tuple[dict, ...] = ()
+    finish: str = "stop"
+    chunk_delay_s: float | None = None
+    after_s: float = 0.0  # silence after the last delta, before the finish chunk
+    # instead of the finish: "stall" (silence for after_s, then nothing more), "reset" (TCP reset), "malformed"
+    # (`data: {not json` and the connection closed)
+    fault: str = ""
+
+
+def tool_call_deltas(*calls: tuple[str, str, str], pieces: int = 1, interleave: bool = False) -> tuple[dict, ...]:
+    """(id, name, arguments) per call -> the fragments: the first names the call (index, id, type, name), then the
+    arguments cut into ``pieces`` parts; calls one after the other, or round-robin with ``interleave``."""
+    per_call = []
+    for index, (call_id, name, arguments) in enumerate(calls):
+        size = max(1, -(-len(arguments) // pieces))
+        fragments = [
+            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}},
+            *(
+                {"index": index, "function": {"arguments": arguments[i : i + size]}}
+                for i in range(0, len(arguments), size)
+            ),
+        ]
+        per_call.append([{"tool_calls": [f]} for f in fragments])
+    if not interleave:
+        return tuple(d for deltas in per_call for d in deltas)
+    out = []
+    for row in range(max(map(len, per_call))):
+        out.extend(deltas[row] for deltas in per_call if row < len(deltas))
+    return tuple(out)
+
+
 BehaviourLike = str | int | Behaviour | dict
 
 _BEHAVIOUR_TYPES: dict[str, type] = {
-    c.__name__: c for c in (Ok, Spend, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk)
+    c.__name__: c for c in (Ok, Spend, Status, SlowFirstByte, StallMidStream, ResetMidStream, MalformedChunk, Deltas)
 }
 
 _OK = Ok()
@@ -114,6 +152,8 @@ def coerce_behaviour(b: BehaviourLike) -> Behaviour:
     if isinstance(b, dict):
         d = dict(b)
         kind = d.pop("type", None)
+        if "deltas" in d:
+            d["deltas"] = tuple(d["deltas"])
         cls = _BEHAVIOUR_TYPES.get(kind or "")
         if cls is None:
             raise ValueError(f"unknown behaviour {b!r}")

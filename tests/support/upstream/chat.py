@@ -8,6 +8,7 @@ import time
 from .behaviours import (
     _OK,
     Behaviour,
+    Deltas,
     MalformedChunk,
     Ok,
     ResetMidStream,
@@ -60,6 +61,8 @@ class _ChatCompletions:
                     extra = b"retry-after: %s\r\n" % str(beh.retry_after).encode()
                 self._send_simple(conn, beh.status, _error_body(beh.status, beh.message), keep_alive, extra, rid)
                 return keep_alive
+            if isinstance(beh, Deltas):
+                return await self._deltas(conn, beh, body, rid, stream, keep_alive and http11)
 
             ok = beh if isinstance(beh, (Ok, Spend)) else _OK
             tokens = ok.tokens if isinstance(ok, Ok) else None

@@ -15,6 +15,7 @@ from typing import Any
 from .behaviours import Behaviour, BehaviourLike, coerce_behaviour
 from .chat import _ChatCompletions
 from .connection import _READ_SIZE, _Conn, _ConnectionIO
+from .deltas import _ScriptedDeltas
 from .routing import _RequestRouting
 from .wire import REPLY_TOKENS, SECRET_MARKER
 
@@ -22,7 +23,7 @@ DEFAULT_CHUNKS = 20
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "fake-model")
 
 
-class FakeUpstream(_RequestRouting, _ChatCompletions, _ConnectionIO):
+class FakeUpstream(_RequestRouting, _ChatCompletions, _ScriptedDeltas, _ConnectionIO):
     REPLY_TOKENS = REPLY_TOKENS
     SECRET_MARKER = SECRET_MARKER
 

@@ -106,10 +106,798 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Chat Completions */
+        post: operations["chat_completions_v1_chat_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Embeddings */
+        post: operations["embeddings_v1_embeddings_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Models */
+        get: operations["list_models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Responses */
+        post: operations["responses_v1_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /**
+         * Budget
+         * @description The global budget in an operator's report, else the caller's own; `caller` is always the caller's own.
+         */
+        Budget: {
+            /** Day */
+            day: string;
+            /** Limit Usd */
+            limit_usd: number;
+            /** Used Usd */
+            used_usd: number;
+            /** Remaining Usd */
+            remaining_usd: number;
+            /** Resets In S */
+            resets_in_s: number;
+            caller?: components["schemas"]["CallerBudget"] | null;
+        };
+        /** CallerBudget */
+        CallerBudget: {
+            /** Identity */
+            identity: string;
+            /** Limit Usd */
+            limit_usd: number;
+            /** Used Usd */
+            used_usd: number;
+            /** Remaining Usd */
+            remaining_usd: number;
+        };
+        /** ChatAnswer */
+        ChatAnswer: {
+            /**
+             * Response
+             * @description the last step's text: the answer
+             */
+            response: string;
+            /** Tokens Used */
+            tokens_used: number;
+            /** @description all steps together */
+            usage: components["schemas"]["ChatUsage"];
+            /** Cost Usd */
+            cost_usd: number;
+            /** Cost Krw */
+            cost_krw: number;
+            /** Model */
+            model: string;
+            /**
+             * Finish Reason
+             * @description stop, length, content-filter, tool-calls or other
+             */
+            finish_reason: string;
+            /**
+             * Reasoning
+             * @description the model's reasoning over all steps, when it sent any
+             */
+            reasoning: string;
+            /**
+             * Steps
+             * @description one per upstream call: text, reasoning, server tool calls and results
+             */
+            steps: components["schemas"]["ChatStep"][];
+            /**
+             * Sources
+             * @description documents the tools' answers came from (search_faq)
+             */
+            sources: components["schemas"]["SourceDocument"][];
+        };
+        /**
+         * ChatBody
+         * @description The seed tutorial's body: one new message plus the earlier turns.
+         */
+        ChatBody: {
+            /**
+             * Persona
+             * @default assistant
+             */
+            persona?: string;
+            /** Model */
+            model?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Message */
+            message: string;
+            /** Conversation History */
+            conversation_history?: components["schemas"]["HistoryTurn"][];
+        };
+        /** ChatStep */
+        ChatStep: {
+            /** Text */
+            text: string;
+            /** Reasoning */
+            reasoning: string;
+            /** Tool Calls */
+            tool_calls: components["schemas"]["ToolCallResult"][];
+            /** Finish Reason */
+            finish_reason: string;
+            usage: components["schemas"]["StepUsage"];
+            /** Cost Usd */
+            cost_usd: number;
+        };
+        /** ChatUsage */
+        ChatUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Estimated */
+            estimated: boolean;
+        };
+        /** ClassifyAnswer */
+        ClassifyAnswer: {
+            /** Labels */
+            labels: components["schemas"]["ImageLabel"][];
+            /** Model */
+            model: string;
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            error: components["schemas"]["ErrorDetail"];
+        };
+        /** ErrorDataPart */
+        ErrorDataPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-error";
+            data: components["schemas"]["StreamFailure"];
+            /**
+             * Transient
+             * @constant
+             */
+            transient: true;
+        };
+        /** ErrorDetail */
+        ErrorDetail: {
+            /**
+             * Code
+             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, rate_limit_exceeded, provider_failed
+             */
+            code: string;
+            /**
+             * Message
+             * @description short and safe to show
+             */
+            message: string;
+            /**
+             * Budget
+             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
+             */
+            budget?: ("global" | "caller") | null;
+            /**
+             * Rate
+             * @description rate_limit_exceeded only: the caller's own per-minute limit that this call would pass
+             */
+            rate?: ("requests_per_minute" | "tokens_per_minute") | null;
+            /**
+             * Limit
+             * @description the caller's own limit that was reached: USD for the caller's budget, requests or tokens a minute
+             */
+            limit?: number | null;
+            /**
+             * Used
+             * @description what the caller has used of that limit (held calls included)
+             */
+            used?: number | null;
+        };
+        /** ErrorPart */
+        ErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "error";
+            /** Errortext */
+            errorText: string;
+        };
+        /** FaqBody */
+        FaqBody: {
+            /** Question */
+            question: string;
+            /** Top K */
+            top_k?: number | null;
+        };
+        /** FaqFromIndex */
+        FaqFromIndex: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            source: "faq";
+            /** Answer */
+            answer: string;
+            /** Confidence */
+            confidence: number;
+            /** Faq Id */
+            faq_id: string;
+            /** Matched Question */
+            matched_question: string;
+            /** Matches */
+            matches: components["schemas"]["FaqMatch"][];
+        };
+        /** FaqMatch */
+        FaqMatch: {
+            /** Id */
+            id: string;
+            /** Question */
+            question: string;
+            /** Score */
+            score: number;
+        };
+        /** FaqOther */
+        FaqOther: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            source: "model" | "handoff";
+            /** Answer */
+            answer: string;
+            /** Confidence */
+            confidence: number;
+        };
+        /** FinishPart */
+        FinishPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finish";
+            /** Finishreason */
+            finishReason: string;
+            /** @description stored with the message by useChat */
+            messageMetadata: components["schemas"]["MessageMetadata"];
+        };
+        /** HistoryTurn */
+        HistoryTurn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            /** Content */
+            content: string;
+        };
+        /** ImageLabel */
+        ImageLabel: {
+            /** Label */
+            label: string;
+            /** Score */
+            score: number;
+        };
+        /** MessageMetadata */
+        MessageMetadata: {
+            /** Model */
+            model: string;
+            /** Inputtokens */
+            inputTokens: number;
+            /** Outputtokens */
+            outputTokens: number;
+            /** Costusd */
+            costUsd: number;
+            /** Steps */
+            steps: number;
+        };
+        /** ReasoningDeltaPart */
+        ReasoningDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reasoning-delta";
+            /** Id */
+            id: string;
+            /** Delta */
+            delta: string;
+        };
+        /** ReasoningEdgePart */
+        ReasoningEdgePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reasoning-end" | "reasoning-start";
+            /** Id */
+            id: string;
+        };
+        /** SentimentAnswer */
+        SentimentAnswer: {
+            /**
+             * Sentiment
+             * @enum {string}
+             */
+            sentiment: "positive" | "negative" | "neutral";
+            /** Score */
+            score: number;
+            /** Keywords */
+            keywords: string[];
+            /** Model */
+            model: string;
+        };
+        /** SentimentBody */
+        SentimentBody: {
+            /** Text */
+            text: string;
+        };
+        /** SourceDocument */
+        SourceDocument: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Media Type */
+            media_type: string;
+        };
+        /** SourceDocumentPart */
+        SourceDocumentPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "source-document";
+            /** Sourceid */
+            sourceId: string;
+            /** Mediatype */
+            mediaType: string;
+            /** Title */
+            title: string;
+        };
+        /** StartPart */
+        StartPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "start";
+            /** Messageid */
+            messageId: string;
+        };
+        /** StepPart */
+        StepPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finish-step" | "start-step";
+        };
+        /** StepUsage */
+        StepUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+        };
+        /**
+         * StreamEvent
+         * @description One server-sent event of the stream: its data is one JSON part, the last one `[DONE]`. Described as it is on
+         *     the wire (a string holding JSON), in requests and answers alike.
+         */
+        StreamEvent: {
+            /** Event */
+            event?: "message" | null;
+            /** Data */
+            data: "[DONE]" | string;
+        };
+        /** StreamFailure */
+        StreamFailure: {
+            /**
+             * Status
+             * @description the HTTP status the failure would have had before the stream started
+             */
+            status: number;
+            /** Code */
+            code: string;
+            /** Retryafter */
+            retryAfter?: number | null;
+        };
+        /** StreamUsage */
+        StreamUsage: {
+            /** Model */
+            model: string;
+            /** Inputtokens */
+            inputTokens: number;
+            /** Outputtokens */
+            outputTokens: number;
+            /** Cachedtokens */
+            cachedTokens: number;
+            /** Estimated */
+            estimated: boolean;
+            /** Costusd */
+            costUsd: number;
+            /** Costkrw */
+            costKrw: number;
+            /**
+             * Steps
+             * @description upstream calls of the answer, each metered on its own
+             */
+            steps: number;
+        };
+        /** TextDeltaPart */
+        TextDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text-delta";
+            /** Id */
+            id: string;
+            /** Delta */
+            delta: string;
+        };
+        /** TextEdgePart */
+        TextEdgePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text-end" | "text-start";
+            /** Id */
+            id: string;
+        };
+        /** ToolCallResult */
+        ToolCallResult: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Input
+             * @description the arguments as the model wrote them (parsed JSON when they were JSON)
+             */
+            input: unknown;
+            /**
+             * Output
+             * @description the tool's output, when it ran
+             */
+            output?: unknown;
+            /**
+             * Error
+             * @description why the call failed or could not run
+             */
+            error?: string | null;
+        };
+        /** ToolInputAvailablePart */
+        ToolInputAvailablePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-available";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /** Input */
+            input: unknown;
+            /** Providerexecuted */
+            providerExecuted?: true | null;
+        };
+        /** ToolInputDeltaPart */
+        ToolInputDeltaPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-delta";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Inputtextdelta */
+            inputTextDelta: string;
+        };
+        /** ToolInputErrorPart */
+        ToolInputErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-error";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /**
+             * Input
+             * @description the arguments as the model wrote them
+             */
+            input: string;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+            /** Errortext */
+            errorText: string;
+        };
+        /** ToolInputStartPart */
+        ToolInputStartPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-input-start";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Toolname */
+            toolName: string;
+            /**
+             * Providerexecuted
+             * @description true: run on the server; absent: a client-side tool the browser runs (onToolCall)
+             */
+            providerExecuted?: true | null;
+        };
+        /** ToolOutputAvailablePart */
+        ToolOutputAvailablePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-output-available";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Output */
+            output: unknown;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+        };
+        /** ToolOutputErrorPart */
+        ToolOutputErrorPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool-output-error";
+            /** Toolcallid */
+            toolCallId: string;
+            /** Errortext */
+            errorText: string;
+            /**
+             * Providerexecuted
+             * @constant
+             */
+            providerExecuted: true;
+        };
+        /**
+         * ToolProofPart
+         * @description Stored with the message by useChat and posted back with it, so a conversation can continue after its tool
+         *     calls without server state (docs/tools.md).
+         */
+        ToolProofPart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-tool-proof";
+            /**
+             * Id
+             * @description the toolCallId
+             */
+            id: string;
+            data: components["schemas"]["ToolProofs"];
+        };
+        /** ToolProofs */
+        ToolProofs: {
+            /**
+             * Call
+             * @description HMAC: this server issued the call, with this input, in this chat and message
+             */
+            call: string;
+            /**
+             * Outcome
+             * @description HMAC over the result too, for a call settled here
+             */
+            outcome?: string | null;
+        };
+        /**
+         * UIChatBody
+         * @description What the AI SDK's DefaultChatTransport posts; extra fields from its `body` option are ignored.
+         */
+        UIChatBody: {
+            /**
+             * Persona
+             * @default assistant
+             */
+            persona?: string;
+            /** Model */
+            model?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Id */
+            id?: string | null;
+            /** Messages */
+            messages: components["schemas"]["UIMessage"][];
+            /** Trigger */
+            trigger?: string | null;
+            /** Messageid */
+            messageId?: string | null;
+        };
+        /** UIMessage */
+        UIMessage: {
+            /** Id */
+            id?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
+            /** Parts */
+            parts: components["schemas"]["UIPart"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** UIPart */
+        UIPart: {
+            /** Type */
+            type: string;
+            /** Text */
+            text?: string | null;
+            /** Mediatype */
+            mediaType?: string | null;
+            /** Url */
+            url?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** UsageLine */
+        UsageLine: {
+            /** Key */
+            key: string;
+            /** Calls */
+            calls: number;
+            /**
+             * Errors
+             * @description calls that failed
+             */
+            errors: number;
+            /**
+             * Cancelled
+             * @description calls the client cancelled (a stopped stream)
+             */
+            cancelled: number;
+            /**
+             * Refused
+             * @description calls a limit refused (429) before any model was called; not in calls
+             */
+            refused: number;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Cost Krw */
+            cost_krw: number;
+        };
+        /** UsagePart */
+        UsagePart: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "data-usage";
+            data: components["schemas"]["StreamUsage"];
+            /**
+             * Transient
+             * @constant
+             */
+            transient: true;
+        };
+        /** UsageReport */
+        UsageReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "day" | "model" | "identity" | "kind";
+            /**
+             * Scope
+             * @description the caller's own usage, or every caller's (an operator)
+             * @enum {string}
+             */
+            scope: "caller" | "all";
+            /** Rows */
+            rows: components["schemas"]["UsageLine"][];
+            total: components["schemas"]["UsageLine"];
+            budget: components["schemas"]["Budget"];
+            /** Prices */
+            prices: string;
+            /**
+             * Top
+             * @description operators only: today's callers with the most spend, then refusals (at most 10)
+             */
+            top?: components["schemas"]["UsageLine"][] | null;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -127,74 +915,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Message */
-                    message: string;
-                    /** Conversation History */
-                    conversation_history?: {
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "user" | "assistant";
-                        /** Content */
-                        content: string;
-                    }[];
-                };
+                "application/json": components["schemas"]["ChatBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Response */
-                        response: string;
-                        /** Tokens Used */
-                        tokens_used: number;
-                        /** ChatUsage */
-                        usage: {
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Estimated */
-                            estimated: boolean;
-                        };
-                        /** Cost Usd */
-                        cost_usd: number;
-                        /** Cost Krw */
-                        cost_krw: number;
-                        /** Model */
-                        model: string;
-                        /**
-                         * Finish Reason
-                         * @description stop, length, content-filter, tool-calls or other
-                         */
-                        finish_reason: string;
-                    };
+                    "application/json": components["schemas"]["ChatAnswer"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -203,36 +934,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -241,74 +943,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -317,74 +961,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -393,36 +979,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -431,36 +988,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -469,36 +997,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -512,82 +1011,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Message */
-                    message: string;
-                    /** Conversation History */
-                    conversation_history?: {
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "user" | "assistant";
-                        /** Content */
-                        content: string;
-                    }[];
-                } | {
-                    /**
-                     * Persona
-                     * @default assistant
-                     */
-                    persona?: string;
-                    /** Model */
-                    model?: string | null;
-                    /** Temperature */
-                    temperature?: number | null;
-                    /** Max Tokens */
-                    max_tokens?: number | null;
-                    /** Top P */
-                    top_p?: number | null;
-                    /** Frequency Penalty */
-                    frequency_penalty?: number | null;
-                    /** Presence Penalty */
-                    presence_penalty?: number | null;
-                    /** Id */
-                    id?: string | null;
-                    /** Messages */
-                    messages: ({
-                        /** Id */
-                        id?: string | null;
-                        /**
-                         * Role
-                         * @enum {string}
-                         */
-                        role: "system" | "user" | "assistant";
-                        /** Parts */
-                        parts: ({
-                            /** Type */
-                            type: string;
-                            /** Text */
-                            text?: string | null;
-                        } & {
-                            [key: string]: unknown;
-                        })[];
-                    } & {
-                        [key: string]: unknown;
-                    })[];
-                    /** Trigger */
-                    trigger?: string | null;
-                    /** Messageid */
-                    messageId?: string | null;
-                };
+                "application/json": components["schemas"]["ChatBody"] | components["schemas"]["UIChatBody"];
             };
         };
         responses: {
@@ -597,11 +1021,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": {
-                        data: "[DONE]" | string;
-                        /** @constant */
-                        event?: "message";
-                    };
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -610,36 +1030,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -648,74 +1039,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -724,74 +1066,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -800,36 +1084,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -838,36 +1093,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -876,36 +1102,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -919,55 +1116,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Question */
-                    question: string;
-                    /** Top K */
-                    top_k?: number | null;
-                };
+                "application/json": components["schemas"]["FaqBody"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Source
-                         * @constant
-                         */
-                        source: "faq";
-                        /** Answer */
-                        answer: string;
-                        /** Confidence */
-                        confidence: number;
-                        /** Faq Id */
-                        faq_id: string;
-                        /** Matched Question */
-                        matched_question: string;
-                        /** Matches */
-                        matches: {
-                            /** Id */
-                            id: string;
-                            /** Question */
-                            question: string;
-                            /** Score */
-                            score: number;
-                        }[];
-                    } | {
-                        /**
-                         * Source
-                         * @enum {string}
-                         */
-                        source: "model" | "handoff";
-                        /** Answer */
-                        answer: string;
-                        /** Confidence */
-                        confidence: number;
-                    };
+                    "application/json": components["schemas"]["FaqFromIndex"] | components["schemas"]["FaqOther"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -976,36 +1135,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -1014,74 +1144,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -1090,74 +1162,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -1166,36 +1180,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -1204,36 +1189,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -1242,36 +1198,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1305,23 +1232,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Labels */
-                        labels: {
-                            /** Label */
-                            label: string;
-                            /** Score */
-                            score: number;
-                        }[];
-                        /** Model */
-                        model: string;
-                    };
+                    "application/json": components["schemas"]["ClassifyAnswer"];
                 };
             };
             /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
@@ -1330,36 +1247,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
@@ -1368,112 +1256,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body's content type is not one this route reads (unsupported_media_type). */
+            /** @description The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type). */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -1482,74 +1283,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider failed (provider_failed). */
@@ -1558,36 +1301,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
@@ -1596,36 +1310,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The model provider did not answer in time (provider_timeout). */
@@ -1634,36 +1319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1672,7 +1328,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description the text, when there is no JSON body (the tutorial's form) */
-                text?: string;
+                text?: string | null;
             };
             header?: never;
             path?: never;
@@ -1680,9 +1336,590 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                "application/json": components["schemas"]["SentimentBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentimentAnswer"];
+                };
+            };
+            /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The input is not valid (invalid_input and more specific codes). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over today's budget (budget_exceeded), over the caller's requests or tokens per minute (rate_limit_exceeded), or rate limited by the model provider (rate_limited); with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider failed (provider_failed). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model provider did not answer in time (provider_timeout). */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage_report_api_usage_get: {
+        parameters: {
+            query?: {
+                /** @description the last N days, today included */
+                days?: number;
+                /** @description group the rows by day, model, caller, or kind of caller (user, key, visitor, ip) */
+                by?: "day" | "model" | "identity" | "kind";
+                /** @description first day (UTC), instead of days */
+                from?: string | null;
+                /** @description last day (UTC), default today */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The input is not valid (invalid_input and more specific codes). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chat_completions_v1_chat_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
                 "application/json": {
-                    /** Text */
-                    text: string;
+                    /** Model */
+                    model: string;
+                    /** Messages */
+                    messages: ({
+                        /**
+                         * Role
+                         * @enum {string}
+                         */
+                        role: "system" | "developer";
+                        /** Content */
+                        content: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[];
+                        /** Name */
+                        name?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "user";
+                        /** Content */
+                        content: string | ({
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        } | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "image_url";
+                            /** ImageURL */
+                            image_url: {
+                                /** Url */
+                                url: string;
+                                /** Detail */
+                                detail?: ("auto" | "low" | "high") | null;
+                            };
+                        })[];
+                        /** Name */
+                        name?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "assistant";
+                        /** Content */
+                        content?: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[] | null;
+                        /** Tool Calls */
+                        tool_calls?: {
+                            /** Id */
+                            id: string;
+                            /**
+                             * Type
+                             * @default function
+                             * @constant
+                             */
+                            type?: "function";
+                            /** FunctionCall */
+                            function: {
+                                /** Name */
+                                name: string;
+                                /** Arguments */
+                                arguments: string;
+                            };
+                        }[] | null;
+                        /** Name */
+                        name?: string | null;
+                        /** Refusal */
+                        refusal?: string | null;
+                    } | {
+                        /**
+                         * Role
+                         * @constant
+                         */
+                        role: "tool";
+                        /** Content */
+                        content: string | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "text";
+                            /** Text */
+                            text: string;
+                        }[];
+                        /** Tool Call Id */
+                        tool_call_id: string;
+                    })[];
+                    /**
+                     * Stream
+                     * @default false
+                     */
+                    stream?: boolean;
+                    stream_options?: {
+                        /**
+                         * Include Usage
+                         * @default false
+                         */
+                        include_usage?: boolean;
+                        /** Include Obfuscation */
+                        include_obfuscation?: boolean | null;
+                    } | null;
+                    /** Tools */
+                    tools?: {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function";
+                        /** FunctionDef */
+                        function: {
+                            /** Name */
+                            name: string;
+                            /**
+                             * Description
+                             * @default
+                             */
+                            description?: string;
+                            /** Parameters */
+                            parameters?: {
+                                [key: string]: unknown;
+                            };
+                            /** Strict */
+                            strict?: boolean | null;
+                        };
+                    }[] | null;
+                    /** Tool Choice */
+                    tool_choice?: ("none" | "auto" | "required") | {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Parallel Tool Calls */
+                    parallel_tool_calls?: boolean | null;
+                    /** Response Format */
+                    response_format?: {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Temperature */
+                    temperature?: number | null;
+                    /** Top P */
+                    top_p?: number | null;
+                    /** Max Tokens */
+                    max_tokens?: number | null;
+                    /** Max Completion Tokens */
+                    max_completion_tokens?: number | null;
+                    /** Frequency Penalty */
+                    frequency_penalty?: number | null;
+                    /** Presence Penalty */
+                    presence_penalty?: number | null;
+                    /** Stop */
+                    stop?: string | string[] | null;
+                    /** Seed */
+                    seed?: number | null;
+                    /** User */
+                    user?: string | null;
+                    /** N */
+                    n?: number | null;
+                    /** Logprobs */
+                    logprobs?: boolean | null;
+                    /** Top Logprobs */
+                    top_logprobs?: number | null;
+                    /** Logit Bias */
+                    logit_bias?: {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Store */
+                    store?: boolean | null;
+                    /** Modalities */
+                    modalities?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Id */
+                        id: string;
+                        /**
+                         * Object
+                         * @description chat.completion
+                         */
+                        object: string;
+                        /** Created */
+                        created: number;
+                        /** Model */
+                        model: string;
+                        /** Choices */
+                        choices: {
+                            [key: string]: unknown;
+                        }[];
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": Record<string, never>;
+                };
+            };
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider failed, or its answer broke the requested response_format. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    embeddings_v1_embeddings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Model */
+                    model: string;
+                    /** Input */
+                    input: string | string[];
+                    /**
+                     * Encoding Format
+                     * @default float
+                     * @enum {string}
+                     */
+                    encoding_format?: "float" | "base64";
+                    /** Dimensions */
+                    dimensions?: number | null;
+                    /** User */
+                    user?: string | null;
                 };
             };
         };
@@ -1695,20 +1932,26 @@ export interface operations {
                 content: {
                     "application/json": {
                         /**
-                         * Sentiment
-                         * @enum {string}
+                         * Object
+                         * @description list
                          */
-                        sentiment: "positive" | "negative" | "neutral";
-                        /** Score */
-                        score: number;
-                        /** Keywords */
-                        keywords: string[];
+                        object: string;
+                        /** Data */
+                        data: {
+                            [key: string]: unknown;
+                        }[];
                         /** Model */
                         model: string;
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
                     };
                 };
             };
-            /** @description The body is not valid JSON or not a valid multipart body (malformed_request). */
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1717,36 +1960,19 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1755,36 +1981,40 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The body (or the image) is too large (payload_too_large, image_too_large). */
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1793,74 +2023,19 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The input is not valid (invalid_input and more specific codes). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** ErrorDetail */
-                        error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
-                            message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
-                        };
-                    };
-                };
-            };
-            /** @description Over today's budget (budget_exceeded) or rate limited by the model provider (rate_limited); with Retry-After. */
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1869,36 +2044,19 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The model provider failed (provider_failed). */
+            /** @description The model provider failed, or its answer broke the requested response_format. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1907,36 +2065,19 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
+            /** @description The model provider is unavailable. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1945,36 +2086,19 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The model provider did not answer in time (provider_timeout). */
+            /** @description The model provider did not answer in time. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1983,49 +2107,23 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
         };
     };
-    usage_report_api_usage_get: {
+    list_models_v1_models_get: {
         parameters: {
-            query?: {
-                /** @description the last N days, today included */
-                days?: number;
-                /** @description group the rows by day, model or caller */
-                by?: "day" | "model" | "identity";
-                /** @description first day (UTC), instead of days */
-                from?: string;
-                /** @description last day (UTC), default today */
-                to?: string;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -2039,107 +2137,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** From */
-                        from: string;
-                        /** To */
-                        to: string;
                         /**
-                         * By
-                         * @enum {string}
+                         * Object
+                         * @description list
                          */
-                        by: "day" | "model" | "identity";
-                        /**
-                         * Scope
-                         * @description the caller's own usage, or every caller's (an operator)
-                         * @enum {string}
-                         */
-                        scope: "caller" | "all";
-                        /** Rows */
-                        rows: {
-                            /** Key */
-                            key: string;
-                            /** Calls */
-                            calls: number;
-                            /**
-                             * Errors
-                             * @description calls that failed
-                             */
-                            errors: number;
-                            /**
-                             * Cancelled
-                             * @description calls the client cancelled (a stopped stream)
-                             */
-                            cancelled: number;
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cost Usd */
-                            cost_usd: number;
-                            /** Cost Krw */
-                            cost_krw: number;
+                        object: string;
+                        /** Data */
+                        data: {
+                            [key: string]: unknown;
                         }[];
-                        /** UsageLine */
-                        total: {
-                            /** Key */
-                            key: string;
-                            /** Calls */
-                            calls: number;
-                            /**
-                             * Errors
-                             * @description calls that failed
-                             */
-                            errors: number;
-                            /**
-                             * Cancelled
-                             * @description calls the client cancelled (a stopped stream)
-                             */
-                            cancelled: number;
-                            /** Prompt Tokens */
-                            prompt_tokens: number;
-                            /** Cached Tokens */
-                            cached_tokens: number;
-                            /** Completion Tokens */
-                            completion_tokens: number;
-                            /** Cost Usd */
-                            cost_usd: number;
-                            /** Cost Krw */
-                            cost_krw: number;
-                        };
-                        /**
-                         * Budget
-                         * @description The global budget in an operator's report, else the caller's own; `caller` is always the caller's own.
-                         */
-                        budget: {
-                            /** Day */
-                            day: string;
-                            /** Limit Usd */
-                            limit_usd: number;
-                            /** Used Usd */
-                            used_usd: number;
-                            /** Remaining Usd */
-                            remaining_usd: number;
-                            /** Resets In S */
-                            resets_in_s: number;
-                            caller?: {
-                                /** Identity */
-                                identity: string;
-                                /** Limit Usd */
-                                limit_usd: number;
-                                /** Used Usd */
-                                used_usd: number;
-                                /** Remaining Usd */
-                                remaining_usd: number;
-                            } | null;
-                        };
-                        /** Prices */
-                        prices: string;
+                    } & {
+                        [key: string]: unknown;
                     };
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2148,36 +2160,274 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };
             };
-            /** @description The input is not valid (invalid_input and more specific codes). */
+        };
+    };
+    responses_v1_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Model */
+                    model: string;
+                    /** Input */
+                    input: string | ({
+                        /**
+                         * Type
+                         * @default message
+                         * @constant
+                         */
+                        type?: "message";
+                        /**
+                         * Role
+                         * @enum {string}
+                         */
+                        role: "user" | "assistant" | "system" | "developer";
+                        /** Content */
+                        content: string | ({
+                            /**
+                             * Type
+                             * @enum {string}
+                             */
+                            type: "input_text" | "output_text";
+                            /** Text */
+                            text: string;
+                        } | {
+                            /**
+                             * Type
+                             * @constant
+                             */
+                            type: "input_image";
+                            /** Image Url */
+                            image_url: string;
+                            /** Detail */
+                            detail?: ("auto" | "low" | "high") | null;
+                        })[];
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function_call";
+                        /** Call Id */
+                        call_id: string;
+                        /** Name */
+                        name: string;
+                        /** Arguments */
+                        arguments: string;
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function_call_output";
+                        /** Call Id */
+                        call_id: string;
+                        /** Output */
+                        output: string;
+                    } | {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "reasoning";
+                    })[];
+                    /** Instructions */
+                    instructions?: string | null;
+                    /** Tools */
+                    tools?: {
+                        /**
+                         * Type
+                         * @constant
+                         */
+                        type: "function";
+                        /** Name */
+                        name: string;
+                        /** Description */
+                        description?: string | null;
+                        /** Parameters */
+                        parameters?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** Strict */
+                        strict?: boolean | null;
+                    }[] | null;
+                    /** Tool Choice */
+                    tool_choice?: ("none" | "auto" | "required") | {
+                        [key: string]: unknown;
+                    } | null;
+                    /** Parallel Tool Calls */
+                    parallel_tool_calls?: boolean | null;
+                    text?: {
+                        /** Format */
+                        format?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** Verbosity */
+                        verbosity?: string | null;
+                    } | null;
+                    /** Temperature */
+                    temperature?: number | null;
+                    /** Top P */
+                    top_p?: number | null;
+                    /** Max Output Tokens */
+                    max_output_tokens?: number | null;
+                    /**
+                     * Stream
+                     * @default false
+                     */
+                    stream?: boolean;
+                    /** Store */
+                    store?: boolean | null;
+                    /** Previous Response Id */
+                    previous_response_id?: string | null;
+                    /** User */
+                    user?: string | null;
+                    /** Metadata */
+                    metadata?: {
+                        [key: string]: string;
+                    } | null;
+                    /** Truncation */
+                    truncation?: "disabled" | null;
+                    /** Include */
+                    include?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Id */
+                        id: string;
+                        /**
+                         * Object
+                         * @description response
+                         */
+                        object: string;
+                        /** Status */
+                        status: string;
+                        /** Model */
+                        model: string;
+                        /** Output */
+                        output: {
+                            [key: string]: unknown;
+                        }[];
+                        /** Usage */
+                        usage: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": Record<string, never>;
+                };
+            };
+            /** @description A parameter is missing, malformed or not supported here; `param` names it (invalid_request_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>` (authentication_error). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description No such model for this caller (model_not_found) or route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider refused the request as it is (e.g. the conversation is too long). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2186,31 +2436,98 @@ export interface operations {
                     "application/json": {
                         /** ErrorDetail */
                         error: {
-                            /**
-                             * Code
-                             * @description stable, e.g. invalid_input, rate_limited, budget_exceeded, provider_failed
-                             */
-                            code: string;
-                            /**
-                             * Message
-                             * @description short and safe to show
-                             */
+                            /** Message */
                             message: string;
-                            /**
-                             * Budget
-                             * @description budget_exceeded only: the budget that ran out, all callers' or the caller's own
-                             */
-                            budget?: ("global" | "caller") | null;
-                            /**
-                             * Limit
-                             * @description budget_exceeded of the caller's own budget only: its limit, USD
-                             */
-                            limit?: number | null;
-                            /**
-                             * Used
-                             * @description budget_exceeded of the caller's own budget only: what is used, USD
-                             */
-                            used?: number | null;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description Over today's budget (insufficient_quota, x-should-retry: false) or rate limited by the model provider; with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider failed, or its answer broke the requested response_format. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
+                        };
+                    };
+                };
+            };
+            /** @description The model provider did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ErrorDetail */
+                        error: {
+                            /** Message */
+                            message: string;
+                            /** Type */
+                            type: string;
+                            /** Param */
+                            param: string | null;
+                            /** Code */
+                            code: string;
                         };
                     };
                 };

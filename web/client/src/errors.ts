@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'image_fetch_failed'
   | 'rate_limited'
   | 'budget_exceeded'
+  | 'rate_limit_exceeded'
   | 'provider_failed'
   | 'provider_unavailable'
   | 'provider_timeout'
@@ -24,6 +25,8 @@ export type ErrorCode =
   | 'invalid_stream'
   | (string & {});
 
+export type RateLimit = 'requests_per_minute' | 'tokens_per_minute';
+
 export interface AirelayErrorInit {
   status: number;
   code: ErrorCode;
@@ -31,6 +34,7 @@ export interface AirelayErrorInit {
   retryAfter?: number | null;
   requestId?: string | null;
   budget?: 'global' | 'caller' | null;
+  rate?: RateLimit | null;
   limit?: number | null;
   used?: number | null;
   cause?: unknown;
@@ -46,7 +50,10 @@ export class AirelayError extends Error {
   readonly requestId: string | null;
   /** On `budget_exceeded`: which budget ran out, all callers' (`global`) or the caller's own (`caller`). */
   readonly budget: 'global' | 'caller' | null;
-  /** On `budget_exceeded` of the caller's own budget: its limit and what is used, in USD. */
+  /** On `rate_limit_exceeded`: which of the caller's own per-minute limits this call would pass. */
+  readonly rate: RateLimit | null;
+  /** The caller's own limit that was reached and what is used of it: USD for the caller's budget, requests or
+   * tokens a minute for `rate`. */
   readonly limit: number | null;
   readonly used: number | null;
 
@@ -57,6 +64,7 @@ export class AirelayError extends Error {
     this.retryAfter = init.retryAfter ?? null;
     this.requestId = init.requestId ?? null;
     this.budget = init.budget ?? null;
+    this.rate = init.rate ?? null;
     this.limit = init.limit ?? null;
     this.used = init.used ?? null;
   }
@@ -92,6 +100,8 @@ export async function errorFromResponse(response: Response): Promise<AirelayErro
     retryAfter: parseRetryAfter(response.headers.get('retry-after')),
     requestId: response.headers.get('x-request-id'),
     budget: error['budget'] === 'global' || error['budget'] === 'caller' ? error['budget'] : null,
+    rate:
+      error['rate'] === 'requests_per_minute' || error['rate'] === 'tokens_per_minute' ? error['rate'] : null,
     limit: typeof error['limit'] === 'number' ? error['limit'] : null,
     used: typeof error['used'] === 'number' ? error['used'] : null,
   });

@@ -111,6 +111,13 @@ describe('streamChat', () => {
       .rejects.toMatchObject({ code: 'budget_exceeded', budget: 'global', limit: null, used: null });
   });
 
+  it('carries which per-minute limit was reached, with its limit and what is used', async () => {
+    const fake = fakeFetch(() => jsonResponse({ error: { code: 'rate_limit_exceeded', message: 'Too many.', rate: 'tokens_per_minute', limit: 20000, used: 19800 } }, 429, { 'retry-after': '37' }));
+    await expect(streamChat({ message: 'x' }, { baseUrl: BASE, fetch: fake.fetch }).done())
+      .rejects.toMatchObject({ code: 'rate_limit_exceeded', rate: 'tokens_per_minute', budget: null, limit: 20000, used: 19800, retryAfter: 37 });
+    expect(fake.calls).toHaveLength(1);
+  });
+
   it('does not retry a 503 or a network failure either', async () => {
     const down = fakeFetch(() => jsonResponse({ error: { code: 'provider_unavailable', message: 'Unavailable.' } }, 503));
     await expect(streamChat({ message: 'x' }, { baseUrl: BASE, fetch: down.fetch }).done()).rejects.toMatchObject({ status: 503 });

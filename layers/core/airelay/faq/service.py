@@ -155,6 +155,16 @@ class FaqBot:
         self.cache = QuestionCache(settings.faq_embed_cache_size)
         self.embed_calls = 0
 
+    async def prepare(self) -> None:
+        """What an answer needs, made now (at INIT): the embedder, the chat models of the fallback answer, the index;
+        an in-process embedder runs once and the index matches its vector (first runs load what they use)."""
+        embedder = await registry.embedder(self.model_id)
+        await registry.chat_models(self.settings.fallback_chain(self.settings.chat_model), self.settings)
+        index = await anyio.to_thread.run_sync(self.holder.get)
+        if embedder.provider == "local":  # in process, no bill
+            vector = (await embedder.embed(["Warm-up: how much is shipping?"])).vectors[0]
+            index.match(np.asarray(vector, dtype=np.float32), 1)
+
     async def answer(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
         threshold = threshold_for(self.model_id, self.settings)
         index = await anyio.to_thread.run_sync(self.holder.get)  # before embedding: no index, no cost
@@ -212,8 +222,3 @@ def recheck_indexes() -> None:
             bot.holder.recheck()
         except AirelayError as exc:
             log.warning("FAQ index %s: not usable after the restore (%s)", bot.holder.stored.url, exc.code)
-
-
-def forget_bots() -> None:
-    """Drop the warm bots (tests, or after a settings change)."""
-    _bots.clear()

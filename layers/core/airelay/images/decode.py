@@ -52,6 +52,15 @@ def decode_image(data: bytes, max_pixels: int):
         raise NotAnImage() from None
 
 
+def sample_jpeg() -> bytes:
+    """A small JPEG, for a warm-up at INIT (Pillow loads its plugins at first use)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (120, 80, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
 def reduced(image):
     """A box-filtered RGB copy with both sides still at least KEPT_SIDE, or the image itself when it is small.
 

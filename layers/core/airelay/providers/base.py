@@ -16,14 +16,32 @@ upstream_retry_after: ContextVar[int | None] = ContextVar("upstream_retry_after"
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and a JSON schema of its input."""
+
+    name: str
+    description: str
+    parameters: dict
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
-    messages: list[dict[str, str]]
+    # OpenAI's chat message shape, the lingua franca of chat APIs: role/content, an assistant's `tool_calls`,
+    # `tool` messages with `tool_call_id`
+    messages: list[dict]
     max_tokens: int
     temperature: float | None = None
     top_p: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     response_format: dict | None = None  # OpenAI's structured output, e.g. {"type": "json_schema", ...}
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # "auto" (the provider's default), "required", "none", or one tool's name
+    # OpenAI's own parameters, relayed as the client sent them (the OpenAI-compatible endpoints)
+    parallel_tool_calls: bool | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
 
 
 @dataclass(slots=True)
@@ -34,6 +52,39 @@ class Usage:
     estimated: bool = False
 
 
+# The events of a chat stream, the same for every provider and both wire formats (the UI message stream and
+# OpenAI's). Tool calls: one ToolCallStart, its argument fragments, one ToolCallEnd with the whole argument text;
+# several calls of one step may interleave. The stream ends with one Finished.
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    id: str
+    fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEnd:
+    id: str
+    arguments: str  # the whole argument text as the model wrote it: JSON, unless the model erred
+
+
 @dataclass(slots=True)
 class Finished:
     """The last event of a stream: why the model stopped, and the usage the provider reported (if any)."""
@@ -42,14 +93,26 @@ class Finished:
     usage: Usage | None = None
 
 
+ChatEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
 @dataclass(slots=True)
 class Completion:
     text: str
     finished: Finished = field(default_factory=Finished)
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class ChatModel(ABC):
-    """A chat model. `stream` yields text deltas (str) and ends with one `Finished`."""
+    """A chat model. `stream` yields ChatEvents and ends with one `Finished`."""
 
     provider: ClassVar[str]
 
@@ -58,18 +121,43 @@ class ChatModel(ABC):
         self.name = model_id.split("/", 1)[1]
 
     @abstractmethod
-    def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]: ...
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]: ...
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Buffered answer. Providers may override it with a cheaper non-streaming call."""
-        parts: list[str] = []
-        finished = Finished()
+        collected = CollectedAnswer()
         async for event in self.stream(request):
-            if isinstance(event, str):
-                parts.append(event)
-            else:
-                finished = event
-        return Completion("".join(parts), finished)
+            collected.add(event)
+        return collected.completion()
+
+
+class CollectedAnswer:
+    """The events of one stream gathered into a Completion (text, reasoning, the finished tool calls)."""
+
+    __slots__ = ("finished", "names", "reasoning", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.names: dict[str, str] = {}
+        self.tool_calls: list[ToolCall] = []
+        self.finished = Finished()
+
+    def add(self, event: ChatEvent) -> None:
+        match event:
+            case TextDelta(text):
+                self.text.append(text)
+            case ReasoningDelta(text):
+                self.reasoning.append(text)
+            case ToolCallStart(id, name):
+                self.names[id] = name
+            case ToolCallEnd(id, arguments):
+                self.tool_calls.append(ToolCall(id, self.names.get(id, ""), arguments))
+            case Finished():
+                self.finished = event
+
+    def completion(self) -> Completion:
+        return Completion("".join(self.text), self.finished, "".join(self.reasoning), self.tool_calls)
 
 
 @dataclass(slots=True)

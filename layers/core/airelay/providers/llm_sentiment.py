@@ -106,7 +106,6 @@ class LLMSentimentClassifier(TextClassifier):
         try:
             verdict = parse_verdict(completion.text)
         except ProviderFailed as exc:
-            exc.usage = usage  # the tokens were spent all the same: the usage call site records them
-            raise
+            raise ProviderFailed(exc.message, usage=usage) from None
         keywords = [k.strip() for k in verdict.keywords if k.strip()][:5]
         return SentimentResult(verdict.sentiment, verdict.score, keywords, usage=usage)

@@ -17,17 +17,19 @@ from ..errors import NotConfigured
 from .base import ImageClassifier, Label
 
 MODEL_FILE = Path("model") / "efficientnet-lite0.onnx"
-REPO_FUNCTION_DIR = Path(__file__).resolve().parents[4] / "functions" / "classify"
 RESIZE, CROP = 256, 224
 TOP_LABELS = 5
 
 
 def model_path(configured: str = "") -> Path:
-    """IMAGE_MODEL_PATH, else the function's own model/ folder: $LAMBDA_TASK_ROOT on Lambda, the repo's locally."""
+    """IMAGE_MODEL_PATH, else the function's own model/ folder under $LAMBDA_TASK_ROOT (on Lambda; the local API
+    names the repository's file in IMAGE_MODEL_PATH)."""
     if configured:
         return Path(configured)
     task_root = os.environ.get("LAMBDA_TASK_ROOT")
-    return (Path(task_root) if task_root else REPO_FUNCTION_DIR) / MODEL_FILE
+    if not task_root:
+        raise NotConfigured("Set IMAGE_MODEL_PATH to the image model file (`make models` writes it).")
+    return Path(task_root) / MODEL_FILE
 
 
 class LocalEfficientNet(ImageClassifier):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,14 +20,34 @@ from ..errors import (
     ProviderUnavailable,
 )
 from ..settings import Settings
-from .base import ChatModel, ChatRequest, Completion, Finished, Usage, upstream_retry_after
+from .base import (
+    ChatEvent,
+    ChatModel,
+    ChatRequest,
+    Completion,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    upstream_retry_after,
+)
 from .control_tokens import neutralised_messages
+from .openai_chunks import THINK_CLOSE, THINK_OPEN, StreamState, ThinkSplitter, finish_reason, new_call_id, usage_of
 
 log = logging.getLogger("airelay.providers")
 
-RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response unread, for streaming
+RELAYED = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "response_format",
+    "parallel_tool_calls",
+    "stop",
+    "seed",
+    "user",
+)
 OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other server renders a chat template
-FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter", "tool_calls": "tool-calls"}
 
 
 class OpenAICompatChatModel(ChatModel):
@@ -39,18 +60,30 @@ class OpenAICompatChatModel(ChatModel):
         super().__init__(model_id)
         self.client = client
         self.self_hosted = client.base_url.host != OPENAI_HOST
-        self.stream_options = {
-            "headers": RAW_STREAM,
-            "timeout": httpx2.Timeout(settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s),
-        }
+        self.stream_timeout = httpx2.Timeout(
+            settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
+        )
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
         args = {"model": self.name, "messages": messages, "max_tokens": request.max_tokens}
-        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "response_format"):
+        for name in RELAYED:
             value = getattr(request, name)
             if value is not None:
                 args[name] = value
+        if request.tools:
+            args["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in request.tools
+            ]
+            choice = request.tool_choice
+            if choice in ("auto", "required", "none"):
+                args["tool_choice"] = choice
+            elif choice:
+                args["tool_choice"] = {"type": "function", "function": {"name": choice}}
         return args
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -60,98 +93,55 @@ class OpenAICompatChatModel(ChatModel):
             )
             answer = json.loads(response.content)
             choice = answer["choices"][0]
-            text = choice["message"].get("content") or ""
+            message = choice["message"]
             finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
+            calls = [
+                ToolCall(c.get("id") or new_call_id(), c["function"]["name"], c["function"].get("arguments") or "")
+                for c in message.get("tool_calls") or ()
+            ]
         except Exception as exc:
             raise provider_error(exc) from None
-        return Completion(text, finished)
+        text, reasoning = split_think(message.get("content") or "")
+        reasoning = (message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
+        if calls and finished.reason == "stop":
+            finished.reason = "tool-calls"
+        return Completion(text, finished, reasoning, calls)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Finished]:
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
-        try:
-            response = await self.client.post(
-                "/chat/completions", body=body, cast_to=httpx2.Response, options=self.stream_options
-            )
+        opened = contextlib.AsyncExitStack()
+        try:  # the SDK's public way to read a response unparsed
+            create = self.client.chat.completions.with_streaming_response.create
+            response = await opened.enter_async_context(create(**body, timeout=self.stream_timeout))
         except Exception as exc:
             raise provider_error(exc) from None
         state = StreamState(request.max_tokens)
         try:
-            async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
-                text = state.feed(data)
-                if text:
-                    yield text
+            async for data in response.iter_bytes():  # read to the end, so the connection goes back to the pool
+                for event in state.feed(data):
+                    yield event
                 if state.overrun:
                     break  # closing the response stops an upstream that runs past max_tokens
         except Exception as exc:
             raise provider_error(exc) from None
         finally:
             with anyio.CancelScope(shield=True):
-                await response.aclose()
+                await opened.aclose()
         if state.reason is None:
             raise ProviderFailed("The model provider's stream ended before the answer was finished.")
+        for event in state.close():
+            yield event
         yield Finished(state.reason, state.usage)
 
 
-class StreamState:
-    """Reads `chat.completion.chunk` SSE lines as they arrive; the text of one network read comes out as one delta.
-
-    Every content chunk holds at least one token, so a content chunk past `max_tokens` of them means the upstream
-    ignored the limit: the answer ends there, as if it had stopped for length (`overrun`)."""
-
-    __slots__ = ("buffer", "chunks", "done", "max_tokens", "overrun", "reason", "usage")
-
-    def __init__(self, max_tokens: int) -> None:
-        self.buffer = b""
-        self.reason: str | None = None
-        self.usage: Usage | None = None
-        self.done = False
-        self.overrun = False
-        self.max_tokens = max_tokens
-        self.chunks = 0
-
-    def feed(self, data: bytes) -> str:
-        if self.done:
-            return ""
-        *lines, self.buffer = (self.buffer + data).split(b"\n")
-        texts = []
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments, `event:` lines
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                self.done = True
-                break
-            chunk = json.loads(payload)
-            if "error" in chunk:
-                raise ProviderFailed()
-            if chunk.get("usage"):
-                self.usage = usage_of(chunk["usage"])
-            for choice in chunk.get("choices") or ():
-                if choice.get("index", 0) != 0:
-                    continue
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    if self.chunks == self.max_tokens:
-                        self.reason, self.done, self.overrun = "length", True, True
-                        break
-                    self.chunks += 1
-                    texts.append(content)
-                if choice.get("finish_reason"):
-                    self.reason = finish_reason(choice["finish_reason"])
-            if self.overrun:
-                break
-        return "".join(texts)
-
-
-def finish_reason(reason: str | None) -> str:
-    return FINISH_REASONS.get(reason or "stop", "other")
-
-
-def usage_of(usage: dict | None) -> Usage | None:
-    if not usage:
-        return None
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    return Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cached)
+def split_think(content: str) -> tuple[str, str]:
+    """A buffered answer's content as (text, reasoning): local models write their reasoning in <think> tags."""
+    if THINK_OPEN not in content and THINK_CLOSE not in content:
+        return content, ""
+    splitter = ThinkSplitter()
+    events = [*splitter.feed(content), *splitter.flush()]
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    return text, "".join(e.text for e in events if isinstance(e, ReasoningDelta))
 
 
 def provider_error(exc: BaseException) -> AirelayError:

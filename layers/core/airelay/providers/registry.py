@@ -1,4 +1,5 @@
-"""Model id -> provider instance, created once per container at first use and reused."""
+"""Model id -> provider instance: one keyed cache, filled at INIT by what each function's routes need (create_app)
+or else at first use, and kept for the container's life."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ from ..errors import InvalidInput, NotConfigured, ProviderUnavailable
 from ..settings import Settings, get_settings
 from .base import ChatModel, Embedder, ImageClassifier, TextClassifier, split_model_id
 
-_chat_models: dict[str, ChatModel] = {}
-_embedders: dict[str, Embedder] = {}
-_text_classifiers: dict[str, TextClassifier] = {}
-_image_classifiers: dict[str, ImageClassifier] = {}
+Provider = ChatModel | Embedder | TextClassifier | ImageClassifier
+KINDS = (ChatModel, Embedder, TextClassifier, ImageClassifier)
+
+_providers: dict[tuple[type, str], Provider] = {}  # (kind, model id) -> the container's instance
+
+
+async def _kept(kind: type, model_id: str, build) -> Provider:
+    model = _providers.get((kind, model_id))
+    if model is None:
+        model = _providers.setdefault((kind, model_id), await build())
+    return model
 
 
 def reads_keys_from_ssm(settings: Settings) -> bool:
@@ -28,11 +36,7 @@ if reads_keys_from_ssm(get_settings()):
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
-    model = _chat_models.get(model_id)
-    if model is None:
-        model = await _build_chat_model(model_id, settings or get_settings())
-        _chat_models[model_id] = model
-    return model
+    return await _kept(ChatModel, model_id, lambda: _build_chat_model(model_id, settings or get_settings()))
 
 
 async def chat_models(model_ids, settings: Settings | None = None) -> list[ChatModel]:
@@ -85,11 +89,7 @@ def _key_from_ssm(settings: Settings) -> str:
 
 
 async def embedder(model_id: str) -> Embedder:
-    model = _embedders.get(model_id)
-    if model is None:
-        model = await anyio.to_thread.run_sync(_build_embedder, model_id)
-        _embedders[model_id] = model
-    return model
+    return await _kept(Embedder, model_id, lambda: anyio.to_thread.run_sync(_build_embedder, model_id))
 
 
 def _build_embedder(model_id: str) -> Embedder:
@@ -107,11 +107,7 @@ def _build_embedder(model_id: str) -> Embedder:
 
 async def text_classifier(model_id: str, settings: Settings | None = None) -> TextClassifier:
     """The sentiment provider for SENTIMENT_MODEL: local/use-multilingual-anchors, llm/<chat model id> or hf/<model>."""
-    model = _text_classifiers.get(model_id)
-    if model is None:
-        model = await _build_text_classifier(model_id, settings or get_settings())
-        _text_classifiers[model_id] = model
-    return model
+    return await _kept(TextClassifier, model_id, lambda: _build_text_classifier(model_id, settings or get_settings()))
 
 
 async def _build_text_classifier(model_id: str, settings: Settings) -> TextClassifier:
@@ -133,11 +129,7 @@ async def _build_text_classifier(model_id: str, settings: Settings) -> TextClass
 
 async def image_classifier(model_id: str, settings: Settings | None = None) -> ImageClassifier:
     """The image classifier for IMAGE_MODEL: local/efficientnet-lite0 or hf/<model>."""
-    model = _image_classifiers.get(model_id)
-    if model is None:
-        model = await _build_image_classifier(model_id, settings or get_settings())
-        _image_classifiers[model_id] = model
-    return model
+    return await _kept(ImageClassifier, model_id, lambda: _build_image_classifier(model_id, settings or get_settings()))
 
 
 async def _build_image_classifier(model_id: str, settings: Settings) -> ImageClassifier:
@@ -173,31 +165,16 @@ def renew_connections() -> None:
     """Gives every kept provider that calls out a new HTTP client, its pool empty, with the same key and settings
     (after a SnapStart restore, connections pooled before the snapshot lead nowhere). In-process models stay."""
     openai = sys.modules.get("openai")  # no provider made an OpenAI client if the SDK was never imported
-    for model in (*_chat_models.values(), *_embedders.values()):
-        if openai is not None and isinstance(getattr(model, "client", None), openai.AsyncOpenAI):
+    for model in list(_providers.values()):
+        client = getattr(model, "client", None)
+        if openai is not None and isinstance(client, openai.AsyncOpenAI):
             http_client = _chat_http_client() if isinstance(model, ChatModel) else openai.DefaultAsyncHttpx2Client()
-            model.client = model.client.copy(http_client=http_client)
-    for model in (*_text_classifiers.values(), *_image_classifiers.values()):
-        hf_client = getattr(model, "client", None)
-        if hasattr(hf_client, "reconnect"):  # the Hugging Face client, shared by both classifiers
-            hf_client.reconnect()
-
-
-def forget_chat_models() -> None:
-    """Drop cached providers (tests, or after a settings change)."""
-    _chat_models.clear()
-
-
-def forget_classifiers(*, keep_local: bool = False) -> None:
-    """Drop cached sentiment and image classifiers (tests, or after a settings change); `keep_local` keeps the
-    in-process models (local/*), which hold no connections and take seconds to load."""
-    for cache in (_text_classifiers, _image_classifiers):
-        for model_id in [m for m in cache if not (keep_local and m.startswith("local/"))]:
-            del cache[model_id]
+            model.client = client.copy(http_client=http_client)
+        elif hasattr(client, "reconnect"):  # the Hugging Face client, shared by both classifiers
+            client.reconnect()
 
 
 def install(model: ChatModel | Embedder | TextClassifier | ImageClassifier) -> None:
     """Serve `model.model_id` with this instance (tests, or an app that embeds airelay with its own provider)."""
-    caches = ((Embedder, _embedders), (TextClassifier, _text_classifiers), (ImageClassifier, _image_classifiers))
-    cache = next((found for kind, found in caches if isinstance(model, kind)), _chat_models)
-    cache[model.model_id] = model
+    kind = next(kind for kind in KINDS if isinstance(model, kind))
+    _providers[(kind, model.model_id)] = model

@@ -1,84 +1,71 @@
-"""POST /api/chat (buffered JSON) and POST /api/chat/stream (AI SDK UI message stream)."""
+"""POST /api/chat (buffered) and POST /api/chat/stream (the AI SDK UI message stream), with tools and files."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from dataclasses import replace
 
-from .. import relay
-from ..conversation import ChatBody, UIChatBody, build_request, parse_body
-from ..openapi import ChatAnswer, answers, errors, inline_schema, stream_answer
+from fastapi import Request
+
+from .. import buffered, relay, steps
+from ..attachments import attach_files
+from ..continuation import continued
+from ..conversation import ChatBody, StreamBody, UIChatBody, build_request, continues, files_of, images_of
+from ..openapi import MODEL_CALL, ChatAnswer, errors
+from ..openapi_stream import STREAM, StreamEvent
 from ..providers.registry import chat_models
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse, UIMessageStream
-from ..web import caller_of, validated_json
+from ..tools.base import ToolContext
+from ..tools.catalog import tools_for
+from ..tools.client import Proofs, is_client_side
+from ..web import api_router, caller_of
 
-router = APIRouter()
-
-# Bodies are read by hand (validated_json): a body model in a signature makes FastAPI import pydantic.v1 (~40 ms of
-# a cold start). openapi_extra cannot add components, hence the inline schemas.
-BUFFERED_BODY_SCHEMA = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(ChatBody)}}}
-}
-STREAM_BODY_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": inline_schema(ChatBody | UIChatBody),
-            }
-        },
-    }
-}
+router = api_router()
 
 
-@router.post(
-    "/api/chat",
-    openapi_extra=BUFFERED_BODY_SCHEMA,
-    responses=answers(ChatAnswer, 400, 401, 413, 422, 429, 502, 503, 504),
-)
-async def chat(http_request: Request) -> JSONResponse:
+@router.at_init
+async def default_models(settings: Settings) -> list:
+    return await chat_models(settings.fallback_chain(settings.chat_model), settings)
+
+
+@router.post("/api/chat", response_model=ChatAnswer, response_model_exclude_unset=True, responses=errors(*MODEL_CALL))
+async def chat(body: ChatBody, http_request: Request) -> dict:
     settings = get_settings()
-    body = validated_json(await http_request.body(), ChatBody.model_validate)
     model_id, request = build_request(body, settings)
     models = await chat_models(settings.fallback_chain(model_id), settings)
-    answer = await relay.complete_any(models, request, settings, caller_of(http_request, "chat"))
-    usage = answer.usage
-    meter = await relay.usage.meter()
-    return JSONResponse(
-        {
-            "response": answer.text,
-            "tokens_used": usage.prompt_tokens + usage.completion_tokens,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "cached_tokens": usage.cached_tokens,
-                "estimated": usage.estimated,
-            },
-            "cost_usd": float(answer.cost_usd),
-            "cost_krw": float(meter.krw(answer.cost_usd)),
-            "model": answer.model_id,
-            "finish_reason": answer.reason,
-        }
-    )
+    context = ToolContext(settings, caller_of(http_request, "chat"))
+    return await buffered.run_steps(models, request, tools_for(body.persona, settings), context)
 
 
 @router.post(
     "/api/chat/stream",
-    openapi_extra=STREAM_BODY_SCHEMA,
     status_code=200,
     response_class=EventStreamResponse,
-    responses={**stream_answer(), **errors(400, 401, 413, 422, 429, 502, 503, 504)},
+    response_model=StreamEvent,
+    responses={**STREAM, **errors(*MODEL_CALL, 415)},
 )
-async def chat_stream(request: Request) -> EventStreamResponse:
+async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse:
     settings = get_settings()
-    body = await read_body(request)
     model_id, chat_request = build_request(body, settings)
-    models = await chat_models(settings.fallback_chain(model_id), settings)
-    stream = await relay.open_any_stream(models, chat_request, settings, caller_of(request, "chat"))
-    encoder = UIMessageStream()
-    return EventStreamResponse(stream.ui_message_stream(encoder))
+    model_ids, files = settings.fallback_chain(model_id), files_of(body)
+    if files:
+        model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
+    tools = tools_for(body.persona, settings)
+    encoder, proofs = answer_encoder(body, tools, settings)
+    if continues(body):
+        chat_request = continued(chat_request, body.messages[-1], tools, proofs, settings)
+    if tools:
+        chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
+    models = await chat_models(model_ids, settings)
+    caller = caller_of(request, "chat")
+    stream = await relay.open_any_stream(models, chat_request, settings, caller)
+    context = ToolContext(settings, caller, images_of(body))
+    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs))
 
 
-async def read_body(request: Request) -> ChatBody | UIChatBody:
-    return validated_json(await request.body(), parse_body)
+def answer_encoder(body: ChatBody | UIChatBody, tools: dict, settings) -> tuple[UIMessageStream, Proofs | None]:
+    """The answer's encoder (a continued answer keeps its message id) and, with tools, the proofs of its calls."""
+    message_id = body.messages[-1].id if continues(body) else None
+    encoder = UIMessageStream(message_id, frozenset(n for n, t in tools.items() if is_client_side(t)))
+    chat_id = getattr(body, "id", None) or ""
+    return encoder, Proofs(settings, chat_id, encoder.message_id) if tools else None

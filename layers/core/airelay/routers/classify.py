@@ -5,25 +5,27 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import replace
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from .. import usage
 from ..errors import InvalidInput, MalformedRequest
-from ..images.decode import ImageTooLarge, decode_image
+from ..images.decode import ImageTooLarge, decode_image, sample_jpeg
 from ..images.fetch import FetchPolicy, fetch_image
-from ..openapi import ClassifyAnswer, answers
+from ..openapi import MODEL_CALL, ClassifyAnswer, errors
+from ..providers.base import ImageClassifier
 from ..providers.registry import image_classifier
 from ..settings import Settings, get_settings
-from ..web import caller_of, validated_json
+from ..web import SettingsDep, api_router, caller_of
 
-router = APIRouter()
+router = api_router()
 
 FILE_FIELDS = ("image", "file")
 
@@ -47,49 +49,46 @@ class ClassifyBody(BaseModel):
         return self
 
 
-OPENAPI = {
+JSON_BODY = TypeAdapter(ClassifyBody)
+
+# FastAPI declares one media type per body; this route reads three, so read_image reads the body and the document
+# lists the three here (the JSON one is ClassifyBody's own schema).
+UPLOADS = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {
                 "schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}
             },
-            "application/json": {"schema": ClassifyBody.model_json_schema()},
+            "application/json": {"schema": JSON_BODY.json_schema()},
             "image/*": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
 
 
-@router.post(
-    "/api/image/classify",
-    openapi_extra=OPENAPI,
-    responses=answers(ClassifyAnswer, 400, 401, 413, 415, 422, 429, 502, 503, 504),
-)
-async def classify(request: Request) -> JSONResponse:
-    settings = get_settings()
-    data = await read_image(request, settings)
-    image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
-    model_id = settings.image_model
-    model = await image_classifier(model_id, settings)
-    async with usage.metered(caller_of(request, "classify"), model_id):
-        labels = await model.classify(image)
-    return JSONResponse(
-        {
-            "labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels],
-            "model": model_id,
-        }
-    )
+async def image_model(settings: SettingsDep) -> ImageClassifier:
+    return await image_classifier(settings.image_model, settings)
 
 
-async def read_image(request: Request, settings: Settings) -> bytes:
+@router.at_init
+async def warm_image_model(settings: Settings) -> None:
+    """The model made, a small JPEG decoded as a request's would be (Pillow loads its plugins at first use), and an
+    in-process model run once on it."""
+    model = await image_model(settings)
+    image = decode_image(sample_jpeg(), settings.image_max_pixels)
+    if model.provider == "local":  # in process, no bill
+        await model.classify(image)
+
+
+async def read_image(request: Request, settings: SettingsDep) -> bytes:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "multipart/form-data":
         data = await read_upload(request)
     elif content_type.startswith("image/") or content_type == "application/octet-stream":
         data = await request.body()
     elif content_type in ("application/json", ""):
-        body = parse_body(await request.body())
+        body = parse_body(await request.json())
         if body.image_url is not None:
             return await fetch_image(body.image_url, FetchPolicy.from_settings(settings))
         data = decode_base64(body.image_base64, settings.image_max_bytes)
@@ -98,6 +97,25 @@ async def read_image(request: Request, settings: Settings) -> bytes:
     if len(data) > settings.image_max_bytes:
         raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
     return data
+
+
+@router.post(
+    "/api/image/classify",
+    response_model=ClassifyAnswer,
+    responses=errors(*MODEL_CALL, 415),
+    openapi_extra=UPLOADS,
+)
+async def classify(
+    data: Annotated[bytes, Depends(read_image)],
+    model: Annotated[ImageClassifier, Depends(image_model)],
+    settings: SettingsDep,
+    request: Request,
+) -> dict:
+    image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
+    model_id = settings.image_model
+    async with usage.metered(caller_of(request, "classify"), model_id):
+        labels = await model.classify(image)
+    return {"labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels], "model": model_id}
 
 
 async def read_upload(request: Request) -> bytes:
@@ -113,8 +131,12 @@ async def read_upload(request: Request) -> bytes:
     raise InvalidInput("The multipart body has no file field named `image`.")
 
 
-def parse_body(raw: bytes) -> ClassifyBody:
-    return validated_json(raw, ClassifyBody.model_validate)
+def parse_body(data: object) -> ClassifyBody:
+    try:
+        return JSON_BODY.validate_python(data)
+    except ValidationError as exc:
+        problems = [{**problem, "loc": ("body", *problem["loc"])} for problem in exc.errors(include_input=False)]
+        raise RequestValidationError(problems) from None
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:

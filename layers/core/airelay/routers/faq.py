@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ..errors import InvalidInput
-from ..faq.service import bot_for
-from ..openapi import FaqAnswer, answers, inline_schema
-from ..settings import Settings, get_settings
-from ..web import caller_of, validated_json
+from ..faq.service import FaqBot, bot_for
+from ..openapi import MODEL_CALL, FaqAnswer, errors
+from ..settings import Settings
+from ..web import SettingsDep, api_router, caller_of
 
-router = APIRouter()
+router = api_router()
 
 
 class FaqBody(BaseModel):
@@ -21,17 +22,20 @@ class FaqBody(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1)
 
 
-# The body is read by hand: a body model in the signature makes FastAPI import pydantic.v1 (~40 ms of a cold start).
-OPENAPI = {"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(FaqBody)}}}}
+async def faq_bot(settings: SettingsDep) -> FaqBot:
+    return bot_for(settings)
 
 
-@router.post("/api/faq", openapi_extra=OPENAPI, responses=answers(FaqAnswer, 400, 401, 413, 422, 429, 502, 503, 504))
-async def faq(request: Request) -> JSONResponse:
-    settings = get_settings()
-    question, top_k = checked(validated_json(await request.body(), FaqBody.model_validate), settings)
-    caller = caller_of(request, "faq")
-    reply = await bot_for(settings).answer(question, top_k, caller)
-    return JSONResponse(reply.body)
+@router.at_init
+async def warm_faq_bot(settings: Settings) -> None:
+    await bot_for(settings).prepare()
+
+
+@router.post("/api/faq", response_model=FaqAnswer, responses=errors(*MODEL_CALL))
+async def faq(body: FaqBody, bot: Annotated[FaqBot, Depends(faq_bot)], settings: SettingsDep, request: Request) -> dict:
+    question, top_k = checked(body, settings)
+    reply = await bot.answer(question, top_k, caller_of(request, "faq"))
+    return reply.body
 
 
 def checked(body: FaqBody, settings: Settings) -> tuple[str, int]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from .. import usage
 from ..errors import InvalidInput
-from ..openapi import SentimentAnswer, answers
+from ..openapi import MODEL_CALL, SentimentAnswer, errors
+from ..providers.base import TextClassifier
 from ..providers.registry import text_classifier
-from ..settings import Settings, get_settings
-from ..web import caller_of, validated_json
+from ..settings import Settings
+from ..web import SettingsDep, api_router, caller_of
 
-router = APIRouter()
+router = api_router()
 
 
 class SentimentBody(BaseModel):
@@ -22,49 +24,45 @@ class SentimentBody(BaseModel):
     text: str
 
 
-OPENAPI = {
-    "parameters": [
-        {
-            "name": "text",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "the text, when there is no JSON body (the tutorial's form)",
-        }
-    ],
-    "requestBody": {"required": False, "content": {"application/json": {"schema": SentimentBody.model_json_schema()}}},
-}
+QueryText = Annotated[str | None, Query(description="the text, when there is no JSON body (the tutorial's form)")]
 
 
-@router.post(
-    "/api/sentiment", openapi_extra=OPENAPI, responses=answers(SentimentAnswer, 400, 401, 413, 422, 429, 502, 503, 504)
-)
-async def sentiment(request: Request) -> JSONResponse:
-    settings = get_settings()
-    text = await read_text(request, settings)
+async def sentiment_model(settings: SettingsDep) -> TextClassifier:
+    return await text_classifier(settings.sentiment_model, settings)
+
+
+@router.at_init
+async def warm_sentiment_model(settings: Settings) -> None:
+    """The model made, and an in-process one run once (its first run loads what a request would otherwise load)."""
+    model = await sentiment_model(settings)
+    if model.provider == "local":  # in process, no bill
+        await model.classify("Warm-up: the delivery was quick.")
+
+
+@router.post("/api/sentiment", response_model=SentimentAnswer, responses=errors(*MODEL_CALL))
+async def sentiment(
+    request: Request,
+    settings: SettingsDep,
+    model: Annotated[TextClassifier, Depends(sentiment_model)],
+    body: SentimentBody | None = None,
+    text: QueryText = None,
+) -> dict:
+    text = checked(body.text if body is not None else text, settings)
     model_id = settings.sentiment_model
-    model = await text_classifier(model_id, settings)
     priced_model, prompt_tokens, max_tokens = model.worst_case(text)
     async with usage.metered(caller_of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
         result = await model.classify(text)
         reading.usage = result.usage
-    return JSONResponse(
-        {
-            "sentiment": result.sentiment,
-            "score": round(result.score, 4),
-            "keywords": result.keywords,
-            "model": model_id,
-        }
-    )
+    return {
+        "sentiment": result.sentiment,
+        "score": round(result.score, 4),
+        "keywords": result.keywords,
+        "model": model_id,
+    }
 
 
-async def read_text(request: Request, settings: Settings) -> str:
-    raw = await request.body()
-    if raw.strip():
-        text = parse_body(raw).text
-    elif "text" in request.query_params:
-        text = request.query_params["text"]
-    else:
+def checked(text: str | None, settings: Settings) -> str:
+    if text is None:
         raise InvalidInput('Send {"text": "..."} as JSON (or ?text=...).')
     text = text.strip()
     if not text:
@@ -72,7 +70,3 @@ async def read_text(request: Request, settings: Settings) -> str:
     if len(text) > settings.sentiment_text_max_chars:
         raise InvalidInput(f"text: at most {settings.sentiment_text_max_chars} characters")
     return text
-
-
-def parse_body(raw: bytes) -> SentimentBody:
-    return validated_json(raw, SentimentBody.model_validate)

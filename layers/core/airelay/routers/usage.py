@@ -1,5 +1,5 @@
-"""GET /api/usage: spend and tokens for a date range, grouped by day, model or caller, with today's budget: the
-caller's own, or every caller's for an operator."""
+"""GET /api/usage: spend, tokens and refusals for a date range, grouped by day, model, caller or kind of caller,
+with today's budget: the caller's own, or every caller's and today's top callers for an operator."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from fastapi import Query, Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import usage
 from ..errors import InvalidInput
-from ..openapi import UsageReport, answers, inline_schema
+from ..openapi import UsageReport, errors
 from ..usage.report import MAX_DAYS, build_report
-from ..web import identity_of, is_operator
+from ..web import api_router, identity_of, is_operator
 
-router = APIRouter()
+router = api_router()
 
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -38,39 +36,15 @@ class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     days: int = Field(7, ge=1, le=MAX_DAYS, description="the last N days, today included")
-    by: Literal["day", "model", "identity"] = Field("day", description="group the rows by day, model or caller")
+    by: Literal["day", "model", "identity", "kind"] = Field(
+        "day", description="group the rows by day, model, caller, or kind of caller (user, key, visitor, ip)"
+    )
     start: Day | None = Field(None, alias="from", description="first day (UTC), instead of days")
     end: Day | None = Field(None, alias="to", description="last day (UTC), default today")
 
 
-def query_parameters(model: type[BaseModel]) -> list[dict]:
-    """The model's fields as optional OpenAPI query parameters (a missing one is its default, never null)."""
-    parameters = []
-    for name, schema in inline_schema(model)["properties"].items():
-        schema = dict(schema)
-        description = schema.pop("description", "")
-        branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
-        schema.update(branches[0] if len(branches) == 1 else {"anyOf": branches} if branches else {})
-        parameters.append(
-            {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-        )
-    return parameters
-
-
-def read_query(request: Request) -> UsageQuery:
-    """Read by hand: query parameters in the signature make FastAPI import pydantic.v1 (~20 ms of a cold start)."""
-    try:
-        return UsageQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        problems = [{**problem, "loc": ("query", *problem["loc"])} for problem in exc.errors(include_input=False)]
-        raise RequestValidationError(problems) from None
-
-
-@router.get(
-    "/api/usage", openapi_extra={"parameters": query_parameters(UsageQuery)}, responses=answers(UsageReport, 401, 422)
-)
-async def usage_report(request: Request) -> JSONResponse:
-    query = read_query(request)
+@router.get("/api/usage", response_model=UsageReport, response_model_exclude_unset=True, responses=errors(401, 422))
+async def usage_report(query: Annotated[UsageQuery, Query()], request: Request) -> dict:
     today = datetime.now(UTC).date()
     end = query.end or today
     try:
@@ -85,4 +59,4 @@ async def usage_report(request: Request) -> JSONResponse:
     meter = await usage.meter()
     who, everyone = identity_of(request.scope), is_operator(request)
     report = await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone)
-    return JSONResponse(report)
+    return report

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from .. import aws
+from ..errors import AirelayError
 from ..providers.base import Usage
 from ..settings import Settings, get_settings
 from .ledger import UsageLedger
@@ -68,6 +69,7 @@ class Caller:
     request_id: str
     identity: str
     function: str
+    limits: object = None  # a visitor token's own limits (visitors.VisitorLimits), over the configured ones
 
 
 @dataclass(slots=True)
@@ -85,8 +87,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
             result = await embedder.embed(texts)
             reading.usage = result.usage
 
-    An exception carrying `.usage` (tokens spent on an answer that was then refused)
-    is settled with those tokens.
+    An AirelayError carrying `usage` (tokens spent on an answer that was then refused) is settled with those tokens.
     """
     meter_ = await meter()
     call = await meter_.open(
@@ -94,6 +95,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         identity=caller.identity,
         function=caller.function,
         model_id=model_id,
+        limits=caller.limits,
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,
     )
@@ -103,15 +105,10 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         status = "ok"
     except Exception as exc:
         status = "error"
-        reading.usage = reading.usage or getattr(exc, "usage", None)
+        reading.usage = reading.usage or (exc.usage if isinstance(exc, AirelayError) else None)
         raise
     finally:
         await meter_.close(call, reading.usage or Usage(), status)
 
 
-def forget_meter() -> None:
-    global _meter
-    _meter = None
-
-
-__all__ = ["Call", "Caller", "Meter", "Reading", "forget_meter", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = ["Call", "Caller", "Meter", "Reading", "get_meter", "meter", "metered", "open_ledger"]

@@ -1,19 +1,26 @@
-"""The usage ledger in DynamoDB (the UsageTable), through boto3's DynamoDB client: conditional ADD for holds, no
-read-modify-write. Retries, timeouts and endpoints are the client's (airelay.aws).
+"""The usage ledger in DynamoDB (the UsageTable), through boto3's DynamoDB client: conditional single-item writes,
+no read-modify-write and no transactions (concurrent transactions on the day's total item would cancel each other).
+Retries, timeouts and endpoints are the client's (airelay.aws).
 
-Items: counters at pk "DAY#<day>", sk "total", "id:<identity>" or "model:<model id>"; call rows at pk
-"CALLS#<day>", sk "<time>#<call id>", with `expires_at` (epoch seconds) for the table's TTL. Counters stay small
-items of their own: an item's write cost grows with its size.
+Items: day counters at pk "DAY#<day>", sk "total" or "id:<identity>"; each also carries the per-model figures of
+its calls as attributes "<figure>@<model id>" (the day's per model totals on "total", the caller's own on
+"id:<identity>"), and the caller's counter its requests and tokens of each recent minute ("rpm@HH:MM", "tpm@HH:MM";
+minutes 7-12 back are removed as new ones come). Call rows at pk "CALLS#<day>", sk "<time>#<call id>", with `expires_at` for the table's TTL.
 
 With `shards` > 1 (USAGE_SHARDS) a day is spread over that many partition keys, as DynamoDB allows about 1,000
-write units per second on one: a counter that holds a budget lives at "DAY#<day>#<crc32(key) mod shards>", and a
-call adds its spend and tokens to the shard of its call id ("DAY#<day>#<n>", its row at "CALLS#<day>#<n>"), unless
-it releases a hold of its own on that counter. Reads sum a key's items over the shards.
+write units a second on one: a counter lives at "DAY#<day>#<crc32(key) mod shards>", a call row at
+"CALLS#<day>#<crc32(call id) mod shards>"; reads go over every shard.
+
+Exact under retries: a call's holds on one item are one write, which sets the attribute "hold:<call id>" and adds
+their amounts, on the condition that the attribute is not there yet; the settlement removes it in the write that trues
+the counter up, on the condition that it is still there. A write retried after its first attempt landed fails its
+condition and is recognised as done, so no amount counts twice. Only calls in flight keep such an attribute.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -22,61 +29,31 @@ from functools import partial
 
 from botocore.exceptions import ClientError
 
-from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
+from .dynamo_items import (
+    ROW_FIELDS,
+    attempt,
+    counter_totals,
+    failed_condition,
+    figures,
+    hold_name,
+    number,
+    over_limit,
+    stale_minutes,
+)
+from .ledger import (
+    TOTAL,
+    Hold,
+    OverLimit,
+    Totals,
+    UsageLedger,
+    UsageRow,
+    caller_model_key,
+    identity_key,
+    model_key,
+    settled_amount,
+)
 
-STATS = {
-    "spent": ":spent",
-    "calls": ":one",
-    "errors": ":errors",
-    "cancelled": ":cancelled",
-    "prompt_tokens": ":prompt",
-    "cached_tokens": ":cached",
-    "completion_tokens": ":completion",
-}  # attribute: value
-COUNTER_UPDATE = "ADD committed :committed, " + ", ".join(f"{name} {value}" for name, value in STATS.items())
-ROW_FIELDS = {
-    "call_id": "S",
-    "request_id": "S",
-    "at": "S",
-    "day": "S",
-    "identity": "S",
-    "function": "S",
-    "provider": "S",
-    "model": "S",
-    "prompt_tokens": "N",
-    "cached_tokens": "N",
-    "completion_tokens": "N",
-    "cost_usd": "N",
-    "latency_ms": "N",
-    "status": "S",
-}
-
-
-def number(value) -> dict:
-    return {"N": str(value)}
-
-
-def attempt(write) -> BaseException | None:
-    """Runs one write; returns its failure instead of raising it, so the writes sent with it still finish."""
-    try:
-        write()
-    except Exception as error:
-        return error
-    return None
-
-
-def counter_totals(item: dict) -> Totals:
-    get = lambda name: item.get(name, {}).get("N", "0")  # noqa: E731
-    return Totals(
-        int(get("calls")),
-        int(get("errors")),
-        int(get("prompt_tokens")),
-        int(get("cached_tokens")),
-        int(get("completion_tokens")),
-        Decimal(get("spent")),
-        Decimal(get("committed")),
-        int(get("cancelled")),
-    )
+log = logging.getLogger("airelay.usage")
 
 
 class DynamoLedger(UsageLedger):
@@ -99,95 +76,156 @@ class DynamoLedger(UsageLedger):
         return zlib.crc32(text.encode()) % self.shards
 
     def counter(self, day: str, key: str) -> dict:
-        """The item whose `committed` holds a budget: one per key and day, so a conditional write sees all of it."""
         return {"pk": {"S": self.partition("DAY", day, self.shard_of(key))}, "sk": {"S": key}}
 
-    def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
-        """The holds go out together (one round trip of latency); if any is refused, the others are taken back."""
-        outcomes = self._together(lambda hold: self._hold(day, hold, amount), holds)
-        refused = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if refused is None:
-            return
-        taken = [hold for hold, outcome in zip(holds, outcomes) if outcome is None]
-        self._release(day, taken, amount)
-        raise refused
+    def place(self, hold: Hold) -> tuple[dict, str]:
+        """The item and attribute a hold counts on: a day counter's `committed`, or for a minute's requests or tokens
+        of an identity the attribute "rpm@HH:MM" or "tpm@HH:MM" on that identity's day counter, so that they are
+        checked in the same write as the identity's budget."""
+        if len(hold.period) == 10:
+            return self.counter(hold.period, hold.key), "committed"
+        measure, _, identity = hold.key.partition(":")
+        return self.counter(hold.period[:10], identity_key(identity)), f"{measure}@{hold.period[11:]}"
 
-    def _hold(self, day: str, hold: Hold, amount: Decimal) -> BaseException | None:
-        """Adds `amount` to the counter if it stays within the limit; returns the refusal instead of raising it."""
-        room = hold.limit - amount
+    def reserve(self, call_id: str, holds: list[Hold]) -> None:
+        """One write per item (the day's total; the caller's budget with its minute's requests and tokens), sent
+        together (one round trip of latency); if one is refused, the others are taken back."""
+        items: dict[tuple, tuple[dict, list]] = {}
+        for hold in holds:
+            key, attribute = self.place(hold)
+            items.setdefault((key["pk"]["S"], key["sk"]["S"]), (key, []))[1].append((hold, attribute))
+        groups = list(items.values())
+        outcomes = self._together(lambda group: self._hold(call_id, *group), groups)
+        refused = next((o for o in outcomes if isinstance(o, OverLimit)), None)
+        failed = refused or next((o for o in outcomes if o is not None), None)
+        if failed is None:
+            return
+        # a write that failed otherwise may still have landed: taking it back is a no-op if it did not
+        taken = [group for group, outcome in zip(groups, outcomes) if not isinstance(outcome, OverLimit)]
+        for error in filter(
+            None, self._together(lambda group: attempt(partial(self._release, call_id, *group)), taken)
+        ):
+            log.error(
+                "a hold could not be taken back: it stays counted (erring on the side of refusing)", exc_info=error
+            )
+        raise failed
+
+    def _hold(self, call_id: str, key: dict, held: list) -> BaseException | None:
+        """Adds the holds' amounts to one item if each stays within its limit; returns the refusal instead of
+        raising it."""
+        names, values = {"#hold": hold_name(call_id)}, {":one": number(1)}
+        conditions, adds = ["attribute_not_exists(#hold)"], []
+        for i, (hold, attribute) in enumerate(held):
+            names[f"#a{i}"], values[f":a{i}"] = attribute, number(hold.amount)
+            adds.append(f"#a{i} :a{i}")
+            if hold.limit is not None:
+                if hold.amount > hold.limit:
+                    return OverLimit(hold, self.committed(hold.period, hold.key))
+                values[f":r{i}"] = number(hold.limit - hold.amount)
+                conditions.append(f"(attribute_not_exists(#a{i}) OR #a{i} <= :r{i})")
+        update = "SET #hold = :one ADD " + ", ".join(adds)
+        minutes = {hold.period for hold, _ in held if len(hold.period) > 10}
+        if minutes:  # minutes long gone (no call is in flight that long) leave the item
+            old = {f"{m}@{gone}" for m in ("rpm", "tpm") for gone in stale_minutes(max(minutes))}
+            names |= {f"#o{i}": name for i, name in enumerate(sorted(old))}
+            update += " REMOVE " + ", ".join(f"#o{i}" for i in range(len(old)))
         try:
-            if room < 0:
-                return OverLimit(hold, self._committed(day, hold.key))
             self.aws.dynamodb.update_item(
                 TableName=self.table,
-                Key=self.counter(day, hold.key),
-                UpdateExpression="ADD committed :amount",
-                ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
-                ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return None
         except ClientError as refused:
-            if refused.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not failed_condition(refused):
                 return refused
-            item = refused.response.get("Item") or {}
-            committed = Decimal(item["committed"]["N"]) if "committed" in item else self._committed(day, hold.key)
-            return OverLimit(hold, committed)
+            item = refused.response.get("Item") or self._get(key)
+            if names["#hold"] in item:
+                return None  # these holds were taken by an earlier attempt of the same write
+            return over_limit(held, item)
         except Exception as error:
             return error
 
-    def _release(self, day: str, holds: list[Hold], amount: Decimal) -> None:
-        for hold in holds:
-            self.aws.dynamodb.update_item(
-                TableName=self.table,
-                Key=self.counter(day, hold.key),
-                UpdateExpression="ADD committed :amount",
-                ExpressionAttributeValues={":amount": number(-amount)},
-            )
-
-    def _committed(self, day: str, key: str) -> Decimal:
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key=self.counter(day, key), ConsistentRead=True).get(
-            "Item"
+    def _release(self, call_id: str, key: dict, held: list) -> None:
+        names = {"#hold": hold_name(call_id)} | {f"#a{i}": attribute for i, (_, attribute) in enumerate(held)}
+        values = {f":a{i}": number(-hold.amount) for i, (hold, _) in enumerate(held)}
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="REMOVE #hold ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(held))),
+            ConditionExpression="attribute_exists(#hold)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
-        return Decimal(item["committed"]["N"]) if item and "committed" in item else Decimal(0)
 
-    def settle(self, row: UsageRow, reserved: Decimal, leased: frozenset[str] = frozenset()) -> None:
-        """Five single-item writes at once, not a transaction: transactions on the day's total item would cancel
-        each other under concurrency (TransactionConflict). Each write is retried on its own (the client's retries);
-        if one still fails, its hold stays counted, so the budget errs on the side of refusing, never of
-        overspending. `leased`: held keys whose amount came from a budget lease (usage.leases), which the lease's
-        return settles: the call adds only its spend to them, on its own shard."""
-        client = self.aws.dynamodb
-        shard = self.shard_of(row.call_id)
-        writes = []
-        for key, was_held in settle_keys(row):
-            own_hold = was_held and key not in leased
-            committed = row.cost_usd - reserved if own_hold else (0 if was_held else row.cost_usd)
-            item = self.counter(row.day, key) if own_hold else self.stats_item(row.day, key, shard)
-            writes.append(partial(self._add, item, row, committed))
-        writes.append(partial(client.put_item, TableName=self.table, Item=self.row_item(row)))
+    def _get(self, key: dict) -> dict:
+        found = self.aws.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        return found.get("Item") or {}
+
+    def committed(self, period: str, key: str) -> Decimal:
+        item_key, attribute = self.place(Hold(period, key, "", Decimal(0), None))
+        item = self._get(item_key)
+        return Decimal(item[attribute]["N"]) if attribute in item else Decimal(0)
+
+    def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
+        """The day's total and the caller's counter (with the minute's tokens trued up to what the call used), and
+        the row: single-item writes at once. Each is retried on its own (the client's retries); if one still fails,
+        its hold stays counted, so the budget errs on the side of refusing, never of overspending, and settling
+        again finishes only what is missing."""
+        on_item: dict[str, list] = {}
+        for hold in holds:
+            key, attribute = self.place(hold)
+            on_item.setdefault(key["sk"]["S"], []).append((hold, attribute))
+        writes = [self._settle_counter(row, key, on_item.get(key, [])) for key in self.settled_counters(row)]
+        writes.append(
+            partial(
+                self.aws.dynamodb.put_item,
+                TableName=self.table,
+                Item=self.row_item(row),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        )
         failed = [failure for failure in self._together(attempt, writes) if failure is not None]
         if failed:
             raise failed[0]
 
-    def stats_item(self, day: str, key: str, shard: int) -> dict:
-        return {"pk": {"S": self.partition("DAY", day, shard)}, "sk": {"S": key}}
+    def settled_counters(self, row: UsageRow) -> tuple[str, ...]:
+        """The counters a settled call adds its figures to."""
+        return TOTAL, identity_key(row.identity)
 
-    def _add(self, item: dict, row: UsageRow, committed: Decimal) -> None:
-        self.aws.dynamodb.update_item(
+    def _settle_counter(self, row: UsageRow, key: str, held: list):
+        """One day counter's write: the call's figures, overall and under its model; its holds trued up to what the
+        call used and released."""
+        names, values, adds = {}, {}, []
+        usd = next((hold.amount for hold, attribute in held if attribute == "committed"), Decimal(0))
+        values[":committed"] = number(row.cost_usd - usd)
+        for i, (name, value) in enumerate(figures(row).items()):
+            names[f"#m{i}"] = f"{name}@{row.model}"
+            values[f":f{i}"] = number(value)
+            adds.append(f"{name} :f{i}, #m{i} :f{i}")
+        for i, (hold, attribute) in enumerate(held):
+            change = settled_amount(hold, row) - hold.amount
+            if attribute != "committed" and change:
+                names[f"#t{i}"], values[f":t{i}"] = attribute, number(change)
+                adds.append(f"#t{i} :t{i}")
+        update = "ADD committed :committed, " + ", ".join(adds)
+        arguments = {}
+        if held:  # released once: the settlement's retry finds the hold gone
+            names["#hold"] = hold_name(row.call_id)
+            update = "REMOVE #hold " + update
+            arguments["ConditionExpression"] = "attribute_exists(#hold)"
+        return partial(
+            self.aws.dynamodb.update_item,
             TableName=self.table,
-            Key=item,
-            UpdateExpression=COUNTER_UPDATE,
-            ExpressionAttributeValues={
-                ":committed": number(committed),
-                ":spent": number(row.cost_usd),
-                ":one": number(1),
-                ":errors": number(int(row.status == "error")),
-                ":cancelled": number(int(row.status == "cancelled")),
-                ":prompt": number(row.prompt_tokens),
-                ":cached": number(row.cached_tokens),
-                ":completion": number(row.completion_tokens),
-            },
+            Key=self.counter(row.day, key),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            **arguments,
         )
 
     def _together(self, work, items: list) -> list:
@@ -206,11 +244,24 @@ class DynamoLedger(UsageLedger):
             item[name] = {kind: str(getattr(row, name))}
         return item
 
+    def count_refusal(self, day: str, identity: str) -> None:
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.counter(day, identity_key(identity)),
+            UpdateExpression="ADD refused :one",
+            ExpressionAttributeValues={":one": number(1)},
+        )
+
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals: dict[str, Totals] = {}
-        for pk in self.partitions("DAY", day):
-            for item in self._query(pk):
-                totals.setdefault(item["sk"]["S"], Totals()).add(counter_totals(item))
+        for item in (item for pk in self.partitions("DAY", day) for item in self._query(pk)):
+            key = item["sk"]["S"]
+            totals.setdefault(key, Totals()).add(counter_totals(item))
+            for name in item:
+                if name.startswith("calls@"):
+                    model = name.removeprefix("calls@")
+                    by_model = model_key(model) if key == TOTAL else caller_model_key(key.removeprefix("id:"), model)
+                    totals.setdefault(by_model, Totals()).add(counter_totals(item, f"@{model}"))
         return totals
 
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:

@@ -1,135 +1,135 @@
-"""Budget leases on the UsageTable (usage.leases): the grant is one conditional `ADD committed` on the budget's
-counter, as a direct hold is; the lease's record is an item of its own at pk "LEASE#<day>#<shard>", sk the lease
-id, with `budget_key`, `slice_usd`, `drawn_usd` and `ends_at` (epoch seconds). Giving back or sweeping deletes the record with a
-conditional DeleteItem, and only the writer whose delete took the record releases anything, so a slice comes back at
-most once; a lease partition holds only open leases, so a sweep reads little.
+"""Budget leases on the UsageTable (usage.leases). A grant or top-up is one conditional `ADD committed` on the global
+budget's counter, as a direct hold is. The lease's record is an item of its own at pk
+"LEASE#<day>#<HH:MM its lease ends>#<shard>", sk the lease id, with `slice_usd`, `drawn_usd` and `ends_at` (epoch
+seconds). Giving back or sweeping closes the record with a conditional `UpdateItem` (`SET closed`), and only the
+writer whose update closed it releases anything, so a slice comes back at most once; nothing is deleted (the table's
+TTL removes records after the retention), and a sweep reads only the minutes it looks at.
+
+With leases the calls' figures are not added to the global counter (every call would write it): the day's total is
+the sum of the callers' counters, read by `day_totals`; the counter keeps `committed`, the leased slices.
 """
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
-from .dynamodb import DynamoLedger, number
-from .leases import Lease, LeaseStore
-from .ledger import Hold, OverLimit
+from .dynamo_items import failed_condition, number
+from .dynamodb import DynamoLedger
+from .ledger import TOTAL, Hold, OverLimit, Totals, UsageRow, identity_key, model_key
 
 
-def refused(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+def minute_of(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M")
 
 
-class DynamoLeases(DynamoLedger, LeaseStore):
-    def lease_item(self, day: str, lease_id: str) -> dict:
-        return {"pk": {"S": self.partition("LEASE", day, self.shard_of(lease_id))}, "sk": {"S": lease_id}}
+class DynamoLeases(DynamoLedger):
+    def lease_item(self, day: str, lease) -> dict:
+        pk = f"LEASE#{day}#{minute_of(lease.ends)}#{self.shard_of(lease.lease_id)}"
+        return {"pk": {"S": pk}, "sk": {"S": lease.lease_id}}
 
-    def grant(self, lease: Lease, limit: Decimal, now: float) -> Decimal:
-        committed = self._add_within(lease.day, lease.key, lease.size, limit)
-        try:
-            self.aws.dynamodb.put_item(TableName=self.table, Item=self._record(lease, now))
-        except Exception:
-            self._release_amount(lease.day, lease.key, lease.size)
-            raise
-        return committed
+    def settled_counters(self, row: UsageRow) -> tuple[str, ...]:
+        return (identity_key(row.identity),)
 
-    def top_up(self, lease: Lease, extra: Decimal, limit: Decimal) -> Decimal | None:
-        committed = self._add_within(lease.day, lease.key, extra, limit)
-        try:
-            self.aws.dynamodb.update_item(
-                TableName=self.table,
-                Key=self.lease_item(lease.day, lease.lease_id),
-                UpdateExpression="ADD slice_usd :extra",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":extra": number(extra)},
-            )
-        except ClientError as error:
-            self._release_amount(lease.day, lease.key, extra)
-            if refused(error):
-                return None
-            raise
-        return committed
-
-    def _add_within(self, day: str, key: str, amount: Decimal, limit: Decimal) -> Decimal:
-        """Adds `amount` to the counter if it stays within `limit`: the one write a busy counter takes per lease."""
-        room = limit - amount
-        if room < 0:
-            raise OverLimit(Hold(key, limit), self._committed(day, key))
-        try:
-            granted = self.aws.dynamodb.update_item(
-                TableName=self.table,
-                Key=self.counter(day, key),
-                UpdateExpression="ADD committed :amount",
-                ConditionExpression="attribute_not_exists(committed) OR committed <= :room",
-                ExpressionAttributeValues={":amount": number(amount), ":room": number(room)},
-                ReturnValues="UPDATED_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not refused(error):
-                raise
-            item = error.response.get("Item") or {}
-            committed = Decimal(item["committed"]["N"]) if "committed" in item else Decimal(0)
-            raise OverLimit(Hold(key, limit), committed) from None
-        return Decimal(granted["Attributes"]["committed"]["N"])
-
-    def _record(self, lease: Lease, now: float) -> dict:
-        return {
-            **self.lease_item(lease.day, lease.lease_id),
-            "budget_key": {"S": lease.key},
+    def grant(self, lease, hold: Hold, now: float) -> Decimal:
+        """Adds the slice to the budget's counter within its limit, then records the lease; returns `committed`."""
+        committed = self._add_within(lease.day, hold, lease.size)
+        record = {
+            **self.lease_item(lease.day, lease),
             "slice_usd": number(lease.size),
             "drawn_usd": number(lease.drawn),
             "ends_at": number(round(lease.ends, 3)),
             "expires_at": number(int(now) + self.retention_s),
         }
+        try:
+            self.aws.dynamodb.put_item(TableName=self.table, Item=record)
+        except Exception:
+            self._release_amount(lease.day, lease.size)
+            raise
+        return committed
 
-    def draw(self, lease: Lease, drawn: Decimal) -> bool:
+    def top_up(self, lease, hold: Hold, extra: Decimal) -> Decimal | None:
+        """Grows the slice by `extra`; None if a sweep closed the lease (nothing added then)."""
+        committed = self._add_within(lease.day, hold, extra)
+        if self._update_open(lease, "ADD slice_usd :v", extra):
+            return committed
+        self._release_amount(lease.day, extra)
+        return None
+
+    def draw(self, lease, drawn: Decimal) -> bool:
+        """Records how much of the slice the holder may have handed out; False if a sweep closed the lease."""
+        return self._update_open(lease, "SET drawn_usd = :v", drawn)
+
+    def _update_open(self, lease, update: str, value: Decimal) -> bool:
         try:
             self.aws.dynamodb.update_item(
                 TableName=self.table,
-                Key=self.lease_item(lease.day, lease.lease_id),
-                UpdateExpression="SET drawn_usd = :drawn",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":drawn": number(drawn)},
+                Key=self.lease_item(lease.day, lease),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(closed)",
+                ExpressionAttributeValues={":v": number(value)},
             )
             return True
         except ClientError as error:
-            if refused(error):
+            if failed_condition(error):
                 return False
             raise
 
-    def give_back(self, lease: Lease) -> Decimal:
-        try:
-            self.aws.dynamodb.delete_item(
-                TableName=self.table,
-                Key=self.lease_item(lease.day, lease.lease_id),
-                ConditionExpression="attribute_exists(pk)",
-            )
-            unused = lease.size - lease.used
-        except ClientError as error:
-            if not refused(error):
-                raise
-            unused = lease.drawn - lease.used  # a sweep released the undrawn part
+    def give_back(self, lease) -> Decimal:
+        """Closes the lease and releases what it did not use; if a sweep closed it first (releasing the undrawn
+        part), releases the rest. Returns the amount released."""
+        unused = lease.size - lease.used if self._close(lease.day, self.lease_item(lease.day, lease)) else None
+        if unused is None:
+            unused = lease.drawn - lease.used
         if unused:
-            self._release_amount(lease.day, lease.key, unused)
+            self._release_amount(lease.day, unused)
         return unused
 
-    def sweep(self, day: str, now: float, shards: int | None = None, rng=random) -> Decimal:
-        partitions = self.partitions("LEASE", day)
-        if shards is not None and shards < len(partitions):
-            partitions = rng.sample(partitions, shards)
+    def _close(self, day: str, key: dict, before: float | None = None) -> dict | None:
+        """The record as it was, if this write closed it."""
+        condition, values = "attribute_exists(pk) AND attribute_not_exists(closed)", {":one": number(1)}
+        if before is not None:
+            condition += " AND ends_at < :now"
+            values[":now"] = number(round(before, 3))
+        try:
+            return self.aws.dynamodb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET closed = :one",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+        except ClientError as error:
+            if failed_condition(error):
+                return None
+            raise
+
+    def sweep(self, day: str, now: float, since: float, shards: int | None = None, rng=random) -> Decimal:
+        """Closes the leases that ended between `since` and `now` and were not given back (their holder died) and
+        releases their undrawn part; returns the amount. With `shards`, looks at that many shards of each minute."""
+        minutes = sorted({minute_of(60 * m) for m in range(int(since // 60), int(now // 60) + 1)})
+        numbers = list(range(self.shards))
         released = Decimal(0)
-        for pk in partitions:
-            for item in self._query_ended(pk, now):
-                released += self._reclaim(day, item, now)
+        for minute in minutes:
+            picked = rng.sample(numbers, shards) if shards is not None and shards < len(numbers) else numbers
+            for shard in picked:
+                for item in self._ended(f"LEASE#{day}#{minute}#{shard}", now):
+                    closed = self._close(day, {"pk": item["pk"], "sk": item["sk"]}, before=now)
+                    if closed:
+                        unused = Decimal(closed["slice_usd"]["N"]) - Decimal(closed["drawn_usd"]["N"])
+                        self._release_amount(day, unused)
+                        released += unused
         return released
 
-    def _query_ended(self, pk: str, now: float):
+    def _ended(self, pk: str, now: float):
         arguments = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
-            "FilterExpression": "ends_at < :now",
+            "FilterExpression": "ends_at < :now AND attribute_not_exists(closed)",
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":now": number(round(now, 3))},
         }
         while True:
@@ -139,28 +139,62 @@ class DynamoLeases(DynamoLedger, LeaseStore):
                 return
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _reclaim(self, day: str, item: dict, now: float) -> Decimal:
+    def _add_within(self, day: str, hold: Hold, amount: Decimal) -> Decimal:
+        """Adds `amount` to the global counter if it stays within the hold's limit: the one write a busy counter
+        takes per lease or top-up."""
+        names, values = {"#c": "committed"}, {":amount": number(amount)}
+        arguments = {}
+        if hold.limit is not None:
+            if amount > hold.limit:
+                raise OverLimit(hold, self.committed(day, TOTAL))
+            values[":room"] = number(hold.limit - amount)
+            arguments["ConditionExpression"] = "attribute_not_exists(#c) OR #c <= :room"
         try:
-            closed = self.aws.dynamodb.delete_item(
+            granted = self.aws.dynamodb.update_item(
                 TableName=self.table,
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                ConditionExpression="attribute_exists(pk) AND ends_at < :now",
-                ExpressionAttributeValues={":now": number(round(now, 3))},
-                ReturnValues="ALL_OLD",
-            )["Attributes"]
+                Key=self.counter(day, TOTAL),
+                UpdateExpression="ADD #c :amount",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **arguments,
+            )
         except ClientError as error:
-            if refused(error):
-                return Decimal(0)
-            raise
-        unused = Decimal(closed["slice_usd"]["N"]) - Decimal(closed["drawn_usd"]["N"])
-        if unused:
-            self._release_amount(day, closed["budget_key"]["S"], unused)
-        return unused
+            if not failed_condition(error):
+                raise
+            item = error.response.get("Item") or self._get(self.counter(day, TOTAL))
+            raise OverLimit(hold, Decimal(item["committed"]["N"]) if "committed" in item else Decimal(0)) from None
+        return Decimal(granted["Attributes"]["committed"]["N"])
 
-    def _release_amount(self, day: str, key: str, amount: Decimal) -> None:
+    def _release_amount(self, day: str, amount: Decimal) -> None:
         self.aws.dynamodb.update_item(
             TableName=self.table,
-            Key=self.counter(day, key),
-            UpdateExpression="ADD committed :amount",
+            Key=self.counter(day, TOTAL),
+            UpdateExpression="ADD #c :amount",
+            ExpressionAttributeNames={"#c": "committed"},
             ExpressionAttributeValues={":amount": number(-amount)},
         )
+
+    def count_refusals(self, day: str, identity: str, times: int) -> None:
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.counter(day, identity_key(identity)),
+            UpdateExpression="ADD refused :n",
+            ExpressionAttributeValues={":n": number(times)},
+        )
+
+    def day_totals(self, day: str) -> dict[str, Totals]:
+        """The callers' counters as stored; the day's total and each model's, summed from them."""
+        totals = super().day_totals(day)
+        overall = Totals()
+        for key, figures in list(totals.items()):
+            if key.startswith("id:"):
+                overall.add(figures)
+            elif key.startswith("idmodel:"):
+                model = key.removeprefix("idmodel:").rpartition("|")[0]
+                totals.setdefault(model_key(model), Totals()).add(figures)
+        overall.committed = totals[TOTAL].committed if TOTAL in totals else Decimal(0)
+        overall.refused = 0  # refusals are the callers' figures, as without leases
+        totals[TOTAL] = overall
+        return totals

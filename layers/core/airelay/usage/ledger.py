@@ -1,8 +1,14 @@
-"""The usage ledger port: atomic budget holds, settled spend, one row per AI call, daily totals.
+"""The usage ledger port: atomic holds against limits, settled spend, one row per AI call, daily totals.
 
-Counters live per day under four kinds of key: TOTAL, "id:<identity>", "model:<model id>" and
-"idmodel:<model id>|<identity>" (one caller's spend on one model, so callers can see their own usage by model). A
-counter's `committed` is settled spend plus outstanding holds; `spent` is settled spend only.
+Counters live per period: a day ("2026-12-04") or a minute ("2026-12-04T10:05"). Day counters have four kinds of
+key: TOTAL, "id:<identity>", "model:<model id>" and "idmodel:<model id>|<identity>" (one caller's spend on one
+model). Minute counters count one identity's requests ("rpm:<identity>") and tokens ("tpm:<identity>"). A counter's
+`committed` is what is settled plus what outstanding holds reserve; `spent` is settled spend only.
+
+Every call is admitted by one reserve() and closed by one settle(), both keyed by its call id and both idempotent:
+repeating either (a retried write whose first attempt landed, or the whole call again) changes nothing. (A reserve
+repeated after its call settled is not: the meter settles a call only after its reserve, retries included, has
+returned.)
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 TOTAL = "total"
+USD, REQUESTS, TOKENS = "usd", "requests", "tokens"  # what a hold counts
 
 
 def identity_key(identity: str) -> str:
@@ -26,12 +33,25 @@ def caller_model_key(identity: str, model_id: str) -> str:
     return f"idmodel:{model_id}|{identity}"
 
 
+def requests_key(identity: str) -> str:
+    return f"rpm:{identity}"
+
+
+def tokens_key(identity: str) -> str:
+    return f"tpm:{identity}"
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """A reservation against one counter with a limit."""
+    """What one call reserves on one counter until it settles: `amount` of `measure`, refused if the counter would
+    pass `limit` (None: counted, never refused). `name` says which limit it is, for the refusal."""
 
+    period: str
     key: str
-    limit: Decimal
+    measure: str
+    amount: Decimal
+    limit: Decimal | None
+    name: str = ""
 
 
 @dataclass(slots=True)
@@ -52,6 +72,11 @@ class UsageRow:
     status: str  # ok | error | cancelled
     estimated: bool
 
+    @property
+    def counted_tokens(self) -> int:
+        """What the call counts against tokens per minute: cached prompt tokens are not."""
+        return self.prompt_tokens - self.cached_tokens + self.completion_tokens
+
 
 @dataclass(slots=True)
 class Totals:
@@ -63,9 +88,11 @@ class Totals:
     spent: Decimal = field(default_factory=Decimal)
     committed: Decimal = field(default_factory=Decimal)
     cancelled: int = 0  # calls the client walked away from; `errors` counts failed ones
+    refused: int = 0  # calls a limit refused before the model was called (not in `calls`)
 
     def add(self, other: Totals) -> None:
         self.calls += other.calls
+        self.refused += other.refused
         self.errors += other.errors
         self.cancelled += other.cancelled
         self.prompt_tokens += other.prompt_tokens
@@ -84,14 +111,18 @@ class OverLimit(Exception):
         self.committed = committed
 
 
-def settle_keys(row: UsageRow) -> tuple[tuple[str, bool], ...]:
-    """The counters a settled call adds to, each with whether reserve() held the call's amount on it."""
-    return (
-        (TOTAL, True),
-        (identity_key(row.identity), True),
-        (model_key(row.model), False),
-        (caller_model_key(row.identity, row.model), False),
-    )
+def settled_amount(hold: Hold, row: UsageRow) -> Decimal:
+    """What the call really used of what the hold reserved."""
+    if hold.measure == USD:
+        return row.cost_usd
+    if hold.measure == TOKENS:
+        return Decimal(row.counted_tokens)
+    return hold.amount  # a request counts once, settled or not
+
+
+def settle_keys(row: UsageRow) -> tuple[str, ...]:
+    """The day counters a settled call adds its spend and tokens to."""
+    return TOTAL, identity_key(row.identity), model_key(row.model), caller_model_key(row.identity, row.model)
 
 
 class UsageLedger(ABC):
@@ -101,13 +132,19 @@ class UsageLedger(ABC):
     remote = True
 
     @abstractmethod
-    def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
-        """Adds `amount` to each held counter, all or nothing; raises OverLimit if one would pass its limit."""
+    def reserve(self, call_id: str, holds: list[Hold]) -> None:
+        """Adds each hold's amount to its counter, all or nothing; raises OverLimit if one would pass its limit.
+        Reserving the same call id again, before it settles, changes nothing."""
 
     @abstractmethod
-    def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        """Stores the row and adds its spend and tokens to the day's counters (settle_keys), releasing the `reserved`
-        amount that reserve() added to TOTAL and identity."""
+    def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
+        """Stores the row and adds its spend and tokens to the day's counters (settle_keys); each hold that
+        reserve() took for the call is trued up to what the call used (settled_amount). Settling the same call id
+        again changes nothing."""
+
+    @abstractmethod
+    def count_refusal(self, day: str, identity: str) -> None:
+        """Adds one to the identity's refused calls of the day (a limit refused it; nothing was reserved)."""
 
     @abstractmethod
     def day_totals(self, day: str) -> dict[str, Totals]:
@@ -120,3 +157,7 @@ class UsageLedger(ABC):
     @abstractmethod
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         """The day's call rows, newest first."""
+
+    @abstractmethod
+    def committed(self, period: str, key: str) -> Decimal:
+        """What one counter holds now (settled plus outstanding holds), 0 if nothing was counted."""

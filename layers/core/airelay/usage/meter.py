@@ -1,4 +1,4 @@
-"""Meters every AI call: reserves its worst case against the daily budgets, then settles what it really cost."""
+"""Meters every AI call: reserves its worst case against every limit, then settles what it really used."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from decimal import Decimal
 
 import anyio
 
-from ..errors import BudgetExceeded, ProviderUnavailable
+from ..errors import AirelayError, BudgetExceeded, ProviderUnavailable, RateLimitExceeded
 from ..observability import record_call
 from ..providers.base import Usage
 from ..settings import Settings
-from .ledger import TOTAL, Hold, OverLimit, UsageLedger, UsageRow, identity_key
+from .ledger import Hold, OverLimit, UsageLedger, UsageRow
+from .limits import CALLER, GLOBAL, REQUESTS_PER_MINUTE, LimitBook
 from .pricing import Price, PriceBook
 
 log = logging.getLogger("airelay.usage")
@@ -30,7 +31,7 @@ class Call:
     model_id: str
     price: Price
     day: str
-    reserved: Decimal
+    holds: list[Hold]
     started: float
 
 
@@ -39,24 +40,38 @@ def seconds_until_reset(now: datetime) -> int:
     return max(1, int((tomorrow - now).total_seconds()))
 
 
-def parse_identity_budgets(text: str) -> dict[str, Decimal]:
-    """`ip:203.0.113.7=5,key:abc123=20` -> {identity: daily limit in USD}."""
-    limits = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        identity, sep, amount = item.rpartition("=")
-        if not sep or not identity:
-            raise ValueError("IDENTITY_BUDGETS entries look like identity=USD, e.g. ip:203.0.113.7=5")
-        limits[identity.strip()] = Decimal(amount.strip())
-    return limits
+def seconds_until_next_minute(now: datetime) -> int:
+    return max(1, 60 - now.second)
+
+
+def refusal(over: OverLimit, now: datetime) -> AirelayError:
+    """The 429 for a hold that did not fit: which limit, and when it resets."""
+    hold = over.hold
+    if hold.name in (GLOBAL, CALLER):
+        which = "today's budget for all callers" if hold.name == GLOBAL else "your daily budget"
+        return BudgetExceeded(
+            f"This request would exceed {which}.",
+            retry_after=seconds_until_reset(now),
+            budget=hold.name,
+            limit=hold.limit,
+            used=over.committed,
+        )
+    what = "requests" if hold.name == REQUESTS_PER_MINUTE else "tokens"
+    return RateLimitExceeded(
+        f"This request would exceed your {what} per minute.",
+        retry_after=seconds_until_next_minute(now),
+        rate=hold.name,
+        limit=hold.limit,
+        used=over.committed,
+    )
 
 
 class Meter:
     def __init__(self, ledger: UsageLedger, prices: PriceBook, settings: Settings) -> None:
         self.ledger = ledger
         self.prices = prices
+        self.limits = LimitBook(settings)
         self.daily_limit = settings.daily_budget_usd
-        self.identity_limit = settings.identity_daily_budget_usd
-        self.identity_limits = parse_identity_budgets(settings.identity_budgets)
         self.krw_rate = settings.usd_krw_rate
         self.metrics_namespace = settings.metrics_namespace
 
@@ -66,7 +81,7 @@ class Meter:
         return method(*args)
 
     def limit_for(self, identity: str) -> Decimal:
-        return self.identity_limits.get(identity, self.identity_limit)
+        return self.limits.limits_for(identity).usd_per_day
 
     async def open(
         self,
@@ -77,30 +92,32 @@ class Meter:
         model_id: str,
         prompt_tokens: int = 0,
         max_tokens: int = 0,
+        limits=None,
     ) -> Call:
-        """Reserves the call's worst case on today's global and identity budgets (free models reserve nothing)."""
+        """Reserves the call's worst case on every limit at once: today's global and identity budgets (free models
+        hold nothing there), this minute's requests and tokens of the identity."""
         price = self.prices.price(model_id)
         now = datetime.now(UTC)
-        day = now.date().isoformat()
         amount = Decimal(0) if price.free else price.worst_case(prompt_tokens, max_tokens)
-        if amount:
-            holds = [Hold(TOTAL, self.daily_limit), Hold(identity_key(identity), self.limit_for(identity))]
-            try:
-                await self.run(self.ledger.reserve, day, holds, amount)
-            except OverLimit as over:
-                own = over.hold.key != TOTAL
-                which = "your daily budget" if own else "today's budget for all callers"
-                raise BudgetExceeded(
-                    f"This request would exceed {which}.",
-                    retry_after=seconds_until_reset(now),
-                    budget="caller" if own else "global",
-                    limit=over.hold.limit,
-                    used=over.committed,
-                ) from None
-            except Exception:
-                log.exception("usage ledger unavailable at reserve")
-                raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
-        return Call(uuid.uuid4().hex, request_id, identity, function, model_id, price, day, amount, time.monotonic())
+        call_id = uuid.uuid4().hex
+        holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
+        try:
+            await self.run(self.ledger.reserve, call_id, holds)
+        except OverLimit as over:
+            await self.count_refusal(now.date().isoformat(), identity)
+            raise refusal(over, now) from None
+        except Exception:
+            log.exception("usage ledger unavailable at reserve")
+            raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
+        day = now.date().isoformat()
+        return Call(call_id, request_id, identity, function, model_id, price, day, holds, time.monotonic())
+
+    async def count_refusal(self, day: str, identity: str) -> None:
+        """For the dashboard's refusals; the refusal is answered even if this write fails."""
+        try:
+            await self.run(self.ledger.count_refusal, day, identity)
+        except Exception:
+            log.exception("usage ledger unavailable counting a refusal")
 
     def cost(self, call: Call, usage: Usage) -> Decimal:
         return call.price.cost(usage)
@@ -130,7 +147,7 @@ class Meter:
         )
         with anyio.CancelScope(shield=True):
             try:
-                await self.run(self.ledger.settle, row, call.reserved)
+                await self.run(self.ledger.settle, row, call.holds)
             except Exception:
                 log.exception("usage ledger unavailable at settle", extra={"request_id": call.request_id})
         record_call(row, self.metrics_namespace)

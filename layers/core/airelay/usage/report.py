@@ -1,5 +1,6 @@
-"""Usage totals for a date range, grouped by day, model or caller, with today's budget: the caller's own counters
-("id:<identity>", "idmodel:<model>|<identity>"), or for an operator every caller's."""
+"""Usage totals for a date range, grouped by day, model, caller or kind of caller (user, key, visitor, ip), with
+today's budget: the caller's own counters ("id:<identity>", "idmodel:<model>|<identity>"), or for an operator every
+caller's and today's top callers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from decimal import Decimal
 from .ledger import TOTAL, Totals, caller_model_key, identity_key
 from .meter import Meter, seconds_until_reset
 
-GROUPS = {"day": None, "model": "model:", "identity": "id:"}
+GROUPS = {"day": None, "model": "model:", "identity": "id:", "kind": "id:"}
 MAX_DAYS = 92
+TOP = 10  # callers in an operator's `top`
 
 
 def days_between(start: date, end: date) -> list[str]:
@@ -27,6 +29,7 @@ def line(meter: Meter, key: str, totals: Totals) -> dict:
         "calls": totals.calls,
         "errors": totals.errors,
         "cancelled": totals.cancelled,
+        "refused": totals.refused,
         "prompt_tokens": totals.prompt_tokens,
         "cached_tokens": totals.cached_tokens,
         "completion_tokens": totals.completion_tokens,
@@ -51,8 +54,8 @@ def build_report(
             grouped.setdefault(key, Totals()).add(totals)
     rows = [line(meter, key, totals) for key, totals in grouped.items()]
     if by != "day":
-        rows.sort(key=lambda r: r["cost_usd"], reverse=True)
-    return {
+        rows.sort(key=lambda r: (r["cost_usd"], r["refused"]), reverse=True)
+    report = {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "by": by,
@@ -62,6 +65,21 @@ def build_report(
         "budget": budget_today(meter, identity, everyone),
         "prices": meter.prices.source,
     }
+    if everyone:
+        report["top"] = top_today(meter)
+    return report
+
+
+def top_today(meter: Meter) -> list[dict]:
+    """Today's callers with the most spend, then the most refusals: for operators only."""
+    counters = meter.ledger.day_totals(datetime.now(UTC).date().isoformat())
+    callers = [line(meter, key.removeprefix("id:"), t) for key, t in counters.items() if key.startswith("id:")]
+    callers.sort(key=lambda r: (r["cost_usd"], r["refused"], r["calls"]), reverse=True)
+    return callers[:TOP]
+
+
+def kind_of(identity: str) -> str:
+    return identity.partition(":")[0]
 
 
 def every_callers_lines(counters: dict[str, Totals], by: str, day: str, _identity: str | None):
@@ -71,7 +89,8 @@ def every_callers_lines(counters: dict[str, Totals], by: str, day: str, _identit
     prefix = GROUPS[by]
     for key, totals in counters.items():
         if key.startswith(prefix):
-            yield key.removeprefix(prefix), totals
+            name = key.removeprefix(prefix)
+            yield kind_of(name) if by == "kind" else name, totals
 
 
 def callers_own_lines(counters: dict[str, Totals], by: str, day: str, identity: str):
@@ -80,6 +99,8 @@ def callers_own_lines(counters: dict[str, Totals], by: str, day: str, identity: 
         yield day, mine or Totals()
     elif by == "identity" and mine:
         yield identity, mine
+    elif by == "kind" and mine:
+        yield kind_of(identity), mine
     elif by == "model":
         for key in counters:
             if key.startswith(GROUPS["model"]):

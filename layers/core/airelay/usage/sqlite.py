@@ -1,15 +1,18 @@
-"""The usage ledger in a SQLite file (the local default). Money is stored as integer nano-dollars."""
+"""The usage ledger in a SQLite file (the local default). Money is stored as integer nano-dollars (requests and
+tokens in the same nano units). Each reserve and settle is one transaction; the `holds` table keeps the calls
+reserved and not yet settled, so repeating either changes nothing."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, settle_keys
+from .ledger import Hold, OverLimit, Totals, UsageLedger, UsageRow, identity_key, settle_keys, settled_amount
 
 NANO = Decimal(1_000_000_000)
 
@@ -20,6 +23,7 @@ CREATE TABLE IF NOT EXISTS counters (
     calls INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
     prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, key)
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -29,7 +33,9 @@ CREATE TABLE IF NOT EXISTS calls (
     cost_nano INTEGER NOT NULL, latency_ms INTEGER NOT NULL, status TEXT NOT NULL, estimated INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS calls_by_day ON calls (day, at);
+CREATE TABLE IF NOT EXISTS holds (call_id TEXT PRIMARY KEY, since INTEGER NOT NULL);
 """
+SEEN = "SELECT 1 FROM holds WHERE call_id = ? UNION ALL SELECT 1 FROM calls WHERE call_id = ?"
 
 ADD_TO_COUNTER = """
 INSERT INTO counters
@@ -39,6 +45,11 @@ ON CONFLICT (day, key) DO UPDATE SET
     committed = committed + excluded.committed, spent = spent + excluded.spent, calls = calls + 1,
     errors = errors + excluded.errors, cancelled = cancelled + excluded.cancelled, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
     cached_tokens = cached_tokens + excluded.cached_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
+"""
+
+
+COUNT_REFUSAL = """
+INSERT INTO counters (day, key, refused) VALUES (?, ?, 1) ON CONFLICT (day, key) DO UPDATE SET refused = refused + 1
 """
 
 
@@ -62,10 +73,15 @@ class SqliteLedger(UsageLedger):
             self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-            if "cancelled" not in {column[1] for column in self._db.execute("PRAGMA table_info(counters)")}:
-                self._db.execute("ALTER TABLE counters ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0")  # older files
+            columns = {column[1] for column in self._db.execute("PRAGMA table_info(counters)")}
+            for added in ("cancelled", "refused"):  # older files
+                if added not in columns:
+                    self._db.execute(f"ALTER TABLE counters ADD COLUMN {added} INTEGER NOT NULL DEFAULT 0")
             cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).date().isoformat()
             self._db.execute("DELETE FROM calls WHERE day < ?", (cutoff,))
+            yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="minutes")[:16]
+            self._db.execute("DELETE FROM counters WHERE length(day) > 10 AND day < ?", (yesterday,))  # minutes
+            self._db.execute("DELETE FROM holds WHERE since < ?", (int(time.time()) - 86400,))
 
     def _use_wal(self) -> None:
         """Once per file. Switching needs a moment with no other connection in a transaction, and SQLite does not
@@ -80,87 +96,97 @@ class SqliteLedger(UsageLedger):
                     raise
                 time.sleep(0.02)
 
-    def reserve(self, day: str, holds: list[Hold], amount: Decimal) -> None:
-        nano = to_nano(amount)
+    @contextmanager
+    def _transaction(self):
+        """One write transaction, also atomic against other processes sharing the file."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # also atomic against other processes sharing the file
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                for hold in holds:
-                    found = self._db.execute(
-                        "SELECT committed FROM counters WHERE day = ? AND key = ?", (day, hold.key)
-                    ).fetchone()
-                    committed = found[0] if found else 0
-                    if committed + nano > to_nano(hold.limit):
-                        raise OverLimit(hold, from_nano(committed))
-                for hold in holds:
-                    self._db.execute(
-                        "INSERT INTO counters (day, key, committed) VALUES (?, ?, ?) "
-                        "ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed",
-                        (day, hold.key, nano),
-                    )
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
-    def settle(self, row: UsageRow, reserved: Decimal) -> None:
-        cost, held = to_nano(row.cost_usd), to_nano(reserved)
-        error, cancelled = int(row.status == "error"), int(row.status == "cancelled")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for key, was_held in settle_keys(row):
-                    release = held if was_held else 0
-                    self._db.execute(
-                        ADD_TO_COUNTER,
-                        (
-                            row.day,
-                            key,
-                            cost - release,
-                            cost,
-                            error,
-                            cancelled,
-                            row.prompt_tokens,
-                            row.cached_tokens,
-                            row.completion_tokens,
-                        ),
-                    )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        row.call_id,
-                        row.request_id,
-                        row.at,
-                        row.day,
-                        row.identity,
-                        row.function,
-                        row.provider,
-                        row.model,
-                        row.prompt_tokens,
-                        row.cached_tokens,
-                        row.completion_tokens,
-                        cost,
-                        row.latency_ms,
-                        row.status,
-                        int(row.estimated),
-                    ),
+    def reserve(self, call_id: str, holds: list[Hold]) -> None:
+        with self._transaction() as db:
+            if db.execute(SEEN, (call_id, call_id)).fetchone():
+                return  # reserved (or settled) already
+            for hold in holds:
+                committed = self._committed(hold.period, hold.key)
+                if hold.limit is not None and committed + to_nano(hold.amount) > to_nano(hold.limit):
+                    raise OverLimit(hold, from_nano(committed))
+            for hold in holds:
+                db.execute(
+                    "INSERT INTO counters (day, key, committed) VALUES (?, ?, ?) "
+                    "ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed",
+                    (hold.period, hold.key, to_nano(hold.amount)),
                 )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            db.execute("INSERT INTO holds VALUES (?, ?)", (call_id, int(time.time())))
+
+    def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
+        cost = to_nano(row.cost_usd)
+        error, cancelled = int(row.status == "error"), int(row.status == "cancelled")
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM calls WHERE call_id = ?", (row.call_id,)).fetchone():
+                return  # settled already
+            reserved = db.execute("DELETE FROM holds WHERE call_id = ?", (row.call_id,)).rowcount
+            held = {(hold.period, hold.key): hold for hold in holds} if reserved else {}
+            for key in settle_keys(row):
+                hold = held.pop((row.day, key), None)
+                release = to_nano(hold.amount) if hold else 0
+                stats = (cost - release, cost, error, cancelled, row.prompt_tokens, row.cached_tokens)
+                db.execute(ADD_TO_COUNTER, (row.day, key, *stats, row.completion_tokens))
+            for hold in held.values():
+                change = to_nano(settled_amount(hold, row) - hold.amount)
+                db.execute(
+                    "UPDATE counters SET committed = committed + ? WHERE day = ? AND key = ?",
+                    (change, hold.period, hold.key),
+                )
+            db.execute(
+                "INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.call_id,
+                    row.request_id,
+                    row.at,
+                    row.day,
+                    row.identity,
+                    row.function,
+                    row.provider,
+                    row.model,
+                    row.prompt_tokens,
+                    row.cached_tokens,
+                    row.completion_tokens,
+                    cost,
+                    row.latency_ms,
+                    row.status,
+                    int(row.estimated),
+                ),
+            )
+
+    def _committed(self, period: str, key: str) -> int:
+        found = self._db.execute("SELECT committed FROM counters WHERE day = ? AND key = ?", (period, key)).fetchone()
+        return found[0] if found else 0
+
+    def committed(self, period: str, key: str) -> Decimal:
+        with self._lock:
+            return from_nano(self._committed(period, key))
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         with self._lock:
             found = self._db.execute(
                 "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, "
-                "cancelled FROM counters WHERE day = ?",
+                "cancelled, refused FROM counters WHERE day = ?",
                 (day,),
             ).fetchall()
         return {
-            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), cancelled)
-            for key, calls, errors, prompt, cached, completion, spent, committed, cancelled in found
+            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), *counts)
+            for key, calls, errors, prompt, cached, completion, spent, committed, *counts in found
         }
+
+    def count_refusal(self, day: str, identity: str) -> None:
+        with self._lock:
+            self._db.execute(COUNT_REFUSAL, (day, identity_key(identity)))
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         with self._lock:

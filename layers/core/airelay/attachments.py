@@ -1,0 +1,135 @@
+"""Images in chat: the `file` parts of the newest user message, checked and made image content for a model that sees.
+
+Checked before any upstream call, cheapest first: the count and the declared media types, that some model of the
+request's chain can see images, then each file's bytes (a `data:` URL decoded, an http(s) URL fetched through the
+SSRF-safe fetcher), their size and that they really are the image type declared. The model gets each image as a
+base64 `data:` URL, so no provider ever fetches a client's URL itself. Earlier turns' files are not resent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import InvalidInput, PayloadTooLarge
+from .images.decode import ImageTooLarge
+from .images.fetch import FetchPolicy, Resolver, fetch_image, system_resolver
+from .providers.base import ChatRequest
+from .settings import Settings
+
+SIGNATURES = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
+}
+
+
+class UnsupportedMediaType(InvalidInput):
+    status = 415
+    code = "unsupported_media_type"
+    message = "This file type is not accepted in chat."
+
+
+class TooManyFiles(InvalidInput):
+    code = "too_many_files"
+    message = "The message has too many files."
+
+
+class FileTooLarge(PayloadTooLarge):
+    code = "file_too_large"
+    message = "A file in the message is too large."
+
+
+class BadFile(InvalidInput):
+    code = "invalid_file"
+    message = "A file in the message could not be read."
+
+
+class ModelCannotSeeImages(InvalidInput):
+    code = "model_cannot_see_images"
+    message = "The chosen model cannot see images; send text only or choose a model that can."
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """What useChat posts for an attachment: `{type: "file", mediaType, url, filename?}`."""
+
+    media_type: str
+    url: str
+
+
+def check_declared(files: list[FilePart], settings: Settings) -> None:
+    if len(files) > settings.chat_files_max:
+        raise TooManyFiles(f"A message may carry at most {settings.chat_files_max} files.")
+    for file in files:
+        if file.media_type.lower() not in settings.chat_file_media_types:
+            raise UnsupportedMediaType(f"Files in chat must be one of: {', '.join(settings.chat_file_media_types)}.")
+
+
+def seeing_models(model_ids: tuple[str, ...], settings: Settings) -> tuple[str, ...]:
+    """The models of a fallback chain that can see images; ModelCannotSeeImages when the requested one cannot."""
+    if model_ids[0] not in settings.vision_chat_models:
+        raise ModelCannotSeeImages(f"The model {model_ids[0]} cannot see images; send text only or choose another.")
+    return tuple(m for m in model_ids if m in settings.vision_chat_models)
+
+
+def decoded_data_url(url: str, max_bytes: int) -> bytes:
+    header, comma, payload = url.partition(",")
+    if not comma or not header.lower().endswith(";base64"):
+        raise BadFile("A file's data: URL must be base64-encoded.")
+    if len(payload) > (max_bytes + 2) // 3 * 4:
+        raise FileTooLarge(f"A file in the message is larger than {max_bytes:,} bytes.")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadFile("A file's data: URL is not valid base64.") from None
+
+
+async def file_bytes(file: FilePart, policy: FetchPolicy, resolver: Resolver) -> bytes:
+    scheme = file.url.partition(":")[0].lower()
+    if scheme == "data":
+        return decoded_data_url(file.url, policy.max_bytes)
+    if scheme in ("http", "https"):
+        try:
+            return await fetch_image(file.url, policy, resolver)
+        except ImageTooLarge:
+            raise FileTooLarge(f"A file in the message is larger than {policy.max_bytes:,} bytes.") from None
+    raise BadFile("A file's url must be a data: URL or an http(s) URL.")
+
+
+def image_content(media_type: str, data: bytes) -> dict:
+    media_type = media_type.lower()
+    signature_ok = data.startswith(SIGNATURES[media_type]) and (media_type != "image/webp" or data[8:12] == b"WEBP")
+    if not signature_ok:
+        raise BadFile(f"A file declared as {media_type} is not one.")
+    url = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def file_policy(settings: Settings) -> FetchPolicy:
+    """The image fetcher's policy, with chat's own size limit."""
+    return dataclasses.replace(FetchPolicy.from_settings(settings), max_bytes=settings.chat_file_max_bytes)
+
+
+async def with_images(
+    request: ChatRequest, files: list[FilePart], policy: FetchPolicy, resolver: Resolver = system_resolver
+) -> ChatRequest:
+    """The request with the files as image content before the newest user message's text."""
+    if not files:
+        return request
+    images = [image_content(f.media_type, await file_bytes(f, policy, resolver)) for f in files]
+    *earlier, newest = request.messages
+    content = [*images, {"type": "text", "text": newest["content"]}]
+    return dataclasses.replace(request, messages=[*earlier, {"role": "user", "content": content}])
+
+
+async def attach_files(
+    request: ChatRequest, files: list[FilePart], model_ids: tuple[str, ...], settings: Settings
+) -> tuple[tuple[str, ...], ChatRequest]:
+    """The models of the chain that can see, and the request with the images: every check before any upstream call."""
+    check_declared(files, settings)
+    seeing = seeing_models(model_ids, settings)
+    return seeing, await with_images(request, files, file_policy(settings))

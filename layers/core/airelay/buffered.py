@@ -1,0 +1,98 @@
+"""The buffered chat (`POST /api/chat`) with the same steps as the stream: model -> server tool calls -> results ->
+the model again, up to CHAT_MAX_STEPS, each step one metered call; the answer as one JSON object with every step's
+text, reasoning, tool calls with their results, and the sources. Client-side tools are not offered here: a buffered
+caller has no way to post their outputs back.
+
+A failure in any step is the HTTP error that step would have had (429 for a budget reached between steps); the
+usage rows of the steps before it are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from . import relay, usage
+from .providers.base import ChatModel, ChatRequest, Usage
+from .relay import Answer, Step
+from .steps import Outcome, next_request, run_all
+from .tools.base import Tool, ToolContext
+from .tools.client import is_client_side
+
+
+def server_tools(tools: dict[str, Tool]) -> dict[str, Tool]:
+    return {name: tool for name, tool in tools.items() if not is_client_side(tool)}
+
+
+def call_json(outcome: Outcome) -> dict:
+    call = {"id": outcome.call.id, "name": outcome.call.name, "input": outcome.input}
+    if outcome.result is not None:
+        return {**call, "output": outcome.result.output}
+    return {**call, "error": outcome.input_error or outcome.error}
+
+
+def step_json(answer: Answer, outcomes: list[Outcome]) -> dict:
+    return {
+        "text": answer.text,
+        "reasoning": answer.reasoning,
+        "tool_calls": [call_json(o) for o in outcomes],
+        "finish_reason": answer.reason,
+        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+        "cost_usd": float(answer.cost_usd),
+    }
+
+
+async def run_steps(
+    models: list[ChatModel], request: ChatRequest, tools: dict[str, Tool], context: ToolContext
+) -> dict:
+    settings = context.settings
+    tools = server_tools(tools)
+    if tools:
+        request = replace(request, tools=tuple(t.spec() for t in tools.values()))
+    answers: list[Answer] = [await relay.complete_any(models, request, settings, context.caller)]
+    model = next(m for m in models if m.model_id == answers[0].model_id)
+    steps, sources = [], []
+    while True:
+        answer = answers[-1]
+        outcomes = [Outcome(call, tools) for call in answer.tool_calls]
+        await run_all([o for o in outcomes if o.input_error is None], context)
+        steps.append(step_json(answer, outcomes))
+        sources += [
+            {"id": s.id, "title": s.title, "media_type": s.media_type}
+            for o in outcomes
+            if o.result is not None
+            for s in o.result.sources
+        ]
+        if not outcomes or len(answers) >= settings.chat_max_steps:
+            break
+        request = next_request(request, Step(answer=[answer.text]), outcomes)
+        answers.append(await relay.complete(model, request, settings, context.caller))
+    return await body(answers, steps, sources, "tool-calls" if answers[-1].tool_calls else answers[-1].reason)
+
+
+async def body(answers: list[Answer], steps: list[dict], sources: list[dict], reason: str) -> dict:
+    used = Usage(
+        sum(a.usage.prompt_tokens for a in answers),
+        sum(a.usage.completion_tokens for a in answers),
+        sum(a.usage.cached_tokens for a in answers),
+        any(a.usage.estimated for a in answers),
+    )
+    cost = sum((a.cost_usd for a in answers), Decimal(0))
+    meter = await usage.meter()
+    return {
+        "response": answers[-1].text,
+        "tokens_used": used.prompt_tokens + used.completion_tokens,
+        "usage": {
+            "prompt_tokens": used.prompt_tokens,
+            "completion_tokens": used.completion_tokens,
+            "cached_tokens": used.cached_tokens,
+            "estimated": used.estimated,
+        },
+        "cost_usd": float(cost),
+        "cost_krw": float(meter.krw(cost)),
+        "model": answers[0].model_id,
+        "finish_reason": reason,
+        "reasoning": "".join(a.reasoning for a in answers),
+        "steps": steps,
+        "sources": sources,
+    }

@@ -1,0 +1,173 @@
+"""The pure ASGI middlewares of every function's app, outermost first (create_app adds them):
+
+- Cors: Starlette's CORSMiddleware for ALLOWED_ORIGINS (each origin exactly; `*` echoes any origin, as the API's
+  preflight mock does);
+- RequestContext: the request id and who is calling (from API Gateway's request context), the log context, and
+  the last-resort answer when something fails unhandled;
+- CallerCheck: API keys and sign-in tokens where API Gateway does not check them (identity.Gate): 401;
+- BodyLimit: MAX_BODY_BYTES, declared or streamed: 413.
+
+Each follows get_settings() unless the app was made with fixed settings (tests and the local API change the
+environment between runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+
+from starlette.middleware.cors import CORSMiddleware
+
+from .errors import AirelayError, PayloadTooLarge
+from .identity import Gate, request_id_of, who_from
+from .observability import bind_request
+from .settings import Settings, get_settings
+
+log = logging.getLogger("airelay")
+
+ALLOWED_HEADERS = ("content-type", "authorization", "x-api-key", "x-visitor-token", "x-request-id")
+EXPOSED_HEADERS = ("x-request-id", "retry-after", "x-vercel-ai-ui-message-stream")
+
+
+@lru_cache(maxsize=8)
+def gate_for(settings: Settings, bearer_keys: bool) -> Gate:
+    return Gate(settings, bearer_keys=bearer_keys)
+
+
+class Middleware:
+    def __init__(
+        self,
+        app,
+        settings: Settings | None = None,
+        error_body: Callable[[AirelayError], dict] = AirelayError.body,
+        bearer_keys: bool = False,
+    ) -> None:
+        self.app = app
+        self.fixed = settings
+        self.error_body = error_body
+        self.bearer_keys = bearer_keys
+
+    def settings(self) -> Settings:
+        return self.fixed or get_settings()
+
+
+class Cors(Middleware):
+    def __init__(self, app, **options) -> None:
+        super().__init__(app, **options)
+        self.by_origins: dict[tuple[str, ...], CORSMiddleware] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        origins = self.settings().allowed_origins
+        cors = self.by_origins.get(origins)
+        if cors is None:
+            cors = self.by_origins.setdefault(origins, self.make(origins))
+        await cors(scope, receive, send)
+
+    def make(self, origins: tuple[str, ...]) -> CORSMiddleware:
+        any_origin = "*" in origins
+        return CORSMiddleware(
+            self.app,
+            allow_origins=() if any_origin else origins,
+            allow_origin_regex=".*" if any_origin else None,  # echoes the origin, never a literal `*`
+            allow_methods=("GET", "POST", "OPTIONS"),
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+
+
+class RequestContext(Middleware):
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = gate_for(self.settings(), self.bearer_keys).request_context(scope)
+        request_id = request_id_of(context)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["who"] = who_from(context, scope)
+        bind_request(request_id, state["who"].identity)
+        send, started = with_header(send, b"x-request-id", request_id.encode())
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id})
+            if not started():
+                await reply(send, AirelayError(), self.error_body)
+
+
+class CallerCheck(Middleware):
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/api/health":
+            state = scope["state"]
+            who = await gate_for(self.settings(), self.bearer_keys).check(scope, state["who"])
+            if isinstance(who, AirelayError):
+                await reply(send, who, self.error_body)
+                return
+            state["who"] = who
+            bind_request(state["request_id"], who.identity)
+        await self.app(scope, receive, send)
+
+
+class BodyLimit(Middleware):
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.settings().max_body_bytes
+        if declared_length(scope) > limit:
+            await reply(send, PayloadTooLarge(), self.error_body)
+            return
+        send, started = with_header(send)
+        try:
+            await self.app(scope, limited(receive, limit), send)
+        except PayloadTooLarge as exc:
+            if not started():
+                await reply(send, exc, self.error_body)
+
+
+def with_header(send, name: bytes | None = None, value: bytes = b""):
+    """`send` that adds one header to the answer's start, and a function telling whether the answer has started."""
+    started = False
+
+    async def sending(message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+            if name:
+                message["headers"] = [*message.get("headers", ()), (name, value)]
+        await send(message)
+
+    return sending, lambda: started
+
+
+def declared_length(scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def limited(receive, limit: int):
+    seen = 0
+
+    async def receive_limited():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge()
+        return message
+
+    return receive_limited
+
+
+async def reply(send, error: AirelayError, error_body: Callable[[AirelayError], dict]) -> None:
+    body = json.dumps(error_body(error)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in error.headers().items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

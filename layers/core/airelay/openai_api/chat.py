@@ -1,0 +1,90 @@
+"""POST /v1/chat/completions, buffered and streamed, on the same relay as /api/chat: the model allowlist, fallback
+chain, deadlines, budgets and usage rows."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from .. import relay
+from ..providers.registry import chat_models
+from ..settings import get_settings
+from ..streaming import EventStreamResponse
+from ..web import caller_of
+from . import openapi
+from .chat_request import ChatCompletionBody, chat_request
+from .chunks import ChunkEncoder, finish_reason, usage_body
+from .errors import error_body
+from .request import read_body, resolve_model
+from .structured import answer_check, capable_models
+
+router = APIRouter()
+
+
+async def relayed(request: Request, body: ChatCompletionBody):
+    """The checked request, the models to try and what the answer must be."""
+    settings = get_settings()
+    chat = chat_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
+    chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
+    return settings, chat, await chat_models(chain, settings), answer_check(chat.response_format)
+
+
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=openapi.body(ChatCompletionBody),
+    responses=openapi.responses(
+        openapi.ChatCompletionAnswer, *openapi.FAILURES, stream="chat.completion.chunk events, then [DONE]"
+    ),
+)
+async def chat_completions(request: Request):
+    body = await read_body(request, ChatCompletionBody)
+    settings, chat, models, check = await relayed(request, body)
+    caller = caller_of(request, "openai")
+    if body.stream:
+        stream = await relay.open_any_stream(models, chat, settings, caller)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return EventStreamResponse(chunks(stream, include_usage, check))
+    answer = await relay.complete_any(models, chat, settings, caller, check)
+    return JSONResponse(completion(answer))
+
+
+async def chunks(stream: relay.ChatStream, include_usage: bool, check):
+    encoder = ChunkEncoder(stream.model_id)
+    step = relay.Step()
+    yield encoder.start()
+    async for part in stream.parts(encoder, step):
+        yield part
+    if step.error is None and check is not None:
+        try:
+            check("".join(step.answer))
+        except relay.AirelayError as refused:
+            step.error = refused
+    if step.error is not None:
+        yield encoder.error(error_body(step.error))
+        return
+    yield encoder.finish(step.reason, step.usage if include_usage else None)
+
+
+def completion(answer: relay.Answer) -> dict:
+    message: dict = {"role": "assistant", "content": answer.text or None, "refusal": None}
+    if answer.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in answer.tool_calls
+        ]
+    elif message["content"] is None:
+        message["content"] = ""
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": answer.model_id,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(answer.reason)}],
+        "usage": usage_body(answer.usage),
+        "system_fingerprint": None,
+    }

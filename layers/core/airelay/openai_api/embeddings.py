@@ -1,0 +1,98 @@
+"""POST /v1/embeddings: one metered call to an allowed embedder; float or base64 vectors, `dimensions` where the
+model can be shortened (text-embedding-3-*: its first N dimensions, normalised again, as OpenAI documents)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import usage
+from ..providers import registry
+from ..settings import get_settings
+from ..web import caller_of
+from . import openapi
+from .errors import BadRequest
+from .request import read_body
+
+router = APIRouter()
+MAX_INPUTS = 2048
+SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
+
+
+class EmbeddingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    model: str = Field(max_length=200)
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = Field(default=None, max_length=256)
+
+
+def resolve(requested: str) -> str:
+    allowed = get_settings().embedding_models
+    for model_id in allowed:
+        if requested in (model_id, model_id.split("/", 1)[-1]):
+            return model_id
+    raise BadRequest(
+        f"The model '{requested[:80]}' is not available here; choose one of: {', '.join(allowed)}",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def texts_of(body: EmbeddingsBody) -> list[str]:
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if len(texts) > MAX_INPUTS:
+        raise BadRequest(f"'input' may hold at most {MAX_INPUTS} texts.", param="input")
+    if any(not text for text in texts):
+        raise BadRequest("'input' must not contain empty strings.", param="input")
+    return texts
+
+
+def shortened(vectors: np.ndarray, model_id: str, dimensions: int | None) -> np.ndarray:
+    if dimensions is None or dimensions == vectors.shape[1]:
+        return vectors
+    if model_id not in SHORTENABLE:
+        raise BadRequest(f"The model '{model_id}' does not support 'dimensions'.", param="dimensions")
+    if dimensions > vectors.shape[1]:
+        raise BadRequest(f"'dimensions' must be at most {vectors.shape[1]} for '{model_id}'.", param="dimensions")
+    cut = vectors[:, :dimensions]
+    return cut / np.linalg.norm(cut, axis=1, keepdims=True)
+
+
+def encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
+    if encoding_format == "base64":  # little-endian float32, as OpenAI sends them
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    return vector.tolist()
+
+
+@router.post(
+    "/v1/embeddings",
+    openapi_extra=openapi.body(EmbeddingsBody),
+    responses=openapi.responses(openapi.EmbeddingsAnswer, 400, 401, 404, 413, 429, 502, 503, 504),
+)
+async def embeddings(request: Request) -> JSONResponse:
+    body = await read_body(request, EmbeddingsBody)
+    model_id = resolve(body.model)
+    texts = texts_of(body)
+    if body.dimensions is not None and model_id not in SHORTENABLE:
+        raise BadRequest(f"The model '{model_id}' does not support 'dimensions'.", param="dimensions")
+    embedder = await registry.embedder(model_id)
+    bound = sum(len(t.encode()) + 1 for t in texts)  # a byte-level BPE token is at least one byte
+    async with usage.metered(caller_of(request, "openai"), model_id, prompt_tokens=bound) as reading:
+        result = await embedder.embed(texts)
+        reading.usage = result.usage
+    vectors = shortened(np.asarray(result.vectors, dtype=np.float32), model_id, body.dimensions)
+    data = [
+        {"object": "embedding", "index": i, "embedding": encoded(v, body.encoding_format)}
+        for i, v in enumerate(vectors)
+    ]
+    tokens = result.usage.prompt_tokens
+    return JSONResponse(
+        {"object": "list", "data": data, "model": model_id, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )

@@ -1,0 +1,65 @@
+"""Errors in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, at OpenAI's statuses, so OpenAI's SDKs
+raise their own typed errors (BadRequestError, AuthenticationError, RateLimitError, ...) and retry as they would."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from ..errors import AirelayError, BudgetExceeded, InvalidInput
+
+TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class BadRequest(InvalidInput):
+    """OpenAI's 400: a parameter is missing, malformed or not supported here; `param` names it."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        if code:
+            self.code = code
+
+
+class Unsupported(BadRequest):
+    code = "unsupported_parameter"
+
+
+def error_body(error: AirelayError) -> dict:
+    kind = "insufficient_quota" if isinstance(error, BudgetExceeded) else TYPES.get(error.status, "api_error")
+    return {
+        "error": {
+            "message": error.message,
+            "type": kind,
+            "param": getattr(error, "param", None),
+            "code": error.code,
+        }
+    }
+
+
+def bad_body(exc: ValidationError) -> BadRequest:
+    """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value)."""
+    problems = exc.errors(include_input=False)
+    problem = max(problems, key=lambda p: len(p.get("loc", ())))  # in a union, the member that got furthest
+    param = ".".join(str(p) for p in problem.get("loc", ()) if not is_union_tag(p))
+    if problem.get("type") == "extra_forbidden":
+        return Unsupported(f"Unrecognized request argument supplied: {param}", param=param)
+    if problem.get("type") == "missing":
+        return BadRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    return BadRequest(f"Invalid value for '{param}': {problem.get('msg', 'invalid')}.", param=param)
+
+
+def is_union_tag(part: object) -> bool:
+    """pydantic names the member of a union in the error's location (`str`, `list[...]`, `MessageItem`): not a
+    parameter."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper() or part in ("str", "int", "float", "bool"))

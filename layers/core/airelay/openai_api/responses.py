@@ -1,0 +1,139 @@
+"""POST /v1/responses, stateless (store: false), buffered and streamed with the Responses event sequence; the same
+relay as chat completions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from .. import relay
+from ..providers.base import ToolCall, Usage
+from ..providers.registry import chat_models
+from ..settings import get_settings
+from ..streaming import EventStreamResponse
+from ..web import caller_of
+from . import openapi
+from .events import ResponseEvents
+from .request import read_body, resolve_model
+from .responses_request import ResponsesBody, responses_request
+from .structured import answer_check, capable_models
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/responses",
+    openapi_extra=openapi.body(ResponsesBody),
+    responses=openapi.responses(openapi.ResponseAnswer, *openapi.FAILURES, stream="Responses API events"),
+)
+async def responses(request: Request):
+    body = await read_body(request, ResponsesBody)
+    settings = get_settings()
+    chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
+    chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
+    models = await chat_models(chain, settings)
+    check = answer_check(chat.response_format)
+    caller = caller_of(request, "openai")
+    shell = response_shell(body)
+    if body.stream:
+        stream = await relay.open_any_stream(models, chat, settings, caller)
+        return EventStreamResponse(events(stream, shell, check))
+    answer = await relay.complete_any(models, chat, settings, caller, check)
+    return JSONResponse(
+        finished(shell, answer.model_id, output_items(answer.text, answer.tool_calls), answer.reason, answer.usage)
+    )
+
+
+def response_shell(body: ResponsesBody) -> dict:
+    """The response object's fields that echo the request."""
+    return {
+        "id": f"resp_{uuid.uuid4().hex}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "in_progress",
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.instructions,
+        "max_output_tokens": body.max_output_tokens,
+        "model": body.model,
+        "output": [],
+        "parallel_tool_calls": body.parallel_tool_calls is not False,
+        "previous_response_id": None,
+        "store": False,
+        "temperature": body.temperature,
+        "text": {"format": (body.text.format if body.text and body.text.format else {"type": "text"})},
+        "tool_choice": body.tool_choice or "auto",
+        "tools": [t.model_dump(exclude_none=True) for t in body.tools or ()],
+        "top_p": body.top_p,
+        "truncation": "disabled",
+        "usage": None,
+        "user": body.user,
+        "metadata": body.metadata or {},
+    }
+
+
+def usage_body(used: Usage) -> dict:
+    return {
+        "input_tokens": used.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": used.cached_tokens},
+        "output_tokens": used.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": used.prompt_tokens + used.completion_tokens,
+    }
+
+
+def message_item(item_id: str, text: str, status: str = "completed") -> dict:
+    content = [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else []
+    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
+
+
+def call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "status": status,
+    }
+
+
+def output_items(text: str, calls: list[ToolCall]) -> list[dict]:
+    items = [message_item(f"msg_{uuid.uuid4().hex}", text)] if text or not calls else []
+    return items + [call_item(f"fc_{uuid.uuid4().hex}", c) for c in calls]
+
+
+def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: Usage) -> dict:
+    incomplete = reason == "length"
+    return {
+        **shell,
+        "model": model_id,
+        "status": "incomplete" if incomplete else "completed",
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "output": output,
+        "usage": usage_body(used),
+    }
+
+
+async def events(stream: relay.ChatStream, shell: dict, check):
+    encoder = ResponseEvents(shell, stream.model_id)
+    step = relay.Step()
+    yield encoder.start()
+    async for part in stream.parts(encoder, step):
+        yield part
+    if step.error is None and check is not None:
+        try:
+            check("".join(step.answer))
+        except relay.AirelayError as refused:
+            step.error = refused
+    if step.error is not None:
+        yield encoder.error(step.error)
+        return
+    yield encoder.close_items(step.calls)
+    yield encoder.event(
+        "response.incomplete" if step.reason == "length" else "response.completed",
+        response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
+    )

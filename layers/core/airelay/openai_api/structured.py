@@ -1,0 +1,75 @@
+"""Structured output that survives fallback: the request's response_format is checked, models that cannot answer to
+a schema are skipped, and an answer that does not validate is an error (502), never prose passed off as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from ..errors import ProviderFailed
+from ..settings import Settings
+from .errors import BadRequest
+
+
+class StructuredOutputInvalid(ProviderFailed):
+    code = "invalid_structured_output"
+    message = "The model's answer did not match the requested response_format."
+
+
+def check_response_format(response_format: dict | None) -> dict | None:
+    """OpenAI's response_format, checked: text (dropped), json_object, or json_schema with a valid JSON Schema."""
+    if response_format is None or response_format.get("type") == "text":
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind != "json_schema":
+        raise BadRequest("'response_format.type' must be text, json_object or json_schema.", param="response_format")
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not isinstance(spec.get("schema"), dict):
+        raise BadRequest(
+            "'response_format.json_schema' needs a name and a schema.", param="response_format.json_schema"
+        )
+    from jsonschema import SchemaError, validators
+
+    try:
+        validators.validator_for(spec["schema"]).check_schema(spec["schema"])
+    except SchemaError:
+        raise BadRequest(
+            "'response_format.json_schema.schema' is not a valid JSON Schema.", param="response_format"
+        ) from None
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
+    """What an answer must be: a JSON object, or valid against the schema; None when any text will do."""
+    if response_format is None:
+        return None
+    schema = response_format.get("json_schema", {}).get("schema")
+    validator = None
+    if schema is not None:
+        from jsonschema import validators
+
+        validator = validators.validator_for(schema)(schema)
+
+    def check(text: str) -> None:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise StructuredOutputInvalid("The model's answer was not JSON.") from None
+        if validator is None and not isinstance(value, dict):
+            raise StructuredOutputInvalid("The model's answer was not a JSON object.")
+        if validator is not None and not validator.is_valid(value):
+            raise StructuredOutputInvalid("The model's answer did not match the response_format schema.")
+
+    return check
+
+
+def capable_models(model_ids: tuple[str, ...], response_format: dict | None, settings: Settings) -> tuple[str, ...]:
+    """The fallback chain without the models that cannot answer to a schema, when the request has one."""
+    if response_format is None:
+        return model_ids
+    capable = tuple(m for m in model_ids if m not in settings.no_structured_output_models)
+    if not capable or capable[0] != model_ids[0]:
+        raise BadRequest(f"The model '{model_ids[0]}' does not support response_format.", param="response_format")
+    return capable

@@ -1,0 +1,194 @@
+"""The multi-step chat loop: model -> tool calls (in parallel) -> results -> next step, up to CHAT_MAX_STEPS.
+
+Each step is one upstream call with its own budget hold and usage row, framed start-step ... finish-step.
+How each ending looks on the wire (the UI message stream):
+- an answer without tool calls: finish-step, data-usage, finish (the model's reason, message metadata);
+- a tool call that cannot run (unknown tool, arguments that are not its input): tool-input-error; one that
+  raises or runs past its deadline: tool-output-error; either way the model reads the error in the next step;
+- tool calls in the last allowed step: they run, then finish with reason "tool-calls";
+- a call of a client-side tool: its input parts (no providerExecuted), the other calls run, then finish with reason
+  "tool-calls": the browser runs it and posts the conversation again (continuation.py);
+- a next step the budget (or the provider) refuses, an upstream failure in any step, or the answer running past
+  STREAM_DEADLINE_S (one deadline for all its steps): data-error (the status and code an HTTP answer would have
+  had), data-usage, error; never a finish. Every step's row is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
+
+import anyio
+
+from . import relay
+from .errors import AirelayError
+from .providers.base import ChatRequest, ToolCall, Usage
+from .relay import ChatStream, Step
+from .streaming import UIMessageStream
+from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
+from .tools.client import Proofs, is_client_side
+
+TOOL_OUTPUT_MAX_CHARS = 16_000  # what the model reads of one tool's output
+
+
+class Outcome:
+    """One tool call's fate: input (as the model wrote it), then a result or an error."""
+
+    __slots__ = ("call", "error", "input", "input_error", "result", "tool", "validated")
+
+    def __init__(self, call: ToolCall, tools: dict[str, Tool]) -> None:
+        self.call = call
+        self.result: ToolResult | None = None
+        self.error: str | None = None
+        self.input_error: str | None = None
+        self.tool: Tool | None = None
+        self.input: object = call.arguments
+        try:
+            self.tool, self.validated, self.input = parse_call(call, tools)
+        except ToolInputError as exc:
+            self.input_error = str(exc)
+
+    async def run(self, context: ToolContext) -> None:
+        try:
+            self.result = await run_tool(self.tool, self.validated, context)
+        except ToolFailed as exc:
+            self.error = str(exc)
+
+    @property
+    def in_browser(self) -> bool:
+        """A valid call of a client-side tool: the browser runs it, the answer waits for its output."""
+        return self.input_error is None and is_client_side(self.tool)
+
+    def outcome(self) -> dict | None:
+        """What the proof covers besides the input: the result or error, or None while the browser runs it."""
+        if self.in_browser:
+            return None
+        if self.result is None:
+            return {"error": self.input_error or self.error}
+        return {"output": self.result.output}
+
+    def for_model(self) -> str:
+        if self.result is None:
+            return json.dumps({"error": self.input_error or self.error}, ensure_ascii=False)
+        return json.dumps(self.result.output, ensure_ascii=False)[:TOOL_OUTPUT_MAX_CHARS]
+
+
+async def ui_message_stream(
+    first: ChatStream,
+    tools: dict[str, Tool],
+    context: ToolContext,
+    encoder: UIMessageStream,
+    proofs: Proofs | None = None,
+) -> AsyncIterator[bytes]:
+    """Yields the whole answer's SSE bytes, step after step, ending in `finish` or `error` (see above). With
+    `proofs`, every tool call gets its `data-tool-proof` part, so the conversation can continue after it."""
+    settings = context.settings
+    stream: ChatStream | None = first
+    steps: list[Step] = []
+    try:
+        yield encoder.start()
+        while True:
+            step = Step()
+            steps.append(step)
+            yield encoder.start_step()
+            async for chunk in stream.parts(encoder, step):
+                yield chunk
+            if step.error is not None:
+                yield failure(encoder, step.error, first, steps)
+                return
+            if not step.calls:
+                yield encoder.finish_step() + finish(encoder, step.reason, first, steps)
+                return
+            outcomes = [Outcome(call, tools) for call in step.calls]
+            yield b"".join(input_parts(encoder, o) for o in outcomes)
+            await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
+            yield b"".join(output_parts(encoder, o, proofs) for o in outcomes) + encoder.finish_step()
+            if len(steps) >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
+                yield finish(encoder, "tool-calls", first, steps)
+                return
+            request = next_request(stream.request, step, outcomes)
+            stream = None
+            try:
+                if anyio.current_time() > first.deadline:
+                    raise relay.stream_error(TimeoutError())
+                stream = await relay.open_stream(first.model, request, settings, context.caller)
+                stream.deadline = first.deadline  # one deadline for the whole answer, every step and tool in it
+            except AirelayError as exc:
+                yield failure(encoder, exc, first, steps)
+                return
+    finally:
+        if stream is not None and not stream.settled:
+            await stream.close(Usage())
+
+
+async def run_all(outcomes: list[Outcome], context: ToolContext) -> None:
+    if len(outcomes) == 1:
+        await outcomes[0].run(context)
+        return
+    async with anyio.create_task_group() as group:
+        for outcome in outcomes:
+            group.start_soon(outcome.run, context)
+
+
+def input_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
+    call = outcome.call
+    if outcome.input_error is not None:
+        return encoder.tool_input_error(call.id, call.name, call.arguments, outcome.input_error)
+    return encoder.tool_input(call.id, call.name, outcome.input)
+
+
+def output_parts(encoder: UIMessageStream, outcome: Outcome, proofs: Proofs | None) -> bytes:
+    call = outcome.call
+    proof = b""
+    if proofs is not None:
+        proof = encoder.proof(call.id, proofs.of(call.id, call.name, outcome.input, outcome.outcome()))
+    if outcome.input_error is not None or outcome.in_browser:
+        return proof
+    return result_parts(encoder, outcome) + proof
+
+
+def result_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
+    if outcome.result is None:
+        return encoder.tool_error(outcome.call.id, outcome.error or "The tool failed.")
+    sources = b"".join(encoder.source_document(s.id, s.title, s.media_type) for s in outcome.result.sources)
+    return encoder.tool_output(outcome.call.id, outcome.result.output) + sources
+
+
+def next_request(request: ChatRequest, step: Step, outcomes: list[Outcome]) -> ChatRequest:
+    """The conversation so far, with this step's tool calls and their results in OpenAI's message shape."""
+    calls = [
+        {"id": o.call.id, "type": "function", "function": {"name": o.call.name, "arguments": o.call.arguments}}
+        for o in outcomes
+    ]
+    messages = [
+        *request.messages,
+        {"role": "assistant", "content": "".join(step.answer), "tool_calls": calls},
+        *({"role": "tool", "tool_call_id": o.call.id, "content": o.for_model()} for o in outcomes),
+    ]
+    return replace(request, messages=messages, tool_choice=None)  # a forced tool is the first step's only
+
+
+def totals(first: ChatStream, steps: list[Step]) -> dict:
+    used = Usage(
+        sum(s.usage.prompt_tokens for s in steps),
+        sum(s.usage.completion_tokens for s in steps),
+        sum(s.usage.cached_tokens for s in steps),
+        any(s.usage.estimated for s in steps),
+    )
+    cost = sum((s.cost for s in steps), Decimal(0))
+    return {**relay.usage_data(first.model_id, used, cost, first.meter), "steps": len(steps)}
+
+
+def finish(encoder: UIMessageStream, reason: str, first: ChatStream, steps: list[Step]) -> bytes:
+    usage = totals(first, steps)
+    metadata = {k: usage[k] for k in ("model", "inputTokens", "outputTokens", "costUsd", "steps")}
+    return encoder.finish(reason, usage, metadata)
+
+
+def failure(encoder: UIMessageStream, error: AirelayError, first: ChatStream, steps: list[Step]) -> bytes:
+    meaning = {"status": error.status, "code": error.code}
+    if error.retry_after is not None:
+        meaning["retryAfter"] = error.retry_after
+    return encoder.data("error", meaning) + encoder.error(error.message, totals(first, steps))

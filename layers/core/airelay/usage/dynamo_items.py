@@ -1,0 +1,97 @@
+"""How the usage ledger's counters, holds and rows look as DynamoDB items (airelay.usage.dynamodb writes them)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from botocore.exceptions import ClientError
+
+from .ledger import OverLimit, Totals, UsageRow
+
+ROW_FIELDS = {
+    "call_id": "S",
+    "request_id": "S",
+    "at": "S",
+    "day": "S",
+    "identity": "S",
+    "function": "S",
+    "provider": "S",
+    "model": "S",
+    "prompt_tokens": "N",
+    "cached_tokens": "N",
+    "completion_tokens": "N",
+    "cost_usd": "N",
+    "latency_ms": "N",
+    "status": "S",
+}
+
+
+def number(value) -> dict:
+    return {"N": str(value)}
+
+
+def failed_condition(error: BaseException) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == (
+        "ConditionalCheckFailedException"
+    )
+
+
+def attempt(write) -> BaseException | None:
+    """Runs one write; returns its failure instead of raising it, so the writes sent with it still finish. A failed
+    condition means the write was applied before (a retry of a landed attempt)."""
+    try:
+        write()
+    except Exception as error:
+        return None if failed_condition(error) else error
+    return None
+
+
+def figures(row: UsageRow) -> dict[str, Decimal | int]:
+    return {
+        "spent": row.cost_usd,
+        "calls": 1,
+        "errors": int(row.status == "error"),
+        "cancelled": int(row.status == "cancelled"),
+        "prompt_tokens": row.prompt_tokens,
+        "cached_tokens": row.cached_tokens,
+        "completion_tokens": row.completion_tokens,
+    }
+
+
+def counter_totals(item: dict, suffix: str = "") -> Totals:
+    get = lambda name: item.get(name + suffix, {}).get("N", "0")  # noqa: E731
+    spent = Decimal(get("spent"))
+    return Totals(
+        int(get("calls")),
+        int(get("errors")),
+        int(get("prompt_tokens")),
+        int(get("cached_tokens")),
+        int(get("completion_tokens")),
+        spent,
+        Decimal(get("committed")) if not suffix else spent,
+        int(get("cancelled")),
+        int(get("refused")),
+    )
+
+
+def hold_name(call_id: str) -> str:
+    return f"hold:{call_id}"
+
+
+def stale_minutes(minute: str) -> list[str]:
+    """ "HH:MM" of the minutes 7 to 12 before `minute` ("YYYY-MM-DDTHH:MM") on its day: a call settles within the
+    stream deadline (5 minutes), so nothing still trues them up."""
+    now = datetime.fromisoformat(minute)
+    before = (now - timedelta(minutes=back) for back in range(7, 13))
+    return [m.strftime("%H:%M") for m in before if m.date() == now.date()]
+
+
+def over_limit(held: list, item: dict) -> OverLimit:
+    """The first of the holds that did not fit the item as it was."""
+    for hold, attribute in held:
+        current = Decimal(item[attribute]["N"]) if attribute in item else Decimal(0)
+        if hold.limit is not None and current + hold.amount > hold.limit:
+            return OverLimit(hold, current)
+    hold, attribute = next((h, a) for h, a in held if h.limit is not None)  # the item changed since: a stand-in read
+    return OverLimit(hold, Decimal(item[attribute]["N"]) if attribute in item else Decimal(0))

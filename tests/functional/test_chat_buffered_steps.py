@@ -1,0 +1,82 @@
+"""The buffered chat (`POST /api/chat`) runs the same steps as the stream and answers with all of them as JSON:
+each step's text, reasoning, tool calls with their results, and the sources; each step metered on its own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airelay.settings import get_settings
+from airelay.tools import catalog
+from local.invoke import find_function
+from local.lambda_bridge import Container
+from tests.support.upstream import Deltas, Ok, Status, tool_call_deltas
+
+from .conftest import load_event
+from .test_chat_function import usage_rows
+
+
+@pytest.fixture(scope="module")
+def chat_function():
+    return Container(find_function("ChatFunction"))
+
+
+@pytest.fixture
+def tools(upstream, monkeypatch):
+    monkeypatch.setenv("CHAT_TOOLS", "assistant=weather+explode+pick_color")
+    monkeypatch.setenv("TOOLS_MODULE", "tests.support.tools")
+    get_settings.cache_clear()
+    catalog.available.cache_clear()
+    yield upstream
+    catalog.available.cache_clear()
+
+
+def ask(container, message: str = "Weather in Seoul and Busan?") -> tuple[int, dict]:
+    event = load_event("chat_buffered")
+    event["body"] = json.dumps({"message": message})
+    response = container.invoke(event).result(timeout=30)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_tool_steps_reasoning_and_sources_come_back_as_json(chat_function, tools):
+    calls = tool_call_deltas(
+        ("call_1", "weather", '{"city": "Seoul"}'), ("call_2", "explode", '{"city": "Busan"}'), pieces=3
+    )
+    tools.script(Deltas(({"content": "<think>Two cities.</think>"}, *calls), finish="tool_calls"), Ok())
+    status, answer = ask(chat_function)
+    assert status == 200, answer
+    first, second = answer["steps"]
+    assert first["reasoning"] == "Two cities." and first["finish_reason"] == "tool-calls"
+    assert first["tool_calls"] == [
+        {"id": "call_1", "name": "weather", "input": {"city": "Seoul"}, "output": {"city": "Seoul", "sky": "clear"}},
+        {"id": "call_2", "name": "explode", "input": {"city": "Busan"}, "error": "The tool explode failed."},
+    ]
+    assert second["text"] == answer["response"] == tools.REPLY_TEXT and second["tool_calls"] == []
+    assert answer["reasoning"] == "Two cities."
+    assert answer["sources"] == [{"id": "wx-Seoul", "title": "Seoul", "media_type": "text/plain"}]
+    assert answer["finish_reason"] == "stop"
+    # every step metered: the totals are the sum of the steps' usage rows
+    rows = usage_rows()
+    assert [r.status for r in rows] == ["ok", "ok"]
+    assert answer["usage"]["completion_tokens"] == sum(s["usage"]["completion_tokens"] for s in answer["steps"])
+    # the model read both results as tool messages, and was offered no client-side tool
+    offered = [t["function"]["name"] for t in tools.requests[0]["tools"]]
+    assert offered == ["weather", "explode"]
+    assert [m["role"] for m in tools.requests[1]["messages"]][-3:] == ["assistant", "tool", "tool"]
+
+
+@pytest.mark.upstream_failure
+def test_a_failure_in_step_two_is_the_http_error_and_step_ones_row_is_kept(chat_function, tools):
+    tools.script(Deltas(tool_call_deltas(("call_1", "weather", '{"city": "Seoul"}')), finish="tool_calls"), Status(503))
+    status, answer = ask(chat_function)
+    assert status == 503 and answer["error"]["code"] == "provider_unavailable"
+    assert sorted(r.status for r in usage_rows()) == ["error", "ok"]
+
+
+def test_without_tools_the_answer_is_one_step(chat_function, upstream):
+    status, answer = ask(chat_function, "Say hello.")
+    assert status == 200
+    (step,) = answer["steps"]
+    assert step["text"] == answer["response"] == upstream.REPLY_TEXT
+    assert answer["sources"] == [] and answer["reasoning"] == ""

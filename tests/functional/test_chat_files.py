@@ -1,0 +1,133 @@
+"""Images in chat (useChat's `file` parts) through ChatFunction's handler: what reaches a model that sees, and every
+refusal, each a clear 4xx before any upstream call, with no usage row."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from local.invoke import find_function
+from local.lambda_bridge import Container
+
+from .conftest import load_event
+from .test_chat_function import sse_parts, usage_rows
+
+
+def png(side: int = 8) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def data_url(media_type: str, data: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def file_part(media_type: str = "image/png", data: bytes | None = None, url: str | None = None) -> dict:
+    return {"type": "file", "mediaType": media_type, "filename": "x", "url": url or data_url(media_type, data or png())}
+
+
+def usechat_event(*files: dict, model: str | None = None) -> dict:
+    event = load_event("chat_stream_usechat")
+    body = {
+        "id": "chat_1",
+        "messages": [{"id": "m1", "role": "user", "parts": [*files, {"type": "text", "text": "What is this?"}]}],
+        "trigger": "submit-message",
+        **({"model": model} if model else {}),
+    }
+    event["body"] = json.dumps(body)
+    return event
+
+
+@pytest.fixture(scope="module")
+def chat_function():
+    return Container(find_function("ChatFunction"))
+
+
+def invoke(container, event) -> tuple[int, str]:
+    response = container.invoke(event).result(timeout=30)
+    return response["statusCode"], response["body"]
+
+
+def test_an_image_reaches_a_vision_model_as_image_content_before_the_text(chat_function, upstream):
+    image = png()
+    status, body = invoke(chat_function, usechat_event(file_part(data=image)))
+    assert status == 200
+    assert any(p["type"] == "finish" for p in sse_parts(body))
+    content = upstream.requests[-1]["messages"][-1]["content"]
+    assert content == [
+        {"type": "image_url", "image_url": {"url": data_url("image/png", image)}},
+        {"type": "text", "text": "What is this?"},
+    ]
+    (row,) = usage_rows()
+    assert row.status == "ok"
+
+
+def test_only_the_newest_messages_files_are_sent(chat_function, upstream):
+    event = usechat_event(file_part())
+    body = json.loads(event["body"])
+    older = [
+        {"id": "u0", "role": "user", "parts": [file_part(), {"type": "text", "text": "first"}]},
+        {"id": "a0", "role": "assistant", "parts": [{"type": "text", "text": "a red square"}]},
+    ]
+    body["messages"] = [*older, *body["messages"]]
+    event["body"] = json.dumps(body)
+    status, _ = invoke(chat_function, event)
+    assert status == 200
+    messages = upstream.requests[-1]["messages"]
+    assert [m["content"] for m in messages[1:3]] == ["first", "a red square"]
+    assert sum(isinstance(m["content"], list) for m in messages) == 1
+
+
+def too_large() -> dict:
+    return file_part(data=png(8) + b"\0" * 3000)
+
+
+@pytest.mark.parametrize(
+    ("files", "model", "status", "code"),
+    [
+        ([file_part("application/pdf", b"%PDF-1.7")], None, 415, "unsupported_media_type"),
+        ([file_part("image/svg+xml", b"<svg/>")], None, 415, "unsupported_media_type"),
+        ([file_part() for _ in range(3)], None, 422, "too_many_files"),
+        ([too_large()], None, 413, "file_too_large"),
+        ([file_part("image/jpeg", png())], None, 422, "invalid_file"),  # declared JPEG, is a PNG
+        ([file_part(url="data:image/png;base64,%%%notbase64")], None, 422, "invalid_file"),
+        ([file_part(url="data:image/png,rawtext")], None, 422, "invalid_file"),
+        ([file_part(url="file:///etc/passwd")], None, 422, "invalid_file"),
+        ([file_part(url="http://169.254.169.254/latest/meta-data/")], None, 422, "image_url_refused"),
+        ([file_part(url="http://127.0.0.1:1/cat.png")], None, 422, "image_url_refused"),
+        ([file_part()], "local/smollm2-135m", 422, "model_cannot_see_images"),
+    ],
+    ids=[
+        "pdf",
+        "svg",
+        "too-many",
+        "too-large",
+        "type-mismatch",
+        "bad-base64",
+        "not-base64",
+        "file-scheme",
+        "metadata-url",
+        "loopback-url",
+        "text-only-model",
+    ],
+)
+def test_bad_files_get_a_clear_4xx_before_any_upstream_call(
+    chat_function, upstream, monkeypatch, files, model, status, code
+):
+    monkeypatch.setenv("CHAT_FILES_MAX", "2")
+    monkeypatch.setenv("CHAT_FILE_MAX_BYTES", "2048")
+    monkeypatch.setenv("ALLOWED_CHAT_MODELS", "local/smollm2-135m")
+    from airelay.settings import get_settings
+
+    get_settings.cache_clear()
+    got, body = invoke(chat_function, usechat_event(*files, model=model))
+    assert got == status, body
+    error = json.loads(body)["error"]
+    assert error["code"] == code and len(error["message"]) < 200
+    assert not upstream.requests
+    assert usage_rows() == []

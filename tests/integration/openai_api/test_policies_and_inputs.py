@@ -1,0 +1,128 @@
+"""The operator's system prompt policy (global and per key), and bad input on every /v1 endpoint."""
+
+import httpx
+import openai
+import pytest
+
+from airelay.personas import system_prompt
+from tests.integration.openai_api.conftest import KEY, MESSAGES
+
+OTHER_KEY = "other-caller-key-0123456789"
+WITH_SYSTEM = [{"role": "system", "content": "You are a pirate."}, *MESSAGES]
+
+
+def sent(upstream):
+    return upstream.requests[-1]["messages"]
+
+
+def test_pass_sends_the_clients_system_message_as_it_is(start, upstream):
+    client = openai.OpenAI(base_url=start(SYSTEM_PROMPT_POLICY="pass"), api_key=KEY, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=WITH_SYSTEM)
+    assert sent(upstream) == WITH_SYSTEM
+
+
+def test_prepend_puts_the_servers_prompt_first(start, upstream):
+    client = openai.OpenAI(base_url=start(SYSTEM_PROMPT_POLICY="prepend"), api_key=KEY, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=WITH_SYSTEM)
+    assert sent(upstream) == [{"role": "system", "content": system_prompt("assistant")}, *WITH_SYSTEM]
+    # AND through /v1/responses, instructions are the client's system message
+    client.responses.create(model="gpt-4o-mini", input="Hi", instructions="Be brief.")
+    assert [m["content"] for m in sent(upstream)][:2] == [system_prompt("assistant"), "Be brief."]
+
+
+def test_refuse_answers_400_to_system_and_developer_messages(start, upstream):
+    client = openai.OpenAI(base_url=start(SYSTEM_PROMPT_POLICY="refuse"), api_key=KEY, max_retries=0)
+    for role in ("system", "developer"):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": role, "content": "x"}, *MESSAGES])
+        assert refused.value.code == "system_refused" and refused.value.param == "messages"
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model="gpt-4o-mini", input="Hi", instructions="Be brief.")
+    assert upstream.requests == []
+    # AND a request without one goes through
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert sent(upstream) == MESSAGES
+
+
+def test_the_policy_can_differ_per_key(start, upstream):
+    base = start(
+        API_KEYS=f"sdk={KEY},other={OTHER_KEY}", SYSTEM_PROMPT_POLICY="pass", SYSTEM_PROMPT_POLICIES="other=refuse"
+    )
+    openai.OpenAI(base_url=base, api_key=KEY, max_retries=0).chat.completions.create(
+        model="gpt-4o-mini", messages=WITH_SYSTEM
+    )
+    assert sent(upstream) == WITH_SYSTEM
+    with pytest.raises(openai.BadRequestError):
+        openai.OpenAI(base_url=base, api_key=OTHER_KEY, max_retries=0).chat.completions.create(
+            model="gpt-4o-mini", messages=WITH_SYSTEM
+        )
+
+
+def test_a_policy_that_is_not_one_of_the_three_is_refused_at_start():
+    from airelay.settings import Settings
+
+    with pytest.raises(ValueError):
+        Settings.from_env({"SYSTEM_PROMPT_POLICY": "ignore"})
+    with pytest.raises(ValueError):
+        Settings.from_env({"SYSTEM_PROMPT_POLICIES": "abc=drop"})
+
+
+@pytest.mark.parametrize(
+    "path,body,status,param",
+    [
+        ("/chat/completions", b"{not json", 400, None),
+        ("/chat/completions", b"[1, 2]", 400, None),
+        ("/chat/completions", b'{"model": "gpt-4o-mini"}', 400, "messages"),
+        ("/chat/completions", b'{"model": "gpt-4o-mini", "messages": []}', 400, "messages"),
+        (
+            "/chat/completions",
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}',
+            400,
+            "messages.0",
+        ),
+        (
+            "/chat/completions",
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}',
+            400,
+            "messages.0",
+        ),
+        (
+            "/chat/completions",
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "bad name!"}}]}',
+            400,
+            "tools.0",
+        ),
+        ("/responses", b'{"model": "gpt-4o-mini"}', 400, "input"),
+        ("/responses", b'{"model": "gpt-4o-mini", "input": 5}', 400, "input"),
+        ("/embeddings", b'{"model": "local/use-multilingual", "input": []}', 400, "input"),
+        ("/embeddings", b'{"model": "local/use-multilingual", "input": ["a", ""]}', 400, "input"),
+        (
+            "/embeddings",
+            b'{"model": "local/use-multilingual", "input": "a", "encoding_format": "int8"}',
+            400,
+            "encoding_format",
+        ),
+        ("/embeddings", b'{"model": "local/use-multilingual", "input": "a", "dimensions": 64}', 400, "dimensions"),
+        ("/embeddings", b'{"model": "text-embedding-ada-002", "input": "a"}', 400, "model"),
+    ],
+)
+def test_bad_input_is_a_400_in_openais_shape_naming_the_parameter(start, upstream, path, body, status, param):
+    answer = httpx.post(
+        f"{start()}{path}", content=body, headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    )
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
+    assert (error["param"] or "").startswith(param or "")
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    "method,path", [("POST", "/chat/completions"), ("POST", "/responses"), ("POST", "/embeddings"), ("GET", "/models")]
+)
+def test_every_v1_route_needs_the_key_as_a_bearer_token(start, method, path):
+    base = start()
+    for headers in ({}, {"x-api-key": KEY}, {"authorization": "Bearer wrong-key-0123456789"}, {"authorization": KEY}):
+        answer = httpx.request(method, f"{base}{path}", json={}, headers=headers)
+        assert answer.status_code == 401
+        assert answer.json()["error"]["type"] == "authentication_error"

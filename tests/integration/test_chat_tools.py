@@ -1,0 +1,368 @@
+"""Server-side tools and steps through the local API, the fault-injecting upstream scripted with tool calls: each
+case ends in a defined part sequence (docs/tools.md), and the real `ai` package accepts every one of them."""
+
+import base64
+import json
+import time
+
+import httpx
+import pytest
+from pydantic import TypeAdapter
+
+from airelay.openapi_stream import StreamPart
+from tests.e2e.stack import run_node
+from tests.support.tools import Slow
+from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
+
+from .test_chat_faults import rows_when_settled, stream_parts
+
+BODY = {"message": "What is the weather in Seoul?"}
+WEATHER = '{"city": "Seoul"}'
+RECORDED: dict[str, bytes] = {}  # every test's SSE body, replayed through the real `ai` package at the end
+REQUEST_IDS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeUpstream() as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def api(module_local_api, upstream):
+    return module_local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        TOOLS_MODULE="tests.support.tools",
+        CHAT_TOOLS="assistant=weather+explode+sleepy+big+slow",
+        CHAT_MAX_STEPS=3,
+    )
+
+
+@pytest.fixture(autouse=True)
+def clean(upstream):
+    upstream.reset()
+    yield
+    assert not upstream.errors
+
+
+def chat(api, name: str, body=BODY) -> list:
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=body, timeout=30) as response:
+        assert response.status_code == 200
+        raw = response.read()
+    RECORDED[name] = raw
+    REQUEST_IDS[name] = response.headers["x-request-id"]
+    return stream_parts(httpx.Response(200, content=raw))
+
+
+def types(parts) -> list[str]:
+    return [p if isinstance(p, str) else p["type"] for p in parts]
+
+
+def squeezed(names: list[str]) -> list[str]:
+    """Runs of the same delta part as one name, so sequences read independent of chunking."""
+    out = []
+    for name in names:
+        if not (out and name == out[-1] and name.endswith("-delta")):
+            out.append(name)
+    return out
+
+
+ANSWER = Ok(tokens=("It is ", "clear."))
+TAIL = ["finish-step", "data-usage", "finish", "[DONE]"]
+
+
+def test_server_tool_round_trip_with_arguments_across_many_chunks(api, upstream, tmp_path):
+    # GIVEN a model that calls `weather` with its arguments cut into 8 pieces, then answers
+    upstream.script(Deltas(tool_call_deltas(("call_1", "weather", WEATHER), pieces=8), finish="tool_calls"), ANSWER)
+    # WHEN the chat streams
+    parts = chat(api, "round_trip")
+    # THEN two steps: the tool's input streamed and its output, then the answer
+    assert squeezed(types(parts)) == [
+        "start",
+        "start-step",
+        "tool-input-start",
+        "tool-input-delta",
+        "tool-input-available",
+        "tool-output-available",
+        "source-document",
+        "data-tool-proof",
+        "finish-step",
+        "start-step",
+        "text-start",
+        "text-delta",
+        "text-end",
+        *TAIL,
+    ]
+    deltas = [p["inputTextDelta"] for p in parts[:-1] if p["type"] == "tool-input-delta"]
+    assert len(deltas) == 6 and "".join(deltas) == WEATHER  # 17 characters in pieces of 3, one part each
+    available = next(p for p in parts[:-1] if p["type"] == "tool-input-available")
+    assert available == {
+        "type": "tool-input-available",
+        "toolCallId": "call_1",
+        "toolName": "weather",
+        "input": {"city": "Seoul"},
+        "providerExecuted": True,
+    }
+    output = next(p for p in parts[:-1] if p["type"] == "tool-output-available")
+    assert output["output"] == {"city": "Seoul", "sky": "clear"}
+    finish = parts[-2]
+    assert finish["finishReason"] == "stop" and finish["messageMetadata"]["steps"] == 2
+    # AND the second upstream call carried the tool call and its result, in OpenAI's shape
+    first, second = upstream.requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["weather", "explode", "sleepy", "big", "slow"]
+    assistant, tool = second["messages"][-2:]
+    assert assistant["tool_calls"] == [
+        {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": WEATHER}}
+    ]
+    assert tool == {"role": "tool", "tool_call_id": "call_1", "content": '{"city": "Seoul", "sky": "clear"}'}
+
+
+def test_two_tools_in_one_step_interleaved(api, upstream):
+    calls = tool_call_deltas(
+        ("c1", "weather", WEATHER), ("c2", "weather", '{"city": "Busan"}'), pieces=3, interleave=True
+    )
+    upstream.script(Deltas(calls, finish="tool_calls"), ANSWER)
+    parts = chat(api, "parallel")
+    outputs = [p["toolCallId"] for p in parts[:-1] if p["type"] == "tool-output-available"]
+    assert outputs == ["c1", "c2"]
+    assert [p["toolCallId"] for p in parts[:-1] if p["type"] == "tool-input-start"] == ["c1", "c2"]
+    tool_messages = [m for m in upstream.requests[1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ["c1", "c2"]
+
+
+@pytest.mark.parametrize(
+    "call,error",
+    [
+        (("c1", "weather", '{"city": "Seo'), "not valid JSON"),
+        (("c1", "teleport", WEATHER), "no tool named 'teleport'"),
+        (("c1", "weather", '{"town": "Seoul"}'), "do not fit its input"),
+    ],
+    ids=["malformed-json", "unknown-tool", "wrong-input"],
+)
+def test_a_call_that_cannot_run_is_a_tool_input_error_the_model_reads(api, upstream, call, error):
+    upstream.script(Deltas(tool_call_deltas(call, pieces=4), finish="tool_calls"), ANSWER)
+    parts = chat(api, f"input-error-{call[1]}-{len(call[2])}")
+    names = squeezed(types(parts))
+    assert names[names.index("tool-input-delta") + 1 :] == [
+        "tool-input-error",
+        "data-tool-proof",
+        "finish-step",
+        "start-step",
+        "text-start",
+        "text-delta",
+        "text-end",
+        *TAIL,
+    ]
+    failed = next(p for p in parts[:-1] if p["type"] == "tool-input-error")
+    assert error in failed["errorText"] and failed["input"] == call[2]
+    assert error in json.loads(upstream.requests[1]["messages"][-1]["content"])["error"]
+
+
+@pytest.mark.parametrize("tool,error", [("explode", "The tool explode failed."), ("sleepy", "longer than 0.2 s")])
+def test_a_tool_that_raises_or_times_out_is_a_tool_output_error(api, upstream, tool, error):
+    upstream.script(Deltas(tool_call_deltas(("c1", tool, WEATHER)), finish="tool_calls"), ANSWER)
+    parts = chat(api, f"output-error-{tool}")
+    names = squeezed(types(parts))
+    assert names[names.index("tool-input-available") + 1 :][:4] == [
+        "tool-output-error",
+        "data-tool-proof",
+        "finish-step",
+        "start-step",
+    ]
+    failed = next(p for p in parts[:-1] if p["type"] == "tool-output-error")
+    assert error in failed["errorText"] and "secret" not in failed["errorText"]
+    assert parts[-2]["type"] == "finish"
+
+
+def test_more_steps_than_allowed_end_with_finish_reason_tool_calls(api, upstream, module_local_api):
+    looping = Deltas(tool_call_deltas(("c1", "weather", WEATHER)), finish="tool_calls")
+    upstream.script(looping, looping, looping, looping)
+    parts = chat(api, "max-steps")
+    assert types(parts).count("start-step") == 3 and types(parts).count("tool-output-available") == 3
+    assert types(parts)[-4:] == TAIL
+    assert parts[-2]["finishReason"] == "tool-calls" and parts[-2]["messageMetadata"]["steps"] == 3
+    assert len(upstream.requests) == 3
+
+
+def test_reasoning_fields_and_think_tags_become_reasoning_parts(api, upstream):
+    upstream.script(Deltas(({"reasoning_content": "Let me "}, {"reasoning_content": "think."}, {"content": "Hi."})))
+    parts = chat(api, "reasoning-field")
+    assert squeezed(types(parts))[2:7] == [
+        "reasoning-start",
+        "reasoning-delta",
+        "reasoning-end",
+        "text-start",
+        "text-delta",
+    ]
+    upstream.script(Ok(tokens=("<thi", "nk>hm</th", "ink>", "Hi.")))
+    parts = chat(api, "reasoning-tags")
+    reasoning = "".join(p["delta"] for p in parts[:-1] if p["type"] == "reasoning-delta")
+    text = "".join(p["delta"] for p in parts[:-1] if p["type"] == "text-delta")
+    assert (reasoning, text) == ("hm", "Hi.")
+
+
+def test_upstream_failure_in_step_2_is_an_error_part_and_every_row_is_kept(api, upstream, module_local_api):
+    upstream.script(
+        Deltas(tool_call_deltas(("c1", "weather", WEATHER)), finish="tool_calls"), ResetMidStream(after_chunks=3)
+    )
+    parts = chat(api, "step-2-failure")
+    names = types(parts)
+    assert "finish" not in names and names[-4:] == ["data-error", "data-usage", "error", "[DONE]"]
+    assert names.count("finish-step") == 1  # step 1 finished; step 2 broke off
+    assert parts[-4]["data"]["status"] == 502
+    rows = rows_of(usage_db(module_local_api), REQUEST_IDS["step-2-failure"], 2)
+    assert sorted(r.status for r in rows) == ["error", "ok"]
+
+
+def test_stop_during_a_tool_cancels_it_and_keeps_the_steps_row(api, upstream, module_local_api):
+    # GIVEN a model that calls a tool that takes seconds
+    upstream.script(Deltas(tool_call_deltas(("c1", "slow", '{"city": "Jeju"}')), finish="tool_calls"), ANSWER)
+    # WHEN the client leaves while the tool runs
+    with httpx.stream("POST", f"{api}/api/chat/stream", json=BODY, timeout=30) as response:
+        request_id = response.headers["x-request-id"]
+        for line in response.iter_lines():
+            if '"tool-input-available"' in line:
+                break
+    # THEN the tool is cancelled, no next step is asked for, and step 1's row is kept
+    deadline = time.monotonic() + 10
+    while "Jeju" not in Slow.cancelled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Jeju" in Slow.cancelled
+    assert [r.status for r in rows_of(usage_db(module_local_api), request_id, 1)] == ["ok"]
+    time.sleep(0.3)
+    assert len(upstream.requests) == 1
+
+
+def rows_of(db, request_id: str, count: int) -> list:
+    deadline = time.monotonic() + 10
+    while True:
+        rows = [r for r in rows_when_settled(db, 0) if r.request_id == request_id]
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def usage_db(module_local_api):
+    return module_local_api.__self__.usage_db
+
+
+def test_a_budget_reached_between_steps_ends_with_an_error_part_meaning_429(local_api, upstream, tmp_path):
+    # GIVEN a caller's budget that holds step 1 but not step 2, whose prompt carries a 15 kB tool output
+    db = tmp_path / "budget.sqlite3"
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        TOOLS_MODULE="tests.support.tools",
+        CHAT_TOOLS="assistant=big",
+        IDENTITY_DAILY_BUDGET_USD="0.001",
+        USAGE_DB_PATH=str(db),
+    )
+    upstream.script(Deltas(tool_call_deltas(("c1", "big", WEATHER)), finish="tool_calls"), ANSWER)
+    parts = chat(api, "budget-between-steps", {**BODY, "max_tokens": 200})
+    names = types(parts)
+    assert "finish" not in names and names[-4:] == ["data-error", "data-usage", "error", "[DONE]"]
+    assert parts[-4]["data"]["status"] == 429 and parts[-4]["data"]["code"] == "budget_exceeded"
+    assert parts[-4]["data"]["retryAfter"] > 0
+    assert names.count("tool-output-available") == 1 and names.count("finish-step") == 1
+    assert len(upstream.requests) == 1  # step 2 never reached the model
+    rows = rows_when_settled(db, 1)
+    assert [r.status for r in rows] == ["ok"] and parts[-3]["data"]["steps"] == 1
+
+
+def test_one_deadline_holds_for_all_steps(local_api, upstream, tmp_path):
+    # GIVEN a 2 s deadline, a first step that takes 1.5 s and a second that would take 1 s more
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        TOOLS_MODULE="tests.support.tools",
+        CHAT_TOOLS="assistant=weather",
+        STREAM_DEADLINE_S=2,
+        USAGE_DB_PATH=str(tmp_path / "usage.sqlite3"),
+    )
+    first = Deltas(tool_call_deltas(("c1", "weather", WEATHER)), finish="tool_calls", after_s=1.5)
+    upstream.script(first, Ok(chunks=5, chunk_delay_s=0.2))
+    # WHEN the chat streams
+    parts = chat(api, "deadline-across-steps")
+    # THEN the answer ends at the deadline, as a timeout, not at the second step's own 2 s
+    names = types(parts)
+    assert "finish" not in names and names[-4:] == ["data-error", "data-usage", "error", "[DONE]"]
+    assert parts[-4]["data"] == {"status": 504, "code": "provider_timeout"}
+    assert names.count("tool-output-available") == 1
+
+
+def test_built_in_tools_on_an_attached_image_and_a_text_in_one_step(local_api, upstream, tmp_path):
+    # GIVEN analyze_sentiment and classify_image offered, and a useChat message with an attached photo
+    from tests.integration.test_image_fetch import jpeg_bytes
+
+    api = local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        UPSTREAM_MAX_RETRIES=0,
+        CHAT_TOOLS="assistant=analyze_sentiment+classify_image",
+        USAGE_DB_PATH=str(tmp_path / "usage.sqlite3"),
+    )
+    photo = "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes()).decode()
+    body = {
+        "messages": [
+            {
+                "id": "u1",
+                "role": "user",
+                "parts": [{"type": "file", "mediaType": "image/jpeg", "url": photo}, {"type": "text", "text": "Nice?"}],
+            }
+        ]
+    }
+    calls = tool_call_deltas(
+        ("s1", "analyze_sentiment", '{"text": "I love this, it is wonderful!"}'), ("i1", "classify_image", "{}")
+    )
+    upstream.script(Deltas(calls, finish="tool_calls"), ANSWER)
+    # WHEN the model calls both in one step
+    parts = chat(api, "built-in-tools", body)
+    # THEN both ran on the real local models
+    outputs = {p["toolCallId"]: p["output"] for p in parts[:-1] if p["type"] == "tool-output-available"}
+    assert outputs["s1"]["sentiment"] == "positive"
+    labels = outputs["i1"]["labels"]
+    assert len(labels) == 5 and all(0 <= x["score"] <= 1 for x in labels)
+    assert any(word in labels[0]["label"].lower() for word in ("espresso", "cup", "coffee")), labels
+    assert parts[-2]["type"] == "finish" and parts[-2]["messageMetadata"]["steps"] == 2
+
+
+def test_the_real_ai_package_accepts_every_sequence(tmp_path):
+    # GIVEN the bodies every test above received (this runs last in the module)
+    assert len(RECORDED) >= 10, sorted(RECORDED)
+    for name, body in RECORDED.items():
+        (tmp_path / f"{name}.sse").write_bytes(body)
+    # WHEN ai's own client (DefaultChatTransport + readUIMessageStream) reads them
+    seen = run_node(["tests/support/accept_ui_stream.mjs", str(tmp_path)])
+    # THEN each validates and assembles; the only errors are the error parts that were sent
+    for name, result in seen.items():
+        sent_errors = [
+            p["errorText"]
+            for p in stream_parts(httpx.Response(200, content=RECORDED[name]))[:-1]
+            if p["type"] == "error"
+        ]
+        assert result["errors"] == sent_errors, (name, result)
+        tool_parts = [p for p in result["parts"] if p["type"].startswith("tool-")]
+        assert all(p["providerExecuted"] for p in tool_parts), (name, result)
+        assert all(p["state"] in ("output-available", "output-error") for p in tool_parts), (name, result)
+    assert seen["round_trip"]["metadata"]["steps"] == 2
+    # AND every part is one the OpenAPI document describes
+    described = TypeAdapter(StreamPart)
+    for body in RECORDED.values():
+        for part in stream_parts(httpx.Response(200, content=body))[:-1]:
+            described.validate_python(part)
+    assert [p["type"] for p in seen["round_trip"]["parts"]] == [
+        "step-start",
+        "tool-weather",
+        "source-document",
+        "data-tool-proof",
+        "step-start",
+        "text",
+    ]

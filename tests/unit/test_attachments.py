@@ -1,0 +1,54 @@
+"""Chat images: which models of a chain can see them, what an image reserves, what counts as the declared type."""
+
+import pytest
+
+from airelay.attachments import BadFile, ModelCannotSeeImages, image_content, seeing_models
+from airelay.settings import Settings
+from airelay.tokens import IMAGE_TOKEN_BOUND, count_prompt, prompt_bound
+
+SETTINGS = Settings(vision_chat_models=("openai/gpt-4o-mini", "openai/gpt-4o"))
+
+
+def test_fallbacks_that_cannot_see_are_skipped():
+    chain = ("openai/gpt-4o-mini", "local/smollm2-135m", "openai/gpt-4o")
+    assert seeing_models(chain, SETTINGS) == ("openai/gpt-4o-mini", "openai/gpt-4o")
+
+
+def test_a_requested_model_that_cannot_see_is_refused_even_with_a_seeing_fallback():
+    with pytest.raises(ModelCannotSeeImages):
+        seeing_models(("local/smollm2-135m", "openai/gpt-4o-mini"), SETTINGS)
+
+
+def test_an_image_reserves_its_largest_billable_size_and_its_text_its_bytes():
+    text = [{"role": "user", "content": "What is this?"}]
+    image = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 50_000}},
+                {"type": "text", "text": "What is this?"},
+            ],
+        }
+    ]
+    assert prompt_bound(image) == prompt_bound(text) + IMAGE_TOKEN_BOUND
+    assert count_prompt(image) > count_prompt(text)
+    assert count_prompt(image) < 1000  # the data URL's base64 is not counted as text
+
+
+@pytest.mark.parametrize(
+    ("media_type", "data"),
+    [
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "),
+        ("image/gif", b"GIF89a\x01\x00"),
+        ("image/png", b"\x89PNG\r\n\x1a\n\x00"),
+        ("image/jpeg", b"\xff\xd8\xff\xe0"),
+    ],
+)
+def test_each_type_is_recognised_by_its_signature(media_type, data):
+    assert image_content(media_type, data)["image_url"]["url"].startswith(f"data:{media_type};base64,")
+
+
+@pytest.mark.parametrize(("media_type", "data"), [("image/webp", b"RIFF\x00\x00\x00\x00WAVEfmt "), ("image/gif", b"")])
+def test_other_bytes_under_an_image_type_are_refused(media_type, data):
+    with pytest.raises(BadFile):
+        image_content(media_type, data)

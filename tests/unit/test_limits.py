@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from airelay.settings import Settings
+from airelay.usage.ledger import REQUESTS, TOKENS, USD, requests_key, tokens_key
+from airelay.usage.limits import LimitBook, Limits
+
+NOW = datetime(2026, 12, 4, 10, 5, 42, tzinfo=UTC)
+SETTINGS = Settings(
+    identity_daily_budget_usd=Decimal(1),
+    identity_budgets="visitor:vip=5",
+    requests_per_minute=60,
+    visitor_daily_budget_usd=Decimal("0.10"),
+    visitor_requests_per_minute=20,
+    visitor_tokens_per_minute=20000,
+)
+
+
+def test_anonymous_visitors_have_their_own_limits_by_kind():
+    book = LimitBook(SETTINGS)
+    assert book.limits_for("visitor:abc@key1") == Limits(Decimal("0.10"), 20, 20000)
+    assert book.limits_for("ip:2001:db8::/64") == Limits(Decimal("0.10"), 20, 20000)
+    assert book.limits_for("user:alice") == Limits(Decimal(1), 60, 0)
+    assert book.limits_for("key:app") == Limits(Decimal(1), 60, 0)
+
+
+def test_a_visitor_budget_is_never_more_than_the_callers_and_an_override_wins():
+    book = LimitBook(Settings(identity_daily_budget_usd=Decimal("0.05"), identity_budgets="visitor:vip=5"))
+    assert book.limits_for("visitor:x").usd_per_day == Decimal("0.05")
+    assert book.limits_for("visitor:vip").usd_per_day == Decimal(5)
+
+
+def test_a_call_holds_the_day_budgets_and_this_minutes_requests_and_tokens():
+    holds = LimitBook(SETTINGS).holds("visitor:abc", NOW, Decimal("0.002"), 700)
+    assert [(h.period, h.key, h.measure, h.amount, h.limit, h.name) for h in holds] == [
+        ("2026-12-04", "total", USD, Decimal("0.002"), Decimal(10), "global"),
+        ("2026-12-04", "id:visitor:abc", USD, Decimal("0.002"), Decimal("0.10"), "caller"),
+        ("2026-12-04T10:05", requests_key("visitor:abc"), REQUESTS, 1, 20, "requests_per_minute"),
+        ("2026-12-04T10:05", tokens_key("visitor:abc"), TOKENS, 700, 20000, "tokens_per_minute"),
+    ]
+
+
+def test_limits_set_to_zero_and_calls_without_tokens_hold_no_minute_counter():
+    holds = LimitBook(SETTINGS).holds("user:alice", NOW, Decimal(0), 0)
+    assert [h.name for h in holds] == ["global", "caller", "requests_per_minute"]
+    holds = LimitBook(Settings()).holds("ip:203.0.113.7", NOW, Decimal(0), 500)
+    assert [h.name for h in holds] == ["global", "caller"]
+
+
+def test_a_visitor_tokens_own_limits_replace_the_configured_ones_where_given():
+    from airelay.visitors import VisitorLimits
+
+    book = LimitBook(
+        Settings(visitor_daily_budget_usd=Decimal("0.1"), visitor_requests_per_minute=20, visitor_tokens_per_minute=900)
+    )
+    given = VisitorLimits(requests_per_minute=2, usd_per_day=Decimal("0.02"))
+    assert book.limits_for("visitor:v@web", given) == Limits(Decimal("0.02"), 2, 900)
+    assert book.limits_for("visitor:v@web") == Limits(Decimal("0.1"), 20, 900)

@@ -1,0 +1,129 @@
+"""OpenAI chat-completion chunks read into typed events: text, reasoning (fields and <think> tags), tool calls."""
+
+import json
+
+import pytest
+
+from airelay.providers.base import (
+    CollectedAnswer,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
+from airelay.providers.openai_chunks import StreamState, ThinkSplitter
+
+
+def sse(*deltas, finish="stop"):
+    lines = [f"data: {json.dumps({'choices': [{'index': 0, 'delta': d}]})}\n\n" for d in deltas]
+    lines.append(f"data: {json.dumps({'choices': [{'index': 0, 'delta': {}, 'finish_reason': finish}]})}\n\n")
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode()
+
+
+def read(body: bytes, size: int | None = None, max_tokens: int = 100):
+    state = StreamState(max_tokens)
+    pieces = [body] if size is None else [body[i : i + size] for i in range(0, len(body), size)]
+    events = [e for piece in pieces for e in state.feed(piece)]
+    events.extend(state.close())
+    return events, state
+
+
+def calls(*fragments):
+    return [{"tool_calls": [f]} for f in fragments]
+
+
+def test_text_of_one_read_is_one_delta():
+    events, state = read(sse({"content": "Hel"}, {"content": "lo"}))
+    assert events == [TextDelta("Hello")]
+    assert state.reason == "stop"
+
+
+def test_reasoning_fields_become_reasoning_deltas():
+    events, _ = read(sse({"reasoning_content": "think "}, {"reasoning": "more"}, {"content": "answer"}))
+    assert events == [ReasoningDelta("think more"), TextDelta("answer")]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, None])
+def test_think_tags_split_across_chunks(size):
+    # GIVEN a local model writing <think>…</think> inside content, cut at every byte
+    body = sse(*({"content": c} for c in ["<th", "ink>step ", "one</thi", "nk>The ", "answer <b>"]))
+    events, _ = read(body, size)
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert (reasoning, text) == ("step one", "The answer <b>")
+
+
+def test_a_lone_angle_bracket_is_held_only_until_it_cannot_be_a_tag():
+    splitter = ThinkSplitter()
+    assert splitter.feed("a <") == [TextDelta("a ")]
+    assert splitter.feed("b") == [TextDelta("<b")]
+    assert splitter.feed("<thin") == []
+    assert splitter.flush() == [TextDelta("<thin")]
+
+
+def test_tool_call_fragments_by_index_with_arguments_across_many_chunks():
+    body = sse(
+        *calls(
+            {"index": 0, "id": "call_a", "type": "function", "function": {"name": "search_faq", "arguments": ""}},
+            {"index": 0, "function": {"arguments": '{"que'}},
+            {"index": 1, "id": "call_b", "type": "function", "function": {"name": "analyze_sentiment"}},
+            {"index": 0, "function": {"arguments": 'ry": "환불"}'}},
+            {"index": 1, "function": {"arguments": '{"text": "good"}'}},
+        ),
+        finish="tool_calls",
+    )
+    for size in (None, 5):
+        events, state = read(body, size)
+        assert events == [
+            ToolCallStart("call_a", "search_faq"),
+            ToolCallDelta("call_a", '{"que'),
+            ToolCallStart("call_b", "analyze_sentiment"),
+            ToolCallDelta("call_a", 'ry": "환불"}'),
+            ToolCallDelta("call_b", '{"text": "good"}'),
+            ToolCallEnd("call_a", '{"query": "환불"}'),
+            ToolCallEnd("call_b", '{"text": "good"}'),
+        ]
+        assert state.reason == "tool-calls"
+
+
+def test_peers_that_repeat_or_drop_ids_and_send_arguments_before_the_name():
+    body = sse(
+        *calls(
+            {"index": 0, "id": "call_x", "function": {"arguments": '{"a":'}},
+            {"index": 0, "id": "call_x", "function": {"name": "t", "arguments": "1}"}},
+            {"index": 1, "function": {"arguments": "{}"}},
+        ),
+        finish="stop",
+    )
+    events, state = read(body)
+    starts = [e for e in events if isinstance(e, ToolCallStart)]
+    ends = [e for e in events if isinstance(e, ToolCallEnd)]
+    assert starts[0] == ToolCallStart("call_x", "t")
+    assert starts[1].name == "" and starts[1].id.startswith("call_")  # no id, no name: made up, an unknown tool
+    assert [e.arguments for e in ends] == ['{"a":1}', "{}"]
+    assert state.reason == "tool-calls"  # the server said "stop" after calling tools
+
+
+def test_collected_answer_gathers_a_completion():
+    collected = CollectedAnswer()
+    for event in [
+        ReasoningDelta("r"),
+        TextDelta("a"),
+        ToolCallStart("c1", "t"),
+        ToolCallDelta("c1", "{}"),
+        ToolCallEnd("c1", "{}"),
+        Finished("tool-calls"),
+    ]:
+        collected.add(event)
+    completion = collected.completion()
+    assert (completion.text, completion.reasoning, completion.finished.reason) == ("a", "r", "tool-calls")
+    assert [(c.id, c.name, c.arguments) for c in completion.tool_calls] == [("c1", "t", "{}")]
+
+
+def test_chunks_past_max_tokens_end_the_answer_for_length():
+    events, state = read(sse(*({"content": str(i)} for i in range(5))), max_tokens=3)
+    assert events == [TextDelta("012")]
+    assert (state.reason, state.overrun) == ("length", True)
