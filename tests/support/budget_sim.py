@@ -1,8 +1,9 @@
 """Budgets at scale, simulated: execution environments metering paid calls through the real usage ledger against
 the DynamoDB stand-in (tests/support/dynamo_standin.py) on a virtual clock.
 
-Each paid call does what `usage.meter.Meter` does: reserve its worst case on the global and its caller's budget,
-run (a virtual duration), settle its real cost once. Some environments die holding leases and calls; their calls
+Each paid call does what `usage.meter.Meter` does: reserve its worst case on every limit the real `LimitBook` gives
+it (the global budget, its caller's budget, requests and tokens per minute), count a refusal, run (a virtual
+duration), settle its real cost and tokens once. Some environments die holding leases and calls; their calls
 never settle, and what they held stays counted. After the traffic, the day ends: leases run out, one sweep runs, and
 the figures are read back through the ledger's own reads and from the table.
 """
@@ -13,29 +14,34 @@ import bisect
 import heapq
 import itertools
 import random
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
 from airelay.providers.base import Usage
+from airelay.settings import Settings
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key
+from airelay.usage.ledger import TOTAL, OverLimit, UsageRow
+from airelay.usage.limits import CALLER, GLOBAL, LimitBook
 from airelay.usage.pricing import load_prices
 
 from .dynamo_standin import Client, Table
 
 DAY = "2026-12-04"
 EPOCH = 1_796_342_400.0  # DAY's midnight UTC: the lease code's clock reads EPOCH + virtual seconds
+MIDNIGHT = datetime(2026, 12, 4, tzinfo=UTC)
 MODEL = "openai/gpt-4o-mini"
 
 
 @dataclass
 class Scenario:
-    design: str = "leases"  # "leases" or "today" (a conditional hold per call on one counter per budget)
+    design: str = "leases"  # "leases" or "today" (main's DynamoLedger: every counter of the day on one key)
     envs: int = 1000
     calls_per_s: float = 10_000
     seconds: float = 60.0
@@ -46,6 +52,8 @@ class Scenario:
     zipf: float = 1.1
     global_limit: Decimal = Decimal("100")
     identity_limit: Decimal = Decimal("0.5")
+    requests_per_minute: int = 300  # per caller
+    tokens_per_minute: int = 400_000
     deaths: float = 0.02  # share of the environments that die during the run
     seed: int = 1
 
@@ -89,6 +97,7 @@ class Open:
     max_tokens: int
     amount: Decimal
     started: float
+    holds: list = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +106,7 @@ class Figures:
     admitted: int = 0
     refused_global: int = 0
     refused_identity: int = 0
+    refused_rate: int = 0
     unavailable: int = 0  # reserve failed after the SDK's retries
     settled: int = 0
     settle_failed: int = 0
@@ -105,6 +115,8 @@ class Figures:
     lost_holds: dict = field(default_factory=dict)  # identity -> what its calls lost with their environments held
     settled_spend: Decimal = Decimal(0)
     admitted_per_second: dict = field(default_factory=dict)
+    minute_requests: dict = field(default_factory=lambda: defaultdict(int))  # (identity, minute) -> admitted
+    minute_tokens: dict = field(default_factory=lambda: defaultdict(int))  # (identity, minute) -> used or held
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -117,7 +129,7 @@ def build(scenario: Scenario, table: Table, rng: random.Random) -> list[Environm
         client = Client(table, random.Random(rng.getrandbits(64)))
         aws = SimpleNamespace(dynamodb=client)
         if scenario.design == "today":
-            ledger = SimLedger("usage", aws)
+            ledger = SimLedger("usage", aws)  # one partition key per day, as main
         else:
             store = SimLeases("usage", aws, shards=scenario.shards)
             clock = (lambda c: lambda: EPOCH + c.now)(client)
@@ -131,6 +143,14 @@ def run(scenario: Scenario) -> dict:
     table = Table()
     envs = build(scenario, table, rng)
     price = load_prices().price(MODEL)
+    limits = LimitBook(
+        Settings(
+            daily_budget_usd=scenario.global_limit,
+            identity_daily_budget_usd=scenario.identity_limit,
+            requests_per_minute=scenario.requests_per_minute,
+            tokens_per_minute=scenario.tokens_per_minute,
+        )
+    )
     weights = zipf_weights(scenario.identities, scenario.zipf)
     figures = Figures(asdict(scenario))
     settled = bytearray(int(scenario.calls_per_s * scenario.seconds * 1.2) + 1000)
@@ -154,7 +174,7 @@ def run(scenario: Scenario) -> dict:
             identity = f"key:{bisect.bisect(weights, rng.random() * weights[-1])}"
             call = Open(next(numbers), env, identity, rng.randint(100, 1500), rng.choice((256, 512, 1024)), 0, now)
             call.amount = price.worst_case(call.prompt, call.max_tokens)
-            if admit(scenario, call, figures, now):
+            if admit(limits, call, figures, now):
                 env_now = env.client.now
                 heapq.heappush(events, (env_now + rng.uniform(0.3, 3.0), next(sequence), "finish", call))
         else:
@@ -162,16 +182,24 @@ def run(scenario: Scenario) -> dict:
     return day_end(scenario, table, figures, settled)
 
 
-def admit(scenario: Scenario, call: Open, figures: Figures, now: float) -> bool:
+def admit(limits: LimitBook, call: Open, figures: Figures, now: float) -> bool:
     call.env.client.now = now
-    holds = [Hold(TOTAL, scenario.global_limit), Hold(identity_key(call.identity), scenario.identity_limit)]
+    at = MIDNIGHT + timedelta(seconds=now)
+    call.holds = limits.holds(call.identity, at, call.amount, call.prompt + call.max_tokens)
+    call_id = str(call.number)
     try:
-        call.env.ledger.reserve(DAY, holds, call.amount)
+        call.env.ledger.reserve(call_id, call.holds)
     except OverLimit as over:
-        if over.hold.key == TOTAL:
+        if over.hold.name == GLOBAL:
             figures.refused_global += 1
-        else:
+        elif over.hold.name == CALLER:
             figures.refused_identity += 1
+        else:
+            figures.refused_rate += 1
+        try:
+            call.env.ledger.count_refusal(DAY, call.identity)
+        except ClientError:
+            pass  # the meter logs it and answers the refusal
         return False
     except ClientError:
         figures.unavailable += 1
@@ -179,14 +207,18 @@ def admit(scenario: Scenario, call: Open, figures: Figures, now: float) -> bool:
     figures.admitted += 1
     second = int(now)
     figures.admitted_per_second[second] = figures.admitted_per_second.get(second, 0) + 1
+    minute = at.isoformat(timespec="minutes")
+    figures.minute_requests[(call.identity, minute)] += 1
     return True
 
 
 def finish(call: Open, price, rng: random.Random, figures: Figures, settled: bytearray, now: float) -> None:
+    minute = (MIDNIGHT + timedelta(seconds=call.started)).isoformat(timespec="minutes")
     if not call.env.alive:
         figures.lost_with_environment += 1
         figures.held_by_lost_calls += call.amount
         figures.lost_holds[call.identity] = figures.lost_holds.get(call.identity, 0) + call.amount
+        figures.minute_tokens[(call.identity, minute)] += call.prompt + call.max_tokens
         return
     call.env.client.now = now
     status = rng.choices(("ok", "error", "cancelled"), (95, 3, 2))[0]
@@ -210,10 +242,12 @@ def finish(call: Open, price, rng: random.Random, figures: Figures, settled: byt
         estimated=False,
     )
     try:
-        call.env.ledger.settle(row, call.amount)
+        call.env.ledger.settle(row, call.holds)
     except ClientError:
         figures.settle_failed += 1
+        figures.minute_tokens[(call.identity, minute)] += call.prompt + call.max_tokens
     else:
+        figures.minute_tokens[(call.identity, minute)] += row.counted_tokens
         figures.settled += 1
         figures.settled_spend += cost
         settled[call.number] = 1
@@ -227,7 +261,7 @@ def day_end(scenario: Scenario, table: Table, figures: Figures, settled: bytearr
         store = DynamoLedger("usage", SimpleNamespace(dynamodb=reader))
     else:
         store = DynamoLeases("usage", SimpleNamespace(dynamodb=reader), shards=scenario.shards)
-        store.sweep(DAY, EPOCH + reader.now)
+        store.sweep(DAY, EPOCH + reader.now, since=EPOCH)
     totals = store.day_totals(DAY)
     return judge(scenario, table, figures, settled, totals)
 
@@ -246,6 +280,8 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
     total = totals.get(TOTAL)
     worst_spend = figures.settled_spend + figures.held_by_lost_calls  # a lost call may have spent all it held
     identity_overshoot = sum(max(Decimal(0), spent - scenario.identity_limit) for spent in spend_by_identity.values())
+    requests_over = sum(max(0, n - scenario.requests_per_minute) for n in figures.minute_requests.values())
+    tokens_over = sum(max(0, n - scenario.tokens_per_minute) for n in figures.minute_tokens.values())
     stranded = total.committed - total.spent - figures.held_by_lost_calls if total else Decimal(0)
     after = [s for s in table.writes if s >= scenario.warm_up_s]
     writes_after = sum(table.writes[s] for s in after)
@@ -257,6 +293,7 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
             "admitted": figures.admitted,
             "refused_over_global_budget": figures.refused_global,
             "refused_over_caller_budget": figures.refused_identity,
+            "refused_over_caller_rates": figures.refused_rate,
             "refused_ledger_unavailable": figures.unavailable,
             "settled": figures.settled,
             "settle_failed": figures.settle_failed,
@@ -266,6 +303,8 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
         "exactness": {
             "overshoot_global_usd": str(max(Decimal(0), worst_spend - scenario.global_limit)),
             "overshoot_identities_usd": str(identity_overshoot),
+            "requests_over_rate": requests_over,
+            "tokens_over_rate": tokens_over,
             "lost_rows": len(settled_calls - rows),
             "rows_of_unsettled_calls": len(rows - settled_calls),
             "double_counted_calls": max(0, total.calls - len(rows)) if total else 0,

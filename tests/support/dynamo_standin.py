@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import re
 from collections import defaultdict
 from decimal import Decimal
 from types import SimpleNamespace
@@ -68,10 +69,6 @@ class Table:
         self.items[(pk, sk)] = item
         self.by_pk[pk].add(sk)
 
-    def delete(self, pk: str, sk: str) -> None:
-        del self.items[(pk, sk)], self.sizes[(pk, sk)]
-        self.by_pk[pk].discard(sk)
-
     def take(self, pk: str, now: float, units: float, kind: str) -> bool:
         second = int(now)
         limit = WRITE_UNITS_PER_KEY if kind == "w" else READ_UNITS_PER_KEY
@@ -91,25 +88,7 @@ def failed(code: str, operation: str, item: dict | None = None) -> ClientError:
     return ClientError(response, operation)
 
 
-@functools.cache
-def parse_condition(expression: str) -> tuple:
-    """Clauses joined by AND / OR (AND binds first), as alternatives of (function or operator, name, placeholder)."""
-    alternatives = []
-    for alternative in expression.split(" OR "):
-        clauses = []
-        for text in alternative.split(" AND "):
-            text = text.strip()
-            if text.startswith(("attribute_exists(", "attribute_not_exists(")):
-                clauses.append((text[: text.index("(")], text[text.index("(") + 1 : -1], None))
-                continue
-            name, op, placeholder = text.split()
-            if op not in COMPARE:
-                raise NotImplementedError(text)
-            clauses.append((op, name, placeholder))
-        alternatives.append(tuple(clauses))
-    return tuple(alternatives)
-
-
+TOKEN = re.compile(r"\(|\)|,|=|<=|>=|<|>|[^\s(),=<>]+")
 COMPARE = {
     "<=": lambda a, b: a <= b,
     "<": lambda a, b: a < b,
@@ -119,46 +98,105 @@ COMPARE = {
 }
 
 
-def holds(item: dict | None, expression: str, values: dict) -> bool:
-    """A condition or filter of the shapes the ledger writes."""
-    item = item or {}
-    return any(all(clause(item, *parts, values) for parts in clauses) for clauses in parse_condition(expression))
+@functools.cache
+def parse_condition(expression: str) -> tuple:
+    """A condition or filter of the shapes the ledger writes, as a tree: ("or" | "and", parts), (function, name) or
+    (operator, name, placeholder); AND binds before OR, parentheses group."""
+    tokens = TOKEN.findall(expression)
+    tree, rest = _either(tokens)
+    if rest:
+        raise NotImplementedError(expression)
+    return tree
 
 
-def clause(item: dict, op: str, name: str, placeholder: str | None, values: dict) -> bool:
+def _either(tokens: list) -> tuple:
+    parts, tokens = _both(tokens)
+    parts = [parts]
+    while tokens and tokens[0] == "OR":
+        part, tokens = _both(tokens[1:])
+        parts.append(part)
+    return ("or", tuple(parts)), tokens
+
+
+def _both(tokens: list) -> tuple:
+    part, tokens = _one(tokens)
+    parts = [part]
+    while tokens and tokens[0] == "AND":
+        part, tokens = _one(tokens[1:])
+        parts.append(part)
+    return ("and", tuple(parts)), tokens
+
+
+def _one(tokens: list) -> tuple:
+    if tokens[0] == "(":
+        tree, tokens = _either(tokens[1:])
+        return tree, tokens[1:]
+    if tokens[0] in ("attribute_exists", "attribute_not_exists"):
+        return (tokens[0], tokens[2]), tokens[4:]
+    name, op, placeholder = tokens[:3]
+    if op not in COMPARE:
+        raise NotImplementedError(" ".join(tokens))
+    return (op, name, placeholder), tokens[3:]
+
+
+def holds(item: dict | None, expression: str, values: dict, names: dict | None = None) -> bool:
+    return _true(parse_condition(expression), item or {}, values or {}, names or {})
+
+
+def _true(tree: tuple, item: dict, values: dict, names: dict) -> bool:
+    op = tree[0]
+    if op == "or":
+        return any(_true(part, item, values, names) for part in tree[1])
+    if op == "and":
+        return all(_true(part, item, values, names) for part in tree[1])
+    name = names.get(tree[1], tree[1])
     if op == "attribute_exists":
         return name in item
     if op == "attribute_not_exists":
         return name not in item
-    return name in item and COMPARE[op](Decimal(item[name]["N"]), Decimal(values[placeholder]["N"]))
+    return name in item and COMPARE[op](Decimal(item[name]["N"]), Decimal(values[tree[2]]["N"]))
 
 
 @functools.cache
-def parse_update(expression: str) -> tuple[str, tuple]:
-    """`ADD a :x, b :y` or `SET a = :x, ...` as (action, ((name, placeholder), ...))."""
-    action, _, rest = expression.partition(" ")
-    if action not in ("ADD", "SET"):
-        raise NotImplementedError(expression)
-    parts = []
-    for part in rest.split(","):
-        words = part.split()
-        if action == "SET" and (len(words) != 3 or words[1] != "="):
+def parse_update(expression: str) -> tuple:
+    """`SET a = :x ADD b :y, c :z REMOVE d, e` as ((action, (name, placeholder | None)), ...)."""
+    tokens, actions, action = TOKEN.findall(expression), [], None
+    while tokens:
+        word = tokens.pop(0)
+        if word in ("SET", "ADD", "REMOVE"):
+            action = word
+            continue
+        if word == ",":
+            continue
+        if action == "REMOVE":
+            actions.append((action, word, None))
+        elif action == "SET":
+            if tokens[0] != "=":
+                raise NotImplementedError(expression)
+            actions.append((action, word, tokens[1]))
+            tokens = tokens[2:]
+        elif action == "ADD":
+            actions.append((action, word, tokens.pop(0)))
+        else:
             raise NotImplementedError(expression)
-        parts.append((words[0], words[-1]))
-    return action, tuple(parts)
+    return tuple(actions)
 
 
-def apply_update(item: dict, expression: str, values: dict) -> set[str]:
+def apply_update(item: dict, expression: str, values: dict, names: dict | None = None) -> set[str]:
     """Applies an update expression to `item`; returns the names it changed."""
-    action, parts = parse_update(expression)
-    for name, placeholder in parts:
-        if action == "ADD":
+    changed = set()
+    for action, name, placeholder in parse_update(expression):
+        name = (names or {}).get(name, name)
+        changed.add(name)
+        if action == "REMOVE":
+            item.pop(name, None)
+        elif action == "SET":
+            item[name] = values[placeholder]
+        else:
             old = item.get(name)
             value = Decimal(values[placeholder]["N"])
             item[name] = {"N": str(value + Decimal(old["N"]) if old else value)}
-        else:
-            item[name] = values[placeholder]
-    return {name for name, _ in parts}
+    return changed
 
 
 class Client:
@@ -194,45 +232,44 @@ class Client:
         self.table.gave_up += 1
         raise failed(THROTTLED, operation)
 
-    def update_item(self, *, TableName, Key, UpdateExpression, ExpressionAttributeValues, **options):
+    def update_item(self, *, TableName, Key, UpdateExpression, ExpressionAttributeValues=None, **options):
         pk, sk = Key["pk"]["S"], Key["sk"]["S"]
         old = self.table.items.get((pk, sk))
         units = math.ceil(self.table.sizes.get((pk, sk), 100) / 1024)
+        names, values = options.get("ExpressionAttributeNames", {}), ExpressionAttributeValues or {}
 
         def work():
             condition = options.get("ConditionExpression")
-            if condition and not holds(old, condition, ExpressionAttributeValues):
+            if condition and not holds(old, condition, values, names):
                 item = dict(old) if old and options.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
                 raise failed("ConditionalCheckFailedException", "UpdateItem", item)
             new = dict(old) if old else dict(Key)
-            changed = apply_update(new, UpdateExpression, ExpressionAttributeValues)
+            changed = apply_update(new, UpdateExpression, values, names)
             self.table.store(pk, sk, new, same_size=old is not None and len(new) == len(old))
             returned = options.get("ReturnValues", "NONE")
             if returned == "UPDATED_NEW":
-                return {"Attributes": {name: new[name] for name in changed}}
+                return {"Attributes": {name: new[name] for name in changed if name in new}}
+            if returned == "ALL_OLD":
+                return {"Attributes": dict(old)} if old else {}
             return {"Attributes": dict(new)} if returned == "ALL_NEW" else {}
 
         return self._call("UpdateItem", pk, units, "w", work)
 
-    def put_item(self, *, TableName, Item):
+    def put_item(self, *, TableName, Item, ConditionExpression=None, **options):
         pk, sk = Item["pk"]["S"], Item["sk"]["S"]
         units = math.ceil(size_of(Item) / 1024)
-        return self._call("PutItem", pk, units, "w", lambda: self.table.store(pk, sk, dict(Item)) or {})
-
-    def delete_item(self, *, TableName, Key, ConditionExpression=None, ExpressionAttributeValues=None, **options):
-        pk, sk = Key["pk"]["S"], Key["sk"]["S"]
-        old = self.table.items.get((pk, sk))
-        units = math.ceil(self.table.sizes.get((pk, sk), 100) / 1024)
 
         def work():
-            if ConditionExpression and not holds(old, ConditionExpression, ExpressionAttributeValues or {}):
-                raise failed("ConditionalCheckFailedException", "DeleteItem")
-            if old is None:
-                return {}
-            self.table.delete(pk, sk)
-            return {"Attributes": dict(old)} if options.get("ReturnValues") == "ALL_OLD" else {}
+            old = self.table.items.get((pk, sk))
+            names = options.get("ExpressionAttributeNames", {})
+            if ConditionExpression and not holds(
+                old, ConditionExpression, options.get("ExpressionAttributeValues"), names
+            ):
+                raise failed("ConditionalCheckFailedException", "PutItem")
+            self.table.store(pk, sk, dict(Item))
+            return {}
 
-        return self._call("DeleteItem", pk, units, "w", work)
+        return self._call("PutItem", pk, units, "w", work)
 
     def get_item(self, *, TableName, Key, ConsistentRead=False):
         pk, sk = Key["pk"]["S"], Key["sk"]["S"]

@@ -221,13 +221,13 @@ class LeasedLedger(UsageLedger):
         return False
 
     def _chunk(self, day: str, size: Decimal, amount: Decimal) -> Decimal:
-        """How far `drawn` runs ahead of what is held: a quarter of the slice, less as the budget nears its end (what
+        """How far `drawn` runs ahead of what is held: an eighth of the slice, less as the budget nears its end (what
         a dying holder drew stays counted), never less than the call."""
         room = self._room.get(day)
         refused = self._refused.get((day, TOTAL))
         if refused is not None:
             room = refused[1] if room is None else min(room, refused[1])
-        return max(amount, size / 4 if room is None else min(size / 4, room / 64))
+        return max(amount, size / 8 if room is None else min(size / 8, room / 256))
 
     def _take(self, hold: Hold, wanted: Decimal, now: float) -> Lease:
         """A new lease: what this environment holds in a tenth of a lease at its recent pace, no more than a
