@@ -183,6 +183,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
+            f"{ledger.leases_line(documents['ledger']['ledgers'])}\n"
             f"{ledger.limits_table(documents['ledger']['ledgers'])}\n"
             f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
             f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"

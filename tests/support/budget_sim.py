@@ -4,8 +4,9 @@ the DynamoDB stand-in (tests/support/dynamo_standin.py) on a virtual clock.
 Each paid call does what `usage.meter.Meter` does: reserve its worst case on every limit the real `LimitBook` gives
 it (the global budget, its caller's budget, requests and tokens per minute), count a refusal, run (a virtual
 duration), settle its real cost and tokens once. Some environments die holding leases and calls; their calls
-never settle, and what they held stays counted. After the traffic, the day ends: leases run out, one sweep runs, and
-the figures are read back through the ledger's own reads and from the table.
+never settle, and what they held stays counted. After the traffic, the day ends: leases run out, each living
+environment's next call (on the next day) gives its ended lease back, one sweep finds the dead ones' leases, and the
+figures are read back through the ledger's own reads and from the table.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def run(scenario: Scenario) -> dict:
                 heapq.heappush(events, (env_now + rng.uniform(0.3, 3.0), next(sequence), "finish", call))
         else:
             finish(payload, price, rng, figures, settled, now)
-    return day_end(scenario, table, figures, settled)
+    return day_end(scenario, table, envs, figures, settled)
 
 
 def admit(limits: LimitBook, call: Open, figures: Figures, now: float) -> bool:
@@ -253,8 +254,12 @@ def finish(call: Open, price, rng: random.Random, figures: Figures, settled: byt
         settled[call.number] = 1
 
 
-def day_end(scenario: Scenario, table: Table, figures: Figures, settled: bytearray) -> dict:
+def day_end(scenario: Scenario, table: Table, envs: list, figures: Figures, settled: bytearray) -> dict:
     """Past the last lease's end, one sweep; then the day's figures, read through the ledger and from the table."""
+    if scenario.design == "leases":  # the living environments' next calls, on the next day, give their leases back
+        for env in (env for env in envs if env.alive):
+            env.client.now = scenario.seconds + scenario.lease_seconds + 5
+            env.ledger.give_back_ended()
     reader = Client(table, random.Random(0))
     reader.now = scenario.seconds + scenario.lease_seconds + 10
     if scenario.design == "today":

@@ -90,6 +90,7 @@ class LeasedLedger(UsageLedger):
     def reserve(self, call_id: str, holds: list[Hold]) -> None:
         global_hold = next((hold for hold in holds if leased(hold)), None)
         direct = [hold for hold in holds if hold is not global_hold]
+        self.give_back_ended()
         with self._lock:
             now = self.clock()
             for hold in direct:
@@ -165,6 +166,20 @@ class LeasedLedger(UsageLedger):
             self.store.give_back(lease)
         self.flush_refusals()
 
+    def give_back_ended(self) -> None:
+        """Retires the leases past their end (a day's lease too, once the next day's first call comes); each is given
+        back when its last call settles."""
+        with self._lock:
+            now = self.clock()
+            ended = [lease for lease in self._open.values() if now > lease.ends]
+            for lease in ended:
+                del self._open[lease.day]
+                lease.closing = True
+                self._closing.append(lease)
+            done = [lease for lease in ended if self._finished(lease)]
+        for lease in done:
+            self.store.give_back(lease)
+
     def _check_refusal(self, hold: Hold, now: float) -> None:
         """A counter that refused this environment a moment ago is not asked again for more than it had room for:
         an exhausted limit would otherwise take a refused write per call."""
@@ -213,21 +228,21 @@ class LeasedLedger(UsageLedger):
             return False
         if lease.used + amount <= lease.drawn:
             return True
-        drawn = min(lease.size, lease.used + amount + self._chunk(lease.day, lease.size, amount))
+        drawn = min(lease.size, lease.used + amount + self._chunk(lease.day, lease.size))
         if self.store.draw(lease, drawn):
             lease.drawn = drawn
             return True
         lease.lost, lease.size = True, lease.drawn
         return False
 
-    def _chunk(self, day: str, size: Decimal, amount: Decimal) -> Decimal:
+    def _chunk(self, day: str, size: Decimal) -> Decimal:
         """How far `drawn` runs ahead of what is held: an eighth of the slice, less as the budget nears its end (what
-        a dying holder drew stays counted), never less than the call."""
+        a dying holder drew stays counted), down to nothing (a draw per call, on the lease's own record)."""
         room = self._room.get(day)
         refused = self._refused.get((day, TOTAL))
         if refused is not None:
             room = refused[1] if room is None else min(room, refused[1])
-        return max(amount, size / 8 if room is None else min(size / 8, room / 256))
+        return size / 8 if room is None else min(size / 8, room / 256)
 
     def _take(self, hold: Hold, wanted: Decimal, now: float) -> Lease:
         """A new lease: what this environment holds in a tenth of a lease at its recent pace, no more than a
@@ -239,7 +254,7 @@ class LeasedLedger(UsageLedger):
         size = max(amount, min(wanted, room / 16))
         for attempt in range(3):
             lease_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
-            drawn = min(size, amount + self._chunk(day, size, amount))
+            drawn = min(size, amount + self._chunk(day, size))
             lease = Lease(lease_id, day, size, now + self.lease_seconds, drawn)
             try:
                 committed = self.store.grant(lease, hold, now)
