@@ -48,7 +48,7 @@ LEDGERS = {
 DYNALITE_PEERS = {
     "dynalite, parameter_validation on": "boto3 with botocore's default Config(parameter_validation=True)",
     "dynalite, previous client": "the stdlib SigV4 client this project used before boto3 (from git {commit})",
-    "dynalite, budget leases": "BUDGET_LEASES=true, USAGE_SHARDS=64: the global budget held on a leased slice",
+    "dynalite, budget leases": "BUDGET_LEASES=true, USAGE_SHARDS=128: the global budget held on a leased slice",
 }
 
 
@@ -186,7 +186,7 @@ def open_ledgers(name: str, workdir: Path):
             api = previous.DynamoApi(
                 region="us-east-1", endpoint=endpoint, credentials=lambda: previous.Credentials("testing", "testing")
             )
-            leases = DynamoLeases(table, clients, shards=64)
+            leases = DynamoLeases(table, clients, shards=128)
             ledgers |= {
                 "dynalite, budget leases": (LeasedLedger(leases), None),
                 "dynalite, parameter_validation on": (

@@ -23,9 +23,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from .ledger import TOTAL, USD, Hold, OverLimit, Totals, UsageLedger, UsageRow
+from .ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, Totals, UsageLedger, UsageRow
 
 SWEEP_BACK_S = 600.0  # a sweep looks at the leases that ended in the last ten minutes
 
@@ -188,7 +189,10 @@ class LeasedLedger(UsageLedger):
             raise OverLimit(hold, hold.limit - room)
 
     def _refuse_for_a_while(self, hold: Hold, room: Decimal, now: float) -> None:
+        """Until the minute ends for requests per minute (settling gives none back), a few seconds otherwise."""
         until = now + self.rng.uniform(self.lease_seconds / 8, self.lease_seconds / 4)
+        if hold.measure == REQUESTS:
+            until = datetime.fromisoformat(hold.period).replace(tzinfo=UTC).timestamp() + 60
         self._refused[(hold.period, hold.key)] = (until, room)
 
     def _lease_for(self, hold: Hold, now: float) -> Lease:
