@@ -90,6 +90,40 @@ def test_calls_on_a_lease_settle_once_and_the_rest_comes_back(store):
     assert len(store.rows(DAY)) == 30
 
 
+def test_reserving_or_settling_a_call_again_changes_nothing(store):
+    # GIVEN a call reserved and settled twice through a lease (a retried request, a retried settle)
+    clock = Clock()
+    ledger = LeasedLedger(store, lease_seconds=30, clock=clock)
+    call = holds("0.02")
+    ledger.reserve("call-1", call)
+    ledger.reserve("call-1", call)
+    ledger.settle(row("0.005", call_id="call-1"), call)
+    ledger.settle(row("0.005", call_id="call-1"), call)
+    ledger.give_back_all()
+    # THEN it counts once, on the day's total and on its caller's counter
+    totals = store.day_totals(DAY)
+    assert totals[TOTAL].calls == 1 and totals[TOTAL].committed == totals[TOTAL].spent == D("0.005")
+    assert totals[identity_key("key:a")].committed == D("0.005") and len(store.rows(DAY)) == 1
+
+
+def test_a_caller_over_a_limit_is_refused_without_asking_its_counter_again(store):
+    # GIVEN a caller whose $0.05 budget holds two $0.02 calls
+    clock = Clock()
+    ledger = LeasedLedger(store, lease_seconds=30, clock=clock)
+    for n in range(2):
+        ledger.reserve(f"call-{n}", holds("0.02", total="10", mine="0.05"))
+    writes = []
+    events = store.aws.dynamodb.meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", lambda params, **_: writes.append(params["Key"]))
+    # WHEN it makes three more at once
+    for n in range(2, 5):
+        with pytest.raises(OverLimit) as refused:
+            ledger.reserve(f"call-{n}", holds("0.02", total="10", mine="0.05"))
+        assert refused.value.hold.key == identity_key("key:a") and refused.value.committed == D("0.04")
+    # THEN only the first refusal asked the caller's counter
+    assert [key["sk"]["S"] for key in writes].count(identity_key("key:a")) == 1
+
+
 def test_environments_sharing_a_budget_never_pass_it(store):
     # GIVEN a $1 budget and 8 environments, each with its own leases WHEN each holds $0.03 calls until refused
     clock = Clock()
