@@ -164,8 +164,9 @@ def scale_chart(scale: dict, path: Path) -> Path:
     fig.text(
         0.5,
         0.005,
-        f"{scale['leases']['scenario']['envs']:,} environments; global and per-caller budgets run out during the run "
-        "(admitted falls with them); DynamoDB stand-in: 1,000 WCU / 3,000 RCU per partition key per second",
+        f"{scale['leases']['scenario']['envs']:,} environments; callers' rate limits and budgets and the global budget "
+        "refuse calls during the run (admitted falls with them); DynamoDB stand-in: 1,000 WCU / 3,000 RCU per "
+        "partition key per second",
         ha="center",
         fontsize=8,
     )

@@ -25,9 +25,17 @@ from tests.support.budget_sim import run as simulate
 
 from . import report
 
-FULL = dict(envs=1000, calls_per_s=10_000, seconds=60, warm_up_s=10, identities=20_000, global_limit=Decimal("110"))
+FULL = dict(
+    envs=1000,
+    calls_per_s=10_000,
+    seconds=60,
+    warm_up_s=10,
+    identities=20_000,
+    global_limit=Decimal("50"),
+    identity_limit=Decimal("0.1"),
+)
 QUICK = dict(envs=200, calls_per_s=2_000, seconds=15, warm_up_s=5, identities=4_000, global_limit=Decimal("5"))
-TODAY_RATES = (25, 50, 100, 150, 200, 300, 500)
+TODAY_RATES = (25, 50, 100, 125, 150, 200, 300, 500)
 ACCEPT = (
     "overshoot 0 (budgets and rates), lost 0, double counts 0, every call settled, throttled < 1 % after warm-up, "
     "stranded < 1 %"

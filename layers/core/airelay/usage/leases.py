@@ -85,6 +85,7 @@ class LeasedLedger(UsageLedger):
         self._room: dict[str, Decimal] = {}  # the limit less `committed`, as the last grant saw it, by day
         self._refused: dict[tuple[str, str], tuple[float, Decimal]] = {}  # until when, and the room then seen
         self._swept = -math.inf
+        self._asked: dict[str, float] = {}  # when this environment last asked the busy counter, by day
         self._refusals: Counter = Counter()  # (day, identity) -> refusals not yet written
         self._refusals_at = clock()
 
@@ -189,8 +190,11 @@ class LeasedLedger(UsageLedger):
             raise OverLimit(hold, hold.limit - room)
 
     def _refuse_for_a_while(self, hold: Hold, room: Decimal, now: float) -> None:
-        """Until the minute ends for requests per minute (settling gives none back), a few seconds otherwise."""
+        """Until the minute ends for requests per minute (settling gives none back); for a caller's dollars half a
+        lease to a lease (what its calls in flight give back is small); a few seconds otherwise."""
         until = now + self.rng.uniform(self.lease_seconds / 8, self.lease_seconds / 4)
+        if hold.measure == USD and hold.key != TOTAL:
+            until = now + self.rng.uniform(self.lease_seconds / 2, self.lease_seconds)
         if hold.measure == REQUESTS:
             until = datetime.fromisoformat(hold.period).replace(tzinfo=UTC).timestamp() + 60
         self._refused[(hold.period, hold.key)] = (until, room)
@@ -202,12 +206,23 @@ class LeasedLedger(UsageLedger):
         lease = self._open.get(day)
         if lease is not None and self._fits(lease, amount, now):
             return lease
+        self._check_refusal(hold, now)
+        self._pace(hold, now)
         wanted = Decimal(str(self._demand.per_second(self.lease_seconds / 2) * self.lease_seconds / 10))
         if lease is not None and self._topped_up(lease, hold, wanted, now):
             return lease
         if lease is not None:
             self._retire(lease)
         return self._take(hold, wanted, now)
+
+    def _pace(self, hold: Hold, now: float) -> None:
+        """Within the last 1/64 of the budget every call would need a write on the busy counter: this environment
+        asks it at most every LEASE_SECONDS / 16 then, and refuses the calls in between."""
+        room = self._room.get(hold.period)
+        if room is not None and hold.limit is not None and room < hold.limit / 64:
+            if now - self._asked.get(hold.period, -math.inf) < self.lease_seconds / 16:
+                raise OverLimit(hold, hold.limit - room)
+        self._asked[hold.period] = now
 
     def _topped_up(self, lease: Lease, hold: Hold, wanted: Decimal, now: float) -> bool:
         """A lease in its first three quarters that ran out of room grows by another slice (one write on the busy
@@ -218,7 +233,8 @@ class LeasedLedger(UsageLedger):
         extra = max(hold.amount, min(wanted, self._room.get(lease.day, limit) / 16))
         try:
             committed = self.store.top_up(lease, hold, extra)
-        except OverLimit:
+        except OverLimit as refused:
+            self._room[lease.day] = limit - refused.committed
             return False
         if committed is None:
             lease.lost, lease.size = True, lease.drawn
@@ -267,6 +283,7 @@ class LeasedLedger(UsageLedger):
                 if room < amount and attempt == 0 and now - self._swept > self.lease_seconds / 4:
                     self._swept = now
                     room += self.store.sweep(day, now, now - SWEEP_BACK_S, shards=2, rng=self.rng)
+                self._room[day] = room
                 if room < amount or attempt == 2:
                     self._refuse_for_a_while(hold, room, now)
                     raise
