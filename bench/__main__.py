@@ -5,8 +5,8 @@ summary tables on the terminal.
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
 overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
 the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
-Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), and
-cost last (the AWS bill, from the durations the sections before it measured).
+Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
+paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
 
@@ -35,6 +35,7 @@ SECTIONS = (
     "coldstart",
     "soak",
     "visitors",
+    "scale",
     "cost",
 )
 
@@ -125,6 +126,12 @@ def run_visitors(quick: bool) -> dict:
     return visitors.run(["--quick"] if quick else [])
 
 
+def run_scale(quick: bool) -> dict:
+    from . import scale
+
+    return scale.run(["--quick"] if quick else [])
+
+
 def run_cost(quick: bool) -> dict:
     from . import cost
 
@@ -143,6 +150,7 @@ RUNNERS = {
     "coldstart": run_coldstart,
     "soak": run_soak,
     "visitors": run_visitors,
+    "scale": run_scale,
     "cost": run_cost,
 }
 
@@ -166,7 +174,7 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, sentiment, tokens
+    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, scale, sentiment, tokens
 
     parts = []
     if "overhead" in documents:
@@ -175,6 +183,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"
             f"{ledger.round_trip_line(documents['ledger']['ledgers'])}\n"
+            f"{ledger.leases_line(documents['ledger']['ledgers'])}\n"
             f"{ledger.limits_table(documents['ledger']['ledgers'])}\n"
             f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
             f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
@@ -189,6 +198,8 @@ def terminal_summary(documents: dict) -> str:
         parts.append(classify.text_report(documents["classify"]))
     if "coldstart" in documents:
         parts.append(coldstart.text(documents["coldstart"]))
+    if "scale" in documents:
+        parts.append(scale.text(documents["scale"]))
     if "cost" in documents:
         parts.append(cost_report.text(documents["cost"]))
     rows = summary.all_targets(documents)

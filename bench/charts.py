@@ -145,12 +145,44 @@ def coldstart_by_function(coldstart: dict, path: Path) -> Path:
     return path
 
 
+def scale_chart(scale: dict, path: Path) -> Path:
+    """Per simulated second: paid calls admitted, and write attempts throttled, with budget leases and with today's
+    design at the same offered load (10,000 calls a second in the full run)."""
+    fig, (admitted, throttled) = plt.subplots(1, 2, figsize=(13, 4.5))
+    runs = (("budget leases", scale["leases"], "#1f77b4"), ("today's design", scale["today_same_load"], "#d62728"))
+    for name, run, color in runs:
+        per_second = run["per_second"]
+        admitted.plot(per_second["admitted"][:-1], label=name, color=color)
+        throttled.plot(per_second["throttled_writes"][:-1], label=name, color=color)
+    offered = scale["leases"]["scenario"]["calls_per_s"]
+    admitted.axhline(offered, color="#7f7f7f", linestyle=":", label=f"offered ({offered:,.0f}/s)")
+    admitted.set(title="Paid calls admitted per second", xlabel="simulated second", ylabel="calls")
+    throttled.set(title="Write attempts throttled per second", xlabel="simulated second", ylabel="attempts")
+    for ax in (admitted, throttled):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.text(
+        0.5,
+        0.005,
+        f"{scale['leases']['scenario']['envs']:,} environments; callers' rate limits and budgets and the global budget "
+        "refuse calls during the run (admitted falls with them); DynamoDB stand-in: 1,000 WCU / 3,000 RCU per "
+        "partition key per second",
+        ha="center",
+        fontsize=8,
+    )
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
 def draw(documents: dict, folder: Path) -> dict[str, Path]:
     """Every chart whose benchmark has a document; a chart that fails does not stop the others."""
     makers = (
         ("overhead", "latency-by-concurrency.png", latency_by_concurrency),
         ("faq", "faq-match-by-size.png", faq_match_by_size),
         ("coldstart", "coldstart-by-function.png", coldstart_by_function),
+        ("scale", "scale.png", scale_chart),
     )
     drawn = {}
     for name, filename, maker in makers:

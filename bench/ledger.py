@@ -28,6 +28,8 @@ from airelay import aws
 from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.dynamodb import DynamoLedger
+from airelay.usage.dynamodb_leases import DynamoLeases
+from airelay.usage.leases import LeasedLedger
 from airelay.usage.ledger import TOTAL, USD, Hold, UsageLedger, UsageRow, identity_key
 from airelay.usage.meter import Meter
 from airelay.usage.pricing import load_prices
@@ -46,6 +48,7 @@ LEDGERS = {
 DYNALITE_PEERS = {
     "dynalite, parameter_validation on": "boto3 with botocore's default Config(parameter_validation=True)",
     "dynalite, previous client": "the stdlib SigV4 client this project used before boto3 (from git {commit})",
+    "dynalite, budget leases": "BUDGET_LEASES=true, USAGE_SHARDS=128: the global budget held on a leased slice",
 }
 
 
@@ -183,7 +186,9 @@ def open_ledgers(name: str, workdir: Path):
             api = previous.DynamoApi(
                 region="us-east-1", endpoint=endpoint, credentials=lambda: previous.Credentials("testing", "testing")
             )
+            leases = DynamoLeases(table, clients, shards=128)
             ledgers |= {
+                "dynalite, budget leases": (LeasedLedger(leases), None),
                 "dynalite, parameter_validation on": (
                     DynamoLedger(table, SimpleNamespace(dynamodb=validating)),
                     lambda: validating.get_item(TableName=table, Key=key),
@@ -320,6 +325,19 @@ def round_trip_line(results: dict) -> str:
         "boto3 vs the previous client on dynalite, same run — reserve+settle p50 "
         f"{ratio('p50_ms', 'adapter')}, CPU per reserve+settle {ratio('cpu_ms', 'adapter')}; one GetItem p50 "
         f"{ratio('p50_ms', 'round_trip')}, client CPU {ratio('cpu_ms', 'round_trip')}."
+    )
+
+
+def leases_line(results: dict) -> str:
+    """reserve + settle with budget leases against today's adapter, on the same dynalite server in the same run."""
+    before, now = results.get("dynalite"), results.get("dynalite, budget leases")
+    if not before or not now:
+        return ""
+    b, n = before["adapter"], now["adapter"]
+    return (
+        f"Budget leases on dynalite, same run — reserve+settle p50 {n['p50_ms']:.3f} ms with leases vs "
+        f"{b['p50_ms']:.3f} ms before ({percent(n['p50_ms'], b['p50_ms'])}; target within +10 %), CPU "
+        f"{n['cpu_ms']:.3f} vs {b['cpu_ms']:.3f} ms."
     )
 
 

@@ -18,6 +18,7 @@ SECTION_TITLES = {
     "sentiment": "Sentiment (local model)",
     "classify": "Image classification (local model)",
     "coldstart": "Cold start: import, INIT, SnapStart restore, first answer; package size",
+    "scale": "Budgets at scale (simulated)",
 }
 
 
@@ -49,6 +50,18 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(p50 <= r["target_p50_ms"]),
                 )
             )
+    if (ledger := documents.get("ledger")) and "dynalite, budget leases" in ledger["ledgers"]:
+        before, now = ledger["ledgers"]["dynalite"], ledger["ledgers"]["dynalite, budget leases"]
+        ratio = now["adapter"]["p50_ms"] / before["adapter"]["p50_ms"]
+        rows.append(
+            (
+                "ledger",
+                "reserve+settle p50 with leases within 10 % of before",
+                "dynalite",
+                f"{ratio:.2f}x",
+                report.judged(ratio <= 1.10),
+            )
+        )
     if visitors := documents.get("visitors"):
         for t in visitors["targets"]:
             rows.append(("visitors", t["target"], t["where"], t["value"], report.judged(t["passed"])))
@@ -132,6 +145,24 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                     report.judged(r["under_limit"]),
                 )
             )
+    if scale := documents.get("scale"):
+        leases = scale["leases"]
+        where = f"{leases['scenario']['calls_per_s']:,.0f} paid calls/s, simulated"
+        rows.append(
+            (
+                "scale",
+                "budget leases: overshoot 0, lost 0, doubled 0, all settled",
+                where,
+                f"overshoot ${leases['exactness']['overshoot_global_usd']}, lost {leases['exactness']['lost_rows']}",
+                report.judged(scale["leases_accepted"]),
+            )
+        )
+        share = leases["throttling"]["throttled_share_after_warm_up"]
+        rows.append(
+            ("scale", "throttled < 1 % of writes after warm-up", where, f"{share:.3%}", report.judged(share < 0.01))
+        )
+        stranded = leases["budget"]["stranded_share"]
+        rows.append(("scale", "stranded < 1 % at day end", where, f"{stranded:.3%}", report.judged(stranded < 0.01)))
     return rows
 
 
@@ -179,7 +210,7 @@ def steps_section(document: dict) -> list[str]:
 
 
 def ledger_section(document: dict) -> list[str]:
-    from .ledger import client_cpu_line, limits_table, round_trip_line, table
+    from .ledger import client_cpu_line, leases_line, limits_table, round_trip_line, table
     from .ledger_previous import first_use_line
 
     about = [f"- {name}: {r['about']}" for name, r in document["ledgers"].items() if "about" in r]
@@ -194,6 +225,8 @@ def ledger_section(document: dict) -> list[str]:
         *about,
         "",
         round_trip_line(document["ledgers"]),
+        "",
+        leases_line(document["ledgers"]),
         "",
         "The per-minute limits (requests and tokens per identity) checked with the budgets, against the same "
         "ledger in the same run, rounds alternating: the meter's open + close with them off and on.",
@@ -344,6 +377,7 @@ CHART_TITLES = {
     "overhead": "Latency percentiles by concurrency",
     "faq": "FAQ match time by index size",
     "coldstart": "Cold start by function",
+    "scale": "Budgets at 10,000 paid calls per second, simulated",
 }
 
 

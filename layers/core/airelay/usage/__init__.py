@@ -23,11 +23,18 @@ if get_settings().usage_table:  # every function meters or reads usage: its Dyna
 
 
 def open_ledger(settings: Settings) -> UsageLedger:
-    """DynamoDB when USAGE_TABLE names a table (on AWS), else the SQLite file (local)."""
+    """DynamoDB when USAGE_TABLE names a table (on AWS), with budget leases if BUDGET_LEASES, else the SQLite file
+    (local)."""
+    if settings.usage_table and settings.budget_leases:
+        from .dynamodb_leases import DynamoLeases
+        from .leases import LeasedLedger
+
+        store = DynamoLeases(settings.usage_table, aws.clients(), settings.usage_retention_days, settings.usage_shards)
+        return LeasedLedger(store, settings.lease_seconds)
     if settings.usage_table:
         from .dynamodb import DynamoLedger
 
-        return DynamoLedger(settings.usage_table, aws.clients(), settings.usage_retention_days)
+        return DynamoLedger(settings.usage_table, aws.clients(), settings.usage_retention_days, settings.usage_shards)
     from .sqlite import SqliteLedger
 
     return SqliteLedger(settings.usage_db_path, settings.usage_retention_days)

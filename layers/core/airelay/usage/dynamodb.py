@@ -7,6 +7,10 @@ its calls as attributes "<figure>@<model id>" (the day's per model totals on "to
 "id:<identity>"), and the caller's counter its requests and tokens of each recent minute ("rpm@HH:MM", "tpm@HH:MM";
 minutes 7-12 back are removed as new ones come). Call rows at pk "CALLS#<day>", sk "<time>#<call id>", with `expires_at` for the table's TTL.
 
+With `shards` > 1 (USAGE_SHARDS) a day is spread over that many partition keys, as DynamoDB allows about 1,000
+write units a second on one: a counter lives at "DAY#<day>#<crc32(key) mod shards>", a call row at
+"CALLS#<day>#<crc32(call id) mod shards>"; reads go over every shard.
+
 Exact under retries: a call's holds on one item are one write, which sets the attribute "hold:<call id>" and adds
 their amounts, on the condition that the attribute is not there yet; the settlement removes it in the write that trues
 the counter up, on the condition that it is still there. A write retried after its first attempt landed fails its
@@ -15,8 +19,10 @@ condition and is recognised as done, so no amount counts twice. Only calls in fl
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
@@ -51,27 +57,35 @@ log = logging.getLogger("airelay.usage")
 
 
 class DynamoLedger(UsageLedger):
-    def __init__(self, table: str, aws, retention_days: int = 90) -> None:
+    def __init__(self, table: str, aws, retention_days: int = 90, shards: int = 1) -> None:
         """`aws`: the container's airelay.aws.Clients; the ledger asks it for the DynamoDB client at each call, so
         a client made anew by a restore hook is used at once."""
         self.table = table
         self.aws = aws
         self.retention_s = retention_days * 86400
+        self.shards = max(1, shards)
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="usage-ledger")
 
-    @staticmethod
-    def counter(day: str, key: str) -> dict:
-        return {"pk": {"S": f"DAY#{day}"}, "sk": {"S": key}}
+    def partition(self, prefix: str, day: str, shard: int) -> str:
+        return f"{prefix}#{day}" if self.shards == 1 else f"{prefix}#{day}#{shard}"
 
-    @classmethod
-    def place(cls, hold: Hold) -> tuple[dict, str]:
+    def partitions(self, prefix: str, day: str) -> list[str]:
+        return [self.partition(prefix, day, n) for n in range(self.shards)]
+
+    def shard_of(self, text: str) -> int:
+        return zlib.crc32(text.encode()) % self.shards
+
+    def counter(self, day: str, key: str) -> dict:
+        return {"pk": {"S": self.partition("DAY", day, self.shard_of(key))}, "sk": {"S": key}}
+
+    def place(self, hold: Hold) -> tuple[dict, str]:
         """The item and attribute a hold counts on: a day counter's `committed`, or for a minute's requests or tokens
         of an identity the attribute "rpm@HH:MM" or "tpm@HH:MM" on that identity's day counter, so that they are
         checked in the same write as the identity's budget."""
         if len(hold.period) == 10:
-            return cls.counter(hold.period, hold.key), "committed"
+            return self.counter(hold.period, hold.key), "committed"
         measure, _, identity = hold.key.partition(":")
-        return cls.counter(hold.period[:10], identity_key(identity)), f"{measure}@{hold.period[11:]}"
+        return self.counter(hold.period[:10], identity_key(identity)), f"{measure}@{hold.period[11:]}"
 
     def reserve(self, call_id: str, holds: list[Hold]) -> None:
         """One write per item (the day's total; the caller's budget with its minute's requests and tokens), sent
@@ -166,7 +180,7 @@ class DynamoLedger(UsageLedger):
         for hold in holds:
             key, attribute = self.place(hold)
             on_item.setdefault(key["sk"]["S"], []).append((hold, attribute))
-        writes = [self._settle_counter(row, key, on_item.get(key, [])) for key in (TOTAL, identity_key(row.identity))]
+        writes = [self._settle_counter(row, key, on_item.get(key, [])) for key in self.settled_counters(row)]
         writes.append(
             partial(
                 self.aws.dynamodb.put_item,
@@ -178,6 +192,10 @@ class DynamoLedger(UsageLedger):
         failed = [failure for failure in self._together(attempt, writes) if failure is not None]
         if failed:
             raise failed[0]
+
+    def settled_counters(self, row: UsageRow) -> tuple[str, ...]:
+        """The counters a settled call adds its figures to."""
+        return TOTAL, identity_key(row.identity)
 
     def _settle_counter(self, row: UsageRow, key: str, held: list):
         """One day counter's write: the call's figures, overall and under its model; its holds trued up to what the
@@ -217,7 +235,7 @@ class DynamoLedger(UsageLedger):
 
     def row_item(self, row: UsageRow) -> dict:
         item = {
-            "pk": {"S": f"CALLS#{row.day}"},
+            "pk": {"S": self.partition("CALLS", row.day, self.shard_of(row.call_id))},
             "sk": {"S": f"{row.at}#{row.call_id}"},
             "estimated": {"BOOL": row.estimated},
             "expires_at": number(int(time.time()) + self.retention_s),
@@ -236,7 +254,7 @@ class DynamoLedger(UsageLedger):
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals: dict[str, Totals] = {}
-        for item in self._query(f"DAY#{day}"):
+        for item in (item for pk in self.partitions("DAY", day) for item in self._query(pk)):
             key = item["sk"]["S"]
             totals.setdefault(key, Totals()).add(counter_totals(item))
             for name in item:
@@ -247,12 +265,14 @@ class DynamoLedger(UsageLedger):
         return totals
 
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
-        """One query per day, eight at a time (the pool's size)."""
+        """One query per day and shard, eight at a time (the pool's size)."""
         return list(self._pool.map(self.day_totals, days))
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
+        shards = [list(self._query(pk, newest_first=True, limit=limit)) for pk in self.partitions("CALLS", day)]
+        newest = heapq.merge(*shards, key=lambda item: item["sk"]["S"], reverse=True)
         found = []
-        for item in self._query(f"CALLS#{day}", newest_first=True, limit=limit):
+        for item, _ in zip(newest, range(limit)):
             values = {name: item[name][kind] for name, kind in ROW_FIELDS.items()}
             for name in ("prompt_tokens", "cached_tokens", "completion_tokens", "latency_ms"):
                 values[name] = int(values[name])
