@@ -44,6 +44,7 @@ class LocalApis:
     def stop_all(self) -> None:
         for server in self.running:
             server.__exit__(None, None, None)
+        self.monkeypatch.undo()  # before the caches are emptied, so nothing refills them from this test's environment
         forget_cached_state()
 
 

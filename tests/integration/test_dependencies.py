@@ -158,9 +158,11 @@ def init_closure(entry: Path) -> set[Path]:
 
 
 def sources(folder: Path) -> list[Path]:
-    """The Python files of a folder of the repository, without the venvs and caches inside it."""
+    """The Python files of a folder of the repository, without the venvs, caches and npm packages inside it."""
     return sorted(
-        p for p in folder.rglob("*.py") if not any(part.startswith(".") for part in p.relative_to(REPO).parts)
+        p
+        for p in folder.rglob("*.py")
+        if not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(REPO).parts)
     )
 
 
