@@ -2,10 +2,10 @@
 
 - Cors: Starlette's CORSMiddleware for ALLOWED_ORIGINS (each origin exactly; `*` echoes any origin, as the API's
   preflight mock does);
-- RequestContext: the request id and who is calling (from API Gateway's request context), the log context, and
-  the last-resort answer when something fails unhandled;
-- CallerCheck: API keys and sign-in tokens where API Gateway does not check them (identity.Gate): 401;
-- BodyLimit: MAX_BODY_BYTES, declared or streamed: 413.
+- RequestGate: the request id and who is calling (from API Gateway's request context), the log context; API keys and
+  sign-in tokens where API Gateway does not check them (identity.Gate): 401; MAX_BODY_BYTES, declared or streamed:
+  413; and the last-resort answer when something fails unhandled. One layer, so an answer's every message passes
+  one wrapped `send`.
 
 Each follows get_settings() unless the app was made with fixed settings (tests and the local API change the
 environment between runs).
@@ -78,12 +78,14 @@ class Cors(Middleware):
         )
 
 
-class RequestContext(Middleware):
+class RequestGate(Middleware):
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        context = gate_for(self.settings(), self.bearer_keys).request_context(scope)
+        settings = self.settings()
+        gate = gate_for(settings, self.bearer_keys)
+        context = gate.request_context(scope)
         request_id = request_id_of(context)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -91,41 +93,28 @@ class RequestContext(Middleware):
         bind_request(request_id, state["who"].identity)
         send, started = with_header(send, b"x-request-id", request_id.encode())
         try:
-            await self.app(scope, receive, send)
+            await self.admit(scope, receive, send, gate, settings.max_body_bytes)
+        except PayloadTooLarge as exc:
+            if not started():
+                await reply(send, exc, self.error_body)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
             if not started():
                 await reply(send, AirelayError(), self.error_body)
 
-
-class CallerCheck(Middleware):
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/api/health":
-            state = scope["state"]
-            who = await gate_for(self.settings(), self.bearer_keys).check(scope, state["who"])
+    async def admit(self, scope, receive, send, gate: Gate, limit: int) -> None:
+        state = scope["state"]
+        if scope["path"] != "/api/health":
+            who = await gate.check(scope, state["who"])
             if isinstance(who, AirelayError):
                 await reply(send, who, self.error_body)
                 return
             state["who"] = who
             bind_request(state["request_id"], who.identity)
-        await self.app(scope, receive, send)
-
-
-class BodyLimit(Middleware):
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.settings().max_body_bytes
         if declared_length(scope) > limit:
             await reply(send, too_large(limit), self.error_body)
             return
-        send, started = with_header(send)
-        try:
-            await self.app(scope, limited(receive, limit), send)
-        except PayloadTooLarge as exc:
-            if not started():
-                await reply(send, exc, self.error_body)
+        await self.app(scope, limited(receive, limit), send)
 
 
 def too_large(limit: int) -> PayloadTooLarge:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from .settings import Settings
 
@@ -52,7 +53,10 @@ def bind_request(request_id: str, identity: str) -> None:
 
 
 def record_call(row: UsageRow, namespace: str) -> None:
-    """One EMF document for one AI call (its usage row), dimensions function and model."""
+    """One EMF document for one AI call (its usage row), dimensions function and model. Not even built when metrics
+    are off (Powertools' own test, which its flush applies after the building)."""
+    if is_metrics_disabled():
+        return
     call = EphemeralMetrics(namespace=namespace)
     call.add_dimension(name="function", value=row.function)
     call.add_dimension(name="model", value=row.model)

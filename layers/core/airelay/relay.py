@@ -7,6 +7,7 @@ finished, failed or was cancelled by the client.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -204,7 +205,7 @@ class ChatStream:
         self.request = request
         self.first = first
         self.events = events
-        self.deadline = anyio.current_time() + settings.stream_deadline_s
+        self.deadline = time.monotonic() + settings.stream_deadline_s  # asyncio's clock, looked up for every event
         self.meter = meter
         self.call = call
         self.settled = False
@@ -234,7 +235,7 @@ class ChatStream:
                     yield encoder.tool_delta(event.id, event.fragment)
                 elif kind is ToolCallEnd:
                     step.calls.append(ToolCall(event.id, step.names.get(event.id, ""), event.arguments))
-                if anyio.current_time() > self.deadline:  # a stall is bounded by the provider's idle timeout
+                if time.monotonic() > self.deadline:  # a stall is bounded by the provider's idle timeout
                     raise TimeoutError
                 event = await anext(self.events)
             step.reason = event.reason

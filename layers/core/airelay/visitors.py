@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import jwt
 
@@ -121,6 +122,7 @@ def limits_of(given: object) -> VisitorLimits:
     return VisitorLimits(rpm, tpm, dollars)
 
 
+@lru_cache(maxsize=4096)  # asked for more than once per request (log context, usage rows)
 def address_group(address: str) -> str:
     """The address a visitor is known by: IPv4 as it is, IPv6 as its /64 (one subscriber's block: a visitor can pick
     any address in it), an IPv4-mapped IPv6 address as the IPv4 one."""

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from . import usage
 from .errors import AirelayError, MalformedRequest, NotFound, own_body
-from .middleware import BodyLimit, CallerCheck, Cors, RequestContext
+from .middleware import Cors, RequestGate
 from .observability import configure as configure_observability
 from .settings import Settings, get_settings
 from .usage import Caller
@@ -49,7 +49,7 @@ def create_app(
     app.add_exception_handler(AirelayError, airelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    for middleware in (BodyLimit, CallerCheck, RequestContext, Cors):  # the last one added is the outermost
+    for middleware in (RequestGate, Cors):  # the last one added is the outermost
         app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
     app.openapi()  # FastAPI builds each included route's handler, validators and serializers while writing it
     return app
@@ -168,7 +168,7 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def identity_of(scope: dict) -> str:
-    """Who is calling, for usage rows and per-identity budgets (set by middleware.RequestContext, checked by CallerCheck)."""
+    """Who is calling, for usage rows and per-identity budgets (set and checked by middleware.RequestGate)."""
     return scope["state"]["who"].identity
 
 

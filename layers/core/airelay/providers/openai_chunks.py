@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import uuid
+
+from pydantic_core import from_json
 
 from ..errors import ProviderFailed
 from .base import (
@@ -166,7 +167,7 @@ class StreamState:
             if payload == b"[DONE]":
                 self.done = True
                 break
-            self.chunk(json.loads(payload), events)
+            self.chunk(from_json(payload), events)
             if self.overrun:
                 break
         return merged(events)

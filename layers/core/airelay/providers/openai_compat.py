@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 
 import anyio
 import httpx2
 import openai
+from pydantic_core import from_json
 
 from ..errors import (
     AirelayError,
@@ -90,7 +90,7 @@ class OpenAICompatChatModel(ChatModel):
             response = await self.client.post(
                 "/chat/completions", body=self.arguments(request), cast_to=httpx2.Response
             )
-            answer = json.loads(response.content)
+            answer = from_json(response.content)
             choice = answer["choices"][0]
             message = choice["message"]
             finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
