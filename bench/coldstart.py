@@ -21,7 +21,7 @@ What is measured, exactly:
   around a snapshot, the before-snapshot hooks then the after-restore ones (from snapshot_restore_py's registry for
   the Mangum functions, airelay.snapstart's for the chat function, which the adapter POSTs); **first answer** = the
   handler called with the function's event from events/ until it returns, 200 expected; **warm answer** = the same
-  event once more. Each answer's CPU time (this process only) is reported beside it (current tree): the rest of its
+  event once more. Each answer's CPU time (this process only) is reported beside it (both trees): the rest of its
   wall time is waiting for the stand-ins (dynalite, moto, the fake upstream: other processes on the same cores)
   or for a core.
 - Interpreter start-up and Lambda's runtime are not included. Runs alternate between the trees and functions;
@@ -233,7 +233,7 @@ def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
             ms(r["after_restore_ms"]),
             pair(r, "first_ms"),
             pair(r, "warm_ms"),
-            f"{ms(r['after_first_cpu_ms'])} / {ms(r['after_warm_cpu_ms'])}",
+            " -> ".join(f"{ms(r[f'{tree}_first_cpu_ms'])} / {ms(r[f'{tree}_warm_cpu_ms'])}" for tree in TREES),
             report.judged(r["passed"]),
         )
         for r in rows
