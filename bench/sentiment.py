@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = run_worker("bench.sentiment", ["--rounds", str(rounds)], {"OPENBLAS_NUM_THREADS": "1"})  # template.yaml
     print(text_report(measured))
     for path in write("sentiment", measured):
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return 0
 
 
