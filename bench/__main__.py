@@ -21,7 +21,6 @@ import traceback
 from datetime import UTC, datetime
 
 from . import charts, report, summary
-from .servers import ROOT
 
 SECTIONS = (
     "overhead",
@@ -242,7 +241,7 @@ def main(argv: list[str]) -> int:
     for name, section in sections.items():
         if not section["ok"]:
             print(f"  {name}: FAILED ({section['error'].strip().splitlines()[-1]})")
-    print(f"report: {path.relative_to(ROOT)}; charts: {', '.join(p.name for p in drawn.values()) or 'none'}")
+    print(f"report: {path}; charts: {', '.join(p.name for p in drawn.values()) or 'none'}")
     return 0 if all(s["ok"] for s in sections.values()) else 1
 
 

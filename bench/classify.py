@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = run_worker("bench.classify", ["--rounds", str(runs)])
     print(text_report(measured))
     for path in write("classify", measured):
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return 0
 
 

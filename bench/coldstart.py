@@ -9,9 +9,9 @@ What is measured, exactly:
 - One measurement = a new process of .venv's python3.12 (the same packages for both trees, from the dev lock) with
   PYTHONPATH = function folder + that tree's layers/core, the current directory at the function folder, and the
   function's environment from that tree's template.yaml (parameters at their defaults), where AWS would be
-  pointed at stand-ins on 127.0.0.1: a moto server for DynamoDB (the usage table, made from the template) and S3
-  (the FAQ bucket: each tree's FAQ index, built by that tree's `python -m airelay.faq build`, and the example
-  source for the indexer), the fake upstream for the chat model (OPENAI_BASE_URL, a key in OPENAI_API_KEY instead
+  pointed at stand-ins on 127.0.0.1: dynalite for DynamoDB (the usage table, made from the template), a moto
+  server for S3 (the FAQ bucket: each tree's FAQ index, built by that tree's `python -m airelay.faq build`, and
+  the example source for the indexer), the fake upstream for the chat model (OPENAI_BASE_URL, a key in OPENAI_API_KEY instead
   of SSM). The chat function runs without the Web Adapter's variables and is called through Mangum, as the local
   API does (the adapter's loopback hop is not measured).
 - In that process, in order: **import** = importing every module the function's app.py imports (for the chat
@@ -21,8 +21,9 @@ What is measured, exactly:
   around a snapshot, the before-snapshot hooks then the after-restore ones (from snapshot_restore_py's registry for
   the Mangum functions, airelay.snapstart's for the chat function, which the adapter POSTs); **first answer** = the
   handler called with the function's event from events/ until it returns, 200 expected; **warm answer** = the same
-  event once more. Each answer's CPU time (this process only) is reported beside it (current tree): the rest of its
-  wall time is waiting for the stand-ins (moto, the fake upstream: other processes on the same cores) or for a core.
+  event once more. Each answer's CPU time (this process only) is reported beside it (both trees): the rest of its
+  wall time is waiting for the stand-ins (dynalite, moto, the fake upstream: other processes on the same cores)
+  or for a core.
 - Interpreter start-up and Lambda's runtime are not included. Runs alternate between the trees and functions;
   the tables show medians. With SnapStart, import and INIT happen when a version is published; a cold start
   costs the restore and the first answer. Target: the first answer <= 50 ms for every function (current tree).
@@ -87,23 +88,26 @@ def template_env(tree: Path, spec_name: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def stand_ins(trees: dict[str, Path]):
-    """moto (DynamoDB, S3) and the fake upstream on 127.0.0.1; yields the environment each tree's processes get."""
+    """dynalite (DynamoDB), moto (S3) and the fake upstream on 127.0.0.1; yields the environment each tree's processes
+    get."""
     import boto3
 
-    from tests.support.aws import create_table_from_template, moto_server
+    from tests.support.aws import create_table_from_template, dynalite_server, moto_server
     from tests.support.upstream import FakeUpstream
 
     with contextlib.ExitStack() as stack:
         monkeypatch = stack.enter_context(_monkeypatch())
         endpoint = stack.enter_context(moto_server(monkeypatch))
+        dynamodb = stack.enter_context(dynalite_server())
         upstream = stack.enter_context(FakeUpstream())
         env = {name: os.environ[name] for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        env |= {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb}
         env |= {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "bench"}
         env |= {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_KEY_PARAM": ""}
         sample = template_env(trees["after"], "FaqFunction")
         upload = json.loads((ROOT / "events" / f"{EVENTS['FaqIndexerFunction']}.json").read_text("utf-8"))
         bucket = upload["Records"][0]["s3"]["bucket"]["name"]  # the FAQ bucket of every function here
-        create_table_from_template(boto3.client("dynamodb", endpoint_url=endpoint), "UsageTable", sample["USAGE_TABLE"])
+        create_table_from_template(boto3.client("dynamodb", endpoint_url=dynamodb), "UsageTable", sample["USAGE_TABLE"])
         s3 = boto3.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="source/shop_faq.yaml", Body=(ROOT / FAQ_SOURCE).read_bytes())
@@ -114,7 +118,7 @@ def stand_ins(trees: dict[str, Path]):
             path_env = {"PYTHONPATH": str(tree / "layers" / "core")}
             subprocess.run(build, cwd=tree, env={**os.environ, **env, **path_env}, check=True, capture_output=True)
             per_tree[name] = {**env, "FAQ_INDEX_URL": index_url, "UPSTREAM_MAX_RETRIES": "0"}
-        yield per_tree, {"moto": endpoint, "upstream": upstream.base_url}
+        yield per_tree, {"moto": endpoint, "dynalite": dynamodb, "upstream": upstream.base_url}
 
 
 @contextlib.contextmanager
@@ -229,7 +233,7 @@ def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
             ms(r["after_restore_ms"]),
             pair(r, "first_ms"),
             pair(r, "warm_ms"),
-            f"{ms(r['after_first_cpu_ms'])} / {ms(r['after_warm_cpu_ms'])}",
+            " -> ".join(f"{ms(r[f'{tree}_first_cpu_ms'])} / {ms(r[f'{tree}_warm_cpu_ms'])}" for tree in TREES),
             report.judged(r["passed"]),
         )
         for r in rows

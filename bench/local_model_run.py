@@ -35,8 +35,8 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
 
 
-def run_worker(module: str, args: list[str]) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_worker(module: str, args: list[str], env: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", module, "--worker", *args],
         cwd=ROOT,

@@ -467,7 +467,7 @@ def run(argv: list[str]) -> dict:
     document = {"meta": meta, "config": config, "references": report.REFERENCES, "notes": notes, "scenarios": results}
     document["targets"] = report.targets(document)
     for path in report.write(document):
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return document
 
 

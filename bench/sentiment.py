@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(rounds), ensure_ascii=False))
         return 0
     print("sentiment: measuring in a worker process ...", flush=True)
-    measured = run_worker("bench.sentiment", ["--rounds", str(rounds)])
+    measured = run_worker("bench.sentiment", ["--rounds", str(rounds)], {"OPENBLAS_NUM_THREADS": "1"})  # template.yaml
     print(text_report(measured))
     for path in write("sentiment", measured):
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return 0
 
 

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = write("tokens", measured)
     print(text_report(json.loads(paths[-1].read_text("utf-8"))))
     for path in paths:
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return 0
 
 

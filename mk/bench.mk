@@ -23,8 +23,8 @@ $(LITELLM_VENV)/.installed-$(LITELLM_VERSION): | python312
 		|| { echo "litellm[proxy] did not install into $(LITELLM_VENV)"; exit 1; }
 	@touch $@
 
-# The LiteLLM proxy, SAM CLI (the cold start benchmark runs sam build), dynalite (the ledger benchmark) and the
-# classify model (its benchmark, and the package sizes).
+# The LiteLLM proxy, SAM CLI (the cold start benchmark runs sam build), dynalite (the ledger and cold start
+# benchmarks) and the classify model (its benchmark, and the package sizes).
 BENCH_DEPS += bench-litellm $(SAM) node_modules/.installed models
 
 # The chat models the package registries carry beside SmolLM2 (`python -m bench --only chat_models`): Gemma 3 270M

@@ -15,6 +15,7 @@ def by_name():
 
 def test_each_function_has_its_own_literal_variables_and_the_global_ones(by_name):
     assert by_name["FaqFunction"].environment["OPENBLAS_NUM_THREADS"] == "1"
+    assert by_name["SentimentFunction"].environment["OPENBLAS_NUM_THREADS"] == "1"
     assert by_name["FaqIndexerFunction"].environment["FAQ_SOURCE_PREFIX"] == "source/"
     assert "OPENBLAS_NUM_THREADS" not in by_name["UsageFunction"].environment
     assert all(f.environment["POWERTOOLS_METRICS_NAMESPACE"] == "Airelay" for f in by_name.values())

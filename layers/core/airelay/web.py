@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from . import usage
 from .errors import AirelayError, MalformedRequest, NotFound, own_body
-from .middleware import Cors, RequestGate
+from .middleware import Cors, RequestGate, gate_for
 from .observability import configure as configure_observability
 from .settings import Settings, get_settings
 from .usage import Caller
@@ -51,6 +51,7 @@ def create_app(
     app.add_exception_handler(HTTPException, http_error)
     for middleware in (RequestGate, Cors):  # the last one added is the outermost
         app.add_middleware(middleware, settings=settings, error_body=error_body, bearer_keys=bearer_keys)
+    gate_for(ready, bearer_keys)  # the middlewares' key and sign-in checks
     app.openapi()  # FastAPI builds each included route's handler, validators and serializers while writing it
     return app
 

@@ -3,6 +3,8 @@ or else at first use, and kept for the container's life."""
 
 from __future__ import annotations
 
+import contextlib
+import platform
 import sys
 
 import anyio
@@ -61,6 +63,7 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
 
     from .openai_compat import OpenAICompatChatModel
 
+    known_platform()
     client = openai.AsyncOpenAI(
         api_key=key,
         base_url=base_url,
@@ -69,6 +72,15 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
         http_client=_chat_http_client(),
     )
     return (kind or OpenAICompatChatModel)(model_id, client, settings)
+
+
+def known_platform() -> None:
+    """The OpenAI SDK names the platform in a header of each client's first request. The standard library answers
+    by running `uname -p` in a subprocess and reading /etc/os-release the first time, and keeps the answers: asked
+    here, at INIT, they are off the first request."""
+    platform.platform()
+    with contextlib.suppress(OSError):
+        platform.freedesktop_os_release()
 
 
 def _chat_http_client():
@@ -103,6 +115,7 @@ def _build_embedder(model_id: str) -> Embedder:
         from .openai_embed import OpenAIEmbedder
 
         settings = get_settings()
+        known_platform()
         return OpenAIEmbedder.from_settings(model_id, settings, settings.openai_api_key or _key_from_ssm(settings))
     raise InvalidInput(f"unknown embedding model '{model_id[:80]}'")
 
