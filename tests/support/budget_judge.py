@@ -27,7 +27,7 @@ class Figures:
     settle_failed: int = 0  # settlements that failed after the SDK's retries and were kept to try again
     settled_again: int = 0  # of those, settled later
     lost_with_environment: int = 0  # in flight or waiting to settle again when their environment died: never settled
-    lost_waiting: dict = field(default_factory=dict)  # of those, the calls whose settlement waited: number -> row
+    lost_waiting: dict = field(default_factory=dict)  # of those, whose settlement waited: number -> (row, held)
     held_by_lost_calls: Decimal = Decimal(0)
     lost_holds: dict = field(default_factory=dict)  # identity -> what its calls lost with their environments held
     settled_spend: Decimal = Decimal(0)
@@ -54,12 +54,15 @@ def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray
     settled_calls = {n for n, done in enumerate(settled) if done}
     total = totals.get(TOTAL)
     calls_counted = total.calls - len(counted_lost) if total else 0
-    spent = total.spent - sum(row.cost_usd for row in counted_lost) if total else Decimal(0)
+    spent = total.spent - sum(row.cost_usd for row, _ in counted_lost) if total else Decimal(0)
+    # without leases, a lost call whose count got through released its global hold down to its cost; with leases its
+    # lease keeps the worst case
+    released = sum(held - row.cost_usd for row, held in counted_lost) if scenario.design == "today" else 0
     worst_spend = figures.settled_spend + figures.held_by_lost_calls  # a lost call may have spent all it held
     identity_overshoot = sum(max(Decimal(0), spent - scenario.identity_limit) for spent in spend_by_identity.values())
     requests_over = sum(max(0, n - scenario.requests_per_minute) for n in figures.minute_requests.values())
     tokens_over = sum(max(0, n - scenario.tokens_per_minute) for n in figures.minute_tokens.values())
-    stranded = total.committed - spent - figures.held_by_lost_calls if total else Decimal(0)
+    stranded = total.committed - spent - figures.held_by_lost_calls + released if total else Decimal(0)
     after = [s for s in table.writes if s >= scenario.warm_up_s]
     writes_after = sum(table.writes[s] for s in after)
     throttled_after = sum(table.throttled_writes[s] for s in after)

@@ -154,7 +154,7 @@ def run(scenario: Scenario) -> dict:
         if kind == "death":
             payload.alive = False
             for call, row in payload.unsettled.values():
-                figures.lost_waiting[call.number] = row
+                figures.lost_waiting[call.number] = (row, call.amount)
                 lose(call, figures)
         elif kind == "arrival":
             following = now + rng.expovariate(scenario.calls_per_s)
@@ -290,13 +290,13 @@ def day_end(scenario: Scenario, table: Table, envs: list, figures: Figures, sett
     return judge(scenario, table, figures, settled, totals, counted_of_lost(scenario, store, figures))
 
 
-def counted_of_lost(scenario: Scenario, store, figures: Figures) -> list[UsageRow]:
+def counted_of_lost(scenario: Scenario, store, figures: Figures) -> list[tuple[UsageRow, Decimal]]:
     """The calls lost while their settlement waited whose counter took it all the same (its hold marker gone): the
     counter of the day's calls is the caller's with leases, the day's total without."""
     counted = []
-    for row in figures.lost_waiting.values():
+    for row, held in figures.lost_waiting.values():
         key = TOTAL if scenario.design == "today" else identity_key(row.identity)
         item = store.aws.dynamodb.table.items.get(tuple(k["S"] for k in store.counter(DAY, key).values()), {})
         if hold_name(row.call_id) not in item:
-            counted.append(row)
+            counted.append((row, held))
     return counted
