@@ -192,7 +192,7 @@ def test_the_local_api_with_budget_leases_never_passes_the_daily_budget(local_ap
     limit, worst = budget_for(3), worst_case()
     with FakeUpstream(gate=threading.Event(), behaviour=Spend()) as upstream:
         api = start_api(local_api, upstream, Ledger(None, environment), DAILY_BUDGET_USD=limit)
-        # WHEN 24 calls arrive together, the upstream answering nobody until every refusal is out
+        # WHEN 24 calls arrive together
         responses = fire(api, [{}] * CALLS, upstream, admitted=3)
     # THEN 3 are admitted, the rest refused for the budget, and once the lease is back committed equals spent
     assert sorted(r.status_code for r in responses) == [200] * 3 + [429] * (CALLS - 3)

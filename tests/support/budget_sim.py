@@ -1,12 +1,14 @@
 """Budgets at scale, simulated: execution environments metering paid calls through the real usage ledger against
 the DynamoDB stand-in (tests/support/dynamo_standin.py) on a virtual clock.
 
-Each paid call does what `usage.meter.Meter` does: reserve its worst case on every limit the real `LimitBook` gives
-it (the global budget, its caller's budget, requests and tokens per minute), count a refusal, run (a virtual
-duration), settle its real cost and tokens once. Some environments die holding leases and calls; their calls
-never settle, and what they held stays counted. After the traffic, the day ends: leases run out, each living
-environment's next call (on the next day) gives its ended lease back, one sweep finds the dead ones' leases, and the
-figures are read back through the ledger's own reads and from the table.
+Each paid call does what `usage.meter.Meter` does: settle again its environment's failed settlements that are due
+(the real `PendingSettles`), reserve its worst case on every limit the real `LimitBook` gives it (the global budget,
+its caller's budget, requests and tokens per minute), count a refusal, run (a virtual duration), settle its real cost
+and tokens once, or keep the settlement to try again if it fails. Some environments die holding leases, calls and
+settlements waiting to be tried again; those calls never settle, and what they held stays counted. After the
+traffic, the day ends: leases run out, each living environment's next calls (on the next day) settle what waits and
+give its ended lease back, one sweep finds the dead ones' leases, and the figures are read back through the ledger's
+own reads and from the table (budget_judge.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import bisect
 import heapq
 import itertools
 import random
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,13 +26,16 @@ from botocore.exceptions import ClientError
 
 from airelay.providers.base import Usage
 from airelay.settings import Settings
+from airelay.usage.dynamo_items import hold_name
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, OverLimit, UsageRow
+from airelay.usage.ledger import TOTAL, OverLimit, UsageRow, identity_key
 from airelay.usage.limits import CALLER, GLOBAL, LimitBook
+from airelay.usage.pending import LONGEST_WAIT_S, PendingSettles
 from airelay.usage.pricing import load_prices
 
+from .budget_judge import Figures, judge
 from .dynamo_standin import Client, Table
 
 DAY = "2026-12-04"
@@ -86,6 +90,8 @@ class SimLeases(Sequential, DynamoLeases):
 class Environment:
     client: Client
     ledger: object
+    pending: PendingSettles
+    unsettled: dict = field(default_factory=dict)  # call id -> (Open call, its row) whose settlement waits
     alive: bool = True
 
 
@@ -99,25 +105,6 @@ class Open:
     amount: Decimal
     started: float
     holds: list = field(default_factory=list)
-
-
-@dataclass
-class Figures:
-    scenario: dict
-    admitted: int = 0
-    refused_global: int = 0
-    refused_identity: int = 0
-    refused_rate: int = 0
-    unavailable: int = 0  # reserve failed after the SDK's retries
-    settled: int = 0
-    settle_failed: int = 0
-    lost_with_environment: int = 0  # in flight when their environment died: never settled
-    held_by_lost_calls: Decimal = Decimal(0)
-    lost_holds: dict = field(default_factory=dict)  # identity -> what its calls lost with their environments held
-    settled_spend: Decimal = Decimal(0)
-    admitted_per_second: dict = field(default_factory=dict)
-    minute_requests: dict = field(default_factory=lambda: defaultdict(int))  # (identity, minute) -> admitted
-    minute_tokens: dict = field(default_factory=lambda: defaultdict(int))  # (identity, minute) -> used or held
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -135,7 +122,8 @@ def build(scenario: Scenario, table: Table, rng: random.Random) -> list[Environm
             store = SimLeases("usage", aws, shards=scenario.shards)
             clock = (lambda c: lambda: EPOCH + c.now)(client)
             ledger = LeasedLedger(store, scenario.lease_seconds, clock=clock, rng=random.Random(number))
-        envs.append(Environment(client, ledger))
+        clock = (lambda c: lambda: c.now)(client)
+        envs.append(Environment(client, ledger, PendingSettles(clock, random.Random(number))))
     return envs
 
 
@@ -165,6 +153,9 @@ def run(scenario: Scenario) -> dict:
         now, _, kind, payload = heapq.heappop(events)
         if kind == "death":
             payload.alive = False
+            for call, row in payload.unsettled.values():
+                figures.lost_waiting[call.number] = (row, call.amount)
+                lose(call, figures)
         elif kind == "arrival":
             following = now + rng.expovariate(scenario.calls_per_s)
             if following < scenario.seconds:
@@ -175,7 +166,7 @@ def run(scenario: Scenario) -> dict:
             identity = f"key:{bisect.bisect(weights, rng.random() * weights[-1])}"
             call = Open(next(numbers), env, identity, rng.randint(100, 1500), rng.choice((256, 512, 1024)), 0, now)
             call.amount = price.worst_case(call.prompt, call.max_tokens)
-            if admit(limits, call, figures, now):
+            if admit(limits, call, figures, now, settled):
                 env_now = env.client.now
                 heapq.heappush(events, (env_now + rng.uniform(0.3, 3.0), next(sequence), "finish", call))
         else:
@@ -183,11 +174,16 @@ def run(scenario: Scenario) -> dict:
     return day_end(scenario, table, envs, figures, settled)
 
 
-def admit(limits: LimitBook, call: Open, figures: Figures, now: float) -> bool:
+def admit(limits: LimitBook, call: Open, figures: Figures, now: float, settled: bytearray) -> bool:
     call.env.client.now = now
     at = MIDNIGHT + timedelta(seconds=now)
     call.holds = limits.holds(call.identity, at, call.amount, call.prompt + call.max_tokens)
     call_id = str(call.number)
+    if call.env.pending.due():
+        settle_again(call.env, figures, settled)
+    if call.env.pending.full:
+        figures.unavailable += 1
+        return False
     try:
         call.env.ledger.reserve(call_id, call.holds)
     except OverLimit as over:
@@ -213,13 +209,21 @@ def admit(limits: LimitBook, call: Open, figures: Figures, now: float) -> bool:
     return True
 
 
+def minute_of(call: Open) -> str:
+    return (MIDNIGHT + timedelta(seconds=call.started)).isoformat(timespec="minutes")
+
+
+def lose(call: Open, figures: Figures) -> None:
+    """A call lost with its environment: all it held stays counted."""
+    figures.lost_with_environment += 1
+    figures.held_by_lost_calls += call.amount
+    figures.lost_holds[call.identity] = figures.lost_holds.get(call.identity, 0) + call.amount
+    figures.minute_tokens[(call.identity, minute_of(call))] += call.prompt + call.max_tokens
+
+
 def finish(call: Open, price, rng: random.Random, figures: Figures, settled: bytearray, now: float) -> None:
-    minute = (MIDNIGHT + timedelta(seconds=call.started)).isoformat(timespec="minutes")
     if not call.env.alive:
-        figures.lost_with_environment += 1
-        figures.held_by_lost_calls += call.amount
-        figures.lost_holds[call.identity] = figures.lost_holds.get(call.identity, 0) + call.amount
-        figures.minute_tokens[(call.identity, minute)] += call.prompt + call.max_tokens
+        lose(call, figures)
         return
     call.env.client.now = now
     status = rng.choices(("ok", "error", "cancelled"), (95, 3, 2))[0]
@@ -246,19 +250,34 @@ def finish(call: Open, price, rng: random.Random, figures: Figures, settled: byt
         call.env.ledger.settle(row, call.holds)
     except ClientError:
         figures.settle_failed += 1
-        figures.minute_tokens[(call.identity, minute)] += call.prompt + call.max_tokens
+        call.env.pending.add(row, call.holds)
+        call.env.unsettled[row.call_id] = (call, row)
     else:
-        figures.minute_tokens[(call.identity, minute)] += row.counted_tokens
-        figures.settled += 1
-        figures.settled_spend += cost
-        settled[call.number] = 1
+        count_settled(call, row, figures, settled)
+
+
+def count_settled(call: Open, row: UsageRow, figures: Figures, settled: bytearray) -> None:
+    figures.minute_tokens[(call.identity, minute_of(call))] += row.counted_tokens
+    figures.settled += 1
+    figures.settled_spend += row.cost_usd
+    settled[call.number] = 1
+
+
+def settle_again(env: Environment, figures: Figures, settled: bytearray) -> None:
+    for row in env.pending.retry(env.ledger):
+        count_settled(env.unsettled.pop(row.call_id)[0], row, figures, settled)
+        figures.settled_again += 1
 
 
 def day_end(scenario: Scenario, table: Table, envs: list, figures: Figures, settled: bytearray) -> dict:
-    """Past the last lease's end, one sweep; then the day's figures, read through the ledger and from the table."""
-    if scenario.design == "leases":  # the living environments' next calls, on the next day, give their leases back
-        for env in (env for env in envs if env.alive):
-            env.client.now = scenario.seconds + scenario.lease_seconds + 5
+    """The living environments' next calls, on the next day, settle what waits and give their ended leases back; one
+    sweep; then the day's figures, read through the ledger and from the table."""
+    for env in (env for env in envs if env.alive):
+        env.client.now = scenario.seconds + scenario.lease_seconds + 5
+        for _ in range(20):  # a call every half minute, until nothing waits (or 20 tries each)
+            settle_again(env, figures, settled)
+            env.client.now += LONGEST_WAIT_S
+        if scenario.design == "leases":
             env.ledger.give_back_ended()
     reader = Client(table, random.Random(0))
     reader.now = scenario.seconds + scenario.lease_seconds + 10
@@ -268,74 +287,16 @@ def day_end(scenario: Scenario, table: Table, envs: list, figures: Figures, sett
         store = DynamoLeases("usage", SimpleNamespace(dynamodb=reader), shards=scenario.shards)
         store.sweep(DAY, EPOCH + reader.now, since=EPOCH)
     totals = store.day_totals(DAY)
-    return judge(scenario, table, figures, settled, totals)
+    return judge(scenario, table, figures, settled, totals, counted_of_lost(scenario, store, figures))
 
 
-def judge(scenario: Scenario, table: Table, figures: Figures, settled: bytearray, totals: dict) -> dict:
-    rows, spend_by_identity = set(), dict(figures.lost_holds)
-    row_spend = Decimal(0)
-    for (pk, _), item in table.items.items():
-        if pk.startswith("CALLS#"):
-            number, cost = int(item["call_id"]["S"]), Decimal(item["cost_usd"]["N"])
-            rows.add(number)
-            row_spend += cost
-            identity = item["identity"]["S"]
-            spend_by_identity[identity] = spend_by_identity.get(identity, 0) + cost
-    settled_calls = {n for n, done in enumerate(settled) if done}
-    total = totals.get(TOTAL)
-    worst_spend = figures.settled_spend + figures.held_by_lost_calls  # a lost call may have spent all it held
-    identity_overshoot = sum(max(Decimal(0), spent - scenario.identity_limit) for spent in spend_by_identity.values())
-    requests_over = sum(max(0, n - scenario.requests_per_minute) for n in figures.minute_requests.values())
-    tokens_over = sum(max(0, n - scenario.tokens_per_minute) for n in figures.minute_tokens.values())
-    stranded = total.committed - total.spent - figures.held_by_lost_calls if total else Decimal(0)
-    after = [s for s in table.writes if s >= scenario.warm_up_s]
-    writes_after = sum(table.writes[s] for s in after)
-    throttled_after = sum(table.throttled_writes[s] for s in after)
-    seconds = range(int(scenario.seconds) + 1)
-    return {
-        "scenario": {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(scenario).items()},
-        "calls": {
-            "admitted": figures.admitted,
-            "refused_over_global_budget": figures.refused_global,
-            "refused_over_caller_budget": figures.refused_identity,
-            "refused_over_caller_rates": figures.refused_rate,
-            "refused_ledger_unavailable": figures.unavailable,
-            "settled": figures.settled,
-            "settle_failed": figures.settle_failed,
-            "lost_with_environment": figures.lost_with_environment,
-            "unsettled": figures.admitted - figures.settled - figures.lost_with_environment,
-        },
-        "exactness": {
-            "overshoot_global_usd": str(max(Decimal(0), worst_spend - scenario.global_limit)),
-            "overshoot_identities_usd": str(identity_overshoot),
-            "requests_over_rate": requests_over,
-            "tokens_over_rate": tokens_over,
-            "lost_rows": len(settled_calls - rows),
-            "rows_of_unsettled_calls": len(rows - settled_calls),
-            "double_counted_calls": max(0, total.calls - len(rows)) if total else 0,
-            "uncounted_calls": max(0, len(rows) - total.calls) if total else len(rows),
-            "ledger_spent_minus_rows_usd": str((total.spent if total else 0) - row_spend),
-            "rows_minus_settled_usd": str(row_spend - figures.settled_spend),
-        },
-        "budget": {
-            "limit_usd": str(scenario.global_limit),
-            "spent_usd": str(total.spent if total else 0),
-            "held_by_lost_calls_usd": str(figures.held_by_lost_calls),
-            "stranded_usd": str(stranded),
-            "never_committed_usd": str(scenario.global_limit - total.committed if total else scenario.global_limit),
-            "stranded_share": float(stranded / scenario.global_limit),
-        },
-        "throttling": {
-            "writes_after_warm_up": writes_after,
-            "throttled_after_warm_up": throttled_after,
-            "throttled_share_after_warm_up": throttled_after / writes_after if writes_after else 0.0,
-            "sdk_gave_up": table.gave_up,
-            "most_throttled_keys": sorted(table.throttled_by_key.items(), key=lambda kv: -kv[1])[:5],
-        },
-        "per_second": {
-            "admitted": [figures.admitted_per_second.get(s, 0) for s in seconds],
-            "writes": [table.writes.get(s, 0) for s in seconds],
-            "throttled_writes": [table.throttled_writes.get(s, 0) for s in seconds],
-            "throttled_reads": [table.throttled_reads.get(s, 0) for s in seconds],
-        },
-    }
+def counted_of_lost(scenario: Scenario, store, figures: Figures) -> list[tuple[UsageRow, Decimal]]:
+    """The calls lost while their settlement waited whose counter took it all the same (its hold marker gone): the
+    counter of the day's calls is the caller's with leases, the day's total without."""
+    counted = []
+    for row, held in figures.lost_waiting.values():
+        key = TOTAL if scenario.design == "today" else identity_key(row.identity)
+        item = store.aws.dynamodb.table.items.get(tuple(k["S"] for k in store.counter(DAY, key).values()), {})
+        if hold_name(row.call_id) not in item:
+            counted.append((row, held))
+    return counted

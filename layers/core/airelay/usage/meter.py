@@ -17,6 +17,7 @@ from ..providers.base import Usage
 from ..settings import Settings
 from .ledger import Hold, OverLimit, UsageLedger, UsageRow
 from .limits import CALLER, GLOBAL, REQUESTS_PER_MINUTE, LimitBook
+from .pending import PendingSettles
 from .pricing import Price, PriceBook
 
 log = logging.getLogger("airelay.usage")
@@ -104,6 +105,7 @@ class Meter:
         self.krw_rate = settings.usd_krw_rate
         self.metrics_namespace = settings.metrics_namespace
         self.full = FullMinutes()
+        self.pending = PendingSettles()
 
     async def run(self, method, *args):
         if self.ledger.remote:
@@ -133,6 +135,7 @@ class Meter:
         holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
             self.full.check(holds)
+            await self.settle_pending()
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
             self.full.note(over)
@@ -143,6 +146,14 @@ class Meter:
             raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
         day = now.date().isoformat()
         return Call(call_id, request_id, identity, function, model_id, price, day, holds, time.monotonic())
+
+    async def settle_pending(self) -> None:
+        """Settles again the calls whose settlement failed, when due (their holds free room for this one); while too
+        many wait, the ledger counts as unavailable."""
+        if self.pending.due():
+            await self.run(self.pending.retry, self.ledger)
+        if self.pending.full:
+            raise RuntimeError(f"{len(self.pending)} calls wait to be settled")
 
     async def count_refusal(self, day: str, identity: str) -> None:
         """For the dashboard's refusals; the refusal is answered even if this write fails."""
@@ -158,7 +169,8 @@ class Meter:
         return (usd * self.krw_rate).quantize(Decimal("0.01"))
 
     async def close(self, call: Call, usage: Usage, status: str) -> Decimal:
-        """Settles the call: stores its row, adds its real cost, releases the rest of the hold. Never raises."""
+        """Settles the call: stores its row, adds its real cost, releases the rest of the hold. Never raises: a
+        settlement that fails is kept and tried again before a later call (usage.pending)."""
         cost = self.cost(call, usage)
         row = UsageRow(
             call_id=call.call_id,
@@ -181,6 +193,9 @@ class Meter:
             try:
                 await self.run(self.ledger.settle, row, call.holds)
             except Exception:
-                log.exception("usage ledger unavailable at settle", extra={"request_id": call.request_id})
+                log.exception(
+                    "usage ledger unavailable at settle; kept to settle again", extra={"request_id": call.request_id}
+                )
+                self.pending.add(row, call.holds)
         record_call(row, self.metrics_namespace)
         return cost
