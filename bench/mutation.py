@@ -77,6 +77,7 @@ TARGETS = (
         (
             "tests/unit/test_app_front.py",
             "tests/unit/test_web.py",
+            "tests/unit/test_visitors.py",
             "tests/functional/test_bad_json.py",
             "tests/integration/test_sign_in.py",
         ),

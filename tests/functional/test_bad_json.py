@@ -1,9 +1,11 @@
 """Every JSON body, through each function's real handler: what is not strict JSON is a 400, never a 500."""
 
+import base64
 import json
 
 import pytest
 
+from airelay.errors import MalformedRequest
 from local.invoke import find_function
 from local.lambda_bridge import Container
 
@@ -47,8 +49,27 @@ def test_json_nested_too_deep_or_not_strict_is_a_malformed_request(containers, c
     response = container.invoke(event).result(timeout=60)
     # THEN it is a 400 malformed_request, with CORS headers for the page
     assert response["statusCode"] == 400, response["body"]
-    assert json.loads(response["body"])["error"]["code"] == "malformed_request"
+    assert json.loads(response["body"])["error"] == MalformedRequest().body()["error"]
     assert response["headers"]["access-control-allow-origin"] == event["headers"]["origin"]
     # AND nothing was logged as a server error
     logged = capsys.readouterr().out
     assert "Traceback" not in logged and '"level": "ERROR"' not in logged
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["--{b}\r\nContent-Type: image/png\r\n\r\nabc\r\n--{b}--\r\n", "--another-boundary\r\n\r\n"],
+    ids=["a part without its name", "another boundary"],
+)
+def test_a_multipart_body_that_cannot_be_parsed_is_a_malformed_request(containers, body):
+    # GIVEN the classify upload route and a multipart body Starlette cannot read
+    function = "ClassifyFunction"
+    container = containers.get(function) or containers.setdefault(function, Container(find_function(function)))
+    event = load_event("classify_multipart")
+    boundary = event["headers"]["content-type"].split("boundary=")[1]
+    event["body"], event["isBase64Encoded"] = base64.b64encode(body.format(b=boundary).encode()).decode(), True
+    # WHEN the function is invoked with it THEN it is a 400 malformed_request that says what is wrong
+    response = container.invoke(event).result(timeout=60)
+    assert response["statusCode"] == 400, response["body"]
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "malformed_request" and error["message"].startswith("The request body is not valid: ")

@@ -207,3 +207,11 @@ def test_a_request_over_the_requests_per_minute_is_refused_naming_the_limit(tmp_
 @pytest.mark.parametrize(("second", "retry_after"), [(0, 60), (30, 30), (59, 1)])
 def test_a_rate_refusal_says_to_retry_when_the_next_minute_starts(second, retry_after):
     assert seconds_until_next_minute(datetime(2026, 11, 26, 10, 5, second, 999_999, tzinfo=UTC)) == retry_after
+
+
+def test_budget_leases_apply_to_the_dynamodb_ledger_only(tmp_path):
+    from airelay.usage import open_ledger
+
+    # GIVEN BUDGET_LEASES on, but no USAGE_TABLE (the local stack) THEN the ledger is the SQLite file, without leases
+    ledger = open_ledger(Settings(budget_leases=True, usage_db_path=str(tmp_path / "usage.sqlite3")))
+    assert type(ledger) is SqliteLedger

@@ -137,3 +137,23 @@ def test_a_good_token_is_checked_once_and_remembered_only_until_it_expires(monke
     monkeypatch.setattr(visitors.time, "time", lambda: later)
     tokens.visitor(token)
     assert len(decoded) == 3
+
+
+def test_a_secret_changed_in_ssm_is_the_one_tokens_are_checked_with_from_the_next_request(monkeypatch):
+    import anyio
+
+    from airelay.identity import Gate
+    from airelay.settings import Settings
+
+    # GIVEN a gate that reads the secret from an SSM parameter, which holds SECRET
+    gate = Gate(Settings(visitor_token_secret_param="/airelay/visitor-token-secret"))
+    in_ssm = [SECRET]
+    monkeypatch.setattr(gate, "read_secret", lambda: in_ssm[0])
+    before, after = mint(SECRET, "v-1", "airelay"), mint("n" * 64, "v-2", "airelay")
+    assert [anyio.run(gate.visitor_of, before).id for _ in range(2)] == ["v-1"] * 2
+    # WHEN the parameter is changed
+    in_ssm[0] = "n" * 64
+    # THEN a token signed with the old secret is refused, one signed with the new one accepted
+    with pytest.raises(BadVisitorToken):
+        anyio.run(gate.visitor_of, before)
+    assert anyio.run(gate.visitor_of, after).id == "v-2"
