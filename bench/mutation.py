@@ -66,6 +66,7 @@ TARGETS = (
             "tests/unit/test_limits.py",
             "tests/unit/test_metered.py",
             "tests/unit/test_pricing.py",
+            "tests/unit/test_pending_settles.py",
             "tests/integration/test_budget_promises.py",
             "tests/integration/test_unpriced_models.py",
             "tests/functional/test_usage_function.py",

@@ -209,7 +209,7 @@ def test_a_rate_refusal_says_to_retry_when_the_next_minute_starts(second, retry_
     assert seconds_until_next_minute(datetime(2026, 11, 26, 10, 5, second, 999_999, tzinfo=UTC)) == retry_after
 
 
-def test_budget_leases_apply_to_the_dynamodb_ledger_only(tmp_path):
+def test_budget_leases_are_off_without_a_usage_table(tmp_path):
     from airelay.usage import open_ledger
 
     # GIVEN BUDGET_LEASES on, but no USAGE_TABLE (the local stack) THEN the ledger is the SQLite file, without leases
