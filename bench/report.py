@@ -237,70 +237,65 @@ def targets(document: dict) -> list[dict]:
                     "ms",
                 )
             )
-    for s in scenarios.values():  # the per-minute limits on against off, c=1, side by side in the same rounds
-        vs = s["summary"].get("limits_vs_airelay") or {}
-        if s["concurrency"] != 1 or not vs:
-            continue
-        on, off = s["summary"]["added"].get("airelay_limits", {}), s["summary"]["added"].get("airelay", {})
-        metric, what = f"{s['latency']}_p50_ms", "TTFT" if s["stream"] else "latency"
-        rows.append(
-            target(
-                f"limit checks add <= {LIMITS_SHARE - 1:.0%} to added {what} p50",
-                s["title"],
-                vs.get(metric),
-                LIMITS_SHARE,
-                True,
-                f"added with limits {ms(on.get(metric), True)}, without {ms(off.get(metric), True)}",
-                "x",
-            )
-        )
-        cpu_on, cpu_off = (s["summary"][side]["gateway_cpu_ms_per_request"] for side in ("airelay_limits", "airelay"))
-        rows.append(
-            target(
-                f"limit checks add <= {LIMITS_SHARE - 1:.0%} to CPU per request",
-                s["title"],
-                vs.get("gateway_cpu_ms_per_request"),
-                LIMITS_SHARE,
-                True,
-                f"with limits {fmt(cpu_on, 'cpu')} ms, without {fmt(cpu_off, 'cpu')} ms",
-                "x",
-            )
-        )
-    for s in scenarios.values():  # this checkout against an earlier revision (--before), c=1, in the same rounds
-        vs = s["summary"].get("now_vs_before") or {}
-        if s["concurrency"] != 1 or not vs:
-            continue
-        now, before = s["summary"]["added"].get("airelay", {}), s["summary"]["added"].get("airelay_before", {})
-        metric, what = f"{s['latency']}_p50_ms", "TTFT" if s["stream"] else "latency"
-        rows.append(
-            target(
-                f"added {what} p50 within {BEFORE_SHARE - 1:.0%} of the earlier revision",
-                s["title"],
-                vs.get(metric),
-                BEFORE_SHARE,
-                True,
-                f"now {ms(now.get(metric), True)}, before {ms(before.get(metric), True)}",
-                "x",
-            )
-        )
-        cpu_now, cpu_before = (
-            s["summary"][side]["gateway_cpu_ms_per_request"] for side in ("airelay", "airelay_before")
-        )
-        rows.append(
-            target(
-                f"CPU per request within {BEFORE_SHARE - 1:.0%} of the earlier revision",
-                s["title"],
-                vs.get("gateway_cpu_ms_per_request"),
-                BEFORE_SHARE,
-                True,
-                f"now {fmt(cpu_now, 'cpu')} ms, before {fmt(cpu_before, 'cpu')} ms",
-                "x",
-            )
-        )
+    # the per-minute limits on against off, and this checkout against an earlier revision (--before): c=1, same rounds
+    rows += paired_targets(
+        scenarios,
+        "limits_vs_airelay",
+        ("airelay_limits", "airelay"),
+        LIMITS_SHARE,
+        "limit checks add <= {share} to {what}",
+        ("with limits", "without"),
+    )
+    rows += paired_targets(
+        scenarios,
+        "now_vs_before",
+        ("airelay", "airelay_before"),
+        BEFORE_SHARE,
+        "{what} within {share} of the earlier revision",
+        ("now", "before"),
+    )
     return rows
 
 
 # ---------------------------------------------------------------- tables
+
+
+def paired_targets(scenarios: dict, ratio: str, sides: tuple[str, str], share: float, name: str, words) -> list[dict]:
+    """Two targets for each c=1 scenario that ran the two `sides` in the same rounds: the ratio `ratio` of their
+    added latency (TTFT for streams) p50 and of their CPU per request, each at most `share`."""
+    rows = []
+    first, second = words
+    for s in scenarios.values():
+        vs = s["summary"].get(ratio) or {}
+        if s["concurrency"] != 1 or not vs:
+            continue
+        added = [s["summary"]["added"].get(side, {}) for side in sides]
+        cpu = [s["summary"][side]["gateway_cpu_ms_per_request"] for side in sides]
+        metric, what = f"{s['latency']}_p50_ms", "TTFT" if s["stream"] else "latency"
+        limit = f"{share - 1:.0%}"
+        rows.append(
+            target(
+                name.format(share=limit, what=f"added {what} p50"),
+                s["title"],
+                vs.get(metric),
+                share,
+                True,
+                f"{first} {ms(added[0].get(metric), True)}, {second} {ms(added[1].get(metric), True)}",
+                "x",
+            )
+        )
+        rows.append(
+            target(
+                name.format(share=limit, what="CPU per request"),
+                s["title"],
+                vs.get("gateway_cpu_ms_per_request"),
+                share,
+                True,
+                f"{first} {fmt(cpu[0], 'cpu')} ms, {second} {fmt(cpu[1], 'cpu')} ms",
+                "x",
+            )
+        )
+    return rows
 
 
 def fmt(value: float | None, metric: str, kind: str = "") -> str:

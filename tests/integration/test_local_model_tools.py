@@ -29,6 +29,19 @@ def model_url():
     model_server.stop(process)
 
 
+def run_steps(request: ChatRequest, tools: dict, settings, request_id: str) -> bytes:
+    """The chat function's steps over the local model: its UI message stream, whole."""
+    caller = Caller(request_id, "test", "chat")
+
+    async def run() -> bytes:
+        model = await chat_model("local/smollm2-135m", settings)
+        stream = await relay.open_stream(model, request, settings, caller)
+        context = ToolContext(settings, caller)
+        return b"".join([chunk async for chunk in steps.ui_message_stream(stream, tools, context, UIMessageStream())])
+
+    return asyncio.run(run())
+
+
 def test_the_local_model_calls_search_faq_and_answers_from_its_result(
     model_url, example_faq_index, monkeypatch, tmp_path
 ):
@@ -54,16 +67,9 @@ def test_the_local_model_calls_search_faq_and_answers_from_its_result(
         tools=tuple(t.spec() for t in tools.values()),
         tool_choice="search_faq",
     )
-    caller = Caller("req-local-tools", "test", "chat")
-
-    async def run() -> bytes:
-        model = await chat_model("local/smollm2-135m", settings)
-        stream = await relay.open_stream(model, request, settings, caller)
-        context = ToolContext(settings, caller)
-        return b"".join([chunk async for chunk in steps.ui_message_stream(stream, tools, context, UIMessageStream())])
 
     # WHEN the chat runs its steps
-    body = asyncio.run(run())
+    body = run_steps(request, tools, settings, "req-local-tools")
     parts = [json.loads(e[6:]) for e in body.decode().split("\n\n") if e.startswith("data: {")]
     names = [p["type"] for p in parts]
     # THEN the model's call was valid (the format constrains it), the tool ran on the real index, sources were sent,
@@ -102,16 +108,13 @@ def test_the_local_model_is_offered_a_tool_whose_schema_has_a_2000_character_bou
         tools=tuple(t.spec() for t in tools.values()),
         tool_choice="analyze_sentiment",
     )
-    caller = Caller("req-local-bounds", "test", "chat")
-
-    async def run() -> bytes:
-        model = await chat_model("local/smollm2-135m", settings)
-        stream = await relay.open_stream(model, request, settings, caller)
-        context = ToolContext(settings, caller)
-        return b"".join([chunk async for chunk in steps.ui_message_stream(stream, tools, context, UIMessageStream())])
 
     # WHEN the local model is asked to call it
-    parts = [json.loads(e[6:]) for e in asyncio.run(run()).decode().split("\n\n") if e.startswith("data: {")]
+    parts = [
+        json.loads(e[6:])
+        for e in run_steps(request, tools, settings, "req-local-bounds").decode().split("\n\n")
+        if e.startswith("data: {")
+    ]
     # THEN the server compiled the schema and the model's call was checked against the full input model: it ran,
     # or (a call the grammar allowed but the bound refuses) it is a tool-input-error; the answer ends either way
     names = [p["type"] for p in parts]
