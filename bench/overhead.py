@@ -72,6 +72,10 @@ def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
         "IDENTITY_DAILY_BUDGET_USD": "1000000",
         "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}",
         "SERVER_KEYS": "bench",  # a server's key, like LiteLLM's master key: its calls are filed under the key
+        # each call's EMF metrics document written, as on AWS; revisions before Powertools named the switch
+        # AIRELAY_METRICS (off unless set), so a --before tree writes its metrics too
+        "POWERTOOLS_METRICS_DISABLED": "false",
+        "AIRELAY_METRICS": "true",
     }
     for item in overrides:
         name, _, value = item.partition("=")

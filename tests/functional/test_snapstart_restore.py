@@ -21,8 +21,10 @@ def chat_function():
 
 
 def pooled_connections(client) -> int:
-    """Connections kept by an OpenAI client's pool (httpx's transport and httpcore's pool: not public API)."""
-    return len(client._client._transport._pool.connections)
+    """Connections kept by an OpenAI client's pool: the aiohttp session of its transport, made at the first request,
+    and that session's connector (not public API)."""
+    session = client._client._transport.client
+    return sum(len(kept) for kept in session.connector._conns.values()) if session else 0
 
 
 def answer(container) -> str:
@@ -48,3 +50,5 @@ def test_a_restore_drops_the_pooled_connection_to_the_model_and_the_next_answer_
     assert pooled_connections(model.client) == 1
     assert model.client._client.event_hooks == old_client._client.event_hooks
     assert len(upstream.requests) == 2
+    # AND the replaced client was closed by that request, as aiohttp wants its sessions closed
+    assert old_client.is_closed()

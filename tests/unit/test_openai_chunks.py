@@ -41,6 +41,15 @@ def test_text_of_one_read_is_one_delta():
     assert state.reason == "stop"
 
 
+@pytest.mark.parametrize("broken", [b"data: {not json\n\n", b'data: {"error": {"message": "overloaded"}}\n\n'])
+def test_text_read_before_a_broken_chunk_in_the_same_read_still_comes_out(broken):
+    state = StreamState(100)
+    good = f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': 'Hel'}}]})}\n\n".encode()
+    assert state.feed(good + broken + good) == [TextDelta("Hel")]
+    assert state.failure is not None
+    assert state.feed(good) == []  # nothing is read after the break
+
+
 def test_reasoning_fields_become_reasoning_deltas():
     events, _ = read(sse({"reasoning_content": "think "}, {"reasoning": "more"}, {"content": "answer"}))
     assert events == [ReasoningDelta("think more"), TextDelta("answer")]

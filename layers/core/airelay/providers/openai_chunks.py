@@ -137,18 +137,21 @@ class ToolCalls:
 
 
 class StreamState:
-    """Reads `chat.completion.chunk` SSE lines as they arrive; one network read's text comes out as one delta.
+    """Reads `chat.completion.chunk` SSE lines as they arrive; one network read's text comes out as one delta. A
+    chunk that breaks the stream (malformed, or an error) is kept in `failure`, after the events of the chunks read
+    before it in the same read: what arrived first reaches the client first, however the reads fall.
 
     Every content chunk holds at least one token, so a chunk past `max_tokens` of them means the upstream ignored
     the limit: the answer ends there, as if it had stopped for length (`overrun`)."""
 
-    __slots__ = ("buffer", "calls", "chunks", "done", "max_tokens", "overrun", "reason", "think", "usage")
+    __slots__ = ("buffer", "calls", "chunks", "done", "failure", "max_tokens", "overrun", "reason", "think", "usage")
 
     def __init__(self, max_tokens: int) -> None:
         self.buffer = b""
         self.reason: str | None = None
         self.usage: Usage | None = None
         self.done = False
+        self.failure: Exception | None = None
         self.overrun = False
         self.max_tokens = max_tokens
         self.chunks = 0
@@ -167,7 +170,11 @@ class StreamState:
             if payload == b"[DONE]":
                 self.done = True
                 break
-            self.chunk(from_json(payload), events)
+            try:
+                self.chunk(from_json(payload), events)
+            except Exception as exc:
+                self.failure, self.done = exc, True
+                break
             if self.overrun:
                 break
         return merged(events)

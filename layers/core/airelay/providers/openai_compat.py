@@ -123,6 +123,8 @@ class OpenAICompatChatModel(ChatModel):
             async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
                 for event in state.feed(data):
                     yield event
+                if state.failure:
+                    raise state.failure
                 if state.overrun:
                     break  # closing the response stops an upstream that runs past max_tokens
         except Exception as exc:

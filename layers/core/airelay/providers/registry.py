@@ -18,6 +18,9 @@ Provider = ChatModel | Embedder | TextClassifier | ImageClassifier
 KINDS = (ChatModel, Embedder, TextClassifier, ImageClassifier)
 
 _providers: dict[tuple[type, str], Provider] = {}  # (kind, model id) -> the container's instance
+# OpenAI clients replaced by renew_connections(), closed by the next chat_model() call, in the event loop: aiohttp
+# reports a session collected unclosed as an error.
+_retired: list = []
 
 
 async def _kept(kind: type, model_id: str, build) -> Provider:
@@ -38,6 +41,8 @@ if reads_keys_from_ssm(get_settings()):
 
 
 async def chat_model(model_id: str, settings: Settings | None = None) -> ChatModel:
+    while _retired:
+        await _retired.pop().close()
     return await _kept(ChatModel, model_id, lambda: _build_chat_model(model_id, settings or get_settings()))
 
 
@@ -84,11 +89,14 @@ def known_platform() -> None:
 
 
 def _chat_http_client():
+    """The SDK's aiohttp transport (its `aiohttp` extra), as its docs offer for async clients: the same requests,
+    retries and errors, with aiohttp's C HTTP parser instead of httpcore's pure-Python one (bench.overhead: about
+    0.3 ms less CPU per buffered call, 0.5 ms per 20-chunk stream)."""
     import openai
 
     from .openai_compat import note_rate_limit
 
-    return openai.DefaultAsyncHttpx2Client(event_hooks={"response": [note_rate_limit]})
+    return openai.DefaultAioHttpClient(event_hooks={"response": [note_rate_limit]})
 
 
 def _key_from_ssm(settings: Settings) -> str:
@@ -185,6 +193,7 @@ def renew_connections() -> None:
         if openai is not None and isinstance(client, openai.AsyncOpenAI):
             http_client = _chat_http_client() if isinstance(model, ChatModel) else openai.DefaultAsyncHttpx2Client()
             model.client = client.copy(http_client=http_client)
+            _retired.append(client)
         elif hasattr(client, "reconnect"):  # the Hugging Face client, shared by both classifiers
             client.reconnect()
 
