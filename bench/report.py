@@ -28,6 +28,7 @@ RPS_TIMES_LITELLM = 5.0
 LIMITS_SHARE = 1.10  # airelay with the per-minute limits on, against off: added latency and CPU per request
 BEFORE_SHARE = 1.10  # this checkout against an earlier revision (overhead --before): added latency and CPU per request
 RPS_SHARE_OF_DIRECT = 0.9
+SHARE_OF_LITELLM_V1 = 1 / 8  # issue 14, /v1 at c=1: added latency p50 and p99, and CPU per request
 EARLIER = {
     "buffered_c1": ("total_p50_ms", 2.0, "added latency p50 <= 2 ms"),
     "stream_c1": ("first_text_p50_ms", 3.0, "added TTFT p50 <= 3 ms"),
@@ -148,6 +149,30 @@ def targets(document: dict) -> list[dict]:
                     LATENCY_SHARE_OF_LITELLM,
                     True,
                     f"airelay {ms(ours, True)}, LiteLLM {ms(theirs, True)}",
+                    "x",
+                )
+            )
+    for s in scenarios.values():  # issue 14's stricter share at c=1: added latency and CPU per request
+        if s["upstream_delay_s"] or s["concurrency"] != 1:
+            continue
+        summary, what = s["summary"], "TTFT" if s["stream"] else "latency"
+        for metric, name in (
+            (f"{s['latency']}_p50_ms", f"added {what} p50"),
+            (f"{s['latency']}_p99_ms", f"added {what} p99"),
+            ("gateway_cpu_ms_per_request", "CPU per request"),
+        ):
+            ours, theirs = (
+                (summary["added"] if metric != "gateway_cpu_ms_per_request" else summary).get(g, {}).get(metric)
+                for g in ("airelay", "litellm")
+            )
+            rows.append(
+                target(
+                    f"{name} <= 1/8 of LiteLLM's (issue 14)",
+                    s["title"],
+                    summary["vs_litellm"].get(metric),
+                    SHARE_OF_LITELLM_V1,
+                    True,
+                    f"airelay {ms(ours)}, LiteLLM {ms(theirs)}",
                     "x",
                 )
             )
