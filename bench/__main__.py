@@ -3,7 +3,8 @@ other, each failing on its own without stopping the others; then the charts, ben
 summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
-overhead (airelay and LiteLLM against direct calls), steps (text-only chat before and after the typed stream and
+overhead (airelay and LiteLLM against direct calls), upstream_client (the upstream call through the OpenAI SDK
+and without it), steps (text-only chat before and after the typed stream and
 the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
 Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
 paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
@@ -24,6 +25,7 @@ from . import charts, report, summary
 
 SECTIONS = (
     "overhead",
+    "upstream_client",
     "steps",
     "ledger",
     "tokens",
@@ -47,6 +49,12 @@ def run_overhead(quick: bool) -> dict:
     from . import overhead
 
     return overhead.run(["--quick"] if quick else [])
+
+
+def run_upstream_client(quick: bool) -> dict:
+    from . import upstream_client
+
+    return upstream_client.run(["--quick"] if quick else [])
 
 
 def run_steps(quick: bool) -> dict:
@@ -139,6 +147,7 @@ def run_cost(quick: bool) -> dict:
 
 RUNNERS = {
     "overhead": run_overhead,
+    "upstream_client": run_upstream_client,
     "steps": run_steps,
     "ledger": run_ledger,
     "tokens": run_tokens,
@@ -173,11 +182,24 @@ def run_sections(names: list[str], quick: bool) -> tuple[dict, dict]:
 
 
 def terminal_summary(documents: dict) -> str:
-    from . import classify, coldstart, cost_report, faq, ledger, ledger_previous, scale, sentiment, tokens
+    from . import (
+        classify,
+        coldstart,
+        cost_report,
+        faq,
+        ledger,
+        ledger_previous,
+        scale,
+        sentiment,
+        tokens,
+        upstream_client,
+    )
 
     parts = []
     if "overhead" in documents:
         parts.append(report.text(documents["overhead"]))
+    if "upstream_client" in documents:
+        parts.append(f"upstream call, CPU per call\n{upstream_client.table(documents['upstream_client']['ways'])}")
     if "ledger" in documents:
         parts.append(
             f"usage ledger\n{ledger.table(documents['ledger']['ledgers'])}\n"

@@ -11,6 +11,7 @@ from .servers import LITELLM_CONFIG
 REPORT = report.RESULTS / "report.md"
 SECTION_TITLES = {
     "overhead": "Gateway overhead: airelay and LiteLLM over the same upstream",
+    "upstream_client": "The upstream call: the OpenAI SDK's way and without it",
     "steps": "Text-only chat before and after the steps loop; CPU per tool step",
     "ledger": "Usage ledger",
     "tokens": "Token estimation",
@@ -203,6 +204,19 @@ def overhead_section(document: dict) -> list[str]:
     ]
 
 
+def upstream_client_section(document: dict) -> list[str]:
+    from . import upstream_client
+
+    return [
+        upstream_client.__doc__.split("\n\n", 1)[0].replace("\n", " "),
+        "",
+        "```",
+        upstream_client.table(document["ways"]),
+        "```",
+        "",
+    ]
+
+
 def steps_section(document: dict) -> list[str]:
     from .steps import section_lines
 
@@ -365,6 +379,7 @@ def coldstart_section(document: dict) -> list[str]:
 
 SECTIONS = {
     "overhead": overhead_section,
+    "upstream_client": upstream_client_section,
     "steps": steps_section,
     "ledger": ledger_section,
     "tokens": tokens_section,
