@@ -32,6 +32,7 @@ def run_example(name: str, examples, **env: str) -> None:
 
 
 def test_the_fetch_example_streams_the_exact_answer(examples, upstream):
+    upstream.script(Ok(chunk_delay_s=0.005))  # tokens a few ms apart, as a model sends them, each its own read
     run_example("fetch example: streams", examples)
     assert upstream.requests[-1]["max_tokens"] == 256
 
