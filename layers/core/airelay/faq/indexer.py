@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import uuid
 from urllib.parse import unquote_plus
@@ -100,6 +101,7 @@ def prepare(settings: Settings) -> None:
     run loads what it uses). What cannot be made yet is logged and left to the first event, which fails with it."""
 
     async def warm() -> None:
+        codecs.lookup("idna")  # loaded by the first S3 request's host name otherwise, as for the API's functions
         embedder = await registry.embedder(settings.faq_embedding_model)
         if embedder.provider == "local":  # in process, no bill
             await embedder.embed(["Warm-up: how much is shipping?"])
