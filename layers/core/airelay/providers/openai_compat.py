@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import weakref
 from collections.abc import AsyncIterator
 
 import anyio
@@ -58,10 +61,34 @@ class OpenAICompatChatModel(ChatModel):
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
         self.client = client
+        self.client_loop: weakref.ref | None = None
+        self.other_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.loops_lock = threading.Lock()
         self.self_hosted = client.base_url.host != OPENAI_HOST
         self.stream_timeout = httpx2.Timeout(
             settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
         )
+
+    def loop_client(self) -> openai.AsyncOpenAI:
+        """The client for the running event loop. Its aiohttp session serves the loop it was made in; a Lambda
+        environment has one, but the local API runs every function in one process, each on a loop of its own: a
+        second live loop gets a copy of the client (the first loop to call keeps `client`; INIT's loop is closed)."""
+        loop = asyncio.get_running_loop()
+        with self.loops_lock:  # the local API's loops run in threads of their own
+            owner = self.client_loop() if self.client_loop else None
+            if owner is None or owner is loop or owner.is_closed():
+                self.client_loop = weakref.ref(loop)
+                return self.client
+            other = self.other_loops.get(loop)
+            if other is None:
+                other = self.other_loops[loop] = self.client.copy(http_client=chat_http_client())
+            return other
+
+    def renew(self) -> None:
+        """A new client, its pool empty, the same key and settings (after a SnapStart restore)."""
+        self.client = self.client.copy(http_client=chat_http_client())
+        self.client_loop = None
+        self.other_loops.clear()
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
@@ -87,7 +114,7 @@ class OpenAICompatChatModel(ChatModel):
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self.client.post(
+            response = await self.loop_client().post(
                 "/chat/completions", body=self.arguments(request), cast_to=httpx2.Response
             )
             answer = from_json(response.content)
@@ -109,7 +136,7 @@ class OpenAICompatChatModel(ChatModel):
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
         try:  # as complete(): the SDK's request (retries, status errors) without its parameter transforms; unread
-            response = await self.client.post(
+            response = await self.loop_client().post(
                 "/chat/completions",
                 body=body,
                 cast_to=httpx2.Response,
@@ -177,6 +204,13 @@ def provider_error(exc: BaseException) -> AirelayError:
     if isinstance(exc, openai.APIError):
         return ProviderFailed()
     return ProviderFailed()
+
+
+def chat_http_client() -> httpx2.AsyncClient:
+    """The SDK's aiohttp transport (its `aiohttp` extra), as its docs offer for async clients: the same requests,
+    retries and errors, with aiohttp's C HTTP parser instead of httpcore's pure-Python one (`python -m
+    bench.upstream_client`: 0.67 against 0.97 ms of CPU per buffered call, 0.67 against 1.19 per 20-chunk stream)."""
+    return openai.DefaultAioHttpClient(event_hooks={"response": [note_rate_limit]})
 
 
 async def note_rate_limit(response: httpx2.Response) -> None:

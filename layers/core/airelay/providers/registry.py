@@ -66,7 +66,7 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
     import httpx2
     import openai
 
-    from .openai_compat import OpenAICompatChatModel
+    from .openai_compat import OpenAICompatChatModel, chat_http_client
 
     known_platform()
     client = openai.AsyncOpenAI(
@@ -74,7 +74,7 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
         base_url=base_url,
         timeout=httpx2.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
         max_retries=settings.upstream_max_retries,
-        http_client=_chat_http_client(),
+        http_client=chat_http_client(),
     )
     return (kind or OpenAICompatChatModel)(model_id, client, settings)
 
@@ -86,17 +86,6 @@ def known_platform() -> None:
     platform.platform()
     with contextlib.suppress(OSError):
         platform.freedesktop_os_release()
-
-
-def _chat_http_client():
-    """The SDK's aiohttp transport (its `aiohttp` extra), as its docs offer for async clients: the same requests,
-    retries and errors, with aiohttp's C HTTP parser instead of httpcore's pure-Python one (bench.overhead: about
-    0.3 ms less CPU per buffered call, 0.5 ms per 20-chunk stream)."""
-    import openai
-
-    from .openai_compat import note_rate_limit
-
-    return openai.DefaultAioHttpClient(event_hooks={"response": [note_rate_limit]})
 
 
 def _key_from_ssm(settings: Settings) -> str:
@@ -191,8 +180,12 @@ def renew_connections() -> None:
     for model in list(_providers.values()):
         client = getattr(model, "client", None)
         if openai is not None and isinstance(client, openai.AsyncOpenAI):
-            http_client = _chat_http_client() if isinstance(model, ChatModel) else openai.DefaultAsyncHttpx2Client()
-            model.client = client.copy(http_client=http_client)
+            from .openai_compat import OpenAICompatChatModel
+
+            if isinstance(model, OpenAICompatChatModel):
+                model.renew()
+            else:
+                model.client = client.copy(http_client=openai.DefaultAsyncHttpx2Client())
             _retired.append(client)
         elif hasattr(client, "reconnect"):  # the Hugging Face client, shared by both classifiers
             client.reconnect()
