@@ -70,13 +70,16 @@ class OpenAICompatChatModel(ChatModel):
         )
 
     def loop_client(self) -> openai.AsyncOpenAI:
-        """The client for the running event loop. Its aiohttp session serves the loop it was made in; a Lambda
-        environment has one, but the local API runs every function in one process, each on a loop of its own: a
-        second live loop gets a copy of the client (the first loop to call keeps `client`; INIT's loop is closed)."""
+        """The client for the running event loop. Its aiohttp session serves the loop that made its first request; a
+        Lambda environment has one, but the local API runs every function in one process, each on a loop of its own:
+        a second live loop gets a copy of the client, and a loop after the first one closed gets a new `client`."""
         loop = asyncio.get_running_loop()
         with self.loops_lock:  # the local API's loops run in threads of their own
             owner = self.client_loop() if self.client_loop else None
-            if owner is None or owner is loop or owner.is_closed():
+            if owner is not None and owner is not loop and owner.is_closed():
+                self.client = self.client.copy(http_client=chat_http_client())
+                owner = None
+            if owner is None or owner is loop:
                 self.client_loop = weakref.ref(loop)
                 return self.client
             other = self.other_loops.get(loop)
