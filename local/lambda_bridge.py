@@ -85,7 +85,6 @@ def rest_event(
 ) -> dict:
     content_type = headers.get("content-type", "")
     is_text = not body or content_type.startswith(TEXT_TYPES)
-    request_id = str(uuid.uuid4())
     return {
         "resource": resource,
         "path": path,
@@ -96,26 +95,32 @@ def rest_event(
         "multiValueQueryStringParameters": query or None,
         "pathParameters": path_parameters or None,
         "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "protocol": "HTTP/1.1",
-            "identity": {
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent"),
-                "apiKey": None,
-                "apiKeyId": None,
-            },
-            "accountId": "000000000000",
-            "apiId": "local",
-            "domainName": headers.get("host", "127.0.0.1"),
-        },
+        "requestContext": request_context(method, path, resource, headers, source_ip, stage),
         "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": not is_text,
+    }
+
+
+def request_context(
+    method: str, path: str, resource: str, headers: dict[str, str], source_ip: str, stage: str = "local"
+) -> dict:
+    return {
+        "resourcePath": resource,
+        "httpMethod": method,
+        "path": f"/{stage}{path}",
+        "stage": stage,
+        "requestId": str(uuid.uuid4()),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "protocol": "HTTP/1.1",
+        "identity": {
+            "sourceIp": source_ip,
+            "userAgent": headers.get("user-agent"),
+            "apiKey": None,
+            "apiKeyId": None,
+        },
+        "accountId": "000000000000",
+        "apiId": "local",
+        "domainName": headers.get("host", "127.0.0.1"),
     }
 
 

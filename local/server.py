@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from .docs import docs_app, is_docs_path
-from .lambda_bridge import Container, layer_settings, load_module, response_parts, rest_event
+from .lambda_bridge import Container, layer_settings, load_module, request_context, response_parts, rest_event
 from .preflight import preflights
 from .template import ROOT, TEMPLATE, Function, Route, functions, load_template, shared_environment
 
@@ -87,7 +87,7 @@ class LocalApi:
         route, function, params = found
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != CONTEXT_HEADER]}
         if function.web_adapter:
-            await load_module(function).app(as_web_adapter(scope, route, params), replay(body, receive), send)
+            await load_module(function).app(as_web_adapter(scope, route), replay(body, receive), send)
         else:
             await self.invoke(function, route, params, scope, body, send)
 
@@ -187,15 +187,14 @@ def replay(body: bytes, receive):
     return receive_again
 
 
-def as_web_adapter(scope, route: Route, params: dict) -> dict:
+def as_web_adapter(scope, route: Route) -> dict:
     """The request as the Web Adapter hands it to its app: with the event's requestContext in x-amzn-request-context,
     and the scope extension that tells the app this header was set by the local API (airelay.identity)."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     client = scope.get("client") or ("127.0.0.1", 0)
-    event = rest_event(scope["method"], scope["path"], route.path, headers, {}, b"", client[0], params)
-    context = (CONTEXT_HEADER, json.dumps(event["requestContext"]).encode())
+    context = json.dumps(request_context(scope["method"], scope["path"], route.path, headers, client[0])).encode()
     extensions = {**(scope.get("extensions") or {}), "airelay.web_adapter": True}
-    return {**scope, "headers": [*scope["headers"], context], "extensions": extensions}
+    return {**scope, "headers": [*scope["headers"], (CONTEXT_HEADER, context)], "extensions": extensions}
 
 
 async def send_json(send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:

@@ -3,13 +3,16 @@ caller (never prompt or answer text), one EMF document per AI call with dimensio
 Mangum functions' cold-start metric. Stdout is read as Powertools' docs test it (capsys, the `printed` fixture)."""
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from aws_lambda_powertools.metrics.exceptions import MetricValueError
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from airelay import observability
 from airelay.settings import get_settings
+from airelay.usage.ledger import UsageRow
 from local.invoke import find_function
 from local.lambda_bridge import Container
 from tests.support import state
@@ -163,3 +166,20 @@ def test_metrics_are_off_when_powertools_is_told_so(chat_function, upstream, pri
     assert invoke(chat_function, load_event("chat_buffered"))["statusCode"] == 200
     # THEN no EMF document was printed
     assert not [line for line in printed() if line.startswith('{"_aws"')]
+
+
+def test_a_call_whose_document_cannot_be_built_leaves_nothing_for_the_next(printed, monkeypatch):
+    # GIVEN metrics on, and a usage row Powertools refuses (a latency that is not a number)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    row = UsageRow(
+        *("call-1", "request-1", "2026-12-04T10:00:00+00:00", "2026-12-04", "key:test", "chat", "openai"),
+        *("openai/first", 3, 0, 5, Decimal("0.0001"), None, "ok", False),
+    )
+    with pytest.raises(MetricValueError):
+        observability.record_call(row, "airelay-test")
+    # WHEN the next call is recorded
+    observability.record_call(replace(row, call_id="call-2", model="openai/second", latency_ms=7), "airelay-test")
+    # THEN its document holds its own model and figures only
+    (document,) = call_documents(printed())
+    assert (document["model"], document["LatencyMs"], document["Calls"]) == ("openai/second", [7.0], [1.0])
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["function", "model"]]

@@ -109,8 +109,9 @@ class RequestGate(Middleware):
             if isinstance(who, AirelayError):
                 await reply(send, who, self.error_body)
                 return
+            if who.identity != state["who"].identity:
+                bind_request(state["request_id"], who.identity)
             state["who"] = who
-            bind_request(state["request_id"], who.identity)
         if declared_length(scope) > limit:
             await reply(send, too_large(limit), self.error_body)
             return

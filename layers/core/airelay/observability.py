@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,11 @@ metrics = Metrics(service=SERVICE)
 # X-Ray patches botocore (boto3's DynamoDB, S3 and SSM calls, Powertools Parameters); the model providers use httpx2,
 # which X-Ray does not patch.
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+
+# The AI calls' own EMF documents: one instance made at INIT, each document flushed (which empties it) before the
+# next is begun. The local API records calls from several threads, hence the lock.
+call_metrics = EphemeralMetrics()
+call_metrics_lock = threading.Lock()
 
 # A Mangum request that makes no AI call has no application metric to flush: only the cold start, if any.
 warnings.filterwarnings("ignore", "No application metrics to publish")
@@ -57,20 +63,26 @@ def record_call(row: UsageRow, namespace: str) -> None:
     are off (Powertools' own test, which its flush applies after the building)."""
     if is_metrics_disabled():
         return
-    call = EphemeralMetrics(namespace=namespace)
-    call.add_dimension(name="function", value=row.function)
-    call.add_dimension(name="model", value=row.model)
-    call.add_metric(name="Calls", unit=MetricUnit.Count, value=1)
-    call.add_metric(name="InputTokens", unit=MetricUnit.Count, value=row.prompt_tokens)
-    call.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=row.completion_tokens)
-    call.add_metric(name="CachedTokens", unit=MetricUnit.Count, value=row.cached_tokens)
-    call.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=float(row.cost_usd))
-    call.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=row.latency_ms)
-    call.add_metric(name="Failures", unit=MetricUnit.Count, value=int(row.status == "error"))
-    call.add_metric(name="Cancellations", unit=MetricUnit.Count, value=int(row.status == "cancelled"))
-    call.add_metadata(key="status", value=row.status)
-    call.add_metadata(key="request_id", value=row.request_id)
-    call.flush_metrics()
+    with call_metrics_lock:
+        call = call_metrics
+        call.namespace = namespace
+        try:
+            call.add_dimension(name="function", value=row.function)
+            call.add_dimension(name="model", value=row.model)
+            call.add_metric(name="Calls", unit=MetricUnit.Count, value=1)
+            call.add_metric(name="InputTokens", unit=MetricUnit.Count, value=row.prompt_tokens)
+            call.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=row.completion_tokens)
+            call.add_metric(name="CachedTokens", unit=MetricUnit.Count, value=row.cached_tokens)
+            call.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=float(row.cost_usd))
+            call.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=row.latency_ms)
+            call.add_metric(name="Failures", unit=MetricUnit.Count, value=int(row.status == "error"))
+            call.add_metric(name="Cancellations", unit=MetricUnit.Count, value=int(row.status == "cancelled"))
+            call.add_metadata(key="status", value=row.status)
+            call.add_metadata(key="request_id", value=row.request_id)
+            call.flush_metrics()
+        except Exception:
+            call.clear_metrics()  # not carried into the next call's document
+            raise
 
 
 class WebAdapterTrace:

@@ -36,7 +36,12 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_by_day ON calls (day, at);
 CREATE TABLE IF NOT EXISTS holds (call_id TEXT PRIMARY KEY, since INTEGER NOT NULL);
 """
-SEEN = "SELECT 1 FROM holds WHERE call_id = ? UNION ALL SELECT 1 FROM calls WHERE call_id = ?"
+# Each adds the call's row unless it is there already: the first statement of a reserve and of a settle, whose
+# rowcount (0: reserved or settled before) makes repeating either change nothing.
+OPEN_HOLD = """
+INSERT INTO holds SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM calls WHERE call_id = ?) ON CONFLICT DO NOTHING
+"""
+RECORD_CALL = "INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 ADD_TO_COUNTER = """
 INSERT INTO counters
@@ -116,7 +121,7 @@ class SqliteLedger(UsageLedger):
 
     def reserve(self, call_id: str, holds: list[Hold]) -> None:
         with self._transaction() as db:
-            if db.execute(SEEN, (call_id, call_id)).fetchone():
+            if not db.execute(OPEN_HOLD, (call_id, int(time.time()), call_id)).rowcount:
                 return  # reserved (or settled) already
             for hold in holds:  # each is checked and added in one statement; a refusal rolls all of them back
                 amount = to_nano(hold.amount)
@@ -129,31 +134,13 @@ class SqliteLedger(UsageLedger):
                     ).rowcount
                 ):
                     raise OverLimit(hold, from_nano(self._committed(hold.period, hold.key)))
-            db.execute("INSERT INTO holds VALUES (?, ?)", (call_id, int(time.time())))
 
     def settle(self, row: UsageRow, holds: list[Hold] = ()) -> None:
         cost = to_nano(row.cost_usd)
         error, cancelled = int(row.status == "error"), int(row.status == "cancelled")
         with self._transaction() as db:
-            if db.execute("SELECT 1 FROM calls WHERE call_id = ?", (row.call_id,)).fetchone():
-                return  # settled already
-            reserved = db.execute("DELETE FROM holds WHERE call_id = ?", (row.call_id,)).rowcount
-            held = {(hold.period, hold.key): hold for hold in holds} if reserved else {}
-            for key in settle_keys(row):
-                hold = held.pop((row.day, key), None)
-                release = to_nano(hold.amount) if hold else 0
-                stats = (cost - release, cost, error, cancelled, row.prompt_tokens, row.cached_tokens)
-                db.execute(ADD_TO_COUNTER, (row.day, key, *stats, row.completion_tokens))
-            for hold in held.values():
-                change = to_nano(settled_amount(hold, row) - hold.amount)
-                if not change:  # a request counts as held
-                    continue
-                db.execute(
-                    "UPDATE counters SET committed = committed + ? WHERE day = ? AND key = ?",
-                    (change, hold.period, hold.key),
-                )
-            db.execute(
-                "INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            if not db.execute(
+                RECORD_CALL,
                 (
                     row.call_id,
                     row.request_id,
@@ -171,7 +158,23 @@ class SqliteLedger(UsageLedger):
                     row.status,
                     int(row.estimated),
                 ),
-            )
+            ).rowcount:
+                return  # settled already
+            reserved = db.execute("DELETE FROM holds WHERE call_id = ?", (row.call_id,)).rowcount
+            held = {(hold.period, hold.key): hold for hold in holds} if reserved else {}
+            for key in settle_keys(row):
+                hold = held.pop((row.day, key), None)
+                release = to_nano(hold.amount) if hold else 0
+                stats = (cost - release, cost, error, cancelled, row.prompt_tokens, row.cached_tokens)
+                db.execute(ADD_TO_COUNTER, (row.day, key, *stats, row.completion_tokens))
+            for hold in held.values():
+                change = to_nano(settled_amount(hold, row) - hold.amount)
+                if not change:  # a request counts as held
+                    continue
+                db.execute(
+                    "UPDATE counters SET committed = committed + ? WHERE day = ? AND key = ?",
+                    (change, hold.period, hold.key),
+                )
 
     def _committed(self, period: str, key: str) -> int:
         found = self._db.execute("SELECT committed FROM counters WHERE day = ? AND key = ?", (period, key)).fetchone()
