@@ -12,14 +12,16 @@ What is measured, exactly:
   pointed at stand-ins on 127.0.0.1: dynalite for DynamoDB (the usage table, made from the template), a moto
   server for S3 (the FAQ bucket: each tree's FAQ index, built by that tree's `python -m airelay.faq build`, and
   the example source for the indexer), the fake upstream for the chat model (OPENAI_BASE_URL, a key in OPENAI_API_KEY instead
-  of SSM). The chat function runs without the Web Adapter's variables and is called through Mangum, as the local
-  API does (the adapter's loopback hop is not measured).
+  of SSM). The functions the Lambda Web Adapter serves (chat, OpenAI-compatible) run without the adapter's
+  variables and are called through Mangum, as the local API does (the adapter's loopback hop is not measured). A
+  function the BASE template does not declare (the OpenAI-compatible one came later) is measured on the current
+  tree only.
 - In that process, in order: **import** = importing every module the function's app.py imports (for the chat
-  function also `uvicorn.main`, which run.sh's `python -m uvicorn` imports), with whatever those modules make when
+  and OpenAI-compatible functions also `uvicorn.main`, which run.sh's `python -m uvicorn` imports), with whatever those modules make when
   imported; **INIT** = the whole INIT phase: the imports, then app.py itself, everything the app builds at import;
   **restore** (current tree) = the SnapStart hooks as Lambda runs them
   around a snapshot, the before-snapshot hooks then the after-restore ones (from snapshot_restore_py's registry for
-  the Mangum functions, airelay.snapstart's for the chat function, which the adapter POSTs); **first answer** = the
+  the Mangum functions, airelay.snapstart's for the Web Adapter's, which the adapter POSTs); **first answer** = the
   handler called with the function's event from events/ until it returns, 200 expected; **warm answer** = the same
   event once more. Each answer's CPU time (this process only) is reported beside it (both trees): the rest of its
   wall time is waiting for the stand-ins (dynalite, moto, the fake upstream: other processes on the same cores)
@@ -57,6 +59,7 @@ EVENTS = {
     "FaqFunction": "faq_question",
     "FaqIndexerFunction": "faq_source_put",
     "UsageFunction": "usage_by_model",
+    "OpenAIFunction": "openai_chat",
 }
 TREES = ("before", "after")
 FAQ_SOURCE = "layers/core/airelay/data/faq/shop_faq.yaml"
@@ -129,8 +132,13 @@ def _monkeypatch():
         yield monkeypatch
 
 
+def declared(tree: Path, name: str) -> bool:
+    return any(spec["name"] == name for spec in coldstart_build.function_specs(tree / "template.yaml"))
+
+
 def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
     function_dir = tree / "functions" / coldstart_build.code_folder(tree / "template.yaml", name)
+    web_adapter = coldstart_build.served_by_web_adapter(tree / "template.yaml", name)
     child_env = {
         **template_env(tree, name),
         **env,
@@ -145,7 +153,7 @@ def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
         child_env["FAQ_INDEX_URL"] = env["FAQ_INDEX_URL"].replace("/index/", "/index/built-")
     event = ROOT / "events" / f"{EVENTS[name]}.json"
     done = subprocess.run(
-        [str(PYTHON), str(CHILD), str(event), "web-adapter" if name == "ChatFunction" else "runtime"],
+        [str(PYTHON), str(CHILD), str(event), "web-adapter" if web_adapter else "runtime"],
         cwd=function_dir,
         env=child_env,
         capture_output=True,
@@ -165,14 +173,15 @@ def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
 PHASES = ("import_ms", "init_ms", "restore_ms", "first_ms", "warm_ms", "first_cpu_ms", "warm_cpu_ms")
 
 
-def measure(trees: dict[str, Path], names: list[str], envs: dict, runs: int) -> tuple[dict, dict]:
+def measure(trees: dict[str, Path], names: list[str], envs: dict, runs: int) -> tuple[dict, dict, dict, set]:
     samples = {t: {n: {p: [] for p in PHASES} for n in names} for t in trees}
     late = {t: {} for t in trees}  # the packages each first answer imported
     errors: dict = {}
+    absent = {(tree, name) for tree in trees for name in names if not declared(trees[tree], name)}
     for number in range(runs):
         for name in names:
             for tree in TREES if number % 2 == 0 else TREES[::-1]:
-                if (tree, name) in errors:
+                if (tree, name) in errors or (tree, name) in absent:
                     continue
                 try:
                     measured = measure_once(trees[tree], name, envs[tree])
@@ -186,10 +195,10 @@ def measure(trees: dict[str, Path], names: list[str], envs: dict, runs: int) -> 
                 if measured["status"] != 200:
                     errors[(tree, name)] = f"answered {measured['status']}: {measured['body'][:300]}"
         print(f"  cold start: run {number + 1}/{runs} done", flush=True)
-    return samples, errors, late
+    return samples, errors, late, absent
 
 
-def summarize(names: list[str], samples: dict, errors: dict, late: dict) -> list[dict]:
+def summarize(names: list[str], samples: dict, errors: dict, late: dict, absent: set) -> list[dict]:
     rows = []
     for name in names:
         row = {"function": name, "event": EVENTS[name]}
@@ -198,6 +207,7 @@ def summarize(names: list[str], samples: dict, errors: dict, late: dict) -> list
                 values = samples[tree][name][phase]
                 row[f"{tree}_{phase}"] = round(statistics.median(values), 1) if values else None
             row[f"{tree}_error"] = errors.get((tree, name))
+            row[f"{tree}_declared"] = (tree, name) not in absent
             row[f"{tree}_first_imported"] = late[tree].get(name, [])
         first = row["after_first_ms"]
         row["target_ms"] = TARGET_FIRST_MS
@@ -248,6 +258,8 @@ def text(document: dict) -> str:
     ]
     for r in document["functions"]:
         lines += [f"  {r['function']} ({tree}): {r[f'{tree}_error'][:300]}" for tree in TREES if r[f"{tree}_error"]]
+        if not r.get("before_declared", True):
+            lines.append(f"  {r['function']}: not in {document['base']}'s template, measured on the current tree only")
     lines.append("  imported by the first answer (after): work INIT left to it")
     lines += [f"    {r['function']}: {', '.join(r['after_first_imported']) or '-'}" for r in document["functions"]]
     if document.get("build"):
@@ -273,13 +285,13 @@ def run(argv: list[str]) -> dict:
         for tree in trees.values():
             compile_tree(tree)
         with stand_ins(trees) as (envs, _):
-            samples, errors, late = measure(trees, names, envs, runs)
+            samples, errors, late, absent = measure(trees, names, envs, runs)
     document = {
         "benchmark": "coldstart",
         "meta": meta,
         "runs": runs,
         "base": args.base,
-        "functions": summarize(names, samples, errors, late),
+        "functions": summarize(names, samples, errors, late, absent),
         "samples_ms": {tree: samples[tree] for tree in TREES},
     }
     if not args.no_build:

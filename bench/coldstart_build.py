@@ -129,6 +129,11 @@ def load(template_path: Path) -> dict:
     return load_template(template_path)
 
 
+def served_by_web_adapter(template_path: Path, name: str) -> bool:
+    """The Lambda Web Adapter runs the function's run.sh (uvicorn) rather than a Python handler."""
+    return load(template_path)["Resources"][name]["Properties"]["Handler"].endswith(".sh")
+
+
 def code_folder(template_path: Path, name: str) -> str:
     """The folder under functions/ of a function of a template.yaml."""
     return load(template_path)["Resources"][name]["Properties"]["CodeUri"].strip("/").removeprefix("functions/")

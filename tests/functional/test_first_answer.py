@@ -5,8 +5,13 @@ import platform
 import subprocess
 import sys
 
+from airelay.openai_api import create_openai_app
+from airelay.providers import registry
+from airelay.providers.base import ChatModel, Embedder
+from airelay.settings import get_settings
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
 
 from .conftest import load_event
 
@@ -34,3 +39,15 @@ def test_the_chat_functions_first_answer_starts_no_process(upstream, monkeypatch
     assert response["statusCode"] == 200, response["body"]
     assert json.loads(response["body"])["response"] == upstream.REPLY_TEXT
     assert started == []
+
+
+def test_the_openai_function_makes_its_default_chat_model_and_embedder_at_init(upstream):
+    # GIVEN a container with no chat model made yet
+    state.forget_chat_models()
+    settings = get_settings()
+    # WHEN the OpenAI-compatible function's app is made (its INIT)
+    create_openai_app()
+    # THEN the default model's fallback chain and the first allowed embedder are ready for the first request
+    made = set(registry._providers)
+    assert {(ChatModel, model_id) for model_id in settings.fallback_chain(settings.chat_model)} <= made
+    assert (Embedder, settings.embedding_models[0]) in made

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from .. import relay
 from ..providers.registry import chat_models
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
 from ..web import api_router, caller_of
 from .chat_request import ChatCompletionBody, chat_request
@@ -21,6 +21,12 @@ from .request import resolve_model
 from .structured import answer_check, capable_models
 
 router = api_router()
+
+
+@router.at_init
+async def default_models(settings: Settings) -> list:
+    """The default chat model's fallback chain, with its SDK client: /v1/chat/completions and /v1/responses."""
+    return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 
 async def relayed(request: Request, body: ChatCompletionBody):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import usage
 from ..providers import registry
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..web import api_router, caller_of
 from .errors import BadRequest
 from .openapi import EmbeddingsAnswer, errors
@@ -20,6 +20,13 @@ from .openapi import EmbeddingsAnswer, errors
 router = api_router()
 MAX_INPUTS = 2048
 SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
+
+
+@router.at_init
+async def default_embedder(settings: Settings) -> None:
+    """The first allowed embedder, the one the FAQ index is built with (EMBEDDING_MODELS)."""
+    if settings.embedding_models:
+        await registry.embedder(settings.embedding_models[0])
 
 
 class EmbeddingsBody(BaseModel):
