@@ -8,6 +8,7 @@ import sys
 from airelay.openai_api import create_openai_app
 from airelay.providers import registry
 from airelay.providers.base import ChatModel, Embedder
+from airelay.providers.local_use import LocalUSEEmbedder
 from airelay.settings import get_settings
 from local.invoke import find_function
 from local.lambda_bridge import Container
@@ -41,13 +42,22 @@ def test_the_chat_functions_first_answer_starts_no_process(upstream, monkeypatch
     assert started == []
 
 
-def test_the_openai_function_makes_its_default_chat_model_and_embedder_at_init(upstream):
-    # GIVEN a container with no chat model made yet
-    state.forget_chat_models()
+def test_the_openai_function_makes_its_default_chat_model_and_embedder_at_init(upstream, monkeypatch):
+    # GIVEN a container with no chat model and no embedder made yet, the local embedder's runs counted
     settings = get_settings()
+    assert settings.embedding_models[0] == "local/use-multilingual"
+    state.forget_chat_models()
+    monkeypatch.delitem(registry._providers, (Embedder, settings.embedding_models[0]), raising=False)
+    runs = []
+    embed_sync = LocalUSEEmbedder.embed_sync
+    monkeypatch.setattr(
+        LocalUSEEmbedder, "embed_sync", lambda self, texts: runs.append(texts) or embed_sync(self, texts)
+    )
     # WHEN the OpenAI-compatible function's app is made (its INIT)
     create_openai_app()
     # THEN the default model's fallback chain and the first allowed embedder are ready for the first request
     made = set(registry._providers)
     assert {(ChatModel, model_id) for model_id in settings.fallback_chain(settings.chat_model)} <= made
     assert (Embedder, settings.embedding_models[0]) in made
+    # AND the in-process embedder has run once (its first run loads what it uses: over a second)
+    assert len(runs) == 1

@@ -24,9 +24,13 @@ SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
 
 @router.at_init
 async def default_embedder(settings: Settings) -> None:
-    """The first allowed embedder, the one the FAQ index is built with (EMBEDDING_MODELS)."""
-    if settings.embedding_models:
-        await registry.embedder(settings.embedding_models[0])
+    """The first allowed embedder, the one the FAQ index is built with (EMBEDDING_MODELS); an in-process one also runs
+    once, as its first run loads what it uses (over a second for the local model)."""
+    if not settings.embedding_models:
+        return
+    embedder = await registry.embedder(settings.embedding_models[0])
+    if embedder.provider == "local":  # in process, no bill
+        await embedder.embed(["Warm-up: how much is shipping?"])
 
 
 class EmbeddingsBody(BaseModel):
