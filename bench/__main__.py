@@ -21,7 +21,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from . import charts, report, summary
+from . import charts, report, summary, summary_targets
 
 SECTIONS = (
     "overhead",
@@ -223,7 +223,7 @@ def terminal_summary(documents: dict) -> str:
         parts.append(scale.text(documents["scale"]))
     if "cost" in documents:
         parts.append(cost_report.text(documents["cost"]))
-    rows = summary.all_targets(documents)
+    rows = summary_targets.all_targets(documents)
     parts.append(
         "All targets\n" + "\n".join(report.aligned(("benchmark", "target", "where", "value", "result"), rows, 3))
     )

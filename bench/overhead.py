@@ -15,21 +15,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import overhead_targets, report
-from .client import Reply, post_request
-from .load import Run, Target, measure
+from .load import Target, measure
+from .overhead_scenarios import (
+    AIRELAY_KEY,
+    CHUNKS,
+    MAX_TOKENS,
+    MODEL,
+    PRICE,
+    SCENARIOS,
+    Scenario,
+    airelay_env,
+    airelay_target,
+    openai_target,
+)
+from .overhead_summary import describe, summarize
 from .servers import (
-    HOST,
     ROOT,
     LiteLLM,
     Server,
@@ -40,27 +48,13 @@ from .servers import (
     start_floor,
     start_upstream,
 )
-from .stats import median, minus, paired, percentile, ratio
 
-MODEL = "bench-model"
-MESSAGE = "Say hello in one short sentence."
-MAX_TOKENS = 64
-CHUNKS = 20
-PERSONAS = ROOT / "layers" / "core" / "airelay" / "data" / "personas.json"
-# The bench model is priced like gpt-4o-mini (USD per 1M tokens) so that usage metering runs as for a paid model, in
-# airelay and in LiteLLM alike; airelay's ledger is a fresh file per run and its budgets are out of reach.
-PRICE = {"input": "0.15", "cached_input": "0.075", "output": "0.60"}
-SIDES = ("direct", "airelay", "airelay_limits", "airelay_before", "litellm", "floor")
-GATEWAYS = ("airelay", "airelay_limits", "airelay_before", "litellm", "floor")
-# airelay as above with the caller's per-minute limits on, high enough never to refuse: every call is checked against
-# requests and tokens per minute in the same reservation as its budgets. Measured beside "airelay" in every round.
+# airelay (airelay_env) with the caller's per-minute limits on, high enough never to refuse: every call is checked
+# against requests and tokens per minute in the same reservation as its budgets. Measured beside "airelay" in every
+# round.
 LIMITS_ENV = {"REQUESTS_PER_MINUTE": str(10**9), "TOKENS_PER_MINUTE": str(10**12)}
 # With --before REV, airelay of that revision (its whole tree from `git archive`, the same venv) is measured beside
 # this checkout's in every round: "airelay_before".
-# Both gateways authenticate the caller by key and file its spend under it: airelay with API_KEYS (which API Gateway
-# checks on AWS, the local API itself here) named in SERVER_KEYS, LiteLLM with its master key.
-AIRELAY_KEY = {"x-api-key": "sk-bench-" + secrets.token_hex(16)}
-AIRELAY_BEARER = {"authorization": f"Bearer {AIRELAY_KEY['x-api-key']}"}  # how OpenAI clients send the same key
 
 # What LiteLLM is known to add elsewhere, kept in each result beside this run's own figures.
 REFERENCES = {
@@ -70,126 +64,6 @@ REFERENCES = {
     "about 50 buffered or 21 streamed req/s per worker; the tutorial's FastAPI server: "
     "18 req/s behind a 50 ms upstream at c=16",
 }
-
-
-def airelay_env(ledger_dir: str, overrides: list[str]) -> dict[str, str]:
-    env = {
-        "MODEL_PRICES": json.dumps({f"openai/{MODEL}": PRICE}),
-        "USAGE_DB_PATH": f"{ledger_dir}/usage.sqlite3",
-        "USAGE_TABLE": "",
-        "DAILY_BUDGET_USD": "1000000",
-        "IDENTITY_DAILY_BUDGET_USD": "1000000",
-        "API_KEYS": f"bench={AIRELAY_KEY['x-api-key']}",
-        "SERVER_KEYS": "bench",  # a server's key, like LiteLLM's master key: its calls are filed under the key
-        # each call's EMF metrics document written, as on AWS; revisions before Powertools named the switch
-        # AIRELAY_METRICS (off unless set), so a --before tree writes its metrics too
-        "POWERTOOLS_METRICS_DISABLED": "false",
-        "AIRELAY_METRICS": "true",
-    }
-    for item in overrides:
-        name, _, value = item.partition("=")
-        env[name] = value
-    return env
-
-
-@dataclass(frozen=True)
-class Scenario:
-    key: str
-    stream: bool
-    concurrency: int
-    upstream_delay_s: float
-
-    @property
-    def timed(self) -> bool:
-        """c=1 runs stop after --requests (or --seconds); the others run for --seconds and are judged on req/s."""
-        return self.concurrency > 1
-
-    @property
-    def title(self) -> str:
-        kind = f"stream ({CHUNKS} chunks)" if self.stream else "buffered"
-        upstream = f"{self.upstream_delay_s * 1000:g} ms upstream" if self.upstream_delay_s else "instant upstream"
-        return f"{kind}, c={self.concurrency}, {upstream}"
-
-    @property
-    def latency(self) -> str:
-        """The latency a user feels: time to first token for a stream, the whole answer otherwise."""
-        return "first_text" if self.stream else "total"
-
-
-SCENARIOS = tuple(
-    Scenario(f"{'stream' if stream else 'buffered'}_c{c}{'_50ms' if delay else ''}", stream, c, delay)
-    for delay in (0.0, 0.05)
-    for c in (1, 16, 64)
-    for stream in (False, True)
-    if not (delay and c == 1)
-)
-
-LATENCY_METRICS = (
-    "total_p50_ms",
-    "total_p95_ms",
-    "total_p99_ms",
-    "first_text_p50_ms",
-    "first_text_p95_ms",
-    "first_text_p99_ms",
-)
-SIDE_METRICS = (
-    "rps",
-    *LATENCY_METRICS,
-    "client_cpu_pct",
-    "upstream_cpu_ms_per_request",
-    "upstream_sys_ms_per_request",
-    "other_processes_cores",
-    "gateway_cpu_ms_per_request",
-    "gateway_sys_ms_per_request",
-    "gateway_cpu_pct",
-)
-
-
-def direct_payload(stream: bool) -> dict:
-    """The OpenAI request airelay itself sends for MESSAGE: its system prompt, the message, same max_tokens."""
-    system = json.loads(PERSONAS.read_text("utf-8"))["assistant"]["system"]
-    payload = {
-        "model": MODEL,
-        "max_tokens": MAX_TOKENS,
-        "messages": [{"role": "system", "content": system}, {"role": "user", "content": MESSAGE}],
-    }
-    if stream:
-        payload |= {"stream": True, "stream_options": {"include_usage": True}}
-    return payload
-
-
-def openai_target(name: str, port: int, stream: bool, headers: dict[str, str] | None = None) -> Target:
-    """The upstream itself, or LiteLLM (an OpenAI-compatible proxy): the same request, answered in the same format."""
-    request = post_request(HOST, port, "/v1/chat/completions", direct_payload(stream), headers)
-    if stream:
-        return Target(name, port, request, ends_with_done, first_text=has_delta_content)
-    return Target(name, port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
-
-
-def airelay_target(port: int, stream: bool, route: str, name: str = "airelay") -> Target:
-    if route == "v1":  # the OpenAI-compatible route: the direct call's request, answered in the same format
-        return openai_target(name, port, stream, AIRELAY_BEARER)
-    payload = {"message": MESSAGE, "max_tokens": MAX_TOKENS}
-    if stream:
-        request = post_request(HOST, port, "/api/chat/stream", payload, AIRELAY_KEY)
-        return Target(
-            name,
-            port,
-            request,
-            lambda r: ends_with_done(r) and b'"type":"finish"' in r.body,
-            first_text=lambda event: event.get("type") == "text-delta",
-        )
-    request = post_request(HOST, port, "/api/chat", payload, AIRELAY_KEY)
-    return Target(name, port, request, lambda r: r.status == 200 and b'"finish_reason":"stop"' in r.body)
-
-
-def ends_with_done(reply: Reply) -> bool:
-    return reply.status == 200 and reply.body.endswith(b"data: [DONE]\n\n")
-
-
-def has_delta_content(chunk: dict) -> bool:
-    choices = chunk.get("choices") or ()
-    return bool(choices and (choices[0].get("delta") or {}).get("content"))
 
 
 async def run_side(scenario: Scenario, target: Target, servers: dict[str, Server], args) -> dict:
@@ -210,101 +84,6 @@ async def run_side(scenario: Scenario, target: Target, servers: dict[str, Server
         target, scenario.concurrency, (args.warmup, args.warmup_seconds), bounds, cpu_now(-1), cpu_now(+1)
     )
     return describe(run, cpu)
-
-
-def describe(run: Run, cpu: dict[str, float]) -> dict:
-    elapsed_ms = run.elapsed_s * 1000
-    result = {
-        "requests": run.requests,
-        "errors": run.errors,
-        "elapsed_s": round(run.elapsed_s, 3),
-        "rps": run.rps,
-        "client_cpu_pct": 100 * run.client_cpu_s * 1000 / elapsed_ms,
-    }
-    for p in (50, 95, 99):
-        result[f"total_p{p}_ms"] = percentile(run.total_ms, p)
-        result[f"first_text_p{p}_ms"] = percentile(run.first_text_ms, p)
-    machine = cpu.pop("machine")
-    for name, ms in cpu.items():
-        result[f"{name}_ms_per_request"] = ms / run.requests if run.requests else None
-    if "gateway_cpu" in cpu:
-        result["gateway_cpu_pct"] = 100 * cpu["gateway_cpu"] / elapsed_ms
-    ours = run.client_cpu_s * 1000 + sum(ms for name, ms in cpu.items() if name.endswith("_cpu"))
-    result["other_processes_cores"] = max(0.0, machine - ours) / elapsed_ms  # the machine's noise during the run
-    return result
-
-
-def summarize(rounds: list[dict]) -> dict:
-    """Medians over rounds per side; added (gateway - direct), ratio (gateway / direct) and airelay vs LiteLLM, each
-    paired within a round first."""
-    sides = [side for side in SIDES if all(side in r for r in rounds)]
-    summary: dict = {"sides": sides, "added": {}, "ratio": {}, "vs_litellm": {}, "limits_vs_airelay": {}}
-    for side in sides:
-        summary[side] = {m: median([r[side].get(m) for r in rounds]) for m in SIDE_METRICS}
-    direct = [r["direct"] for r in rounds]
-    for side in (s for s in GATEWAYS if s in sides):
-        relayed = [r[side] for r in rounds]
-        summary["added"][side] = {
-            m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], minus) for m in ("rps", *LATENCY_METRICS)
-        }
-        summary["ratio"][side] = {
-            m: paired([d.get(m) for d in direct], [g.get(m) for g in relayed], ratio) for m in ("rps", *LATENCY_METRICS)
-        }
-    if "airelay" in sides and "litellm" in sides:
-
-        def added(r: dict, side: str, m: str) -> float | None:
-            d, g = r["direct"].get(m), r[side].get(m)
-            return None if d is None or g is None else g - d
-
-        vs = summary["vs_litellm"]
-        for m in LATENCY_METRICS:  # airelay's added latency / LiteLLM's
-            vs[m] = paired([added(r, "litellm", m) for r in rounds], [added(r, "airelay", m) for r in rounds], ratio)
-        for m in ("rps", "gateway_cpu_ms_per_request"):  # airelay's / LiteLLM's
-            vs[m] = paired([r["litellm"].get(m) for r in rounds], [r["airelay"].get(m) for r in rounds], ratio)
-    if "airelay" in sides and "floor" in sides:  # airelay's CPU per request as a multiple of the bare relay's
-        summary["vs_floor"] = {
-            "gateway_cpu_ms_per_request": paired(
-                [r["floor"].get("gateway_cpu_ms_per_request") for r in rounds],
-                [r["airelay"].get("gateway_cpu_ms_per_request") for r in rounds],
-                ratio,
-            )
-        }
-    if "airelay" in sides and "airelay_limits" in sides:  # added latency and CPU with the limits on / off
-        vs = summary["limits_vs_airelay"]
-        for m in LATENCY_METRICS:
-            vs[m] = paired(
-                [r["airelay"].get(m) - r["direct"].get(m) if r["airelay"].get(m) is not None else None for r in rounds],
-                [
-                    r["airelay_limits"].get(m) - r["direct"].get(m) if r["airelay_limits"].get(m) is not None else None
-                    for r in rounds
-                ],
-                ratio,
-            )
-        vs["gateway_cpu_ms_per_request"] = paired(
-            [r["airelay"].get("gateway_cpu_ms_per_request") for r in rounds],
-            [r["airelay_limits"].get("gateway_cpu_ms_per_request") for r in rounds],
-            ratio,
-        )
-    if "airelay" in sides and "airelay_before" in sides:  # this checkout's added latency and CPU / the revision's
-        summary["now_vs_before"] = versus(rounds, "airelay_before", "airelay")
-    summary["errors"] = {side: sum(r[side]["errors"] for r in rounds) for side in sides}
-    return summary
-
-
-def versus(rounds: list[dict], base: str, side: str) -> dict:
-    """`side`'s added latency (over direct) and CPU per request as multiples of `base`'s, paired within a round."""
-
-    def added(r: dict, name: str, m: str) -> float | None:
-        d, g = r["direct"].get(m), r[name].get(m)
-        return None if d is None or g is None else g - d
-
-    vs = {
-        m: paired([added(r, base, m) for r in rounds], [added(r, side, m) for r in rounds], ratio)
-        for m in LATENCY_METRICS
-    }
-    cpu = "gateway_cpu_ms_per_request"
-    vs[cpu] = paired([r[base].get(cpu) for r in rounds], [r[side].get(cpu) for r in rounds], ratio)
-    return vs
 
 
 def sides_of_round(number: int, sides: list[str]) -> list[str]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from . import report
 from .client import post_request
 from .load import Target
-from .overhead import AIRELAY_KEY, CHUNKS, MAX_TOKENS, MESSAGE, MODEL, Scenario, airelay_env, openai_target, run_side
+from .overhead import run_side
+from .overhead_scenarios import AIRELAY_KEY, CHUNKS, MAX_TOKENS, MESSAGE, MODEL, Scenario, airelay_env, openai_target
 from .servers import HOST, ROOT, Server, start_airelay, start_upstream, status_of
 from .stats import median, minus, paired, ratio
 
