@@ -72,8 +72,10 @@ def test_a_ledger_opened_again_keeps_this_minutes_counts_and_the_holds_of_calls_
 
 
 def test_no_call_copies_the_log_into_the_database_file_and_the_log_stays_small(tmp_path):
-    # GIVEN a ledger written to without a pause: 2,000 calls, each reserved and settled
+    # GIVEN a ledger on a file in WAL mode already (opened before), written to without a pause: 2,000 calls, each
+    # reserved and settled
     path = tmp_path / "usage.sqlite3"
+    SqliteLedger(path)
     ledger, day = SqliteLedger(path), days_ago(0)
     for n in range(2000):
         holds = [Hold(day, TOTAL, USD, Decimal("0.01"), Decimal("1000"))]
