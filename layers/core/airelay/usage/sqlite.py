@@ -5,8 +5,8 @@ reserved and not yet settled, so repeating either changes nothing.
 Automatic checkpoints are off. A checkpoint copies the write-ahead log into the database file and syncs it: 3-5 ms
 inside whichever commit crossed SQLite's threshold, about one call in a hundred. A thread of its own runs them
 instead, every CHECKPOINT_EVERY writes, as SQLite's WAL documentation suggests; calls wait for it at most while it
-copies the pages written since it started (about 0.5 ms). Its writes still slow the call that runs beside them, so
-they are rare: one call in 500."""
+copies the pages written since it started (about 0.5 ms). Its disk writes still slow a call that runs beside them,
+the more so the larger they are: small ones, often, keep the tail shortest."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ log = logging.getLogger("airelay.usage")
 
 NANO = Decimal(1_000_000_000)
 LARGEST = 2**63 - 1  # SQLite's largest INTEGER: a limit above it is as good as none
-CHECKPOINT_EVERY = 1000  # writes (500 calls) between two checkpoints: a log of 20-25 MB at most
+CHECKPOINT_EVERY = 100  # writes (50 calls) between two checkpoints: a log of a few MB at most
 CHECKPOINTS = ThreadPoolExecutor(1, thread_name_prefix="airelay-sqlite-checkpoint")  # one for every ledger
 
 SCHEMA = """
