@@ -1,13 +1,14 @@
 """What only the SQLite ledger does: it deletes call rows past their retention when it opens the file (DynamoDB's
 TTL does that on AWS) and makes the folder it is in, and a write that fails half way changes nothing and leaves the file usable."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from airelay.usage.ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, UsageRow, requests_key
-from airelay.usage.sqlite import CHECKPOINTS, SqliteLedger
+from airelay.usage.sqlite import CHECKPOINTS, RESTART_FRAMES, SqliteLedger
 
 
 def row(day: str, call_id: str, **changes) -> UsageRow:
@@ -85,7 +86,40 @@ def test_no_call_copies_the_log_into_the_database_file_and_the_log_stays_small(t
     CHECKPOINTS.submit(lambda: None).result()  # the checkpoints handed over so far have run
     # THEN the calls' own connection never checkpoints (that took 3-5 ms in one call of a hundred) ...
     assert ledger._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-    # ... and the checkpoint thread kept the log from growing: never checkpointed, it would hold every call's
-    # pages (about 110 MB here); SQLite's own checkpoints kept it near 4 MB
-    assert (tmp_path / "usage.sqlite3-wal").stat().st_size < 16 * 1024 * 1024
+    # ... and the checkpoint thread started the log over: never checkpointed, or never copied to its end, it
+    # would hold every call's pages (about 110 MB here); it restarts after RESTART_FRAMES pages (about 10 MB), and
+    # a loop this tight writes a few MB more while a checkpoint syncs
+    assert (tmp_path / "usage.sqlite3-wal").stat().st_size < 32 * 1024 * 1024
     assert ledger.day_totals(day)[TOTAL].calls == 3000
+
+
+class WatchedLock:
+    """The ledger's lock, noting each time the checkpoint thread takes it (then calls wait for the checkpoint)."""
+
+    def __init__(self) -> None:
+        self.lock, self.checkpoint_waits = threading.Lock(), 0
+
+    def __enter__(self):
+        self.lock.acquire()
+        if threading.current_thread().name.startswith("airelay-sqlite-checkpoint"):
+            self.checkpoint_waits += 1
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+def test_calls_do_not_wait_for_a_checkpoint_that_can_copy_the_whole_log_while_they_go_on(tmp_path):
+    # GIVEN 1,000 calls, 2,000 writes, so 20 checkpoints, each with a pause to finish before the next 50 calls
+    ledger, day = SqliteLedger(tmp_path / "usage.sqlite3"), days_ago(0)
+    ledger._lock = watched = WatchedLock()
+    for n in range(1000):
+        holds = [Hold(day, TOTAL, USD, Decimal("0.01"), Decimal("1000"))]
+        ledger.reserve(f"call-{n}", holds)
+        ledger.settle(row(day, f"call-{n}"), holds)
+        if n % 50 == 49:
+            CHECKPOINTS.submit(lambda: None).result()
+    # THEN no call waited: each checkpoint copied the log to its end, so the next write started it over, and the
+    # log never held RESTART_FRAMES pages (under writes without a pause, see the test above, calls wait for one
+    # checkpoint in several; waiting for every one put a copy and a sync on one call in 50)
+    assert watched.checkpoint_waits == 0
+    assert ledger._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < RESTART_FRAMES
