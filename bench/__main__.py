@@ -4,9 +4,9 @@ summary tables on the terminal.
 
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
 overhead (airelay and LiteLLM against direct calls), upstream_client (the upstream call through the OpenAI SDK
-and without it), steps (text-only chat before and after the typed stream and
-the steps loop; CPU per tool step), ledger, tokens, faq, sentiment, classify, chat_models (the local chat models on a
-Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
+and without it), steps (text-only chat before and after the typed stream and the steps loop; CPU per tool step),
+ledger, tail (one caller's tail latency with the SQLite ledger's file on disk and in memory), tokens, faq, sentiment,
+classify, chat_models (the local chat models on a Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
 paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
 """
@@ -28,6 +28,7 @@ SECTIONS = (
     "upstream_client",
     "steps",
     "ledger",
+    "tail",
     "tokens",
     "faq",
     "sentiment",
@@ -78,6 +79,12 @@ def run_ledger(quick: bool) -> dict:
     for name in (f"ledger-{stamp}.json", "ledger-latest.json"):
         (report.RESULTS / name).write_text(json.dumps(document, indent=2) + "\n")
     return document
+
+
+def run_tail(quick: bool) -> dict:
+    from . import tail
+
+    return tail.run(["--quick"] if quick else [])
 
 
 def run_tokens(quick: bool) -> dict:
@@ -150,6 +157,7 @@ RUNNERS = {
     "upstream_client": run_upstream_client,
     "steps": run_steps,
     "ledger": run_ledger,
+    "tail": run_tail,
     "tokens": run_tokens,
     "faq": run_faq,
     "sentiment": run_sentiment,
@@ -191,6 +199,7 @@ def terminal_summary(documents: dict) -> str:
         ledger_previous,
         scale,
         sentiment,
+        tail,
         tokens,
         upstream_client,
     )
@@ -209,6 +218,8 @@ def terminal_summary(documents: dict) -> str:
             f"{ledger.client_cpu_line(documents['ledger'].get('client_cpu'))}\n"
             f"{ledger_previous.first_use_line(documents['ledger'].get('first_use'))}"
         )
+    if "tail" in documents:
+        parts.append(f"tail latency, one caller (python -m bench.tail)\n{tail.table(documents['tail'])}")
     if "tokens" in documents:
         parts.append(tokens.text_report(documents["tokens"]))
     if "faq" in documents:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import coldstart, coldstart_build, report
+from . import coldstart, coldstart_build, report, tail
 from .servers import LITELLM_CONFIG
 from .summary_targets import all_targets
 
@@ -15,6 +15,7 @@ SECTION_TITLES = {
     "upstream_client": "The upstream call: the OpenAI SDK's way and without it",
     "steps": "Text-only chat before and after the steps loop; CPU per tool step",
     "ledger": "Usage ledger",
+    "tail": "Tail latency: the SQLite ledger's file on disk and in memory",
     "tokens": "Token estimation",
     "faq": "FAQ bot",
     "sentiment": "Sentiment (local model)",
@@ -239,6 +240,7 @@ SECTIONS = {
     "upstream_client": upstream_client_section,
     "steps": steps_section,
     "ledger": ledger_section,
+    "tail": tail.markdown,
     "tokens": tokens_section,
     "faq": faq_section,
     "sentiment": sentiment_section,

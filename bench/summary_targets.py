@@ -46,6 +46,11 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
                 report.judged(ratio <= 1.10),
             )
         )
+    if tail_latency := documents.get("tail"):
+        from .tail import target
+
+        *judged, passed = target(tail_latency)
+        rows.append(("tail", *judged, report.judged(passed)))
     if visitors := documents.get("visitors"):
         for t in visitors["targets"]:
             rows.append(("visitors", t["target"], t["where"], t["value"], report.judged(t["passed"])))
