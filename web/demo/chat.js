@@ -1,8 +1,11 @@
-// The demo page's chat panel: POST /api/chat/stream through the client's streamChat, rendered as it arrives.
-// Text from the model is only ever set as text, never as HTML. A turn with an attached image is posted the way the
-// AI SDK's useChat posts one (messages with parts; the image a `file` part with a data: URL).
-import { announceUsage, api, errorDetail, isAirelayError } from './api.js';
-import { formatKrw, formatSeconds, formatUsd, integer } from './format.js';
+// The demo page's chat panel: the conversation's state, its turns (send, retry, stop, new chat) and the image
+// attached to the next message.
+import { announceUsage } from './api.js';
+import {
+  addAssistantMessage, addUserMessage, hideRetry, removeAllMessages, resetAssistantView, setViewStatus, showError,
+  showNotice,
+} from './chat-messages.js';
+import { buildRequestBody, streamAnswer } from './chat-stream.js';
 
 const STATUS_TEXT = {
   ready: 'Ready',
@@ -30,14 +33,11 @@ const ui = {
   attachmentName: document.getElementById('chat-attachment-name'),
   attachmentRemove: document.getElementById('chat-attachment-remove'),
   stop: document.getElementById('chat-stop'),
-  userTemplate: document.getElementById('tpl-user-message'),
-  assistantTemplate: document.getElementById('tpl-assistant-message'),
 };
 
 const chat = {
   id: crypto.randomUUID(), // useChat's chat id, for turns posted in its shape
   attachment: null, // the image for the next message: {name, mediaType, url}
-  status: 'ready',
   history: [], // completed turns of this page, oldest first: {role, content}
   controller: null, // AbortController of the answer in flight, if any
   retryable: null, // the failed turn whose Retry button is live (only the latest one)
@@ -46,7 +46,6 @@ const chat = {
 // ---------------------------------------------------------------- state
 
 function setStatus(status) {
-  chat.status = status;
   const busy = status === 'submitted' || status === 'streaming';
   ui.panel.dataset.status = status;
   ui.status.dataset.status = status;
@@ -62,60 +61,12 @@ function isBusy() {
   return chat.controller !== null;
 }
 
-// ---------------------------------------------------------------- request
-
 function readSettings() {
   const settings = { persona: ui.persona.value };
   // The server is the authority on ranges: out-of-range values are sent and its 422 is shown.
   if (Number.isFinite(ui.maxTokens.valueAsNumber)) settings.max_tokens = ui.maxTokens.valueAsNumber;
   if (Number.isFinite(ui.temperature.valueAsNumber)) settings.temperature = ui.temperature.valueAsNumber;
   return settings;
-}
-
-function buildRequestBody(turn, history, settings) {
-  if (turn.image) return buildUiMessagesBody(turn, history, settings);
-  return {
-    message: turn.message,
-    conversation_history: history.map(({ role, content }) => ({ role, content })),
-    ...settings,
-  };
-}
-
-/** The body useChat's DefaultChatTransport posts: the turns as UI messages, the new one with its image part. */
-function buildUiMessagesBody(turn, history, settings) {
-  const text = (role, content, id) => ({ id, role, parts: [{ type: 'text', text: content }] });
-  const { name, mediaType, url } = turn.image;
-  const user = text('user', turn.message, turn.id);
-  user.parts.push({ type: 'file', mediaType, filename: name, url });
-  const messages = [...history.map(({ role, content }, i) => text(role, content, `${turn.id}-${i}`)), user];
-  return { id: chat.id, messages, trigger: 'submit-message', ...settings };
-}
-
-/** Sends one turn and renders its answer into `view`. Resolves to an outcome; a stop (the signal) is `stopped`. */
-async function streamAnswer(body, view, signal) {
-  const stream = api.streamChat(body, { signal });
-  try {
-    for await (const { part } of stream) {
-      if (part.type === 'text-delta' && typeof part.delta === 'string' && part.delta !== '') {
-        if (chat.status !== 'streaming') {
-          setStatus('streaming');
-          setViewStatus(view, 'streaming');
-        }
-        appendText(view, part.delta);
-      } else if (part.type === 'data-usage') {
-        showUsage(view, part.data);
-      } else {
-        showStepPart(view, part);
-      }
-      // start, steps, text-start/-end, metadata: nothing to show; error, abort and finish: the client's
-    }
-  } catch (error) {
-    if (!isAirelayError(error)) throw error;
-    return { kind: 'error', message: error.message, detail: errorDetail(error), retryAfter: error.retryAfter };
-  }
-  const result = await stream.done();
-  if (result.stopped) return { kind: 'stopped' };
-  return { kind: 'done', finishReason: result.finishReason, text: result.text };
 }
 
 // ---------------------------------------------------------------- turns
@@ -153,10 +104,13 @@ async function runTurn(turn) {
   setStatus('submitted');
 
   // The history is read now: a retried turn is sent with the current settings and the turns completed so far.
-  const body = buildRequestBody(turn, chat.history, readSettings());
+  const body = buildRequestBody(chat.id, turn, chat.history, readSettings());
   let outcome;
   try {
-    outcome = await streamAnswer(body, turn.view, controller.signal);
+    outcome = await streamAnswer(body, turn.view, {
+      signal: controller.signal,
+      onStreaming: () => setStatus('streaming'),
+    });
   } catch (error) {
     console.error('chat stream failed', error);
     outcome = { kind: 'error', message: 'Something went wrong while reading the answer.' };
@@ -200,153 +154,10 @@ function newChat() {
   chat.id = crypto.randomUUID();
   chat.retryable = null;
   clearAttachment();
-  for (const message of ui.log.querySelectorAll('.message')) message.remove();
+  removeAllMessages();
   ui.empty.hidden = false;
   setStatus('ready');
   ui.input.focus();
-}
-
-// ---------------------------------------------------------------- rendering
-
-function addUserMessage(text, image) {
-  const root = ui.userTemplate.content.firstElementChild.cloneNode(true);
-  root.querySelector('.bubble__text').textContent = text;
-  if (image) {
-    const img = root.querySelector('.bubble__image');
-    img.src = image.url;
-    img.alt = `Attached image: ${image.name}`;
-    img.hidden = false;
-  }
-  ui.log.append(root);
-  scrollToBottom();
-}
-
-function addAssistantMessage() {
-  const root = ui.assistantTemplate.content.firstElementChild.cloneNode(true);
-  const view = {
-    root,
-    text: document.createTextNode(''),
-    errorBox: root.querySelector('.bubble__error'),
-    errorText: root.querySelector('.bubble__error-text'),
-    retry: root.querySelector('.retry'),
-    notice: root.querySelector('.message__notice'),
-    usage: root.querySelector('.message__usage'),
-    steps: root.querySelector('.bubble__steps'),
-    sources: root.querySelector('.bubble__sources'),
-    reasoning: null, // the <pre> of the reasoning block being written
-    tools: new Map(), // toolCallId -> its <details>
-  };
-  root.querySelector('.bubble__text').append(view.text);
-  ui.log.append(root);
-  scrollToBottom();
-  return view;
-}
-
-function resetAssistantView(view) {
-  view.text.data = '';
-  view.steps.replaceChildren();
-  view.sources.replaceChildren();
-  view.sources.hidden = true;
-  view.reasoning = null;
-  view.tools.clear();
-  view.errorBox.hidden = true;
-  view.errorText.textContent = '';
-  view.notice.hidden = true;
-  view.usage.hidden = true;
-  setViewStatus(view, 'submitted');
-  scrollToBottom();
-}
-
-function setViewStatus(view, status) {
-  view.root.dataset.status = status;
-}
-
-function appendText(view, delta) {
-  const follow = isNearBottom();
-  view.text.appendData(delta);
-  if (follow) scrollToBottom();
-}
-
-/** Reasoning, tool calls (name, input, output; collapsed) and sources, as text only. */
-function showStepPart(view, part) {
-  if (part.type === 'reasoning-start') {
-    view.reasoning = block(view, 'reasoning', 'Reasoning').querySelector('pre');
-  } else if (part.type === 'reasoning-delta' && view.reasoning && typeof part.delta === 'string') {
-    view.reasoning.append(part.delta);
-  } else if (part.type === 'tool-input-available') {
-    const details = block(view, 'tool', `Tool: ${part.toolName}`);
-    details.dataset.tool = part.toolName;
-    details.querySelector('pre').textContent = `input: ${JSON.stringify(part.input, null, 2)}`;
-    view.tools.set(part.toolCallId, details);
-  } else if (part.type === 'tool-output-available' || part.type === 'tool-output-error') {
-    const details = view.tools.get(part.toolCallId);
-    if (!details) return;
-    const output = document.createElement('pre');
-    output.className = 'tool__output';
-    const error = part.type === 'tool-output-error';
-    output.textContent = error ? `error: ${part.errorText}` : `output: ${JSON.stringify(part.output, null, 2)}`;
-    details.dataset.state = error ? 'error' : 'done';
-    details.append(output);
-  } else if (part.type === 'source-document' || part.type === 'source-url') {
-    const item = document.createElement('li');
-    item.textContent = part.title ?? part.url ?? part.sourceId;
-    view.sources.append(item);
-    view.sources.hidden = false;
-  }
-}
-
-function block(view, kind, title) {
-  const details = document.createElement('details');
-  details.className = `step step--${kind}`;
-  const summary = document.createElement('summary');
-  summary.textContent = title;
-  details.append(summary, document.createElement('pre'));
-  view.steps.append(details);
-  return details;
-}
-
-function showUsage(view, data) {
-  const text = formatUsage(data);
-  if (!text) return;
-  const follow = isNearBottom();
-  view.usage.textContent = text;
-  view.usage.hidden = false;
-  if (follow) scrollToBottom();
-}
-
-function showNotice(view, text, kind) {
-  const follow = isNearBottom();
-  view.notice.textContent = text;
-  view.notice.dataset.kind = kind;
-  view.notice.hidden = false;
-  if (follow) scrollToBottom();
-}
-
-function showError(view, { message, detail, retryAfter }) {
-  let text = message;
-  if (retryAfter != null) text += ` You can retry in ${formatSeconds(retryAfter)}.`;
-  view.errorText.textContent = text;
-  if (detail) {
-    const code = document.createElement('span');
-    code.className = 'bubble__error-code';
-    code.textContent = ` (${detail})`;
-    view.errorText.append(code);
-  }
-  view.retry.hidden = false;
-  view.errorBox.hidden = false;
-  scrollToBottom();
-}
-
-function hideRetry(view) {
-  view.retry.hidden = true;
-}
-
-function isNearBottom() {
-  return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 48;
-}
-
-function scrollToBottom() {
-  ui.log.scrollTop = ui.log.scrollHeight;
 }
 
 // ---------------------------------------------------------------- attachment
@@ -378,19 +189,6 @@ function clearAttachment() {
   ui.attachment.hidden = true;
   ui.attachmentThumb.removeAttribute('src');
   ui.attachmentName.textContent = '';
-}
-
-// ---------------------------------------------------------------- formatting
-
-function formatUsage(data) {
-  if (!data || typeof data !== 'object') return null;
-  const { inputTokens, outputTokens, costUsd, costKrw, estimated } = data;
-  if (!Number.isFinite(inputTokens) || !Number.isFinite(outputTokens)) return null;
-  let text = `${integer.format(inputTokens)} in · ${integer.format(outputTokens)} out`;
-  if (Number.isFinite(costUsd)) text += ` · ${formatUsd(costUsd)}`;
-  if (Number.isFinite(costKrw)) text += ` (${formatKrw(costKrw)})`;
-  if (estimated) text += ' · estimated';
-  return text;
 }
 
 // ---------------------------------------------------------------- events
