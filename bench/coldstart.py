@@ -47,6 +47,7 @@ import tempfile
 from pathlib import Path
 
 from . import coldstart_build, report
+from .template_functions import code_folder, function_specs, served_by_web_adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -81,7 +82,7 @@ def compile_tree(tree: Path) -> None:
 
 
 def template_env(tree: Path, spec_name: str) -> dict[str, str]:
-    specs = {s["name"]: s for s in coldstart_build.function_specs(tree / "template.yaml")}
+    specs = {s["name"]: s for s in function_specs(tree / "template.yaml")}
     env = dict(specs[spec_name]["env"])
     for name in list(env):
         if name == "AWS_LAMBDA_EXEC_WRAPPER" or name.startswith("AWS_LWA_"):
@@ -133,12 +134,12 @@ def _monkeypatch():
 
 
 def declared(tree: Path, name: str) -> bool:
-    return any(spec["name"] == name for spec in coldstart_build.function_specs(tree / "template.yaml"))
+    return any(spec["name"] == name for spec in function_specs(tree / "template.yaml"))
 
 
 def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
-    function_dir = tree / "functions" / coldstart_build.code_folder(tree / "template.yaml", name)
-    web_adapter = coldstart_build.served_by_web_adapter(tree / "template.yaml", name)
+    function_dir = tree / "functions" / code_folder(tree / "template.yaml", name)
+    web_adapter = served_by_web_adapter(tree / "template.yaml", name)
     child_env = {
         **template_env(tree, name),
         **env,

@@ -28,12 +28,10 @@ What is measured, exactly:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,24 +39,13 @@ from pathlib import Path
 from tests.support.python312 import find_python312
 
 from . import report
+from .coldstart_imports import LAYER, VARIANTS, measure, runtime_packages
+from .template_functions import REGION, ROOT, function_specs
 
-ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
-LAYER = "CoreLayer"
 TARGET_MS = 300.0
 TARGET_FUNCTIONS = ("SentimentFunction", "FaqFunction", "UsageFunction")
 LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024
-REGION = "us-east-1"
-VARIANTS = ("without_pyc", "with_pyc")
-
-CHILD = """\
-import importlib, json, sys, time
-started = time.perf_counter()
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-elapsed = time.perf_counter() - started
-print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules)}))
-"""
 
 
 def sam_build(build_dir: Path, arch: str, py312: Path) -> float:
@@ -91,155 +78,6 @@ def strip_pyc(source: Path, target: Path) -> None:
     subprocess.run(["cp", "-al", str(source), str(target)], check=True)
     for cache in sorted(target.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache)
-
-
-# ---------------------------------------------------------------- the functions and their environment
-
-
-def function_specs(template_path: Path | None = None) -> list[dict]:
-    """Each function of a template.yaml (this tree's by default): its code folder, entry modules and environment."""
-    template = load(template_path or ROOT / "template.yaml")
-    params = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
-    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    specs = []
-    for name, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        env = {key: str(resolve(value, params, template["Resources"])) for key, value in variables.items()}
-        handler = props["Handler"]
-        modules = ["uvicorn.main", "app"] if handler.endswith(".sh") else [handler.rsplit(".", 1)[0]]
-        specs.append(
-            {
-                "name": name,
-                "code_uri": props["CodeUri"],
-                "modules": modules,
-                "env": env,
-                "memory_mb": props.get("MemorySize", template["Globals"]["Function"].get("MemorySize")),
-            }
-        )
-    return specs
-
-
-def load(template_path: Path) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from local.template import load_template
-
-    return load_template(template_path)
-
-
-def served_by_web_adapter(template_path: Path, name: str) -> bool:
-    """The Lambda Web Adapter runs the function's run.sh (uvicorn) rather than a Python handler."""
-    return load(template_path)["Resources"][name]["Properties"]["Handler"].endswith(".sh")
-
-
-def code_folder(template_path: Path, name: str) -> str:
-    """The folder under functions/ of a function of a template.yaml."""
-    return load(template_path)["Resources"][name]["Properties"]["CodeUri"].strip("/").removeprefix("functions/")
-
-
-def resolve(value, params: dict, resources: dict):
-    """The few intrinsic functions template.yaml uses in environment variables, with parameters at their defaults."""
-    pseudo = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::StackName": "airelay-bench"}
-    if not isinstance(value, dict):
-        return ",".join(map(str, value)) if isinstance(value, list) else value
-    ((fn, arg),) = value.items()
-    if fn == "Ref":
-        if arg in params:
-            default = params[arg]
-            return ",".join(map(str, default)) if isinstance(default, list) else default
-        return pseudo.get(arg, f"airelay-bench-{arg}")
-    if fn == "Fn::Join":
-        separator, items = arg
-        parts = resolve(items, params, resources) if isinstance(items, dict) else items
-        parts = parts.split(",") if isinstance(parts, str) else [resolve(p, params, resources) for p in parts]
-        return separator.join(map(str, parts))
-    if fn == "Fn::Select":
-        index, items = arg
-        items = resolve(items, params, resources)
-        return (items.split(",") if isinstance(items, str) else items)[int(index)]
-    if fn == "Fn::Sub":
-        text, extra = (arg, {}) if isinstance(arg, str) else arg
-        names = {**{k: resolve(v, params, resources) for k, v in extra.items()}}
-        out = text
-        while "${" in out:
-            start = out.index("${")
-            end = out.index("}", start)
-            key = out[start + 2 : end]
-            value = names[key] if key in names else resolve({"Ref": key.split(".")[0]}, params, resources)
-            out = out[:start] + str(value) + out[end + 1 :]
-        return out
-    if fn == "Fn::GetAtt":
-        return f"airelay-bench-{arg[0] if isinstance(arg, list) else arg}"
-    return str(value)
-
-
-# ---------------------------------------------------------------- measuring
-
-
-def import_once(py312: Path, build: Path, runtime: Path, spec: dict) -> dict:
-    function_dir = build / spec["name"]
-    env = {
-        **spec["env"],
-        "PYTHONPATH": os.pathsep.join(map(str, (function_dir, build / LAYER / "python", runtime))),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LAMBDA_TASK_ROOT": str(function_dir),
-        "AWS_LAMBDA_FUNCTION_NAME": spec["name"],
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec["memory_mb"]),
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        # the keys Lambda sets: without them boto3 would look for an instance role on the network at INIT
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_SESSION_TOKEN": "bench",
-        "LANG": "en_US.UTF-8",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
-    }
-    done = subprocess.run(
-        [str(py312), "-S", "-c", CHILD, *spec["modules"]],
-        cwd=function_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {spec['modules']} for {spec['name']} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def runtime_packages(folder: Path, py312: Path) -> Path:
-    """What Lambda's python3.12 runtime provides beside the function and the layer (boto3: /var/runtime there),
-    for this machine's architecture."""
-    requirements = ROOT / "layers" / "core" / "requirements-runtime.txt"
-    pip = [str(py312), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(folder)]
-    subprocess.run([*pip, "-r", str(requirements)], check=True, capture_output=True)
-    return folder
-
-
-def measure(py312: Path, builds: dict[str, Path], runtime: Path, specs: list[dict], runs: int) -> dict:
-    samples: dict = {spec["name"]: {v: [] for v in VARIANTS} for spec in specs}
-    modules: dict = {spec["name"]: {} for spec in specs}
-    errors: dict = {}
-    for number in range(runs):
-        for spec in specs:
-            if spec["name"] in errors:
-                continue
-            order = VARIANTS if number % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
-                try:
-                    measured = import_once(py312, builds[variant], runtime, spec)
-                except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    errors[spec["name"]] = str(error)
-                    break
-                samples[spec["name"]][variant].append(measured["ms"])
-                modules[spec["name"]][variant] = measured["modules"]
-        print(f"  cold start: run {number + 1}/{runs} done", flush=True)
-    return {"samples": samples, "modules": modules, "errors": errors}
 
 
 def tree_bytes(folder: Path, suffix: str | None = None) -> int:

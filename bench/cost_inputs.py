@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 
-from .coldstart_build import ROOT, function_specs
+from .template_functions import ROOT, function_specs
 
 TABLE = "UsageTable"
 IDENTITY = "key:a1b2c3d4e5"  # an API Gateway key id, as web.caller_of files a call under it

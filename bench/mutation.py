@@ -13,7 +13,6 @@ fails while a survivor has no verdict there.
 from __future__ import annotations
 
 import argparse
-import ast
 import compileall
 import difflib
 import importlib.util
@@ -24,131 +23,18 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .mutation_operators import mutants
+from .mutation_targets import TARGETS, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "layers/core/airelay"
 WORK = Path(os.environ.get("MUTATION_WORK", ROOT / ".airelay/mutation"))  # results and the copies
 RESULTS = ROOT / "bench/results"
 VERDICTS = ROOT / "bench/mutation_verdicts.yaml"
-PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "--no-header"]
 
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    files: tuple[str, ...]  # under airelay/
-    tests: tuple[str, ...]  # pytest arguments, fastest and most telling first (-x stops at the first failure)
-    only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> the functions to mutate in it
-    deselect: str = ""  # a pytest -k expression of tests to leave out
-
-    def pytest_args(self) -> list[str]:
-        left_out = " or ".join(filter(None, ("dynamodb or dynalite or moto", self.deselect)))
-        return [*PYTEST, "-k", f"not ({left_out})", *self.tests]
-
-
-TARGETS = (
-    Target(
-        "ledger",
-        ("usage/ledger.py", "usage/sqlite.py"),
-        (
-            "tests/unit/test_usage_report.py",
-            "tests/unit/test_sqlite_ledger.py",
-            "tests/integration/test_ledger_contract.py",
-        ),
-    ),
-    Target(
-        "budgets",
-        ("usage/meter.py", "usage/limits.py", "usage/pricing.py", "usage/__init__.py"),
-        (
-            "tests/unit/test_meter.py",
-            "tests/unit/test_limits.py",
-            "tests/unit/test_metered.py",
-            "tests/unit/test_pricing.py",
-            "tests/unit/test_pending_settles.py",
-            "tests/integration/test_budget_promises.py",
-            "tests/integration/test_unpriced_models.py",
-            "tests/functional/test_usage_function.py",
-        ),
-    ),
-    Target(
-        "web",
-        ("middleware.py", "identity.py", "web.py"),
-        (
-            "tests/unit/test_app_front.py",
-            "tests/unit/test_web.py",
-            "tests/unit/test_visitors.py",
-            "tests/functional/test_bad_json.py",
-            "tests/integration/test_sign_in.py",
-        ),
-        deselect="sees_only_their_own_usage or served_and_metered",  # as for auth
-    ),
-    Target(
-        "auth",
-        ("auth.py",),
-        ("tests/unit/test_web.py", "tests/integration/test_sign_in.py"),
-        # the two that chat through the local API (with the local model): minutes per mutant on a loaded machine
-        deselect="sees_only_their_own_usage or served_and_metered",
-    ),
-    Target(
-        "images",
-        ("images/fetch.py",),
-        ("tests/unit/test_image_addresses.py", "tests/integration/test_image_fetch.py"),
-        # what decides whether a URL is fetched and how much is read (the Host header and the pinned URL are
-        # checked by the integration tests against a real server, outside this target)
-        only={
-            "images/fetch.py": (
-                *("address_refusal", "numeric_host", "ipv4_number", "parse_target", "refusal", "checked_address"),
-                *("fetch_image", "get", "too_large"),
-            )
-        },
-    ),
-    Target(
-        "faq",
-        ("faq/service.py", "faq/index.py"),
-        (
-            "tests/unit/test_faq_service.py",
-            "tests/unit/test_faq_index.py",
-            "tests/unit/test_faq_accuracy.py",
-            "tests/functional/test_faq_function.py",
-        ),
-        # the threshold, the index that is answered from, and the ranking the threshold is applied to
-        only={
-            "faq/service.py": ("threshold_for", "answer", "embed", "get", "_refresh", "_keep"),
-            "faq/index.py": ("match", "_scores", "top_indices"),
-        },
-    ),
-)
-
-# Selective mutation: one replacement per arithmetic operator and the boundary and negation of each comparison,
-# instead of every operator for every operator (which multiplies the mutants by ten and adds no new test demand).
-BINARY = {
-    "Add": "Sub",
-    "Sub": "Add",
-    "Mul": "Div",
-    "Div": "Mul",
-    "FloorDiv": "Mul",
-    "Mod": "FloorDiv",
-    "Pow": "Mul",
-    "LShift": "RShift",
-    "RShift": "LShift",
-    "BitOr": "BitAnd",
-    "BitAnd": "BitOr",
-    "BitXor": "BitOr",
-}
-COMPARISON = {
-    "Lt": ("LtE", "GtE"),
-    "LtE": ("Lt", "Gt"),
-    "Gt": ("GtE", "LtE"),
-    "GtE": ("Gt", "Lt"),
-    "Eq": ("NotEq",),
-    "NotEq": ("Eq",),
-    "Is": ("IsNot",),
-    "IsNot": ("Is",),
-    "In": ("NotIn",),
-    "NotIn": ("In",),
-}
 # Imported by this process before it forks, so no test child pays for them (pytest's plugins hypothesis and
 # schemathesis alone take seconds). A wider list (everything the tests import) broke sniffio's detection of asyncio
 # in the children.
@@ -156,63 +42,6 @@ PRELOAD = (
     *("pytest", "hypothesis", "schemathesis", "fastapi", "starlette", "pydantic", "httpx", "numpy", "yaml"),
     *("boto3", "botocore", "jwt", "cryptography", "uvicorn", "aws_lambda_powertools"),
 )
-
-
-def kept(operator: str) -> bool:
-    kind, _, pair = operator.removeprefix("core/").partition("_")
-    if kind == "ReplaceBinaryOperator":
-        source, target = pair.split("_")
-        return BINARY.get(source) == target
-    if kind == "ReplaceComparisonOperator":
-        source, target = pair.split("_")
-        return target in COMPARISON.get(source, ())
-    if kind == "ReplaceUnaryOperator":
-        return pair.startswith("Delete_") or pair == "USub_UAdd"
-    return kind not in ("VariableReplacer", "VariableInserter", "RemoveDecorator")
-
-
-def skipped_spans(source: str, only: tuple[str, ...]) -> tuple[list, list]:
-    """What is not mutated: annotations (never evaluated: every module has `from __future__ import annotations`) and
-    decorators (dataclass options, abstractmethod, cache: a dropped one fails at import or changes no answer); and,
-    with `only`, the line ranges of the functions to mutate."""
-    tree = ast.parse(source)
-    annotations, wanted = [], []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if node.returns:
-                annotations.append(node.returns)
-            args = node.args
-            annotations += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation]
-            annotations += [a.annotation for a in (args.vararg, args.kwarg) if a and a.annotation]
-            annotations += node.decorator_list
-            if node.name in only:
-                wanted.append((node.lineno, node.end_lineno))
-        elif isinstance(node, ast.ClassDef):
-            annotations += node.decorator_list
-        elif isinstance(node, ast.AnnAssign):
-            annotations.append(node.annotation)
-    spans = [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in annotations]
-    return spans, wanted
-
-
-def mutants(path: Path, only: tuple[str, ...]) -> list[dict]:
-    from cosmic_ray import plugins
-    from cosmic_ray.ast import ast_nodes, get_ast_from_path
-
-    spans, wanted = skipped_spans(path.read_text(), only)
-    module = get_ast_from_path(path)
-    found = []
-    for name in plugins.operator_names():
-        operator_class = plugins.get_operator(name)
-        if operator_class.arguments() or not kept(name):
-            continue
-        operator = operator_class()
-        positions = [start for node in ast_nodes(module) for start, _ in operator.mutation_positions(node)]
-        for occurrence, start in enumerate(positions):
-            if any(a <= start <= b for a, b in spans) or (only and not any(a <= start[0] <= b for a, b in wanted)):
-                continue
-            found.append({"operator": name, "occurrence": occurrence, "line": start[0]})
-    return sorted(found, key=lambda m: (m["line"], m["operator"], m["occurrence"]))
 
 
 @dataclass
