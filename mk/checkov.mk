@@ -1,6 +1,6 @@
 # checkov, the template's security review, in its own venv (like SAM CLI in mk/sam.mk); `make test` installs it
-# and tests/integration/test_template.py runs it on template.yaml: every finding must be in checkov-allowlist.yaml,
-# with the reason it is accepted.
+# and tests/integration/test_template_lint_and_build.py runs it on template.yaml: every finding must be in
+# checkov-allowlist.yaml, with the reason it is accepted.
 #
 #   make checkov   run only that check
 
@@ -20,4 +20,4 @@ TEST_DEPS += $(CHECKOV)
 .PHONY: checkov
 
 checkov: venv $(CHECKOV)
-	$(PY) -m pytest tests/integration/test_template.py -q -k checkov
+	$(PY) -m pytest tests/integration/test_template_lint_and_build.py -q -k checkov

@@ -3,7 +3,7 @@ no role may delete usage either way."""
 
 import pytest
 
-from .test_template import evaluate_rule, raw, translated  # noqa: F401 - the module's template fixtures
+from tests.support.template import evaluate_rule, raw, translated  # noqa: F401 - the template fixtures, shared
 
 METERING = ("ChatFunction", "FaqFunction", "SentimentFunction", "ClassifyFunction", "FaqIndexerFunction")
 SWEEP = {"Fn::If": ["BudgetLeasesOn", {"Ref": "UsageLeaseSweepPolicy"}, {"Ref": "AWS::NoValue"}]}

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from tests.integration.test_template import FUNCTIONS, SAM_PYTHON, TEMPLATE, api_paths, raw, run, translated
+from tests.support.template import FUNCTIONS, SAM_PYTHON, TEMPLATE, api_paths, raw, run, translated
 
-__all__ = ["raw", "translated"]  # the fixtures of test_template.py, shared
+__all__ = ["raw", "translated"]  # the template fixtures of tests/support/template.py, shared
 
 ALIAS = "live"
 LWA_SNAPSTART_LAYER = 30  # Lambda Web Adapter v1.1.0: the first with SnapStart hooks

@@ -3,7 +3,7 @@ SecureString by name (never in the environment), which the chat function may rea
 
 import pytest
 
-from .test_template import evaluate_rule, raw, translated  # noqa: F401 - the module's template fixtures
+from tests.support.template import evaluate_rule, raw, translated  # noqa: F401 - the template fixtures, shared
 
 READ_KEY = {"Fn::If": ["ToolsOn", {"Ref": "ToolProofSecretReadPolicy"}, {"Ref": "AWS::NoValue"}]}
 

@@ -3,7 +3,7 @@ visitor token secret is, and may read that one SSM parameter only when visitor t
 
 import pytest
 
-from .test_template import evaluate_rule, raw, translated  # noqa: F401 - the module's template fixtures
+from tests.support.template import evaluate_rule, raw, translated  # noqa: F401 - the template fixtures, shared
 
 SERVING = ("ChatFunction", "SentimentFunction", "ClassifyFunction", "FaqFunction", "UsageFunction", "OpenAIFunction")
 READ_SECRET = {"Fn::If": ["VisitorTokensOn", {"Ref": "VisitorTokenSecretReadPolicy"}, {"Ref": "AWS::NoValue"}]}
@@ -31,7 +31,7 @@ def test_the_secret_may_be_read_only_when_visitor_tokens_are_on(raw, name, on): 
 
 
 def test_browsers_may_send_the_visitor_token_header(translated):  # noqa: F811
-    from .test_template import api_paths
+    from tests.support.template import api_paths
 
     for path, methods in api_paths(translated).items():
         if "options" in methods:

@@ -1,10 +1,10 @@
 """AWS WAF in front of the API, when WafRateLimitPerAddress is more than 0: a WebACL on the stage with a rate-based
 rule per client address and AWS's managed rules for known bad inputs, its blocked requests logged. Off by default.
-(sam validate --lint and checkov run over the whole template in test_template.py.)"""
+(sam validate --lint and checkov run over the whole template in test_template_lint_and_build.py.)"""
 
 import pytest
 
-from .test_template import evaluate_rule, raw, translated  # noqa: F401 - the module's template fixtures
+from tests.support.template import evaluate_rule, raw, translated  # noqa: F401 - the template fixtures, shared
 
 WAF_RESOURCES = ("ApiWebAcl", "ApiWebAclAssociation", "WafLogGroup", "WafLogging")
 
