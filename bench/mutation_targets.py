@@ -70,7 +70,11 @@ TARGETS = (
     Target(
         "images",
         ("images/fetch.py",),
-        ("tests/unit/test_image_addresses.py", "tests/integration/test_image_fetch.py"),
+        (
+            "tests/unit/test_image_addresses.py",
+            "tests/integration/test_image_fetch_urls.py",
+            "tests/integration/test_image_fetch_reading.py",
+        ),
         # what decides whether a URL is fetched and how much is read (the Host header and the pinned URL are
         # checked by the integration tests against a real server, outside this target)
         only={

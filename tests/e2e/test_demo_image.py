@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 
-from tests.integration.test_image_fetch import jpeg_bytes
+from tests.support.photos import jpeg_bytes
 from tests.support.upstream import FakeUpstream, Ok
 
 from .stack import run_node

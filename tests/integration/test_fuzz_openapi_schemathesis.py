@@ -25,38 +25,30 @@ database). Each run's report is written to test-output/fuzz/<function>.txt.
 from __future__ import annotations
 
 import asyncio
-import base64
-import copy
-import io
 import ipaddress
 import json
 import os
 import socket
 import subprocess
 import sys
-import warnings
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from PIL import Image
-from skimage import data
 
 from airelay.faq.build import build_to
-from airelay.openapi import ClassifyAnswer
 from airelay.providers import registry
-from local.lambda_bridge import load_module
-from local.template import ROOT, functions
+from local.template import ROOT
 from tests.support.no_egress import EgressGuard
+from tests.support.openapi_documents import FUNCTIONS, UPLOAD, document_of
+from tests.support.photos import small_jpeg_base64
 from tests.support.state import forget_bots
 from tests.support.upstream import FakeUpstream
 
 FAQ_SOURCE = ROOT / "layers" / "core" / "airelay" / "data" / "faq" / "shop_faq.yaml"
 OUTPUT = ROOT / "test-output" / "fuzz"
-FUNCTIONS = {f.name: f for f in functions() if f.routes}
 MAX_EXAMPLES = 50  # per operation and phase
 # Read whole event streams (the default stops after 20 events, before the usage and finish parts); the statuses
 # that refuse invalid input here (schemathesis' default list lacks 413: a body over MAX_BODY_BYTES).
@@ -76,16 +68,9 @@ CHECKS = (
 )
 
 
-def small_jpeg_base64() -> str:
-    out = io.BytesIO()
-    Image.fromarray(data.coffee()).resize((64, 42)).save(out, "JPEG", quality=70)
-    return base64.b64encode(out.getvalue()).decode()
-
-
 # image URLs that take the fetch path without any traffic: a name (refused by the DNS guard: 422 image_fetch_failed)
 # and internal addresses (refused by the fetcher's policy before any connect: 422 image_url_refused)
 FETCH_NAME = "images.invalid"
-UPLOAD = "/api/image/classify/upload"
 FETCHES = [
     {"image_url": url}
     for url in (
@@ -152,16 +137,6 @@ def with_examples(document: dict) -> dict:
                 parameter["name"]
             ]
     return document
-
-
-def document_of(name: str) -> dict:
-    """The function's OpenAPI document, from its app (imported as Lambda would: Mangum's constructor warns, outside
-    an event loop, that there is none)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return copy.deepcopy(
-            load_module(FUNCTIONS[name]).app.openapi()
-        )  # the app keeps its own; examples go in this one
 
 
 @contextmanager
@@ -289,50 +264,3 @@ def test_no_server_errors_and_every_answer_is_declared(stack, tmp_path, name):
     for route in FUNCTIONS[name].routes:
         if route.method != "OPTIONS" and route.path != UPLOAD:
             assert seen[(route.method, route.path, 200)], f"{route.method} {route.path} never answered 200"
-
-
-def test_an_upload_answers_as_declared(local_api):
-    # GIVEN a real photo as a multipart upload
-    photo = base64.b64decode(small_jpeg_base64())
-    # WHEN it is posted to the upload route
-    response = httpx.post(f"{local_api()}{UPLOAD}", files={"image": ("coffee.jpg", photo, "image/jpeg")}, timeout=60)
-    # THEN it answers 200 with the body the document declares for it
-    assert response.status_code == 200, response.text
-    declared = document_of("ClassifyFunction")["paths"][UPLOAD]["post"]["responses"]["200"]["content"]
-    assert declared["application/json"]["schema"] == {"$ref": "#/components/schemas/ClassifyAnswer"}
-    assert ClassifyAnswer.model_validate(response.json()).labels
-
-
-# What the fuzzer found, pinned here so the cases stay covered whatever schemathesis generates next.
-
-
-def refs(node) -> list[str]:
-    if isinstance(node, dict):
-        return [node["$ref"]] if isinstance(node.get("$ref"), str) else [r for v in node.values() for r in refs(v)]
-    return [r for v in node for r in refs(v)] if isinstance(node, list) else []
-
-
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_every_reference_in_the_document_resolves(name):
-    document = document_of(name)
-    components = document.get("components", {}).get("schemas", {})
-    assert {ref for ref in refs(document) if ref.removeprefix("#/components/schemas/") not in components} == set()
-
-
-@pytest.mark.parametrize(
-    "content_type, body",
-    [
-        ("multipart/form-data", b""),  # no boundary
-        ("multipart/form-data; boundary=b1", b"--b1\r\n[]--b1--\r\n"),  # not a multipart body
-    ],
-)
-def test_a_malformed_multipart_upload_is_a_400_not_a_500(local_api, content_type, body):
-    api = local_api()
-    response = httpx.post(f"{api}/api/image/classify/upload", content=body, headers={"content-type": content_type})
-    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_request"
-
-
-@pytest.mark.parametrize("query", ["to=0", "from=1700000000&to=2026-01-31", "to=", "from=", "days="])
-def test_usage_days_are_yyyy_mm_dd_and_empty_values_are_refused_as_api_gateway_passes_them(local_api, query):
-    response = httpx.get(f"{local_api()}/api/usage?{query}")
-    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input"
