@@ -171,6 +171,18 @@ def test_requests_per_minute_count_every_admitted_call_settled_or_not(ledger):
     assert ledger.committed(f"{DAY}T10:01", requests_key("ip:1.2.3.4")) == 1
 
 
+@pytest.mark.parametrize("clock", ["00:00", "00:06", "00:07", "00:12", "23:59"])
+def test_the_first_minutes_of_a_day_hold_and_settle_like_any_other(ledger, clock):
+    # GIVEN a call in a minute whose stale minutes (7 to 12 before) are on the day before, some or all of them
+    minute, first = f"{DAY}T{clock}", call_id()
+    # WHEN it is reserved and settled, and a second call comes in the same minute
+    ledger.reserve(first, holds(amount="0") + rate_holds(minute=minute))
+    ledger.settle(row(call_id=first, cost="0"), holds(amount="0") + rate_holds(minute=minute))
+    ledger.reserve(call_id(), holds(amount="0") + rate_holds(minute=minute))
+    # THEN both count against that minute (no write is malformed for want of a minute to clear)
+    assert ledger.committed(minute, requests_key("ip:1.2.3.4")) == 2
+
+
 def test_tokens_per_minute_hold_the_worst_case_and_settle_to_what_was_used(ledger):
     # GIVEN 1000 tokens a minute, and a call holding its worst case of 600
     call = call_id()

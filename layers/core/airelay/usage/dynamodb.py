@@ -125,9 +125,10 @@ class DynamoLedger(UsageLedger):
                 conditions.append(f"(attribute_not_exists(#a{i}) OR #a{i} <= :r{i})")
         update = "SET #hold = :one ADD " + ", ".join(adds)
         minutes = {hold.period for hold, _ in held if len(hold.period) > 10}
-        if minutes:  # minutes long gone (no call is in flight that long) leave the item
-            old = {f"{m}@{gone}" for m in ("rpm", "tpm") for gone in stale_minutes(max(minutes))}
-            names |= {f"#o{i}": name for i, name in enumerate(sorted(old))}
+        gone = stale_minutes(max(minutes)) if minutes else []
+        old = sorted(f"{counter}@{minute}" for counter in ("rpm", "tpm") for minute in gone)
+        if old:  # minutes long gone (no call is in flight that long) leave the item; a day's first minutes have none
+            names |= {f"#o{i}": name for i, name in enumerate(old)}
             update += " REMOVE " + ", ".join(f"#o{i}" for i in range(len(old)))
         try:
             self.aws.dynamodb.update_item(
