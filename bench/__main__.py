@@ -21,7 +21,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from . import charts, report, summary, summary_targets
+from . import charts, overhead_report, report, summary, summary_targets
 
 SECTIONS = (
     "overhead",
@@ -206,7 +206,7 @@ def terminal_summary(documents: dict) -> str:
 
     parts = []
     if "overhead" in documents:
-        parts.append(report.text(documents["overhead"]))
+        parts.append(overhead_report.text(documents["overhead"]))
     if "upstream_client" in documents:
         parts.append(f"upstream call, CPU per call\n{upstream_client.table(documents['upstream_client']['ways'])}")
     if "ledger" in documents:

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import overhead_targets, report
+from . import overhead_report, overhead_targets, report
 from .load import Target, measure
 from .overhead_scenarios import (
     AIRELAY_KEY,
@@ -258,7 +258,7 @@ def run(argv: list[str]) -> dict:
     }
     document = {"meta": meta, "config": config, "references": REFERENCES, "notes": notes, "scenarios": results}
     document["targets"] = overhead_targets.targets(document)
-    for path in report.write(document):
+    for path in overhead_report.write(document):
         print(f"wrote {path}")
     return document
 
@@ -283,7 +283,7 @@ def main(argv: list[str]) -> int:
         print(f"benchmark aborted: {error}", flush=True)
         return 2
     print()
-    print(report.text(document))
+    print(overhead_report.text(document))
     return 0
 
 

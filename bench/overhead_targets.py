@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .report import fmt, ms
+from .overhead_report import fmt, ms
 
 # The targets of the gateway benchmark (issue 7), and the two earlier ones (c=1 against direct).
 LATENCY_SHARE_OF_LITELLM = 0.2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import coldstart, coldstart_build, report, tail
+from . import coldstart, coldstart_build, overhead_report, report, tail
 from .servers import LITELLM_CONFIG
 from .summary_targets import all_targets
 
@@ -34,7 +34,7 @@ def overhead_section(document: dict) -> list[str]:
         output_per_token=6e-7,
     )
     return [
-        *report.meta_lines(document),
+        *overhead_report.meta_lines(document),
         "",
         "How: a fake OpenAI-compatible upstream (`tests.support.upstream`, 20 chunks per stream) on 127.0.0.1, "
         "answering at once or after 50 ms; the same request sent directly, through airelay (`local.server` under "
@@ -54,7 +54,7 @@ def overhead_section(document: dict) -> list[str]:
         config.rstrip(),
         "```",
         "",
-        *report.markdown_sections(document, "###"),
+        *overhead_report.markdown_sections(document, "###"),
         "### References",
         "",
         *(f"- {what}" for what in document["references"].values()),

@@ -3,7 +3,7 @@ ran, PASS/FAIL."""
 
 from __future__ import annotations
 
-from . import report
+from . import overhead_report, report
 
 
 def all_targets(documents: dict) -> list[tuple[str, ...]]:
@@ -11,7 +11,7 @@ def all_targets(documents: dict) -> list[tuple[str, ...]]:
     rows = []
     if overhead := documents.get("overhead"):
         for t in overhead["targets"]:
-            value = report.target_rows([t])[0]
+            value = overhead_report.target_rows([t])[0]
             rows.append(("overhead", t["target"], t["where"], value[2], value[4]))
     if steps := documents.get("steps"):
         from .steps import WITHIN
