@@ -1,7 +1,7 @@
 """Prices, worst cases and budget arithmetic, in Decimal."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -97,6 +97,23 @@ def test_budgets_reset_at_midnight_utc():
     assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)) == 30
     assert seconds_until_reset(datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)) == 86400
     assert seconds_until_reset(datetime(2026, 11, 26, 23, 59, 59, 500_000, tzinfo=UTC)) == 1  # never "retry in 0 s"
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 26, 10, 0, 0, 500_000, tzinfo=UTC),
+        datetime(2026, 11, 26, 23, 59, 58, 500_000, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 30, 1, tzinfo=UTC),
+        datetime(2028, 2, 28, 0, 0, 0, 999_999, tzinfo=UTC),
+    ],
+)
+def test_a_budget_refusals_retry_after_never_comes_before_midnight(now):
+    # Retry-After is whole seconds: waiting them brings a client back on the next day, not a moment before it (a
+    # fraction of a second cut off sent it back still on the refused day), and no more than a second after it
+    retry_after = seconds_until_reset(now)
+    assert (now + timedelta(seconds=retry_after)).date() == now.date() + timedelta(days=1)
+    assert (now + timedelta(seconds=retry_after - 1)).date() == now.date()
 
 
 def test_identity_budget_overrides_parse():

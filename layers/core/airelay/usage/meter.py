@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,8 +38,9 @@ class Call:
 
 
 def seconds_until_reset(now: datetime) -> int:
+    """Whole seconds to the next UTC midnight, rounded up: a client that waits them comes back on the new day."""
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((tomorrow - now).total_seconds()))
+    return max(1, math.ceil((tomorrow - now).total_seconds()))
 
 
 def seconds_until_next_minute(now: datetime) -> int:
