@@ -4,13 +4,14 @@ calls held against them, unused parts given back once, an ended lease's undrawn 
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, USD, Hold, OverLimit, UsageRow, identity_key
+from airelay.usage.ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, UsageRow, identity_key, requests_key
 from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
 
 DAY = "2026-12-04"
@@ -175,6 +176,29 @@ def test_a_dead_environments_lease_comes_back_but_what_it_drew(store):
     dead.give_back_all()
     total = store.day_totals(DAY)[TOTAL]
     assert total.committed == total.spent == D("0.01")
+
+
+def test_refusals_of_minutes_and_days_that_ended_are_not_remembered_for_ever(store, monkeypatch):
+    # GIVEN an environment living four hours across midnight, whose callers have no room left: one none a minute
+    # for its requests, one none a day for its dollars (each refusal is remembered, so the next call is refused
+    # without asking the counter)
+    clock, asked = Clock(), []
+    clock.now = MIDNIGHT - 2 * 3600
+    ledger = LeasedLedger(store, lease_seconds=30, clock=clock)
+    reserve = store.reserve
+    monkeypatch.setattr(store, "reserve", lambda call_id, holds: asked.append(call_id) or reserve(call_id, holds))
+    for _ in range(4 * 60):
+        minute = datetime.fromtimestamp(clock(), UTC).isoformat(timespec="minutes")[:16]
+        requests = Hold(minute, requests_key("key:a"), REQUESTS, D(1), D(0), "requests_per_minute")
+        budget = Hold(minute[:10], identity_key("key:b"), USD, D("0.01"), D(0), "caller")
+        for hold in (requests, requests, budget):
+            with pytest.raises(OverLimit):
+                ledger.reserve(uuid.uuid4().hex, [hold])
+        clock.now += 60
+    # THEN each minute's second request was refused from memory (the dollars' refusal is remembered for under a
+    # minute), and what is remembered is of the last minutes and of today, not of every minute and day lived through
+    assert len(asked) == 2 * 4 * 60
+    assert len(ledger._refused) <= 4
 
 
 def test_the_local_api_with_budget_leases_never_passes_the_daily_budget(local_api, dynalite_endpoint):

@@ -67,6 +67,11 @@ def leased(hold: Hold) -> bool:
     return hold.key == TOTAL and hold.measure == USD
 
 
+def period_end(period: str) -> float:
+    """When a minute ("YYYY-MM-DDTHH:MM") or a day ("YYYY-MM-DD") ends, in epoch seconds."""
+    return datetime.fromisoformat(period).replace(tzinfo=UTC).timestamp() + (86400 if len(period) == 10 else 60)
+
+
 class LeasedLedger(UsageLedger):
     """Holds calls against a leased slice of the global budget (store: a usage.dynamodb_leases.DynamoLeases)."""
 
@@ -84,6 +89,7 @@ class LeasedLedger(UsageLedger):
         self._demand = Demand()
         self._room: dict[str, Decimal] = {}  # the limit less `committed`, as the last grant saw it, by day
         self._refused: dict[tuple[str, str], tuple[float, Decimal]] = {}  # until when, and the room then seen
+        self._refused_swept = -math.inf  # the minute (epoch // 60) refusals of ended periods were last dropped in
         self._swept = -math.inf
         self._asked: dict[str, float] = {}  # when this environment last asked the busy counter, by day
         self._refusals: Counter = Counter()  # (day, identity) -> refusals not yet written
@@ -106,7 +112,8 @@ class LeasedLedger(UsageLedger):
             self.store.reserve(call_id, direct)
         except BaseException as error:
             if isinstance(error, OverLimit) and error.hold.limit is not None:
-                self._refuse_for_a_while(error.hold, error.hold.limit - error.committed, now)
+                with self._lock:  # it may drop what other threads' refusals noted
+                    self._refuse_for_a_while(error.hold, error.hold.limit - error.committed, now)
             self._done(call_id, Decimal(0))
             raise
 
@@ -196,7 +203,11 @@ class LeasedLedger(UsageLedger):
         if hold.measure == USD and hold.key != TOTAL:
             until = now + self.rng.uniform(self.lease_seconds / 2, self.lease_seconds)
         if hold.measure == REQUESTS:
-            until = datetime.fromisoformat(hold.period).replace(tzinfo=UTC).timestamp() + 60
+            until = period_end(hold.period)
+        if now // 60 != self._refused_swept:  # a minute or a day that ended is held no more: forget its refusals
+            self._refused_swept = now // 60
+            ended = now - self.lease_seconds
+            self._refused = {seen: value for seen, value in self._refused.items() if period_end(seen[0]) > ended}
         self._refused[(hold.period, hold.key)] = (until, room)
 
     def _lease_for(self, hold: Hold, now: float) -> Lease:
