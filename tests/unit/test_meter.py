@@ -194,6 +194,22 @@ def test_tokens_per_minute_hold_the_prompt_and_max_tokens_together(tmp_path):
     assert "tokens per minute" in refused.value.message
 
 
+def test_a_request_larger_than_the_tokens_per_minute_is_refused_without_a_time_to_retry(tmp_path):
+    # GIVEN 1000 tokens a minute WHEN a call's worst case alone is 1100 (1000 prompt tokens, max_tokens 100)
+    meter = meter_for(tmp_path, tokens_per_minute=1000)
+    with pytest.raises(RateLimitExceeded) as refused:
+        open_call(meter, identity="key:a")
+    # THEN no minute can take it: no Retry-After, and the SDKs are told not to retry; the message says what to lower
+    assert (refused.value.rate, refused.value.limit, refused.value.retry_after) == ("tokens_per_minute", 1000, None)
+    assert refused.value.headers() == {"x-should-retry": "false"}
+    assert "alone" in refused.value.message and "max_tokens" in refused.value.message
+    # AND a call that fits a minute is still refused with the time to the next one
+    open_call(meter, identity="key:b", prompt_tokens=600, max_tokens=0)
+    with pytest.raises(RateLimitExceeded) as later:
+        open_call(meter, identity="key:b", prompt_tokens=600, max_tokens=0)
+    assert 1 <= later.value.retry_after <= 60 and "retry-after" in later.value.headers()
+
+
 def test_a_request_over_the_requests_per_minute_is_refused_naming_the_limit(tmp_path):
     meter = meter_for(tmp_path, requests_per_minute=1)
     open_call(meter, identity="key:a")

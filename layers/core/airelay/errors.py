@@ -96,17 +96,23 @@ class BudgetExceeded(AirelayError):
 
 
 class RateLimitExceeded(AirelayError):
-    """The caller's own requests or tokens per minute (`rate`), with its limit and what this minute has used."""
+    """The caller's own requests or tokens per minute (`rate`), with its limit and what this minute has used. A
+    request larger than the limit itself has no `retry_after`: it would be refused in every minute."""
 
     status = 429
     code = "rate_limit_exceeded"
     message = "Too many requests this minute."
 
-    def __init__(self, message: str | None = None, *, retry_after: int, rate: str, limit, used) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int | None, rate: str, limit, used) -> None:
         super().__init__(message, retry_after=retry_after)
         self.rate = rate
         self.limit = limit
         self.used = used
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:  # OpenAI's SDKs honour this header and do not retry
+            return {"x-should-retry": "false"}
+        return super().headers()
 
     def body(self) -> dict:
         body = super().body()

@@ -97,13 +97,22 @@ def test_visitor_limits_refuse_on_v1_in_openais_shape_and_leave_the_server_key_a
 
 
 def test_tokens_per_minute_on_v1_name_the_tokens_limit(start, upstream):
+    # GIVEN 50 tokens a minute, and an SDK that retries twice by default
     base = start(**VISITORS, VISITOR_TOKENS_PER_MINUTE="50")
+    sent = []
+    http = openai.DefaultHttpxClient(event_hooks={"request": [sent.append]})
+    client = openai.OpenAI(base_url=base, api_key=KEY, max_retries=2, http_client=http, default_headers=SPOOFED)
+    # WHEN a request's worst case alone is more than that (max_tokens 100)
     with pytest.raises(openai.RateLimitError) as refused:
-        sdk(base).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100)
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100)
+    # THEN it is refused in OpenAI's shape, naming the limit and what to lower
     body = refused.value.response.json()["error"]
     assert (body["code"], body["type"]) == ("rate_limit_exceeded", "tokens")
-    assert "tokens per minute" in body["message"] and "limit 50" in body["message"]
-    assert upstream.requests == []
+    assert "tokens per minute" in body["message"] and "limit 50" in body["message"] and "max_tokens" in body["message"]
+    # AND no minute can take it, so the SDK is told not to retry, and does not
+    assert refused.value.response.headers.get("x-should-retry") == "false"
+    assert "retry-after" not in refused.value.response.headers
+    assert len(sent) == 1 and upstream.requests == []
 
 
 def test_behind_the_web_adapter_v1_callers_are_api_gateways_key_and_address(chat_app, upstream, tmp_path):  # noqa: F811

@@ -44,7 +44,8 @@ def error_body(error: AirelayError) -> dict:
     message = error.message
     if isinstance(error, RateLimitExceeded):  # as OpenAI names its own: type "requests" or "tokens", with the figures
         kind = "requests" if error.rate == "requests_per_minute" else "tokens"
-        message = f"{message} (limit {int(error.limit)}, used {int(error.used)}; try again in {error.retry_after} s)"
+        when = f"; try again in {error.retry_after} s" if error.retry_after is not None else ""
+        message = f"{message} (limit {int(error.limit)}, used {int(error.used)}{when})"
     return {
         "error": {
             "message": message,

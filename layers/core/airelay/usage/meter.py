@@ -60,6 +60,15 @@ def refusal(over: OverLimit, now: datetime) -> AirelayError:
             used=over.committed,
         )
     what = "requests" if hold.name == REQUESTS_PER_MINUTE else "tokens"
+    if hold.amount > hold.limit:  # no minute has room for it
+        return RateLimitExceeded(
+            f"This request alone is more than your {what} per minute ({hold.amount} against {hold.limit}); "
+            + ("lower max_tokens or shorten the conversation." if what == "tokens" else "no request can be made."),
+            retry_after=None,
+            rate=hold.name,
+            limit=hold.limit,
+            used=over.committed,
+        )
     return RateLimitExceeded(
         f"This request would exceed your {what} per minute.",
         retry_after=seconds_until_next_minute(now),
