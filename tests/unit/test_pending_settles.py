@@ -3,6 +3,8 @@ counted until then, it is tried only when due, a few at a time, and while too ma
 
 import asyncio
 import random
+import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -128,3 +130,34 @@ def test_while_too_many_settlements_wait_the_meter_refuses_new_calls_with_a_503(
     # AND once the ledger settles them, calls are admitted again
     ledger.failing, clock.now = False, 120.0
     assert open_call(meter, model=PAID).call_id and len(meter.pending) == 0
+
+
+def test_a_call_whose_wait_for_earlier_settlements_crosses_midnight_is_held_on_the_new_day(tmp_path, monkeypatch):
+    # GIVEN a settlement waiting from a call just before midnight
+    wall = {"now": datetime(2026, 12, 4, 23, 59, 59, 900_000, tzinfo=UTC)}
+
+    class WallClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return wall["now"]
+
+    monkeypatch.setattr(sys.modules[Meter.__module__], "datetime", WallClock)
+    meter, ledger, clock = metered(tmp_path)
+    first = open_call(meter)
+    ledger.failing = True
+    close(meter, first)
+    # WHEN the next call settles it first, and that takes it past midnight
+    ledger.failing, clock.now = False, 60.0
+    settle = ledger.settle
+
+    def slow_settle(row, holds=()):
+        wall["now"] = datetime(2026, 12, 5, 0, 0, 0, 200_000, tzinfo=UTC)
+        settle(row, holds)
+
+    ledger.settle = slow_settle
+    second = open_call(meter)
+    # THEN that call belongs to the new day: its holds, its row and the day's counters
+    assert second.day == "2026-12-05"
+    assert {hold.period[:10] for hold in second.holds} == {"2026-12-05"}
+    assert ledger.day_totals("2026-12-05")[TOTAL].committed == WORST
+    assert ledger.day_totals("2026-12-04")[TOTAL].committed == ledger.day_totals("2026-12-04")[TOTAL].spent

@@ -140,13 +140,17 @@ class Meter:
         """Reserves the call's worst case on every limit at once: today's global and identity budgets (free models
         hold nothing there), this minute's requests and tokens of the identity."""
         price = self.prices.price(model_id)
-        now = datetime.now(UTC)
+        try:
+            await self.settle_pending()
+        except Exception:
+            log.exception("usage ledger unavailable at reserve")
+            raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
+        now = datetime.now(UTC)  # after the settlements, which may take seconds: the call counts when it is held
         amount = Decimal(0) if price.free else price.worst_case(prompt_tokens, max_tokens)
         call_id = uuid.uuid4().hex
         holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
             self.full.check(holds)
-            await self.settle_pending()
             await self.run(self.ledger.reserve, call_id, holds)
         except OverLimit as over:
             self.full.note(over)
