@@ -6,7 +6,6 @@ Also an image_url end to end through the local API (template routes, real uvicor
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import json
 from pathlib import Path
@@ -24,6 +23,7 @@ from airelay.routers import classify as classify_router
 from airelay.settings import get_settings
 from tests.support import state
 from tests.support.no_egress import EgressGuard
+from tests.support.photos import jpeg_bytes
 from tests.support.servers import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,10 +77,13 @@ def test_local_sentiment_accuracy_on_the_dev_set():
     assert min(accuracy.values()) >= 0.75, accuracy
 
 
-def coffee_jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(data.coffee()).save(out, "JPEG", quality=90)
-    return out.getvalue()
+@pytest.fixture
+def image_model(monkeypatch):
+    """The exported EfficientNet-Lite0 (`make models`), named as local.lambda_bridge names it for the local API."""
+    monkeypatch.setenv("IMAGE_MODEL_PATH", str(REPO / "functions" / "classify" / "model" / "efficientnet-lite0.onnx"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 async def top_labels(image):
@@ -89,9 +92,9 @@ async def top_labels(image):
 
 
 @pytest.mark.parametrize("form", ["pil", "jpeg"])
-def test_the_coffee_photo_is_an_espresso(form):
+def test_the_coffee_photo_is_an_espresso(form, image_model):
     # GIVEN scikit-image's coffee photo, decoded or as JPEG bytes
-    image = Image.fromarray(data.coffee()) if form == "pil" else coffee_jpeg()
+    image = Image.fromarray(data.coffee()) if form == "pil" else jpeg_bytes()
     # WHEN EfficientNet-Lite0 classifies it THEN the top label is espresso, confidently
     labels = anyio.run(top_labels, image)
     assert labels[0].label == "espresso"
@@ -104,7 +107,7 @@ def test_the_coffee_photo_is_an_espresso(form):
 
 class PhotoServer:
     def __init__(self) -> None:
-        self.photo = coffee_jpeg()
+        self.photo = jpeg_bytes()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -194,7 +197,7 @@ def test_a_multipart_upload_is_classified_through_the_local_api(local_api):
     api = local_api()
     # WHEN a browser-style multipart upload arrives
     response = httpx.post(
-        f"{api}/api/image/classify/upload", files={"image": ("coffee.jpg", coffee_jpeg(), "image/jpeg")}, timeout=60
+        f"{api}/api/image/classify/upload", files={"image": ("coffee.jpg", jpeg_bytes(), "image/jpeg")}, timeout=60
     )
     # THEN the photo is classified
     assert response.status_code == 200, response.text
