@@ -31,9 +31,9 @@ def model_path() -> Path:
 
 
 def check() -> None:
-    """One token from the model, after a prompt of several, in the server's own venv: a llama.cpp build that the CPU cannot run fails here, at
-    install time, rather than as timeouts in the tests or a dead server under `make dev`."""
-    # A prompt of several tokens: llama.cpp takes another code path (matrix kernels) than for one token.
+    """One token from the model in the server's own venv: a llama.cpp build that the CPU cannot run fails here, at
+    install time, rather than as timeouts in the tests or a dead server under `make dev`. The prompt has several
+    tokens because llama.cpp runs other kernels (matrix ones) for a batch than for one token."""
     answer = (
         f"from llama_cpp import Llama; Llama(model_path={str(model_path())!r}, n_ctx=256, verbose=False)"
         "('Name three colours. ' * 4, max_tokens=1)"
