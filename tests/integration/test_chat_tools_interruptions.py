@@ -18,6 +18,7 @@ from tests.support.chat_tools import (
     clean,
     types,
     upstream,
+    upstream_settings,
 )
 from tests.support.tools import Slow
 from tests.support.upstream import Deltas, Ok, ResetMidStream, tool_call_deltas
@@ -79,10 +80,7 @@ def test_a_budget_reached_between_steps_ends_with_an_error_part_meaning_429(loca
     # GIVEN a caller's budget that holds step 1 but not step 2, whose prompt carries a 15 kB tool output
     db = tmp_path / "budget.sqlite3"
     api = local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
+        **upstream_settings(upstream),
         TOOLS_MODULE="tests.support.tools",
         CHAT_TOOLS="assistant=big",
         IDENTITY_DAILY_BUDGET_USD="0.001",
@@ -103,10 +101,7 @@ def test_a_budget_reached_between_steps_ends_with_an_error_part_meaning_429(loca
 def test_one_deadline_holds_for_all_steps(local_api, upstream, tmp_path):
     # GIVEN a 2 s deadline, a first step that takes 1.5 s and a second that would take 1 s more
     api = local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
+        **upstream_settings(upstream),
         TOOLS_MODULE="tests.support.tools",
         CHAT_TOOLS="assistant=weather",
         STREAM_DEADLINE_S=2,

@@ -24,6 +24,7 @@ from tests.support.chat_tools import (
     squeezed,
     types,
     upstream,
+    upstream_settings,
 )
 from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
@@ -167,10 +168,7 @@ def test_built_in_tools_on_an_attached_image_and_a_text_in_one_step(local_api, u
     from tests.support.photos import jpeg_bytes
 
     api = local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
+        **upstream_settings(upstream),
         CHAT_TOOLS="assistant=analyze_sentiment+classify_image",
         USAGE_DB_PATH=str(tmp_path / "usage.sqlite3"),
     )

@@ -24,13 +24,20 @@ def upstream():
         yield up
 
 
+def upstream_settings(upstream) -> dict[str, object]:
+    """The local API's chat model on the fake upstream, which the tests script (no retries: each reply is counted)."""
+    return {
+        "CHAT_MODEL": "openai/gpt-4o-mini",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "UPSTREAM_MAX_RETRIES": 0,
+    }
+
+
 @pytest.fixture(scope="module")
 def api(module_local_api, upstream):
     return module_local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
+        **upstream_settings(upstream),
         TOOLS_MODULE="tests.support.tools",
         CHAT_TOOLS="assistant=weather+explode+sleepy+big+slow",
         CHAT_MAX_STEPS=3,

@@ -156,9 +156,8 @@ def test_stall_then_resumes(up):
     assert up.closed_early == 0
 
 
-@pytest.mark.parametrize("rst", [True, False], ids=["rst", "fin"])
-def test_reset_mid_stream_raises(up, rst):
-    up.script(ResetMidStream(after_chunks=5, rst=rst))
+def chunks_until_it_raises(up) -> tuple[list, pytest.ExceptionInfo]:
+    """The chunks the SDK's stream yielded before it raised, and what it raised."""
     got = []
 
     async def go():
@@ -169,6 +168,13 @@ def test_reset_mid_stream_raises(up, rst):
 
     with pytest.raises(Exception) as ei:
         run(go())
+    return got, ei
+
+
+@pytest.mark.parametrize("rst", [True, False], ids=["rst", "fin"])
+def test_reset_mid_stream_raises(up, rst):
+    up.script(ResetMidStream(after_chunks=5, rst=rst))
+    got, ei = chunks_until_it_raises(up)
     print(f"\n[reset rst={rst}] exception during iteration: {_exc_chain(ei.value)}")
     assert isinstance(ei.value, openai.APIConnectionError)
     assert assembled(got) == FakeUpstream.reply_text(5)
@@ -177,16 +183,7 @@ def test_reset_mid_stream_raises(up, rst):
 @pytest.mark.parametrize("then", ["continue", "close"])
 def test_malformed_chunk_raises(up, then):
     up.script(MalformedChunk(after_chunks=3, then=then))
-    got = []
-
-    async def go():
-        async with client(up) as c:
-            stream = await c.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-            async for ch in stream:
-                got.append(ch)
-
-    with pytest.raises(Exception) as ei:
-        run(go())
+    got, ei = chunks_until_it_raises(up)
     print(f"\n[malformed then={then}] exception during iteration: {_exc_chain(ei.value)}")
     assert isinstance(ei.value, json.JSONDecodeError)
     assert assembled(got) == FakeUpstream.reply_text(3)
