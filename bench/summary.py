@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import coldstart, coldstart_build, overhead_report, report, tail
+from . import coldstart, coldstart_build, coldstart_report, overhead_report, report, tail
 from .servers import LITELLM_CONFIG
 from .summary_targets import all_targets
 
@@ -205,12 +205,12 @@ def coldstart_section(document: dict) -> list[str]:
         f"Before ({document['base']}, the start of issue 12) -> after (this tree), median of {document['runs']} "
         f"runs; load average before / after: {document['meta']['load_before']} / {document['meta'].get('load_after')}.",
         "",
-        *report.md_table(coldstart.HEADERS, coldstart.table_rows(document["functions"])),
+        *report.md_table(coldstart_report.HEADERS, coldstart_report.table_rows(document["functions"])),
         "",
         *(
             f"- {r['function']} ({tree}): {r[f'{tree}_error'].splitlines()[-1][:300]}"
             for r in document["functions"]
-            for tree in coldstart.TREES
+            for tree in coldstart_report.TREES
             if r[f"{tree}_error"]
         ),
         "",
