@@ -142,6 +142,33 @@ def test_a_jpeg_counts_at_the_scale_it_is_decoded_at():
     assert image.size == (1000, 1000) and image.getpixel((500, 500)) == pytest.approx((0, 0, 128), abs=2)
 
 
+def progressive_jpeg_claiming(side: int) -> bytes:
+    """A 64 x 64 progressive JPEG whose frame header (SOF2) says `side` x `side`."""
+    payload = bytearray(encoded(Image.new("L", (64, 64), 128), "JPEG", progressive=True))
+    frame = payload.index(b"\xff\xc2")
+    payload[frame + 5 : frame + 9] = struct.pack(">HH", side, side)
+    return bytes(payload)
+
+
+def test_a_progressive_jpeg_counts_at_its_full_size():
+    # GIVEN a progressive JPEG whose header says 13000 x 13000: its decoder would hold every coefficient at full
+    # size (about 330 MB for a 0.7 MB grey file, 1 GB for an RGB one) whatever the scale it outputs
+    payload = progressive_jpeg_claiming(13000)
+    # WHEN it is decoded in a fresh interpreter with the default limit
+    result = peak_memory_of_decoding(payload)
+    # THEN it is a 413, refused from the header: the process hardly grew
+    assert (result.get("status"), result.get("code")) == (413, "image_too_large")
+    assert result["peak_growth_kb"] * 1024 < 32 * MB
+    with pytest.raises(ImageTooLarge, match="progressive JPEG of 13000 x 13000 pixels"):
+        decode_image(payload, DEFAULT_MAX_PIXELS)
+
+
+def test_a_progressive_jpeg_within_the_limit_decodes_small():
+    payload = encoded(Image.new("RGB", (4000, 4000), "navy"), "JPEG", progressive=True, quality=20)
+    image = decode_image(payload, DEFAULT_MAX_PIXELS)
+    assert image.size == (1000, 1000) and image.getpixel((500, 500)) == pytest.approx((0, 0, 128), abs=2)
+
+
 # ---------------------------------------------------------------- formats and orientation
 
 

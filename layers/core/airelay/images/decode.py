@@ -1,7 +1,7 @@
 """Bytes -> a decoded RGB image, or a clear 4xx. The one place where images are decoded.
 
-The pixel count that will be decoded is checked from the header first (decompression bombs); only the first frame
-of an animation is read. The classifiers look at 224-512 pixels a side, so nothing much larger is kept: a JPEG is
+The pixel count that will be decoded is checked from the header first (decompression bombs; a progressive JPEG at
+its full size, which its decoder holds whatever the scale); only the first frame of an animation is read. The classifiers look at 224-512 pixels a side, so nothing much larger is kept: a JPEG is
 decoded at a reduced scale (DCT scaling), other formats are box-reduced right after decoding, a band of rows at a
 time, and only the small image is converted to RGB and turned as its EXIF orientation says."""
 
@@ -39,6 +39,11 @@ def decode_image(data: bytes, max_pixels: int):
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:
             width, height = image.size
             if image.format == "JPEG":
+                if progressive(image) and width * height > max_pixels:
+                    raise ImageTooLarge(
+                        f"The image is a progressive JPEG of {width} x {height} pixels; "
+                        f"the limit for one is {max_pixels:,} pixels."
+                    )
                 image.draft("RGB", (KEPT_SIDE, KEPT_SIDE))  # sets the decoded size, decodes nothing yet
             if image.width * image.height > max_pixels:
                 raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
@@ -50,6 +55,12 @@ def decode_image(data: bytes, max_pixels: int):
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise NotAnImage() from None
+
+
+def progressive(image) -> bool:
+    """A progressive JPEG is decoded scan by scan: libjpeg keeps the whole image's coefficients, at full size, however
+    small the scale it outputs (about 2 bytes per pixel and channel), so its full size is what the cap applies to."""
+    return bool(image.info.get("progressive") or image.info.get("progression"))
 
 
 def sample_jpeg() -> bytes:
