@@ -262,6 +262,12 @@ class ChatStream:
             await self.events.aclose()
             return await self.meter.close(self.call, used, status)
 
+    async def abandon(self) -> None:
+        """Settles a call whose answer was not read to its end (the client left first), if nothing settled it yet:
+        cancelled, the tokens counted from what was sent and received."""
+        if not self.settled:
+            await self.close(await self.counted(Step()), "cancelled")
+
     async def counted(self, step: Step) -> Usage:
         """Usage counted offline from what was sent and received (the provider reported none)."""
         spent = step.spent

@@ -23,7 +23,7 @@ import anyio
 
 from . import relay
 from .errors import AirelayError
-from .providers.base import ChatRequest, ToolCall, Usage
+from .providers.base import ChatRequest, ToolCall
 from .relay import ChatStream, Step
 from .spent import Spent
 from .streaming import UIMessageStream
@@ -122,8 +122,8 @@ async def ui_message_stream(
                 yield failure(encoder, exc, first, steps, made)
                 return
     finally:
-        if stream is not None and not stream.settled:
-            await stream.close(Usage())
+        if stream is not None:
+            await stream.abandon()
 
 
 async def run_all(outcomes: list[Outcome], context: ToolContext) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from starlette.responses import Response
@@ -132,17 +132,25 @@ class UIMessageStream:
 
 
 class EventStreamResponse(Response):
-    """Streams `body` and cancels it as soon as the client disconnects (not only at the next write)."""
+    """Streams `body` and cancels it as soon as the client disconnects (not only at the next write). `on_close` runs
+    last in every case, also when the client left before the body started (a generator closed before its first
+    step runs none of its own cleanup): the metered call's settlement."""
 
-    def __init__(self, body: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        headers: list[tuple[bytes, bytes]] | None = None,
+        on_close: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.body = body
         self.status_code = 200
         self.background = None
         self.raw_headers = [*HEADERS, *(headers or ())]
+        self.on_close = on_close
 
     async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope)
                 try:
@@ -155,6 +163,8 @@ class EventStreamResponse(Response):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.body.aclose()
+                if self.on_close is not None:
+                    await self.on_close()
 
     @staticmethod
     async def _watch_disconnect(receive, scope: anyio.CancelScope) -> None:

@@ -48,7 +48,7 @@ async def chat_completions(body: ChatCompletionBody, request: Request):
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return EventStreamResponse(chunks(stream, include_usage, check))
+        return EventStreamResponse(chunks(stream, include_usage, check), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
     return completion(answer)
 
@@ -56,13 +56,16 @@ async def chat_completions(body: ChatCompletionBody, request: Request):
 async def chunks(stream: relay.ChatStream, include_usage: bool, check):
     encoder = ChunkEncoder(stream.model_id)
     step = relay.Step()
-    yield encoder.start()
-    async for part in stream.parts(encoder, step, check):
-        yield part
-    if step.error is not None:
-        yield encoder.error(error_body(step.error))
-        return
-    yield encoder.finish(step.reason, step.usage if include_usage else None)
+    try:
+        yield encoder.start()
+        async for part in stream.parts(encoder, step, check):
+            yield part
+        if step.error is not None:
+            yield encoder.error(error_body(step.error))
+            return
+        yield encoder.finish(step.reason, step.usage if include_usage else None)
+    finally:
+        await stream.abandon()  # a client gone before the end: the call settles all the same
 
 
 def completion(answer: relay.Answer) -> dict:

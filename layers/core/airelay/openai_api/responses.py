@@ -38,7 +38,7 @@ async def responses(body: ResponsesBody, request: Request):
     shell = response_shell(body)
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)
-        return EventStreamResponse(events(stream, shell, check))
+        return EventStreamResponse(events(stream, shell, check), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
     return finished(shell, answer.model_id, output_items(answer.text, answer.tool_calls), answer.reason, answer.usage)
 
@@ -117,14 +117,17 @@ def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: 
 async def events(stream: relay.ChatStream, shell: dict, check):
     encoder = ResponseEvents(shell, stream.model_id)
     step = relay.Step()
-    yield encoder.start()
-    async for part in stream.parts(encoder, step, check):
-        yield part
-    if step.error is not None:
-        yield encoder.error(step.error)
-        return
-    yield encoder.close_items(step.calls)
-    yield encoder.event(
-        "response.incomplete" if step.reason == "length" else "response.completed",
-        response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
-    )
+    try:
+        yield encoder.start()
+        async for part in stream.parts(encoder, step, check):
+            yield part
+        if step.error is not None:
+            yield encoder.error(step.error)
+            return
+        yield encoder.close_items(step.calls)
+        yield encoder.event(
+            "response.incomplete" if step.reason == "length" else "response.completed",
+            response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
+        )
+    finally:
+        await stream.abandon()  # a client gone before the end: the call settles all the same

@@ -61,7 +61,8 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
     caller = caller_of(request, "chat")
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
-    return EventStreamResponse(steps.ui_message_stream(stream, tools, context, encoder, proofs, made))
+    body = steps.ui_message_stream(stream, tools, context, encoder, proofs, made)
+    return EventStreamResponse(body, on_close=stream.abandon)  # the first step's call; later ones: the body's own
 
 
 def answer_encoder(body: ChatBody | UIChatBody, tools: dict, secret: bytes) -> tuple[UIMessageStream, Proofs | None]:
