@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import jsonschema_rs
+
 from ..errors import ProviderFailed
 from ..settings import Settings
 from .errors import BadRequest
@@ -30,15 +32,21 @@ def check_response_format(response_format: dict | None) -> dict | None:
         raise BadRequest(
             "'response_format.json_schema' needs a name and a schema.", param="response_format.json_schema"
         )
-    from jsonschema import SchemaError, validators
-
     try:
-        validators.validator_for(spec["schema"]).check_schema(spec["schema"])
-    except SchemaError:
+        schema_validator(spec["schema"])
+    except (jsonschema_rs.ValidationError, ValueError):
         raise BadRequest(
-            "'response_format.json_schema.schema' is not a valid JSON Schema.", param="response_format"
+            "'response_format.json_schema.schema' is not a valid JSON Schema, or refers outside itself.",
+            param="response_format",
         ) from None
     return {"type": "json_schema", "json_schema": spec}
+
+
+def schema_validator(schema: dict):
+    """The caller's schema, compiled: offline, so a `$ref` resolves within the schema or not at all (nothing is
+    fetched); its patterns run on a regex engine that never backtracks without bound. Raises jsonschema_rs's
+    ValidationError for an invalid schema or a reference it cannot resolve, ValueError for one nested too deep."""
+    return jsonschema_rs.validator_for(schema, offline=True)
 
 
 def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
@@ -46,11 +54,7 @@ def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
     if response_format is None:
         return None
     schema = response_format.get("json_schema", {}).get("schema")
-    validator = None
-    if schema is not None:
-        from jsonschema import validators
-
-        validator = validators.validator_for(schema)(schema)
+    validator = schema_validator(schema) if schema is not None else None
 
     def check(text: str) -> None:
         try:
