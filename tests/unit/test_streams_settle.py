@@ -172,3 +172,31 @@ def test_a_stream_whose_send_fails_with_oserror_is_settled(meter, kind, failing)
 
     asyncio.run(main())
     check_settled(meter, model)
+
+
+class Breaks(Scripted):
+    """A model whose stream fails in a way no provider error names: a fault of this server."""
+
+    async def stream(self, request: ChatRequest):
+        try:
+            yield TextDelta("hello")
+            raise RuntimeError("a bug")
+        finally:
+            self.closed = True
+
+
+def test_a_fault_of_the_server_mid_stream_ends_in_an_error_part_and_an_error_row(meter):
+    # GIVEN a stream that fails after its first text with an exception no provider error names
+    model = Breaks()
+
+    async def main():
+        stream, _ = await opened(model)
+        return [chunk async for chunk in openai_chat.chunks(stream, False, None)]
+
+    # WHEN it is encoded
+    chunks = asyncio.run(main())
+    # THEN the client gets the text, then an error event (never a cut connection or a clean stop)
+    assert b"hello" in chunks[1] and b'"error"' in chunks[-1] and b"[DONE]" not in chunks[-1]
+    # AND the call is settled once, as an error, its tokens counted
+    [row] = meter.ledger.rows(today())
+    assert (row.status, row.completion_tokens > 0, model.closed) == ("error", True, True)

@@ -97,13 +97,14 @@ async def complete(
 ) -> Answer:
     """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted."""
     meter, call = await open_call(model, request, caller)
-    used, status = Usage(), "cancelled"
+    used, status, counted = Usage(), "cancelled", False
     try:
         with anyio.fail_after(settings.upstream_timeout_s):
             completion = await model.complete(request)
         used = within_reservation(
             completion.finished.usage or await estimate_async(request.messages, completion.text), request
         )
+        counted = True
         if check is not None:
             check(completion.text)
         status = "ok"
@@ -111,10 +112,13 @@ async def complete(
         status = "error"
         raise deadline_error() from None
     except Exception:
-        status = "error"
+        status, counted = "error", True  # the provider answered with an error: it bills nothing for it
         raise
     finally:
-        cost = await meter.close(call, used, status)
+        with anyio.CancelScope(shield=True):
+            if not counted:  # cut by the deadline or the client: the provider has the prompt, and may bill it
+                used = within_reservation(await estimate_async(request.messages, ""), request)
+            cost = await meter.close(call, used, status)
     return Answer(
         model.model_id,
         completion.text,
@@ -245,6 +249,10 @@ class ChatStream:
                 check("".join(step.answer))
             status = "ok"
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:
+            step.error = stream_error(exc)
+            status = "error"
+        except Exception as exc:  # a fault of this server: the client still gets an error part, never a cut stream
+            log.exception("the stream failed: %s", type(exc).__name__)
             step.error = stream_error(exc)
             status = "error"
         finally:

@@ -13,7 +13,7 @@ import pytest
 from airelay.usage.ledger import TOTAL
 from airelay.usage.sqlite import SqliteLedger
 from tests.integration.openai_api.conftest import KEY, MESSAGES, rows
-from tests.support.upstream import FakeUpstream, MalformedChunk, ResetMidStream, Spend, Status
+from tests.support.upstream import FakeUpstream, MalformedChunk, ResetMidStream, SlowFirstByte, Spend, Status
 from tests.support.upstream.behaviours import Deltas, tool_call_deltas
 
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
@@ -128,3 +128,16 @@ def test_a_hundred_parallel_calls_never_overshoot_a_tiny_budget(local_api, tmp_p
     assert all(
         json.loads(r.text) if not r.headers["content-type"].startswith("text/event-stream") else True for r in admitted
     )
+
+
+@pytest.mark.upstream_failure
+def test_a_buffered_call_cut_by_the_deadline_bills_its_prompt(client, upstream, tmp_path):
+    # GIVEN an upstream slower than the server's deadline (UPSTREAM_TIMEOUT_S is 3 s in these fixtures)
+    upstream.script(SlowFirstByte(seconds=5))
+    # WHEN a buffered call is cut by it
+    with pytest.raises(openai.APIStatusError) as cut:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=200)
+    # THEN it is a 504, and its row counts the prompt the provider received (and may bill), estimated
+    assert cut.value.status_code == 504
+    [row] = rows(tmp_path)
+    assert (row.status, row.prompt_tokens > 0, row.completion_tokens, row.estimated) == ("error", True, 0, True)
