@@ -86,12 +86,13 @@ async def warm_image_model(settings: Settings) -> None:
     dependencies=[media_type("application/json")],
 )
 async def classify(body: ClassifyBody, model: ModelDep, settings: SettingsDep, request: Request) -> dict:
-    """The image as base64 or an http(s) URL the server fetches."""
-    if body.image_url is not None:
-        data = await fetch_image(body.image_url, FetchPolicy.from_settings(settings))
-    else:
-        data = decode_base64(body.image_base64, settings.image_max_bytes)
-    return await classify_bytes(data, model, settings, request)
+    """The image as base64 or an http(s) URL the server fetches, once the caller's limits admitted the request."""
+    async with usage.metered(caller_of(request, "classify"), settings.image_model):
+        if body.image_url is not None:
+            data = await fetch_image(body.image_url, FetchPolicy.from_settings(settings))
+        else:
+            data = decode_base64(body.image_base64, settings.image_max_bytes)
+        return await labels_of(data, model, settings)
 
 
 @router.post(
@@ -110,17 +111,20 @@ async def classify_upload(
     image = upload.image
     if image.size is not None and image.size > settings.image_max_bytes:
         raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
-    return await classify_bytes(await image.read(), model, settings, request)
+    async with usage.metered(caller_of(request, "classify"), settings.image_model):
+        return await labels_of(await image.read(), model, settings)
 
 
-async def classify_bytes(data: bytes, model: ImageClassifier, settings: Settings, request: Request) -> dict:
+async def labels_of(data: bytes, model: ImageClassifier, settings: Settings) -> dict:
+    """Inside the request's metered call: an image refused (too large, not an image) is a call that failed."""
     if len(data) > settings.image_max_bytes:
         raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
     image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
-    model_id = settings.image_model
-    async with usage.metered(caller_of(request, "classify"), model_id):
-        labels = await model.classify(image)
-    return {"labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels], "model": model_id}
+    labels = await model.classify(image)
+    return {
+        "labels": [{"label": label.label, "score": round(label.score, 4)} for label in labels],
+        "model": settings.image_model,
+    }
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:

@@ -78,13 +78,13 @@ class ClassifyImage(Tool):
             url = context.images[arguments.image]
         except IndexError:
             raise InvalidInput("There is no such image in the conversation.") from None
-        if url.startswith("data:"):
-            data = decode_base64(url, settings.image_max_bytes)
-        else:
-            data = await fetch_image(url, FetchPolicy.from_settings(settings))
-        image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
         model = await image_classifier(settings.image_model, settings)
-        async with usage.metered(context.caller, settings.image_model):
+        async with usage.metered(context.caller, settings.image_model):  # admitted before anything is fetched
+            if url.startswith("data:"):
+                data = decode_base64(url, settings.image_max_bytes)
+            else:
+                data = await fetch_image(url, FetchPolicy.from_settings(settings))
+            image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
             labels = await model.classify(image)
         return ToolResult({"labels": [{"label": x.label, "score": round(x.score, 4)} for x in labels[:5]]})
 
