@@ -11,7 +11,18 @@ import pytest
 
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, UsageRow, identity_key, requests_key
+from airelay.usage.ledger import (
+    REQUESTS,
+    TOTAL,
+    USD,
+    Hold,
+    OverLimit,
+    UsageRow,
+    caller_model_key,
+    identity_key,
+    model_key,
+    requests_key,
+)
 from tests.support.aws import create_table_from_template, dynalite_server, local_clients, moto_server
 
 DAY = "2026-12-04"
@@ -176,6 +187,38 @@ def test_a_dead_environments_lease_comes_back_but_what_it_drew(store):
     dead.give_back_all()
     total = store.day_totals(DAY)[TOTAL]
     assert total.committed == total.spent == D("0.01")
+
+
+def test_the_days_totals_by_model_count_a_caller_whose_identity_has_a_bar(store):
+    # GIVEN calls through a lease of a signed-in user whose identity has a "|" (Auth0's "auth0|<id>"), and of a key
+    ledger = LeasedLedger(store, lease_seconds=30, clock=Clock())
+    for n, identity in enumerate(("user:auth0|5f7c8ec7", "user:auth0|5f7c8ec7", "key:a")):
+        held = holds("0.01", identity=identity)
+        ledger.reserve(f"call-{n}", held)
+        ledger.settle(row("0.004", identity=identity, call_id=f"call-{n}"), held)
+    # WHEN the day's totals are read
+    totals = ledger.day_totals(DAY)
+    # THEN the model's total counts all three calls, and no model is made up of the identity's parts
+    assert sorted(key for key in totals if key.startswith("model:")) == [model_key("openai/gpt-4o-mini")]
+    assert totals[model_key("openai/gpt-4o-mini")].calls == 3
+
+
+def test_a_callers_own_totals_are_its_counters_as_without_leases(store):
+    # GIVEN two callers' calls through a lease, and a refusal of the first
+    ledger = LeasedLedger(store, lease_seconds=30, clock=Clock())
+    for n, identity in enumerate(("key:a", "key:b")):
+        held = holds("0.01", identity=identity)
+        ledger.reserve(f"call-{n}", held)
+        ledger.settle(row("0.004", identity=identity, call_id=f"call-{n}"), held)
+    ledger.count_refusal(DAY, "key:a")
+    ledger.give_back_all()
+    # WHEN the first caller's own totals of the day and the day before are read
+    before, today = ledger.caller_totals("key:a", ["2026-12-03", DAY])
+    # THEN they are its counter and its counter by model, its refusal included, and nothing of the other caller
+    assert before == {}
+    assert set(today) == {identity_key("key:a"), caller_model_key("key:a", "openai/gpt-4o-mini")}
+    own = today[identity_key("key:a")]
+    assert (own.calls, own.spent, own.refused) == (1, D("0.004"), 1)
 
 
 def test_refusals_of_minutes_and_days_that_ended_are_not_remembered_for_ever(store, monkeypatch):

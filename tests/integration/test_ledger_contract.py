@@ -4,6 +4,7 @@ import sqlite3
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -250,6 +251,28 @@ def test_each_caller_keeps_its_own_totals_per_model(ledger):
     assert (b_big.calls, b_big.errors, b_big.spent) == (1, 1, D("0.5"))
     assert totals[caller_model_key("key:a", "openai/gpt-4o-mini")].spent == D("0.01")
     assert caller_model_key("key:b", "openai/gpt-4o-mini") not in totals
+
+
+def test_a_callers_own_totals_are_its_counters_of_each_day_and_no_one_elses(ledger):
+    # GIVEN a caller whose identity has a "|", and another whose identity ends with the first's, on two days
+    mine, other, before = "user:auth0|5f7c", "key:x|user:auth0|5f7c", "2026-11-25"
+    ledger.settle(row(identity=mine, model="openai/gpt-4.1", cost="0.25"))
+    ledger.settle(row(identity=mine, model="openai/gpt-4o-mini", cost="0.01"))
+    ledger.settle(row(identity=other, model="openai/gpt-4.1", cost="0.5"))
+    ledger.settle(row(identity=mine, day=before, at=f"{before}T10:00:00.000+00:00", cost="0.02"))
+    ledger.count_refusal(DAY, mine)
+    # WHEN the first caller's totals are read for 120 days (more than one batch of keys) ending on DAY
+    days = [(date.fromisoformat(DAY) - timedelta(days=n)).isoformat() for n in reversed(range(120))]
+    found = ledger.caller_totals(mine, days)
+    # THEN each day, in order, has its own counter and its counters by model, and nothing of the other caller
+    assert len(found) == 120 and not any(found[:-2])
+    earlier, last = found[-2:]
+    on_big, on_mini = caller_model_key(mine, "openai/gpt-4.1"), caller_model_key(mine, "openai/gpt-4o-mini")
+    assert set(last) == {identity_key(mine), on_big, on_mini}
+    own = last[identity_key(mine)]
+    assert (own.calls, own.spent, own.refused) == (2, D("0.26"), 1)
+    assert (last[on_big].calls, last[on_big].spent, last[on_mini].spent) == (1, D("0.25"), D("0.01"))
+    assert set(earlier) == {identity_key(mine), on_mini} and earlier[on_mini].spent == D("0.02")
 
 
 def test_failed_and_cancelled_calls_are_counted_apart_and_rows_round_trip(ledger):

@@ -2,6 +2,7 @@
 dynalite: the same answers as one partition key."""
 
 import uuid
+from datetime import date, timedelta
 
 import pytest
 
@@ -9,6 +10,7 @@ from airelay.usage.dynamodb import DynamoLedger
 from tests.integration.test_ledger_contract import (  # noqa: F401  (collected here, with this module's `ledger`)
     dynalite_endpoint,
     moto_endpoint,
+    test_a_callers_own_totals_are_its_counters_of_each_day_and_no_one_elses,
     test_a_free_call_holds_nothing_and_is_counted_once,
     test_a_single_request_larger_than_the_limit_is_refused,
     test_concurrent_reserves_never_pass_the_limit,
@@ -45,3 +47,24 @@ def test_the_day_is_spread_over_the_shards(ledger):
     assert len(counters) > 1 and counters <= {f"DAY#{DAY}#{n}" for n in range(4)}
     assert len(rows) > 1 and rows <= {f"CALLS#{DAY}#{n}" for n in range(4)}
     assert ledger.day_totals(DAY)["total"].calls == 12 and len(ledger.rows(DAY)) == 12
+
+
+def test_a_callers_own_totals_are_read_by_key_without_querying_any_day(ledger):
+    from tests.integration.test_ledger_contract import DAY, row
+
+    # GIVEN twelve callers' calls today, spread over the shards
+    for n in range(12):
+        ledger.settle(row(identity=f"ip:10.0.0.{n}"))
+    asked = []
+    ledger.aws.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb", lambda model, params, **_: asked.append((model.name, params))
+    )
+    # WHEN one caller's totals of the longest report range (92 days) are read
+    days = [(date.fromisoformat(DAY) - timedelta(days=n)).isoformat() for n in reversed(range(92))]
+    found = ledger.caller_totals("ip:10.0.0.3", days)
+    # THEN each day was one Query of its counter's whole key: no day's partition was read
+    assert [(name, params["KeyConditionExpression"]) for name, params in asked] == [
+        ("Query", "pk = :pk AND sk = :sk")
+    ] * 92
+    assert {params["ExpressionAttributeValues"][":sk"]["S"] for _, params in asked} == {"id:ip:10.0.0.3"}
+    assert found[-1]["id:ip:10.0.0.3"].calls == 1 and not any(found[:-1])

@@ -84,6 +84,28 @@ def test_a_paid_call_holds_its_worst_case_on_both_budgets_until_it_settles(tmp_p
 
 
 @pytest.mark.parametrize(
+    ("reported", "billed"),
+    [
+        (Usage(400.0, 10), (400, 10, 0, False)),  # counts sent as JSON floats
+        (Usage(400, -10_000_000), (400, 0, 0, True)),  # a negative count gives the budget no room
+        (Usage(400, 10, 900), (400, 10, 400, True)),  # no more cached tokens than prompt tokens
+        (Usage(float("nan"), None, "2"), (0, 0, 0, True)),  # no number at all
+    ],
+)
+def test_reported_counts_are_settled_as_whole_non_negative_numbers(tmp_path, reported, billed):
+    # GIVEN a paid call holding its worst case
+    meter = meter_for(tmp_path)
+    call = open_call(meter)
+    # WHEN it is closed with what the upstream reported
+    cost = asyncio.run(meter.close(call, reported, "ok"))
+    # THEN it is settled once, billed whole non-negative counts (estimated if they had to change), hold released
+    (row,) = meter.ledger.rows(today())
+    assert (row.prompt_tokens, row.completion_tokens, row.cached_tokens, row.estimated) == billed
+    assert row.cost_usd == cost >= 0
+    assert meter.ledger.day_totals(today())[TOTAL].committed == cost
+
+
+@pytest.mark.parametrize(
     ("daily", "mine", "budgets", "refused_by"),
     [("1", "0.0001", "", "caller"), ("0.0001", "1", "", "global"), ("1", "1", "ip:1=0.0001", "caller")],
 )

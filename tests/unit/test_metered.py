@@ -58,6 +58,19 @@ def test_the_providers_usage_is_settled_and_the_hold_released(meter):
     assert meter.ledger.day_totals(today())[TOTAL].committed == row.cost_usd > 0
 
 
+def test_a_provider_reporting_more_than_the_call_held_is_billed_what_it_held(meter):
+    # GIVEN a call opened for at most 100 prompt and 10 completion tokens
+    async def block(reading):
+        # WHEN the provider reports ten million prompt tokens and 50 completion tokens
+        reading.usage = Usage(prompt_tokens=10_000_000, completion_tokens=50)
+
+    (row,) = run(meter, block, prompt_tokens=100, max_tokens=10)
+    # THEN it is billed the counts it held, marked estimated, and the budget counts no more than was held
+    assert (row.prompt_tokens, row.completion_tokens, row.estimated) == (100, 10, True)
+    assert row.cost_usd == meter.prices.price(PAID).worst_case(100, 10)
+    assert meter.ledger.day_totals(today())[TOTAL].committed == row.cost_usd
+
+
 def test_an_error_carrying_tokens_is_settled_with_them(meter):
     async def block(reading):
         raise refused()

@@ -25,20 +25,30 @@ ZERO = {
 }
 
 
-def meter_on(tmp_path) -> Meter:
+class OwnCountersOnly(SqliteLedger):
+    """The real SQLite ledger, which fails a read of a whole day's counters (every caller's)."""
+
+    def day_totals(self, day: str):
+        raise AssertionError("read every caller's counters")
+
+    def totals_for_days(self, days: list[str]):
+        raise AssertionError("read every caller's counters")
+
+
+def meter_on(tmp_path, ledger=SqliteLedger) -> Meter:
     settings = Settings(daily_budget_usd=Decimal("2"), identity_daily_budget_usd=Decimal("0.5"))
-    return Meter(SqliteLedger(tmp_path / "usage.sqlite3"), load_prices(), settings)
+    return Meter(ledger(tmp_path / "usage.sqlite3"), load_prices(), settings)
 
 
-def settle_one(meter: Meter, day: str, status: str) -> None:
+def settle_one(meter: Meter, day: str, status: str, identity: str = CALLER) -> None:
     reserved, cost = Decimal("0.01"), Decimal("0.004")
     holds = [
         Hold(day, TOTAL, USD, reserved, meter.daily_limit),
-        Hold(day, identity_key(CALLER), USD, reserved, Decimal("0.5")),
+        Hold(day, identity_key(identity), USD, reserved, Decimal("0.5")),
     ]
-    meter.ledger.reserve("c1", holds)
+    meter.ledger.reserve(f"c1-{identity}", holds)
     row = UsageRow(
-        "c1", "r1", f"{day}T10:00:00.000+00:00", day, CALLER, "chat", "openai", "openai/gpt-4o-mini",
+        f"c1-{identity}", "r1", f"{day}T10:00:00.000+00:00", day, identity, "chat", "openai", "openai/gpt-4o-mini",
         prompt_tokens=100, cached_tokens=20, completion_tokens=30, cost_usd=cost, latency_ms=5, status=status,
         estimated=False,
     )  # fmt: skip
@@ -72,3 +82,36 @@ def test_each_settled_call_counts_once_with_its_tokens_cost_and_budget_left(tmp_
     everyone = build_report(meter, today, today, "day")
     assert everyone["total"] == {"key": "total", **one}
     assert everyone["budget"]["remaining_usd"] == 1.996
+
+
+def test_the_operators_total_and_days_count_every_callers_refusals(tmp_path):
+    # GIVEN one call, and three refusals of two callers today
+    meter = meter_on(tmp_path)
+    today = datetime.now(UTC).date()
+    settle_one(meter, today.isoformat(), "ok")
+    for identity in (CALLER, "ip:198.51.100.9", "ip:198.51.100.9"):
+        meter.ledger.count_refusal(today.isoformat(), identity)
+    # WHEN the operator reads today's report by caller and by day
+    by_caller = build_report(meter, today, today, "identity", everyone=True)
+    by_day = build_report(meter, today, today, "day", everyone=True)
+    # THEN the total and the day's row count the refusals the callers' rows show
+    assert sorted(row["refused"] for row in by_caller["rows"]) == [1, 2]
+    assert by_caller["total"]["refused"] == by_day["total"]["refused"] == 3
+    assert by_day["rows"][0]["refused"] == 3
+
+
+def test_a_callers_report_reads_its_own_counters_only(tmp_path):
+    # GIVEN this caller's call and another caller's call today, on a ledger that fails any read of a whole day
+    meter = meter_on(tmp_path, ledger=OwnCountersOnly)
+    today = datetime.now(UTC).date()
+    settle_one(meter, today.isoformat(), "ok")
+    settle_one(meter, today.isoformat(), "ok", identity="ip:198.51.100.9")
+    meter.ledger.count_refusal(today.isoformat(), CALLER)
+    # WHEN the caller reads its report by model and by day over the longest range
+    start = today - timedelta(days=91)
+    by_model = build_report(meter, start, today, "model", identity=CALLER)
+    by_day = build_report(meter, start, today, "day", identity=CALLER)
+    # THEN it has its own call and refusal, and its own budget
+    assert [(row["key"], row["calls"]) for row in by_model["rows"]] == [("openai/gpt-4o-mini", 1)]
+    assert (by_day["total"]["calls"], by_day["total"]["refused"], len(by_day["rows"])) == (1, 1, 92)
+    assert by_day["budget"]["used_usd"] == 0.004

@@ -13,6 +13,7 @@ from ..settings import Settings, get_settings
 from .ledger import UsageLedger
 from .meter import Call, Meter
 from .pricing import load_prices
+from .reported import billable, within_bounds
 
 _meter: Meter | None = None
 _meter_lock = threading.Lock()  # functions served side by side locally may ask for it at the same moment
@@ -88,6 +89,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
             reading.usage = result.usage
 
     An AirelayError carrying `usage` (tokens spent on an answer that was then refused) is settled with those tokens.
+    No more tokens are billed than the call was opened with (`prompt_tokens`, `max_tokens`): what it held.
     """
     meter_ = await meter()
     call = await meter_.open(
@@ -108,7 +110,8 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         reading.usage = reading.usage or (exc.usage if isinstance(exc, AirelayError) else None)
         raise
     finally:
-        await meter_.close(call, reading.usage or Usage(), status)
+        used = within_bounds(billable(reading.usage or Usage()), prompt_tokens, max_tokens)
+        await meter_.close(call, used, status)
 
 
 __all__ = ["Call", "Caller", "Meter", "Reading", "get_meter", "meter", "metered", "open_ledger"]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
-from .ledger import OverLimit, Totals, UsageRow
+from .ledger import TOTAL, OverLimit, Totals, UsageRow, caller_model_key, model_key
 
 ROW_FIELDS = {
     "call_id": "S",
@@ -73,6 +73,19 @@ def counter_totals(item: dict, suffix: str = "") -> Totals:
         int(get("cancelled")),
         int(get("refused")),
     )
+
+
+def item_totals(item: dict) -> dict[str, Totals]:
+    """A day counter's figures by key: its own ("total" or "id:<identity>"), and those it keeps per model ("model:<model
+    id>" on the total, "idmodel:<model id>|<identity>" on a caller's)."""
+    key = item["sk"]["S"]
+    totals = {key: counter_totals(item)}
+    for name in item:
+        if name.startswith("calls@"):
+            model = name.removeprefix("calls@")
+            by_model = model_key(model) if key == TOTAL else caller_model_key(key.removeprefix("id:"), model)
+            totals[by_model] = counter_totals(item, f"@{model}")
+    return totals
 
 
 def hold_name(call_id: str) -> str:

@@ -9,7 +9,7 @@ minutes 7-12 back are removed as new ones come). Call rows at pk "CALLS#<day>", 
 
 With `shards` > 1 (USAGE_SHARDS) a day is spread over that many partition keys, as DynamoDB allows about 1,000
 write units a second on one: a counter lives at "DAY#<day>#<crc32(key) mod shards>", a call row at
-"CALLS#<day>#<crc32(call id) mod shards>"; reads go over every shard.
+"CALLS#<day>#<crc32(call id) mod shards>"; a day's reads go over every shard (a caller's own: its counters only).
 
 Exact under retries: a call's holds on one item are one write, which sets the attribute "hold:<call id>" and adds
 their amounts, on the condition that the attribute is not there yet; the settlement removes it in the write that trues
@@ -32,26 +32,16 @@ from botocore.exceptions import ClientError
 from .dynamo_items import (
     ROW_FIELDS,
     attempt,
-    counter_totals,
     failed_condition,
     figures,
     hold_name,
+    item_totals,
     number,
     over_limit,
     stale_minutes,
 )
-from .ledger import (
-    TOTAL,
-    Hold,
-    OverLimit,
-    Totals,
-    UsageLedger,
-    UsageRow,
-    caller_model_key,
-    identity_key,
-    model_key,
-    settled_amount,
-)
+from .dynamo_reads import query_items
+from .ledger import TOTAL, Hold, OverLimit, Totals, UsageLedger, UsageRow, identity_key, settled_amount
 
 log = logging.getLogger("airelay.usage")
 
@@ -255,22 +245,30 @@ class DynamoLedger(UsageLedger):
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         totals: dict[str, Totals] = {}
-        for item in (item for pk in self.partitions("DAY", day) for item in self._query(pk)):
-            key = item["sk"]["S"]
-            totals.setdefault(key, Totals()).add(counter_totals(item))
-            for name in item:
-                if name.startswith("calls@"):
-                    model = name.removeprefix("calls@")
-                    by_model = model_key(model) if key == TOTAL else caller_model_key(key.removeprefix("id:"), model)
-                    totals.setdefault(by_model, Totals()).add(counter_totals(item, f"@{model}"))
+        for pk in self.partitions("DAY", day):
+            for item in query_items(self.aws.dynamodb, self.table, pk):
+                for key, counted in item_totals(item).items():
+                    totals.setdefault(key, Totals()).add(counted)
         return totals
 
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
         """One query per day and shard, eight at a time (the pool's size)."""
         return list(self._pool.map(self.day_totals, days))
 
+    def caller_totals(self, identity: str, days: list[str]) -> list[dict[str, Totals]]:
+        """The caller's own counter of each day, which keeps its figures per model too: one Query by the counter's
+        whole key per day, eight at a time."""
+        return list(self._pool.map(partial(self._callers_day, identity_key(identity)), days))
+
+    def _callers_day(self, key: str, day: str) -> dict[str, Totals]:
+        found = query_items(self.aws.dynamodb, self.table, self.counter(day, key)["pk"]["S"], sk=key)
+        return next((item_totals(item) for item in found), {})
+
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
-        shards = [list(self._query(pk, newest_first=True, limit=limit)) for pk in self.partitions("CALLS", day)]
+        shards = [
+            list(query_items(self.aws.dynamodb, self.table, pk, newest_first=True, limit=limit))
+            for pk in self.partitions("CALLS", day)
+        ]
         newest = heapq.merge(*shards, key=lambda item: item["sk"]["S"], reverse=True)
         found = []
         for item, _ in zip(newest, range(limit)):
@@ -280,24 +278,3 @@ class DynamoLedger(UsageLedger):
             values["cost_usd"] = Decimal(values["cost_usd"])
             found.append(UsageRow(**values, estimated=item["estimated"]["BOOL"]))
         return found
-
-    def _query(self, pk: str, newest_first: bool = False, limit: int | None = None):
-        arguments = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ScanIndexForward": not newest_first,
-        }
-        if limit is not None:
-            arguments["Limit"] = limit
-        seen = 0
-        while True:
-            page = self.aws.dynamodb.query(**arguments)
-            for item in page.get("Items", []):
-                yield item
-                seen += 1
-                if limit is not None and seen >= limit:
-                    return
-            if "LastEvaluatedKey" not in page:
-                return
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from .dynamo_items import failed_condition, number
 from .dynamodb import DynamoLedger
-from .ledger import TOTAL, Hold, OverLimit, Totals, UsageRow, identity_key, model_key
+from .ledger import TOTAL, Hold, OverLimit, Totals, UsageRow, identity_key, model_and_caller, model_key
 
 
 def minute_of(epoch: float) -> str:
@@ -192,7 +192,7 @@ class DynamoLeases(DynamoLedger):
             if key.startswith("id:"):
                 overall.add(figures)
             elif key.startswith("idmodel:"):
-                model = key.removeprefix("idmodel:").rpartition("|")[0]
+                model, _ = model_and_caller(key)
                 totals.setdefault(model_key(model), Totals()).add(figures)
         overall.committed = totals[TOTAL].committed if TOTAL in totals else Decimal(0)
         overall.refused = 0  # refusals are the callers' figures, as without leases

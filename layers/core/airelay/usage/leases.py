@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from .demand import Demand
 from .ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, Totals, UsageLedger, UsageRow
 
 SWEEP_BACK_S = 600.0  # a sweep looks at the leases that ended in the last ten minutes
@@ -42,25 +43,6 @@ class Lease:
     holds: int = 0  # open holds
     closing: bool = False  # admits no more calls; given back when its last hold settles
     lost: bool = False  # a sweep took it back: only the drawn part may still be used
-
-
-@dataclass(slots=True)
-class Demand:
-    """What this environment held lately: exponentially decaying sums of calls and amounts."""
-
-    amount: float = 0.0
-    first: float | None = None
-    at: float = 0.0
-
-    def add(self, amount: Decimal, now: float, half_life: float) -> None:
-        if self.first is None:
-            self.first = now
-        self.amount = self.amount * 0.5 ** ((now - self.at) / half_life) + float(amount)
-        self.at = now
-
-    def per_second(self, half_life: float) -> float:
-        """The amount held per second: the decayed sum over the time it spans (about 1.44 half-lives at most)."""
-        return self.amount / max(0.5, min(self.at - self.first, half_life / math.log(2)))
 
 
 def leased(hold: Hold) -> bool:
@@ -159,6 +141,9 @@ class LeasedLedger(UsageLedger):
 
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
         return self.store.totals_for_days(days)
+
+    def caller_totals(self, identity: str, days: list[str]) -> list[dict[str, Totals]]:
+        return self.store.caller_totals(identity, days)
 
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:
         return self.store.rows(day, limit)

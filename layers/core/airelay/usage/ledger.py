@@ -33,6 +33,13 @@ def caller_model_key(identity: str, model_id: str) -> str:
     return f"idmodel:{model_id}|{identity}"
 
 
+def model_and_caller(key: str) -> tuple[str, str]:
+    """The model id and the identity of a caller_model_key, cut at the first "|": a model id never has one, an
+    identity may ("user:auth0|5f7c...")."""
+    model_id, _, identity = key.removeprefix("idmodel:").partition("|")
+    return model_id, identity
+
+
 def requests_key(identity: str) -> str:
     return f"rpm:{identity}"
 
@@ -153,6 +160,11 @@ class UsageLedger(ABC):
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
         """day_totals() of each day, in order."""
         return [self.day_totals(day) for day in days]
+
+    @abstractmethod
+    def caller_totals(self, identity: str, days: list[str]) -> list[dict[str, Totals]]:
+        """One identity's counters of each day, in order: "id:<identity>" and "idmodel:<model id>|<identity>", by
+        key, read without reading any other caller's."""
 
     @abstractmethod
     def rows(self, day: str, limit: int = 1000) -> list[UsageRow]:

@@ -20,6 +20,7 @@ from .ledger import Hold, OverLimit, UsageLedger, UsageRow
 from .limits import CALLER, GLOBAL, REQUESTS_PER_MINUTE, LimitBook
 from .pending import PendingSettles
 from .pricing import Price, PriceBook
+from .reported import billable
 
 log = logging.getLogger("airelay.usage")
 
@@ -177,17 +178,27 @@ class Meter:
         except Exception:
             log.exception("usage ledger unavailable counting a refusal")
 
-    def cost(self, call: Call, usage: Usage) -> Decimal:
-        return call.price.cost(usage)
-
     def krw(self, usd: Decimal) -> Decimal:
         return (usd * self.krw_rate).quantize(Decimal("0.01"))
 
     async def close(self, call: Call, usage: Usage, status: str) -> Decimal:
         """Settles the call: stores its row, adds its real cost, releases the rest of the hold. Never raises: a
-        settlement that fails is kept and tried again before a later call (usage.pending)."""
-        cost = self.cost(call, usage)
-        row = UsageRow(
+        settlement that fails is kept and tried again before a later call (usage.pending). The reported counts are
+        billed as whole non-negative numbers, whatever the upstream sent."""
+        with anyio.CancelScope(shield=True):
+            row = self.settled_row(call, billable(usage), status)
+            try:
+                await self.run(self.ledger.settle, row, call.holds)
+            except Exception:
+                log.exception(
+                    "usage ledger unavailable at settle; kept to settle again", extra={"request_id": call.request_id}
+                )
+                self.pending.add(row, call.holds)
+        record_call(row, self.metrics_namespace)
+        return row.cost_usd
+
+    def settled_row(self, call: Call, usage: Usage, status: str) -> UsageRow:
+        return UsageRow(
             call_id=call.call_id,
             request_id=call.request_id,
             at=datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -199,18 +210,8 @@ class Meter:
             prompt_tokens=usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
             completion_tokens=usage.completion_tokens,
-            cost_usd=cost,
+            cost_usd=call.price.cost(usage),
             latency_ms=int((time.monotonic() - call.started) * 1000),
             status=status,
             estimated=usage.estimated,
         )
-        with anyio.CancelScope(shield=True):
-            try:
-                await self.run(self.ledger.settle, row, call.holds)
-            except Exception:
-                log.exception(
-                    "usage ledger unavailable at settle; kept to settle again", extra={"request_id": call.request_id}
-                )
-                self.pending.add(row, call.holds)
-        record_call(row, self.metrics_namespace)
-        return cost

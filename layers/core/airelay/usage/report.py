@@ -1,13 +1,14 @@
 """Usage totals for a date range, grouped by day, model, caller or kind of caller (user, key, visitor, ip), with
-today's budget: the caller's own counters ("id:<identity>", "idmodel:<model>|<identity>"), or for an operator every
-caller's and today's top callers."""
+today's budget: the caller's own counters ("id:<identity>", "idmodel:<model>|<identity>", read without any other
+caller's), or for an operator every caller's and today's top callers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from .ledger import TOTAL, Totals, caller_model_key, identity_key
+from .ledger import TOTAL, Totals, identity_key, model_and_caller
 from .meter import Meter, seconds_until_reset
 
 GROUPS = {"day": None, "model": "model:", "identity": "id:", "kind": "id:"}
@@ -50,12 +51,15 @@ def build_report(
     console, `python -m airelay usage`), every caller's and the global budget. `limits`: the caller's visitor token's
     own. Blocking (reads the ledger): run it in a worker thread from async code."""
     everyone = everyone or identity is None
-    lines = every_callers_lines if everyone else callers_own_lines
     grouped: dict[str, Totals] = {}
     overall = Totals()
     days = days_between(start, end)
-    for day, counters in zip(days, meter.ledger.totals_for_days(days)):
-        overall.add(counters.get(TOTAL if everyone else identity_key(identity), Totals()))
+    if everyone:
+        lines, of_days = every_callers_lines, meter.ledger.totals_for_days(days)
+    else:
+        lines, of_days = callers_own_lines, meter.ledger.caller_totals(identity, days)
+    for day, counters in zip(days, of_days):
+        overall.add(day_total(counters) if everyone else counters.get(identity_key(identity), Totals()))
         for key, totals in lines(counters, by, day, identity):
             grouped.setdefault(key, Totals()).add(totals)
     rows = [line(meter, key, totals) for key, totals in grouped.items()]
@@ -88,9 +92,15 @@ def kind_of(identity: str) -> str:
     return identity.partition(":")[0]
 
 
+def day_total(counters: dict[str, Totals]) -> Totals:
+    """The day's total, with the refusals of every caller (they are counted on the callers' counters only)."""
+    refused = sum(totals.refused for key, totals in counters.items() if key.startswith("id:"))
+    return replace(counters.get(TOTAL, Totals()), refused=refused)
+
+
 def every_callers_lines(counters: dict[str, Totals], by: str, day: str, _identity: str | None):
     if by == "day":
-        yield day, counters.get(TOTAL, Totals())
+        yield day, day_total(counters)
         return
     prefix = GROUPS[by]
     for key, totals in counters.items():
@@ -108,17 +118,18 @@ def callers_own_lines(counters: dict[str, Totals], by: str, day: str, identity: 
     elif by == "kind" and mine:
         yield kind_of(identity), mine
     elif by == "model":
-        for key in counters:
-            if key.startswith(GROUPS["model"]):
-                model = key.removeprefix(GROUPS["model"])
-                if caller_model_key(identity, model) in counters:
-                    yield model, counters[caller_model_key(identity, model)]
+        for key, totals in counters.items():
+            if key.startswith("idmodel:"):
+                model, whose = model_and_caller(key)
+                if whose == identity:
+                    yield model, totals
 
 
 def budget_today(meter: Meter, identity: str | None, everyone: bool, limits=None) -> dict:
     """Today's budget: the global one for an operator, else the caller's own; and the caller's own beside it."""
     now = datetime.now(UTC)
-    counters = meter.ledger.day_totals(now.date().isoformat())
+    today = now.date().isoformat()
+    counters = meter.ledger.day_totals(today) if everyone else meter.ledger.caller_totals(identity, [today])[0]
     used = counters.get(identity_key(identity), Totals()).committed if identity else Decimal(0)
     own = identity and remaining(meter.limit_for(identity, limits), used)
     shown = remaining(meter.daily_limit, counters.get(TOTAL, Totals()).committed) if everyone else own

@@ -73,6 +73,16 @@ ON CONFLICT (day, key) DO UPDATE SET committed = committed + excluded.committed
 """
 HOLD_WITHIN = HOLD + "WHERE committed + excluded.committed <= ?"  # no row changed: over the limit
 
+FIGURES = "key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, cancelled, refused"
+DAY_COUNTERS = f"SELECT {FIGURES} FROM counters WHERE day = ?"
+# the identity's own counter and its counters by model ("idmodel:<model id>|<identity>": the identity follows the
+# first "|"), found in the day's range of "idmodel:" keys
+CALLERS_COUNTERS = f"""
+SELECT {FIGURES} FROM counters WHERE day = ? AND (key = ? OR (
+    key > 'idmodel:' AND key < 'idmodel;' AND substr(key, instr(key, '|') + 1) = ?
+))
+"""
+
 COUNT_REFUSAL = """
 INSERT INTO counters (day, key, refused) VALUES (?, ?, 1) ON CONFLICT (day, key) DO UPDATE SET refused = refused + 1
 """
@@ -84,6 +94,14 @@ def to_nano(amount: Decimal) -> int:
 
 def from_nano(value: int) -> Decimal:
     return Decimal(value) / NANO
+
+
+def totals_by_key(found: list[tuple]) -> dict[str, Totals]:
+    """Counter rows (FIGURES) as Totals by key."""
+    return {
+        key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), *counts)
+        for key, calls, errors, prompt, cached, completion, spent, committed, *counts in found
+    }
 
 
 class SqliteLedger(UsageLedger):
@@ -227,15 +245,14 @@ class SqliteLedger(UsageLedger):
 
     def day_totals(self, day: str) -> dict[str, Totals]:
         with self._lock:
-            found = self._db.execute(
-                "SELECT key, calls, errors, prompt_tokens, cached_tokens, completion_tokens, spent, committed, "
-                "cancelled, refused FROM counters WHERE day = ?",
-                (day,),
-            ).fetchall()
-        return {
-            key: Totals(calls, errors, prompt, cached, completion, from_nano(spent), from_nano(committed), *counts)
-            for key, calls, errors, prompt, cached, completion, spent, committed, *counts in found
-        }
+            found = self._db.execute(DAY_COUNTERS, (day,)).fetchall()
+        return totals_by_key(found)
+
+    def caller_totals(self, identity: str, days: list[str]) -> list[dict[str, Totals]]:
+        own = identity_key(identity)
+        with self._lock:
+            found = [self._db.execute(CALLERS_COUNTERS, (day, own, identity)).fetchall() for day in days]
+        return [totals_by_key(rows) for rows in found]
 
     def count_refusal(self, day: str, identity: str) -> None:
         with self._lock:
