@@ -101,6 +101,7 @@ def test_a_refused_file_is_a_4xx_the_client_shows(sdk, fake_stack, upstream, tmp
 # ---------------------------------------------------------------- tools, steps, reasoning, sources
 
 TOOLS_PERSONA = "customer_support"
+WEATHER_OUTPUT = {"city": "Seoul", "sky": "clear"}  # tests/support/tools.py's weather
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +171,39 @@ def test_a_client_tool_round_trip_with_add_tool_output_and_automatic_resubmissio
     tool_message = second["messages"][-1]
     assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"output": {"color": "blue"}}
     assert statuses(tools_stack)["ok"] >= 2
+
+
+@pytest.mark.parametrize(
+    ("earlier", "settled"),
+    [
+        (("call_bad", "weather", '{"town": "Seoul"}'), {"state": "output-error"}),  # not the tool's input
+        (("call_bad", "teleport", '{"city": "Seoul"}'), {"state": "output-error"}),  # not a tool of the persona
+        (("call_0", "weather", '{"city": "Seoul"}'), {"state": "output-available", "output": WEATHER_OUTPUT}),
+    ],
+    ids=["bad-arguments", "unknown-tool", "upstream-reuses-call-0"],
+)
+def test_a_client_tool_after_calls_settled_on_the_server_continues_the_answer(
+    sdk, tools_stack, upstream, tmp_path, earlier, settled
+):
+    # GIVEN step 1: a call the server settles (it cannot run, or the server runs it); step 2: the browser's
+    # pick_color, which the upstream names "call_0" as it may name every response's first call
+    upstream.script(calls(earlier), calls(("call_0", "pick_color", '{"question": "Which color?"}')), Ok())
+    example = tool_chat_example(sdk, tools_stack.url)
+    # WHEN the README example's useChat runs pick_color and posts the message back
+    seen = run_tools(
+        sdk,
+        tools_stack,
+        "client tool after others",
+        tmp_path,
+        EXPECTED_TEXT=FakeUpstream.REPLY_TEXT,
+        TOOL_CHAT_EXAMPLE=str(example),
+    )
+    # THEN the answer went on in a third upstream call, and each call kept its own id and outcome
+    first, pick = seen["tools"]
+    assert first["toolCallId"] != pick["toolCallId"]
+    assert {k: first[k] for k in settled} == settled
+    assert (pick["state"], pick["output"]) == ("output-available", {"color": "blue"})
+    assert len(upstream.requests) == 3
 
 
 def test_reasoning_arrives_as_a_reasoning_part(sdk, tools_stack, upstream, tmp_path):

@@ -52,10 +52,12 @@ def test_tool_steps_reasoning_and_sources_come_back_as_json(chat_function, tools
     assert status == 200, answer
     first, second = answer["steps"]
     assert first["reasoning"] == "Two cities." and first["finish_reason"] == "tool-calls"
+    weather, explode = (c["id"] for c in first["tool_calls"])  # ids of the server's own, not the upstream's
     assert first["tool_calls"] == [
-        {"id": "call_1", "name": "weather", "input": {"city": "Seoul"}, "output": {"city": "Seoul", "sky": "clear"}},
-        {"id": "call_2", "name": "explode", "input": {"city": "Busan"}, "error": "The tool explode failed."},
+        {"id": weather, "name": "weather", "input": {"city": "Seoul"}, "output": {"city": "Seoul", "sky": "clear"}},
+        {"id": explode, "name": "explode", "input": {"city": "Busan"}, "error": "The tool explode failed."},
     ]
+    assert weather != explode and weather.startswith("call_")
     assert second["text"] == answer["response"] == tools.REPLY_TEXT and second["tool_calls"] == []
     assert answer["reasoning"] == "Two cities."
     assert answer["sources"] == [{"id": "wx-Seoul", "title": "Seoul", "media_type": "text/plain"}]

@@ -12,8 +12,9 @@ from airelay.providers.base import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
+    Usage,
 )
-from airelay.providers.openai_chunks import StreamState, ThinkSplitter
+from airelay.providers.openai_chunks import StreamState, ThinkSplitter, usage_of
 
 
 def sse(*deltas, finish="stop"):
@@ -86,14 +87,15 @@ def test_tool_call_fragments_by_index_with_arguments_across_many_chunks():
     )
     for size in (None, 5):
         events, state = read(body, size)
+        a, b = (e.id for e in events if isinstance(e, ToolCallStart))
         assert events == [
-            ToolCallStart("call_a", "search_faq"),
-            ToolCallDelta("call_a", '{"que'),
-            ToolCallStart("call_b", "analyze_sentiment"),
-            ToolCallDelta("call_a", 'ry": "환불"}'),
-            ToolCallDelta("call_b", '{"text": "good"}'),
-            ToolCallEnd("call_a", '{"query": "환불"}'),
-            ToolCallEnd("call_b", '{"text": "good"}'),
+            ToolCallStart(a, "search_faq"),
+            ToolCallDelta(a, '{"que'),
+            ToolCallStart(b, "analyze_sentiment"),
+            ToolCallDelta(a, 'ry": "환불"}'),
+            ToolCallDelta(b, '{"text": "good"}'),
+            ToolCallEnd(a, '{"query": "환불"}'),
+            ToolCallEnd(b, '{"text": "good"}'),
         ]
         assert state.reason == "tool-calls"
 
@@ -110,10 +112,52 @@ def test_peers_that_repeat_or_drop_ids_and_send_arguments_before_the_name():
     events, state = read(body)
     starts = [e for e in events if isinstance(e, ToolCallStart)]
     ends = [e for e in events if isinstance(e, ToolCallEnd)]
-    assert starts[0] == ToolCallStart("call_x", "t")
+    assert starts[0].name == "t" and [e.id for e in ends] == [s.id for s in starts]
     assert starts[1].name == "" and starts[1].id.startswith("call_")  # no id, no name: made up, an unknown tool
     assert [e.arguments for e in ends] == ['{"a":1}', "{}"]
     assert state.reason == "tool-calls"  # the server said "stop" after calling tools
+
+
+def test_every_call_gets_an_id_of_ours_even_when_the_upstream_numbers_calls_per_response():
+    # GIVEN a peer that names the first call of every response "call_0", in two steps of one answer
+    step = sse(*calls({"index": 0, "id": "call_0", "function": {"name": "t", "arguments": "{}"}}), finish="tool_calls")
+    # WHEN each step's stream is read
+    ids = [e.id for _ in range(2) for e in read(step)[0] if isinstance(e, ToolCallStart)]
+    # THEN each call has an id of its own, made here: two parts of one message never share a toolCallId
+    assert len(set(ids)) == 2 and "call_0" not in ids and all(i.startswith("call_") for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("reported", "counted"),
+    [
+        ({"prompt_tokens": 5, "completion_tokens": 3}, Usage(5, 3, 0)),
+        ({"prompt_tokens": 5.0, "completion_tokens": 3.0}, Usage(5, 3, 0)),  # whole floats are counts
+        ({"prompt_tokens": 5, "completion_tokens": -10_000_000}, Usage(5, 0, 0)),
+        ({"prompt_tokens": -5, "completion_tokens": 2.5}, Usage(0, 0, 0)),
+        ({"prompt_tokens": "5", "completion_tokens": True}, Usage(0, 0, 0)),
+        ({"prompt_tokens": None, "completion_tokens": [3]}, Usage(0, 0, 0)),
+        ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 4}}, Usage(10, 0, 4)),
+        ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 99}}, Usage(10, 0, 10)),
+        ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": -4}}, Usage(10, 0, 0)),
+        ({"prompt_tokens": 10, "prompt_tokens_details": [4]}, Usage(10, 0, 0)),
+    ],
+)
+def test_reported_usage_is_read_as_non_negative_whole_counts(reported, counted):
+    # GIVEN what an OpenAI-compatible peer reports as usage, sane or not; WHEN read; THEN counts a ledger can bill
+    usage = usage_of(reported)
+    assert usage == counted
+    assert all(type(n) is int for n in (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens))
+
+
+def test_a_streamed_usage_report_is_read_the_same_way():
+    # GIVEN a stream whose final usage chunk reports a negative completion count and a float prompt count
+    body = sse({"content": "hi"}).replace(
+        b"data: [DONE]",
+        b'data: {"choices": [], "usage": {"prompt_tokens": 7.0, "completion_tokens": -9}}\n\ndata: [DONE]',
+    )
+    # WHEN it is read; THEN the usage is whole, non-negative counts
+    _, state = read(body)
+    assert state.usage == Usage(7, 0, 0) and type(state.usage.prompt_tokens) is int
 
 
 def test_collected_answer_gathers_a_completion():

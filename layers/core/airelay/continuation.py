@@ -2,8 +2,9 @@
 ran): rebuilt as OpenAI's assistant `tool_calls` and `tool` messages, each call checked first.
 
 Only the newest assistant message is rebuilt; earlier turns reach the model as their text. Each of its tool calls
-must name a tool of this persona, carry a proof issued for this chat and message (tools/client.py), have an outcome,
-and a client tool's output must fit CLIENT_TOOL_OUTPUT_MAX_CHARS. Outputs reach the model as `tool` messages, data
+must carry a proof issued for this chat and message (tools/client.py), have an outcome, and name a tool of this
+persona unless the server settled it (a call that could not run may name any); a client tool's output must fit
+CLIENT_TOOL_OUTPUT_MAX_CHARS. Outputs reach the model as `tool` messages, data
 to read: never a system message, never instructions of the server's. The answer goes on counting its steps from the
 last one its proofs sign: a round trip through the browser does not give it another CHAT_MAX_STEPS, and an answer that
 has used them all is a 422 before any upstream call.
@@ -73,6 +74,14 @@ def steps_of(parts: list) -> list[StepCalls]:
     return [s for s in steps if s.text or s.calls]
 
 
+def input_of(call: dict) -> object:
+    """The call's input as the server signed it: for a call that could not run, the model's raw arguments, which
+    ai 5 and 6 keep as `rawInput` (ai 7 as `input`)."""
+    if call.get("state") == "output-error" and call.get("input") is None:
+        return call.get("rawInput")
+    return call.get("input")
+
+
 def outcome_of(call: dict) -> dict:
     if call.get("state") == "output-error":
         return {"error": call.get("errorText")}
@@ -82,14 +91,14 @@ def outcome_of(call: dict) -> dict:
 def checked(call: dict, name: str, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> tuple[str, int]:
     """The call's outcome as the model reads it and the step it was made in; a 4xx when the call is not one this
     server issued as posted."""
-    call_id, tool_input = call.get("toolCallId"), call.get("input")
-    if not isinstance(call_id, str) or name not in tools:
-        raise ToolCallNotIssued()
+    call_id, tool_input = call["toolCallId"], call["input"]
     if call.get("state") not in DONE_STATES:
         raise ToolOutputMissing()
     outcome, proof = outcome_of(call), call.get("proof") or {}
     step = proof.get("step")
     if not proofs.holds(proof.get("call"), call_id, name, tool_input, None, step):
+        raise ToolCallNotIssued()
+    if "outcome" not in proof and name not in tools:  # a call settled here may name no tool of the persona
         raise ToolCallNotIssued()
     settled_here = "outcome" in proof or not is_client_side(tools[name])
     if settled_here and not proofs.holds(proof.get("outcome"), call_id, name, tool_input, outcome, step):
@@ -106,7 +115,9 @@ def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings)
     proof_of = {
         p.model_extra.get("id"): p.model_extra["data"]
         for p in message.parts
-        if p.type == "data-tool-proof" and isinstance(p.model_extra.get("data"), dict)
+        if p.type == "data-tool-proof"
+        and isinstance(p.model_extra.get("id"), str)
+        and isinstance(p.model_extra.get("data"), dict)
     }
     steps = steps_of(message.parts)
     if not steps or not steps[-1].calls:
@@ -121,13 +132,15 @@ def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings)
             continue
         calls, results = [], []
         for name, call in step.calls:
-            call_id = call.get("toolCallId")
-            if call_id in seen:
+            call_id, tool_input = call.get("toolCallId"), input_of(call)
+            if not isinstance(call_id, str) or not isinstance(name, str) or call_id in seen:
                 raise ToolCallNotIssued()
             seen.add(call_id)
-            content, made_in = checked({**call, "proof": proof_of.get(call_id)}, name, tools, proofs, settings)
+            call = {**call, "input": tool_input, "proof": proof_of.get(call_id)}
+            content, made_in = checked(call, name, tools, proofs, settings)
             made = max(made, made_in)
-            arguments = json.dumps(call.get("input"), ensure_ascii=False)
+            raw = isinstance(tool_input, str)  # the arguments of a call that could not run, as the model wrote them
+            arguments = tool_input if raw else json.dumps(tool_input, ensure_ascii=False)
             calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
             results.append({"role": "tool", "tool_call_id": call_id, "content": content})
         messages += [{"role": "assistant", "content": text or None, "tool_calls": calls}, *results]

@@ -167,6 +167,18 @@ test('client tool: the README example (onToolCall + addToolOutput + sendAutomati
   assert.deepEqual(pick.output, { color: 'blue' });
 });
 
+test('client tool after others: calls settled on the server before it do not stop the continued answer', async () => {
+  const { createToolChat } = await import(pathToFileURL(process.env.TOOL_CHAT_EXAMPLE).href);
+  const chat = createToolChat(async () => ({ color: 'blue' }));
+  await chat.sendMessage({ text: 'Pick a color for me.' });
+  const continued = () => chat.status === 'ready' && textOf(chat.lastMessage) === EXPECTED_TEXT;
+  await until('the continued answer, or an error', () => chat.status === 'error' || continued());
+  assert.equal(chat.error, undefined);
+  assert.equal(chat.messages.length, 2, 'the answer continued in the same assistant message');
+  const tools = toolParts(chat.lastMessage);
+  report({ tools: tools.map(({ type, toolCallId, state, output }) => ({ type, toolCallId, state, output })) });
+});
+
 test('reasoning: reasoning deltas become a reasoning part before the text', async () => {
   const { chat } = observed();
   await chat.sendMessage({ text: 'Think first.' });

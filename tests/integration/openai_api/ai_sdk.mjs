@@ -1,18 +1,21 @@
 // The AI SDK's OpenAI providers against the local API's /v1 routes with nothing but a base URL and a key:
 // @ai-sdk/openai-compatible (chat completions), and @ai-sdk/openai through /v1/responses (its default) and through
-// chat completions (.chat). Run by test_ai_sdk.py: `node ai_sdk.mjs SCENARIO`; prints one JSON line.
+// chat completions (.chat). Run by test_ai_sdk.py: `node ai_sdk.mjs SCENARIO PROVIDER`; prints one JSON line. MODEL names
+// another model than gpt-4o-mini; STORE=false is the AI SDK's stateless Responses API (providerOptions.openai.store).
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { generateObject, generateText, jsonSchema, streamText, tool } from 'ai';
+import { generateObject, generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 
 const { BASE_URL, API_KEY } = process.env;
 const compatible = createOpenAICompatible({ name: 'airelay', baseURL: BASE_URL, apiKey: API_KEY, includeUsage: true });
 const openai = createOpenAI({ baseURL: BASE_URL, apiKey: API_KEY });
+const modelId = process.env.MODEL ?? 'gpt-4o-mini';
 const models = {
-  compatible: compatible.chatModel('gpt-4o-mini'),
-  responses: openai('gpt-4o-mini'),
-  chat: openai.chat('gpt-4o-mini'),
+  compatible: compatible.chatModel(modelId),
+  responses: openai(modelId),
+  chat: openai.chat(modelId),
 };
+const providerOptions = process.env.STORE === 'false' ? { openai: { store: false } } : undefined;
 const model = models[process.argv[3]];
 
 const weather = tool({
@@ -28,7 +31,7 @@ const city = jsonSchema({
 
 async function streamed(options) {
   const parts = [];
-  const result = streamText({ model, maxRetries: 0, onError: () => {}, ...options });
+  const result = streamText({ model, maxRetries: 0, onError: () => {}, providerOptions, ...options });
   for await (const part of result.fullStream) parts.push(part);
   return parts;
 }
@@ -54,6 +57,13 @@ const scenarios = {
   async generateObject() {
     const { object } = await generateObject({ model, schema: city, prompt: 'Biggest city?', maxRetries: 0 });
     return { object };
+  },
+  async toolLoop() {
+    const runs = tool({ ...weather, execute: async () => 'sunny' });
+    const parts = await streamed({ prompt: 'Weather in Seoul?', tools: { get_weather: runs }, stopWhen: stepCountIs(2) });
+    const text = parts.filter((p) => p.type === 'text-delta').map((p) => p.text).join('');
+    const errors = parts.filter((p) => p.type === 'error').map((p) => String(p.error?.responseBody ?? p.error?.message));
+    return { text, errors, steps: parts.filter((p) => p.type === 'finish-step').length };
   },
   async streamError() {
     const parts = await streamed({ prompt: 'Weather in Seoul?', tools: { get_weather: weather } });

@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[3]
 PROVIDERS = ["compatible", "responses", "chat"]
 
 
-def run(base_url: str, scenario: str, provider: str) -> dict:
+def run(base_url: str, scenario: str, provider: str, **environment: str) -> dict:
     result = subprocess.run(
         ["node", str(SCRIPT), scenario, provider],
         cwd=ROOT,
-        env={**os.environ, "BASE_URL": base_url, "API_KEY": KEY},
+        env={**os.environ, "BASE_URL": base_url, "API_KEY": KEY, **environment},
         capture_output=True,
         text=True,
         timeout=60,
@@ -50,7 +50,8 @@ def test_stream_text_with_tools(start, upstream, provider):
         Deltas(tool_call_deltas(("call_7", "get_weather", '{"city": "Seoul"}'), pieces=3), finish="tool_calls")
     )
     seen = run(start(), "streamTools", provider)
-    assert seen["calls"] == [{"id": "call_7", "name": "get_weather", "input": {"city": "Seoul"}}]
+    assert [(c["name"], c["input"]) for c in seen["calls"]] == [("get_weather", {"city": "Seoul"})]
+    assert seen["calls"][0]["id"].startswith("call_")  # the relay's own id, not the upstream's "call_7"
     assert seen["deltas"] >= 3 and seen["finishReason"] == "tool-calls" and seen["errors"] == 0
     assert upstream.requests[-1]["tools"][0]["function"]["name"] == "get_weather"
 
@@ -71,3 +72,44 @@ def test_a_tool_call_stream_cut_midway_is_an_error_the_sdk_reports(start, upstre
     # (the chat-completions providers still hand over the half-written call they hold, beside the error)
     assert any("stream broke off" in error for error in seen["errors"]), seen
     assert seen["finishReason"] not in ("stop", "tool-calls"), seen
+
+
+WEATHER_CALL = tool_call_deltas(("call_1", "get_weather", '{"city": "Seoul"}'), pieces=2)
+
+
+def test_a_tool_loop_through_openai_compatible_sends_the_reasoning_back_and_finishes(start, upstream):
+    # GIVEN a model that reasons, then calls a tool, and answers after the tool's result
+    upstream.script(Deltas(({"reasoning_content": "I should look it up."}, *WEATHER_CALL), finish="tool_calls"), "ok")
+    # WHEN the AI SDK runs its tool loop: its second request has the first step's reasoning as `reasoning_content`
+    seen = run(start(), "toolLoop", "compatible")
+    # THEN both steps are answered, and the reasoning is not relayed to the model
+    assert seen == {"text": upstream.REPLY_TEXT, "errors": [], "steps": 2}
+    assistant = [m for m in upstream.requests[-1]["messages"] if m["role"] == "assistant"]
+    assert [m["tool_calls"][0]["function"]["name"] for m in assistant] == ["get_weather"]
+    assert not any("reasoning_content" in m or "reasoning" in m for m in assistant)
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-5-mini"])
+def test_a_stateless_tool_loop_through_openai_responses_finishes(start, upstream, model):
+    # GIVEN providerOptions.openai.store false (docs/openai.md); for a reasoning model the AI SDK then also asks for
+    # include: ["reasoning.encrypted_content"]
+    upstream.script(Deltas(WEATHER_CALL, finish="tool_calls"), "ok")
+    # WHEN the AI SDK runs its tool loop through /v1/responses
+    seen = run(start(CHAT_MODEL=f"openai/{model}"), "toolLoop", "responses", MODEL=model, STORE="false")
+    # THEN both steps are answered, the second with the call and its output sent back
+    assert seen == {"text": upstream.REPLY_TEXT, "errors": [], "steps": 2}
+    assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["user", "assistant", "tool"]
+
+
+def test_a_stored_tool_loop_through_openai_responses_is_told_to_set_store_false(start, upstream):
+    # GIVEN @ai-sdk/openai as it is (store defaults to true): its second step refers to the first step's function
+    # call by id ({"type": "item_reference"})
+    upstream.script(Deltas(WEATHER_CALL, finish="tool_calls"), "ok")
+    # WHEN it runs its tool loop
+    seen = run(start(), "toolLoop", "responses")
+    # THEN the second step is a 400 that says what to do, and never reaches the model
+    [error] = seen["errors"]
+    detail = json.loads(error)["error"]
+    assert detail["type"] == "invalid_request_error" and detail["param"] == "input.1"
+    assert "airelay keeps no items" in detail["message"] and "store: false" in detail["message"]
+    assert seen["steps"] == 1 and len(upstream.requests) == 1

@@ -92,6 +92,24 @@ def test_a_policy_that_is_not_one_of_the_three_is_refused_at_start():
             400,
             "tools.0",
         ),
+        (
+            "/chat/completions",
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": "f"}}',
+            400,
+            "tool_choice",
+        ),
+        (
+            "/chat/completions",
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": ["f"]}}}',
+            400,
+            "tool_choice",
+        ),
+        (
+            "/responses",
+            b'{"model": "gpt-4o-mini", "input": "x", "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": ["f"]}}',
+            400,
+            "tool_choice",
+        ),
         ("/responses", b'{"model": "gpt-4o-mini"}', 400, "input"),
         ("/responses", b'{"model": "gpt-4o-mini", "input": 5}', 400, "input"),
         ("/embeddings", b'{"model": "local/use-multilingual", "input": []}', 400, "input"),
@@ -115,6 +133,19 @@ def test_bad_input_is_a_400_in_openais_shape_naming_the_parameter(start, upstrea
     assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
     assert (error["param"] or "").startswith(param or "")
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/chat/completions", {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": None}),
+        ("/responses", {"model": "gpt-4o-mini", "input": "Hi", "stream": None}),
+    ],
+)
+def test_a_null_stream_is_a_buffered_answer_as_openai_allows(start, upstream, path, body):
+    answer = httpx.post(f"{start()}{path}", json=body, headers={"authorization": f"Bearer {KEY}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["object"] in ("chat.completion", "response")
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,8 @@ def test_function_calls_stream_as_argument_deltas_and_their_outputs_go_back(clie
     )
     events = list(client.responses.create(model="gpt-4o-mini", input="Weather?", tools=TOOLS, stream=True))
     added = [e.item for e in events if e.type == "response.output_item.added"]
-    assert [(i.type, i.call_id, i.name) for i in added] == [("function_call", "call_1", "get_weather")]
+    assert [(i.type, i.name) for i in added] == [("function_call", "get_weather")]
+    assert added[0].call_id.startswith("call_")  # the relay's own id, not the upstream's "call_1"
     deltas = "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta")
     assert json.loads(deltas) == {"city": "Seoul"}
     [done] = [e for e in events if e.type == "response.function_call_arguments.done"]
@@ -79,11 +80,26 @@ def test_function_calls_stream_as_argument_deltas_and_their_outputs_go_back(clie
     assert follow.output_text == upstream.REPLY_TEXT
     sent = upstream.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
-    assert sent[1]["tool_calls"][0]["id"] == "call_1" and sent[2] == {
+    assert sent[1]["tool_calls"][0]["id"] == call.call_id and sent[2] == {
         "role": "tool",
-        "tool_call_id": "call_1",
+        "tool_call_id": call.call_id,
         "content": "sunny",
     }
+
+
+def test_a_streamed_response_lists_its_output_in_the_order_its_events_numbered_it(client, upstream):
+    # GIVEN a model that calls a tool, then writes text
+    deltas = (*tool_call_deltas(("call_1", "get_weather", '{"city": "Seoul"}'), pieces=2), {"content": "Checking."})
+    upstream.script(Deltas(deltas, finish="tool_calls"))
+    # WHEN the answer is streamed through the SDK's stream helper
+    with client.responses.stream(model="gpt-4o-mini", input="Weather?", tools=TOOLS) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    # THEN response.completed lists the items by their output_index: the call (0), then the message (1)
+    added = sorted((e.output_index, e.item.type) for e in events if e.type == "response.output_item.added")
+    assert added == [(0, "function_call"), (1, "message")]
+    assert [item.type for item in events[-1].response.output] == ["function_call", "message"]
+    assert final.output[0].arguments == '{"city": "Seoul"}' and final.output_text == "Checking."
 
 
 class City(BaseModel):
@@ -114,7 +130,7 @@ def test_async_streamed_response(start, upstream):
     [
         ({"previous_response_id": "resp_123"}, "previous_response_id"),
         ({"store": True}, "store"),
-        ({"include": ["reasoning.encrypted_content"]}, "include"),
+        ({"include": ["reasoning.encrypted_content", "message.output_text.logprobs"]}, "include"),
         ({"max_output_tokens": 100000}, "max_output_tokens"),
         ({"tool_choice": {"type": "function", "name": "nope"}, "tools": TOOLS}, "tool_choice"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input.0"),

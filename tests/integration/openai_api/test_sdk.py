@@ -71,10 +71,12 @@ def test_a_tool_call_round_trip_streams_fragments_as_openai_does(client, upstrea
     fragments = [f for c in chunks if c.choices for f in c.choices[0].delta.tool_calls or ()]
     # THEN every fragment has its index; id, type and name only on the first of each call
     firsts = [f for f in fragments if f.id]
-    assert [(f.index, f.id, f.type, f.function.name) for f in firsts] == [
-        (0, "call_a", "function", "get_weather"),
-        (1, "call_b", "function", "get_weather"),
+    assert [(f.index, f.type, f.function.name) for f in firsts] == [
+        (0, "function", "get_weather"),
+        (1, "function", "get_weather"),
     ]
+    ids = [f.id for f in firsts]  # the relay's own, not the upstream's
+    assert len(set(ids)) == 2 and all(i.startswith("call_") and i not in ("call_a", "call_b") for i in ids)
     assert all(f.index in (0, 1) for f in fragments)
     assert all(f.id is None and f.type is None and f.function.name is None for f in fragments if f not in firsts)
     arguments = {i: "".join(f.function.arguments or "" for f in fragments if f.index == i) for i in (0, 1)}
@@ -89,18 +91,18 @@ def test_a_tool_call_round_trip_streams_fragments_as_openai_does(client, upstrea
             "content": None,
             "tool_calls": [
                 {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-                for cid, name, args in calls
+                for cid, (_, name, args) in zip(ids, calls, strict=True)
             ],
         },
-        {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
-        {"role": "tool", "tool_call_id": "call_b", "content": "rain"},
+        {"role": "tool", "tool_call_id": ids[0], "content": "sunny"},
+        {"role": "tool", "tool_call_id": ids[1], "content": "rain"},
     ]
     answer = client.chat.completions.create(model="gpt-4o-mini", messages=follow_up, tools=TOOLS)
     assert answer.choices[0].message.content == upstream.REPLY_TEXT
     sent = upstream.requests[-1]
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool", "tool"]
     assert (
-        sent["messages"][1]["tool_calls"][0]["id"] == "call_a" and sent["tools"][0]["function"]["name"] == "get_weather"
+        sent["messages"][1]["tool_calls"][0]["id"] == ids[0] and sent["tools"][0]["function"]["name"] == "get_weather"
     )
 
 
@@ -110,11 +112,8 @@ def test_a_buffered_tool_call_comes_back_as_the_message_tool_calls(client, upstr
         model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS, tool_choice="required", parallel_tool_calls=False
     )
     [call] = answer.choices[0].message.tool_calls
-    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
-        "call_x",
-        "get_weather",
-        {"city": "Jeju"},
-    )
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Jeju"})
+    assert call.id.startswith("call_") and call.id != "call_x"  # the relay's own id
     assert answer.choices[0].finish_reason == "tool_calls"
     assert upstream.requests[-1]["tool_choice"] == "required" and upstream.requests[-1]["parallel_tool_calls"] is False
 

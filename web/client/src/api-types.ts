@@ -66,7 +66,7 @@ export interface paths {
         put?: never;
         /**
          * Classify
-         * @description The image as base64 or an http(s) URL the server fetches.
+         * @description The image as base64 or an http(s) URL the server fetches, once the caller's limits admitted the request.
          */
         post: operations["classify_api_image_classify_post"];
         delete?: never;
@@ -216,6 +216,14 @@ export interface components {
             name?: string | null;
             /** Refusal */
             refusal?: string | null;
+            /** Reasoning Content */
+            reasoning_content?: string | null;
+            /** Reasoning */
+            reasoning?: string | null;
+            /** Audio */
+            audio?: null;
+            /** Function Call */
+            function_call?: null;
         };
         /**
          * Budget
@@ -343,14 +351,12 @@ export interface components {
              * Stream
              * @default false
              */
-            stream?: boolean;
+            stream?: boolean | null;
             stream_options?: components["schemas"]["StreamOptions"] | null;
             /** Tools */
             tools?: components["schemas"]["Tool"][] | null;
             /** Tool Choice */
-            tool_choice?: ("none" | "auto" | "required") | {
-                [key: string]: unknown;
-            } | null;
+            tool_choice?: ("none" | "auto" | "required") | components["schemas"]["NamedToolChoice"] | null;
             /** Parallel Tool Calls */
             parallel_tool_calls?: boolean | null;
             /** Response Format */
@@ -427,6 +433,11 @@ export interface components {
             finish_reason: string;
         } & {
             [key: string]: unknown;
+        };
+        /** ChosenFunction */
+        ChosenFunction: {
+            /** Name */
+            name: string;
         };
         /** ClassifyAnswer */
         ClassifyAnswer: {
@@ -510,7 +521,7 @@ export interface components {
             /** Model */
             model: string;
             /** Input */
-            input: string | string[];
+            input: string | string[] | number[] | number[][];
             /**
              * Encoding Format
              * @default float
@@ -677,6 +688,16 @@ export interface components {
             /** Arguments */
             arguments: string;
         };
+        /** FunctionChoice */
+        FunctionChoice: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            /** Name */
+            name: string;
+        };
         /** FunctionDef */
         FunctionDef: {
             /** Name */
@@ -703,7 +724,7 @@ export interface components {
             /** Call Id */
             call_id: string;
             /** Output */
-            output: string;
+            output: string | components["schemas"]["InputText"][];
         };
         /** FunctionTool */
         FunctionTool: {
@@ -778,6 +799,16 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** ItemReference */
+        ItemReference: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "item_reference";
+            /** Id */
+            id: string;
+        };
         /** MessageItem */
         MessageItem: {
             /**
@@ -834,6 +865,15 @@ export interface components {
             data: components["schemas"]["ModelCard"][];
         } & {
             [key: string]: unknown;
+        };
+        /** NamedToolChoice */
+        NamedToolChoice: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["ChosenFunction"];
         };
         /** ReasoningDeltaPart */
         ReasoningDeltaPart: {
@@ -902,15 +942,13 @@ export interface components {
             /** Model */
             model: string;
             /** Input */
-            input: string | (components["schemas"]["MessageItem"] | components["schemas"]["FunctionCallItem"] | components["schemas"]["FunctionOutputItem"] | components["schemas"]["ReasoningItem"])[];
+            input: string | (components["schemas"]["MessageItem"] | components["schemas"]["FunctionCallItem"] | components["schemas"]["FunctionOutputItem"] | components["schemas"]["ReasoningItem"] | components["schemas"]["ItemReference"])[];
             /** Instructions */
             instructions?: string | null;
             /** Tools */
             tools?: components["schemas"]["FunctionTool"][] | null;
             /** Tool Choice */
-            tool_choice?: ("none" | "auto" | "required") | {
-                [key: string]: unknown;
-            } | null;
+            tool_choice?: ("none" | "auto" | "required") | components["schemas"]["FunctionChoice"] | null;
             /** Parallel Tool Calls */
             parallel_tool_calls?: boolean | null;
             text?: components["schemas"]["TextOptions"] | null;
@@ -924,7 +962,7 @@ export interface components {
              * Stream
              * @default false
              */
-            stream?: boolean;
+            stream?: boolean | null;
             /** Store */
             store?: boolean | null;
             /** Previous Response Id */

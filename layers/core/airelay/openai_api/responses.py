@@ -15,9 +15,10 @@ from ..settings import get_settings
 from ..streaming import EventStreamResponse
 from ..web import api_router, caller_of
 from .events import ResponseEvents
+from .images import inline_images
 from .openapi import FAILURES, ResponseAnswer, errors
 from .request import resolve_model
-from .responses_request import ResponsesBody, responses_request
+from .responses_request import FunctionChoice, ResponsesBody, image_urls, responses_request
 from .structured import answer_check, capable_models
 
 router = api_router()
@@ -34,6 +35,7 @@ async def responses(body: ResponsesBody, request: Request):
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
+    chat = await inline_images(chat, image_urls(body), settings)
     caller = caller_of(request, "openai")
     shell = response_shell(body)
     if body.stream:
@@ -61,7 +63,7 @@ def response_shell(body: ResponsesBody) -> dict:
         "store": False,
         "temperature": body.temperature,
         "text": {"format": (body.text.format if body.text and body.text.format else {"type": "text"})},
-        "tool_choice": body.tool_choice or "auto",
+        "tool_choice": tool_choice_echo(body.tool_choice),
         "tools": [t.model_dump(exclude_none=True) for t in body.tools or ()],
         "top_p": body.top_p,
         "truncation": "disabled",
@@ -69,6 +71,10 @@ def response_shell(body: ResponsesBody) -> dict:
         "user": body.user,
         "metadata": body.metadata or {},
     }
+
+
+def tool_choice_echo(choice: str | FunctionChoice | None) -> str | dict:
+    return choice.model_dump() if isinstance(choice, FunctionChoice) else choice or "auto"
 
 
 def usage_body(used: Usage) -> dict:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..providers.base import ChatRequest, ToolSpec
 from ..settings import Settings
 from .chat_request import text_size, with_system_policy
 from .errors import BadRequest, Unsupported
+from .images import ImageAt, relayable_scheme
 from .structured import check_response_format
+
+# asked for by the AI SDK for reasoning models without store; no reasoning items are answered, so nothing to include
+INCLUDABLE = ("reasoning.encrypted_content",)
 
 
 class Strict(BaseModel):
@@ -31,7 +35,7 @@ class InputText(Loose):
 
 class InputImage(Loose):
     type: Literal["input_image"]
-    image_url: str = Field(min_length=1)
+    image_url: Annotated[str, AfterValidator(relayable_scheme)] = Field(min_length=1)
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -54,11 +58,20 @@ class FunctionCallItem(Loose):
 class FunctionOutputItem(Loose):
     type: Literal["function_call_output"]
     call_id: str = Field(min_length=1, max_length=256)
-    output: str
+    output: str | list[InputText]  # text parts are joined
+
+    @property
+    def text(self) -> str:
+        return self.output if isinstance(self.output, str) else "".join(part.text for part in self.output)
 
 
 class ReasoningItem(Loose):
     type: Literal["reasoning"]  # a model's earlier reasoning: not sent on (no model here reads it back)
+
+
+class ItemReference(Loose):
+    type: Literal["item_reference"]  # an item of a stored response, by id: refused, airelay stores none
+    id: str
 
 
 class FunctionTool(Strict):
@@ -69,6 +82,11 @@ class FunctionTool(Strict):
     strict: bool | None = None
 
 
+class FunctionChoice(Strict):
+    type: Literal["function"]
+    name: str = Field(min_length=1, max_length=128)
+
+
 class TextOptions(Strict):
     format: dict | None = None
     verbosity: str | None = None
@@ -76,16 +94,18 @@ class TextOptions(Strict):
 
 class ResponsesBody(Strict):
     model: str = Field(max_length=200)
-    input: str | list[MessageItem | FunctionCallItem | FunctionOutputItem | ReasoningItem] = Field(min_length=1)
+    input: str | list[MessageItem | FunctionCallItem | FunctionOutputItem | ReasoningItem | ItemReference] = Field(
+        min_length=1
+    )
     instructions: str | None = None
     tools: list[FunctionTool] | None = Field(default=None, max_length=128)
-    tool_choice: Literal["none", "auto", "required"] | dict | None = None
+    tool_choice: Literal["none", "auto", "required"] | FunctionChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
-    stream: bool = False
+    stream: bool | None = False
     store: bool | None = None
     previous_response_id: str | None = None
     user: str | None = Field(default=None, max_length=256)
@@ -98,7 +118,13 @@ def messages_of(body: ResponsesBody) -> list[dict]:
     if isinstance(body.input, str):
         return [{"role": "user", "content": body.input}]
     messages: list[dict] = []
-    for item in body.input:
+    for index, item in enumerate(body.input):
+        if isinstance(item, ItemReference):
+            raise Unsupported(
+                "Input items cannot be referred to by id: airelay keeps no items. Send each item itself and set "
+                "'store': false (in the AI SDK: providerOptions: { openai: { store: false } }).",
+                param=f"input.{index}",
+            )
         if isinstance(item, MessageItem):
             messages.append({"role": item.role, "content": content_of(item.content)})
         elif isinstance(item, FunctionCallItem):
@@ -112,7 +138,7 @@ def messages_of(body: ResponsesBody) -> list[dict]:
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif isinstance(item, FunctionOutputItem):
-            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.text})
     return messages
 
 
@@ -142,11 +168,23 @@ def text_format(body: ResponsesBody) -> dict | None:
 
 def tool_choice_of(body: ResponsesBody) -> str | None:
     choice = body.tool_choice
-    if isinstance(choice, dict):
-        if choice.get("type") != "function" or choice.get("name") not in {t.name for t in body.tools or ()}:
+    if isinstance(choice, FunctionChoice):
+        if choice.name not in {t.name for t in body.tools or ()}:
             raise BadRequest("'tool_choice' must name one of the request's function tools.", param="tool_choice")
-        return choice["name"]
+        return choice.name
     return choice
+
+
+def image_urls(body: ResponsesBody) -> list[ImageAt]:
+    if isinstance(body.input, str):
+        return []
+    return [
+        ImageAt(f"input.{i}.content.{j}.image_url", part.image_url)
+        for i, item in enumerate(body.input)
+        if isinstance(item, MessageItem) and isinstance(item.content, list)
+        for j, part in enumerate(item.content)
+        if isinstance(part, InputImage)
+    ]
 
 
 def responses_request(body: ResponsesBody, settings: Settings, policy: str) -> ChatRequest:
@@ -158,8 +196,11 @@ def responses_request(body: ResponsesBody, settings: Settings, policy: str) -> C
         )
     if body.store:
         raise Unsupported("'store' must be false: airelay stores no responses.", param="store")
-    if body.include:
-        raise Unsupported("'include' is not supported.", param="include")
+    unknown = [kind for kind in body.include or () if kind not in INCLUDABLE]
+    if unknown:
+        raise Unsupported(
+            f"'include' may hold only {', '.join(INCLUDABLE)} here, not '{unknown[0][:80]}'.", param="include"
+        )
     messages = messages_of(body)
     if body.instructions:
         messages.insert(0, {"role": "system", "content": body.instructions})

@@ -26,10 +26,20 @@ def finish_reason(reason: str | None) -> str:
 
 
 def usage_of(usage: dict | None) -> Usage | None:
-    if not usage:
+    """The upstream's token counts as non-negative integers, whatever a peer reports."""
+    if not isinstance(usage, dict) or not usage:
         return None
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    return Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cached)
+    prompt = token_count(usage.get("prompt_tokens"))
+    details = usage.get("prompt_tokens_details")
+    cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return Usage(prompt, token_count(usage.get("completion_tokens")), min(cached, prompt))
+
+
+def token_count(value: object) -> int:
+    """A reported count: a whole number (`5` or `5.0`) of zero or more; anything else counts 0."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if type(value) is int and value > 0 else 0
 
 
 def new_call_id() -> str:
@@ -86,7 +96,8 @@ def partial_tag_at_end(text: str, tag: str) -> int:
 class ToolCalls:
     """Tool-call fragments by index: the first fragment of a call names it (id, function.name); later ones carry
     argument pieces. Peers that repeat the id on every chunk, leave it out, or send arguments before the name are
-    read all the same: the index is the key, a missing id is made up, arguments wait for the name."""
+    read all the same: the index is the key, arguments wait for the name. The id is always one made here: peers that
+    number calls per response (`call_0` in every step) would give two calls of one answer the same id."""
 
     __slots__ = ("arguments", "ids", "names", "pending", "started")
 
@@ -102,7 +113,7 @@ class ToolCalls:
             index = fragment.get("index", position)
             function = fragment.get("function") or {}
             if index not in self.ids:
-                self.ids[index] = fragment.get("id") or new_call_id()
+                self.ids[index] = new_call_id()
                 self.arguments[index] = []
             if index not in self.names and function.get("name"):
                 self.names[index] = function["name"]

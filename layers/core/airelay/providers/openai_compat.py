@@ -65,6 +65,8 @@ class OpenAICompatChatModel(ChatModel):
         self.other_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.loops_lock = threading.Lock()
         self.self_hosted = client.base_url.host != OPENAI_HOST
+        # OpenAI's reasoning models refuse the deprecated max_tokens; other servers may not know its successor
+        self.max_tokens_field = "max_tokens" if self.self_hosted else "max_completion_tokens"
         self.stream_timeout = httpx2.Timeout(
             settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
         )
@@ -95,7 +97,7 @@ class OpenAICompatChatModel(ChatModel):
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
-        args = {"model": self.name, "messages": messages, "max_tokens": request.max_tokens}
+        args = {"model": self.name, "messages": messages, self.max_tokens_field: request.max_tokens}
         for name in RELAYED:
             value = getattr(request, name)
             if value is not None:
@@ -125,7 +127,7 @@ class OpenAICompatChatModel(ChatModel):
             message = choice["message"]
             finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
             calls = [
-                ToolCall(c.get("id") or new_call_id(), c["function"]["name"], c["function"].get("arguments") or "")
+                ToolCall(new_call_id(), c["function"]["name"], c["function"].get("arguments") or "")
                 for c in message.get("tool_calls") or ()
             ]
         except Exception as exc:

@@ -1,0 +1,94 @@
+"""The images of a /v1 request, made safe to relay: as on /api/chat (attachments.py), no model provider ever fetches a
+client's URL. An http(s) URL is fetched here through the SSRF-safe fetcher, a data: URL decoded, both under
+/api/chat's limits (CHAT_FILES_MAX images, CHAT_FILE_MAX_BYTES each, CHAT_FILE_MEDIA_TYPES), and each image goes on
+as a base64 data: URL of the type its bytes really are. Any other scheme is refused while the body is read."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+from ..attachments import (
+    BadFile,
+    FilePart,
+    UnsupportedMediaType,
+    check_declared,
+    file_bytes,
+    file_policy,
+    image_content,
+)
+from ..errors import InvalidInput
+from ..images.fetch import FetchPolicy, system_resolver
+from ..providers.base import ChatRequest
+from ..settings import Settings
+from .errors import BadRequest
+
+SCHEMES = ("http", "https", "data")
+
+
+class ImageAt(NamedTuple):
+    param: str  # where the request holds it, for the error that names it
+    url: str
+
+
+def relayable_scheme(url: str) -> str:
+    """The body's own check (a pydantic validator): an image URL is fetched or decoded here, so only these."""
+    if url.partition(":")[0].lower() not in SCHEMES:
+        raise ValueError("an image URL must be an http(s) URL or a data: URL")
+    return url
+
+
+async def inline_images(request: ChatRequest, images: list[ImageAt], settings: Settings) -> ChatRequest:
+    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails."""
+    if not images:
+        return request
+    if len(images) > settings.chat_files_max:
+        raise BadRequest(
+            f"A request may carry at most {settings.chat_files_max} images.",
+            param=images[settings.chat_files_max].param,
+            code="too_many_files",
+        )
+    policy = file_policy(settings)
+    inline: dict[str, str] = {}
+    for image in images:
+        if image.url not in inline:
+            inline[image.url] = await checked_data_url(image, policy, settings)
+    return dataclasses.replace(request, messages=[with_inline_images(m, inline) for m in request.messages])
+
+
+async def checked_data_url(image: ImageAt, policy: FetchPolicy, settings: Settings) -> str:
+    """/api/chat's checks and errors (refused address, too large, not the image it claims), as OpenAI's 400."""
+    try:
+        if image.url[:5].lower() == "data:":
+            declared = FilePart(image.url[5:].partition(",")[0].partition(";")[0], image.url)
+            check_declared([declared], settings)
+            content = image_content(declared.media_type, await file_bytes(declared, policy, system_resolver))
+        else:
+            fetched = await file_bytes(FilePart("", image.url), policy, system_resolver)
+            content = sniffed_image_content(fetched, settings)
+    except InvalidInput as refused:
+        raise BadRequest(refused.message, param=image.param, code=refused.code) from None
+    return content["image_url"]["url"]
+
+
+def sniffed_image_content(data: bytes, settings: Settings) -> dict:
+    """A fetched image has no declared type: the first accepted type its bytes are."""
+    for media_type in settings.chat_file_media_types:
+        try:
+            return image_content(media_type, data)
+        except BadFile:
+            continue
+    raise UnsupportedMediaType(f"Images must be one of: {', '.join(settings.chat_file_media_types)}.")
+
+
+def with_inline_images(message: dict, inline: dict[str, str]) -> dict:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    parts = [
+        {**part, "image_url": {**part["image_url"], "url": inline[part["image_url"]["url"]]}}
+        if part.get("type") == "image_url"
+        else part
+        for part in content
+    ]
+    return {**message, "content": parts}

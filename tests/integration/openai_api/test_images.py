@@ -1,0 +1,90 @@
+"""Images on /v1, as on /api/chat: no model provider is ever asked to fetch a client's URL. An http(s) URL is fetched
+here through the SSRF-safe fetcher and relayed inline as a data: URL; internal addresses, other schemes and what is
+not an image are a 400 that names the image, before any upstream call.
+
+The fetcher refuses loopback by design, so the tests give it the image-fetch test bench (tests/support/image_fetch.py):
+a resolver (`images.test` -> 127.0.0.1, `intranet.test` -> 10.0.0.5, ...) and a policy that allows exactly
+`images.test` at 127.0.0.1, where a local server serves a photo.
+"""
+
+import base64
+
+import openai
+import pytest
+
+from airelay.attachments import file_policy
+from airelay.openai_api import images
+from tests.integration.openai_api.conftest import KEY
+from tests.support.image_fetch import TEST_HOST, PolicyForTests, Resolver, server
+
+__all__ = ["server"]
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+
+
+@pytest.fixture
+def client(start, monkeypatch):
+    monkeypatch.setattr(images, "system_resolver", Resolver())
+    monkeypatch.setattr(images, "file_policy", lambda settings: PolicyForTests(**vars(file_policy(settings))))
+    return openai.OpenAI(base_url=start(), api_key=KEY, max_retries=0)
+
+
+def ask(client, *urls: str):
+    content = [{"type": "text", "text": "What is this?"}]
+    content += [{"type": "image_url", "image_url": {"url": url, "detail": "low"}} for url in urls]
+    return client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+
+
+def images_sent(upstream) -> list[dict]:
+    content = upstream.requests[-1]["messages"][-1]["content"]
+    return [part["image_url"] for part in content if part["type"] == "image_url"]
+
+
+def test_an_image_url_is_fetched_here_and_relayed_inline(client, upstream, server):
+    # GIVEN a photo at an http URL
+    photo = f"data:image/jpeg;base64,{base64.b64encode(server.app.photo).decode()}"
+    # WHEN a chat completion and a response name it
+    ask(client, f"http://{TEST_HOST}:{server.port}/coffee.jpg")
+    chat = images_sent(upstream)
+    item = {"type": "input_image", "image_url": f"http://{TEST_HOST}:{server.port}/coffee.jpg"}
+    client.responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": [item]}])
+    # THEN the model gets the photo's bytes as a data: URL of their type, never the URL
+    assert chat == [{"url": photo, "detail": "low"}]
+    assert images_sent(upstream) == [{"url": photo}]
+
+
+@pytest.mark.parametrize(
+    "url,code",
+    [
+        ("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "image_url_refused"),
+        ("http://intranet.test:8080/admin", "image_url_refused"),
+        ("http://[::ffff:10.0.0.5]/", "image_url_refused"),
+        (f"http://{TEST_HOST}:1/", "image_fetch_failed"),
+        ("file:///etc/passwd", "invalid_request"),
+        ("ftp://example.test/cat.jpg", "invalid_request"),
+        ("data:image/png,not-base64", "invalid_file"),
+        ("data:image/svg+xml;base64,PHN2Zy8+", "unsupported_media_type"),
+        ("data:image/jpeg;base64," + PIXEL, "invalid_file"),  # a PNG declared as a JPEG
+    ],
+)
+def test_an_image_that_cannot_be_relayed_safely_is_a_400_naming_it(client, upstream, url, code):
+    # WHEN a caller names an internal address, another scheme, or something that is not the image it claims
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, "data:image/png;base64," + PIXEL, url)
+    # THEN it is refused, naming the image, and the model provider is never asked for anything
+    assert refused.value.code == code and refused.value.param.startswith("messages.0")
+    assert upstream.requests == []
+
+
+def test_what_is_at_a_url_must_be_an_image(client, upstream, server):
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, f"http://{TEST_HOST}:{server.port}/declared-big")  # zeros, not an image
+    assert refused.value.code == "unsupported_media_type"
+    assert refused.value.param == "messages.0.content.1.image_url.url"
+    assert upstream.requests == []
+
+
+def test_a_request_carries_at_most_chat_files_max_images(client, upstream):
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, *["data:image/png;base64," + PIXEL] * 5)
+    assert refused.value.code == "too_many_files" and refused.value.param == "messages.0.content.5.image_url.url"
+    assert upstream.requests == []
