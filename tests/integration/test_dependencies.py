@@ -41,6 +41,7 @@ BROUGHT_BY_FUNCTIONS = {
     "airelay.providers.local_efficientnet": ("classify",),
     "airelay.providers.local_sentiment": ("sentiment",),
     "airelay.openai_api.embeddings": ("openai",),
+    "airelay.openai_api.structured": ("openai",),
     "airelay.providers.local_use": ("faq", "faq_indexer", "openai", "sentiment"),
     "airelay.providers.openai_embed": ("faq", "faq_indexer", "openai"),
 }
