@@ -6,12 +6,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
 
+from airelay.routers import chat as chat_router
+from airelay.settings import get_settings
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support import state
 
 from .conftest import load_event
 from .test_chat_function import sse_parts, usage_rows
@@ -131,3 +136,21 @@ def test_bad_files_get_a_clear_4xx_before_any_upstream_call(
     assert error["code"] == code and len(error["message"]) < 200
     assert not upstream.requests
     assert usage_rows() == []
+
+
+def test_a_visitor_over_its_requests_per_minute_gets_no_file_read(chat_function, upstream, monkeypatch):
+    # GIVEN a visitor allowed one request a minute, and the chat route's file reading counted
+    monkeypatch.setenv("VISITOR_REQUESTS_PER_MINUTE", "1")
+    get_settings.cache_clear()
+    state.forget_meter()
+    read = []
+    attach = chat_router.attach_files
+    monkeypatch.setattr(chat_router, "attach_files", lambda *args: read.append(1) or attach(*args))
+    while datetime.now(UTC).second > 40:  # the four requests in one minute
+        time.sleep(0.2)
+    # WHEN it sends four messages with an image in that minute
+    statuses = [invoke(chat_function, usechat_event(file_part()))[0] for _ in range(4)]
+    # THEN the first is answered and the rest refused; its files were read for the first, and once more for the
+    # request whose reservation found the limit (this environment learns it then), never after
+    assert statuses == [200, 429, 429, 429]
+    assert len(read) == 2

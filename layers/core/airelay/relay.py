@@ -109,8 +109,12 @@ async def complete(
             check(completion.text)
         status = "ok"
     except TimeoutError:
+        status, error = "error", deadline_error()
+        counted = isinstance(error, ProviderRateLimited)  # cut while the provider refused it: nothing to bill
+        raise error from None
+    except ProviderTimeout:
         status = "error"
-        raise deadline_error() from None
+        raise
     except Exception:
         status, counted = "error", True  # the provider answered with an error: it bills nothing for it
         raise
@@ -168,7 +172,10 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await events.aclose()
-            await meter.close(call, Usage(), "error" if isinstance(exc, Exception) else "cancelled")
+            used = Usage()  # the provider answered with an error (or nothing): it bills nothing for it
+            if isinstance(exc, (TimeoutError, ProviderTimeout)) or not isinstance(exc, Exception):  # it has the prompt
+                used = within_reservation(await estimate_async(request.messages, ""), request)
+            await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
         if isinstance(exc, TimeoutError):
             raise deadline_error() from None
         if isinstance(exc, StopAsyncIteration):

@@ -141,3 +141,16 @@ def test_a_buffered_call_cut_by_the_deadline_bills_its_prompt(client, upstream, 
     assert cut.value.status_code == 504
     [row] = rows(tmp_path)
     assert (row.status, row.prompt_tokens > 0, row.completion_tokens, row.estimated) == ("error", True, 0, True)
+
+
+@pytest.mark.upstream_failure
+def test_a_stream_cut_by_the_deadline_before_its_first_token_bills_its_prompt(client, upstream, tmp_path):
+    # GIVEN an upstream whose first byte comes after the server's deadline (UPSTREAM_TIMEOUT_S is 3 s here)
+    upstream.script(SlowFirstByte(seconds=5))
+    # WHEN a stream is asked for
+    with pytest.raises(openai.APIStatusError) as cut:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=200, stream=True)
+    # THEN it is a 504 before any event, and its row counts the prompt the provider received, estimated
+    assert cut.value.status_code == 504
+    [row] = rows(tmp_path)
+    assert (row.status, row.prompt_tokens > 0, row.completion_tokens, row.estimated) == ("error", True, 0, True)

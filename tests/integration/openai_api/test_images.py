@@ -8,6 +8,8 @@ a resolver (`images.test` -> 127.0.0.1, `intranet.test` -> 10.0.0.5, ...) and a 
 """
 
 import base64
+import time
+from datetime import UTC, datetime
 
 import openai
 import pytest
@@ -88,3 +90,27 @@ def test_a_request_carries_at_most_chat_files_max_images(client, upstream):
         ask(client, *["data:image/png;base64," + PIXEL] * 5)
     assert refused.value.code == "too_many_files" and refused.value.param == "messages.0.content.5.image_url.url"
     assert upstream.requests == []
+
+
+def test_a_caller_over_its_requests_per_minute_gets_nothing_fetched(start, monkeypatch, upstream, server):
+    # GIVEN a key allowed one request a minute, and a photo at an http URL
+    monkeypatch.setattr(images, "system_resolver", Resolver())
+    monkeypatch.setattr(images, "file_policy", lambda settings: PolicyForTests(**vars(file_policy(settings))))
+    client = openai.OpenAI(
+        base_url=start(REQUESTS_PER_MINUTE=1, VISITOR_REQUESTS_PER_MINUTE=1), api_key=KEY, max_retries=0
+    )
+    photo = f"http://{TEST_HOST}:{server.port}/coffee.jpg"
+    while datetime.now(UTC).second > 40:  # the four requests in one minute
+        time.sleep(0.2)
+    # WHEN it asks four times in that minute
+    fetched, statuses = len(server.app.hosts), []
+    for _ in range(4):
+        try:
+            ask(client, photo)
+            statuses.append(200)
+        except openai.RateLimitError:
+            statuses.append(429)
+    # THEN the first is answered, the rest refused; the photo was fetched for the first, and once more for the request
+    # whose reservation found the limit (this environment learns it then), never after
+    assert statuses == [200, 429, 429, 429]
+    assert len(server.app.hosts) - fetched == 2

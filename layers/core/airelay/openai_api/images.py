@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+from .. import usage
 from ..attachments import (
     BadFile,
     FilePart,
@@ -21,6 +22,7 @@ from ..errors import InvalidInput
 from ..images.fetch import FetchPolicy, system_resolver
 from ..providers.base import ChatRequest
 from ..settings import Settings
+from ..usage import Caller
 from .errors import BadRequest
 
 SCHEMES = ("http", "https", "data")
@@ -38,10 +40,12 @@ def relayable_scheme(url: str) -> str:
     return url
 
 
-async def inline_images(request: ChatRequest, images: list[ImageAt], settings: Settings) -> ChatRequest:
-    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails."""
+async def inline_images(request: ChatRequest, images: list[ImageAt], settings: Settings, caller: Caller) -> ChatRequest:
+    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails. A caller
+    already seen over its requests per minute is refused first (usage.admit): nothing is fetched for it."""
     if not images:
         return request
+    await usage.admit(caller)
     if len(images) > settings.chat_files_max:
         raise BadRequest(
             f"A request may carry at most {settings.chat_files_max} images.",

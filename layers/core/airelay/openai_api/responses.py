@@ -35,8 +35,8 @@ async def responses(body: ResponsesBody, request: Request):
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
-    chat = await inline_images(chat, image_urls(body), settings)
     caller = caller_of(request, "openai")
+    chat = await inline_images(chat, image_urls(body), settings, caller)
     shell = response_shell(body)
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)

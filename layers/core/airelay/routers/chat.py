@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi import Request
 
-from .. import buffered, relay, steps
+from .. import buffered, relay, steps, usage
 from ..attachments import attach_files
 from ..continuation import continued
 from ..conversation import ChatBody, StreamBody, UIChatBody, build_request, continues, files_of, images_of
@@ -48,7 +48,9 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
     settings = get_settings()
     model_id, chat_request = build_request(body, settings)
     model_ids, files = settings.fallback_chain(model_id), files_of(body)
+    caller = caller_of(request, "chat")
     if files:
+        await usage.admit(caller)  # nothing fetched for a caller already seen over its requests per minute
         model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
     tools = tools_for(body.persona, settings)
     encoder, proofs = answer_encoder(body, tools, await proof_secret(settings) if tools else b"")
@@ -58,7 +60,6 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
     if tools:
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     models = await chat_models(model_ids, settings)
-    caller = caller_of(request, "chat")
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
     body = steps.ui_message_stream(stream, tools, context, encoder, proofs, made)

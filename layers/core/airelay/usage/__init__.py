@@ -80,6 +80,12 @@ class Reading:
     usage: Usage | None = None
 
 
+async def admit(caller: Caller) -> None:
+    """Before work done for a caller ahead of its metered call (fetching its URLs): a 429 if this environment already
+    saw it over its requests per minute in this minute (Meter.admit)."""
+    await (await meter()).admit(caller.identity, caller.limits)
+
+
 @asynccontextmanager
 async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int = 0):
     """Meters one AI call that is not a chat stream (embeddings, classifiers): reserve, run, settle once.
@@ -114,4 +120,4 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         await meter_.close(call, used, status)
 
 
-__all__ = ["Call", "Caller", "Meter", "Reading", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = ["Call", "Caller", "Meter", "Reading", "admit", "get_meter", "meter", "metered", "open_ledger"]

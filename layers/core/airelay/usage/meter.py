@@ -163,6 +163,17 @@ class Meter:
         day = now.date().isoformat()
         return Call(call_id, request_id, identity, function, model_id, price, day, holds, time.monotonic())
 
+    async def admit(self, identity: str, limits=None) -> None:
+        """Refuses at once (429) a caller that this environment saw over its requests per minute in this minute,
+        before any work is done for it (a URL fetched); in memory, no ledger read. The call's own reservation
+        decides the rest, so at most one request a minute per environment gets that far over the limit."""
+        now = datetime.now(UTC)
+        try:
+            self.full.check(self.limits.holds(identity, now, Decimal(0), 0, limits))
+        except OverLimit as over:
+            await self.count_refusal(now.date().isoformat(), identity)
+            raise refusal(over, now) from None
+
     async def settle_pending(self) -> None:
         """Settles again the calls whose settlement failed, when due (their holds free room for this one); while too
         many wait, the ledger counts as unavailable."""
