@@ -238,3 +238,15 @@ def test_the_sentiment_function_never_imports_onnxruntime_or_openai():
     # THEN neither onnxruntime nor openai (nor Pillow, nor torch) was imported
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_an_llm_answer_with_more_keywords_than_the_answer_allows_keeps_three(sentiment_function, monkeypatch, upstream):
+    # GIVEN an llm/ sentiment model that answers with four keywords (more than a sentiment answer may carry)
+    answer = '{"sentiment": "negative", "score": 0.9, "keywords": ["battery", "died", "awful", "broken"]}'
+    llm_answers(monkeypatch, upstream, answer)
+    # WHEN a text arrives
+    status, _, body = invoke(sentiment_function, "sentiment_en")
+    # THEN the answer keeps the first three (it was a 500: the answer's schema allows three), and the prompt asks for 3
+    assert status == 200, body
+    assert json.loads(body)["keywords"] == ["battery", "died", "awful"]
+    assert "up to 3 words" in upstream.requests[-1]["messages"][0]["content"]

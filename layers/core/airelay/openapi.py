@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .providers.base import MAX_KEYWORDS
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -113,7 +115,7 @@ class ChatAnswer(Strict):
 class SentimentAnswer(Strict):
     sentiment: Literal["positive", "negative", "neutral"]
     score: float = Field(ge=0, le=1)
-    keywords: list[str] = Field(max_length=3)
+    keywords: list[str] = Field(max_length=MAX_KEYWORDS)
     model: str
 
 

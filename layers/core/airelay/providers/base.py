@@ -183,6 +183,9 @@ class Embedder(ABC):
 SENTIMENTS = ("positive", "negative", "neutral")
 
 
+MAX_KEYWORDS = 3  # a sentiment answer's keywords, at most (its schema: openapi.SentimentAnswer)
+
+
 @dataclass(slots=True)
 class SentimentResult:
     sentiment: str  # one of SENTIMENTS

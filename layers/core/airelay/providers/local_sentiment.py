@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import SENTIMENTS, Embedder, SentimentResult, TextClassifier
+from .base import MAX_KEYWORDS, SENTIMENTS, Embedder, SentimentResult, TextClassifier
 
 ANCHORS_FILE = Path(__file__).resolve().parent.parent / "data" / "sentiment_anchors.json"
 WORD = re.compile(r"[^\W\d_][\w'’-]*")
 MAX_WORDS = 24
-MAX_KEYWORDS = 3
 
 
 class AnchorSentimentClassifier(TextClassifier):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import usage
 from ..errors import InvalidInput
 from ..openapi import MODEL_CALL, SentimentAnswer, errors
-from ..providers.base import TextClassifier
+from ..providers.base import MAX_KEYWORDS, TextClassifier
 from ..providers.registry import text_classifier
 from ..settings import Settings
 from ..web import SettingsDep, api_router, caller_of
@@ -56,7 +56,7 @@ async def sentiment(
     return {
         "sentiment": result.sentiment,
         "score": round(result.score, 4),
-        "keywords": result.keywords,
+        "keywords": result.keywords[:MAX_KEYWORDS],  # whatever the provider gave
         "model": model_id,
     }
 
