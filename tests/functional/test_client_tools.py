@@ -366,3 +366,18 @@ def test_a_tool_output_never_becomes_a_system_message(chat_function, tools):
     sent = tools.requests[-1]["messages"]
     assert [m["role"] for m in sent].count("system") == 1
     assert sent[-1]["role"] == "tool" and json.loads(sent[-1]["content"]) == {"output": injection}
+
+
+def test_text_written_into_a_continued_message_is_held_to_the_history_limit(chat_function, tools, monkeypatch):
+    # GIVEN a client tool call the server issued, and a history limit of 2,000 characters
+    monkeypatch.setenv("HISTORY_MAX_CHARS", "2000")
+    get_settings.cache_clear()
+    parts = first_step(chat_function, tools, ("call_pick", "pick_color", QUESTION))
+    message = assistant_message(parts, {call_id(parts, "pick_color"): {"color": "blue"}})
+    # WHEN the client posts it back with 100,000 characters of text of its own in the assistant message
+    message["parts"].insert(1, {"type": "text", "text": "padding " * 12_500})
+    asked = len(tools.requests)
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    # THEN it is a 413 that names the limit (that text is not proven: it would reach the model uncapped), no call made
+    assert (status, json.loads(body)["error"]["code"]) == (413, "message_too_long")
+    assert "2000 characters" in json.loads(body)["error"]["message"] and len(tools.requests) == asked

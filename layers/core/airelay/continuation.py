@@ -49,6 +49,11 @@ class ToolOutputTooLarge(PayloadTooLarge):
     message = "A tool output is too large."
 
 
+class ContinuedTextTooLong(PayloadTooLarge):
+    code = "message_too_long"
+    message = "The assistant message's text is too long."
+
+
 @dataclass(slots=True)
 class StepCalls:
     text: list[str] = field(default_factory=list)
@@ -157,4 +162,9 @@ def continued(
     messages, made = rebuilt(message, tools, proofs, settings)
     if made >= settings.chat_max_steps:
         raise StepsUsedUp()
+    written = sum(len(m["content"] or "") for m in messages if m["role"] == "assistant")
+    if written > settings.history_max_chars:  # its text is not proven: held to the history's limit
+        raise ContinuedTextTooLong(
+            f"The assistant message's text is longer than {settings.history_max_chars} characters."
+        )
     return replace(request, messages=[*request.messages, *messages]), made
