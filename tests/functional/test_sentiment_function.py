@@ -250,3 +250,12 @@ def test_an_llm_answer_with_more_keywords_than_the_answer_allows_keeps_three(sen
     assert status == 200, body
     assert json.loads(body)["keywords"] == ["battery", "died", "awful"]
     assert "up to 3 words" in upstream.requests[-1]["messages"][0]["content"]
+
+
+def test_text_of_invisible_characters_only_is_empty(sentiment_function):
+    # GIVEN a text of zero-width spaces and a byte order mark (str.strip() keeps them)
+    event = load_event("sentiment_en")
+    event["body"] = json.dumps({"text": "\ufeff \u200b\u200b"})
+    # WHEN it is sent THEN it is the empty text's 422 (it was answered "positive", and billed where the model is paid)
+    status, _, body = invoke(sentiment_function, event)
+    assert (status, json.loads(body)["error"]["message"]) == (422, "text: must not be empty")

@@ -11,6 +11,7 @@ from .errors import InvalidInput
 from .personas import personas, system_prompt
 from .providers.base import ChatRequest
 from .settings import Settings
+from .text import is_blank
 
 
 class GenerationParams(BaseModel):
@@ -160,7 +161,7 @@ def build_request(body: ChatBody | UIChatBody, settings: Settings) -> tuple[str,
     turns = turns_of(body)
     if len(turns[-1]["content"]) > settings.message_max_chars:
         raise InvalidInput(f"message is longer than {settings.message_max_chars} characters")
-    if not turns[-1]["content"].strip():
+    if is_blank(turns[-1]["content"]):
         raise InvalidInput("message must not be empty")
     messages = [{"role": "system", "content": system}, *cap_history(turns, settings)]
     request = ChatRequest(

@@ -11,6 +11,7 @@ from ..errors import InvalidInput
 from ..faq.service import FaqBot, bot_for
 from ..openapi import MODEL_CALL, FaqAnswer, errors
 from ..settings import Settings
+from ..text import is_blank
 from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
@@ -40,7 +41,7 @@ async def faq(body: FaqBody, bot: Annotated[FaqBot, Depends(faq_bot)], settings:
 
 def checked(body: FaqBody, settings: Settings) -> tuple[str, int]:
     question = body.question.strip()
-    if not question:
+    if is_blank(question):
         raise InvalidInput("question must not be empty")
     if len(question) > settings.faq_question_max_chars:
         raise InvalidInput(f"question is longer than {settings.faq_question_max_chars} characters")

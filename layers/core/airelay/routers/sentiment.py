@@ -13,6 +13,7 @@ from ..openapi import MODEL_CALL, SentimentAnswer, errors
 from ..providers.base import MAX_KEYWORDS, TextClassifier
 from ..providers.registry import text_classifier
 from ..settings import Settings
+from ..text import is_blank
 from ..web import SettingsDep, api_router, caller_of
 
 router = api_router()
@@ -65,7 +66,7 @@ def checked(text: str | None, settings: Settings) -> str:
     if text is None:
         raise InvalidInput('Send {"text": "..."} as JSON (or ?text=...).')
     text = text.strip()
-    if not text:
+    if is_blank(text):
         raise InvalidInput("text: must not be empty")
     if len(text) > settings.sentiment_text_max_chars:
         raise InvalidInput(f"text: at most {settings.sentiment_text_max_chars} characters")
