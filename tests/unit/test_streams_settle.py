@@ -4,17 +4,19 @@
 pass it) or at its first body message. The upstream is closed and one usage row written, the hold released."""
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import anyio
 import pytest
 
-from airelay import relay, steps, usage
+from airelay import relay, steps, tokens, usage
+from airelay.errors import ProviderRateLimited
 from airelay.openai_api import chat as openai_chat
 from airelay.openai_api import responses as openai_responses
-from airelay.providers.base import ChatModel, ChatRequest, Finished, TextDelta, Usage
-from airelay.settings import Settings
+from airelay.providers.base import ChatModel, ChatRequest, Finished, TextDelta, Usage, upstream_retry_after
+from airelay.settings import Settings, get_settings
 from airelay.streaming import EventStreamResponse, UIMessageStream
 from airelay.tools.base import ToolContext
 from airelay.usage import Caller
@@ -200,3 +202,72 @@ def test_a_fault_of_the_server_mid_stream_ends_in_an_error_part_and_an_error_row
     # AND the call is settled once, as an error, its tokens counted
     [row] = meter.ledger.rows(today())
     assert (row.status, row.completion_tokens > 0, model.closed) == ("error", True, True)
+
+
+async def serve_until(response, marker: bytes):
+    """An ASGI server whose client leaves once it has been sent `marker` (its next send fails)."""
+
+    async def send(message):
+        if marker in message.get("body", b""):
+            raise OSError("client disconnected")
+
+    async def receive():
+        await anyio.sleep_forever()
+
+    try:
+        await response({"type": "http"}, receive, send)
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["chat.completions", "responses", "ui"])
+def test_a_client_gone_mid_answer_is_billed_the_text_streamed(meter, kind, monkeypatch):
+    async def estimate_inline(messages, completion, chunks=0):  # the same count without the thread hop, so that the
+        return tokens.estimate(messages, completion, chunks)  # row does not depend on which estimate finishes first
+
+    monkeypatch.setattr(relay, "estimate_async", estimate_inline)
+    # GIVEN a model streaming five text chunks, of which the client received three before leaving
+    model = Scripted(events=[TextDelta(f"word{i} ") for i in range(5)] + [Finished("stop", Usage(20, 5))])
+
+    async def main():
+        stream, caller = await opened(model)
+        response = EventStreamResponse(bodies(kind, stream, caller), on_close=stream.abandon)
+        await serve_until(response, b"word3")
+
+    asyncio.run(main())
+    # THEN the row counts the completion tokens generated and sent (at least one a chunk), not the prompt's alone
+    [row] = meter.ledger.rows(today())
+    assert (row.status, row.completion_tokens >= 3) == ("cancelled", True)
+
+
+class Refusing(ChatModel):
+    """What the OpenAI SDK does through a 429 storm: its event hook records Retry-After, it waits and retries."""
+
+    provider = "openai"
+
+    async def stream(self, request: ChatRequest):
+        upstream_retry_after.set(3)
+        await anyio.sleep(30)
+        yield None
+
+    async def complete(self, request: ChatRequest):
+        upstream_retry_after.set(3)
+        await anyio.sleep(30)
+
+
+@pytest.mark.parametrize("how", ["complete", "stream"])
+def test_a_call_cut_by_the_deadline_during_a_429_storm_bills_nothing(meter, how):
+    # GIVEN a provider that keeps refusing with 429s, and a deadline of 0.2 s
+    settings = dataclasses.replace(get_settings(), upstream_timeout_s=0.2)
+    request = ChatRequest(messages=[{"role": "user", "content": "hello there " * 20}], max_tokens=100)
+    model = Refusing("openai/gpt-4o-mini")
+
+    async def main():
+        call = relay.complete if how == "complete" else relay.open_stream
+        with pytest.raises(ProviderRateLimited):
+            await call(model, request, settings, Caller("r1", "ip:1", "openai"))
+
+    # WHEN the deadline cuts it THEN the caller gets the 429, and the call bills nothing: the prompt was never taken
+    asyncio.run(main())
+    [row] = meter.ledger.rows(today())
+    assert (row.status, row.prompt_tokens) == ("error", 0)

@@ -172,12 +172,13 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await events.aclose()
-            used = Usage()  # the provider answered with an error (or nothing): it bills nothing for it
-            if isinstance(exc, (TimeoutError, ProviderTimeout)) or not isinstance(exc, Exception):  # it has the prompt
+            error = deadline_error() if isinstance(exc, TimeoutError) else exc
+            used = Usage()  # the provider answered with an error, nothing, or 429s until the deadline: no bill
+            if isinstance(error, ProviderTimeout) or not isinstance(exc, Exception):  # it has the prompt
                 used = within_reservation(await estimate_async(request.messages, ""), request)
             await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
         if isinstance(exc, TimeoutError):
-            raise deadline_error() from None
+            raise error from None
         if isinstance(exc, StopAsyncIteration):
             raise ProviderFailed("The model provider sent an empty answer.") from None
         raise
@@ -220,6 +221,7 @@ class ChatStream:
         self.meter = meter
         self.call = call
         self.settled = False
+        self.step: Step | None = None  # the step `parts` is reading: what an abandoned call is billed from
 
     async def parts(self, encoder: UIMessageStream, step: Step, check: Check | None = None) -> AsyncIterator[bytes]:
         """Yields this call's SSE parts; a failure ends them and is kept in `step.error`. Settles in every case. `check`
@@ -227,6 +229,7 @@ class ChatStream:
         counted."""
         status = "cancelled"
         counted = False
+        self.step = step
         try:
             event = self.first
             while not isinstance(event, Finished):
@@ -264,9 +267,10 @@ class ChatStream:
             status = "error"
         finally:
             with anyio.CancelScope(shield=True):
-                if not counted:
-                    step.usage = await self.counted(step)
-                step.cost = await self.close(step.usage, status)
+                if not self.settled:  # else abandoned (its client left) with what this step had read
+                    if not counted:
+                        step.usage = await self.counted(step)
+                    step.cost = await self.close(step.usage, status)
 
     async def close(self, used: Usage, status: str = "cancelled") -> Decimal:
         """Closes the upstream and settles the call, once."""
@@ -281,7 +285,7 @@ class ChatStream:
         """Settles a call whose answer was not read to its end (the client left first), if nothing settled it yet:
         cancelled, the tokens counted from what was sent and received."""
         if not self.settled:
-            await self.close(await self.counted(Step()), "cancelled")
+            await self.close(await self.counted(self.step or Step()), "cancelled")
 
     async def counted(self, step: Step) -> Usage:
         """Usage counted offline from what was sent and received (the provider reported none)."""

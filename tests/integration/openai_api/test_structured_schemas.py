@@ -119,3 +119,29 @@ def test_a_pattern_that_would_backtrack_for_ever_is_matched_at_once(start, upstr
     # THEN it is refused as not matching, at once (a backtracking engine would take hours on 40 characters)
     assert answer.status_code == 502 and answer.json()["error"]["code"] == "invalid_structured_output"
     assert time.monotonic() - began < 5
+
+
+DRAFT7 = {  # what the AI SDK's zodSchema() sends: "$schema" draft-07 and formats
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {"when": {"type": "string", "format": "date-time"}, "site": {"type": "string", "format": "uri"}},
+    "required": ["when", "site"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("path", ["/chat/completions", "/responses"])
+def test_format_is_an_annotation_whatever_the_draft(start, upstream, path):
+    # GIVEN a draft-07 schema with formats, and an answer whose strings do not follow them
+    upstream.script(Ok(tokens=('{"when": "2024-05-01", "site": "www.example.com"}',)))
+    # WHEN it is checked THEN it passes: `format` annotates (as OpenAI's own structured outputs treat most of them)
+    assert post(start(), path, with_schema(path, DRAFT7)).status_code == 200
+
+
+@pytest.mark.upstream_failure  # the model's answer cannot be read: a 502, on purpose
+@pytest.mark.parametrize("path", ["/chat/completions", "/responses"])
+def test_an_answer_with_a_lone_surrogate_key_does_not_match(start, upstream, path):
+    upstream.script(Ok(tokens=('{"\\udc00": 1}',)))
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    answer = post(start(), path, with_schema(path, schema))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (502, "invalid_structured_output")

@@ -46,7 +46,7 @@ def schema_validator(schema: dict):
     """The caller's schema, compiled: offline, so a `$ref` resolves within the schema or not at all (nothing is
     fetched); its patterns run on a regex engine that never backtracks without bound. Raises jsonschema_rs's
     ValidationError for an invalid schema or a reference it cannot resolve, ValueError for one nested too deep."""
-    return jsonschema_rs.validator_for(schema, offline=True)
+    return jsonschema_rs.validator_for(schema, offline=True, validate_formats=False)  # `format`: an annotation
 
 
 def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
@@ -63,7 +63,11 @@ def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
             raise StructuredOutputInvalid("The model's answer was not JSON.") from None
         if validator is None and not isinstance(value, dict):
             raise StructuredOutputInvalid("The model's answer was not a JSON object.")
-        if validator is not None and not validator.is_valid(value):
+        try:
+            valid = validator is None or validator.is_valid(value)
+        except ValueError:  # a string it cannot read, such as a lone surrogate in a key
+            valid = False
+        if not valid:
             raise StructuredOutputInvalid("The model's answer did not match the response_format schema.")
 
     return check
