@@ -1,5 +1,6 @@
 """Images in chat (useChat's `file` parts) through ChatFunction's handler: what reaches a model that sees, and every
-refusal, each a clear 4xx before any upstream call, with no usage row."""
+refusal, each a clear 4xx before any upstream call, recorded as a failed call of no tokens (it counts against the
+caller's limits: a script cannot make the server fetch URLs for free)."""
 
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def test_bad_files_get_a_clear_4xx_before_any_upstream_call(
     error = json.loads(body)["error"]
     assert error["code"] == code and len(error["message"]) < 200
     assert not upstream.requests
-    assert usage_rows() == []
+    # AND it is a failed call of no tokens: it counts against the caller's limits
+    assert [(row.status, row.prompt_tokens, row.cost_usd) for row in usage_rows()] == [("error", 0, 0)]
 
 
 def test_a_visitor_over_its_requests_per_minute_gets_no_file_read(chat_function, upstream, monkeypatch):

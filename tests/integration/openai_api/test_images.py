@@ -85,11 +85,56 @@ def test_what_is_at_a_url_must_be_an_image(client, upstream, server):
     assert upstream.requests == []
 
 
-def test_a_request_carries_at_most_chat_files_max_images(client, upstream):
+def test_a_message_carries_at_most_chat_files_max_images(client, upstream):
     with pytest.raises(openai.BadRequestError) as refused:
         ask(client, *["data:image/png;base64," + PIXEL] * 5)
     assert refused.value.code == "too_many_files" and refused.value.param == "messages.0.content.5.image_url.url"
     assert upstream.requests == []
+
+
+def conversation_with_images(turns: int) -> list[dict]:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PIXEL}}
+    messages = []
+    for turn in range(turns):
+        messages.append({"role": "user", "content": [{"type": "text", "text": f"And this one? ({turn})"}, image]})
+        messages.append({"role": "assistant", "content": "A pixel."})
+    return [*messages, {"role": "user", "content": "Which was the brightest?"}]
+
+
+def test_a_conversation_carries_four_times_as_many_images_as_a_message(client, upstream):
+    # GIVEN a conversation that showed the model an image in each of 16 turns (four times CHAT_FILES_MAX)
+    # WHEN it goes on THEN every image is relayed, inline
+    client.chat.completions.create(model="gpt-4o-mini", messages=conversation_with_images(16))
+    sent = [p for m in upstream.requests[-1]["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    assert sum(p["type"] == "image_url" and p["image_url"]["url"].startswith("data:") for p in sent) == 16
+    # AND one more is a 400 naming it
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="gpt-4o-mini", messages=conversation_with_images(17))
+    assert refused.value.code == "too_many_files" and refused.value.param == "messages.32.content.1.image_url.url"
+
+
+def test_requests_whose_image_fails_count_against_the_callers_requests_per_minute(start, monkeypatch, upstream, server):
+    # GIVEN a key allowed one request a minute, and a URL that does not give an image
+    monkeypatch.setattr(images, "system_resolver", Resolver())
+    monkeypatch.setattr(images, "file_policy", lambda settings: PolicyForTests(**vars(file_policy(settings))))
+    client = openai.OpenAI(
+        base_url=start(REQUESTS_PER_MINUTE=1, VISITOR_REQUESTS_PER_MINUTE=1), api_key=KEY, max_retries=0
+    )
+    not_an_image = f"http://{TEST_HOST}:{server.port}/declared-big"
+    while datetime.now(UTC).second > 40:  # the six requests in one minute
+        time.sleep(0.2)
+    # WHEN it names that URL six times in that minute
+    fetched, statuses = len(server.app.hosts), []
+    for _ in range(6):
+        try:
+            ask(client, not_an_image)
+        except openai.RateLimitError:
+            statuses.append(429)
+        except openai.BadRequestError:
+            statuses.append(400)
+    # THEN the first is a 400 that counts as a request, the second finds the limit, the rest are refused unfetched
+    assert statuses == [400, 429, 429, 429, 429, 429]
+    assert len(server.app.hosts) - fetched == 2
 
 
 def test_a_caller_over_its_requests_per_minute_gets_nothing_fetched(start, monkeypatch, upstream, server):

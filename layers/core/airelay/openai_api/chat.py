@@ -36,7 +36,7 @@ async def relayed(request: Request, body: ChatCompletionBody):
     chat = chat_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
     models, check = await chat_models(chain, settings), answer_check(chat.response_format)
-    chat = await inline_images(chat, image_urls(body), settings, caller_of(request, "openai"))
+    chat = await inline_images(chat, image_urls(body), settings, caller_of(request, "openai"), chain[0])
     return settings, chat, models, check
 
 

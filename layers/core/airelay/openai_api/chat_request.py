@@ -195,7 +195,7 @@ def text_size(message: dict) -> int:
 
 def image_urls(body: ChatCompletionBody) -> list[ImageAt]:
     return [
-        ImageAt(f"messages.{i}.content.{j}.image_url.url", part.image_url.url)
+        ImageAt(f"messages.{i}.content.{j}.image_url.url", part.image_url.url, i)
         for i, message in enumerate(body.messages)
         if isinstance(message, UserMessage) and isinstance(message.content, list)
         for j, part in enumerate(message.content)

@@ -6,6 +6,7 @@ as a base64 data: URL of the type its bytes really are. Any other scheme is refu
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from typing import NamedTuple
 
 from .. import usage
@@ -18,7 +19,7 @@ from ..attachments import (
     file_policy,
     image_content,
 )
-from ..errors import InvalidInput
+from ..errors import AirelayError, InvalidInput
 from ..images.fetch import FetchPolicy, system_resolver
 from ..providers.base import ChatRequest
 from ..settings import Settings
@@ -28,9 +29,13 @@ from .errors import BadRequest
 SCHEMES = ("http", "https", "data")
 
 
+CONVERSATION_IMAGES = 4  # times CHAT_FILES_MAX: the images of the whole conversation, which every request resends
+
+
 class ImageAt(NamedTuple):
     param: str  # where the request holds it, for the error that names it
     url: str
+    message: int  # the index of the message (or input item) that holds it
 
 
 def relayable_scheme(url: str) -> str:
@@ -40,18 +45,34 @@ def relayable_scheme(url: str) -> str:
     return url
 
 
-async def inline_images(request: ChatRequest, images: list[ImageAt], settings: Settings, caller: Caller) -> ChatRequest:
-    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails. A caller
-    already seen over its requests per minute is refused first (usage.admit): nothing is fetched for it."""
+async def inline_images(
+    request: ChatRequest, images: list[ImageAt], settings: Settings, caller: Caller, model_id: str
+) -> ChatRequest:
+    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails, recorded
+    as a failed call of `model_id` (it counts against the caller's limits). A caller already seen over its requests
+    per minute is refused first (usage.admit): nothing is fetched for it."""
     if not images:
         return request
     await usage.admit(caller)
-    if len(images) > settings.chat_files_max:
-        raise BadRequest(
-            f"A request may carry at most {settings.chat_files_max} images.",
-            param=images[settings.chat_files_max].param,
-            code="too_many_files",
-        )
+    try:
+        return await inlined(request, images, settings)
+    except AirelayError:
+        await usage.record_failed(caller, model_id)
+        raise
+
+
+async def inlined(request: ChatRequest, images: list[ImageAt], settings: Settings) -> ChatRequest:
+    in_message = Counter()
+    for at, image in enumerate(images):
+        in_message[image.message] += 1
+        if in_message[image.message] > settings.chat_files_max:
+            raise BadRequest(
+                f"A message may carry at most {settings.chat_files_max} images.",
+                param=image.param,
+                code="too_many_files",
+            )
+        if at == settings.chat_files_max * CONVERSATION_IMAGES:
+            raise BadRequest(f"A conversation may carry at most {at} images.", param=image.param, code="too_many_files")
     policy = file_policy(settings)
     inline: dict[str, str] = {}
     for image in images:

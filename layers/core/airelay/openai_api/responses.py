@@ -36,7 +36,7 @@ async def responses(body: ResponsesBody, request: Request):
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
     caller = caller_of(request, "openai")
-    chat = await inline_images(chat, image_urls(body), settings, caller)
+    chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
     shell = response_shell(body)
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)

@@ -179,7 +179,7 @@ def image_urls(body: ResponsesBody) -> list[ImageAt]:
     if isinstance(body.input, str):
         return []
     return [
-        ImageAt(f"input.{i}.content.{j}.image_url", part.image_url)
+        ImageAt(f"input.{i}.content.{j}.image_url", part.image_url, i)
         for i, item in enumerate(body.input)
         if isinstance(item, MessageItem) and isinstance(item.content, list)
         for j, part in enumerate(item.content)

@@ -10,6 +10,7 @@ from .. import buffered, relay, steps, usage
 from ..attachments import attach_files
 from ..continuation import continued
 from ..conversation import ChatBody, StreamBody, UIChatBody, build_request, continues, files_of, images_of
+from ..errors import AirelayError
 from ..openapi import MODEL_CALL, ChatAnswer, errors
 from ..openapi_stream import STREAM, StreamEvent
 from ..providers.registry import chat_models
@@ -51,7 +52,11 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
     caller = caller_of(request, "chat")
     if files:
         await usage.admit(caller)  # nothing fetched for a caller already seen over its requests per minute
-        model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
+        try:
+            model_ids, chat_request = await attach_files(chat_request, files, model_ids, settings)
+        except AirelayError:
+            await usage.record_failed(caller, model_id)  # files fetched or read: the request counts
+            raise
     tools = tools_for(body.persona, settings)
     encoder, proofs = answer_encoder(body, tools, await proof_secret(settings) if tools else b"")
     made = 0

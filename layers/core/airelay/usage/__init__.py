@@ -86,6 +86,20 @@ async def admit(caller: Caller) -> None:
     await (await meter()).admit(caller.identity, caller.limits)
 
 
+async def record_failed(caller: Caller, model_id: str) -> None:
+    """A request refused for its input after work was done for it (its URLs fetched): a failed call of no tokens with
+    its own row, so that it counts against the caller's limits like any other; over them, the caller gets the 429."""
+    meter_ = await meter()
+    call = await meter_.open(
+        request_id=caller.request_id,
+        identity=caller.identity,
+        function=caller.function,
+        model_id=model_id,
+        limits=caller.limits,
+    )
+    await meter_.close(call, Usage(), "error")
+
+
 @asynccontextmanager
 async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int = 0):
     """Meters one AI call that is not a chat stream (embeddings, classifiers): reserve, run, settle once.
@@ -120,4 +134,15 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         await meter_.close(call, used, status)
 
 
-__all__ = ["Call", "Caller", "Meter", "Reading", "admit", "get_meter", "meter", "metered", "open_ledger"]
+__all__ = [
+    "Call",
+    "Caller",
+    "Meter",
+    "Reading",
+    "admit",
+    "get_meter",
+    "meter",
+    "metered",
+    "open_ledger",
+    "record_failed",
+]
