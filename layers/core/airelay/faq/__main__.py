@@ -53,6 +53,9 @@ async def build(args: argparse.Namespace) -> int:
     report = await build_to(
         args.source, args.to, embedder, float16=args.float16, batch_rows=args.batch_rows, progress=progress
     )
+    if report.superseded:
+        print(f"error: {args.source} changed while it was built; nothing was written, build again", file=sys.stderr)
+        return 1
     print(
         f"wrote {report.url}: {report.entries} entries, {report.rows} rows x {report.dimension} {report.dtype}, "
         f"{report.bytes:,} bytes, model {report.model}, {report.embed_calls} embedding calls, "

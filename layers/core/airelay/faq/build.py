@@ -32,6 +32,7 @@ class BuildReport:
     embed_calls: int
     usage: Usage = field(default_factory=Usage)
     source_sha256: str = ""
+    superseded: bool = False  # the source changed while it was built: nothing was written
 
 
 async def build_index(
@@ -63,11 +64,24 @@ async def build_index(
     return index, usage, calls
 
 
-def read_source(url: str) -> FaqSource:
+@dataclass(frozen=True)
+class StoredSource:
+    """A checked source as read from its store, with the version (ETag, or mtime and size) it had then."""
+
+    url: str
+    source: FaqSource
+    version: str
+
+    def still_current(self) -> bool:
+        """False once the stored object was replaced or deleted: a build from this read is out of date."""
+        return open_object(self.url).version() == self.version
+
+
+def read_source(url: str) -> StoredSource:
     """Read and check a source file from a path, `file://` or `s3://` URL (the extension picks the format)."""
     stored = open_object(url)
-    data, _ = stored.read()
-    return parse_source(data, stored.name)
+    data, version = stored.read()
+    return StoredSource(stored.url, parse_source(data, stored.name), version)
 
 
 async def build_to(
@@ -79,13 +93,30 @@ async def build_to(
     batch_rows: int | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
+    stored = read_source(source_url)
+    return await build_from(stored, to_url, embedder, float16=float16, batch_rows=batch_rows, progress=progress)
+
+
+async def build_from(
+    stored: StoredSource,
+    to_url: str,
+    embedder: Embedder,
+    *,
+    float16: bool = False,
+    batch_rows: int | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Builds the index of a source already read and writes it to `to_url`, unless the source was replaced while it
+    was being built (`superseded`: the build of the newer one writes it, whichever of them finishes last)."""
     started = time.perf_counter()
-    source = read_source(source_url)
-    index, usage, calls = await build_index(source, embedder, batch_rows=batch_rows, progress=progress)
+    index, usage, calls = await build_index(stored.source, embedder, batch_rows=batch_rows, progress=progress)
     dtype = "float16" if float16 else "float32"
-    data = serialize(index, dtype)
     target = open_object(to_url)
-    target.write(data)
+    superseded = not stored.still_current()
+    data = b""
+    if not superseded:
+        data = serialize(index, dtype)
+        target.write(data)
     return BuildReport(
         target.url,
         index.meta.model,
@@ -97,5 +128,6 @@ async def build_to(
         time.perf_counter() - started,
         calls,
         usage,
-        source.checksum,
+        stored.source.checksum,
+        superseded,
     )

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv"}
 CELL_SEPARATOR = "|"
 MAX_TEXT_CHARS = 4000
+MAX_SOURCE_BYTES = 16 * 1024 * 1024  # YAML parses at about 1 MB/s: within the indexer's 300 s and 1 GB with room
 
 
 class FaqSourceError(ValueError):
@@ -74,11 +75,20 @@ def format_of(name: str) -> str:
 def parse_source(data: bytes, name: str) -> FaqSource:
     """Parse and check a source file's bytes; `name` (a file name or key) decides the format."""
     kind = format_of(name)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise FaqSourceError(f"{name}: {len(data):,} bytes, over the {MAX_SOURCE_BYTES:,} a source may have")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FaqSourceError(f"{name}: not UTF-8 text") from None
-    raw = {"json": _json, "yaml": _yaml, "csv": _csv}[kind](text, name)
+    try:
+        raw = {"json": _json, "yaml": _yaml, "csv": _csv}[kind](text, name)
+    except RecursionError:
+        raise FaqSourceError(f"{name}: nested too deeply") from None
+    except FaqSourceError:
+        raise
+    except ValueError:  # what the parsers do not turn into their own errors: a value Python will not convert
+        raise FaqSourceError(f"{name}: a value cannot be read (a number of over 4,300 digits, or a bad date)") from None
     return FaqSource(check_entries(raw, name), hashlib.sha256(data).hexdigest())
 
 
@@ -117,7 +127,7 @@ def _problems(exc: ValidationError) -> str:
 def _json(text: str, name: str) -> object:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise FaqSourceError(f"{name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
 
 
@@ -132,6 +142,13 @@ def _yaml(text: str, name: str) -> object:
 
 def _csv(text: str, name: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_items(reader, name)
+    except csv.Error as exc:  # the csv module's messages name the problem, never the text
+        raise FaqSourceError(f"{name}: not valid CSV at line {reader.line_num + 1} ({exc})") from None
+
+
+def _csv_items(reader: csv.DictReader, name: str) -> list[dict]:
     columns = set(reader.fieldnames or ())
     missing = {"id", "question", "answer"} - columns
     if missing:

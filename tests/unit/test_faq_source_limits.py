@@ -1,0 +1,41 @@
+"""FAQ sources past what the parsers take (numbers of thousands of digits, deep nesting, huge CSV cells, huge
+files) are source errors with a short reason, like any other bad source, never another exception."""
+
+import pytest
+
+from airelay.faq.source import MAX_SOURCE_BYTES, FaqSourceError, parse_source
+
+HUGE_DIGITS = b"1" + b"0" * 5000  # over Python's 4,300-digit limit for int(str)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b'[{"id": ' + HUGE_DIGITS + b', "question": "q", "answer": "a"}]', "faq.json", "4,300 digits"),
+        (b"- id: " + HUGE_DIGITS + b"\n  question: q\n  answer: a\n", "faq.yaml", "4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "faq.json", "nested too deeply"),
+        (b"[" * 5_000 + b"]" * 5_000, "faq.yaml", "nested too deeply"),
+        (b"- id: a\n  question: q\n  answer: a\n  tags: [2024-13-45]\n", "faq.yaml", "bad date"),
+        (b"id,question,answer\nx,q," + b"a" * 200_000 + b"\n", "faq.csv", "line 2 .*field larger than field limit"),
+        (b"id,question," + b"a" * 200_000 + b"\n", "faq.csv", "line 1 .*field larger than field limit"),
+    ],
+    ids=["json-huge-int", "yaml-huge-int", "json-deep", "yaml-deep", "yaml-bad-date", "csv-huge-cell", "csv-header"],
+)
+def test_a_source_the_parser_cannot_take_is_a_source_error_with_a_short_reason(data, name, reason):
+    # GIVEN a source whose values or shape the parser refuses WHEN it is parsed
+    with pytest.raises(FaqSourceError, match=reason) as refused:
+        parse_source(data, name)
+    # THEN the reason is short and names the file, never its text
+    assert str(refused.value).startswith(f"{name}: ") and len(str(refused.value)) < 200
+
+
+def test_a_source_over_the_size_limit_is_refused_before_it_is_parsed():
+    # GIVEN a source one byte over the limit, that would parse fine
+    entry = b'{"id": "a", "question": "q", "answer": "a"}'
+    data = b"[" + entry + b" " * (MAX_SOURCE_BYTES - len(entry) - 1) + b"]"
+    assert len(data) == MAX_SOURCE_BYTES + 1
+    # WHEN it is parsed THEN it is refused for its size
+    with pytest.raises(FaqSourceError, match="bytes, over the"):
+        parse_source(data, "faq.json")
+    # AND at the limit it is read as usual
+    assert [e.id for e in parse_source(data[:-2] + b"]", "faq.json").entries] == ["a"]
