@@ -34,6 +34,7 @@ from .streaming import UIMessageStream
 from .tokens import estimate_async, prompt_bound
 from .usage import Caller
 from .usage.meter import Call, Meter
+from .usage.reported import within_bounds
 
 log = logging.getLogger("airelay.relay")
 Check = Callable[[str], None]  # refuses an answer's text by raising an AirelayError
@@ -57,39 +58,13 @@ def deadline_error() -> AirelayError:
 
 
 def within_reservation(used: Usage, request: ChatRequest) -> Usage:
-    """What a call is billed: never more tokens than its reservation counted. An upstream that reports more (it
-    ignored max_tokens, or counts the prompt past any tokenizer's bound) is billed the bounds, marked estimated."""
-    prompt_limit = prompt_bound(request.messages)
-    if used.prompt_tokens <= prompt_limit and used.completion_tokens <= request.max_tokens:
-        return used
-    if not used.estimated:
-        log.warning(
-            "the provider reported %d prompt and %d completion tokens, over the %d and %d reserved: "
-            "billing the reserved counts",
-            used.prompt_tokens,
-            used.completion_tokens,
-            prompt_limit,
-            request.max_tokens,
-        )
-    prompt_tokens = min(used.prompt_tokens, prompt_limit)
-    return Usage(
-        prompt_tokens, min(used.completion_tokens, request.max_tokens), min(used.cached_tokens, prompt_tokens), True
-    )
+    """What a chat call is billed: never more tokens than its reservation counted (usage.reported.within_bounds)."""
+    return within_bounds(used, prompt_bound(request.messages), request.max_tokens)
 
 
 async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
     upstream_retry_after.set(None)
-    meter = await usage.meter()
-    call = await meter.open(
-        request_id=caller.request_id,
-        identity=caller.identity,
-        function=caller.function,
-        model_id=model.model_id,
-        limits=caller.limits,
-        prompt_tokens=prompt_bound(request.messages),
-        max_tokens=request.max_tokens,
-    )
-    return meter, call
+    return await usage.opened(caller, model.model_id, prompt_bound(request.messages), request.max_tokens)
 
 
 async def complete(

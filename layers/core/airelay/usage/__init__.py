@@ -89,6 +89,12 @@ async def admit(caller: Caller) -> None:
 async def record_failed(caller: Caller, model_id: str) -> None:
     """A request refused for its input after work was done for it (its URLs fetched): a failed call of no tokens with
     its own row, so that it counts against the caller's limits like any other; over them, the caller gets the 429."""
+    meter_, call = await opened(caller, model_id)
+    await meter_.close(call, Usage(), "error")
+
+
+async def opened(caller: Caller, model_id: str, prompt_tokens: int = 0, max_tokens: int = 0) -> tuple[Meter, Call]:
+    """A call of `caller` held on every limit (Meter.open), and the meter that settles it."""
     meter_ = await meter()
     call = await meter_.open(
         request_id=caller.request_id,
@@ -96,8 +102,10 @@ async def record_failed(caller: Caller, model_id: str) -> None:
         function=caller.function,
         model_id=model_id,
         limits=caller.limits,
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
     )
-    await meter_.close(call, Usage(), "error")
+    return meter_, call
 
 
 @asynccontextmanager
@@ -111,16 +119,7 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
     An AirelayError carrying `usage` (tokens spent on an answer that was then refused) is settled with those tokens.
     No more tokens are billed than the call was opened with (`prompt_tokens`, `max_tokens`): what it held.
     """
-    meter_ = await meter()
-    call = await meter_.open(
-        request_id=caller.request_id,
-        identity=caller.identity,
-        function=caller.function,
-        model_id=model_id,
-        limits=caller.limits,
-        prompt_tokens=prompt_tokens,
-        max_tokens=max_tokens,
-    )
+    meter_, call = await opened(caller, model_id, prompt_tokens, max_tokens)
     reading, status = Reading(), "cancelled"
     try:
         yield reading

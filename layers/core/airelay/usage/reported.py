@@ -27,17 +27,18 @@ def billable(used: Usage) -> Usage:
 
 
 def within_bounds(used: Usage, prompt_limit: int, completion_limit: int) -> Usage:
-    """Never more tokens than the call held (relay.within_reservation does the same for chat): an upstream that
-    reports more is billed the bounds, marked estimated."""
+    """Never more tokens than the call held: an upstream that reports more (it ignored max_tokens, or counts the
+    prompt past any tokenizer's bound) is billed the bounds, marked estimated."""
     if used.prompt_tokens <= prompt_limit and used.completion_tokens <= completion_limit:
         return used
-    log.warning(
-        "the provider reported %d prompt and %d completion tokens, over the %d and %d reserved: "
-        "billing the reserved counts",
-        used.prompt_tokens,
-        used.completion_tokens,
-        prompt_limit,
-        completion_limit,
-    )
+    if not used.estimated:  # an estimate of ours over the bounds is no news
+        log.warning(
+            "the provider reported %d prompt and %d completion tokens, over the %d and %d reserved: "
+            "billing the reserved counts",
+            used.prompt_tokens,
+            used.completion_tokens,
+            prompt_limit,
+            completion_limit,
+        )
     prompt = min(used.prompt_tokens, prompt_limit)
     return Usage(prompt, min(used.completion_tokens, completion_limit), min(used.cached_tokens, prompt), True)
