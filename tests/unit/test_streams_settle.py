@@ -72,12 +72,12 @@ async def serve_to_a_client_that_leaves(response):
     await response({"type": "http"}, receive, send)
 
 
-async def serve_to_a_client_gone_at(response, failing: str):
+async def serve_to_a_client_gone_at(response, failing: str, marker: bytes = b""):
     """An ASGI server whose send raises OSError once the client is gone (ASGI 2.4 lets it; EventStreamResponse
-    expects it): `failing` is the first message type that fails."""
+    expects it): from the first message of type `failing` that holds `marker`."""
 
     async def send(message):
-        if message["type"] == failing:
+        if message["type"] == failing and marker in message.get("body", b""):
             raise OSError("client disconnected")
 
     async def receive():
@@ -204,22 +204,6 @@ def test_a_fault_of_the_server_mid_stream_ends_in_an_error_part_and_an_error_row
     assert (row.status, row.completion_tokens > 0, model.closed) == ("error", True, True)
 
 
-async def serve_until(response, marker: bytes):
-    """An ASGI server whose client leaves once it has been sent `marker` (its next send fails)."""
-
-    async def send(message):
-        if marker in message.get("body", b""):
-            raise OSError("client disconnected")
-
-    async def receive():
-        await anyio.sleep_forever()
-
-    try:
-        await response({"type": "http"}, receive, send)
-    except OSError:
-        pass
-
-
 @pytest.mark.parametrize("kind", ["chat.completions", "responses", "ui"])
 def test_a_client_gone_mid_answer_is_billed_the_text_streamed(meter, kind, monkeypatch):
     async def estimate_inline(messages, completion, chunks=0):  # the same count without the thread hop, so that the
@@ -232,7 +216,7 @@ def test_a_client_gone_mid_answer_is_billed_the_text_streamed(meter, kind, monke
     async def main():
         stream, caller = await opened(model)
         response = EventStreamResponse(bodies(kind, stream, caller), on_close=stream.abandon)
-        await serve_until(response, b"word3")
+        await serve_to_a_client_gone_at(response, "http.response.body", b"word3")
 
     asyncio.run(main())
     # THEN the row counts the completion tokens generated and sent (at least one a chunk), not the prompt's alone

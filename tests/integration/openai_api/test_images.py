@@ -113,48 +113,49 @@ def test_a_conversation_carries_four_times_as_many_images_as_a_message(client, u
     assert refused.value.code == "too_many_files" and refused.value.param == "messages.32.content.1.image_url.url"
 
 
-def test_requests_whose_image_fails_count_against_the_callers_requests_per_minute(start, monkeypatch, upstream, server):
-    # GIVEN a key allowed one request a minute, and a URL that does not give an image
+@pytest.fixture
+def one_request_a_minute(start, monkeypatch):
+    """A client whose key is allowed one request a minute, at the start of a minute with time for a few requests."""
     monkeypatch.setattr(images, "system_resolver", Resolver())
     monkeypatch.setattr(images, "file_policy", lambda settings: PolicyForTests(**vars(file_policy(settings))))
     client = openai.OpenAI(
         base_url=start(REQUESTS_PER_MINUTE=1, VISITOR_REQUESTS_PER_MINUTE=1), api_key=KEY, max_retries=0
     )
-    not_an_image = f"http://{TEST_HOST}:{server.port}/declared-big"
-    while datetime.now(UTC).second > 40:  # the six requests in one minute
+    while datetime.now(UTC).second > 40:
         time.sleep(0.2)
-    # WHEN it names that URL six times in that minute
-    fetched, statuses = len(server.app.hosts), []
-    for _ in range(6):
+    return client
+
+
+def statuses_asking(client, url: str, times: int) -> list[int]:
+    statuses = []
+    for _ in range(times):
         try:
-            ask(client, not_an_image)
+            ask(client, url)
+            statuses.append(200)
         except openai.RateLimitError:
             statuses.append(429)
         except openai.BadRequestError:
             statuses.append(400)
+    return statuses
+
+
+def test_requests_whose_image_fails_count_against_the_callers_requests_per_minute(
+    one_request_a_minute, upstream, server
+):
+    # GIVEN a key allowed one request a minute, and a URL that does not give an image
+    fetched = len(server.app.hosts)
+    # WHEN it names that URL six times in that minute
+    statuses = statuses_asking(one_request_a_minute, f"http://{TEST_HOST}:{server.port}/declared-big", 6)
     # THEN the first is a 400 that counts as a request, the second finds the limit, the rest are refused unfetched
     assert statuses == [400, 429, 429, 429, 429, 429]
     assert len(server.app.hosts) - fetched == 2
 
 
-def test_a_caller_over_its_requests_per_minute_gets_nothing_fetched(start, monkeypatch, upstream, server):
+def test_a_caller_over_its_requests_per_minute_gets_nothing_fetched(one_request_a_minute, upstream, server):
     # GIVEN a key allowed one request a minute, and a photo at an http URL
-    monkeypatch.setattr(images, "system_resolver", Resolver())
-    monkeypatch.setattr(images, "file_policy", lambda settings: PolicyForTests(**vars(file_policy(settings))))
-    client = openai.OpenAI(
-        base_url=start(REQUESTS_PER_MINUTE=1, VISITOR_REQUESTS_PER_MINUTE=1), api_key=KEY, max_retries=0
-    )
-    photo = f"http://{TEST_HOST}:{server.port}/coffee.jpg"
-    while datetime.now(UTC).second > 40:  # the four requests in one minute
-        time.sleep(0.2)
+    fetched = len(server.app.hosts)
     # WHEN it asks four times in that minute
-    fetched, statuses = len(server.app.hosts), []
-    for _ in range(4):
-        try:
-            ask(client, photo)
-            statuses.append(200)
-        except openai.RateLimitError:
-            statuses.append(429)
+    statuses = statuses_asking(one_request_a_minute, f"http://{TEST_HOST}:{server.port}/coffee.jpg", 4)
     # THEN the first is answered, the rest refused; the photo was fetched for the first, and once more for the request
     # whose reservation found the limit (this environment learns it then), never after
     assert statuses == [200, 429, 429, 429]
