@@ -12,6 +12,7 @@ from .. import relay
 from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
+from ..usage import Caller
 from ..web import api_router, caller_of
 from .chat_request import ChatCompletionBody, chat_request, image_urls
 from .chunks import ChunkEncoder, finish_reason, usage_body
@@ -30,13 +31,13 @@ async def default_models(settings: Settings) -> list:
     return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 
-async def relayed(request: Request, body: ChatCompletionBody):
+async def relayed(request: Request, body: ChatCompletionBody, caller: Caller):
     """The checked request, the models to try and what the answer must be."""
     settings = get_settings()
     chat = chat_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
     models, check = await chat_models(chain, settings), answer_check(chat.response_format)
-    chat = await inline_images(chat, image_urls(body), settings, caller_of(request, "openai"), chain[0])
+    chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
     return settings, chat, models, check
 
 
@@ -46,8 +47,8 @@ async def relayed(request: Request, body: ChatCompletionBody):
     responses=errors(*FAILURES, stream="with `stream: true`: chat.completion.chunk events, then [DONE]"),
 )
 async def chat_completions(body: ChatCompletionBody, request: Request):
-    settings, chat, models, check = await relayed(request, body)
     caller = caller_of(request, "openai")
+    settings, chat, models, check = await relayed(request, body, caller)
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -59,16 +60,13 @@ async def chat_completions(body: ChatCompletionBody, request: Request):
 async def chunks(stream: relay.ChatStream, include_usage: bool, check):
     encoder = ChunkEncoder(stream.model_id)
     step = relay.Step()
-    try:
-        yield encoder.start()
-        async for part in stream.parts(encoder, step, check):
-            yield part
-        if step.error is not None:
-            yield encoder.error(error_body(step.error))
-            return
-        yield encoder.finish(step.reason, step.usage if include_usage else None)
-    finally:
-        await stream.abandon()  # a client gone before the end: the call settles all the same
+    yield encoder.start()
+    async for part in stream.parts(encoder, step, check):
+        yield part
+    if step.error is not None:
+        yield encoder.error(error_body(step.error))
+        return
+    yield encoder.finish(step.reason, step.usage if include_usage else None)
 
 
 def completion(answer: relay.Answer) -> dict:

@@ -123,17 +123,14 @@ def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: 
 async def events(stream: relay.ChatStream, shell: dict, check):
     encoder = ResponseEvents(shell, stream.model_id)
     step = relay.Step()
-    try:
-        yield encoder.start()
-        async for part in stream.parts(encoder, step, check):
-            yield part
-        if step.error is not None:
-            yield encoder.error(step.error)
-            return
-        yield encoder.close_items(step.calls)
-        yield encoder.event(
-            "response.incomplete" if step.reason == "length" else "response.completed",
-            response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
-        )
-    finally:
-        await stream.abandon()  # a client gone before the end: the call settles all the same
+    yield encoder.start()
+    async for part in stream.parts(encoder, step, check):
+        yield part
+    if step.error is not None:
+        yield encoder.error(step.error)
+        return
+    yield encoder.close_items(step.calls)
+    yield encoder.event(
+        "response.incomplete" if step.reason == "length" else "response.completed",
+        response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
+    )
