@@ -32,6 +32,7 @@ TARGETS = (
             "tests/unit/test_usage_report.py",
             "tests/unit/test_sqlite_ledger.py",
             "tests/integration/test_ledger_contract.py",
+            "tests/integration/test_ledger_contract_totals.py",
         ),
     ),
     Target(

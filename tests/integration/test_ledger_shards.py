@@ -10,15 +10,10 @@ from airelay.usage.dynamodb import DynamoLedger
 from tests.integration.test_ledger_contract import (  # noqa: F401  (collected here, with this module's `ledger`)
     dynalite_endpoint,
     moto_endpoint,
-    test_a_callers_own_totals_are_its_counters_of_each_day_and_no_one_elses,
     test_a_free_call_holds_nothing_and_is_counted_once,
     test_a_single_request_larger_than_the_limit_is_refused,
     test_concurrent_reserves_never_pass_the_limit,
-    test_days_are_separate,
-    test_each_caller_keeps_its_own_totals_per_model,
-    test_each_model_keeps_its_own_totals,
     test_failed_and_cancelled_calls_are_counted_apart_and_rows_round_trip,
-    test_refusals_are_counted_per_identity_and_apart_from_calls,
     test_requests_per_minute_count_every_admitted_call_settled_or_not,
     test_reserve_exactly_up_to_the_limit_is_allowed,
     test_reserve_over_a_limit_is_refused_all_or_nothing,
@@ -26,6 +21,13 @@ from tests.integration.test_ledger_contract import (  # noqa: F401  (collected h
     test_reserving_or_settling_a_call_again_changes_nothing,
     test_settle_releases_the_hold_and_adds_the_real_cost,
     test_tokens_per_minute_hold_the_worst_case_and_settle_to_what_was_used,
+)
+from tests.integration.test_ledger_contract_totals import (  # noqa: F401  (collected here, with this module's `ledger`)
+    test_a_callers_own_totals_are_its_counters_of_each_day_and_no_one_elses,
+    test_days_are_separate,
+    test_each_caller_keeps_its_own_totals_per_model,
+    test_each_model_keeps_its_own_totals,
+    test_refusals_are_counted_per_identity_and_apart_from_calls,
 )
 from tests.support.aws import create_table_from_template, local_clients
 
