@@ -1,14 +1,14 @@
 """Budgets at scale, simulated: execution environments metering paid calls through the real usage ledger against
 the DynamoDB stand-in (tests/support/dynamo_standin.py) on a virtual clock.
 
-Each paid call does what `usage.meter.Meter` does: settle again its environment's failed settlements that are due
-(the real `PendingSettles`), reserve its worst case on every limit the real `LimitBook` gives it (the global budget,
-its caller's budget, requests and tokens per minute), count a refusal, run (a virtual duration), settle its real cost
-and tokens once, or keep the settlement to try again if it fails. Some environments die holding leases, calls and
-settlements waiting to be tried again; those calls never settle, and what they held stays counted. After the
-traffic, the day ends: leases run out, each living environment's next calls (on the next day) settle what waits and
-give its ended lease back, one sweep finds the dead ones' leases, and the figures are read back through the ledger's
-own reads and from the table (budget_judge.py).
+Each paid call (budget_calls.py) does what `usage.meter.Meter` does: settle again its environment's failed settlements
+that are due (the real `PendingSettles`), reserve its worst case on every limit the real `LimitBook` gives it (the
+global budget, its caller's budget, requests and tokens per minute), count a refusal, run (a virtual duration), settle
+its real cost and tokens once, or keep the settlement to try again if it fails. Some environments die holding leases,
+calls and settlements waiting to be tried again; those calls never settle, and what they held stays counted. After the
+traffic, the day ends: leases run out, each living environment's next calls (on the next day) settle what waits and give
+its ended lease back, one sweep finds the dead ones' leases, and the figures are read back through the ledger's own
+reads and from the table (budget_judge.py).
 """
 
 from __future__ import annotations
@@ -17,31 +17,23 @@ import bisect
 import heapq
 import itertools
 import random
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 
-from botocore.exceptions import ClientError
-
-from airelay.providers.base import Usage
 from airelay.settings import Settings
 from airelay.usage.dynamo_items import hold_name
 from airelay.usage.dynamodb import DynamoLedger
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
-from airelay.usage.ledger import TOTAL, OverLimit, UsageRow, identity_key
-from airelay.usage.limits import CALLER, GLOBAL, LimitBook
+from airelay.usage.ledger import TOTAL, UsageRow, identity_key
+from airelay.usage.limits import LimitBook
 from airelay.usage.pending import LONGEST_WAIT_S, PendingSettles
 from airelay.usage.pricing import load_prices
 
+from .budget_calls import DAY, EPOCH, MODEL, Environment, Open, admit, finish, lose, settle_again
 from .budget_judge import Figures, judge
 from .dynamo_standin import Client, Table
-
-DAY = "2026-12-04"
-EPOCH = 1_796_342_400.0  # DAY's midnight UTC: the lease code's clock reads EPOCH + virtual seconds
-MIDNIGHT = datetime(2026, 12, 4, tzinfo=UTC)
-MODEL = "openai/gpt-4o-mini"
 
 
 @dataclass
@@ -84,27 +76,6 @@ class SimLedger(Sequential, DynamoLedger):
 
 class SimLeases(Sequential, DynamoLeases):
     pass
-
-
-@dataclass
-class Environment:
-    client: Client
-    ledger: object
-    pending: PendingSettles
-    unsettled: dict = field(default_factory=dict)  # call id -> (Open call, its row) whose settlement waits
-    alive: bool = True
-
-
-@dataclass
-class Open:
-    number: int
-    env: Environment
-    identity: str
-    prompt: int
-    max_tokens: int
-    amount: Decimal
-    started: float
-    holds: list = field(default_factory=list)
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -172,101 +143,6 @@ def run(scenario: Scenario) -> dict:
         else:
             finish(payload, price, rng, figures, settled, now)
     return day_end(scenario, table, envs, figures, settled)
-
-
-def admit(limits: LimitBook, call: Open, figures: Figures, now: float, settled: bytearray) -> bool:
-    call.env.client.now = now
-    at = MIDNIGHT + timedelta(seconds=now)
-    call.holds = limits.holds(call.identity, at, call.amount, call.prompt + call.max_tokens)
-    call_id = str(call.number)
-    if call.env.pending.due():
-        settle_again(call.env, figures, settled)
-    if call.env.pending.full:
-        figures.unavailable += 1
-        return False
-    try:
-        call.env.ledger.reserve(call_id, call.holds)
-    except OverLimit as over:
-        if over.hold.name == GLOBAL:
-            figures.refused_global += 1
-        elif over.hold.name == CALLER:
-            figures.refused_identity += 1
-        else:
-            figures.refused_rate += 1
-        try:
-            call.env.ledger.count_refusal(DAY, call.identity)
-        except ClientError:
-            pass  # the meter logs it and answers the refusal
-        return False
-    except ClientError:
-        figures.unavailable += 1
-        return False
-    figures.admitted += 1
-    second = int(now)
-    figures.admitted_per_second[second] = figures.admitted_per_second.get(second, 0) + 1
-    minute = at.isoformat(timespec="minutes")
-    figures.minute_requests[(call.identity, minute)] += 1
-    return True
-
-
-def minute_of(call: Open) -> str:
-    return (MIDNIGHT + timedelta(seconds=call.started)).isoformat(timespec="minutes")
-
-
-def lose(call: Open, figures: Figures) -> None:
-    """A call lost with its environment: all it held stays counted."""
-    figures.lost_with_environment += 1
-    figures.held_by_lost_calls += call.amount
-    figures.lost_holds[call.identity] = figures.lost_holds.get(call.identity, 0) + call.amount
-    figures.minute_tokens[(call.identity, minute_of(call))] += call.prompt + call.max_tokens
-
-
-def finish(call: Open, price, rng: random.Random, figures: Figures, settled: bytearray, now: float) -> None:
-    if not call.env.alive:
-        lose(call, figures)
-        return
-    call.env.client.now = now
-    status = rng.choices(("ok", "error", "cancelled"), (95, 3, 2))[0]
-    usage = Usage(call.prompt, int(call.max_tokens * rng.uniform(0.05, 1.0)))
-    cost = price.cost(usage)
-    row = UsageRow(
-        call_id=str(call.number),
-        request_id=f"req-{call.number}",
-        at=f"{DAY}T00:00:{now:09.6f}",
-        day=DAY,
-        identity=call.identity,
-        function="chat",
-        provider="openai",
-        model=MODEL,
-        prompt_tokens=usage.prompt_tokens,
-        cached_tokens=0,
-        completion_tokens=usage.completion_tokens,
-        cost_usd=cost,
-        latency_ms=int((now - call.started) * 1000),
-        status=status,
-        estimated=False,
-    )
-    try:
-        call.env.ledger.settle(row, call.holds)
-    except ClientError:
-        figures.settle_failed += 1
-        call.env.pending.add(row, call.holds)
-        call.env.unsettled[row.call_id] = (call, row)
-    else:
-        count_settled(call, row, figures, settled)
-
-
-def count_settled(call: Open, row: UsageRow, figures: Figures, settled: bytearray) -> None:
-    figures.minute_tokens[(call.identity, minute_of(call))] += row.counted_tokens
-    figures.settled += 1
-    figures.settled_spend += row.cost_usd
-    settled[call.number] = 1
-
-
-def settle_again(env: Environment, figures: Figures, settled: bytearray) -> None:
-    for row in env.pending.retry(env.ledger):
-        count_settled(env.unsettled.pop(row.call_id)[0], row, figures, settled)
-        figures.settled_again += 1
 
 
 def day_end(scenario: Scenario, table: Table, envs: list, figures: Figures, settled: bytearray) -> dict:
