@@ -6,14 +6,9 @@ import { generateText, streamText } from 'ai';
 const baseURL = process.env.AIRELAY_BASE_URL ?? 'http://127.0.0.1:8000/v1';
 const apiKey = process.env.AIRELAY_API_KEY ?? 'dev'; // on AWS: the API key of the usage plan
 
-// @ai-sdk/openai calls /v1/responses (store: false, as airelay keeps no items); openai.chat(...) calls
-// /v1/chat/completions
+// @ai-sdk/openai calls /v1/responses; openai.chat(...) calls /v1/chat/completions
 const openai = createOpenAI({ baseURL, apiKey });
-const { text } = await generateText({
-  model: openai('gpt-4o-mini'),
-  prompt: 'Say hello.',
-  providerOptions: { openai: { store: false } },
-});
+const { text } = await generateText({ model: openai('gpt-4o-mini'), prompt: 'Say hello.' });
 console.log(text);
 
 // @ai-sdk/openai-compatible calls /v1/chat/completions

@@ -69,12 +69,42 @@ def test_the_usage_table_grants_only_what_metering_and_the_report_use(raw, trans
     [usage_policy] = translated["Resources"]["UsageFunctionRole"]["Properties"]["Policies"]
     [query] = usage_policy["PolicyDocument"]["Statement"]
     assert query["Action"] == "dynamodb:Query" and query["Resource"] == {"Fn::GetAtt": ["UsageTable", "Arn"]}
-    # AND no role may delete, scan or batch-write usage
+    # AND no role or managed policy may delete, scan or batch-write usage
     for name, resource in translated["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
-            granted = json.dumps(resource["Properties"].get("Policies", []))
-            for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"):
-                assert action not in granted, (name, action)
+            documents = [policy["PolicyDocument"] for policy in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents = [resource["Properties"]["PolicyDocument"]]
+        else:
+            continue
+        for statement in [s for document in documents for s in document["Statement"]]:
+            if "UsageTable" in json.dumps(statement["Resource"]):
+                granted = json.dumps(statement["Action"])
+                for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"):
+                    assert action not in granted, (name, action)
+
+
+def test_only_the_openai_function_keeps_response_items_and_only_in_their_table(raw, translated):
+    # GIVEN the policy for kept /v1/responses items
+    [statement] = raw["Resources"]["ResponseItemsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # THEN it writes and reads items by key in their own table, nothing else
+    assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["ResponseItemsTable", "Arn"]}
+    # AND only the OpenAI-compatible function has it, and is told the table and how long items are kept
+    holders = [
+        name
+        for name, resource in translated["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and {"Ref": "ResponseItemsPolicy"} in resource["Properties"].get("ManagedPolicyArns", [])
+    ]
+    assert holders == ["OpenAIFunctionRole"]
+    variables = raw["Resources"]["OpenAIFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["RESPONSES_TABLE"] == {"Ref": "ResponseItemsTable"}
+    assert variables["RESPONSES_STORE_HOURS"] == {"Ref": "ResponsesStoreHours"}
+    # AND the table forgets them: TTL on, deleted with the stack
+    table = raw["Resources"]["ResponseItemsTable"]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["DeletionPolicy"] == "Delete"
 
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "Stage": "dev"}

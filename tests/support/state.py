@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from airelay import usage
 from airelay.faq import service
+from airelay.openai_api import stored_items
 from airelay.providers import registry
 from airelay.providers.base import ChatModel
 
@@ -24,6 +25,7 @@ def forget_classifiers(*, keep_local: bool = False) -> None:
 
 def forget_meter() -> None:
     usage._meter = None
+    stored_items._store = None  # the kept /v1/responses items: in the usage file locally
 
 
 def forget_bots() -> None:

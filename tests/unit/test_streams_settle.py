@@ -114,7 +114,7 @@ def test_a_v1_stream_whose_client_leaves_at_the_first_event_is_settled(meter, ki
         if kind == "chat.completions":
             body = openai_chat.chunks(stream, False, None)
         else:
-            body = openai_responses.events(stream, openai_responses.response_shell(_Body()), None)
+            body = responses_events(stream)
         await serve_to_a_client_that_leaves(EventStreamResponse(body, on_close=stream.abandon))
 
     asyncio.run(main())
@@ -150,6 +150,14 @@ class _Body:
     top_p = None
     user = None
     metadata = None
+    store = False
+
+
+def responses_events(stream):
+    from airelay.settings import get_settings
+
+    settings = get_settings()
+    return openai_responses.events(stream, openai_responses.response_shell(_Body(), settings), None, None, settings)
 
 
 def bodies(kind, stream, caller):
@@ -158,7 +166,7 @@ def bodies(kind, stream, caller):
     if kind == "chat.completions":
         return openai_chat.chunks(stream, False, None)
     if kind == "responses":
-        return openai_responses.events(stream, openai_responses.response_shell(_Body()), None)
+        return responses_events(stream)
     return steps.ui_message_stream(stream, {}, ToolContext(get_settings(), caller), UIMessageStream())
 
 

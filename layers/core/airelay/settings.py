@@ -91,6 +91,10 @@ class Settings:
     embedding_models: tuple[str, ...] = field(default=("local/use-multilingual",), metadata={"env": "EMBEDDING_MODELS"})
     # chat models that cannot answer to a JSON schema: a request with one skips them in the fallback chain
     no_structured_output_models: tuple[str, ...] = field(default=(), metadata={"env": "NO_STRUCTURED_OUTPUT_MODELS"})
+    # /v1/responses output items kept for `item_reference` (store: true): a DynamoDB table on AWS, else the SQLite
+    # file of USAGE_DB_PATH; 0 hours keeps none, and a request that asks to store is refused
+    responses_table: str = field(default="", metadata={"env": "RESPONSES_TABLE"})
+    responses_store_hours: int = field(default=24, metadata={"env": "RESPONSES_STORE_HOURS"})
 
     aws_connect_timeout_s: float = field(default=1.0, metadata={"env": "AIRELAY_AWS_CONNECT_TIMEOUT_S"})
     aws_read_timeout_s: float = field(default=2.0, metadata={"env": "AIRELAY_AWS_READ_TIMEOUT_S"})
@@ -194,6 +198,8 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        if not 0 <= self.responses_store_hours <= 24 * 30:
+            raise ValueError("RESPONSES_STORE_HOURS must be between 0 and 720")
         if not 1 <= self.default_max_tokens <= self.max_tokens_cap:
             raise ValueError("DEFAULT_MAX_TOKENS must be between 1 and MAX_TOKENS_CAP")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

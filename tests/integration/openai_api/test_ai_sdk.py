@@ -101,15 +101,15 @@ def test_a_stateless_tool_loop_through_openai_responses_finishes(start, upstream
     assert [m["role"] for m in upstream.requests[-1]["messages"]] == ["user", "assistant", "tool"]
 
 
-def test_a_stored_tool_loop_through_openai_responses_is_told_to_set_store_false(start, upstream):
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-5-mini"])
+def test_a_tool_loop_through_openai_responses_as_it_is_finishes_by_reference(start, upstream, model):
     # GIVEN @ai-sdk/openai as it is (store defaults to true): its second step refers to the first step's function
     # call by id ({"type": "item_reference"})
     upstream.script(Deltas(WEATHER_CALL, finish="tool_calls"), "ok")
     # WHEN it runs its tool loop
-    seen = run(start(), "toolLoop", "responses")
-    # THEN the second step is a 400 that says what to do, and never reaches the model
-    [error] = seen["errors"]
-    detail = json.loads(error)["error"]
-    assert detail["type"] == "invalid_request_error" and detail["param"] == "input.1"
-    assert "airelay keeps no items" in detail["message"] and "store: false" in detail["message"]
-    assert seen["steps"] == 1 and len(upstream.requests) == 1
+    seen = run(start(CHAT_MODEL=f"openai/{model}"), "toolLoop", "responses", MODEL=model)
+    # THEN the kept call is read back: both steps are answered, the second with the call and its output
+    assert seen == {"text": upstream.REPLY_TEXT, "errors": [], "steps": 2}
+    sent = upstream.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "get_weather"

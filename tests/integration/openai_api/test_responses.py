@@ -1,4 +1,4 @@
-"""The real `openai` SDK's Responses API against the local API's /v1/responses (stateless, store: false)."""
+"""The real `openai` SDK's Responses API against the local API's /v1/responses (items kept by id: test_stored_items)."""
 
 import asyncio
 import json
@@ -129,7 +129,6 @@ def test_async_streamed_response(start, upstream):
     "extra,param",
     [
         ({"previous_response_id": "resp_123"}, "previous_response_id"),
-        ({"store": True}, "store"),
         ({"include": ["reasoning.encrypted_content", "message.output_text.logprobs"]}, "include"),
         ({"max_output_tokens": 100000}, "max_output_tokens"),
         ({"tool_choice": {"type": "function", "name": "nope"}, "tools": TOOLS}, "tool_choice"),

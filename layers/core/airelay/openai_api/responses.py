@@ -1,5 +1,5 @@
-"""POST /v1/responses, stateless (store: false), buffered and streamed with the Responses event sequence; the same
-relay as chat completions."""
+"""POST /v1/responses, buffered and streamed with the Responses event sequence; the same relay as chat completions.
+An answer's output items are kept for later requests to name by id (stored_items), unless it asks `store: false`."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from fastapi import Request
 from .. import relay
 from ..providers.base import ToolCall, Usage
 from ..providers.registry import chat_models
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
-from ..web import api_router, caller_of
+from ..web import api_router, caller_of, identity_of
 from .events import ResponseEvents
 from .images import inline_images
 from .openapi import FAILURES, ResponseAnswer, errors
 from .request import resolve_model
 from .responses_request import FunctionChoice, ResponsesBody, image_urls, responses_request
+from .stored_items import keep, keeps, with_referenced_items
 from .structured import answer_check, capable_models
 
 router = api_router()
@@ -31,21 +32,27 @@ router = api_router()
 )
 async def responses(body: ResponsesBody, request: Request):
     settings = get_settings()
+    owner = identity_of(request.scope)
+    body = await with_referenced_items(body, owner, settings)
     chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
     caller = caller_of(request, "openai")
     chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
-    shell = response_shell(body)
+    shell = response_shell(body, settings)
+    kept_by = owner if shell["store"] else None
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)
-        return EventStreamResponse(events(stream, shell, check), on_close=stream.abandon)
+        return EventStreamResponse(events(stream, shell, check, kept_by, settings), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
-    return finished(shell, answer.model_id, output_items(answer.text, answer.tool_calls), answer.reason, answer.usage)
+    output = output_items(answer.text, answer.tool_calls)
+    if kept_by:
+        await keep(kept_by, output, settings)
+    return finished(shell, answer.model_id, output, answer.reason, answer.usage)
 
 
-def response_shell(body: ResponsesBody) -> dict:
+def response_shell(body: ResponsesBody, settings: Settings) -> dict:
     """The response object's fields that echo the request."""
     return {
         "id": f"resp_{uuid.uuid4().hex}",
@@ -60,7 +67,7 @@ def response_shell(body: ResponsesBody) -> dict:
         "output": [],
         "parallel_tool_calls": body.parallel_tool_calls is not False,
         "previous_response_id": None,
-        "store": False,
+        "store": keeps(body, settings),
         "temperature": body.temperature,
         "text": {"format": (body.text.format if body.text and body.text.format else {"type": "text"})},
         "tool_choice": tool_choice_echo(body.tool_choice),
@@ -120,7 +127,7 @@ def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: 
     }
 
 
-async def events(stream: relay.ChatStream, shell: dict, check):
+async def events(stream: relay.ChatStream, shell: dict, check, kept_by: str | None, settings: Settings):
     encoder = ResponseEvents(shell, stream.model_id)
     step = relay.Step()
     yield encoder.start()
@@ -130,6 +137,8 @@ async def events(stream: relay.ChatStream, shell: dict, check):
         yield encoder.error(step.error)
         return
     yield encoder.close_items(step.calls)
+    if kept_by:
+        await keep(kept_by, encoder.output, settings)
     yield encoder.event(
         "response.incomplete" if step.reason == "length" else "response.completed",
         response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),

@@ -1,4 +1,4 @@
-"""A /v1/responses body (stateless: store false) -> a checked ChatRequest. Input items become chat messages: text
+"""A /v1/responses body -> a checked ChatRequest. Input items become chat messages: text
 and images, function calls and their outputs; `instructions` is a system message, under the system prompt policy."""
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class ReasoningItem(Loose):
 
 
 class ItemReference(Loose):
-    type: Literal["item_reference"]  # an item of a stored response, by id: refused, airelay stores none
-    id: str
+    type: Literal["item_reference"]  # an item of an earlier answer, by id: read from the kept items (stored_items)
+    id: str = Field(min_length=1, max_length=256)
 
 
 class FunctionTool(Strict):
@@ -121,7 +121,7 @@ def messages_of(body: ResponsesBody) -> list[dict]:
     for index, item in enumerate(body.input):
         if isinstance(item, ItemReference):
             raise Unsupported(
-                "Input items cannot be referred to by id: airelay keeps no items. Send each item itself and set "
+                "Input items cannot be referred to by id: this server keeps no items. Send each item itself and set "
                 "'store': false (in the AI SDK: providerOptions: { openai: { store: false } }).",
                 param=f"input.{index}",
             )
@@ -190,12 +190,12 @@ def image_urls(body: ResponsesBody) -> list[ImageAt]:
 def responses_request(body: ResponsesBody, settings: Settings, policy: str) -> ChatRequest:
     if body.previous_response_id:
         raise Unsupported(
-            "'previous_response_id' is not supported: airelay stores no responses; send the whole conversation "
-            "in 'input' (store: false).",
+            "'previous_response_id' is not supported: airelay keeps answers' items, not responses; send the "
+            "conversation in 'input' (its earlier items themselves or as item references).",
             param="previous_response_id",
         )
-    if body.store:
-        raise Unsupported("'store' must be false: airelay stores no responses.", param="store")
+    if body.store and not settings.responses_store_hours:
+        raise Unsupported("'store' must be false: this server keeps no responses.", param="store")
     unknown = [kind for kind in body.include or () if kind not in INCLUDABLE]
     if unknown:
         raise Unsupported(
