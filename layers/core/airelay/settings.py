@@ -91,8 +91,8 @@ class Settings:
     embedding_models: tuple[str, ...] = field(default=("local/use-multilingual",), metadata={"env": "EMBEDDING_MODELS"})
     # chat models that cannot answer to a JSON schema: a request with one skips them in the fallback chain
     no_structured_output_models: tuple[str, ...] = field(default=(), metadata={"env": "NO_STRUCTURED_OUTPUT_MODELS"})
-    # /v1/responses output items kept for `item_reference` (store: true): a DynamoDB table on AWS, else the SQLite
-    # file of USAGE_DB_PATH; 0 hours keeps none, and a request that asks to store is refused
+    # /v1/responses output items kept for `item_reference` (store: true): a DynamoDB table on AWS, else
+    # responses.sqlite3 beside USAGE_DB_PATH; 0 hours keeps none, and a request that asks to store is refused
     responses_table: str = field(default="", metadata={"env": "RESPONSES_TABLE"})
     responses_store_hours: int = field(default=24, metadata={"env": "RESPONSES_STORE_HOURS"})
 

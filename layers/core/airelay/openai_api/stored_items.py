@@ -3,8 +3,8 @@ by id ({"type": "item_reference", "id": ...}): OpenAI's `store: true`, the defau
 and of @ai-sdk/openai, whose tool loop sends the previous step's items back that way.
 
 Items are kept under their caller's identity: a reference to another caller's item is not found. The store is a
-table in the local SQLite file (USAGE_DB_PATH) and a DynamoDB table on AWS (RESPONSES_TABLE), whose TTL removes
-expired items; an expired item is not answered even before TTL has removed it."""
+SQLite file beside the local usage file (`responses.sqlite3` in USAGE_DB_PATH's folder) and a DynamoDB table on AWS
+(RESPONSES_TABLE), whose TTL removes expired items; an expired item is not answered even before TTL has removed it."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ class SqliteItems:
         self._db.executescript(
             """
             PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
             CREATE TABLE IF NOT EXISTS response_items (
                 owner TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER NOT NULL,
                 PRIMARY KEY (owner, id)
@@ -150,7 +151,7 @@ def item_store(settings: Settings) -> ItemStore:
             if settings.responses_table:
                 _store = DynamoItems(settings.responses_table, aws.clients())
             else:
-                _store = SqliteItems(settings.usage_db_path)
+                _store = SqliteItems(str(Path(settings.usage_db_path).with_name("responses.sqlite3")))
         return _store
 
 
