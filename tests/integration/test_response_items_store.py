@@ -1,6 +1,7 @@
 """The kept /v1/responses items (airelay.openai_api.stored_items), the same contract on both stores: the SQLite file
 (local) and DynamoDB (dynalite, with the table template.yaml declares)."""
 
+import sqlite3
 import time
 import uuid
 
@@ -55,3 +56,41 @@ def test_keeping_an_item_again_replaces_it(store):
     store.save("key:app", [message("msg_1", "first")], NOW + 3600)
     store.save("key:app", [message("msg_1", "second")], NOW + 7200)
     assert store.load("key:app", ["msg_1"], NOW + 3600) == {"msg_1": message("msg_1", "second")}
+
+
+def test_the_local_store_keeps_items_again_after_the_file_was_busy_once(tmp_path):
+    # GIVEN the local item store, whose file another connection may also write (another process of the local API,
+    # an operator's sqlite3 shell)
+    path = str(tmp_path / "usage.sqlite3")
+    store = SqliteItems(path)
+    now = int(time.time())
+    # AND one moment when another connection holds the file's write lock longer than the busy timeout (5 s)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store.save("key:app", [message("msg_1")], now + 3600)  # keep() logs this and the answer goes on: fine
+    other.execute("COMMIT")
+    # WHEN the next answer is kept, the file free again
+    # THEN it is kept and read back
+    store.save("key:app", [message("msg_2")], now + 3600)
+    assert store.load("key:app", ["msg_2"], now) == {"msg_2": message("msg_2")}
+
+
+def test_kept_items_are_read_back_with_a_strongly_consistent_read(dynalite):
+    # GIVEN the DynamoDB store, and every BatchGetItem it sends
+    clients = local_clients(dynalite)
+    table = create_table_from_template(clients.dynamodb, "ResponseItemsTable", f"items-{uuid.uuid4().hex[:8]}")
+    store = DynamoItems(table, clients)
+    sent = []
+    clients.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem", lambda params, **_: sent.append(params)
+    )
+    # WHEN an answer's function call is kept and the next step of a tool loop reads it back at once (the AI SDK sends
+    # step 2 as soon as its tool returned: milliseconds later, often to another Lambda container)
+    now = int(time.time())
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
+    store.save("key:app", [call], now + 3600)
+    assert store.load("key:app", ["fc_1"], now) == {"fc_1": call}
+    # THEN the read is strongly consistent, as the usage ledger's reads that must see a write are: an eventually
+    # consistent one may miss the item kept a moment before
+    assert sent and all(asked.get("ConsistentRead") is True for p in sent for asked in p["RequestItems"].values())

@@ -62,6 +62,20 @@ def test_a_buffered_answers_message_is_sent_back_by_reference(client, upstream):
     assert sent[2] == {"role": "user", "content": "Again."}
 
 
+def test_an_item_reference_without_its_optional_type_is_read(client, upstream):
+    # GIVEN an answer's kept message
+    [message] = client.responses.create(model=MODEL, input="Say hello.").output
+    # WHEN the next request names it as OpenAI's API allows: ItemReference's `type` is optional (the openai SDK's
+    # ResponseInputItemParam.ItemReference: id Required, type Optional[Literal["item_reference"]])
+    answered = client.responses.create(
+        model=MODEL,
+        input=[{"role": "user", "content": "Say hello."}, {"id": message.id}, {"role": "user", "content": "Again."}],
+    )
+    # THEN it is read as a reference
+    assert answered.output_text == upstream.REPLY_TEXT
+    assert upstream.requests[-1]["messages"][1]["role"] == "assistant"
+
+
 def test_an_answer_asked_not_to_be_stored_keeps_nothing(client, upstream):
     first = client.responses.create(model=MODEL, input="Say hello.", store=False)
     assert first.store is False

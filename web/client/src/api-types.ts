@@ -801,11 +801,8 @@ export interface components {
         };
         /** ItemReference */
         ItemReference: {
-            /**
-             * Type
-             * @constant
-             */
-            type: "item_reference";
+            /** Type */
+            type?: "item_reference" | null;
             /** Id */
             id: string;
         };

@@ -13,7 +13,7 @@ from ..providers.base import ToolCall, Usage
 from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
-from ..web import api_router, caller_of, identity_of
+from ..web import api_router, caller_of
 from .events import ResponseEvents
 from .images import inline_images
 from .openapi import FAILURES, ResponseAnswer, errors
@@ -32,24 +32,23 @@ router = api_router()
 )
 async def responses(body: ResponsesBody, request: Request):
     settings = get_settings()
-    owner = identity_of(request.scope)
-    body = await with_referenced_items(body, owner, settings)
+    caller = caller_of(request, "openai")
+    model_id = resolve_model(body.model, settings)
+    body = await with_referenced_items(body, caller, model_id, settings)
     chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
-    chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
+    chain = capable_models(settings.fallback_chain(model_id), chat.response_format, settings)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
-    caller = caller_of(request, "openai")
     chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
     shell = response_shell(body, settings)
-    kept_by = owner if shell["store"] else None
+    kept_by = caller.identity if shell["store"] else None
     if body.stream:
         stream = await relay.open_any_stream(models, chat, settings, caller)
         return EventStreamResponse(events(stream, shell, check, kept_by, settings), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
     output = output_items(answer.text, answer.tool_calls)
-    if kept_by:
-        await keep(kept_by, output, settings)
-    return finished(shell, answer.model_id, output, answer.reason, answer.usage)
+    kept = bool(kept_by) and await keep(kept_by, output, settings)
+    return finished({**shell, "store": kept}, answer.model_id, output, answer.reason, answer.usage)
 
 
 def response_shell(body: ResponsesBody, settings: Settings) -> dict:
@@ -137,9 +136,8 @@ async def events(stream: relay.ChatStream, shell: dict, check, kept_by: str | No
         yield encoder.error(step.error)
         return
     yield encoder.close_items(step.calls)
-    if kept_by:
-        await keep(kept_by, encoder.output, settings)
+    kept = bool(kept_by) and await keep(kept_by, encoder.output, settings)
     yield encoder.event(
         "response.incomplete" if step.reason == "length" else "response.completed",
-        response=finished(shell, stream.model_id, encoder.output, step.reason, step.usage),
+        response=finished({**shell, "store": kept}, stream.model_id, encoder.output, step.reason, step.usage),
     )

@@ -70,7 +70,8 @@ class ReasoningItem(Loose):
 
 
 class ItemReference(Loose):
-    type: Literal["item_reference"]  # an item of an earlier answer, by id: read from the kept items (stored_items)
+    # an item of an earlier answer, by id, read from the kept items (stored_items); OpenAI's `type` is optional
+    type: Literal["item_reference"] | None = None
     id: str = Field(min_length=1, max_length=256)
 
 

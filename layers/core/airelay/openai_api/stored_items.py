@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Annotated, Protocol
 
 import anyio
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
-from .. import aws
+from .. import aws, usage
 from ..errors import AirelayError
 from ..settings import Settings, get_settings
+from ..usage import Caller
 from .errors import BadRequest
 from .responses_request import FunctionCallItem, ItemReference, MessageItem, ResponsesBody
 
@@ -77,9 +78,13 @@ class SqliteItems:
     def save(self, owner: str, items: list[dict], expires_at: int) -> None:
         rows = [(owner, item["id"], json.dumps(item), expires_at) for item in items]
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM response_items WHERE expires_at <= ?", (int(time.time()),))
-            self._db.executemany("INSERT OR REPLACE INTO response_items VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM response_items WHERE expires_at <= ?", (int(time.time()),))
+                self._db.executemany("INSERT OR REPLACE INTO response_items VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
 
     def load(self, owner: str, ids: list[str], now: int) -> dict[str, dict]:
@@ -125,7 +130,8 @@ class DynamoItems:
 
     def load(self, owner: str, ids: list[str], now: int) -> dict[str, dict]:
         keys = [{"pk": {"S": owner}, "sk": {"S": item_id}} for item_id in ids]
-        asked = {self.table: {"Keys": keys, "ProjectionExpression": "sk, body, expires_at"}}
+        # read strongly: the next step of a tool loop names an item kept milliseconds before
+        asked = {self.table: {"Keys": keys, "ProjectionExpression": "sk, body, expires_at", "ConsistentRead": True}}
         found: dict[str, dict] = {}
         for attempt in range(WRITE_TRIES):
             answer = self.clients.dynamodb.batch_get_item(RequestItems=asked)
@@ -155,16 +161,24 @@ def item_store(settings: Settings) -> ItemStore:
         return _store
 
 
-def storable(items: list[dict]) -> list[dict]:
-    """The items small enough to keep; a larger one is not kept, and a reference to it is answered as unknown."""
-    kept = [item for item in items if len(json.dumps(item)) <= MAX_ITEM_BYTES]
+def readable(items: list[dict]) -> list[dict]:
+    """The items a later request can be given back: small enough to keep, and valid input items (a call the provider
+    sent without a name is not). Any other is not kept, and a reference to it is answered as unknown."""
+    kept = []
+    for item in items:
+        try:
+            AS_INPUT.validate_python(item)
+        except ValidationError:
+            continue
+        if len(json.dumps(item)) <= MAX_ITEM_BYTES:
+            kept.append(item)
     if len(kept) < len(items):
-        log.warning("response items over %d bytes were not kept", MAX_ITEM_BYTES)
+        log.warning("%d response items were not kept: too large or not readable", len(items) - len(kept))
     return kept
 
 
 def keeps(body: ResponsesBody, settings: Settings) -> bool:
-    """Whether this answer's items are kept: unless the request says `store: false` (OpenAI's default is true)."""
+    """Whether this answer's items are to be kept: unless the request says `store: false` (OpenAI's default)."""
     return body.store is not False and settings.responses_store_hours > 0
 
 
@@ -172,22 +186,27 @@ async def run(store: ItemStore, method, *args):
     return await anyio.to_thread.run_sync(method, *args) if store.remote else method(*args)
 
 
-async def keep(owner: str, output: list[dict], settings: Settings) -> None:
-    """Keeps a finished answer's items. A store that fails costs the next request its references, not this answer,
-    which is paid for already: it is logged and the answer goes on."""
-    items = storable(output)
-    if not items:
-        return
-    store = item_store(settings)
+async def keep(owner: str, output: list[dict], settings: Settings) -> bool:
+    """Keeps a finished answer's items; whether all were kept (the answer's `store`). A store that fails costs the
+    next request its references, not this answer, which is paid for already: it is logged and the answer goes on."""
+    items = readable(output)
     expires_at = int(time.time()) + settings.responses_store_hours * 3600
     try:
-        await run(store, store.save, owner, items, expires_at)
+        if items:
+            store = item_store(settings)
+            await run(store, store.save, owner, items, expires_at)
     except Exception as error:
         log.warning("response items were not kept: %s", type(error).__name__)
+        return False
+    return len(items) == len(output)
 
 
-async def with_referenced_items(body: ResponsesBody, owner: str, settings: Settings) -> ResponsesBody:
-    """The body with each `item_reference` replaced by the item it names, read from the owner's kept items."""
+async def with_referenced_items(
+    body: ResponsesBody, caller: Caller, model_id: str, settings: Settings
+) -> ResponsesBody:
+    """The body with each `item_reference` replaced by the item it names, read from the caller's kept items. As for
+    images, a caller already seen over its requests per minute is refused first (usage.admit), and a request refused
+    for its references counts as a failed call of `model_id`."""
     if isinstance(body.input, str) or not settings.responses_store_hours:
         return body  # with no store, responses_request refuses references
     references = [(index, item.id) for index, item in enumerate(body.input) if isinstance(item, ItemReference)]
@@ -195,20 +214,30 @@ async def with_referenced_items(body: ResponsesBody, owner: str, settings: Setti
         return body
     if len(references) > BATCH_GET:
         raise BadRequest(f"'input' may refer to at most {BATCH_GET} items by id.", param="input")
-    store = item_store(settings)
+    await usage.admit(caller)
     try:
+        return body.model_copy(update={"input": await referenced(body.input, references, caller.identity, settings)})
+    except AirelayError:
+        await usage.record_failed(caller, model_id)
+        raise
+
+
+async def referenced(items: list, references: list[tuple[int, str]], owner: str, settings: Settings) -> list:
+    try:
+        store = item_store(settings)
         found = await run(store, store.load, owner, list(dict.fromkeys(i for _, i in references)), int(time.time()))
     except Exception as error:
         log.warning("response items could not be read: %s", type(error).__name__)
         raise ItemsUnavailable() from None
-    items = list(body.input)
+    items = list(items)
     for index, item_id in references:
-        if item_id not in found:
+        try:
+            items[index] = AS_INPUT.validate_python(found[item_id])
+        except (KeyError, ValidationError):
             raise BadRequest(
                 f"Item '{item_id[:80]}' is not kept here: it was answered with 'store': false, to another key, "
                 f"more than {settings.responses_store_hours} hours ago, or never.",
                 param=f"input.{index}",
                 code="item_not_found",
-            )
-        items[index] = AS_INPUT.validate_python(found[item_id])
-    return body.model_copy(update={"input": items})
+            ) from None
+    return items
