@@ -31,11 +31,11 @@ def docs_app() -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.mount(ASSETS, StaticFiles(directory=SWAGGER_UI, check_dir=False), name="swagger-ui")
 
-    @app.get("/openapi.json")
+    @app.api_route("/openapi.json", methods=["GET", "HEAD"])
     def openapi() -> JSONResponse:
         return JSONResponse(merged_document())
 
-    @app.get("/docs")
+    @app.api_route("/docs", methods=["GET", "HEAD"])
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",

@@ -80,7 +80,7 @@ class LocalApi:
             body = await read_body(scope, receive, settings.body_read_timeout_s)
         except BodyRefused as refused:
             error = {"error": {"code": refused.code, "message": refused.message}}
-            await send_json(send, refused.status, error, [(b"connection", b"close"), *cors(scope, settings)])
+            await send_json(send, refused.status, error, [(b"connection", b"close"), *cors(settings)])
             return
         except ClientGone:
             return
@@ -100,6 +100,9 @@ class LocalApi:
 
     async def invoke(self, function: Function, route: Route, params: dict, scope, body: bytes, send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # as API Gateway: Host is the API's own name, never the client's, and the port is X-Forwarded-Port
+        server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
+        headers.update({"host": server_host, "x-forwarded-port": str(server_port), "x-forwarded-proto": "http"})
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)  # as API Gateway
         client = scope.get("client") or ("127.0.0.1", 0)
         event = rest_event(scope["method"], scope["path"], route.path, headers, query, body, client[0], params)
@@ -114,13 +117,21 @@ class LocalApi:
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": response_body})
 
-    async def static(self, scope, send) -> None:
-        path = scope["path"]
-        if scope["method"] in ("GET", "HEAD") and not path.startswith("/api/"):
+    def demo_file(self, path: str) -> Path | None:
+        """The demo page's file at `path`, if there is one; None for anything else (a name no file system takes too)."""
+        try:
             file = (self.static_dir / (path.lstrip("/") or "index.html")).resolve()
             if file.is_dir():
                 file = file / "index.html"
-            if file.is_file() and self.static_dir.resolve() in file.parents:
+            return file if file.is_file() and self.static_dir.resolve() in file.parents else None
+        except (ValueError, OSError):  # a NUL byte, a name longer than NAME_MAX
+            return None
+
+    async def static(self, scope, send) -> None:
+        path = scope["path"]
+        if scope["method"] in ("GET", "HEAD") and not path.startswith("/api/"):
+            file = self.demo_file(path)
+            if file is not None:
                 content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
                 data = file.read_bytes()
                 await send(
@@ -166,11 +177,11 @@ async def read_body(scope, receive, timeout_s: float, limit: int = API_GATEWAY_M
         raise BodyRefused(408, "request_timeout", "The request body did not arrive in time.") from None
 
 
-def cors(scope, settings) -> list[tuple[bytes, bytes]]:
-    """The CORS headers template.yaml's GatewayResponses give API Gateway's own errors, for a listed origin."""
-    origin = next((value for name, value in scope["headers"] if name == b"origin"), b"")
-    allowed = origin and ("*" in settings.allowed_origins or origin.decode("latin-1") in settings.allowed_origins)
-    return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if allowed else []
+def cors(settings) -> list[tuple[bytes, bytes]]:
+    """The CORS headers template.yaml's GatewayResponses give API Gateway's own errors: a gateway response names one
+    origin, the first of AllowedOrigins, whatever the request's (so a page on another origin cannot read them)."""
+    first = settings.allowed_origins[0] if settings.allowed_origins else ""
+    return [(b"access-control-allow-origin", first.encode("latin-1")), (b"vary", b"Origin")] if first else []
 
 
 def replay(body: bytes, receive):

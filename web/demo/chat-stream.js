@@ -4,7 +4,26 @@
 import { api, errorDetail, isAirelayError } from './api.js';
 import { appendText, setViewStatus, showStepPart, showUsage } from './chat-messages.js';
 
-export function buildRequestBody(chatId, turn, history, settings) {
+// What the server keeps of a conversation by default (HISTORY_MAX_TURNS, HISTORY_MAX_CHARS, the new message counted):
+// the newest turns within both. The page sends no more, or a long chat would grow past the body limit (a 413).
+const HISTORY_TURNS = 20;
+const HISTORY_CHARS = 24000;
+
+/** The newest turns of `history` that the server would keep beside `message`, starting with a user turn. */
+export function recentHistory(history, message) {
+  let room = HISTORY_CHARS - message.length;
+  const kept = [];
+  for (const turn of history.slice(-HISTORY_TURNS).reverse()) {
+    room -= turn.content.length;
+    if (room < 0) break;
+    kept.unshift(turn);
+  }
+  while (kept.length > 0 && kept[0].role !== 'user') kept.shift();
+  return kept;
+}
+
+export function buildRequestBody(chatId, turn, allHistory, settings) {
+  const history = recentHistory(allHistory, turn.message);
   if (turn.image) return buildUiMessagesBody(chatId, turn, history, settings);
   return {
     message: turn.message,

@@ -7,6 +7,7 @@ export function usage(query: UsageQuery = {}, options: CallOptions = {}): Promis
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined) params.set(name, String(value));
   }
-  const search = params.size > 0 ? `?${params}` : '';
+  const encoded = params.toString(); // not params.size: browsers before 2023 lack it
+  const search = encoded ? `?${encoded}` : '';
   return requestJson<UsageReport>(options, `/api/usage${search}`, { method: 'GET' });
 }

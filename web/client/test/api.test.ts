@@ -52,6 +52,18 @@ describe('JSON endpoints', () => {
       ['/api/usage', 'GET'],
     ]);
   });
+
+  it('usage keeps its query in a browser whose URLSearchParams has no size (before 2023)', async () => {
+    const size = Object.getOwnPropertyDescriptor(URLSearchParams.prototype, 'size')!;
+    delete (URLSearchParams.prototype as { size?: number }).size;
+    try {
+      const fake = fakeFetch(() => jsonResponse({ rows: [] }));
+      await usage({ days: 1, by: 'kind' }, { baseUrl: BASE, fetch: fake.fetch });
+      expect(fake.calls[0]!.url).toBe(`${BASE}/api/usage?days=1&by=kind`);
+    } finally {
+      Object.defineProperty(URLSearchParams.prototype, 'size', size);
+    }
+  });
 });
 
 describe('classifyImage', () => {
