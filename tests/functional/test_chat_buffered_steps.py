@@ -72,6 +72,20 @@ def test_tool_steps_reasoning_and_sources_come_back_as_json(chat_function, tools
     assert [m["role"] for m in tools.requests[1]["messages"]][-3:] == ["assistant", "tool", "tool"]
 
 
+def test_the_last_step_allowed_is_offered_no_tool_call(chat_function, tools, monkeypatch):
+    # GIVEN CHAT_MAX_STEPS=2 and a model that calls a tool in its first step
+    monkeypatch.setenv("CHAT_MAX_STEPS", "2")
+    get_settings.cache_clear()
+    tools.script(Deltas(tool_call_deltas(("call_1", "weather", '{"city": "Seoul"}')), finish="tool_calls"), Ok())
+    # WHEN the buffered chat runs its steps
+    status, answer = ask(chat_function)
+    # THEN the second and last step is asked for text (tool_choice "none"), which ends the answer
+    assert status == 200, answer
+    assert [r.get("tool_choice") for r in tools.requests] == [None, "none"]
+    assert tools.requests[1]["tools"]  # still described, so the conversation's calls read as they were made
+    assert answer["finish_reason"] == "stop" and len(answer["steps"]) == 2
+
+
 @pytest.mark.upstream_failure
 def test_a_failure_in_step_two_is_the_http_error_and_step_ones_row_is_kept(chat_function, tools):
     tools.script(Deltas(tool_call_deltas(("call_1", "weather", '{"city": "Seoul"}')), finish="tool_calls"), Status(503))

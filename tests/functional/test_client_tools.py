@@ -146,6 +146,8 @@ def test_a_client_tool_round_trip_keeps_counting_the_answers_steps(chat_function
     wx_id, pick_id = call_id(parts, "weather"), call_id(parts, "pick_color")
     assert proofs[wx_id]["step"] == 1 and proofs[pick_id]["step"] == 2
     assert parts[-1]["finishReason"] == "tool-calls" and parts[-1]["messageMetadata"]["steps"] == 2
+    # AND the last step was offered no tool call (this model called one all the same)
+    assert [r.get("tool_choice") for r in tools.requests] == [None, "none"]
     # WHEN useChat posts the browser's output back
     message = assistant_message(parts, {pick_id: {"color": "blue"}})
     asked = len(tools.requests)
@@ -184,6 +186,7 @@ def test_a_continued_answer_counts_on_from_its_last_step(chat_function, tools, m
     steps = [p["data"]["step"] for p in continued if p["type"] == "data-tool-proof"]
     assert steps == [2, 3]
     assert continued[-1]["finishReason"] == "tool-calls" and continued[-1]["messageMetadata"]["steps"] == 3
+    assert [r.get("tool_choice") for r in tools.requests[-2:]] == [None, "none"]  # step 3, the last: no tool call
     assert [r.status for r in usage_rows()] == ["ok", "ok", "ok"]
 
 

@@ -15,7 +15,7 @@ from . import relay, usage
 from .providers.base import ChatModel, ChatRequest
 from .relay import Answer, Step
 from .spent import Spent
-from .steps import Outcome, next_request, run_all
+from .steps import Outcome, for_step, next_request, run_all
 from .tools.base import Tool, ToolContext
 from .tools.client import is_client_side
 
@@ -48,6 +48,7 @@ async def run_steps(
     tools = server_tools(tools)
     if tools:
         request = replace(request, tools=tuple(t.spec() for t in tools.values()))
+    request = for_step(request, 1, settings)
     answers: list[Answer] = [await relay.complete_any(models, request, settings, context.caller)]
     model = next(m for m in models if m.model_id == answers[0].model_id)
     steps, sources = [], []
@@ -64,7 +65,7 @@ async def run_steps(
         ]
         if not outcomes or len(answers) >= settings.chat_max_steps:
             break
-        request = next_request(request, Step(answer=[answer.text]), outcomes)
+        request = for_step(next_request(request, Step(answer=[answer.text]), outcomes), len(answers) + 1, settings)
         answers.append(await relay.complete(model, request, settings, context.caller))
     return await body(answers, steps, sources, "tool-calls" if answers[-1].tool_calls else answers[-1].reason)
 

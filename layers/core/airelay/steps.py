@@ -25,6 +25,7 @@ from . import relay
 from .errors import AirelayError
 from .providers.base import ChatRequest, ToolCall
 from .relay import ChatStream, Step
+from .settings import Settings
 from .spent import Spent
 from .streaming import UIMessageStream
 from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
@@ -111,7 +112,7 @@ async def ui_message_stream(
             if number >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
                 yield finish(encoder, "tool-calls", first, steps, made)
                 return
-            request = next_request(stream.request, step, outcomes)
+            request = for_step(next_request(stream.request, step, outcomes), number + 1, settings)
             stream = None
             try:
                 if anyio.current_time() > first.deadline:
@@ -157,6 +158,15 @@ def result_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
         return encoder.tool_error(outcome.call.id, outcome.error or "The tool failed.")
     sources = b"".join(encoder.source_document(s.id, s.title, s.media_type) for s in outcome.result.sources)
     return encoder.tool_output(outcome.call.id, outcome.result.output) + sources
+
+
+def for_step(request: ChatRequest, number: int, settings: Settings) -> ChatRequest:
+    """The request of the answer's step `number`. The last step CHAT_MAX_STEPS allows is offered no tool call
+    (tool_choice "none", as the AI SDK's prepareStep would): it ends the answer in text, not in a call that no later
+    step may answer (a continuation past the last step is a 422)."""
+    if request.tools and number >= settings.chat_max_steps:
+        return replace(request, tool_choice="none")
+    return request
 
 
 def next_request(request: ChatRequest, step: Step, outcomes: list[Outcome]) -> ChatRequest:

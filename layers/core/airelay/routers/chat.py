@@ -64,6 +64,7 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
         chat_request, made = continued(chat_request, body.messages[-1], tools, proofs, settings)
     if tools:
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
+    chat_request = steps.for_step(chat_request, made + 1, settings)
     models = await chat_models(model_ids, settings)
     stream = await relay.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
