@@ -79,4 +79,16 @@ class Question(BaseModel):
 
 PICK_COLOR = ClientTool("pick_color", "Asks the user to pick a color; answers with {color}.", Question)
 
-TOOLS = [Weather(), Explode(), Sleepy(), Big(), Slow(), PICK_COLOR]
+
+class NanScore(Tool):
+    """A tool whose score came out NaN (a division by zero, a model's empty result): not JSON."""
+
+    name = "score"
+    description = "Scores a city."
+    Input = Input
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        return ToolResult({"city": arguments.city, "score": float("nan")})
+
+
+TOOLS = [Weather(), Explode(), Sleepy(), Big(), Slow(), NanScore(), PICK_COLOR]

@@ -62,6 +62,14 @@ def renew_aws_clients() -> None:
     _aws_services = ()
 
 
+def renew_provider_keys() -> None:
+    """The provider keys read from SSM at INIT, read again (rotated since the snapshot, perhaps)."""
+    from .providers import registry
+    from .settings import get_settings
+
+    registry.renew_keys(get_settings())
+
+
 def recheck_faq_indexes() -> None:
     if "airelay.faq.service" in sys.modules:  # only the functions that answer FAQ questions hold an index
         from .faq import service
@@ -87,6 +95,7 @@ def after_restore() -> None:
         drop_connections()
     _dropped_for_snapshot = False
     renew_aws_clients()
+    renew_provider_keys()
     recheck_faq_indexes()
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
 

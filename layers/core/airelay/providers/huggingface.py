@@ -44,10 +44,11 @@ class HuggingFaceClient:
             follow_redirects=False,
         )
 
-    def reconnect(self) -> None:
-        """The same client with an empty connection pool (after a SnapStart restore)."""
+    def reconnect(self, token: str | None = None) -> None:
+        """The same client with an empty connection pool, and `token` if given (after a SnapStart restore)."""
         old = self.http
-        self.http = httpx2.AsyncClient(base_url=old.base_url, headers=old.headers, timeout=old.timeout)
+        headers = {**old.headers, **({"authorization": f"Bearer {token}"} if token else {})}
+        self.http = httpx2.AsyncClient(base_url=old.base_url, headers=headers, timeout=old.timeout)
 
     async def post(self, model: str, **kwargs) -> object:
         if not MODEL_NAME.match(model):

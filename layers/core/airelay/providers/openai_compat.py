@@ -89,9 +89,9 @@ class OpenAICompatChatModel(ChatModel):
                 other = self.other_loops[loop] = self.client.copy(http_client=chat_http_client())
             return other
 
-    def renew(self) -> None:
-        """A new client, its pool empty, the same key and settings (after a SnapStart restore)."""
-        self.client = self.client.copy(http_client=chat_http_client())
+    def renew(self, api_key: str | None = None) -> None:
+        """A new client, its pool empty, the same settings and key, or `api_key` (after a SnapStart restore)."""
+        self.client = self.client.copy(http_client=chat_http_client(), api_key=api_key or self.client.api_key)
         self.client_loop = None
         self.other_loops.clear()
 

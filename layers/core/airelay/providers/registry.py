@@ -18,7 +18,7 @@ Provider = ChatModel | Embedder | TextClassifier | ImageClassifier
 KINDS = (ChatModel, Embedder, TextClassifier, ImageClassifier)
 
 _providers: dict[tuple[type, str], Provider] = {}  # (kind, model id) -> the container's instance
-# OpenAI clients replaced by renew_connections(), closed by the next chat_model() call, in the event loop: aiohttp
+# OpenAI clients replaced by renew_connections() or renew_keys(), closed by the next chat_model() call, in the event loop: aiohttp
 # reports a session collected unclosed as an error.
 _retired: list = []
 
@@ -189,6 +189,28 @@ def renew_connections() -> None:
             _retired.append(client)
         elif hasattr(client, "reconnect"):  # the Hugging Face client, shared by both classifiers
             client.reconnect()
+
+
+def renew_keys(settings: Settings) -> None:
+    """Gives the kept providers whose key was read from SSM what the parameter holds now: after a SnapStart restore,
+    the snapshot's key may be days old, rotated and revoked since. If it cannot be read, those providers are dropped:
+    the next request builds them again, and answers 503 if it still cannot."""
+    openai_from_ssm = bool(settings.openai_api_key_param and not settings.openai_api_key)
+    hf_from_ssm = bool(settings.hf_token_param and not settings.hf_token)
+    for key, model in list(_providers.items()):
+        client = getattr(model, "client", None)
+        try:
+            if openai_from_ssm and split_model_id(model.model_id)[0] == "openai":
+                api_key = _key_from_ssm(settings)
+                if hasattr(model, "renew"):
+                    model.renew(api_key)
+                else:
+                    model.client = client.copy(api_key=api_key)
+                _retired.append(client)
+            elif hf_from_ssm and hasattr(client, "reconnect"):
+                client.reconnect(_hf_token_from_ssm(settings))
+        except ProviderUnavailable:
+            del _providers[key]
 
 
 def install(model: ChatModel | Embedder | TextClassifier | ImageClassifier) -> None:

@@ -88,7 +88,9 @@ async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> To
             result = await tool.run(arguments, context)
         if not isinstance(result, ToolResult):
             result = ToolResult(result)
-        json.dumps(result.output)  # what the client and the model are sent: JSON, or the tool failed
+        json.dumps(
+            result.output, allow_nan=False
+        )  # what the client and the model are sent: JSON (no NaN), or it failed
         return result
     except TimeoutError:
         raise ToolFailed(f"The tool {tool.name} took longer than {tool.timeout_s:g} s.") from None

@@ -47,7 +47,7 @@ class LeasedLedger(Slices, UsageLedger):
         self.store = store
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self.rng = rng or random.Random()
+        self.rng = rng or random  # the module's generator, which a SnapStart restore reseeds
         self._lock = threading.Lock()
         self._open: dict[str, Lease] = {}  # the lease that admits calls, by day
         self._closing: list[Lease] = []
