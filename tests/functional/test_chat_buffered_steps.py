@@ -4,6 +4,7 @@ each step's text, reasoning, tool calls with their results, and the sources; eac
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from airelay.settings import get_settings
 from airelay.tools import catalog
 from local.invoke import find_function
 from local.lambda_bridge import Container
+from tests.support.tools import Slow
 from tests.support.upstream import Deltas, Ok, Status, tool_call_deltas
 
 from .conftest import load_event
@@ -84,6 +86,25 @@ def test_the_last_step_allowed_is_offered_no_tool_call(chat_function, tools, mon
     assert [r.get("tool_choice") for r in tools.requests] == [None, "none"]
     assert tools.requests[1]["tools"]  # still described, so the conversation's calls read as they were made
     assert answer["finish_reason"] == "stop" and len(answer["steps"]) == 2
+
+
+@pytest.mark.upstream_failure
+def test_steps_and_tools_past_the_deadline_are_a_504_with_the_rows_kept(chat_function, tools, monkeypatch):
+    # GIVEN a 1 s deadline for the whole answer, and a model that calls a tool taking 10 s
+    monkeypatch.setenv("STREAM_DEADLINE_S", "1")
+    monkeypatch.setenv("CHAT_TOOLS", "assistant=slow")
+    get_settings.cache_clear()
+    catalog.available.cache_clear()
+    Slow.cancelled.clear()
+    tools.script(Deltas(tool_call_deltas(("call_1", "slow", '{"city": "Seoul"}')), finish="tool_calls"), Ok())
+    # WHEN the buffered chat runs its steps
+    started = time.monotonic()
+    status, answer = ask(chat_function)
+    # THEN the answer is a 504 at the deadline, the tool stopped, the first step's row kept, no second call made
+    assert status == 504 and answer["error"]["code"] == "provider_timeout", answer
+    assert time.monotonic() - started < 5
+    assert Slow.cancelled == ["Seoul"]
+    assert [r.status for r in usage_rows()] == ["ok"] and len(tools.requests) == 1
 
 
 @pytest.mark.upstream_failure

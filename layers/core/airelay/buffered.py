@@ -4,14 +4,18 @@ text, reasoning, tool calls with their results, and the sources. Client-side too
 caller has no way to post their outputs back.
 
 A failure in any step is the HTTP error that step would have had (429 for a budget reached between steps); the
-usage rows of the steps before it are kept.
+usage rows of the steps before it are kept. All the steps and tools together have STREAM_DEADLINE_S, as a stream
+does (under the function's timeout, which would end the call before its usage is settled): then a 504.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import anyio
+
 from . import relay, usage
+from .errors import ProviderTimeout
 from .providers.base import ChatModel, ChatRequest
 from .relay import Answer, Step
 from .spent import Spent
@@ -42,6 +46,16 @@ def step_json(answer: Answer, outcomes: list[Outcome]) -> dict:
 
 
 async def run_steps(
+    models: list[ChatModel], request: ChatRequest, tools: dict[str, Tool], context: ToolContext
+) -> dict:
+    try:
+        with anyio.fail_after(context.settings.stream_deadline_s):
+            return await steps_within_deadline(models, request, tools, context)
+    except TimeoutError:
+        raise ProviderTimeout("The answer took longer than the server's deadline.") from None
+
+
+async def steps_within_deadline(
     models: list[ChatModel], request: ChatRequest, tools: dict[str, Tool], context: ToolContext
 ) -> dict:
     settings = context.settings
