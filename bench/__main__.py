@@ -5,7 +5,8 @@ summary tables on the terminal.
 Sections, in this order (the overhead first, while nothing of ours has warmed the machine up):
 overhead (airelay and LiteLLM against direct calls), upstream_client (the upstream call through the OpenAI SDK
 and without it), steps (text-only chat before and after the typed stream and the steps loop; CPU per tool step),
-ledger, tail (one caller's tail latency with the SQLite ledger's file on disk and in memory), tokens, faq, sentiment,
+ledger, tail (one caller's tail latency with the SQLite ledger's file on disk and in memory), responses_store (what
+keeping /v1/responses items costs an answer), tokens, faq, sentiment,
 classify, chat_models (the local chat models on a Korean/English dev set), coldstart, soak, visitors (50 visitors with and without an abuser), scale (budgets at 10,000
 paid calls a second, simulated), and cost last (the AWS bill, from the durations the sections before it measured).
 `python -m bench.<section> --help` runs one with its own options.
@@ -29,6 +30,7 @@ SECTIONS = (
     "steps",
     "ledger",
     "tail",
+    "responses_store",
     "tokens",
     "faq",
     "sentiment",
@@ -85,6 +87,12 @@ def run_tail(quick: bool) -> dict:
     from . import tail
 
     return tail.run(["--quick"] if quick else [])
+
+
+def run_responses_store(quick: bool) -> dict:
+    from . import responses_store
+
+    return responses_store.run(["--quick"] if quick else [])
 
 
 def run_tokens(quick: bool) -> dict:
@@ -158,6 +166,7 @@ RUNNERS = {
     "steps": run_steps,
     "ledger": run_ledger,
     "tail": run_tail,
+    "responses_store": run_responses_store,
     "tokens": run_tokens,
     "faq": run_faq,
     "sentiment": run_sentiment,
