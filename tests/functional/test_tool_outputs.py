@@ -8,16 +8,12 @@ import pytest
 
 from airelay.settings import get_settings
 from airelay.tools import catalog
-from local.invoke import find_function
-from local.lambda_bridge import Container
+from tests.support.client_tools import chat_function
 from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
 from .conftest import load_event
 
-
-@pytest.fixture(scope="module")
-def chat_function():
-    return Container(find_function("ChatFunction"))
+__all__ = ["chat_function"]  # the fixture of tests/support/client_tools.py, shared
 
 
 @pytest.fixture
