@@ -201,3 +201,37 @@ def test_a_data_url_over_the_body_limit_is_a_413_naming_the_limit(start, upstrea
     assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
     assert "20000 bytes" in error["message"] and "data: URLs" in error["message"]
     assert upstream.requests == []
+
+
+def test_a_conversation_longer_than_the_server_reads_is_a_400_before_the_model(start, upstream):
+    # GIVEN a server that reads 100 characters of history and 50 of the new message
+    client = openai.OpenAI(base_url=start(HISTORY_MAX_CHARS=100, MESSAGE_MAX_CHARS=50), api_key=KEY, max_retries=0)
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    long_call = {**call, "function": {"name": "get_weather", "arguments": '{"city": "' + "x" * 200 + '"}'}}
+    too_long = [
+        [{"role": "user", "content": "x" * 151}],
+        # the text is short, the arguments of the call sent back are not: they are read by the model too
+        [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [long_call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        ],
+    ]
+    # WHEN each is sent THEN each is a 400 naming the messages, and the model is never called
+    for messages in too_long:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        assert refused.value.param == "messages"
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(
+            model="gpt-4o-mini",
+            input=[
+                {"role": "user", "content": "Weather?"},
+                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "x" * 200},
+            ],
+        )
+    assert refused.value.param == "input"
+    assert upstream.requests == []
+    # AND a conversation within the limits is answered
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x" * 150}])
+    assert len(upstream.requests) == 1

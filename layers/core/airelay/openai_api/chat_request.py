@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..personas import system_prompt
 from ..providers.base import ChatRequest, ToolSpec
 from ..settings import Settings
+from ..tokens import message_text
 from .errors import BadRequest, Unsupported
 from .images import ImageAt, relayable_scheme
 from .structured import check_response_format
@@ -187,10 +188,8 @@ def tool_choice_of(body: ChatCompletionBody) -> str | None:
 
 
 def text_size(message: dict) -> int:
-    content = message.get("content") or ""
-    if isinstance(content, str):
-        return len(content)
-    return sum(len(part.get("text") or "") for part in content)
+    """The characters a message gives the model to read: its text, and its tool calls' names and arguments."""
+    return len(message_text(message))
 
 
 def image_urls(body: ChatCompletionBody) -> list[ImageAt]:
