@@ -102,7 +102,8 @@ class LocalApi:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         # as API Gateway: Host is the API's own name, never the client's, and the port is X-Forwarded-Port
         server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
-        headers.update({"host": server_host, "x-forwarded-port": str(server_port), "x-forwarded-proto": "http"})
+        host = "localhost" if ":" in server_host else server_host  # an IPv6 literal: Mangum splits Host at ":"
+        headers.update({"host": host, "x-forwarded-port": str(server_port), "x-forwarded-proto": "http"})
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)  # as API Gateway
         client = scope.get("client") or ("127.0.0.1", 0)
         event = rest_event(scope["method"], scope["path"], route.path, headers, query, body, client[0], params)

@@ -1,11 +1,16 @@
 """SnapStart: what INIT makes that each environment restored from one snapshot must not share: the budget leases'
-random ids, the provider keys read from SSM (rotated since the snapshot, perhaps)."""
+random ids, the provider keys read from SSM (rotated since the snapshot, perhaps), renewed in place for every provider
+that holds them."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import threading
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import boto3
 import pytest
@@ -68,6 +73,44 @@ def test_restored_environments_take_leases_with_different_ids():
 PARAM = "/airelay/openai-api-key"
 
 
+class Embeddings(BaseHTTPRequestHandler):
+    """An OpenAI-compatible embeddings endpoint that notes the key of every request."""
+
+    keys: ClassVar[list[str]] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        Embeddings.keys.append(self.headers.get("authorization", ""))
+        if self.path.endswith("/embeddings"):
+            data = [{"object": "embedding", "index": i, "embedding": [1.0] * 1536} for i, _ in enumerate(body["input"])]
+            answer = {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        else:
+            answer = {}
+        raw = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def embeddings_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Embeddings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
 @pytest.fixture
 def ssm(monkeypatch):
     for name in ("OPENAI_API_KEY", "CHAT_MODEL", "OPENAI_BASE_URL"):
@@ -76,12 +119,15 @@ def ssm(monkeypatch):
         yield boto3.client("ssm")
     get_settings.cache_clear()
     state.forget_chat_models()
+    for key in [k for k in registry._providers if k[0] is registry.Embedder]:
+        del registry._providers[key]
+    registry._retired.clear()
     aws.reset()
 
 
 def test_a_restore_reads_the_provider_key_from_ssm_again(ssm, monkeypatch):
     # GIVEN a chat provider built at INIT with the key read from SSM, which is rotated before a restore
-    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString")
+    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
     monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
     get_settings.cache_clear()
@@ -93,3 +139,57 @@ def test_a_restore_reads_the_provider_key_from_ssm_again(ssm, monkeypatch):
     snapstart.after_restore()
     restored = asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))
     assert restored.client.api_key == "sk-rotated"
+
+
+def test_an_openai_embedder_still_works_after_a_restore_renewed_its_key(ssm, monkeypatch, embeddings_server):
+    # GIVEN the openai function (embeddings and chat in one container) with its key in SSM, an embedder built at INIT
+    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
+    monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
+    monkeypatch.setenv("OPENAI_BASE_URL", embeddings_server)
+    monkeypatch.setenv("UPSTREAM_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    state.forget_chat_models()
+
+    async def container():
+        embedder = await registry.embedder("openai/text-embedding-3-small")
+        await embedder.embed(["before the snapshot"])
+        snapstart.before_snapshot()
+        ssm.put_parameter(Name=PARAM, Value="sk-rotated", Type="SecureString", Overwrite=True)
+        snapstart.after_restore()
+        # WHEN the restored container answers a chat request first (chat_model() closes the retired clients) ...
+        await registry.chat_model("openai/gpt-4o-mini", get_settings())
+        # ... and then an embeddings request
+        embedder = await registry.embedder("openai/text-embedding-3-small")
+        return embedder, await embedder.embed(["after the restore"])
+
+    # THEN the embedder answers, with the rotated key.
+    embedder, _ = asyncio.run(container())
+    assert not embedder.client._client.is_closed
+    assert Embeddings.keys[-1] == "Bearer sk-rotated"
+
+
+def test_a_sentiment_classifier_over_an_openai_model_gets_the_key_read_after_a_failed_restore_read(ssm, monkeypatch):
+    # GIVEN the sentiment function with SENTIMENT_MODEL=llm/openai/gpt-4o-mini, its key read from SSM at INIT
+    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
+    monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    state.forget_chat_models()
+    state.forget_classifiers()
+    try:
+
+        async def container():
+            await registry.text_classifier("llm/openai/gpt-4o-mini", get_settings())
+            snapstart.before_snapshot()
+            # WHEN the key is rotated, and SSM cannot be read at the restore (here: the parameter is briefly gone) ...
+            ssm.delete_parameter(Name=PARAM)
+            snapstart.after_restore()
+            ssm.put_parameter(Name=PARAM, Value="sk-rotated", Type="SecureString", Overwrite=True)
+            # ... and the next request comes once SSM answers again
+            return await registry.text_classifier("llm/openai/gpt-4o-mini", get_settings())
+
+        classifier = asyncio.run(container())
+        # THEN the classifier calls with the rotated key: the first ask after SSM answers again read it
+        assert classifier.chat.client.api_key == "sk-rotated"
+    finally:
+        state.forget_classifiers()

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 
 import httpx
+import pytest
+import uvicorn
+
+from local.server import create
+from tests.integration.conftest import forget_cached_state
 
 
 def raw_request(base: str, request: str) -> tuple[int, str]:
@@ -52,3 +59,38 @@ def test_a_host_header_with_a_port_or_an_ipv6_literal_does_not_crash_the_functio
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}",
         )
         assert status == 200, f"Host {host}: {answer.splitlines()[0]} {answer[-90:]}"
+
+
+@pytest.fixture
+def ipv6_local_api(monkeypatch, tmp_path):
+    """The local API as `uvicorn local.server:create --factory --host ::1` (or `--host ::`) serves it."""
+    probe = socket.socket(socket.AF_INET6)
+    probe.bind(("::1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    monkeypatch.setenv("USAGE_DB_PATH", str(tmp_path / "usage.sqlite3"))
+    forget_cached_state()
+    server = uvicorn.Server(
+        uvicorn.Config(create(), host="::1", port=port, log_level="warning", access_log=False, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://[::1]:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    monkeypatch.undo()
+    forget_cached_state()
+
+
+def test_a_mangum_function_answers_on_a_local_api_bound_to_ipv6(ipv6_local_api):
+    # GIVEN the local API listening on ::1, and a browser on http://localhost:<port> (localhost resolves to ::1)
+    # WHEN a Mangum function is called
+    port = ipv6_local_api.rsplit(":", 1)[1]
+    answer = httpx.post(
+        f"{ipv6_local_api}/api/sentiment", json={"text": "good"}, headers={"host": f"localhost:{port}"}, timeout=60
+    )
+    # THEN it answers: the function is given a Host it can parse, the port in X-Forwarded-Port
+    assert answer.status_code == 200, answer.text

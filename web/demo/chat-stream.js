@@ -9,12 +9,15 @@ import { appendText, setViewStatus, showStepPart, showUsage } from './chat-messa
 const HISTORY_TURNS = 20;
 const HISTORY_CHARS = 24000;
 
+/** Characters as the server counts them: code points (an emoji is one, not two UTF-16 units). */
+const characters = (text) => [...text].length;
+
 /** The newest turns of `history` that the server would keep beside `message`, starting with a user turn. */
 export function recentHistory(history, message) {
-  let room = HISTORY_CHARS - message.length;
+  let room = HISTORY_CHARS - characters(message);
   const kept = [];
   for (const turn of history.slice(-HISTORY_TURNS).reverse()) {
-    room -= turn.content.length;
+    room -= characters(turn.content);
     if (room < 0) break;
     kept.unshift(turn);
   }

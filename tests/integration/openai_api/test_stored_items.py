@@ -117,7 +117,7 @@ def test_a_server_that_keeps_nothing_refuses_store_and_references(start, upstrea
         ([reference("")], "input.0"),
         ([reference("x" * 257)], "input.0"),
         ([{"type": "item_reference"}], "input.0"),
-        ([reference(f"msg_{n}") for n in range(101)], "input"),
+        ([reference(f"msg_{n}") for n in range(1001)], "input"),
     ],
 )
 def test_malformed_references_answer_400_before_the_model(client, upstream, items, param):
@@ -152,3 +152,18 @@ def test_a_store_that_fails_costs_the_references_not_the_answer(client, upstream
     assert failed.value.status_code == 503 and failed.value.code == "store_unavailable"
     assert "disk" not in failed.value.message
     assert len(upstream.requests) == 1
+
+
+def test_a_long_conversation_may_name_more_than_100_kept_items(client, upstream):
+    # GIVEN a conversation of 101 answers, each kept (store is the default) - what @ai-sdk/openai's useChat builds up:
+    # with store true it sends every earlier assistant text part back as {"type": "item_reference", "id": itemId}
+    history: list[dict] = []
+    for turn in range(101):
+        history.append({"role": "user", "content": f"Turn {turn}."})
+        [message] = client.responses.create(model=MODEL, input=f"Turn {turn}.").output
+        history.append({"type": "item_reference", "id": message.id})
+    history.append({"role": "user", "content": "And now?"})
+    # WHEN the next turn sends the conversation, its 101 assistant turns by reference
+    # THEN it is answered, as OpenAI's API answers it (DynamoDB is read 100 keys at a time)
+    answered = client.responses.create(model=MODEL, input=history)
+    assert answered.output_text == upstream.REPLY_TEXT

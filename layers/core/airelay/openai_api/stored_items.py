@@ -33,7 +33,8 @@ if get_settings().responses_table:  # its DynamoDB client is made at INIT
 
 MAX_ITEM_BYTES = 350_000  # under DynamoDB's 400 KB per item, with room for its keys
 BATCH_WRITE = 25  # DynamoDB's BatchWriteItem limit
-BATCH_GET = 100  # and BatchGetItem's: also the most references one request may hold
+BATCH_GET = 100  # and BatchGetItem's
+MAX_REFERENCES = 1000  # in one request: a conversation of hundreds of answers, each item named by id
 WRITE_TRIES = 4
 
 # what a kept item is read back as: the request's own input item of the same type
@@ -129,6 +130,12 @@ class DynamoItems:
                 raise RuntimeError("DynamoDB left response items unwritten")
 
     def load(self, owner: str, ids: list[str], now: int) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), BATCH_GET):
+            found |= self._load_batch(owner, ids[start : start + BATCH_GET], now)
+        return found
+
+    def _load_batch(self, owner: str, ids: list[str], now: int) -> dict[str, dict]:
         keys = [{"pk": {"S": owner}, "sk": {"S": item_id}} for item_id in ids]
         # read strongly: the next step of a tool loop names an item kept milliseconds before
         asked = {self.table: {"Keys": keys, "ProjectionExpression": "sk, body, expires_at", "ConsistentRead": True}}
@@ -212,8 +219,8 @@ async def with_referenced_items(
     references = [(index, item.id) for index, item in enumerate(body.input) if isinstance(item, ItemReference)]
     if not references:
         return body
-    if len(references) > BATCH_GET:
-        raise BadRequest(f"'input' may refer to at most {BATCH_GET} items by id.", param="input")
+    if len(references) > MAX_REFERENCES:
+        raise BadRequest(f"'input' may refer to at most {MAX_REFERENCES} items by id.", param="input")
     await usage.admit(caller)
     try:
         return body.model_copy(update={"input": await referenced(body.input, references, caller.identity, settings)})

@@ -4,6 +4,7 @@ or else at first use, and kept for the container's life."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import platform
 import sys
 
@@ -14,6 +15,8 @@ from ..errors import InvalidInput, NotConfigured, ProviderUnavailable
 from ..settings import Settings, get_settings
 from .base import ChatModel, Embedder, ImageClassifier, TextClassifier, split_model_id
 
+log = logging.getLogger("airelay.providers")
+
 Provider = ChatModel | Embedder | TextClassifier | ImageClassifier
 KINDS = (ChatModel, Embedder, TextClassifier, ImageClassifier)
 
@@ -21,9 +24,12 @@ _providers: dict[tuple[type, str], Provider] = {}  # (kind, model id) -> the con
 # OpenAI clients replaced by renew_connections() or renew_keys(), closed by the next chat_model() call, in the event loop: aiohttp
 # reports a session collected unclosed as an error.
 _retired: list = []
+_keys_stale = False  # a SnapStart restore could not read the provider keys again (renew_keys)
 
 
 async def _kept(kind: type, model_id: str, build) -> Provider:
+    if _keys_stale:
+        await anyio.to_thread.run_sync(renew_keys, get_settings())
     model = _providers.get((kind, model_id))
     if model is None:
         model = _providers.setdefault((kind, model_id), await build())
@@ -192,25 +198,30 @@ def renew_connections() -> None:
 
 
 def renew_keys(settings: Settings) -> None:
-    """Gives the kept providers whose key was read from SSM what the parameter holds now: after a SnapStart restore,
-    the snapshot's key may be days old, rotated and revoked since. If it cannot be read, those providers are dropped:
-    the next request builds them again, and answers 503 if it still cannot."""
-    openai_from_ssm = bool(settings.openai_api_key_param and not settings.openai_api_key)
-    hf_from_ssm = bool(settings.hf_token_param and not settings.hf_token)
-    for key, model in list(_providers.items()):
+    """Gives the kept providers whose key was read from SSM what the parameter holds now, in place (a classifier or a
+    FAQ bot built on one keeps it): after a SnapStart restore, the snapshot's key may be days old, rotated and revoked
+    since. If it cannot be read, the next ask of a provider tries again."""
+    global _keys_stale
+    try:
+        api_key = _key_from_ssm(settings) if settings.openai_api_key_param and not settings.openai_api_key else None
+        token = _hf_token_from_ssm(settings) if settings.hf_token_param and not settings.hf_token else None
+    except ProviderUnavailable:
+        _keys_stale = True
+        log.warning("provider keys could not be read again after a restore: tried again at the next request")
+        return
+    _keys_stale = False
+    for model in list(_providers.values()):
         client = getattr(model, "client", None)
-        try:
-            if openai_from_ssm and split_model_id(model.model_id)[0] == "openai":
-                api_key = _key_from_ssm(settings)
-                if hasattr(model, "renew"):
-                    model.renew(api_key)
-                else:
-                    model.client = client.copy(api_key=api_key)
-                _retired.append(client)
-            elif hf_from_ssm and hasattr(client, "reconnect"):
-                client.reconnect(_hf_token_from_ssm(settings))
-        except ProviderUnavailable:
-            del _providers[key]
+        if api_key and split_model_id(model.model_id)[0] == "openai":
+            if hasattr(model, "renew"):
+                model.renew(api_key)
+            else:  # its own HTTP client: the retired one is closed, with whatever shares its pool
+                import openai
+
+                model.client = client.copy(api_key=api_key, http_client=openai.DefaultAsyncHttpx2Client())
+            _retired.append(client)
+        elif token and hasattr(client, "reconnect"):
+            client.reconnect(token)
 
 
 def install(model: ChatModel | Embedder | TextClassifier | ImageClassifier) -> None:
