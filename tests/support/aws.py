@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import urllib.request
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -36,6 +37,8 @@ def moto_server(monkeypatch):
     try:
         yield endpoint
     finally:
+        # moto keeps its backends per process, not per server: the next test's server would see this one's state
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
         server.shutdown()
         thread.join(timeout=10)
 
@@ -59,7 +62,6 @@ def dynalite_server():
     """dynalite (npm, in-memory) on 127.0.0.1; tables become ACTIVE at once."""
     import subprocess
     import time
-    import urllib.request
     from pathlib import Path
 
     binary = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "dynalite"
