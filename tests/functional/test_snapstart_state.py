@@ -125,13 +125,18 @@ def ssm(monkeypatch):
     aws.reset()
 
 
-def test_a_restore_reads_the_provider_key_from_ssm_again(ssm, monkeypatch):
-    # GIVEN a chat provider built at INIT with the key read from SSM, which is rotated before a restore
+def key_at_init(ssm, monkeypatch, base_url: str) -> None:
+    """The OpenAI key in SSM by name, as the template passes it, and no provider built yet."""
     ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
     monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
     get_settings.cache_clear()
     state.forget_chat_models()
+
+
+def test_a_restore_reads_the_provider_key_from_ssm_again(ssm, monkeypatch):
+    # GIVEN a chat provider built at INIT with the key read from SSM, which is rotated before a restore
+    key_at_init(ssm, monkeypatch, "http://127.0.0.1:9")
     model = asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))  # INIT
     assert model.client.api_key == "sk-at-init"
     snapstart.before_snapshot()
@@ -143,12 +148,8 @@ def test_a_restore_reads_the_provider_key_from_ssm_again(ssm, monkeypatch):
 
 def test_an_openai_embedder_still_works_after_a_restore_renewed_its_key(ssm, monkeypatch, embeddings_server):
     # GIVEN the openai function (embeddings and chat in one container) with its key in SSM, an embedder built at INIT
-    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
-    monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
-    monkeypatch.setenv("OPENAI_BASE_URL", embeddings_server)
     monkeypatch.setenv("UPSTREAM_MAX_RETRIES", "0")
-    get_settings.cache_clear()
-    state.forget_chat_models()
+    key_at_init(ssm, monkeypatch, embeddings_server)
 
     async def container():
         embedder = await registry.embedder("openai/text-embedding-3-small")
@@ -170,11 +171,7 @@ def test_an_openai_embedder_still_works_after_a_restore_renewed_its_key(ssm, mon
 
 def test_a_sentiment_classifier_over_an_openai_model_gets_the_key_read_after_a_failed_restore_read(ssm, monkeypatch):
     # GIVEN the sentiment function with SENTIMENT_MODEL=llm/openai/gpt-4o-mini, its key read from SSM at INIT
-    ssm.put_parameter(Name=PARAM, Value="sk-at-init", Type="SecureString", Overwrite=True)
-    monkeypatch.setenv("OPENAI_API_KEY_PARAM", PARAM)
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
-    get_settings.cache_clear()
-    state.forget_chat_models()
+    key_at_init(ssm, monkeypatch, "http://127.0.0.1:9")
     state.forget_classifiers()
     try:
 
