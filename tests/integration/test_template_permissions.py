@@ -154,14 +154,14 @@ def role_statements(translated: dict, role: str) -> list[dict]:
         ("s3:PutLifecycleConfiguration", None, False),
         ("s3:GetLifecycleConfiguration", None, False),
         ("s3:PutBucketPolicy", None, False),
-        ("s3:ListBucket", None, False),
+        ("s3:ListBucket", None, True),  # a source deleted before or during its build is a 404, not a 403
     ],
 )
 def test_the_faq_indexer_reads_sources_and_writes_the_index_only(translated, action, key, allowed):
     # GIVEN the indexer's role WHEN IAM decides an S3 action on the FAQ bucket (or a key in it)
     resource = f"{FAQ_BUCKET_ARN}/{key}" if key else FAQ_BUCKET_ARN
     statements = role_statements(translated, "FaqIndexerFunctionRole")
-    # THEN only reading source/ and writing index/ are allowed
+    # THEN only reading source/, listing (for 404s) and writing index/ are allowed
     assert allows(statements, action, resource) is allowed
 
 

@@ -149,7 +149,10 @@ def _csv(text: str, name: str) -> list[dict]:
 
 
 def _csv_items(reader: csv.DictReader, name: str) -> list[dict]:
-    columns = set(reader.fieldnames or ())
+    header = list(reader.fieldnames or ())
+    columns = set(header)
+    if len(columns) < len(header):
+        raise FaqSourceError(f"{name}: the CSV header names a column twice")
     missing = {"id", "question", "answer"} - columns
     if missing:
         raise FaqSourceError(f"{name}: the CSV header lacks {', '.join(sorted(missing))}")
@@ -160,6 +163,10 @@ def _csv_items(reader: csv.DictReader, name: str) -> list[dict]:
     for row in reader:
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue  # blank line
+        if any((cell or "").strip() for cell in row.get(None) or ()):  # DictReader's key for cells past the header
+            raise FaqSourceError(
+                f"{name}: line {reader.line_num}: more cells than the header has columns (quote a cell that holds a comma)"
+            )
         item = {k: row.get(k) or "" for k in ("id", "question", "answer")}
         for key in ("alternates", "tags"):
             item[key] = [p.strip() for p in (row.get(key) or "").split(CELL_SEPARATOR) if p.strip()]
