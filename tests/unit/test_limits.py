@@ -86,3 +86,13 @@ def test_identity_budgets_are_read_by_identity_and_an_entry_without_one_is_refus
     for bad in ("=5", "ip:1", " = 5"):
         with pytest.raises(ValueError, match="IDENTITY_BUDGETS"):
             parse_identity_budgets(bad)
+
+
+def test_a_visitors_entry_without_a_key_covers_it_behind_every_key_and_one_with_a_key_behind_that_one():
+    book = LimitBook(Settings(identity_budgets="ip:203.0.113.7=5,ip:198.51.100.9@k1=7,user:alice=9"))
+    assert book.limits_for("ip:203.0.113.7@k1").usd_per_day == Decimal(5)
+    assert book.limits_for("ip:203.0.113.7@k2").usd_per_day == Decimal(5)
+    assert book.limits_for("ip:198.51.100.9@k1").usd_per_day == Decimal(7)
+    assert book.limits_for("ip:198.51.100.9@k2").usd_per_day == Settings().visitor_daily_budget_usd
+    # a signed-in user's id may hold an "@": only its whole identity matches
+    assert book.limits_for("user:alice@example.com").usd_per_day == Settings().identity_daily_budget_usd

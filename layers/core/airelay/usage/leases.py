@@ -11,11 +11,13 @@ caller's holds (dollars per day, requests and tokens per minute) stay exact per 
 write with the call's id, as without leases: those counters are spread over partition keys by caller, and a slice of
 a caller's budget in each of many environments would strand most of it. A caller's counter that refused this
 environment is not asked again for a few seconds for more than it had room for, and refusals are counted in memory
-and added every few seconds, so that a caller over a limit costs its counter few writes.
+and written by the first call or refusal a few seconds after the last write, so that a caller over a limit costs
+its counter few writes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
@@ -27,6 +29,8 @@ from decimal import Decimal
 from .demand import Demand
 from .ledger import REQUESTS, TOTAL, USD, Hold, OverLimit, Totals, UsageLedger, UsageRow
 from .slices import Lease, Slices
+
+log = logging.getLogger("airelay.usage")
 
 
 def leased(hold: Hold) -> bool:
@@ -65,6 +69,7 @@ class LeasedLedger(Slices, UsageLedger):
         global_hold = next((hold for hold in holds if leased(hold)), None)
         direct = [hold for hold in holds if hold is not global_hold]
         self.give_back_ended()
+        self.write_due_refusals()
         with self._lock:
             now = self.clock()
             for hold in direct:
@@ -92,6 +97,7 @@ class LeasedLedger(Slices, UsageLedger):
             self._done(row.call_id, None)
             raise
         self._done(row.call_id, row.cost_usd)
+        self.write_due_refusals()
 
     def _done(self, call_id: str, cost: Decimal | None) -> None:
         with self._lock:
@@ -107,15 +113,34 @@ class LeasedLedger(Slices, UsageLedger):
     def count_refusal(self, day: str, identity: str) -> None:
         with self._lock:
             self._refusals[(day, identity)] += 1
-            due = self.clock() - self._refusals_at >= self.lease_seconds / 6
-        if due:
+        if self._refusals_due():
             self.flush_refusals()
+
+    def _refusals_due(self) -> bool:
+        with self._lock:
+            return bool(self._refusals) and self.clock() - self._refusals_at >= self.lease_seconds / 6
+
+    def write_due_refusals(self) -> None:
+        """The refusals counted since the last write, once that is a few seconds ago: any later call of this
+        environment writes them, not only a later refusal. A failed write keeps them for the next one and never fails
+        the call."""
+        if self._refusals_due():
+            try:
+                self.flush_refusals()
+            except Exception:
+                log.exception("usage ledger unavailable counting refusals; kept to count again")
 
     def flush_refusals(self) -> None:
         with self._lock:
             counted, self._refusals, self._refusals_at = self._refusals, Counter(), self.clock()
-        for (day, identity), times in counted.items():
-            self.store.count_refusals(day, identity, times)
+        for (day, identity), times in list(counted.items()):
+            try:
+                self.store.count_refusals(day, identity, times)
+            except BaseException:
+                with self._lock:
+                    self._refusals.update(counted)  # those not yet written, this one included
+                raise
+            del counted[(day, identity)]
 
     def committed(self, period: str, key: str) -> Decimal:
         return self.store.committed(period, key)

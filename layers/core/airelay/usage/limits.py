@@ -23,7 +23,8 @@ class Limits:
 
 
 def parse_identity_budgets(text: str) -> dict[str, Decimal]:
-    """`ip:203.0.113.7=5,key:abc123=20` -> {identity: daily limit in USD}."""
+    """`ip:203.0.113.7=5,key:abc123=20` -> {identity: daily limit in USD}. A visitor's entry without `@<key id>`
+    covers that visitor behind any key (see LimitBook.limits_for)."""
     limits = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         identity, sep, amount = item.rpartition("=")
@@ -67,9 +68,13 @@ class LimitBook:
     def limits_for(self, identity: str, given=None) -> Limits:
         """The identity's limits; those `given` by its visitor token apply where lower (tighter)."""
         kind = identity.partition(":")[0]
-        limits = self.visitor if kind in self.visitor_kinds else self.caller
-        if identity in self.budgets:
-            limits = Limits(self.budgets[identity], limits.requests_per_minute, limits.tokens_per_minute)
+        visitor = kind in self.visitor_kinds
+        limits = self.visitor if visitor else self.caller
+        budget = self.budgets.get(identity)
+        if budget is None and visitor:  # `ip:<address>@<key id>`: an entry for the address behind any key
+            budget = self.budgets.get(identity.rpartition("@")[0])
+        if budget is not None:
+            limits = Limits(budget, limits.requests_per_minute, limits.tokens_per_minute)
         return limits if given is None else tighter(limits, given)
 
     def holds(self, identity: str, now: datetime, usd: Decimal, tokens: int, given=None) -> list[Hold]:
