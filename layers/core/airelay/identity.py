@@ -21,6 +21,7 @@ from .visitors import BadVisitorToken, Visitor, VisitorTokens, address_group
 # Web Adapter and, like it, replaces any x-amzn-request-context a client sent with its own.
 LOCAL_WEB_ADAPTER = "airelay.web_adapter"
 BEARER_KEY_MISSING = "A valid API key is required, sent as 'Authorization: Bearer <key>'."
+SERVER_KEY_REQUIRED = "Sign-in is on: this API takes only server keys. Apps call /api with a sign-in token."
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._=-]{1,128}")
 VISITOR_TOKEN_HEADER = b"x-visitor-token"
 
@@ -76,13 +77,15 @@ def header(scope: dict, name: bytes) -> bytes:
 
 class Gate:
     """With `bearer_keys` (the OpenAI-compatible app), the API key is the bearer token, as OpenAI's SDKs send it;
-    sign-in tokens do not apply there (the bearer is the key)."""
+    sign-in tokens do not apply there (the bearer is the key), so while sign-in is on that app serves only server
+    keys: a public key's visitors would be anonymous there."""
 
     def __init__(self, settings: Settings, bearer_keys: bool = False) -> None:
         self.behind_web_adapter = settings.behind_web_adapter
         self.api_keys = settings.api_key_names  # checked here only where API Gateway does not (locally)
         self.bearer_keys = bearer_keys
         self.jwt = None if bearer_keys else verifier_for(settings)
+        self.servers_only = bearer_keys and bool(settings.jwt_issuer)
         self.operator_keys = frozenset(settings.operator_keys)
         self.server_keys = self.operator_keys | frozenset(settings.server_keys)
         self.operator_claim = settings.operator_claim_rule
@@ -124,6 +127,8 @@ class Gate:
                 claims = await anyio.to_thread.run_sync(self.jwt.claims, self.bearer(scope))
             except AirelayError as refused:
                 return refused
+        if self.servers_only and who.api_key_id not in self.server_keys:
+            return Unauthorized(SERVER_KEY_REQUIRED)
         visitor = None
         token = header(scope, VISITOR_TOKEN_HEADER).decode("latin-1").strip()
         if token:

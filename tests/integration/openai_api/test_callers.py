@@ -138,3 +138,18 @@ def test_behind_the_web_adapter_v1_callers_are_api_gateways_key_and_address(chat
     ] * 3
     # THEN the server is its key, the visitor its /64 behind the public key
     assert identities(tmp_path, 3) == ["ip:2001:db8:7:7::/64@webid"] * 2 + ["key:srvid"]
+
+
+def test_with_sign_in_on_v1_serves_server_keys_only(start, upstream, tmp_path):
+    # GIVEN sign-in on (JWT_ISSUER): /api asks every app user for a sign-in token, which /v1 cannot take
+    base = start(**VISITORS, JWT_ISSUER="https://issuer.example", JWT_AUDIENCE="airelay")
+    # WHEN the app's public key calls /v1, with or without a visitor token
+    for token in (None, mint(SECRET, "v-1", "airelay")):
+        with pytest.raises(openai.AuthenticationError) as refused:
+            sdk(base, token=token).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        # THEN it is refused before any work: no anonymous way around the sign-in
+        assert refused.value.status_code == 401 and "server keys" in refused.value.message
+    assert upstream.requests == [] and rows(tmp_path, 0) == []
+    # AND a server's key is served as before
+    sdk(base, SERVER_KEY).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert identities(tmp_path, 1) == ["key:srv"]
