@@ -95,3 +95,11 @@ def test_the_target_keeps_the_name_for_host_and_sni_and_pins_the_address():
 def test_urls_carrying_any_credentials_are_refused(url):
     with pytest.raises(UrlRefused, match="credentials"):
         parse_target(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com/a\x01.png", "http://example.com/a.png?x=\x7f", "http://exa\tmple.com/"]
+)
+def test_urls_holding_control_characters_are_refused(url):
+    with pytest.raises(UrlRefused, match="control character"):
+        parse_target(url)

@@ -1,9 +1,10 @@
 """Bytes -> a decoded RGB image, or a clear 4xx. The one place where images are decoded.
 
-The pixel count that will be decoded is checked from the header first (decompression bombs; a progressive JPEG at
-its full size, which its decoder holds whatever the scale); only the first frame of an animation is read. The classifiers look at 224-512 pixels a side, so nothing much larger is kept: a JPEG is
-decoded at a reduced scale (DCT scaling), other formats are box-reduced right after decoding, a band of rows at a
-time, and only the small image is converted to RGB and turned as its EXIF orientation says."""
+The pixel count that will be decoded is checked from the header first (decompression bombs; a JPEG decoded scan by scan,
+progressive or with a scan per component, at its full size, which its decoder holds whatever the scale); only the first
+frame of an animation is read. The classifiers look at 224-512 pixels a side, so nothing much larger is kept: a JPEG is
+decoded at a reduced scale (DCT scaling), other formats are box-reduced right after decoding, a band of rows at a time,
+and only the small image is converted to RGB and turned as its EXIF orientation says."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ import io
 import warnings
 
 from ..errors import InvalidInput, PayloadTooLarge
+from .jpeg_scans import components_per_scan
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 KEPT_SIDE = 512  # the decoded image is reduced to the smallest size that keeps both sides at least this large
 BAND_ROWS = 64  # rows of the reduced image made at a time
+EXIF_ORIENTATION = 0x0112
+# An EXIF orientation -> the Image.Transpose that turns the image upright (the table ImageOps.exif_transpose uses)
+UPRIGHT_TURNS = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 
 
 class NotAnImage(InvalidInput):
@@ -39,9 +52,10 @@ def decode_image(data: bytes, max_pixels: int):
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:
             width, height = image.size
             if image.format == "JPEG":
-                if progressive(image) and width * height > max_pixels:
+                held_whole = full_size_reason(image, data)
+                if held_whole and width * height > max_pixels:
                     raise ImageTooLarge(
-                        f"The image is a progressive JPEG of {width} x {height} pixels; "
+                        f"The image is {held_whole} of {width} x {height} pixels; "
                         f"the limit for one is {max_pixels:,} pixels."
                     )
                 image.draft("RGB", (KEPT_SIDE, KEPT_SIDE))  # sets the decoded size, decodes nothing yet
@@ -57,10 +71,19 @@ def decode_image(data: bytes, max_pixels: int):
         raise NotAnImage() from None
 
 
-def progressive(image) -> bool:
-    """A progressive JPEG is decoded scan by scan: libjpeg keeps the whole image's coefficients, at full size, however
-    small the scale it outputs (about 2 bytes per pixel and channel), so its full size is what the cap applies to."""
-    return bool(image.info.get("progressive") or image.info.get("progression"))
+def full_size_reason(image, data: bytes) -> str | None:
+    """Why the decoder holds this JPEG's coefficients at full size, or None when it does not.
+
+    A JPEG decoded scan by scan (progressive, or with its components in separate scans) keeps the whole image's
+    coefficients, at full size, however small the scale it outputs (about 2 bytes per pixel and channel), so its full
+    size is what the cap applies to. A header that cannot be read up to its first scan is counted the same way."""
+    if image.info.get("progressive") or image.info.get("progression"):
+        return "a progressive JPEG"
+    counts = components_per_scan(data)
+    if counts is None:
+        return "a JPEG whose first scan cannot be read"
+    frame, first_scan = counts
+    return "a JPEG with its components in separate scans" if first_scan < frame else None
 
 
 def sample_jpeg() -> bytes:
@@ -93,8 +116,18 @@ def reduced(image):
 
 def upright_rgb(image):
     """A new RGB image, turned as its EXIF orientation says."""
-    from PIL import ImageOps
+    from PIL import Image
 
     rgb = image.convert("RGB")  # a copy even of an RGB image, so the decoder's image can be closed
-    ImageOps.exif_transpose(rgb, in_place=True)
-    return rgb
+    turn = UPRIGHT_TURNS.get(orientation(image))
+    return rgb.transpose(Image.Transpose[turn]) if turn else rgb
+
+
+def orientation(image) -> int | None:
+    """The EXIF orientation, or None when there is none or the EXIF cannot be read: it is only a hint, and a tag of
+    the wrong type elsewhere in it must not cost the image. The EXIF is only read, never written back."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION)
+    except Exception:
+        return None
+    return value if isinstance(value, int) else None

@@ -144,8 +144,11 @@ class Target:
 
 
 def parse_target(url: str) -> Target:
+    url = url.strip()
+    if any(c < " " or c == "\x7f" for c in url):
+        raise UrlRefused("The image URL holds a control character.")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         raise UrlRefused("The image URL is not a valid URL.") from None
@@ -205,6 +208,8 @@ async def fetch_image(url: str, policy: FetchPolicy, resolver: Resolver = system
                     url = urljoin(target.url, location)
     except TimeoutError:
         raise FetchFailed(f"The image URL did not answer within {policy.timeout_s:g} s.") from None
+    except httpx2.InvalidURL:
+        raise UrlRefused("The image URL is not a valid URL.") from None
     except httpx2.HTTPError:
         raise FetchFailed("The image URL could not be reached.") from None
     raise UrlRefused(f"The image URL redirects more than {policy.max_redirects} times.")

@@ -109,9 +109,9 @@ async def classify_upload(
 ) -> dict:
     """The image as a multipart upload."""
     image = upload.image
-    if image.size is not None and image.size > settings.image_max_bytes:
-        raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
     async with usage.metered(caller_of(request, "classify"), settings.image_model):
+        if image.size is not None and image.size > settings.image_max_bytes:  # refused unread, counted as a call
+            raise ImageTooLarge(f"The image is larger than {settings.image_max_bytes:,} bytes.")
         return await labels_of(await image.read(), model, settings)
 
 
