@@ -257,3 +257,16 @@ def test_on_aws_a_spoofed_forwarded_for_does_not_change_the_visitors_address(usa
     status, report = invoke(usage_function, "usage_by_identity", spoofed)
     assert status == 200 and report["budget"]["caller"]["identity"] == VISITOR
     assert [r["key"] for r in report["rows"]] == [VISITOR]
+
+
+@pytest.mark.upstream_failure  # the store fails on purpose
+def test_a_ledger_that_cannot_be_read_is_a_503_not_a_500(usage_function, monkeypatch):
+    # GIVEN a ledger whose reads fail (the table throttled, the file locked)
+    def fails(*_):
+        raise RuntimeError("ProvisionedThroughputExceededException: secret table name")
+
+    monkeypatch.setattr(SqliteLedger, "caller_totals", fails)
+    # WHEN a caller asks for its usage THEN it is told to try again, with nothing of the failure
+    status, body = invoke(usage_function, "usage_by_model")
+    assert status == 503 and body["error"]["code"] == "provider_unavailable", body
+    assert "secret" not in json.dumps(body)

@@ -2149,6 +2149,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The model provider, or the FAQ index, is unavailable (provider_unavailable, faq_index_missing, ...). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     chat_completions_v1_chat_completions_post: {

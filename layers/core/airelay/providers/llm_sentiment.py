@@ -100,8 +100,8 @@ class LLMSentimentClassifier(TextClassifier):
         try:
             with anyio.fail_after(self.timeout_s):
                 completion = await self.chat.complete(request)
-        except TimeoutError:
-            raise ProviderTimeout() from None
+        except TimeoutError:  # the provider has the prompt, and may bill it
+            raise ProviderTimeout(usage=await estimate_async(request.messages, "")) from None
         usage = completion.finished.usage or await estimate_async(request.messages, completion.text)
         try:
             verdict = parse_verdict(completion.text)

@@ -3,6 +3,7 @@ with today's budget: the caller's own, or every caller's and today's top callers
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
@@ -12,10 +13,12 @@ from fastapi import Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import usage
-from ..errors import InvalidInput
+from ..errors import InvalidInput, ProviderUnavailable
 from ..openapi import UsageReport, errors
 from ..usage.report import MAX_DAYS, build_report
 from ..web import api_router, identity_of, is_operator
+
+log = logging.getLogger("airelay.usage")
 
 router = api_router()
 
@@ -43,7 +46,9 @@ class UsageQuery(BaseModel):
     end: Day | None = Field(None, alias="to", description="last day (UTC), default today")
 
 
-@router.get("/api/usage", response_model=UsageReport, response_model_exclude_unset=True, responses=errors(401, 422))
+@router.get(
+    "/api/usage", response_model=UsageReport, response_model_exclude_unset=True, responses=errors(401, 422, 503)
+)
 async def usage_report(query: Annotated[UsageQuery, Query()], request: Request) -> dict:
     today = datetime.now(UTC).date()
     end = query.end or today
@@ -60,4 +65,8 @@ async def usage_report(query: Annotated[UsageQuery, Query()], request: Request) 
     who, everyone = identity_of(request.scope), is_operator(request)
     visitor = request.state.who.visitor
     limits = visitor and visitor.limits
-    return await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone, limits)
+    try:
+        return await anyio.to_thread.run_sync(build_report, meter, start, end, by, who, everyone, limits)
+    except Exception:
+        log.exception("usage ledger unavailable for a report")
+        raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
