@@ -4,7 +4,7 @@
 import { AirelayError, errorFromResponse, networkError } from './errors.js';
 import { endpoint, fetchOf, type CallOptions } from './http.js';
 import { parsePart, readEvents } from './sse.js';
-import type { ChatStatus, ChatStreamRequest, FinishReason, StreamPart, StreamUsage } from './types.js';
+import type { ChatStatus, ChatStreamRequest, FinishReason, StreamFailure, StreamPart, StreamUsage } from './types.js';
 
 export interface StreamOptions extends CallOptions {
   /** Called on every status change. */
@@ -33,6 +33,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   #finishReason: FinishReason | null = null;
   #messageId: string | null = null;
   #error: AirelayError | null = null;
+  #failure: StreamFailure | null = null; // the data-error part that comes before an error part
   #stopped = false;
   #read = false;
   readonly #controller = new AbortController();
@@ -67,8 +68,11 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   get error(): AirelayError | null { return this.#error; }
   get stopped(): boolean { return this.#stopped; }
 
-  /** Ends the answer: the connection is closed (the server then closes its upstream request); the text so far stays. */
+  /** Ends the answer: the connection is closed (the server then closes its upstream request); the text so far stays,
+   * and no later part is yielded, even one that arrived with the last. */
   stop(): void {
+    if (this.#status === 'ready' || this.#status === 'error') return;
+    this.#stopped = true;
     this.#controller.abort();
   }
 
@@ -106,6 +110,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
     let left = true; // the consumer left the loop early, unless the stream ends or fails
     try {
       for await (const data of readEvents(response.body)) {
+        if (this.#controller.signal.aborted) break;
         const part = parsePart<StreamPart>(data, response.status);
         if (this.#status === 'submitted') this.#setStatus('streaming');
         const failed = this.#apply(part, response.status);
@@ -117,14 +122,16 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
       left = false;
       if (error === this.#error) throw error;
       if (this.#controller.signal.aborted) return this.#end(true);
-      throw this.#fail(error instanceof AirelayError ? error : networkError(error));
+      if (error instanceof AirelayError) throw this.#fail(error);
+      // the server answered, and the body broke: the stream was cut, the server was reached
+      throw this.#fail(failure(response.status, 'stream_incomplete', 'The connection ended before the answer was finished.', error));
     } finally {
       if (left && this.#status === 'streaming') {
         this.#controller.abort();
         this.#end(true);
       }
     }
-    if (this.#stopped) return this.#end(true);
+    if (this.#stopped || this.#controller.signal.aborted) return this.#end(true);
     if (this.#finishReason === null) {
       throw this.#fail(failure(response.status, 'stream_incomplete', 'The connection ended before the answer was finished.'));
     }
@@ -145,13 +152,20 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
         this.#usage = part.data;
         break;
       case 'finish':
-        this.#finishReason = part.finishReason ?? 'other';
+        this.#finishReason = (part.finishReason as FinishReason | undefined) ?? 'other';
+        break;
+      case 'data-error':
+        this.#failure = part.data;
         break;
       case 'abort':
         this.#stopped = true;
         break;
-      case 'error':
-        return this.#fail(failure(status, 'stream_error', part.errorText || 'The answer failed.'));
+      case 'error': {
+        const said = this.#failure;
+        const message = part.errorText || 'The answer failed.';
+        if (said === null) return this.#fail(failure(status, 'stream_error', message));
+        return this.#fail(new AirelayError({ status: said.status, code: said.code, message, retryAfter: said.retryAfter ?? null }));
+      }
       default:
         break;
     }
@@ -192,6 +206,6 @@ export function streamChat(request: ChatStreamRequest, options: StreamOptions = 
   return new ChatStream(request, options);
 }
 
-function failure(status: number, code: string, message: string): AirelayError {
-  return new AirelayError({ status, code, message });
+function failure(status: number, code: string, message: string, cause?: unknown): AirelayError {
+  return new AirelayError({ status, code, message, cause });
 }

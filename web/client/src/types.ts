@@ -1,9 +1,9 @@
 /** Readable names for the API's request and response shapes. Every JSON shape is generated from the OpenAPI
  * document (`make openapi` writes docs/openapi.json; `npm run generate` turns it into api-types.ts): nothing here
- * repeats a field. The stream's parts are written here because the document describes them only as a JSON schema
- * inside each server-sent event's `data`, which openapi-typescript does not turn into types. */
+ * repeats a field. The stream's parts are named here because the document gives them only as the JSON schema of each
+ * server-sent event's `data`, which openapi-typescript does not turn into a union; their fields are generated. */
 
-import type { paths } from './api-types.js';
+import type { components, paths } from './api-types.js';
 
 type Operation<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
 
@@ -45,35 +45,42 @@ export type ErrorBody = Operation<'/api/chat', 'post'>['responses'][422]['conten
 
 // The stream: AI SDK UI message stream (v5) parts, one JSON object per event.
 
+type Schemas = components['schemas'];
+
+/** The parts airelay sends: the schemas the document names for an event's data (a test compares the two). */
+export const STREAM_PART_SCHEMAS = [
+  'StartPart',
+  'StepPart',
+  'TextEdgePart',
+  'TextDeltaPart',
+  'ReasoningEdgePart',
+  'ReasoningDeltaPart',
+  'ToolInputStartPart',
+  'ToolInputDeltaPart',
+  'ToolInputAvailablePart',
+  'ToolInputErrorPart',
+  'ToolOutputAvailablePart',
+  'ToolOutputErrorPart',
+  'SourceDocumentPart',
+  'ToolProofPart',
+  'UsagePart',
+  'ErrorDataPart',
+  'FinishPart',
+  'ErrorPart',
+] as const;
+
 export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
 
 /** The `data-usage` part of a streamed answer. */
-export interface StreamUsage {
-  model?: string;
-  inputTokens: number;
-  outputTokens: number;
-  cachedTokens?: number;
-  estimated?: boolean;
-  costUsd?: number;
-  costKrw?: number;
-}
+export type StreamUsage = Schemas['StreamUsage'];
+/** The `data-error` part: the status and code the failure would have had as an HTTP answer. */
+export type StreamFailure = Schemas['StreamFailure'];
 
 /** The parts airelay sends, and the other ones a v5 client knows. */
 export type StreamPart =
-  | { type: 'start'; messageId?: string; messageMetadata?: unknown }
-  | { type: 'start-step' }
-  | { type: 'finish-step' }
-  | { type: 'text-start'; id: string }
-  | { type: 'text-delta'; id: string; delta: string }
-  | { type: 'text-end'; id: string }
-  | { type: 'reasoning-start'; id: string }
-  | { type: 'reasoning-delta'; id: string; delta: string }
-  | { type: 'reasoning-end'; id: string }
-  | { type: 'data-usage'; data: StreamUsage; transient?: boolean }
-  | { type: 'error'; errorText: string }
+  | Schemas[(typeof STREAM_PART_SCHEMAS)[number]]
   | { type: 'abort' }
-  | { type: 'finish'; finishReason?: FinishReason; messageMetadata?: unknown }
   | { type: 'message-metadata'; messageMetadata: unknown }
-  | { type: 'source-url' | 'source-document' | 'file'; [field: string]: unknown };
+  | { type: 'source-url' | 'file'; [field: string]: unknown };
 
 export type ChatStatus = 'submitted' | 'streaming' | 'ready' | 'error';

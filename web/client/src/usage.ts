@@ -5,7 +5,7 @@ import type { UsageQuery, UsageReport } from './types.js';
 export function usage(query: UsageQuery = {}, options: CallOptions = {}): Promise<UsageReport> {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
-    if (value !== undefined) params.set(name, String(value));
+    if (value !== undefined && value !== null) params.set(name, String(value));
   }
   const encoded = params.toString(); // not params.size: browsers before 2023 lack it
   const search = encoded ? `?${encoded}` : '';
