@@ -214,10 +214,11 @@ def test_a_fault_of_the_server_mid_stream_ends_in_an_error_part_and_an_error_row
 
 @pytest.mark.parametrize("kind", ["chat.completions", "responses", "ui"])
 def test_a_client_gone_mid_answer_is_billed_the_text_streamed(meter, kind, monkeypatch):
-    async def estimate_inline(messages, completion, chunks=0):  # the same count without the thread hop, so that the
-        return tokens.estimate(messages, completion, chunks)  # row does not depend on which estimate finishes first
+    async def estimate_inline(request, completion, chunks=0):  # the same count without the thread hop, so that the
+        definitions = tokens.request_definitions(request)  # row does not depend on which estimate finishes first
+        return tokens.estimate(request.messages, completion, chunks, definitions)
 
-    monkeypatch.setattr(relay, "estimate_async", estimate_inline)
+    monkeypatch.setattr(relay, "estimate_request", estimate_inline)
     # GIVEN a model streaming five text chunks, of which the client received three before leaving
     model = Scripted(events=[TextDelta(f"word{i} ") for i in range(5)] + [Finished("stop", Usage(20, 5))])
 

@@ -7,8 +7,10 @@ finished, failed or was cancelled by the client.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -31,7 +33,7 @@ from .providers.base import (
 )
 from .settings import Settings
 from .streaming import UIMessageStream
-from .tokens import estimate_async, prompt_bound
+from .tokens import estimate_request, request_bound
 from .usage import Caller
 from .usage.meter import Call, Meter
 from .usage.reported import within_bounds
@@ -51,20 +53,30 @@ class Answer:
     reasoning: str = ""
 
 
+# When the whole answer must be done (anyio time), set by the buffered steps: a call that answer's deadline cuts
+# failed (504), where a call cancelled before it was left by its client.
+answer_deadline: ContextVar[float] = ContextVar("answer_deadline", default=math.inf)
+
+
 def deadline_error() -> AirelayError:
     """Our deadline ended the call: if the provider was rate limiting meanwhile, say so, with its Retry-After."""
     retry = upstream_retry_after.get()
     return ProviderRateLimited(retry_after=retry) if retry is not None else ProviderTimeout()
 
 
+def generated(completion) -> str:
+    """All the model wrote in a buffered answer, for an estimate: its text, reasoning and tool calls."""
+    return completion.text + completion.reasoning + "".join(c.name + c.arguments for c in completion.tool_calls)
+
+
 def within_reservation(used: Usage, request: ChatRequest) -> Usage:
     """What a chat call is billed: never more tokens than its reservation counted (usage.reported.within_bounds)."""
-    return within_bounds(used, prompt_bound(request.messages), request.max_tokens)
+    return within_bounds(used, request_bound(request), request.max_tokens)
 
 
 async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> tuple[Meter, Call]:
     upstream_retry_after.set(None)
-    return await usage.opened(caller, model.model_id, prompt_bound(request.messages), request.max_tokens)
+    return await usage.opened(caller, model.model_id, request_bound(request), request.max_tokens)
 
 
 async def complete(
@@ -77,7 +89,7 @@ async def complete(
         with anyio.fail_after(settings.upstream_timeout_s):
             completion = await model.complete(request)
         used = within_reservation(
-            completion.finished.usage or await estimate_async(request.messages, completion.text), request
+            completion.finished.usage or await estimate_request(request, generated(completion)), request
         )
         counted = True
         if check is not None:
@@ -94,9 +106,11 @@ async def complete(
         status, counted = "error", True  # the provider answered with an error: it bills nothing for it
         raise
     finally:
+        if status == "cancelled" and anyio.current_time() >= answer_deadline.get():
+            status = "error"
         with anyio.CancelScope(shield=True):
             if not counted:  # cut by the deadline or the client: the provider has the prompt, and may bill it
-                used = within_reservation(await estimate_async(request.messages, ""), request)
+                used = within_reservation(await estimate_request(request, ""), request)
             cost = await meter.close(call, used, status)
     return Answer(
         model.model_id,
@@ -128,21 +142,30 @@ async def complete_any(
 async def open_any_stream(
     models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller
 ) -> ChatStream:
-    """Like complete_any, up to the first token; after it, a failure is reported in the stream."""
+    """Like complete_any, up to the first token; after it, a failure is reported in the stream. The answer's
+    STREAM_DEADLINE_S starts here: the waits for a first token count, each fallback's too."""
+    deadline = time.monotonic() + settings.stream_deadline_s
     for model in models[:-1]:
         try:
-            return await open_stream(model, request, settings, caller)
+            return await open_stream(model, request, settings, caller, deadline)
         except FALLBACK_ON as exc:
             log.warning("model %s failed before the first token (%s); falling back", model.model_id, exc.code)
-    return await open_stream(models[-1], request, settings, caller)
+    return await open_stream(models[-1], request, settings, caller, deadline)
 
 
-async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller) -> ChatStream:
-    """Starts the upstream stream and waits for its first event, so early failures get a real HTTP status."""
+async def open_stream(
+    model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, deadline: float | None = None
+) -> ChatStream:
+    """Starts the upstream stream and waits for its first event, so early failures get a real HTTP status. `deadline`
+    (time.monotonic()): when the whole answer must be done, STREAM_DEADLINE_S from now unless given."""
+    if deadline is None:
+        deadline = time.monotonic() + settings.stream_deadline_s
+    if time.monotonic() >= deadline:
+        raise ProviderTimeout("The answer took longer than the server's deadline.")
     meter, call = await open_call(model, request, caller)
     events = model.stream(request)
     try:
-        with anyio.fail_after(settings.upstream_timeout_s):
+        with anyio.fail_after(min(settings.upstream_timeout_s, deadline - time.monotonic())):
             first = await anext(events)
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
@@ -150,14 +173,14 @@ async def open_stream(model: ChatModel, request: ChatRequest, settings: Settings
             error = deadline_error() if isinstance(exc, TimeoutError) else exc
             used = Usage()  # the provider answered with an error, nothing, or 429s until the deadline: no bill
             if isinstance(error, ProviderTimeout) or not isinstance(exc, Exception):  # it has the prompt
-                used = within_reservation(await estimate_async(request.messages, ""), request)
+                used = within_reservation(await estimate_request(request, ""), request)
             await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
         if isinstance(exc, TimeoutError):
             raise error from None
         if isinstance(exc, StopAsyncIteration):
             raise ProviderFailed("The model provider sent an empty answer.") from None
         raise
-    return ChatStream(model, request, first, events, settings, meter, call)
+    return ChatStream(model, request, first, events, settings, meter, call, deadline)
 
 
 @dataclass(slots=True)
@@ -186,13 +209,15 @@ class ChatStream:
         settings: Settings,
         meter: Meter,
         call: Call,
+        deadline: float,
     ) -> None:
         self.model = model
         self.model_id = model.model_id
         self.request = request
         self.first = first
         self.events = events
-        self.deadline = time.monotonic() + settings.stream_deadline_s  # asyncio's clock, looked up for every event
+        self.deadline = deadline  # time.monotonic(), asyncio's clock, looked up for every event
+        self.idle_timeout_s = settings.stream_idle_timeout_s
         self.meter = meter
         self.call = call
         self.settled = False
@@ -224,9 +249,14 @@ class ChatStream:
                     yield encoder.tool_delta(event.id, event.fragment)
                 elif kind is ToolCallEnd:
                     step.calls.append(ToolCall(event.id, step.names.get(event.id, ""), event.arguments))
-                if time.monotonic() > self.deadline:  # a stall is bounded by the provider's idle timeout
+                left = self.deadline - time.monotonic()
+                if left <= 0:
                     raise TimeoutError
-                event = await anext(self.events)
+                if left < self.idle_timeout_s:  # else the provider's idle timeout ends a stall before the deadline
+                    with anyio.fail_after(left):
+                        event = await anext(self.events)
+                else:
+                    event = await anext(self.events)
             step.reason = event.reason
             step.usage = within_reservation(event.usage, self.request) if event.usage else await self.counted(step)
             counted = True
@@ -265,7 +295,7 @@ class ChatStream:
     async def counted(self, step: Step) -> Usage:
         """Usage counted offline from what was sent and received (the provider reported none)."""
         spent = step.spent
-        return within_reservation(await estimate_async(self.request.messages, "".join(spent), len(spent)), self.request)
+        return within_reservation(await estimate_request(self.request, "".join(spent), len(spent)), self.request)
 
 
 def stream_error(exc: BaseException) -> AirelayError:

@@ -115,10 +115,8 @@ async def ui_message_stream(
             request = for_step(next_request(stream.request, step, outcomes), number + 1, settings)
             stream = None
             try:
-                if anyio.current_time() > first.deadline:
-                    raise relay.stream_error(TimeoutError())
-                stream = await relay.open_stream(first.model, request, settings, context.caller)
-                stream.deadline = first.deadline  # one deadline for the whole answer, every step and tool in it
+                # one deadline for the whole answer, every step and tool in it
+                stream = await relay.open_stream(first.model, request, settings, context.caller, first.deadline)
             except AirelayError as exc:
                 yield failure(encoder, exc, first, steps, made)
                 return

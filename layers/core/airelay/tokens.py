@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 import re
 from functools import cache
 
@@ -21,6 +22,7 @@ import anyio
 from .providers.base import Usage
 
 TOKENS_PER_MESSAGE = 3  # OpenAI's chat format overhead per message, plus 3 to prime the reply
+DEFINITIONS_OVERHEAD = 32  # the provider's own words around tool definitions and an output schema
 RUN_CHARS = 64
 # An image's prompt tokens as OpenAI counts them: gpt-4o-mini bills 2,833 + 5,667 per 512-pixel tile at high detail,
 # up to 8 tiles; the bound reserves that. The estimate (no usage reported) is gpt-4o's count for one 512-pixel tile.
@@ -129,17 +131,45 @@ def count_prompt(messages: list[dict]) -> int:
     return count_texts(texts) + IMAGE_TOKENS_ESTIMATE * images + TOKENS_PER_MESSAGE * len(messages) + 3
 
 
-def prompt_bound(messages: list[dict]) -> int:
-    """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte."""
+def prompt_bound(messages: list[dict], definitions: str = "") -> int:
+    """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte.
+    `definitions`: the request's tool definitions and output schema (request_definitions), read as prompt too."""
     per_message = (utf8_size(message_text(m)) + IMAGE_TOKEN_BOUND * image_count(m) for m in messages)
-    return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3
+    extra = utf8_size(definitions) + DEFINITIONS_OVERHEAD if definitions else 0
+    return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3 + extra
 
 
-def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:
+def request_definitions(request) -> str:
+    """What a chat request (providers.base.ChatRequest) gives the model to read besides its messages, and the
+    provider bills as prompt: its tools' definitions and its output schema."""
+    parts = [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in request.tools]
+    if request.response_format:
+        parts.append(request.response_format)
+    return json.dumps(parts, ensure_ascii=False) if parts else ""
+
+
+def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = "") -> Usage:
     """Servers stream about one token per chunk, so the chunk count is a floor under another tokenizer's count."""
-    return Usage(count_prompt(messages), max(count(completion), chunks), 0, estimated=True)
+    prompt = count_prompt(messages) + (count(definitions) + DEFINITIONS_OVERHEAD if definitions else 0)
+    return Usage(prompt, max(count(completion), chunks), 0, estimated=True)
 
 
-async def estimate_async(messages: list[dict[str, str]], completion: str, chunks: int = 0) -> Usage:
+async def estimate_async(
+    messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = ""
+) -> Usage:
     """Off the event loop: a few milliseconds, and the one-time vocabulary load on the first call."""
-    return await anyio.to_thread.run_sync(estimate, messages, completion, chunks)
+    return await anyio.to_thread.run_sync(estimate, messages, completion, chunks, definitions)
+
+
+async def estimate_input(texts: list[str]) -> Usage:
+    """An embedding call's input, estimated: what it is billed when cut before the provider reported."""
+    return await anyio.to_thread.run_sync(lambda: Usage(count_texts(texts), 0, 0, estimated=True))
+
+
+def request_bound(request) -> int:
+    return prompt_bound(request.messages, request_definitions(request))
+
+
+async def estimate_request(request, completion: str, chunks: int = 0) -> Usage:
+    """estimate_async of a whole chat request: its messages and its definitions."""
+    return await estimate_async(request.messages, completion, chunks, request_definitions(request))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 import numpy as np
@@ -15,6 +16,7 @@ from .. import usage
 from ..errors import AirelayError, FaqIndexMissing, FaqIndexUnusable, NotConfigured
 from ..providers import registry
 from ..settings import Settings
+from ..tokens import estimate_input
 from .fallback import answer_with_model, bot_config
 from .index import FaqIndex, deserialize
 from .store import open_object
@@ -194,6 +196,7 @@ class FaqBot:
             return vector
         embedder = await registry.embedder(self.model_id)
         async with usage.metered(caller, self.model_id, prompt_tokens=len(question.encode()) + 1) as reading:
+            reading.if_cut = partial(estimate_input, [question])
             embeddings = await embedder.embed([question])
             reading.usage = embeddings.usage
         self.embed_calls += 1

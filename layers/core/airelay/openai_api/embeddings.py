@@ -5,7 +5,7 @@ dimensions, normalised again, as OpenAI documents), checked before the call."""
 from __future__ import annotations
 
 import base64
-from functools import cache
+from functools import cache, partial
 from typing import Literal
 
 import numpy as np
@@ -16,6 +16,7 @@ from .. import usage
 from ..providers import registry
 from ..providers.base import Embedder
 from ..settings import Settings, get_settings
+from ..tokens import estimate_input
 from ..web import api_router, caller_of
 from .errors import BadRequest
 from .openapi import EmbeddingsAnswer, errors
@@ -118,6 +119,7 @@ async def embeddings(body: EmbeddingsBody, request: Request) -> dict:
     check_dimensions(embedder, body.dimensions)
     bound = sum(len(t.encode()) + 1 for t in texts)  # a byte-level BPE token is at least one byte
     async with usage.metered(caller_of(request, "openai"), model_id, prompt_tokens=bound) as reading:
+        reading.if_cut = partial(estimate_input, texts)
         result = await embedder.embed(texts)
         reading.usage = result.usage
     vectors = shortened(np.asarray(result.vectors, dtype=np.float32), body.dimensions)

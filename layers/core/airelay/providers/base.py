@@ -210,6 +210,10 @@ class TextClassifier(ABC):
         """What one call may cost, for the budget: (priced model id, prompt token bound, max completion tokens)."""
         return self.model_id, len(text.encode()) + 1, 0
 
+    async def input_usage(self, text: str) -> Usage:
+        """What a call cut before its answer is billed (usage.Reading.if_cut): nothing, unless a provider read it."""
+        return Usage()
+
 
 @dataclass(frozen=True, slots=True)
 class Label:

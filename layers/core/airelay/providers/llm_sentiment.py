@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ProviderFailed, ProviderTimeout
 from ..settings import Settings
-from ..tokens import estimate_async, prompt_bound
-from .base import MAX_KEYWORDS, SENTIMENTS, ChatModel, ChatRequest, SentimentResult, TextClassifier
+from ..tokens import estimate_request, request_bound
+from .base import MAX_KEYWORDS, SENTIMENTS, ChatModel, ChatRequest, SentimentResult, TextClassifier, Usage
 
 SYSTEM = (
     "You analyse the sentiment of a text written in Korean or English. Answer with JSON only: "
@@ -86,23 +86,29 @@ class LLMSentimentClassifier(TextClassifier):
         self.chat = chat
         self.timeout_s = settings.upstream_timeout_s
 
-    def worst_case(self, text: str) -> tuple[str, int, int]:
-        return self.chat.model_id, prompt_bound(messages_for(text)), MAX_TOKENS
-
-    async def classify(self, text: str) -> SentimentResult:
+    def request_for(self, text: str) -> ChatRequest:
         local = self.chat.model_id.startswith("local/")
-        request = ChatRequest(
+        return ChatRequest(
             messages_for(text),
             max_tokens=MAX_TOKENS,
             temperature=0.0,
             response_format=LLAMA_CPP_RESPONSE_FORMAT if local else RESPONSE_FORMAT,
         )
+
+    def worst_case(self, text: str) -> tuple[str, int, int]:
+        return self.chat.model_id, request_bound(self.request_for(text)), MAX_TOKENS
+
+    async def input_usage(self, text: str) -> Usage:
+        return await estimate_request(self.request_for(text), "")
+
+    async def classify(self, text: str) -> SentimentResult:
+        request = self.request_for(text)
         try:
             with anyio.fail_after(self.timeout_s):
                 completion = await self.chat.complete(request)
         except TimeoutError:  # the provider has the prompt, and may bill it
-            raise ProviderTimeout(usage=await estimate_async(request.messages, "")) from None
-        usage = completion.finished.usage or await estimate_async(request.messages, completion.text)
+            raise ProviderTimeout(usage=await estimate_request(request, "")) from None
+        usage = completion.finished.usage or await estimate_request(request, completion.text)
         try:
             verdict = parse_verdict(completion.text)
         except ProviderFailed as exc:

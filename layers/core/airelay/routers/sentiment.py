@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -52,6 +53,7 @@ async def sentiment(
     model_id = settings.sentiment_model
     priced_model, prompt_tokens, max_tokens = model.worst_case(text)
     async with usage.metered(caller_of(request, "sentiment"), priced_model, prompt_tokens, max_tokens) as reading:
+        reading.if_cut = partial(model.input_usage, text)
         result = await model.classify(text)
         reading.usage = result.usage
     return {

@@ -4,6 +4,8 @@ Each imports its capability when it first runs, so a chat without tools loads no
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +55,7 @@ class AnalyzeSentiment(Tool):
         model = await text_classifier(context.settings.sentiment_model, context.settings)
         priced_model, prompt_tokens, max_tokens = model.worst_case(arguments.text)
         async with usage.metered(context.caller, priced_model, prompt_tokens, max_tokens) as reading:
+            reading.if_cut = partial(model.input_usage, arguments.text)
             result = await model.classify(arguments.text)
             reading.usage = result.usage
         return ToolResult({"sentiment": result.sentiment, "score": round(result.score, 4), "keywords": result.keywords})

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+
 from .. import aws
-from ..errors import AirelayError
+from ..errors import AirelayError, ProviderTimeout
 from ..providers.base import Usage
 from ..settings import Settings, get_settings
 from .ledger import UsageLedger
@@ -75,9 +78,11 @@ class Caller:
 
 @dataclass(slots=True)
 class Reading:
-    """Where a metered block puts what the provider reported."""
+    """Where a metered block puts what the provider reported, and what the call is billed if it is cut before any
+    report (cancelled, or past its deadline): the provider has its input, and may bill it."""
 
     usage: Usage | None = None
+    if_cut: Callable[[], Awaitable[Usage]] | None = None
 
 
 async def admit(caller: Caller) -> None:
@@ -120,15 +125,18 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
     No more tokens are billed than the call was opened with (`prompt_tokens`, `max_tokens`): what it held.
     """
     meter_, call = await opened(caller, model_id, prompt_tokens, max_tokens)
-    reading, status = Reading(), "cancelled"
+    reading, status, cut = Reading(), "cancelled", True
     try:
         yield reading
-        status = "ok"
+        status, cut = "ok", False
     except Exception as exc:
-        status = "error"
+        status, cut = "error", isinstance(exc, ProviderTimeout)
         reading.usage = reading.usage or (exc.usage if isinstance(exc, AirelayError) else None)
         raise
     finally:
+        if cut and reading.usage is None and reading.if_cut is not None:
+            with anyio.CancelScope(shield=True):
+                reading.usage = await reading.if_cut()
         used = within_bounds(billable(reading.usage or Usage()), prompt_tokens, max_tokens)
         await meter_.close(call, used, status)
 
