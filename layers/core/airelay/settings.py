@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-IMAGE_MEDIA_TYPES = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))  # what chat can pass on
-SYSTEM_PROMPT_POLICIES = {"pass", "prepend", "refuse"}
+from . import settings_checks
+
+SWITCHES = dict.fromkeys(("1", "true", "yes", "on"), True) | dict.fromkeys(("0", "false", "no", "off"), False)
+EXPECTED = {
+    bool: "1, true, yes, on, 0, false, no or off",
+    int: "a whole number",
+    float: "a number",
+    Decimal: "a number",
+}
 LOCAL_ORIGINS = "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000,http://localhost:5173"
 
 
@@ -192,60 +199,14 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.name, f.default, raw)
+            values[f.name] = _parse(f, raw)
         settings = cls(**values)
         settings.check()
         return settings
 
     def check(self) -> None:
-        if not 0 <= self.responses_store_hours <= 24 * 30:
-            raise ValueError("RESPONSES_STORE_HOURS must be between 0 and 720")
-        if not 1 <= self.default_max_tokens <= self.max_tokens_cap:
-            raise ValueError("DEFAULT_MAX_TOKENS must be between 1 and MAX_TOKENS_CAP")
-        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        self.api_key_names  # noqa: B018 - parses API_KEYS, raising ValueError if malformed
-        if self.jwt_issuer and not self.jwt_audience:
-            raise ValueError("JWT_AUDIENCE is required with JWT_ISSUER")
-        if self.operator_claim_rule and not self.jwt_issuer:
-            raise ValueError("OPERATOR_CLAIM needs sign-in (JWT_ISSUER)")
-        if self.api_keys and not set(self.operator_keys) <= set(self.api_key_names.values()):
-            raise ValueError("OPERATOR_KEYS must name entries of API_KEYS")
-        if self.api_keys and not set(self.server_keys) <= set(self.api_key_names.values()):
-            raise ValueError("SERVER_KEYS must name entries of API_KEYS")
-        if self.visitor_token_secret and len(self.visitor_token_secret.encode()) < 32:
-            raise ValueError("VISITOR_TOKEN_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
-        if not 60 <= self.visitor_token_max_ttl_s <= 86_400:
-            raise ValueError("VISITOR_TOKEN_MAX_TTL_S must be between 60 and 86400")
-        if self.stage == "prod" and "*" in self.allowed_origins:
-            raise ValueError("ALLOWED_ORIGINS must list origins, not '*', in prod")
-        if self.stage == "prod" and not all(o.lower().startswith("https://") for o in self.allowed_origins):
-            raise ValueError("ALLOWED_ORIGINS must be https:// origins in prod")
-        if self.stage == "prod" and self.openai_base_url and not self.openai_base_url.lower().startswith("https://"):
-            raise ValueError("OPENAI_BASE_URL must be an https:// URL in prod")
-        if not self.body_read_timeout_s > 0:
-            raise ValueError("BODY_READ_TIMEOUT_S must be more than 0")
-        if min(self.requests_per_minute, self.tokens_per_minute) < 0:
-            raise ValueError("REQUESTS_PER_MINUTE and TOKENS_PER_MINUTE must be 0 (not limited) or more")
-        if min(self.visitor_requests_per_minute, self.visitor_tokens_per_minute) < 0:
-            raise ValueError(
-                "VISITOR_REQUESTS_PER_MINUTE and VISITOR_TOKENS_PER_MINUTE must be 0 (not limited) or more"
-            )
-        if not 1 <= self.faq_top_k_default <= self.faq_top_k_max:
-            raise ValueError("FAQ_TOP_K_DEFAULT must be between 1 and FAQ_TOP_K_MAX")
-        if not set(self.chat_file_media_types) <= IMAGE_MEDIA_TYPES:
-            raise ValueError(f"CHAT_FILE_MEDIA_TYPES may list only {', '.join(sorted(IMAGE_MEDIA_TYPES))}")
-        policies = [self.system_prompt_policy, *(i.partition("=")[2].strip() for i in self.system_prompt_policies)]
-        if not set(policies) <= SYSTEM_PROMPT_POLICIES or not all("=" in i for i in self.system_prompt_policies):
-            raise ValueError("SYSTEM_PROMPT_POLICY is pass, prepend or refuse; SYSTEM_PROMPT_POLICIES name=policy,...")
-        self.faq_threshold_overrides  # noqa: B018 - parses FAQ_THRESHOLDS, raising ValueError if malformed
-        self.persona_tools  # noqa: B018 - parses CHAT_TOOLS, raising ValueError if malformed
-        if self.tool_proof_secret and len(self.tool_proof_secret) < 32:
-            raise ValueError("TOOL_PROOF_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`)")
-        if self.stage == "prod" and self.chat_tools and not (self.tool_proof_secret or self.tool_proof_secret_param):
-            raise ValueError("TOOL_PROOF_SECRET or TOOL_PROOF_SECRET_PARAM is required in prod when CHAT_TOOLS is set")
-        if not 1 <= self.chat_max_steps <= 20:
-            raise ValueError("CHAT_MAX_STEPS must be between 1 and 20")
+        """Refuses, naming the variable, a value no request could be served with (settings_checks.py)."""
+        settings_checks.check(self)
 
     @property
     def persona_tools(self) -> dict[str, tuple[str, ...]]:
@@ -275,24 +236,19 @@ class Settings:
         return overrides
 
 
-def _parse(name: str, default: object, raw: str) -> object:
+def _parse(f: Field, raw: str) -> object:
+    """The variable's text as the type of the field's default; an error names the variable, never the value."""
+    text, kind = raw.strip(), type(f.default)
     try:
-        if isinstance(default, Decimal):
-            value = Decimal(raw.strip())
-            if not value.is_finite() or value < 0:
-                raise ValueError
-            return value
-        if isinstance(default, tuple):
-            return _list(raw)
-        if isinstance(default, bool):
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except (ValueError, InvalidOperation):
-        raise ValueError(f"setting {name} has an invalid value") from None
-    return raw.strip()
+        if kind is tuple:
+            return _list(text)
+        if kind is bool:
+            return SWITCHES[text.lower()]
+        if kind in (Decimal, int, float):
+            return kind(text)
+    except (ValueError, KeyError, InvalidOperation):
+        raise ValueError(f"{f.metadata['env']} (setting {f.name}) has an invalid value: {EXPECTED[kind]}") from None
+    return text
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,14 @@ async def default_models(settings: Settings) -> list:
     return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 
+@router.at_init
+async def personas_tools(settings: Settings) -> None:
+    """Every persona's tools found: a CHAT_TOOLS name that is no tool, or a TOOLS_MODULE that cannot be imported,
+    stops INIT rather than failing each of that persona's chats."""
+    for persona in settings.persona_tools:
+        tools_for(persona, settings)
+
+
 @router.post("/api/chat", response_model=ChatAnswer, response_model_exclude_unset=True, responses=errors(*MODEL_CALL))
 async def chat(body: ChatBody, http_request: Request) -> dict:
     settings = get_settings()

@@ -15,7 +15,10 @@ def available(tools_module: str) -> dict[str, Tool]:
     """The built-in tools and, when a module is named, its `TOOLS` (Tool instances), which may replace them."""
     tools = {cls.name: cls() for cls in BUILTIN}
     if tools_module:
-        module = importlib.import_module(tools_module)
+        try:
+            module = importlib.import_module(tools_module)
+        except ImportError as exc:
+            raise ValueError(f"TOOLS_MODULE {tools_module!r} cannot be imported ({exc.msg})") from None
         for tool in module.TOOLS:
             if not isinstance(tool, Tool):
                 raise TypeError(f"{tools_module}.TOOLS holds {tool!r}, not an airelay.tools.base.Tool")

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..settings import Settings
+from ..settings_checks import parse_identity_budgets  # IDENTITY_BUDGETS, checked at start with the rest
 from .ledger import REQUESTS, TOKENS, TOTAL, USD, Hold, identity_key, requests_key, tokens_key
 
 GLOBAL, CALLER = "global", "caller"
@@ -20,18 +21,6 @@ class Limits:
     usd_per_day: Decimal
     requests_per_minute: int = 0  # 0: not limited
     tokens_per_minute: int = 0
-
-
-def parse_identity_budgets(text: str) -> dict[str, Decimal]:
-    """`ip:203.0.113.7=5,key:abc123=20` -> {identity: daily limit in USD}. A visitor's entry without `@<key id>`
-    covers that visitor behind any key (see LimitBook.limits_for)."""
-    limits = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        identity, sep, amount = item.rpartition("=")
-        if not sep or not identity:
-            raise ValueError("IDENTITY_BUDGETS entries look like identity=USD, e.g. ip:203.0.113.7=5")
-        limits[identity.strip()] = Decimal(amount.strip())
-    return limits
 
 
 def lower(per_minute: int, given: int | None) -> int:

@@ -68,8 +68,8 @@ def parse_price(model_id: str, entry: dict) -> Price:
         values["cached_input"] = Decimal(str(entry.get("cached_input", entry["input"])))
     except (KeyError, InvalidOperation, TypeError):
         raise ValueError(f"price of {model_id} needs numeric 'input' and 'output' (USD per 1M tokens)") from None
-    if any(v < 0 for v in values.values()):
-        raise ValueError(f"price of {model_id} must not be negative")
+    if not all(v.is_finite() and v >= 0 for v in values.values()):  # a NaN cannot even be compared
+        raise ValueError(f"price of {model_id} must be a finite number, 0 or more")
     return Price(**values)
 
 
