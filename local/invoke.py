@@ -29,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", help="the function's logical id, e.g. ChatFunction or chat")
     parser.add_argument("--event", "-e", required=True, type=Path, help="an API Gateway event file (see events/)")
     args = parser.parse_args(argv)
-    event = json.loads(args.event.read_text("utf-8"))
+    try:
+        event = json.loads(args.event.read_text("utf-8"))
+    except OSError as exc:
+        print(f"error: {args.event}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # not JSON, or not UTF-8
+        print(f"error: {args.event} is not a JSON event: {exc}", file=sys.stderr)
+        return 2
     with contextlib.redirect_stdout(sys.stderr):  # the function's own lines (logs, metrics) go where SAM shows them
         response = Container(find_function(args.function)).invoke(event).result()
     json.dump(response, sys.stdout, ensure_ascii=False, indent=2)

@@ -111,7 +111,8 @@ class LocalApi:
         try:
             response = await asyncio.wrap_future(container.invoke(event))
         except Exception:
-            await send_json(send, 502, {"error": {"code": "function_failed", "message": "The function failed."}})
+            error = {"error": {"code": "function_failed", "message": "The function failed."}}
+            await send_json(send, 502, error, cors(layer_settings()))
             return
         status, response_headers, response_body = response_parts(response)
         response_headers.append((b"content-length", str(len(response_body)).encode()))
@@ -148,7 +149,8 @@ class LocalApi:
                 )
                 await send({"type": "http.response.body", "body": data})
                 return
-        await send_json(send, 404, {"error": {"code": "not_found", "message": "No such route."}})
+        error = {"error": {"code": "not_found", "message": "No such route."}}
+        await send_json(send, 404, error, cors(layer_settings()))
 
 
 def encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

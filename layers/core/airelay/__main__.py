@@ -6,12 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from . import aws
 from .settings import get_settings
-from .usage import get_meter
-from .usage.report import MAX_DAYS, build_report
 from .visitors import VisitorLimits, mint
 
 COLUMNS = [
@@ -35,7 +33,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def usage_command(args: argparse.Namespace) -> int:
+def usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"not an amount of USD, 0 or more: '{text}'")
+    return value
+
+
+def usage_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .usage import get_meter  # airelay.usage reads the settings when imported: main checked them first
+    from .usage.report import MAX_DAYS, build_report
+
+    if not 1 <= args.days <= MAX_DAYS:
+        parser.error(f"argument --days: must be between 1 and {MAX_DAYS}")
     meter = get_meter()
     end = datetime.now(UTC).date()
     report = build_report(meter, end - timedelta(days=args.days - 1), end, args.by)
@@ -69,7 +82,7 @@ def visitor_token_command(args: argparse.Namespace) -> int:
     try:
         print(mint(secret, args.visitor, settings.visitor_token_audience, args.ttl, limits))
     except ValueError as bad:
-        print(bad, file=sys.stderr)
+        print(f"error: {bad}", file=sys.stderr)
         return 2
     return 0
 
@@ -78,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airelay")
     commands = parser.add_subparsers(dest="command", required=True)
     usage = commands.add_parser("usage", help="spend, tokens and refusals by day, model, caller or kind of caller")
-    usage.add_argument("--days", type=int, default=7, choices=range(1, MAX_DAYS + 1), metavar=f"1..{MAX_DAYS}")
+    usage.add_argument("--days", type=int, default=7, metavar="N", help="the last N days, today included (default 7)")
     usage.add_argument("--by", choices=["day", "model", "identity", "kind"], default="day")
     token = commands.add_parser("visitor-token", help="a visitor token, as the app's backend mints them")
     token.add_argument("--visitor", required=True, help="the visitor's id: 1-64 letters, digits, '.', '_' or '-'")
@@ -86,10 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--rpm", type=int, help="this visitor's requests per minute (if lower than the configured)")
     token.add_argument("--tpm", type=int, help="this visitor's tokens per minute (if lower than the configured)")
     token.add_argument(
-        "--usd-per-day", type=Decimal, help="this visitor's spend per UTC day, USD (if lower than the configured)"
+        "--usd-per-day", type=usd, help="this visitor's spend per UTC day, USD (if lower than the configured)"
     )
     args = parser.parse_args(argv)
-    return visitor_token_command(args) if args.command == "visitor-token" else usage_command(args)
+    try:
+        get_settings()
+    except ValueError as bad:  # a setting the functions would refuse at start
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
+    return visitor_token_command(args) if args.command == "visitor-token" else usage_command(args, usage)
 
 
 if __name__ == "__main__":

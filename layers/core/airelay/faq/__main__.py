@@ -13,11 +13,7 @@ import sys
 import time
 
 from ..errors import AirelayError
-from ..providers import registry
-from .build import build_to
-from .index import deserialize
-from .source import FaqSourceError
-from .store import open_object
+from ..settings import get_settings
 
 DEFAULT_MODEL = "local/use-multilingual"
 
@@ -46,12 +42,28 @@ class ProgressBar:
         self.stream.flush()
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number, 1 or more: '{text}'")
+    return value
+
+
 async def build(args: argparse.Namespace) -> int:
+    from ..providers import registry  # these read the settings when imported: main checked them first
+    from .build import build_from, read_source
+    from .store import open_object
+
+    open_object(args.to)  # a malformed target is refused now, not after the whole source was embedded
+    stored = read_source(args.source)  # and a bad source before the model loads
     print(f"building {args.to} from {args.source} with {args.model}", file=sys.stderr, flush=True)
     embedder = await registry.embedder(args.model)
     progress = None if args.quiet else ProgressBar("embedding")
-    report = await build_to(
-        args.source, args.to, embedder, float16=args.float16, batch_rows=args.batch_rows, progress=progress
+    report = await build_from(
+        stored, args.to, embedder, float16=args.float16, batch_rows=args.batch_rows, progress=progress
     )
     if report.superseded:
         print(f"error: {args.source} changed while it was built; nothing was written, build again", file=sys.stderr)
@@ -66,6 +78,9 @@ async def build(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
+    from .index import deserialize
+    from .store import open_object
+
     data, version = open_object(args.url).read()
     index = deserialize(data)
     meta = index.meta
@@ -85,18 +100,22 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--to", required=True, help="where to write the index: file://PATH or s3://BUCKET/KEY")
     b.add_argument("--model", default=DEFAULT_MODEL, help=f"embedding model id (default {DEFAULT_MODEL})")
     b.add_argument("--float16", action="store_true", help="store the matrix as float16 (half the size)")
-    b.add_argument("--batch-rows", type=int, default=None, help="texts per embedding call")
+    b.add_argument("--batch-rows", type=positive_int, default=None, help="texts per embedding call")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     i = commands.add_parser("info", help="print an index's metadata")
     i.add_argument("url")
     args = parser.parse_args(argv)
     try:
+        get_settings()
         return asyncio.run(build(args)) if args.command == "build" else info(args)
-    except FaqSourceError as exc:
+    except ValueError as exc:  # a bad setting, URL or source
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"error: not found: {exc.filename or exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a directory, a file that may not be read
+        print(f"error: {exc.filename}: {exc.strerror}" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
     except AirelayError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Where an FAQ source or index lives: `s3://bucket/key` or `file://path` (a plain path works too).
+"""Where an FAQ source or index lives: `s3://bucket/key` or `file://path` (a plain path works too; any other
+`scheme:/` is refused, so a mistyped URL is never written as a local path).
 
 Each stored object has a cheap version stamp: the S3 ETag, or the file's mtime and size, so a warm container can
 ask "has it changed?" without downloading it. A missing object raises FileNotFoundError.
@@ -7,6 +8,7 @@ ask "has it changed?" without downloading it. A missing object raises FileNotFou
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -16,8 +18,14 @@ from ..settings import get_settings
 if get_settings().faq_index_url.startswith("s3://"):  # the FAQ function and its indexer: S3 client made at INIT
     aws.prepare("s3")
 
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
 
 def open_object(url: str) -> FileObject | S3Object:
+    if SCHEME.match(url) and not url.startswith(("s3://", "file://")):
+        raise ValueError(
+            f"'{url[:200]}': an FAQ URL is s3://bucket/key or file://path (in lower case), or a plain path"
+        )
     if url.startswith("s3://"):
         bucket, _, key = url[5:].partition("/")
         if not bucket or not key:
