@@ -14,7 +14,9 @@ from airelay.tokens import prompt_bound
 from tests.integration.openai_api.conftest import KEY, MESSAGES, rows
 from tests.support.upstream import Ok, Spend
 
-DESCRIPTION = "Looks up the weather in a city and answers with the sky, the wind and the temperature. " * 1_100  # ~96 KB
+DESCRIPTION = (
+    "Looks up the weather in a city and answers with the sky, the wind and the temperature. " * 1_100
+)  # ~96 KB
 TOOLS = [
     {
         "type": "function",
