@@ -17,14 +17,16 @@ class JwtVerifier:
         self.jwt = jwt
         self.issuer = issuer
         self.audience = audience
-        self.keys = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+        # the key set is cached for 5 minutes; no per-key cache, which would trust a key the issuer dropped for as
+        # long as the container lives
+        self.keys = jwt.PyJWKClient(jwks_url, cache_keys=False, lifespan=300, timeout=5)
 
     def claims(self, token: str) -> dict:
         """The token's claims, with a non-empty string `sub`. Blocking on a key cache miss: call it from a worker
         thread."""
         try:
             key = self.keys.get_signing_key_from_jwt(token)
-        except self.jwt.PyJWKClientConnectionError:
+        except (self.jwt.PyJWKClientConnectionError, self.jwt.PyJWKSetError, ValueError):  # unreachable, not keys
             raise ProviderUnavailable("The sign-in service could not be reached.") from None
         except (self.jwt.PyJWKClientError, self.jwt.InvalidTokenError):
             raise Unauthorized("A valid bearer token is required.") from None
@@ -37,7 +39,7 @@ class JwtVerifier:
                 issuer=self.issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-        except self.jwt.InvalidTokenError:
+        except (self.jwt.PyJWTError, TypeError, ValueError):  # also an `alg` that does not fit the key's type
             raise Unauthorized("A valid bearer token is required.") from None
         if not isinstance(claims["sub"], str) or not claims["sub"].strip():  # no subject, no identity of its own
             raise Unauthorized("A valid bearer token is required.")
