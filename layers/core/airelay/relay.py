@@ -82,7 +82,8 @@ async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> t
 async def complete(
     model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
 ) -> Answer:
-    """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted."""
+    """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted; an answer that
+    calls tools has no text to check."""
     meter, call = await open_call(model, request, caller)
     used, status, counted = Usage(), "cancelled", False
     try:
@@ -92,7 +93,7 @@ async def complete(
             completion.finished.usage or await estimate_request(request, generated(completion)), request
         )
         counted = True
-        if check is not None:
+        if check is not None and not completion.tool_calls:  # a tool call is the answer, not text in the format
             check(completion.text)
         status = "ok"
     except TimeoutError:
@@ -260,7 +261,7 @@ class ChatStream:
             step.reason = event.reason
             step.usage = within_reservation(event.usage, self.request) if event.usage else await self.counted(step)
             counted = True
-            if check is not None:
+            if check is not None and not step.calls:
                 check("".join(step.answer))
             status = "ok"
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:

@@ -20,6 +20,7 @@ from ..tokens import estimate_input
 from ..web import api_router, caller_of
 from .errors import BadRequest
 from .openapi import EmbeddingsAnswer, errors
+from .request import ModelNotFound
 
 router = api_router()
 MAX_INPUTS = 2048
@@ -52,10 +53,8 @@ def resolve(requested: str) -> str:
     for model_id in allowed:
         if requested in (model_id, model_id.split("/", 1)[-1]):
             return model_id
-    raise BadRequest(
-        f"The model '{requested[:80]}' is not available here; choose one of: {', '.join(allowed)}",
-        param="model",
-        code="model_not_found",
+    raise ModelNotFound(
+        f"The model '{requested[:80]}' is not available here; choose one of: {', '.join(allowed)}", param="model"
     )
 
 

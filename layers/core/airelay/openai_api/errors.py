@@ -15,7 +15,7 @@ TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
-    404: "not_found_error",
+    404: "invalid_request_error",  # OpenAI's type for model_not_found and an unknown route
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
@@ -58,11 +58,11 @@ def error_body(error: AirelayError) -> dict:
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """The /v1 app's answer when FastAPI cannot read a route's body into its model: OpenAI's 400."""
-    error = bad_body(exc.errors())
+    error = bad_body(exc.errors(), exc.body)
     return JSONResponse(error_body(error), status_code=error.status)
 
 
-def bad_body(problems: Sequence[dict]) -> InvalidInput:
+def bad_body(problems: Sequence[dict], body: object = None) -> InvalidInput:
     """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value)."""
     if any(p.get("type") == "json_invalid" for p in problems):
         return MalformedRequest("We could not parse the JSON body of your request.")
@@ -70,12 +70,35 @@ def bad_body(problems: Sequence[dict]) -> InvalidInput:
     where = problem.get("loc", ())[1:]  # after "body"
     if not where:
         return BadRequest("The request body must be a JSON object.")
-    param = ".".join(str(p) for p in where if not is_union_tag(p))
+    param = param_path(where, body)
     if problem.get("type") == "extra_forbidden":
         return Unsupported(f"Unrecognized request argument supplied: {param}", param=param)
     if problem.get("type") == "missing":
         return BadRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
     return BadRequest(f"Invalid value for '{param}': {problem.get('msg', 'invalid')}.", param=param)
+
+
+def param_path(where: Sequence, body: object) -> str:
+    """The parameter's path in the request as sent: without the union members pydantic names in an error's location,
+    a type (`str`, `MessageItem`) or, right after a list index, the item's own `role` or `type` (its tag)."""
+    parts: list[str] = []
+    node, after_index = body, False
+    for part in where:
+        tag = after_index and isinstance(node, dict) and part in (node.get("role"), node.get("type"))
+        after_index = isinstance(part, int)
+        if tag or is_union_tag(part):
+            continue
+        parts.append(str(part))
+        node = child(node, part)
+    return ".".join(parts)
+
+
+def child(node: object, part: object) -> object:
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def is_union_tag(part: object) -> bool:
