@@ -7,33 +7,19 @@ import json
 import struct
 from datetime import UTC, datetime
 
-import pytest
 from PIL import Image
 
 from airelay.settings import get_settings
 from airelay.usage.sqlite import SqliteLedger
-from local.invoke import find_function
-from local.lambda_bridge import Container
 from tests.functional.conftest import load_event
-from tests.functional.test_classify_function import invoke, upload, with_body
-from tests.support import state
+from tests.functional.test_classify_function import (  # noqa: F401 - fixtures: the function, its settings cleared
+    classify_function,
+    image_settings,
+    invoke,
+    upload,
+    with_body,
+)
 from tests.support.no_egress import EgressGuard
-
-SETTINGS = ("IMAGE_MODEL", "IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS")
-
-
-@pytest.fixture(autouse=True)
-def image_settings(monkeypatch):
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    state.forget_classifiers(keep_local=True)
-    yield
-    state.forget_classifiers(keep_local=True)
-
-
-@pytest.fixture(scope="module")
-def classify_function():
-    return Container(find_function("ClassifyFunction"))
 
 
 def as_base64_event(payload: bytes) -> dict:
@@ -48,7 +34,7 @@ def exif_with_a_mistyped_tag() -> bytes:
     return b"Exif\0\0" + b"MM\0*" + struct.pack(">I", 8) + ifd
 
 
-def test_a_photo_whose_exif_has_a_mistyped_tag_is_classified(classify_function):
+def test_a_photo_whose_exif_has_a_mistyped_tag_is_classified(classify_function):  # noqa: F811
     # GIVEN a small JPEG photo whose EXIF says "turn it" and carries one tag written with the wrong type
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 10, 10)).save(out, "JPEG", exif=exif_with_a_mistyped_tag())
@@ -59,7 +45,7 @@ def test_a_photo_whose_exif_has_a_mistyped_tag_is_classified(classify_function):
     assert data["labels"]
 
 
-def test_a_very_thin_image_is_not_a_server_error(classify_function):
+def test_a_very_thin_image_is_not_a_server_error(classify_function):  # noqa: F811
     # GIVEN a 17 KB PNG of 1 x 9,000,000 pixels: within the 16 M pixel limit, far under the byte limit
     out = io.BytesIO()
     Image.new("L", (1, 9_000_000)).save(out, "PNG")
@@ -70,7 +56,7 @@ def test_a_very_thin_image_is_not_a_server_error(classify_function):
     assert status in (200, 413, 422), data
 
 
-def test_an_image_url_with_a_control_character_is_a_clear_4xx(classify_function):
+def test_an_image_url_with_a_control_character_is_a_clear_4xx(classify_function):  # noqa: F811
     # GIVEN an image_url with a control character in its path, at a public numeric address (no DNS needed)
     event = with_body("classify_base64", json.dumps({"image_url": "http://93.184.216.34/photo\u0001.jpg"}))
     # WHEN it is sent for classification (nothing may leave this machine)
@@ -83,7 +69,8 @@ def test_an_image_url_with_a_control_character_is_a_clear_4xx(classify_function)
 
 
 def test_an_upload_over_the_byte_limit_is_a_failed_call_with_its_row_like_the_json_route(
-    classify_function, monkeypatch
+    classify_function,  # noqa: F811
+    monkeypatch,
 ):
     # GIVEN a 10 KB image limit and the coffee photo (larger), sent once as JSON base64 and once as an upload
     monkeypatch.setenv("IMAGE_MAX_BYTES", "10000")

@@ -1,8 +1,7 @@
-"""With budget leases (BUDGET_LEASES), refusals are counted in memory and "added to the caller's counter every few
-seconds" (docs/architecture.md, usage/leases.py). The only writer is count_refusal() itself, when a *later* refusal
-finds the last write old enough; give_back_all() ("at shutdown") is called nowhere in the product. So the refusals
-of a burst after the first are never written unless the same environment refuses again later: /api/usage's
-`refused` (the dashboard's "Callers today", an operator's top callers) under-counts them."""
+"""With budget leases (BUDGET_LEASES), refusals are counted in memory and written by the environment's first call or
+refusal a few seconds after the last write (docs/architecture.md, usage/leases.py), so a burst's refusals reach
+/api/usage's `refused` (the dashboard's "Callers today", an operator's top callers) even when that caller is not
+refused again."""
 
 import uuid
 from decimal import Decimal
@@ -12,29 +11,14 @@ import pytest
 from airelay.usage.dynamodb_leases import DynamoLeases
 from airelay.usage.leases import LeasedLedger
 from airelay.usage.ledger import TOTAL, USD, Hold, UsageRow, identity_key
-from tests.support.aws import create_table_from_template, local_clients, moto_server
+from tests.integration.test_budget_leases import DAY, Clock, moto_endpoint  # noqa: F401 - a fixture
+from tests.support.aws import create_table_from_template, local_clients
 
-DAY = "2026-12-04"
-MIDNIGHT = 1_796_342_400.0  # 2026-12-04T00:00:00Z
 VISITOR = "ip:198.51.100.7@k3y1d"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = MIDNIGHT + 3600
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    with pytest.MonkeyPatch.context() as patch, moto_server(patch) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def store(moto_endpoint):
+def store(moto_endpoint):  # noqa: F811
     clients = local_clients(moto_endpoint)
     table = create_table_from_template(clients.dynamodb, "UsageTable", f"usage-{uuid.uuid4().hex[:8]}")
     return DynamoLeases(table, clients)

@@ -121,7 +121,12 @@ def test_a_policy_that_is_not_one_of_the_three_is_refused_at_start():
             "encoding_format",
         ),
         ("/embeddings", b'{"model": "local/use-multilingual", "input": "a", "dimensions": 64}', 400, "dimensions"),
-        ("/embeddings", b'{"model": "text-embedding-ada-002", "input": "a"}', 404, "model"),  # not one this caller may use: OpenAI's NotFoundError
+        (
+            "/embeddings",
+            b'{"model": "text-embedding-ada-002", "input": "a"}',
+            404,
+            "model",
+        ),  # not one this caller may use: OpenAI's NotFoundError
     ],
 )
 def test_bad_input_is_a_400_in_openais_shape_naming_the_parameter(start, upstream, path, body, status, param):
