@@ -1,8 +1,8 @@
 """FaqFunction with a question of Hangul fillers only. U+3164 HANGUL FILLER and U+FFA0 HALFWIDTH HANGUL FILLER (and
 the conjoining fillers U+115F, U+1160) render as nothing: Unicode lists them as Default_Ignorable_Code_Point, like
 the zero-width space, and they are the usual way to type a "blank" on a Korean keyboard. README (FAQ bot): "An
-empty question (whitespace and invisible characters such as zero-width spaces count as nothing ...) gets 422". Such a
-question is instead embedded and, scoring below the threshold, answered by the paid chat model."""
+empty question (whitespace and invisible characters ... count as nothing ...) gets 422", before any embedding or
+chat call."""
 
 import pytest
 

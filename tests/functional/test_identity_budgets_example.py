@@ -1,7 +1,7 @@
 """The documented IDENTITY_BUDGETS example (template.yaml's IdentityBudgets, docs/configuration.md) names an address
 as `ip:203.0.113.7=5`. On AWS every route needs the usage plan's key, so a visitor by address is always
-`ip:<address>@<key id>` (identity.Who.identity), and LimitBook.limits_for matches the entry exactly: the documented
-override never applies to anyone on AWS."""
+`ip:<address>@<key id>` (identity.Who.identity): an entry without `@<key id>` covers that address behind every key
+(LimitBook.limits_for), so the documented override applies on AWS."""
 
 import json
 import re

@@ -1,8 +1,7 @@
-"""A CSV FAQ row with more cells than the header has columns: the usual slip is an answer with an unquoted comma
-(`3,000원`, the way every Korean shop writes a price). Python's csv.DictReader puts the surplus cells under the key
-None, and the source reader drops them, so the entry's answer is silently cut at the comma and the bot serves the
-fragment to customers. README: a source that cannot be used is "refused with a short reason naming the file and,
-where known, the line"."""
+"""A CSV FAQ row with more cells than the header has columns (the usual slip: an answer with an unquoted comma,
+`3,000원`, the way every Korean shop writes a price) is refused naming the line, not cut at the comma (csv.DictReader
+puts the surplus cells under the key None). README: a source that cannot be used is "refused with a short reason
+naming the file and, where known, the line"."""
 
 import pytest
 

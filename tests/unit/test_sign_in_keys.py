@@ -1,7 +1,7 @@
-"""Review: sign-in tokens (airelay.auth) against an issuer's JWKS served on 127.0.0.1.
+"""Sign-in tokens (airelay.auth) against an issuer's JWKS served on 127.0.0.1:
 
-- a token whose `alg` does not fit the type of the key its `kid` names must be a 401, never a 500;
-- a key the issuer no longer publishes must be refused once the JWKS cache (5 minutes, docs/configuration.md) ran out;
+- a token whose `alg` does not fit the type of the key its `kid` names is a 401, never a 500;
+- a key the issuer no longer publishes is refused once the JWKS cache (5 minutes, docs/configuration.md) ran out;
 - an issuer answering its JWKS URL with something that is no key set is the sign-in service failing: a 503, as an
   unreachable one is (tests/integration/test_sign_in.py), not a 500.
 """

@@ -1,8 +1,6 @@
-"""POST /api/chat: an answer cut by its one deadline (STREAM_DEADLINE_S, buffered.run_steps' `anyio.fail_after`) while
-a model call waits for the provider is a 504 to the client, but its usage row says `cancelled`: the deadline cancels
-`relay.complete`, whose status stays at its initial "cancelled" (only a TimeoutError of its own UPSTREAM_TIMEOUT_S is
-an "error"). `cancelled` is what a row says for a call its client walked away from (README, "Usage, cost and
-budgets"); the same deadline on the stream writes "error" (ChatStream.parts), and the dashboard's errors miss it."""
+"""POST /api/chat: an answer cut by its one deadline (STREAM_DEADLINE_S, buffered.run_steps) while a model call waits
+for the provider is a 504 to the client and a failed call in the ledger (`error`, as the stream's is), billed its
+prompt: `cancelled` is kept for a call its client walked away from."""
 
 import httpx
 import pytest
@@ -12,16 +10,9 @@ from tests.support.upstream import SlowFirstByte
 
 
 @pytest.mark.upstream_failure  # the answer's deadline passes: 504
-def test_a_buffered_answer_cut_by_its_deadline_leaves_an_error_row(local_api, upstream, tmp_path):
+def test_a_buffered_answer_cut_by_its_deadline_leaves_an_error_row(chat_api, upstream, tmp_path):
     # GIVEN a 1 s deadline for the whole answer, a 10 s one for each model call, and a provider that takes 5 s
-    api = local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
-        UPSTREAM_TIMEOUT_S=10,
-        STREAM_DEADLINE_S=1,
-    )
+    api = chat_api(UPSTREAM_TIMEOUT_S=10, STREAM_DEADLINE_S=1)
     upstream.script(SlowFirstByte(5))
     # WHEN the buffered chat is asked
     answer = httpx.post(f"{api}/api/chat", json={"message": "Say hello."}, timeout=30)

@@ -1,9 +1,7 @@
 """A buffered call whose provider reports no usage (`Finished.usage` None: the port allows it, and servers behind
-OPENAI_BASE_URL may send none) is billed an estimate of its answer's text alone (`relay.complete`:
-`estimate_async(request.messages, completion.text)`). Its reasoning and its tool calls' arguments, which the model
-generated and the provider bills as completion tokens, are left out, where a streamed call counts them all
-(`ChatStream.counted`: `step.spent`, text, reasoning and tool arguments). A tool-calling step has no text at all:
-it is billed 0 completion tokens. Same style as tests/unit/test_streams_settle.py."""
+OPENAI_BASE_URL may send none) is billed an estimate of all the model generated, as a streamed call is: its text, its
+reasoning and its tool calls' arguments (`relay.generated`), so a tool-calling step with no text is not billed 0
+completion tokens. Same style as tests/unit/test_streams_settle.py."""
 
 import json
 from datetime import UTC, datetime

@@ -1,11 +1,7 @@
 """STREAM_DEADLINE_S is "the longest a stream may run, all its steps and tools together" (docs/configuration.md), kept
-under the chat function's Timeout (330 s against 300 s, template.yaml) "so the stream can end with an error part
-instead of being cut by Lambda". But a stream's deadline starts only once its first event has arrived
-(`ChatStream.__init__`, after `relay.open_stream` waited up to UPSTREAM_TIMEOUT_S, for each model of the fallback
-chain): the wait for the first token comes on top. With the defaults a stream can run 25 s (or 25 s per fallback
-model) + 300 s and more: past 330 s Lambda ends the invocation, the call is never settled (no row, its hold kept),
-and the client's stream is cut without its error part. The buffered answer's deadline (buffered.run_steps) counts
-from the start, its first model call included."""
+under the chat function's Timeout (330 s against 300 s, template.yaml) so the stream ends with an error part instead
+of being cut by Lambda unsettled. It counts from the first model asked (`relay.open_any_stream`): the wait for a
+first token (each fallback model's too) is inside it, not on top of it."""
 
 import json
 import time
@@ -16,18 +12,10 @@ from tests.integration.openai_api.conftest import rows
 from tests.support.upstream import Ok
 
 
-def test_a_streams_deadline_includes_the_wait_for_its_first_token(local_api, upstream, tmp_path):
+def test_a_streams_deadline_includes_the_wait_for_its_first_token(chat_api, upstream, tmp_path):
     # GIVEN a 3 s deadline for a streamed answer, and a provider that takes 2.5 s to its first token, then streams
     # for 10 s more
-    api = local_api(
-        CHAT_MODEL="openai/gpt-4o-mini",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
-        UPSTREAM_TIMEOUT_S=10,
-        STREAM_IDLE_TIMEOUT_S=5,
-        STREAM_DEADLINE_S=3,
-    )
+    api = chat_api(UPSTREAM_TIMEOUT_S=10, STREAM_IDLE_TIMEOUT_S=5, STREAM_DEADLINE_S=3)
     upstream.script(Ok(delay_s=2.5, chunks=400, chunk_delay_s=0.025))
     # WHEN the answer is streamed
     started = time.monotonic()

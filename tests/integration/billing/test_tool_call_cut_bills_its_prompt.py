@@ -1,10 +1,7 @@
 """A server tool's own model call (analyze_sentiment on SENTIMENT_MODEL=llm/<chat model>) cut while the provider has
-its prompt: by the chat's client leaving during the tool run, or by the tool's deadline (Tool.timeout_s, 15 s, under
-UPSTREAM_TIMEOUT_S, 25 s by default). Either cancels `usage.metered`'s block, whose `finally` settles what the
-classifier reported: nothing yet, so the row bills 0 tokens, where every other call cut that way is billed its
-prompt, estimated (docs/architecture.md, "Streaming, failures and deadlines": "A buffered call ... cut by a deadline
-... or by its client is settled with its prompt's tokens, estimated (the provider has it, and may bill it)";
-tests/functional/test_sentiment_llm_deadline.py proves it for the classifier's own deadline only)."""
+its prompt, by the chat's client leaving during the tool run (or by the tool's deadline), is billed that prompt,
+estimated (`usage.Reading.if_cut`), as every other call cut that way is (docs/architecture.md, "Streaming, failures
+and deadlines")."""
 
 import time
 
@@ -16,13 +13,10 @@ from tests.support.upstream import Deltas, SlowFirstByte, tool_call_deltas
 MODEL = "openai/gpt-4o-mini"
 
 
-def test_a_tool_model_call_cut_by_the_client_leaving_bills_its_prompt(local_api, upstream, tmp_path):
+def test_a_tool_model_call_cut_by_the_client_leaving_bills_its_prompt(chat_api, upstream, tmp_path):
     # GIVEN a chat whose persona may call analyze_sentiment, which asks the (paid) chat model
-    api = local_api(
+    api = chat_api(
         CHAT_MODEL=MODEL,
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="sk-test",
-        UPSTREAM_MAX_RETRIES=0,
         UPSTREAM_TIMEOUT_S=20,
         SENTIMENT_MODEL=f"llm/{MODEL}",
         CHAT_TOOLS="assistant=analyze_sentiment",

@@ -1,9 +1,7 @@
 """/v1: the tool definitions (and a json_schema response_format) a caller sends are prompt tokens the provider reads
-and bills (OpenAI counts them in `prompt_tokens`), yet the reservation's prompt bound (`tokens.prompt_bound`, from
-`relay.open_call`) counts the messages only, and `relay.within_reservation` caps the billed prompt at that bound.
-
-So a caller who puts its text into a tool's description (up to the body limit, 256 KB) is admitted by a budget its
-call can overshoot, and is billed a few tokens for a prompt the provider bills by the tens of thousands."""
+and bills (OpenAI counts them in `prompt_tokens`): they are part of the reservation's prompt bound
+(`tokens.request_definitions`), so a caller who puts its text into a tool's description (up to the body limit,
+256 KB) is held to its budget for it, and billed the tokens the provider reports for it."""
 
 import json
 
