@@ -35,9 +35,14 @@ def call_json(outcome: Outcome) -> dict:
     return {**call, "error": outcome.input_error or outcome.error}
 
 
+def shown(answer: Answer) -> str:
+    """What the user reads: the text, or the model's refusal (this API's answers have no field of their own for it)."""
+    return answer.text or answer.refusal
+
+
 def step_json(answer: Answer, outcomes: list[Outcome]) -> dict:
     return {
-        "text": answer.text,
+        "text": shown(answer),
         "reasoning": answer.reasoning,
         "tool_calls": [call_json(o) for o in outcomes],
         "finish_reason": answer.reason,
@@ -88,7 +93,7 @@ async def steps_within_deadline(
 async def body(answers: list[Answer], steps: list[dict], sources: list[dict], reason: str) -> dict:
     spent = Spent.total((a.usage, a.cost_usd) for a in answers)
     return {
-        "response": answers[-1].text,
+        "response": shown(answers[-1]),
         **spent.chat_answer(await usage.meter()),
         "model": answers[0].model_id,
         "finish_reason": reason,

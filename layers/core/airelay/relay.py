@@ -23,6 +23,7 @@ from .providers.base import (
     ChatRequest,
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -51,6 +52,7 @@ class Answer:
     cost_usd: Decimal
     tool_calls: list[ToolCall] = field(default_factory=list)
     reasoning: str = ""
+    refusal: str = ""  # the model declined (structured output): no text to check
 
 
 # When the whole answer must be done (anyio time), set by the buffered steps: a call that answer's deadline cuts
@@ -65,8 +67,13 @@ def deadline_error() -> AirelayError:
 
 
 def generated(completion) -> str:
-    """All the model wrote in a buffered answer, for an estimate: its text, reasoning and tool calls."""
-    return completion.text + completion.reasoning + "".join(c.name + c.arguments for c in completion.tool_calls)
+    """All the model wrote in a buffered answer, for an estimate: its text, reasoning, refusal and tool calls."""
+    return (
+        completion.text
+        + completion.reasoning
+        + completion.refusal
+        + "".join(c.name + c.arguments for c in completion.tool_calls)
+    )
 
 
 def within_reservation(used: Usage, request: ChatRequest) -> Usage:
@@ -83,7 +90,7 @@ async def complete(
     model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
 ) -> Answer:
     """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted; an answer that
-    calls tools has no text to check."""
+    calls tools, or a refusal, has no text to check."""
     meter, call = await open_call(model, request, caller)
     used, status, counted = Usage(), "cancelled", False
     try:
@@ -93,7 +100,7 @@ async def complete(
             completion.finished.usage or await estimate_request(request, generated(completion)), request
         )
         counted = True
-        if check is not None and not completion.tool_calls:  # a tool call is the answer, not text in the format
+        if check is not None and not (completion.tool_calls or completion.refusal):  # not text in the format
             check(completion.text)
         status = "ok"
     except TimeoutError:
@@ -121,6 +128,7 @@ async def complete(
         cost,
         tool_calls=completion.tool_calls,
         reasoning=completion.reasoning,
+        refusal=completion.refusal,
     )
 
 
@@ -192,6 +200,7 @@ class Step:
     spent: list[str] = field(default_factory=list)  # everything generated: text, reasoning, tool arguments
     names: dict[str, str] = field(default_factory=dict)
     calls: list[ToolCall] = field(default_factory=list)
+    refused: bool = False  # the model declined (a refusal part): no text to check
     reason: str = "other"
     usage: Usage = field(default_factory=Usage)
     cost: Decimal = Decimal(0)
@@ -242,6 +251,10 @@ class ChatStream:
                 elif kind is ReasoningDelta:
                     step.spent.append(event.text)
                     yield encoder.reasoning(event.text)
+                elif kind is RefusalDelta:
+                    step.spent.append(event.text)
+                    step.refused = True
+                    yield encoder.refusal(event.text)
                 elif kind is ToolCallStart:
                     step.names[event.id] = event.name
                     yield encoder.tool_start(event.id, event.name)
@@ -261,7 +274,7 @@ class ChatStream:
             step.reason = event.reason
             step.usage = within_reservation(event.usage, self.request) if event.usage else await self.counted(step)
             counted = True
-            if check is not None and not step.calls:
+            if check is not None and not (step.calls or step.refused):
                 check("".join(step.answer))
             status = "ok"
         except (AirelayError, TimeoutError, StopAsyncIteration) as exc:

@@ -53,6 +53,9 @@ class UIMessageStream:
         opened = b"" if self.open is not None and self.open[0] == "reasoning" else self.begin("reasoning")
         return opened + self._delta_prefix + _dumps(text).encode() + b"}\n\n"
 
+    def refusal(self, text: str) -> bytes:
+        return self.delta(text)  # a UI message stream has no refusal part: the user reads it as the answer
+
     def begin(self, kind: str) -> bytes:
         closed = self.end_block()
         self.blocks += 1

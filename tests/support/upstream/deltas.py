@@ -11,10 +11,11 @@ from .wire import _CHUNKED_END, _DONE_EVENT, _MALFORMED_EVENT, _STREAM_HEAD, _co
 
 
 def _message_of(deltas: tuple[dict, ...]) -> dict:
-    """The buffered message the deltas add up to: joined content, tool calls put together by index."""
-    content, calls = [], {}
+    """The buffered message the deltas add up to: joined content and refusal, tool calls put together by index."""
+    content, refusal, calls = [], [], {}
     for delta in deltas:
         content.append(delta.get("content") or "")
+        refusal.append(delta.get("refusal") or "")
         for fragment in delta.get("tool_calls") or ():
             call = calls.setdefault(
                 fragment["index"], {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
@@ -23,7 +24,7 @@ def _message_of(deltas: tuple[dict, ...]) -> dict:
             function = fragment.get("function") or {}
             call["function"]["name"] += function.get("name") or ""
             call["function"]["arguments"] += function.get("arguments") or ""
-    message = {"role": "assistant", "content": "".join(content) or None}
+    message = {"role": "assistant", "content": "".join(content) or None, "refusal": "".join(refusal) or None}
     if calls:
         message["tool_calls"] = [calls[i] for i in sorted(calls)]
     return message

@@ -70,13 +70,13 @@ async def chunks(stream: relay.ChatStream, include_usage: bool, check):
 
 
 def completion(answer: relay.Answer) -> dict:
-    message: dict = {"role": "assistant", "content": answer.text or None, "refusal": None}
+    message: dict = {"role": "assistant", "content": answer.text or None, "refusal": answer.refusal or None}
     if answer.tool_calls:
         message["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in answer.tool_calls
         ]
-    elif message["content"] is None:
+    elif message["content"] is None and not answer.refusal:
         message["content"] = ""
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning

@@ -34,7 +34,8 @@ def sse(payload: dict) -> bytes:
 
 
 class ChunkEncoder:
-    """The encoder ChatStream.parts writes to (delta, reasoning, tool_start, tool_delta), plus the stream's ends."""
+    """The encoder ChatStream.parts writes to (delta, reasoning, refusal, tool_start, tool_delta), plus the stream's
+    ends."""
 
     def __init__(self, model_id: str) -> None:
         self.head = {
@@ -50,13 +51,16 @@ class ChunkEncoder:
         return sse({**self.head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
 
     def start(self) -> bytes:
-        return self.chunk({"role": "assistant", "content": ""})
+        return self.chunk({"role": "assistant", "content": "", "refusal": None})
 
     def delta(self, text: str) -> bytes:
         return self.chunk({"content": text})
 
     def reasoning(self, text: str) -> bytes:
         return self.chunk({"reasoning_content": text})  # what OpenAI-compatible servers (and the AI SDK) use
+
+    def refusal(self, text: str) -> bytes:
+        return self.chunk({"refusal": text})
 
     def tool_start(self, call_id: str, name: str) -> bytes:
         index = self.tool_index.setdefault(call_id, len(self.tool_index))

@@ -14,7 +14,7 @@ from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
 from ..web import api_router, caller_of
-from .events import ResponseEvents
+from .events import ResponseEvents, content_part
 from .images import inline_images
 from .openapi import FAILURES, ResponseAnswer, errors
 from .request import resolve_model
@@ -46,7 +46,7 @@ async def responses(body: ResponsesBody, request: Request):
         stream = await relay.open_any_stream(models, chat, settings, caller)
         return EventStreamResponse(events(stream, shell, check, kept_by, settings), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
-    output = output_items(answer.text, answer.tool_calls)
+    output = output_items(answer.text, answer.tool_calls, answer.refusal)
     kept = bool(kept_by) and await keep(kept_by, output, settings)
     return finished({**shell, "store": kept}, answer.model_id, output, answer.reason, answer.usage)
 
@@ -93,9 +93,11 @@ def usage_body(used: Usage) -> dict:
     }
 
 
-def message_item(item_id: str, text: str, status: str = "completed") -> dict:
-    content = [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else []
-    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
+def message_item(item_id: str, text: str, refusal: str = "") -> dict:
+    content = [content_part("output_text", text)] if text or not refusal else []
+    if refusal:
+        content.append(content_part("refusal", refusal))
+    return {"type": "message", "id": item_id, "status": "completed", "role": "assistant", "content": content}
 
 
 def call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict:
@@ -109,8 +111,8 @@ def call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict:
     }
 
 
-def output_items(text: str, calls: list[ToolCall]) -> list[dict]:
-    items = [message_item(f"msg_{uuid.uuid4().hex}", text)] if text or not calls else []
+def output_items(text: str, calls: list[ToolCall], refusal: str = "") -> list[dict]:
+    items = [message_item(f"msg_{uuid.uuid4().hex}", text, refusal)] if text or refusal or not calls else []
     return items + [call_item(f"fc_{uuid.uuid4().hex}", c) for c in calls]
 
 

@@ -39,7 +39,12 @@ class InputImage(Loose):
     detail: Literal["auto", "low", "high"] | None = None
 
 
-ContentPart = Annotated[InputText | InputImage, Field(discriminator="type")]
+class Refusal(Loose):
+    type: Literal["refusal"]  # an earlier answer's refusal, given back: relayed as that message's text
+    refusal: str
+
+
+ContentPart = Annotated[InputText | InputImage | Refusal, Field(discriminator="type")]
 
 
 class MessageItem(Loose):
@@ -152,7 +157,7 @@ def content_of(content: str | list) -> str | list[dict]:
             image = {"url": part.image_url, **({"detail": part.detail} if part.detail else {})}
             parts.append({"type": "image_url", "image_url": image})
         else:
-            parts.append({"type": "text", "text": part.text})
+            parts.append({"type": "text", "text": part.refusal if isinstance(part, Refusal) else part.text})
     return parts
 
 

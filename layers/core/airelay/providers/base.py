@@ -68,6 +68,13 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    """The model declines to answer (OpenAI's `refusal`, sent instead of content under structured output)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallStart:
     id: str
     name: str
@@ -93,7 +100,7 @@ class Finished:
     usage: Usage | None = None
 
 
-ChatEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Finished
+ChatEvent = TextDelta | ReasoningDelta | RefusalDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,7 @@ class Completion:
     finished: Finished = field(default_factory=Finished)
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    refusal: str = ""
 
 
 class ChatModel(ABC):
@@ -132,13 +140,14 @@ class ChatModel(ABC):
 
 
 class CollectedAnswer:
-    """The events of one stream gathered into a Completion (text, reasoning, the finished tool calls)."""
+    """The events of one stream gathered into a Completion (text, reasoning, refusal, the finished tool calls)."""
 
-    __slots__ = ("finished", "names", "reasoning", "text", "tool_calls")
+    __slots__ = ("finished", "names", "reasoning", "refusal", "text", "tool_calls")
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.refusal: list[str] = []
         self.names: dict[str, str] = {}
         self.tool_calls: list[ToolCall] = []
         self.finished = Finished()
@@ -149,6 +158,8 @@ class CollectedAnswer:
                 self.text.append(text)
             case ReasoningDelta(text):
                 self.reasoning.append(text)
+            case RefusalDelta(text):
+                self.refusal.append(text)
             case ToolCallStart(id, name):
                 self.names[id] = name
             case ToolCallEnd(id, arguments):
@@ -157,7 +168,8 @@ class CollectedAnswer:
                 self.finished = event
 
     def completion(self) -> Completion:
-        return Completion("".join(self.text), self.finished, "".join(self.reasoning), self.tool_calls)
+        text, reasoning, refusal = "".join(self.text), "".join(self.reasoning), "".join(self.refusal)
+        return Completion(text, self.finished, reasoning, self.tool_calls, refusal)
 
 
 @dataclass(slots=True)

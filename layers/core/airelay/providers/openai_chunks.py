@@ -10,6 +10,7 @@ from ..errors import ProviderFailed
 from .base import (
     ChatEvent,
     ReasoningDelta,
+    RefusalDelta,
     TextDelta,
     ToolCallDelta,
     ToolCallEnd,
@@ -40,6 +41,13 @@ def token_count(value: object) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value if type(value) is int and value > 0 else 0
+
+
+def text_of(value: object) -> str:
+    """A text field of the answer, which must be a string (a malformed chunk otherwise)."""
+    if not isinstance(value, str):
+        raise TypeError("a text field that is not a string")
+    return value
 
 
 def new_call_id() -> str:
@@ -201,7 +209,8 @@ class StreamState:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if content or reasoning or delta.get("tool_calls"):
+            refusal = delta.get("refusal")
+            if content or reasoning or refusal or delta.get("tool_calls"):
                 if self.chunks == self.max_tokens:
                     self.reason, self.done, self.overrun = "length", True, True
                     return
@@ -210,6 +219,8 @@ class StreamState:
                 events.append(ReasoningDelta(reasoning))
             if content:
                 events.extend(self.think.feed(content))
+            if refusal:
+                events.append(RefusalDelta(text_of(refusal)))
             if delta.get("tool_calls"):
                 self.calls.feed(delta["tool_calls"], events)
             if choice.get("finish_reason"):
@@ -226,13 +237,13 @@ class StreamState:
 
 
 def merged(events: list[ChatEvent]) -> list[ChatEvent]:
-    """Adjacent text (or reasoning) deltas of one network read as one event."""
+    """Adjacent text (or reasoning, or refusal) deltas of one network read as one event."""
     if len(events) < 2:
         return events
     out: list[ChatEvent] = [events[0]]
     for event in events[1:]:
         last = out[-1]
-        if type(event) is type(last) and isinstance(event, (TextDelta, ReasoningDelta)):
+        if type(event) is type(last) and isinstance(event, (TextDelta, ReasoningDelta, RefusalDelta)):
             out[-1] = type(event)(last.text + event.text)
         else:
             out.append(event)

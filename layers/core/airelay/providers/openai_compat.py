@@ -34,7 +34,16 @@ from .base import (
     upstream_retry_after,
 )
 from .control_tokens import neutralised_messages
-from .openai_chunks import THINK_CLOSE, THINK_OPEN, StreamState, ThinkSplitter, finish_reason, new_call_id, usage_of
+from .openai_chunks import (
+    THINK_CLOSE,
+    THINK_OPEN,
+    StreamState,
+    ThinkSplitter,
+    finish_reason,
+    new_call_id,
+    text_of,
+    usage_of,
+)
 
 log = logging.getLogger("airelay.providers")
 
@@ -130,13 +139,14 @@ class OpenAICompatChatModel(ChatModel):
                 ToolCall(new_call_id(), c["function"]["name"], c["function"].get("arguments") or "")
                 for c in message.get("tool_calls") or ()
             ]
+            refusal = text_of(message.get("refusal") or "")
         except Exception as exc:
             raise provider_error(exc) from None
         text, reasoning = split_think(message.get("content") or "")
         reasoning = (message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
         if calls and finished.reason == "stop":
             finished.reason = "tool-calls"
-        return Completion(text, finished, reasoning, calls)
+        return Completion(text, finished, reasoning, calls, refusal)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
