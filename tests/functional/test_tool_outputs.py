@@ -7,11 +7,13 @@ import json
 import pytest
 
 from airelay.settings import get_settings
+from airelay.steps import TOOL_OUTPUT_MAX_CHARS
 from airelay.tools import catalog
-from tests.support.client_tools import chat_function
+from tests.support.client_tools import USER, assistant_message, chat_function, post
 from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
 from .conftest import load_event
+from .test_chat_function import sse_parts
 
 __all__ = ["chat_function"]  # the fixture of tests/support/client_tools.py, shared
 
@@ -47,3 +49,38 @@ def test_a_tool_output_that_is_not_json_fails_the_tool_instead_of_breaking_the_s
     tool_message = nan_tool.requests[-1]["messages"][-1]
     assert tool_message["role"] == "tool"
     strict(tool_message["content"])  # and so is what the model reads
+
+
+@pytest.fixture
+def vast_tool(upstream, monkeypatch):
+    monkeypatch.setenv("CHAT_TOOLS", "assistant=vast")
+    monkeypatch.setenv("TOOLS_MODULE", "tests.support.tools")
+    get_settings.cache_clear()
+    catalog.available.cache_clear()
+    yield upstream
+    catalog.available.cache_clear()
+
+
+def test_a_large_tool_output_reaches_the_browser_cut_as_the_model_reads_it_and_the_chat_goes_on(
+    chat_function, vast_tool
+):
+    """GIVEN a server tool that answers with 300 000 characters
+    WHEN the model calls it, and the user then sends the next message, useChat posting the whole conversation with the
+    tool part it kept
+    THEN the browser was sent what the model reads of the output (its JSON's first TOOL_OUTPUT_MAX_CHARS characters),
+    marked as cut, and the next message is answered (200): the conversation stays under the body limit."""
+    vast_tool.script(Deltas(tool_call_deltas(("c1", "vast", '{"city": "Seoul"}')), finish="tool_calls"), Ok())
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER], "trigger": "submit-message"})
+    assert status == 200, body
+    parts = sse_parts(body)
+    (output,) = [p["output"] for p in parts if p["type"] == "tool-output-available"]
+    read = vast_tool.requests[-1]["messages"][-1]["content"]
+    assert output == {"truncated": True, "text": read} and len(read) == TOOL_OUTPUT_MAX_CHARS
+    answer = assistant_message(parts, {})
+    answer["parts"].append({"type": "text", "text": "".join(p["delta"] for p in parts if p["type"] == "text-delta")})
+    vast_tool.script(Ok())
+    follow_up = {"id": "u2", "role": "user", "parts": [{"type": "text", "text": "Thanks! And tomorrow?"}]}
+    status, body = post(
+        chat_function, {"id": "chat_1", "messages": [USER, answer, follow_up], "trigger": "submit-message"}
+    )
+    assert status == 200, body

@@ -1,5 +1,5 @@
 """Tools for the protocol tests (TOOLS_MODULE=tests.support.tools): one that answers, one that raises, one that
-runs past its deadline, one with a large output, one that takes seconds, and a client-side one."""
+runs past its deadline, two with large outputs, one that takes seconds, and a client-side one."""
 
 from __future__ import annotations
 
@@ -54,6 +54,18 @@ class Big(Tool):
         return ToolResult({"text": "x" * 15_000})
 
 
+class Vast(Tool):
+    """Answers with 300 000 characters (a document, many search results): more than the model reads or the browser
+    is sent of one output."""
+
+    name = "vast"
+    description = "Answers with a document."
+    Input = Input
+
+    async def run(self, arguments: Input, context: ToolContext) -> ToolResult:
+        return ToolResult({"text": "z" * 300_000})
+
+
 class Slow(Tool):
     """Takes seconds, within its deadline; notes in `cancelled` the calls that were stopped while running."""
 
@@ -91,4 +103,4 @@ class NanScore(Tool):
         return ToolResult({"city": arguments.city, "score": float("nan")})
 
 
-TOOLS = [Weather(), Explode(), Sleepy(), Big(), Slow(), NanScore(), PICK_COLOR]
+TOOLS = [Weather(), Explode(), Sleepy(), Big(), Vast(), Slow(), NanScore(), PICK_COLOR]

@@ -41,6 +41,7 @@ from .usage.reported import within_bounds
 
 log = logging.getLogger("airelay.relay")
 Check = Callable[[str], None]  # refuses an answer's text by raising an AirelayError
+Billed = Callable[[Usage, Decimal], None]  # told what a call that failed was billed: its usage and cost
 
 
 @dataclass(slots=True)
@@ -163,10 +164,16 @@ async def open_any_stream(
 
 
 async def open_stream(
-    model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, deadline: float | None = None
+    model: ChatModel,
+    request: ChatRequest,
+    settings: Settings,
+    caller: Caller,
+    deadline: float | None = None,
+    billed: Billed | None = None,
 ) -> ChatStream:
     """Starts the upstream stream and waits for its first event, so early failures get a real HTTP status. `deadline`
-    (time.monotonic()): when the whole answer must be done, STREAM_DEADLINE_S from now unless given."""
+    (time.monotonic()): when the whole answer must be done, STREAM_DEADLINE_S from now unless given. `billed`: told
+    what the call was billed if it fails after its usage row was opened."""
     if deadline is None:
         deadline = time.monotonic() + settings.stream_deadline_s
     if time.monotonic() >= deadline:
@@ -183,7 +190,9 @@ async def open_stream(
             used = Usage()  # the provider answered with an error, nothing, or 429s until the deadline: no bill
             if isinstance(error, ProviderTimeout) or not isinstance(exc, Exception):  # it has the prompt
                 used = within_reservation(await estimate_request(request, ""), request)
-            await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
+            cost = await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
+            if billed is not None:
+                billed(used, cost)
         if isinstance(exc, TimeoutError):
             raise error from None
         if isinstance(exc, StopAsyncIteration):

@@ -9,20 +9,22 @@ How each ending looks on the wire (the UI message stream):
 - a call of a client-side tool: its input parts (no providerExecuted), the other calls run, then finish with reason
   "tool-calls": the browser runs it and posts the conversation again (continuation.py);
 - a next step the budget (or the provider) refuses, an upstream failure in any step, or the answer running past
-  STREAM_DEADLINE_S (one deadline for all its steps): data-error (the status and code an HTTP answer would have
-  had), data-usage, error; never a finish. Every step's row is kept.
+  STREAM_DEADLINE_S (one deadline for all its steps and tools: running tools are stopped): data-error (the status and
+  code an HTTP answer would have had), data-usage, error; never a finish. Every step's row is kept, and data-usage
+  counts every step billed, a step whose call failed before its first token too.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import anyio
 
 from . import relay
-from .errors import AirelayError
+from .errors import AirelayError, ProviderTimeout
 from .providers.base import ChatRequest, ToolCall
 from .relay import ChatStream, Step
 from .settings import Settings
@@ -31,7 +33,8 @@ from .streaming import UIMessageStream
 from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
 from .tools.client import Proofs, is_client_side
 
-TOOL_OUTPUT_MAX_CHARS = 16_000  # what the model reads of one tool's output
+PAST_DEADLINE = "The answer took longer than the server's deadline."
+TOOL_OUTPUT_MAX_CHARS = 16_000  # what the model reads of one tool's output, and the browser is sent
 
 
 class Outcome:
@@ -68,12 +71,20 @@ class Outcome:
             return None
         if self.result is None:
             return {"error": self.input_error or self.error}
-        return {"output": self.result.output}
+        return {"output": self.sent()}
 
     def for_model(self) -> str:
         if self.result is None:
             return json.dumps({"error": self.input_error or self.error}, ensure_ascii=False)
         return json.dumps(self.result.output, ensure_ascii=False)[:TOOL_OUTPUT_MAX_CHARS]
+
+    def sent(self) -> object:
+        """The output as the browser gets it: whole, or when its JSON is longer than TOOL_OUTPUT_MAX_CHARS, what the
+        model reads of it, marked as cut. useChat keeps it in the message and posts it with every later message."""
+        whole = json.dumps(self.result.output, ensure_ascii=False)
+        if len(whole) <= TOOL_OUTPUT_MAX_CHARS:
+            return self.result.output
+        return {"truncated": True, "text": whole[:TOOL_OUTPUT_MAX_CHARS]}
 
 
 async def ui_message_stream(
@@ -106,7 +117,12 @@ async def ui_message_stream(
                 return
             outcomes = [Outcome(call, tools) for call in step.calls]
             yield b"".join(input_parts(encoder, o) for o in outcomes)
-            await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
+            try:
+                with anyio.fail_after(max(first.deadline - time.monotonic(), 0)):
+                    await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
+            except TimeoutError:
+                yield failure(encoder, ProviderTimeout(PAST_DEADLINE), first, steps, made)
+                return
             number = made + len(steps)
             yield b"".join(output_parts(encoder, o, proofs, number) for o in outcomes) + encoder.finish_step()
             if number >= settings.chat_max_steps or any(o.in_browser for o in outcomes):
@@ -115,14 +131,20 @@ async def ui_message_stream(
             request = for_step(next_request(stream.request, step, outcomes), number + 1, settings)
             stream = None
             try:
-                # one deadline for the whole answer, every step and tool in it
-                stream = await relay.open_stream(first.model, request, settings, context.caller, first.deadline)
+                stream = await relay.open_stream(
+                    first.model, request, settings, context.caller, first.deadline, billed=steps_billed(steps)
+                )
             except AirelayError as exc:
                 yield failure(encoder, exc, first, steps, made)
                 return
     finally:
         if stream is not None:
             await stream.abandon()
+
+
+def steps_billed(steps: list[Step]) -> relay.Billed:
+    """Adds a step whose call failed before its first event to the answer's steps, with what it was billed."""
+    return lambda used, cost: steps.append(Step(usage=used, cost=cost))
 
 
 async def run_all(outcomes: list[Outcome], context: ToolContext) -> None:
@@ -155,7 +177,7 @@ def result_parts(encoder: UIMessageStream, outcome: Outcome) -> bytes:
     if outcome.result is None:
         return encoder.tool_error(outcome.call.id, outcome.error or "The tool failed.")
     sources = b"".join(encoder.source_document(s.id, s.title, s.media_type) for s in outcome.result.sources)
-    return encoder.tool_output(outcome.call.id, outcome.result.output) + sources
+    return encoder.tool_output(outcome.call.id, outcome.sent()) + sources
 
 
 def for_step(request: ChatRequest, number: int, settings: Settings) -> ChatRequest:
