@@ -35,6 +35,19 @@ def test_stop_keeps_the_partial_answer_and_closes_the_upstream(fake_stack, upstr
     assert len(seen["text"]) < len(FakeUpstream.reply_text(200))
 
 
+def test_a_stopped_answer_is_sent_with_the_next_message_as_history(fake_stack, upstream):
+    """Stop keeps what has arrived: the stopped question and its partial answer stay in the conversation the model is
+    sent, as useChat keeps a stopped message, so "Make it shorter." reaches the model with what it follows."""
+    upstream.script(Ok(chunks=200, chunk_delay_s=0.05), Ok())
+    seen = drive("chat-stop-then-follow-up", fake_stack)
+    *history, latest = [m for m in upstream.requests[-1]["messages"] if m["role"] != "system"]
+    assert latest == {"role": "user", "content": "Make it shorter."}
+    assert seen["stopped"] and history == [
+        {"role": "user", "content": "Tell me a long story."},
+        {"role": "assistant", "content": seen["stopped"]},
+    ]
+
+
 @pytest.mark.upstream_failure
 def test_errors_are_shown_with_a_retry_that_resends(fake_stack, upstream):
     # GIVEN the upstream is down once, then breaks after 3 chunks, then answers

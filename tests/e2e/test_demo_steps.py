@@ -35,3 +35,22 @@ def test_reasoning_tool_calls_and_sources_are_shown_collapsed(steps_stack, upstr
     assert json.loads(seen["output"].removeprefix("output: ")) == {"city": "Seoul", "sky": "clear"}
     assert seen["reasoning"] == "The user wants the weather."
     assert seen["sources"] == ["Seoul"]
+
+
+def test_an_answer_in_two_steps_shows_its_parts_in_order_and_keeps_the_texts_apart_in_history(steps_stack, upstream):
+    """Text, the tool call, then the next step's text, each apart and in the order sent (as useChat renders the
+    parts); the follow-up carries the answer with a blank line between the two steps' texts, not glued together."""
+    call = tool_call_deltas(("call_wx", "weather", '{"city": "Seoul"}'))
+    upstream.script(
+        Deltas(({"content": "Let me check the weather."}, *call), finish="tool_calls"),
+        Deltas(({"content": "It is clear in Seoul."},)),
+        Ok(),
+    )
+    seen = run_node(["tests/e2e/browser/demo.mjs", "chat-two-steps"], env={"BASE_URL": steps_stack})
+    assert seen["parts"] == ["Let me check the weather.", "Tool: weather", "It is clear in Seoul."]
+    assert "weather.It is" not in seen["shown"]
+    history = upstream.requests[-1]["messages"]
+    assert history[-2:] == [
+        {"role": "assistant", "content": "Let me check the weather.\n\nIt is clear in Seoul."},
+        {"role": "user", "content": "And tomorrow?"},
+    ]

@@ -23,18 +23,17 @@ export function addAssistantMessage() {
   const root = assistantTemplate.content.firstElementChild.cloneNode(true);
   const view = {
     root,
-    text: document.createTextNode(''),
+    parts: root.querySelector('.bubble__parts'), // the answer's texts, reasoning and tool calls, in the order sent
+    text: null, // the text node being written, or null: the next delta opens a paragraph of its own
     errorBox: root.querySelector('.bubble__error'),
     errorText: root.querySelector('.bubble__error-text'),
     retry: root.querySelector('.retry'),
     notice: root.querySelector('.message__notice'),
     usage: root.querySelector('.message__usage'),
-    steps: root.querySelector('.bubble__steps'),
     sources: root.querySelector('.bubble__sources'),
     reasoning: null, // the <pre> of the reasoning block being written
     tools: new Map(), // toolCallId -> its <details>
   };
-  root.querySelector('.bubble__text').append(view.text);
   log.append(root);
   scrollToBottom();
   return view;
@@ -45,8 +44,8 @@ export function removeAllMessages() {
 }
 
 export function resetAssistantView(view) {
-  view.text.data = '';
-  view.steps.replaceChildren();
+  view.parts.replaceChildren();
+  view.text = null;
   view.sources.replaceChildren();
   view.sources.hidden = true;
   view.reasoning = null;
@@ -65,13 +64,28 @@ export function setViewStatus(view, status) {
 
 export function appendText(view, delta) {
   const follow = isNearBottom();
+  if (view.text === null) {
+    const paragraph = document.createElement('p');
+    paragraph.className = 'bubble__text';
+    view.text = document.createTextNode('');
+    paragraph.append(view.text);
+    view.parts.append(paragraph);
+  }
   view.text.appendData(delta);
   if (follow) scrollToBottom();
 }
 
-/** Reasoning, tool calls (name, input, output; collapsed) and sources, as text only. */
+/** The answer's texts as shown, a blank line between two parts (one step's text is not glued to the next one's). */
+export function answerText(view) {
+  return [...view.parts.querySelectorAll('.bubble__text')].map((p) => p.textContent).join('\n\n');
+}
+
+/** A text part's start (its text gets a paragraph of its own), reasoning, tool calls (name, input, output; collapsed)
+ * and sources, as text only. */
 export function showStepPart(view, part) {
-  if (part.type === 'reasoning-start') {
+  if (part.type === 'text-start') {
+    view.text = null;
+  } else if (part.type === 'reasoning-start') {
     view.reasoning = block(view, 'reasoning', 'Reasoning').querySelector('pre');
   } else if (part.type === 'reasoning-delta' && view.reasoning && typeof part.delta === 'string') {
     view.reasoning.append(part.delta);
@@ -103,7 +117,8 @@ function block(view, kind, title) {
   const summary = document.createElement('summary');
   summary.textContent = title;
   details.append(summary, document.createElement('pre'));
-  view.steps.append(details);
+  view.parts.append(details);
+  view.text = null;
   return details;
 }
 

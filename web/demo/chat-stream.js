@@ -66,7 +66,7 @@ export async function streamAnswer(body, view, { signal, onStreaming }) {
       } else {
         showStepPart(view, part);
       }
-      // start, steps, text-start/-end, metadata: nothing to show; error, abort and finish: the client's
+      // start, steps, text-end, metadata: nothing to show; error, abort and finish: the client's
     }
   } catch (error) {
     if (!isAirelayError(error)) throw error;
@@ -74,5 +74,5 @@ export async function streamAnswer(body, view, { signal, onStreaming }) {
   }
   const result = await stream.done();
   if (result.stopped) return { kind: 'stopped' };
-  return { kind: 'done', finishReason: result.finishReason, text: result.text };
+  return { kind: 'done', finishReason: result.finishReason };
 }

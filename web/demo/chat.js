@@ -2,8 +2,8 @@
 // attached to the next message.
 import { announceUsage } from './api.js';
 import {
-  addAssistantMessage, addUserMessage, hideRetry, removeAllMessages, resetAssistantView, setViewStatus, showError,
-  showNotice,
+  addAssistantMessage, addUserMessage, answerText, hideRetry, removeAllMessages, resetAssistantView, setViewStatus,
+  showError, showNotice,
 } from './chat-messages.js';
 import { buildRequestBody, streamAnswer } from './chat-stream.js';
 
@@ -38,7 +38,7 @@ const ui = {
 const chat = {
   id: crypto.randomUUID(), // useChat's chat id, for turns posted in its shape
   attachment: null, // the image for the next message: {name, mediaType, url}
-  history: [], // completed turns of this page, oldest first: {role, content}
+  history: [], // the turns shown, done or stopped, oldest first: {role, content}
   controller: null, // AbortController of the answer in flight, if any
   retryable: null, // the failed turn whose Retry button is live (only the latest one)
 };
@@ -127,12 +127,13 @@ function finishTurn(turn, outcome) {
     setViewStatus(view, 'done');
     if (outcome.finishReason === 'length') showNotice(view, 'The answer hit the max_tokens limit.', 'warning');
     else if (outcome.finishReason === 'content-filter') showNotice(view, 'The answer was stopped by the content filter.', 'warning');
-    else if (outcome.text === '') showNotice(view, 'The model sent an empty answer.', 'info');
-    chat.history.push({ role: 'user', content: turn.message }, { role: 'assistant', content: outcome.text });
+    else if (answerText(view) === '') showNotice(view, 'The model sent an empty answer.', 'info');
+    keepTurn(turn);
     setStatus('ready');
   } else if (outcome.kind === 'stopped') {
     setViewStatus(view, 'stopped');
-    showNotice(view, view.text.data === '' ? 'Stopped before the answer started.' : 'Stopped', 'info');
+    showNotice(view, answerText(view) === '' ? 'Stopped before the answer started.' : 'Stopped', 'info');
+    keepTurn(turn);
     setStatus('ready');
   } else {
     setViewStatus(view, 'error');
@@ -142,6 +143,13 @@ function finishTurn(turn, outcome) {
   }
   // Stop is disabled now: do not leave keyboard focus on a disabled button.
   if (stopFocused || document.activeElement === document.body) ui.input.focus();
+}
+
+/** The question and the answer as shown (a stopped one's partial text too) go with the next message. */
+function keepTurn(turn) {
+  const answer = answerText(turn.view);
+  chat.history.push({ role: 'user', content: turn.message });
+  if (answer !== '') chat.history.push({ role: 'assistant', content: answer });
 }
 
 function stopAnswer() {

@@ -30,7 +30,7 @@ async function watchAnswer(page) {
         t: performance.now(),
         panel: document.getElementById('chat-status').dataset.status,
         status: message?.dataset.status ?? null,
-        length: message?.querySelector('.bubble__text').textContent.length ?? 0,
+        length: message?.querySelector('.bubble__text')?.textContent.length ?? 0,
       });
     };
     new MutationObserver(record).observe(document.getElementById('chat-panel'),
@@ -61,6 +61,20 @@ const scenarios = {
     await screenshot(page.locator('#chat-panel'), 'chat-steps');
     check(seen.text === EXPECTED_TEXT, `answer text: ${seen.text}`);
     return seen;
+  },
+
+  /** An answer in two steps (text and a tool call, then text), then a follow-up that carries it as history. */
+  async 'chat-two-steps'({ page }) {
+    await openDemo(page);
+    await send(page, 'Weather in Seoul?');
+    await answer(page).and(page.locator('[data-status="done"]')).waitFor();
+    const parts = await answer(page).locator('.bubble__parts > *').evaluateAll((nodes) =>
+      nodes.map((node) => (node.matches('.step') ? node.querySelector('summary').textContent : node.textContent)));
+    const shown = await answer(page).locator('.bubble').innerText();
+    await screenshot(page.locator('#chat-panel'), 'chat-two-steps');
+    await send(page, 'And tomorrow?');
+    await answer(page).and(page.locator('[data-status="done"]')).waitFor();
+    return { parts, shown };
   },
 
   async 'chat-image'({ page }) {
@@ -149,6 +163,18 @@ const scenarios = {
     // the server has settled the call: nothing more can arrive, and nothing did after Stop
     check(await answerText(page) === stopped, 'the text does not grow after Stop');
     return { text: stopped };
+  },
+
+  async 'chat-stop-then-follow-up'({ page }) {
+    await openDemo(page);
+    await send(page, 'Tell me a long story.');
+    await page.waitForFunction(() => document.querySelector('.message--assistant .bubble__text')?.textContent.length >= 12);
+    await page.click('#chat-stop');
+    await answer(page).and(page.locator('[data-status="stopped"]')).waitFor();
+    const stopped = await answerText(page);
+    await send(page, 'Make it shorter.');
+    await answer(page).and(page.locator('[data-status="done"]')).waitFor();
+    return { stopped };
   },
 
   async 'chat-error-retry'({ page }) {

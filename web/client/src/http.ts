@@ -44,7 +44,11 @@ export async function requestJson<T>(options: CallOptions, path: string, init: R
     if (options.signal?.aborted) throw cause;
     throw networkError(cause);
   }
-  if (!response.ok) throw await errorFromResponse(response);
+  if (!response.ok) {
+    const error = await errorFromResponse(response);
+    if (options.signal?.aborted) throw options.signal.reason; // aborted while the error body was read
+    throw error;
+  }
   if (!isJson(response)) {
     await response.body?.cancel().catch(() => {});
     throw new AirelayError({ status: response.status, code: 'bad_response', message: 'The server did not answer with JSON.' });

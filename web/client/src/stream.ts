@@ -36,6 +36,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   #failure: StreamFailure | null = null; // the data-error part that comes before an error part
   #stopped = false;
   #read = false;
+  #detach = (): void => {};
   readonly #controller = new AbortController();
   readonly #response: Promise<Response>;
   readonly #onStatus: ((status: ChatStatus) => void) | undefined;
@@ -50,7 +51,11 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
     this.#result.catch(() => {}); // reported through the iterator or done(); never an unhandled rejection
     const { signal } = options;
     if (signal?.aborted) this.#controller.abort(signal.reason);
-    else signal?.addEventListener('abort', () => this.#controller.abort(signal.reason), { once: true });
+    else if (signal) {
+      const abort = () => this.#controller.abort(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
+      this.#detach = () => signal.removeEventListener('abort', abort); // a settled answer lets go of a shared signal
+    }
     this.#response = fetchOf(options)(endpoint(options, '/api/chat/stream'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...options.headers },
@@ -101,7 +106,11 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
       if (this.#controller.signal.aborted) return this.#end(true);
       throw this.#fail(networkError(cause));
     }
-    if (!response.ok) throw this.#fail(await errorFromResponse(response));
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      if (this.#controller.signal.aborted) return this.#end(true); // stopped while the error body was read
+      throw this.#fail(error);
+    }
     const type = (response.headers.get('content-type') ?? '').toLowerCase();
     if (!type.startsWith('text/event-stream') || response.body === null) {
       await response.body?.cancel().catch(() => {});
@@ -181,6 +190,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   #end(stopped: boolean): void {
     if (this.#status === 'ready' || this.#status === 'error') return;
     this.#stopped ||= stopped;
+    this.#detach();
     this.#setStatus('ready');
     this.#settle.resolve({
       text: this.#text,
@@ -194,6 +204,7 @@ export class ChatStream implements AsyncIterable<StreamUpdate> {
   #fail(error: AirelayError): AirelayError {
     if (this.#error === null) {
       this.#error = error;
+      this.#detach();
       this.#setStatus('error');
       this.#settle.reject(error);
     }

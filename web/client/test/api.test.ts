@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chat, classifyImage, createClient, faq, sentiment, usage } from '../src/index.js';
-import { fakeFetch, jsonResponse } from './helpers.js';
+import { fakeFetch, jsonResponse, slowErrorResponse } from './helpers.js';
 
 const BASE = 'http://api.test';
 
@@ -112,6 +112,16 @@ describe('createClient', () => {
     const controller = new AbortController();
     controller.abort();
     const fake = fakeFetch(() => jsonResponse({}));
+    await expect(sentiment('x', { baseUrl: BASE, fetch: fake.fetch, signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('a call aborted while its error body arrives rejects with the AbortError, not an HTTP error', async () => {
+    const controller = new AbortController();
+    const fake = fakeFetch((_, init) => {
+      setTimeout(() => controller.abort(), 20);
+      return slowErrorResponse(init);
+    });
+    // as fetch does, so `if (error.name === 'AbortError') return` works
     await expect(sentiment('x', { baseUrl: BASE, fetch: fake.fetch, signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
 });

@@ -96,6 +96,12 @@ export function jsonResponse(payload: unknown, status = 200, headers: Record<str
   return new Response(JSON.stringify(payload), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
+/** A 503 whose JSON error body is still on its way (a slow proxy): the headers are in, the body hangs until aborted. */
+export function slowErrorResponse(init: RequestInit): Response {
+  const body = bodyOf([encoder.encode('{"error": {"code": "provider_unavailable", ')], { hangAfter: 1, signal: init.signal ?? null });
+  return new Response(body.stream, { status: 503, headers: { 'content-type': 'application/json' } });
+}
+
 export interface FakeFetch {
   fetch: typeof fetch;
   calls: { url: string; init: RequestInit }[];

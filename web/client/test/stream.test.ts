@@ -3,7 +3,8 @@ import { AirelayError } from '../src/errors.js';
 import { streamChat, type StreamUpdate } from '../src/stream.js';
 import type { ChatStatus } from '../src/types.js';
 import {
-  TRICKY_DELTAS, TRICKY_TEXT, bodyOf, encoder, fakeFetch, jsonResponse, randomPieces, splitAt, sseResponse, uiStream,
+  TRICKY_DELTAS, TRICKY_TEXT, bodyOf, encoder, fakeFetch, jsonResponse, randomPieces, slowErrorResponse, splitAt,
+  sseResponse, uiStream,
 } from './helpers.js';
 
 const BASE = 'http://api.test';
@@ -157,6 +158,35 @@ describe('streamChat', () => {
     const result = await stream.done();
     expect(result).toMatchObject({ stopped: true, text: '' });
     expect(stream.status).toBe('ready');
+  });
+
+  it('stop() while the error answer arrives ends the stream as stopped, not as a failure', async () => {
+    const fake = fakeFetch((_, init) => slowErrorResponse(init));
+    const stream = streamChat({ message: 'x' }, { baseUrl: BASE, fetch: fake.fetch });
+    setTimeout(() => stream.stop(), 20);
+    const outcome = await stream.done().then((result) => result, (error: unknown) => error);
+    expect({ outcome, status: stream.status }).toMatchObject({ outcome: { stopped: true }, status: 'ready' });
+  });
+
+  it('lets go of the caller\'s signal once the answer ends (a page-lifetime signal shared by many answers)', async () => {
+    const { signal } = new AbortController();
+    let attached = 0;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((type: string, listener: EventListener, options?: AddEventListenerOptions) => {
+      if (type === 'abort') attached += 1;
+      add(type, listener, options);
+    }) as typeof signal.addEventListener;
+    signal.removeEventListener = ((type: string, listener: EventListener, options?: EventListenerOptions) => {
+      if (type === 'abort') attached -= 1;
+      remove(type, listener, options);
+    }) as typeof signal.removeEventListener;
+    const fake = fakeFetch(() => sseResponse(bodyOf([encoder.encode(uiStream(['Hello']))]).stream));
+    for (let i = 0; i < 50; i += 1) {
+      const result = await streamChat({ message: 'x' }, { baseUrl: BASE, fetch: fake.fetch, signal }).done();
+      expect(result.text).toBe('Hello');
+    }
+    expect(attached).toBe(0); // each listener would keep its whole ChatStream alive for as long as the signal lives
   });
 
   it('leaving the loop early cancels the request', async () => {
