@@ -73,3 +73,17 @@ def test_a_multipart_body_that_cannot_be_parsed_is_a_malformed_request(container
     assert response["statusCode"] == 400, response["body"]
     error = json.loads(response["body"])["error"]
     assert error["code"] == "malformed_request" and error["message"].startswith("The request body is not valid: ")
+
+
+@pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
+def test_a_number_no_float_holds_is_a_malformed_request_naming_where_it_is(containers, route):
+    # GIVEN a JSON route and a body holding 1e400: JSON, but a float reads it as infinity
+    function, event_name, field = route
+    container = containers.get(function) or containers.setdefault(function, Container(find_function(function)))
+    event = load_event(event_name)
+    event["body"] = f'{{"{field}": "x", "extra": [1, {{"n": -1e400}}]}}'
+    # WHEN the function is invoked with it THEN it is a 400 malformed_request that names the number's place
+    response = container.invoke(event).result(timeout=60)
+    assert response["statusCode"] == 400, response["body"]
+    error = json.loads(response["body"])["error"]
+    assert error == {"code": "malformed_request", "message": "The number at 'extra.1.n' is out of range."}

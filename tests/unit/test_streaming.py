@@ -79,3 +79,18 @@ def test_error_is_never_a_normal_finish():
     types = [p["type"] for p in parts]
     assert "finish" not in types and "text-end" not in types
     assert parts[-1] == {"type": "error", "errorText": "The stream broke off."}
+
+
+def test_a_number_json_cannot_write_is_sent_as_null():
+    # GIVEN a tool input holding NaN and infinities (a model's arguments may: Python's json reads NaN and 1e400)
+    stream = UIMessageStream("msg_n")
+    arguments = {"x": float("nan"), "y": [float("inf"), -float("inf"), 1.5]}
+    # WHEN it is encoded
+    body = stream.start() + stream.tool_input("call_1", "f", arguments) + stream.finish("stop", {})
+
+    # THEN every event is strict JSON, with null where JavaScript's JSON.stringify writes it
+    def refuse(constant):
+        raise ValueError(constant)
+
+    parts = [json.loads(e, parse_constant=refuse) for e in parse([body])[:-1]]
+    assert parts[1]["input"] == {"x": None, "y": [None, None, 1.5]}

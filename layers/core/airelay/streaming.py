@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
+from pydantic_core import to_json
 from starlette.responses import Response
 
 DONE = b"data: [DONE]\n\n"
@@ -18,12 +18,16 @@ HEADERS = [
     (b"x-vercel-ai-ui-message-stream", b"v1"),
 ]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+def _dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON. A number JSON cannot write (NaN, infinity: a model's tool arguments may hold one) is
+    written as null, as JavaScript's JSON.stringify writes it, so every event stays JSON a client can parse."""
+    return to_json(value, inf_nan_mode="null")
 
 
 def part(payload: dict) -> bytes:
     """One SSE event. JSON keeps newlines, a literal `data: [DONE]`, Korean and emoji inside one line."""
-    return b"data: " + _dumps(payload).encode() + b"\n\n"
+    return b"data: " + _dumps(payload) + b"\n\n"
 
 
 class UIMessageStream:
@@ -47,11 +51,11 @@ class UIMessageStream:
 
     def delta(self, text: str) -> bytes:
         opened = b"" if self.open is not None and self.open[0] == "text" else self.begin("text")
-        return opened + self._delta_prefix + _dumps(text).encode() + b"}\n\n"
+        return opened + self._delta_prefix + _dumps(text) + b"}\n\n"
 
     def reasoning(self, text: str) -> bytes:
         opened = b"" if self.open is not None and self.open[0] == "reasoning" else self.begin("reasoning")
-        return opened + self._delta_prefix + _dumps(text).encode() + b"}\n\n"
+        return opened + self._delta_prefix + _dumps(text) + b"}\n\n"
 
     def refusal(self, text: str) -> bytes:
         return self.delta(text)  # a UI message stream has no refusal part: the user reads it as the answer
@@ -61,7 +65,7 @@ class UIMessageStream:
         self.blocks += 1
         block_id = f"{kind[0]}{self.blocks}"
         self.open = (kind, block_id)
-        self._delta_prefix = b'data: {"type":"%s-delta","id":%s,"delta":' % (kind.encode(), _dumps(block_id).encode())
+        self._delta_prefix = b'data: {"type":"%s-delta","id":%s,"delta":' % (kind.encode(), _dumps(block_id))
         return closed + part({"type": f"{kind}-start", "id": block_id})
 
     def end_block(self) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
@@ -57,16 +58,46 @@ def create_app(
 
 
 class StrictJSONRequest(Request):
-    """A request whose JSON body must be strict UTF-8 JSON: no NaN or Infinity, no lone surrogates, nested at most
-    200 levels (pydantic's parser; Python's json module would recurse until it fails). Anything else is a 400."""
+    """A request whose JSON body must be strict UTF-8 JSON: no NaN or Infinity, no number too large for a float, no
+    lone surrogates, nested at most 200 levels (pydantic's parser; Python's json module would recurse until it fails).
+    Anything else is a 400."""
 
     async def json(self):
         if not hasattr(self, "_json"):
             try:
-                self._json = from_json(await self.body(), allow_inf_nan=False)
+                body = from_json(await self.body(), allow_inf_nan=False)
             except ValueError:
                 raise MalformedRequest() from None
+            where = infinite_at(body)
+            if where is not None:
+                raise NumberTooLarge(where)
+            self._json = body
         return self._json
+
+
+class NumberTooLarge(MalformedRequest):
+    """A number JSON can write but no float can hold: the parser reads 1e400 as infinity. `param` is where it is."""
+
+    def __init__(self, where: list) -> None:
+        self.param = ".".join(map(str, where))[:80] or None
+        super().__init__(f"The number at '{self.param or 'body'}' is out of range.")
+
+
+def infinite_at(value: object) -> list | None:
+    """The path to the first infinite number in a parsed JSON value, if it holds one."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = infinite_at(item)
+        if found is not None:
+            return [key, *found]
+    return None
 
 
 class StrictJSONRoute(APIRoute):
@@ -147,11 +178,12 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 
 
 def describe(problems: list[dict]) -> str:
-    """A short, safe summary of pydantic errors: field paths and messages, never the input values."""
+    """A short, safe summary of pydantic errors: field paths and messages, never the input values. A path is the
+    client's text too (a field's name), so it is cut like any echo; so is a message, which may quote a union's tag."""
     parts = []
     for problem in problems[:3]:
         where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+        parts.append(f"{where[:80]}: {problem.get('msg', 'invalid')[:200]}")
     return "; ".join(parts)
 
 

@@ -1,6 +1,8 @@
 """/v1 conformance at the edges, with the real `openai` SDK (and raw bodies where the SDK would not send what a client
 may) against the local API in front of the fault-injecting upstream: tools with structured output, model_not_found,
-the param a bad field is named by."""
+the param a bad field is named by, numbers no float holds, error messages kept short (on /api too)."""
+
+import json
 
 import httpx
 import openai
@@ -129,4 +131,104 @@ def test_a_bad_field_is_named_by_its_path_in_the_request(start, upstream, path, 
     answer = post(start(), path, body)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == param
+    assert upstream.requests == []
+
+
+# 5. A number JSON can write but no float can hold (1e400, RFC 8259 sets no range) is the client's bad input, refused
+#    while the body is read: inside an object relayed as it is (a tool's JSON Schema, response_format) it would
+#    otherwise reach the upstream request's encoder, or an event echoing it, as infinity.
+
+HUGE = "__HUGE__"  # written as the bare number 1e400 by with_huge
+USER = [{"role": "user", "content": "Hi"}]
+
+
+def with_huge(body: dict) -> bytes:
+    return json.dumps(body).replace(f'"{HUGE}"', "1e400").encode()
+
+
+def post_raw(base: str, path: str, content: bytes) -> httpx.Response:
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    return httpx.post(f"{base}{path}", content=content, headers=headers, timeout=30)
+
+
+def a_tool(parameters: dict) -> dict:
+    return {"type": "function", "function": {"name": "f", "parameters": parameters}}
+
+
+HUGE_BODIES = {
+    "chat tool parameters": (
+        "/chat/completions",
+        {
+            "model": "gpt-4o-mini",
+            "messages": USER,
+            "tools": [a_tool({"type": "object", "properties": {"n": {"type": "number", "maximum": HUGE}}})],
+        },
+        "tools.0.function.parameters.properties.n.maximum",
+    ),
+    "chat tool parameters, streamed": (
+        "/chat/completions",
+        {"model": "gpt-4o-mini", "stream": True, "messages": USER, "tools": [a_tool({"type": "object", "x": HUGE})]},
+        "tools.0.function.parameters.x",
+    ),
+    "chat json_schema field": (
+        "/chat/completions",
+        {
+            "model": "gpt-4o-mini",
+            "messages": USER,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": HUGE},
+            },
+        },
+        "response_format.json_schema.strict",
+    ),
+    "responses tool parameters": (
+        "/responses",
+        {
+            "model": "gpt-4o-mini",
+            "input": "Hi",
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object", "x": HUGE}}],
+        },
+        "tools.0.parameters.x",
+    ),
+    "responses text format, streamed": (
+        "/responses",
+        {"model": "gpt-4o-mini", "input": "Hi", "stream": True, "text": {"format": {"type": "text", "x": HUGE}}},
+        "text.format.x",
+    ),
+}
+
+
+@pytest.mark.parametrize("path,body,param", HUGE_BODIES.values(), ids=HUGE_BODIES.keys())
+def test_a_number_no_float_holds_is_a_400_naming_it_before_any_upstream_call(start, upstream, path, body, param):
+    answer = post_raw(start(), path, with_huge(body))
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert upstream.requests == []
+
+
+# 6. A field's name is the client's text too: an error naming it stays short, on /api as on /v1.
+
+LONG_NAME = "x" * 100_000  # well under MAX_BODY_BYTES
+LONG_NAMED = {
+    "/api/chat": ("/api/chat", {"message": "Hi", LONG_NAME: 1}),
+    "/api/sentiment": ("/api/sentiment", {"text": "Hi", LONG_NAME: 1}),
+    "/api/faq": ("/api/faq", {"question": "Hi", LONG_NAME: 1}),
+    "/v1/chat/completions": ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": USER, LONG_NAME: 1}),
+    "/v1/embeddings": ("/v1/embeddings", {"model": "local/use-multilingual", "input": "Hi", LONG_NAME: 1}),
+    "/v1/responses metadata": ("/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "metadata": {LONG_NAME: 1}}),
+    "/v1 number": ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": USER, LONG_NAME: HUGE}),
+}
+
+
+@pytest.mark.parametrize("path,body", LONG_NAMED.values(), ids=LONG_NAMED.keys())
+def test_an_error_naming_a_huge_field_name_is_short(start, upstream, path, body):
+    base = start().removesuffix("/v1")
+    key = {"authorization": f"Bearer {KEY}"} if path.startswith("/v1") else {"x-api-key": KEY}
+    headers = {**key, "content-type": "application/json"}
+    answer = httpx.post(f"{base}{path}", content=with_huge(body), headers=headers, timeout=60)
+    assert 400 <= answer.status_code < 500, answer.text[:300]
+    error = answer.json()["error"]
+    assert len(error["message"]) < 300 and len(error.get("param") or "") <= 80
     assert upstream.requests == []

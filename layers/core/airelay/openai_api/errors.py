@@ -63,19 +63,20 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 
 
 def bad_body(problems: Sequence[dict], body: object = None) -> InvalidInput:
-    """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value)."""
+    """The first problem pydantic found, as OpenAI words it: which parameter, what is wrong (never the value; pydantic's
+    message may quote a union's tag, so it is cut like the parameter's path)."""
     if any(p.get("type") == "json_invalid" for p in problems):
         return MalformedRequest("We could not parse the JSON body of your request.")
     problem = max(problems, key=lambda p: len(p.get("loc", ())))  # in a union, the member that got furthest
     where = problem.get("loc", ())[1:]  # after "body"
     if not where:
         return BadRequest("The request body must be a JSON object.")
-    param = param_path(where, body)
+    param = param_path(where, body)[:80]  # a field's name is the client's text: cut like any echo
     if problem.get("type") == "extra_forbidden":
         return Unsupported(f"Unrecognized request argument supplied: {param}", param=param)
     if problem.get("type") == "missing":
         return BadRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
-    return BadRequest(f"Invalid value for '{param}': {problem.get('msg', 'invalid')}.", param=param)
+    return BadRequest(f"Invalid value for '{param}': {problem.get('msg', 'invalid')[:200]}.", param=param)
 
 
 def param_path(where: Sequence, body: object) -> str:
