@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 
 import boto3
 import pytest
 
 from airelay import aws
 from airelay.settings import get_settings
+from airelay.steps import TOOL_OUTPUT_MAX_CHARS
 from airelay.tools.client import Proofs
 from tests.support.aws import moto_server
 from tests.support.client_tools import (
@@ -22,6 +24,7 @@ from tests.support.client_tools import (
     call_id,
     chat_function,
     first_step,
+    offer,
     post,
     tools,
 )
@@ -29,7 +32,7 @@ from tests.support.upstream import Deltas, Ok, tool_call_deltas
 
 from .test_chat_function import sse_parts, usage_rows
 
-__all__ = ["chat_function", "tools"]  # the fixtures of tests/support/client_tools.py, shared
+__all__ = ["chat_function", "offer", "tools"]  # the fixtures of tests/support/client_tools.py, shared
 
 
 def test_a_client_tool_ends_the_step_and_the_posted_output_continues_the_answer(chat_function, tools):
@@ -57,7 +60,7 @@ def test_a_client_tool_ends_the_step_and_the_posted_output_continues_the_answer(
     sent = tools.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
     assert sent[2]["tool_calls"][0]["function"] == {"name": "pick_color", "arguments": '{"question": "Which color?"}'}
-    assert sent[3] == {"role": "tool", "tool_call_id": pick, "content": '{"output": {"color": "blue"}}'}
+    assert sent[3] == {"role": "tool", "tool_call_id": pick, "content": '{"color": "blue"}'}
     assert [r.status for r in usage_rows()] == ["ok", "ok"]
 
 
@@ -74,7 +77,7 @@ def test_a_server_tool_beside_a_client_tool_runs_and_its_proven_output_is_accept
     assert status == 200
     sent = tools.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "tool"]
-    assert json.loads(sent[3]["content"]) == {"output": {"city": "Seoul", "sky": "clear"}}
+    assert json.loads(sent[3]["content"]) == {"city": "Seoul", "sky": "clear"}
 
 
 BAD_ARGUMENTS = ("call_bad", "weather", '{"town":"Seoul"}')  # not the tool's input
@@ -122,14 +125,17 @@ def test_calls_the_upstream_numbers_per_response_keep_their_own_ids_and_the_answ
     # THEN each call of the message has an id of its own
     wx_id, pick_id = call_id(parts, "weather"), call_id(parts, "pick_color")
     assert wx_id != pick_id
-    # AND the browser's output posted back continues the answer, the server tool's output kept as it was
+    # AND the browser's output posted back continues the answer, the model reading the server tool's output as it
+    # did in the step after the call
     message = assistant_message(parts, {pick_id: {"color": "blue"}})
     status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
     assert status == 200, body
     results = {
         m["tool_call_id"]: json.loads(m["content"]) for m in tools.requests[-1]["messages"] if m["role"] == "tool"
     }
-    assert results == {wx_id: {"output": {"city": "Seoul", "sky": "clear"}}, pick_id: {"output": {"color": "blue"}}}
+    assert results == {wx_id: {"city": "Seoul", "sky": "clear"}, pick_id: {"color": "blue"}}
+    read_before = next(m for m in tools.requests[1]["messages"] if m["role"] == "tool")
+    assert read_before in tools.requests[-1]["messages"]
 
 
 def test_a_client_tool_round_trip_keeps_counting_the_answers_steps(chat_function, tools, monkeypatch):
@@ -211,3 +217,59 @@ def test_the_proof_secret_is_read_from_ssm_by_name_as_on_aws(chat_function, tool
     )
     assert proof == expected
     assert status == 200, body
+
+
+def through_javascript(value: object) -> object:
+    """What a browser gives back: the value parsed and serialised by JavaScript's own JSON (node)."""
+    script = (
+        "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>process.stdout.write(JSON.stringify(JSON.parse(s))))"
+    )
+    done = subprocess.run(["node", "-e", script], input=json.dumps(value), capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_a_server_tool_output_with_a_64_bit_number_comes_back_through_javascript_and_continues(chat_function, offer):
+    """GIVEN a step where the model calls the server tool `order` (its output holds the id 9007199254740993, past
+    2**53, which JavaScript reads as 9007199254740992) and the client tool `pick_color`
+    WHEN useChat posts the conversation back with the color, untouched but for JavaScript's own JSON
+    THEN the answer goes on (200): the outcome proof holds over the output as JavaScript gives it back."""
+    upstream = offer("order", "pick_color")
+    parts = first_step(
+        chat_function, upstream, ("c1", "order", '{"city": "Seoul"}'), ("c2", "pick_color", '{"question": "Which?"}')
+    )
+    message = through_javascript(assistant_message(parts, {call_id(parts, "pick_color"): {"color": "blue"}}))
+    upstream.script(Ok())
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    assert status == 200, body
+
+
+def test_a_client_tool_input_with_a_64_bit_number_comes_back_through_javascript_and_continues(chat_function, offer):
+    """GIVEN the model calls the client tool `confirm_ticket` with ticket 12345678901234567891 (a valid int for its
+    input model, rounded by JavaScript)
+    WHEN the browser runs it and useChat posts the conversation back, untouched but for JavaScript's own JSON
+    THEN the answer goes on (200): the call proof holds over the input as JavaScript gives it back."""
+    upstream = offer("confirm_ticket")
+    parts = first_step(chat_function, upstream, ("c1", "confirm_ticket", '{"ticket": 12345678901234567891}'))
+    message = through_javascript(assistant_message(parts, {call_id(parts, "confirm_ticket"): {"ok": True}}))
+    upstream.script(Ok())
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    assert status == 200, body
+
+
+def test_the_model_reads_a_server_tool_output_after_a_continuation_as_in_the_step_after_the_call(chat_function, offer):
+    """GIVEN a step where the model calls the server tool `huge` (60 000 characters of output) and the client tool
+    `pick_color`
+    WHEN useChat posts the conversation back with the color
+    THEN the model's `tool` message for `huge` is what the step after the call read: at most TOOL_OUTPUT_MAX_CHARS
+    characters of the output as JSON."""
+    upstream = offer("huge", "pick_color")
+    parts = first_step(
+        chat_function, upstream, ("c1", "huge", '{"city": "Seoul"}'), ("c2", "pick_color", '{"question": "Which?"}')
+    )
+    huge = call_id(parts, "huge")
+    message = assistant_message(parts, {call_id(parts, "pick_color"): {"color": "blue"}})
+    upstream.script(Ok())
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    assert status == 200, body
+    tool_message = next(m for m in upstream.requests[-1]["messages"] if m.get("tool_call_id") == huge)
+    assert tool_message["content"] == json.dumps({"text": "y" * 60_000})[:TOOL_OUTPUT_MAX_CHARS]

@@ -122,7 +122,7 @@ def test_a_tool_output_never_becomes_a_system_message(chat_function, tools):
     assert status == 200
     sent = tools.requests[-1]["messages"]
     assert [m["role"] for m in sent].count("system") == 1
-    assert sent[-1]["role"] == "tool" and json.loads(sent[-1]["content"]) == {"output": injection}
+    assert sent[-1]["role"] == "tool" and json.loads(sent[-1]["content"]) == injection
 
 
 def test_text_written_into_a_continued_message_is_held_to_the_history_limit(chat_function, tools, monkeypatch):
@@ -138,3 +138,40 @@ def test_text_written_into_a_continued_message_is_held_to_the_history_limit(chat
     # THEN it is a 413 that names the limit (that text is not proven: it would reach the model uncapped), no call made
     assert (status, json.loads(body)["error"]["code"]) == (413, "message_too_long")
     assert "2000 characters" in json.loads(body)["error"]["message"] and len(tools.requests) == asked
+
+
+def proofs_of(message: dict) -> list[dict]:
+    return [p for p in message["parts"] if p.get("type") == "data-tool-proof"]
+
+
+@pytest.mark.parametrize("forged", ["é" * 32, "\u2603", "caf\u00e9-not-hex"], ids=["latin-1", "snowman", "mixed"])
+def test_a_call_proof_that_is_not_ascii_is_refused_before_any_upstream_call(chat_function, tools, forged):
+    """A continuation whose data-tool-proof `call` holds non-ASCII text (a client can post anything there) is
+    refused like any other forged proof: 422 tool_call_not_issued, before any upstream call."""
+    parts = first_step(chat_function, tools, ("call_pick", "pick_color", QUESTION))
+    message = assistant_message(parts, {call_id(parts, "pick_color"): {"color": "red"}})
+    for proof in proofs_of(message):
+        proof["data"]["call"] = forged
+    asked = len(tools.requests)
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    assert status == 422, body
+    assert json.loads(body)["error"]["code"] == "tool_call_not_issued"
+    assert len(tools.requests) == asked
+
+
+def test_an_outcome_proof_that_is_not_ascii_is_refused_before_any_upstream_call(chat_function, tools):
+    """The `outcome` proof of a server-run tool's call, replaced by non-ASCII text, is a 422 server_tool_output
+    (the output was not the server's), before any upstream call."""
+    parts = first_step(
+        chat_function, tools, ("call_wx", "weather", '{"city":"Seoul"}'), ("call_pick", "pick_color", QUESTION)
+    )
+    message = assistant_message(parts, {call_id(parts, "pick_color"): {"color": "red"}})
+    weather = call_id(parts, "weather")
+    for proof in proofs_of(message):
+        if proof["id"] == weather:
+            proof["data"]["outcome"] = "ü" * 32
+    asked = len(tools.requests)
+    status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
+    assert status == 422, body
+    assert json.loads(body)["error"]["code"] == "server_tool_output"
+    assert len(tools.requests) == asked

@@ -1,7 +1,7 @@
 """What the client-side tool tests share (tests/functional/test_client_tools*.py): ChatFunction's container and the
-test tools (tests.support.tools) with a proof secret, as the fixtures `chat_function` and `tools`, which a test
-module imports to use; the chat post, the first step that calls tools, and the assistant message useChat posts
-back."""
+test tools (tests.support.tools) with a proof secret, as the fixtures `chat_function` and `tools` (and `offer`, for
+the tools of tests.support.tools_more), which a test module imports to use; the chat post, the first step that calls
+tools, and the assistant message useChat posts back."""
 
 from __future__ import annotations
 
@@ -33,6 +33,23 @@ def tools(upstream, monkeypatch):
     get_settings.cache_clear()
     catalog.available.cache_clear()
     yield upstream
+    catalog.available.cache_clear()
+
+
+@pytest.fixture
+def offer(upstream, monkeypatch):
+    """Offers the persona the named tools of tests.support.tools_more, with a proof secret: `offer(*names)` gives the
+    fake upstream."""
+
+    def offer(*names: str):
+        monkeypatch.setenv("CHAT_TOOLS", f"assistant={'+'.join(names)}")
+        monkeypatch.setenv("TOOLS_MODULE", "tests.support.tools_more")
+        monkeypatch.setenv("TOOL_PROOF_SECRET", "s" * 32)
+        get_settings.cache_clear()
+        catalog.available.cache_clear()
+        return upstream
+
+    yield offer
     catalog.available.cache_clear()
 
 

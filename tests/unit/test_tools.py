@@ -1,12 +1,23 @@
 """Tool calls checked before they run, and every way a tool can fail becoming a message safe to show."""
 
+import time
+
 import anyio
 import pytest
 from pydantic import BaseModel
 
 from airelay.providers.base import ToolCall
 from airelay.settings import Settings
-from airelay.tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
+from airelay.tools.base import (
+    CLEANUP_S,
+    Tool,
+    ToolContext,
+    ToolFailed,
+    ToolInputError,
+    ToolResult,
+    parse_call,
+    run_tool,
+)
 from airelay.usage import Caller
 
 
@@ -61,3 +72,28 @@ def test_a_plain_value_becomes_a_result_and_non_json_output_is_a_failure():
     assert anyio.run(run, {"a": 1}) == ToolResult({"a": 1})
     with pytest.raises(ToolFailed, match="returns failed"):
         anyio.run(run, {"a": object()})
+
+
+def test_an_output_is_kept_as_json_reads_it_back():
+    async def run(value):
+        return await run_tool(Returns(value), Input(n=1), CONTEXT)
+
+    assert anyio.run(run, {2024: 3, "total": (1, 2)}) == ToolResult({"2024": 3, "total": [1, 2]})
+
+
+class Blocks(Returns):
+    """Waits in a worker thread, where cancellation cannot reach, past its 0.5 s deadline."""
+
+    async def run(self, arguments, context):
+        await anyio.to_thread.run_sync(time.sleep, self.value)
+        return "late"
+
+
+def test_a_tool_blocked_in_a_worker_thread_fails_at_its_deadline_and_its_late_result_is_dropped():
+    async def run():
+        started = time.monotonic()
+        with pytest.raises(ToolFailed, match=r"took longer than 0\.5 s"):
+            await run_tool(Blocks(2), Input(n=1), CONTEXT)
+        return time.monotonic() - started
+
+    assert anyio.run(run) < 0.5 + CLEANUP_S + 0.3

@@ -4,8 +4,8 @@ ran): rebuilt as OpenAI's assistant `tool_calls` and `tool` messages, each call 
 Only the newest assistant message is rebuilt; earlier turns reach the model as their text. Each of its tool calls
 must carry a proof issued for this chat and message (tools/client.py), have an outcome, and name a tool of this
 persona unless the server settled it (a call that could not run may name any); a client tool's output must fit
-CLIENT_TOOL_OUTPUT_MAX_CHARS. Outputs reach the model as `tool` messages, data
-to read: never a system message, never instructions of the server's. The answer goes on counting its steps from the
+CLIENT_TOOL_OUTPUT_MAX_CHARS. Outputs reach the model as `tool` messages, data to read (as in the step that made the
+call: tools.base.for_model): never a system message, never instructions of the server's. The answer goes on counting its steps from the
 last one its proofs sign: a round trip through the browser does not give it another CHAT_MAX_STEPS, and an answer that
 has used them all is a 422 before any upstream call.
 """
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from .errors import InvalidInput, PayloadTooLarge
 from .providers.base import ChatRequest
 from .settings import Settings
-from .tools.base import Tool
+from .steps import TOOL_OUTPUT_MAX_CHARS
+from .tools.base import Tool, for_model
 from .tools.client import Proofs, is_client_side
 
 DONE_STATES = ("output-available", "output-error")
@@ -108,10 +109,9 @@ def checked(call: dict, name: str, tools: dict[str, Tool], proofs: Proofs, setti
     settled_here = "outcome" in proof or not is_client_side(tools[name])
     if settled_here and not proofs.holds(proof.get("outcome"), call_id, name, tool_input, outcome, step):
         raise ServerToolOutput()
-    for_model = json.dumps(outcome, ensure_ascii=False)
-    if not settled_here and len(for_model) > settings.client_tool_output_max_chars:
+    if not settled_here and len(for_model(outcome, None)) > settings.client_tool_output_max_chars:
         raise ToolOutputTooLarge(f"A tool output is longer than {settings.client_tool_output_max_chars} characters.")
-    return for_model, step
+    return for_model(outcome, TOOL_OUTPUT_MAX_CHARS), step
 
 
 def rebuilt(message, tools: dict[str, Tool], proofs: Proofs, settings: Settings) -> tuple[list[dict], int]:

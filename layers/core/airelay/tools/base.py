@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -81,16 +82,29 @@ def parse_call(call: ToolCall, tools: dict[str, Tool]) -> tuple[Tool, BaseModel,
         raise ToolInputError(f"The tool's arguments do not fit its input: {problems}") from None
 
 
+def for_model(outcome: dict, max_chars: int | None) -> str:
+    """A settled call as the model reads it in its `tool` message, in the step that made the call as after a
+    continuation: `{"error": ...}`, or its output as JSON, cut to `max_chars` (None: whole)."""
+    if "output" not in outcome:
+        return json.dumps({"error": outcome.get("error")}, ensure_ascii=False)
+    output = outcome["output"]
+    if isinstance(output, dict) and output.keys() == {"truncated", "text"} and output["truncated"] is True:
+        return str(output["text"])[:max_chars]  # a longer output as the browser was sent it: what the model read
+    return json.dumps(output, ensure_ascii=False)[:max_chars]
+
+
+CLEANUP_S = 0.5  # how long a tool stopped at its deadline may take to clean up (settle its metering)
+left_running: set[asyncio.Task] = set()  # tools past their deadline, held until they end
+
+
 async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> ToolResult:
-    """Runs within the tool's deadline; every failure becomes a ToolFailed with a message safe to show."""
+    """Runs within the tool's deadline; every failure becomes a ToolFailed with a message safe to show. The output
+    is what the client and the model are sent: JSON (no NaN) as the browser reads it back, every key a string."""
     try:
-        with anyio.fail_after(tool.timeout_s):
-            result = await tool.run(arguments, context)
+        result = await within_deadline(tool, arguments, context)
         if not isinstance(result, ToolResult):
             result = ToolResult(result)
-        json.dumps(
-            result.output, allow_nan=False
-        )  # what the client and the model are sent: JSON (no NaN), or it failed
+        result.output = json.loads(json.dumps(result.output, allow_nan=False))
         return result
     except TimeoutError:
         raise ToolFailed(f"The tool {tool.name} took longer than {tool.timeout_s:g} s.") from None
@@ -99,3 +113,39 @@ async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> To
     except Exception:
         log.exception("tool %s failed", tool.name)
         raise ToolFailed(f"The tool {tool.name} failed.") from None
+
+
+async def within_deadline(tool: Tool, arguments: BaseModel, context: ToolContext) -> ToolResult:
+    """The tool's result, or TimeoutError at its deadline even if the tool cannot stop there (a wait on a worker
+    thread ignores cancellation). Past its deadline, or when the answer is cancelled, the tool is cancelled and has
+    CLEANUP_S to end; then it is left to end on its own and its result is dropped. It runs in a task of its own,
+    an asyncio one: anyio has no way to stop waiting for a task it started."""
+    scope = anyio.CancelScope()
+
+    async def run() -> ToolResult:
+        with scope:
+            return await tool.run(arguments, context)
+        raise TimeoutError
+
+    task = asyncio.ensure_future(run())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=tool.timeout_s)
+    finally:
+        if not task.done():
+            scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({task}, timeout=CLEANUP_S)
+            if not task.done():
+                log.warning("tool %s still runs past its deadline; its result will be dropped", tool.name)
+            left_running.add(task)
+            task.add_done_callback(dropped)
+    if not done:
+        raise TimeoutError
+    return task.result()
+
+
+def dropped(task: asyncio.Task) -> None:
+    """The end of a tool that ran past its deadline: its result is not used, a failure is only logged."""
+    left_running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a tool past its deadline failed", exc_info=task.exception())

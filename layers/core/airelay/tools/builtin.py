@@ -28,7 +28,7 @@ class SearchFaq(Tool):
         from ..faq.service import bot_for
 
         bot = bot_for(context.settings)
-        index = await anyio.to_thread.run_sync(bot.holder.get)
+        index = await anyio.to_thread.run_sync(bot.holder.get, abandon_on_cancel=True)
         vector = await bot.embed(arguments.query, context.caller)
         matches = index.match(vector, arguments.top_k)
         output = {
@@ -87,7 +87,9 @@ class ClassifyImage(Tool):
                 data = decode_base64(url, settings.image_max_bytes)
             else:
                 data = await fetch_image(url, FetchPolicy.from_settings(settings))
-            image = await anyio.to_thread.run_sync(decode_image, data, settings.image_max_pixels)
+            image = await anyio.to_thread.run_sync(
+                decode_image, data, settings.image_max_pixels, abandon_on_cancel=True
+            )
             labels = await model.classify(image)
         return ToolResult({"labels": [{"label": x.label, "score": round(x.score, 4)} for x in labels[:5]]})
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from functools import cache
 
@@ -50,9 +51,16 @@ def is_client_side(tool: Tool | None) -> bool:
 
 
 def plain(value: object) -> object:
-    """JSON as a JavaScript client gives it back: a float with an integral value is an integer there."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    """JSON as a JavaScript client gives it back: every number is a double there, written without a fraction when it
+    is integral (an integer past 2**53 comes back rounded, one past a double's range and a non-finite float as null)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        if not math.isfinite(number):
+            return None
+        return int(number) if number.is_integer() else number
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -110,6 +118,7 @@ class Proofs:
         return proofs
 
     def holds(self, proof: object, call_id: str, name: str, tool_input: object, outcome: dict | None, step) -> bool:
-        if not isinstance(proof, str) or type(step) is not int:
+        # a proof is hex: other text (which compare_digest refuses to compare) was not issued here
+        if not isinstance(proof, str) or not proof.isascii() or type(step) is not int:
             return False
         return hmac.compare_digest(proof, self.sign(call_id, name, tool_input, outcome, step))
