@@ -63,8 +63,9 @@ def request_id_of(context: dict) -> str:
 
 
 def who_from(context: dict, scope: dict) -> Who:
-    """The caller as the front saw it. An `authorizer` in the context is not read: there is none on AWS (the Gate
-    checks sign-in tokens itself), so one there was not put by API Gateway."""
+    """The caller as the front saw it. An `authorizer` in the context is not read: the stack's one authorizer
+    (KeyAuthorizerFunction) only hands API Gateway the request's API key and vouches for no caller (the Gate checks
+    sign-in tokens itself)."""
     identity = context.get("identity")
     identity = identity if isinstance(identity, dict) else {}
     address = text(identity.get("sourceIp")) or (scope.get("client") or ("unknown",))[0]

@@ -56,8 +56,8 @@ class Answer:
     refusal: str = ""  # the model declined (structured output): no text to check
 
 
-# When the whole answer must be done (anyio time), set by the buffered steps: a call that answer's deadline cuts
-# failed (504), where a call cancelled before it was left by its client.
+# When the whole answer must be done (anyio time), set by a buffered answer (the chat's steps, the FAQ bot, else
+# complete_any): a call that answer's deadline cuts failed (504), where one cancelled before it was left by its client.
 answer_deadline: ContextVar[float] = ContextVar("answer_deadline", default=math.inf)
 
 
@@ -90,12 +90,12 @@ async def open_call(model: ChatModel, request: ChatRequest, caller: Caller) -> t
 async def complete(
     model: ChatModel, request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
 ) -> Answer:
-    """One metered call. `check` may refuse the answer's text (raising), after its tokens are counted; an answer that
-    calls tools, or a refusal, has no text to check."""
+    """One metered call, within UPSTREAM_TIMEOUT_S and the answer's deadline. `check` may refuse the answer's text
+    (raising), after its tokens are counted; an answer that calls tools, or a refusal, has no text to check."""
     meter, call = await open_call(model, request, caller)
     used, status, counted = Usage(), "cancelled", False
     try:
-        with anyio.fail_after(settings.upstream_timeout_s):
+        with anyio.fail_after(min(settings.upstream_timeout_s, answer_deadline.get() - anyio.current_time())):
             completion = await model.complete(request)
         used = within_reservation(
             completion.finished.usage or await estimate_request(request, generated(completion)), request
@@ -140,13 +140,20 @@ async def complete_any(
     models: list[ChatModel], request: ChatRequest, settings: Settings, caller: Caller, check: Check | None = None
 ) -> Answer:
     """Tries the models in order; the next one only when the previous failed at the provider (each attempt is
-    metered on its own)."""
-    for model in models[:-1]:
-        try:
-            return await complete(model, request, settings, caller, check)
-        except FALLBACK_ON as exc:
-            log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
-    return await complete(models[-1], request, settings, caller, check)
+    metered on its own), all within one deadline: the answer's (the buffered chat's steps), else UPSTREAM_TIMEOUT_S."""
+    deadline = answer_deadline.get()
+    token = answer_deadline.set(deadline if deadline < math.inf else anyio.current_time() + settings.upstream_timeout_s)
+    try:
+        for model in models[:-1]:
+            try:
+                return await complete(model, request, settings, caller, check)
+            except FALLBACK_ON as exc:
+                if anyio.current_time() >= answer_deadline.get():
+                    raise  # no time left for a fallback
+                log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
+        return await complete(models[-1], request, settings, caller, check)
+    finally:
+        answer_deadline.reset(token)
 
 
 async def open_any_stream(

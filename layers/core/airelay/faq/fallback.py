@@ -7,6 +7,8 @@ import logging
 from functools import cache
 from importlib import resources
 
+import anyio
+
 from .. import relay, usage
 from ..errors import AirelayError
 from ..personas import system_prompt
@@ -43,7 +45,11 @@ def chat_request(question: str, matches: list[Match], settings: Settings) -> Cha
 async def answer_with_model(
     question: str, matches: list[Match], confidence: float, settings: Settings, caller: usage.Caller
 ) -> dict:
-    """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human."""
+    """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human. The chat
+    models share one deadline (relay.complete_any): the FAQ answer's, else UPSTREAM_TIMEOUT_S; past it, a handoff."""
+    if anyio.current_time() >= relay.answer_deadline.get():
+        log.warning("FAQ fallback: no time is left for the chat model; handing off")
+        return handoff(confidence)
     try:
         models = await chat_models(settings.fallback_chain(settings.chat_model), settings)
         answer = await relay.complete_any(models, chat_request(question, matches, settings), settings, caller)

@@ -12,8 +12,8 @@ from functools import partial
 import anyio
 import numpy as np
 
-from .. import usage
-from ..errors import AirelayError, FaqIndexMissing, FaqIndexUnusable, NotConfigured
+from .. import relay, usage
+from ..errors import AirelayError, FaqIndexMissing, FaqIndexUnusable, NotConfigured, ProviderTimeout
 from ..providers import registry
 from ..settings import Settings
 from ..tokens import estimate_input
@@ -168,6 +168,16 @@ class FaqBot:
             index.match(np.asarray(vector, dtype=np.float32), 1)
 
     async def answer(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
+        """The matching FAQ, else the chat model's answer, else a handoff, all within one deadline: UPSTREAM_TIMEOUT_S
+        from now for the question's embedding and the chat models together, so that the buffered FAQ function
+        answers inside its Timeout and API Gateway's 29 s."""
+        token = relay.answer_deadline.set(anyio.current_time() + self.settings.upstream_timeout_s)
+        try:
+            return await self.answer_by_deadline(question, top_k, caller)
+        finally:
+            relay.answer_deadline.reset(token)
+
+    async def answer_by_deadline(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
         threshold = threshold_for(self.model_id, self.settings)
         index = await anyio.to_thread.run_sync(self.holder.get)  # before embedding: no index, no cost
         vector = await self.embed(question, caller)
@@ -190,14 +200,21 @@ class FaqBot:
         return FaqReply(body, self.model_id)
 
     async def embed(self, question: str, caller: usage.Caller) -> np.ndarray:
-        """The question's vector: from the cache, or from exactly one metered embedding call."""
+        """The question's vector: from the cache, or from exactly one metered embedding call, cut (504) at the
+        answer's deadline if it has one."""
         vector = self.cache.get(question)
         if vector is not None:
             return vector
         embedder = await registry.embedder(self.model_id)
+        if anyio.current_time() >= relay.answer_deadline.get():
+            raise ProviderTimeout()
         async with usage.metered(caller, self.model_id, prompt_tokens=len(question.encode()) + 1) as reading:
             reading.if_cut = partial(estimate_input, [question])
-            embeddings = await embedder.embed([question])
+            try:
+                with anyio.fail_after(relay.answer_deadline.get() - anyio.current_time()):
+                    embeddings = await embedder.embed([question])
+            except TimeoutError:
+                raise ProviderTimeout() from None
             reading.usage = embeddings.usage
         self.embed_calls += 1
         vector = np.asarray(embeddings.vectors[0], dtype=np.float32)
