@@ -223,7 +223,7 @@ def api_features(template: dict) -> Api:
     size = 0
     if line:  # the template's format with typical values
         size = len(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: ACCESS_LOG_SAMPLE.get(m.group(1), "-"), line)) + 1
-    acls = [r for r in resources if r["Type"] == "AWS::WAFv2::WebACL"]
+    acls = [r for r in resources if r["Type"] == "AWS::WAFv2::WebACL" and "Condition" not in r]  # always made
     waf_rules = sum(len(r["Properties"].get("Rules", [])) for r in acls) if acls else None
     return Api(size, bool(properties.get("TracingEnabled")), waf_rules)
 

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from bench.cost_inputs import RecordingDynamoDB, item_bytes, value_bytes, write_units
+from bench.cost_inputs import RecordingDynamoDB, api_features, item_bytes, template, value_bytes, write_units
 from bench.cost_model import (
     HOURS_PER_MONTH,
     SECONDS_PER_MONTH,
@@ -202,3 +202,8 @@ def test_the_recorder_bills_an_update_at_the_larger_of_the_item_before_and_after
         client.update_item(Key=key, UpdateExpression="DELETE a :a", ExpressionAttributeValues={})
     with pytest.raises(AttributeError):
         client.transact_write_items(TransactItems=[])
+
+
+def test_the_web_acl_the_template_makes_only_when_asked_is_not_priced_by_default():
+    """WafRateLimitPerAddress is 0 unless an operator sets it: the conditional web ACL is not part of the bill."""
+    assert api_features(template()).waf_rules is None
