@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from airelay import relay, steps
+from airelay import relay_stream, steps
 from airelay.providers.base import ChatRequest
 from airelay.providers.registry import chat_model
 from airelay.settings import get_settings
@@ -35,7 +35,7 @@ def run_steps(request: ChatRequest, tools: dict, settings, request_id: str) -> b
 
     async def run() -> bytes:
         model = await chat_model("local/smollm2-135m", settings)
-        stream = await relay.open_stream(model, request, settings, caller)
+        stream = await relay_stream.open_stream(model, request, settings, caller)
         context = ToolContext(settings, caller)
         return b"".join([chunk async for chunk in steps.ui_message_stream(stream, tools, context, UIMessageStream())])
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import anyio
 import pytest
 
-from airelay import relay, steps, tokens, usage
+from airelay import relay, relay_stream, steps, tokens, usage
 from airelay.errors import ProviderRateLimited
 from airelay.openai_api import chat as openai_chat
 from airelay.openai_api import responses as openai_responses
@@ -94,7 +94,7 @@ async def opened(model):
 
     request = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100)
     caller = Caller("r1", "ip:1", "openai")
-    return await relay.open_stream(model, request, get_settings(), caller), caller
+    return await relay_stream.open_stream(model, request, get_settings(), caller), caller
 
 
 def check_settled(meter, model):
@@ -256,7 +256,7 @@ def test_a_call_cut_by_the_deadline_during_a_429_storm_bills_nothing(meter, how)
     model = Refusing("openai/gpt-4o-mini")
 
     async def main():
-        call = relay.complete if how == "complete" else relay.open_stream
+        call = relay.complete if how == "complete" else relay_stream.open_stream
         with pytest.raises(ProviderRateLimited):
             await call(model, request, settings, Caller("r1", "ip:1", "openai"))
 

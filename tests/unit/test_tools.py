@@ -48,6 +48,9 @@ CONTEXT = ToolContext(Settings(), Caller("r", "test", "chat"))
         ("[" * 100_000, "not valid JSON"),
         ("[1]", "do not fit its input"),
         ('{"n": "x"}', "do not fit its input"),
+        ('{"n": NaN}', "not valid JSON"),
+        ('{"n": -Infinity}', "not valid JSON"),
+        ('{"n": 1e400}', "not valid JSON"),
     ],
 )
 def test_arguments_that_are_not_the_input_are_refused(arguments, error):

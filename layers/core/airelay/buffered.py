@@ -17,7 +17,8 @@ import anyio
 from . import relay, usage
 from .errors import ProviderTimeout
 from .providers.base import ChatModel, ChatRequest
-from .relay import Answer, Step
+from .relay import Answer
+from .relay_stream import Step
 from .spent import Spent
 from .steps import Outcome, for_step, next_request, run_all
 from .tools.base import Tool, ToolContext

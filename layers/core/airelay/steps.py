@@ -23,14 +23,14 @@ from dataclasses import replace
 
 import anyio
 
-from . import relay
+from . import relay_stream
 from .errors import AirelayError, ProviderTimeout
 from .providers.base import ChatRequest, ToolCall
-from .relay import ChatStream, Step
+from .relay_stream import ChatStream, Step
 from .settings import Settings
 from .spent import Spent
 from .streaming import UIMessageStream
-from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, parse_call, run_tool
+from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResult, for_model, parse_call, run_tool
 from .tools.client import Proofs, is_client_side
 
 PAST_DEADLINE = "The answer took longer than the server's deadline."
@@ -74,9 +74,8 @@ class Outcome:
         return {"output": self.sent()}
 
     def for_model(self) -> str:
-        if self.result is None:
-            return json.dumps({"error": self.input_error or self.error}, ensure_ascii=False)
-        return json.dumps(self.result.output, ensure_ascii=False)[:TOOL_OUTPUT_MAX_CHARS]
+        settled = {"error": self.input_error or self.error} if self.result is None else {"output": self.result.output}
+        return for_model(settled, TOOL_OUTPUT_MAX_CHARS)
 
     def sent(self) -> object:
         """The output as the browser gets it: whole, or when its JSON is longer than TOOL_OUTPUT_MAX_CHARS, what the
@@ -131,7 +130,7 @@ async def ui_message_stream(
             request = for_step(next_request(stream.request, step, outcomes), number + 1, settings)
             stream = None
             try:
-                stream = await relay.open_stream(
+                stream = await relay_stream.open_stream(
                     first.model, request, settings, context.caller, first.deadline, billed=steps_billed(steps)
                 )
             except AirelayError as exc:
@@ -142,7 +141,7 @@ async def ui_message_stream(
             await stream.abandon()
 
 
-def steps_billed(steps: list[Step]) -> relay.Billed:
+def steps_billed(steps: list[Step]) -> relay_stream.Billed:
     """Adds a step whose call failed before its first event to the answer's steps, with what it was billed."""
     return lambda used, cost: steps.append(Step(usage=used, cost=cost))
 

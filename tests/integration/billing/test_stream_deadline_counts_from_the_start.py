@@ -1,6 +1,6 @@
 """STREAM_DEADLINE_S is "the longest a stream may run, all its steps and tools together" (docs/configuration.md), kept
 under the chat function's Timeout (330 s against 300 s, template.yaml) so the stream ends with an error part instead
-of being cut by Lambda unsettled. It counts from the first model asked (`relay.open_any_stream`): the wait for a
+of being cut by Lambda unsettled. It counts from the first model asked (`relay_stream.open_any_stream`): the wait for a
 first token (each fallback model's too) is inside it, not on top of it."""
 
 import json

@@ -8,7 +8,7 @@ import uuid
 
 from fastapi import Request
 
-from .. import relay
+from .. import relay, relay_stream
 from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
 from ..streaming import EventStreamResponse
@@ -50,16 +50,16 @@ async def chat_completions(body: ChatCompletionBody, request: Request):
     caller = caller_of(request, "openai")
     settings, chat, models, check = await relayed(request, body, caller)
     if body.stream:
-        stream = await relay.open_any_stream(models, chat, settings, caller)
+        stream = await relay_stream.open_any_stream(models, chat, settings, caller)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return EventStreamResponse(chunks(stream, include_usage, check), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
     return completion(answer)
 
 
-async def chunks(stream: relay.ChatStream, include_usage: bool, check):
+async def chunks(stream: relay_stream.ChatStream, include_usage: bool, check):
     encoder = ChunkEncoder(stream.model_id)
-    step = relay.Step()
+    step = relay_stream.Step()
     yield encoder.start()
     async for part in stream.parts(encoder, step, check):
         yield part

@@ -30,7 +30,7 @@ def usage_body(used: Usage) -> dict:
 
 
 def sse(payload: dict) -> bytes:
-    return b"data: " + to_json(payload) + b"\n\n"
+    return b"data: " + to_json(payload, inf_nan_mode="null") + b"\n\n"
 
 
 class ChunkEncoder:

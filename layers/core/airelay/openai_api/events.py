@@ -34,7 +34,7 @@ class ResponseEvents:
     def event(self, kind: str, **fields) -> bytes:
         self.sequence += 1
         data = {"type": kind, "sequence_number": self.sequence, **fields}
-        return b"event: %s\ndata: %s\n\n" % (kind.encode(), to_json(data))
+        return b"event: %s\ndata: %s\n\n" % (kind.encode(), to_json(data, inf_nan_mode="null"))
 
     def start(self) -> bytes:
         return self.event("response.created", response=self.shell) + self.event(

@@ -8,7 +8,7 @@ import uuid
 
 from fastapi import Request
 
-from .. import relay
+from .. import relay, relay_stream
 from ..providers.base import ToolCall, Usage
 from ..providers.registry import chat_models
 from ..settings import Settings, get_settings
@@ -43,7 +43,7 @@ async def responses(body: ResponsesBody, request: Request):
     shell = response_shell(body, settings)
     kept_by = caller.identity if shell["store"] else None
     if body.stream:
-        stream = await relay.open_any_stream(models, chat, settings, caller)
+        stream = await relay_stream.open_any_stream(models, chat, settings, caller)
         return EventStreamResponse(events(stream, shell, check, kept_by, settings), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
     output = output_items(answer.text, answer.tool_calls, answer.refusal)
@@ -128,9 +128,9 @@ def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: 
     }
 
 
-async def events(stream: relay.ChatStream, shell: dict, check, kept_by: str | None, settings: Settings):
+async def events(stream: relay_stream.ChatStream, shell: dict, check, kept_by: str | None, settings: Settings):
     encoder = ResponseEvents(shell, stream.model_id)
-    step = relay.Step()
+    step = relay_stream.Step()
     yield encoder.start()
     async for part in stream.parts(encoder, step, check):
         yield part

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi import Request
 
-from .. import buffered, relay, steps, usage
+from .. import buffered, relay_stream, steps, usage
 from ..attachments import attach_files
 from ..continuation import continued
 from ..conversation import ChatBody, StreamBody, UIChatBody, build_request, continues, files_of, images_of
@@ -74,7 +74,7 @@ async def chat_stream(body: StreamBody, request: Request) -> EventStreamResponse
         chat_request = replace(chat_request, tools=tuple(t.spec() for t in tools.values()))
     chat_request = steps.for_step(chat_request, made + 1, settings)
     models = await chat_models(model_ids, settings)
-    stream = await relay.open_any_stream(models, chat_request, settings, caller)
+    stream = await relay_stream.open_any_stream(models, chat_request, settings, caller)
     context = ToolContext(settings, caller, images_of(body))
     body = steps.ui_message_stream(stream, tools, context, encoder, proofs, made)
     return EventStreamResponse(body, on_close=stream.abandon)  # the first step's call; later ones: the body's own

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -66,13 +67,25 @@ class ToolFailed(Exception):
     """The tool ran and failed, or ran past its deadline."""
 
 
+def not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def finite(text: str) -> float:
+    """A number of the arguments as a float; one no float holds (1e400) is refused, as NaN and Infinity are."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number out of range")
+    return value
+
+
 def parse_call(call: ToolCall, tools: dict[str, Tool]) -> tuple[Tool, BaseModel, object]:
     """The tool and its validated input; the input as the model wrote it, for the client to show."""
     tool = tools.get(call.name)
     if tool is None:
         raise ToolInputError(f"There is no tool named '{call.name[:80]}'.")
     try:
-        raw = json.loads(call.arguments or "{}")
+        raw = json.loads(call.arguments or "{}", parse_constant=not_json, parse_float=finite)
     except (ValueError, RecursionError):
         raise ToolInputError("The tool's arguments are not valid JSON.") from None
     try:
