@@ -820,7 +820,7 @@ export interface components {
              */
             role: "user" | "assistant" | "system" | "developer";
             /** Content */
-            content: string | (components["schemas"]["InputText"] | components["schemas"]["InputImage"])[];
+            content: string | (components["schemas"]["InputText"] | components["schemas"]["InputImage"] | components["schemas"]["Refusal"])[];
         };
         /** MessageMetadata */
         MessageMetadata: {
@@ -901,6 +901,16 @@ export interface components {
              * @constant
              */
             type: "reasoning";
+        };
+        /** Refusal */
+        Refusal: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refusal";
+            /** Refusal */
+            refusal: string;
         };
         /** ResponseAnswer */
         ResponseAnswer: {
