@@ -160,5 +160,6 @@ async def within_deadline(tool: Tool, arguments: BaseModel, context: ToolContext
 def dropped(task: asyncio.Task) -> None:
     """The end of a tool that ran past its deadline: its result is not used, a failure is only logged."""
     left_running.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("a tool past its deadline failed", exc_info=task.exception())
+    failure = None if task.cancelled() else task.exception()
+    if failure is not None and not isinstance(failure, TimeoutError):  # TimeoutError: it stopped when told to
+        log.warning("a tool past its deadline failed", exc_info=failure)
