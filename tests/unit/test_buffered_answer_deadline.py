@@ -136,7 +136,7 @@ def test_a_v1_buffered_answer_with_every_model_stalled_is_a_504_within_one_deadl
         try:
             return await relay.complete_any(models, request, settings, CALLER)
         finally:
-            assert relay.answer_deadline.get() == float("inf")
+            assert usage.answer_deadline.get() == float("inf")
 
     failed, elapsed = timed(answer)
     assert isinstance(failed, ProviderTimeout)

@@ -54,7 +54,7 @@ def step_json(answer: Answer, outcomes: list[Outcome]) -> dict:
 async def run_steps(
     models: list[ChatModel], request: ChatRequest, tools: dict[str, Tool], context: ToolContext
 ) -> dict:
-    relay.answer_deadline.set(anyio.current_time() + context.settings.stream_deadline_s)
+    usage.answer_deadline.set(anyio.current_time() + context.settings.stream_deadline_s)
     try:
         with anyio.fail_after(context.settings.stream_deadline_s):
             return await steps_within_deadline(models, request, tools, context)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -47,11 +46,6 @@ class Answer:
     refusal: str = ""  # the model declined (structured output): no text to check
 
 
-# When the whole answer must be done (anyio time), set by a buffered answer (the chat's steps, the FAQ bot, else
-# complete_any): a call that answer's deadline cuts failed (504), where one cancelled before it was left by its client.
-answer_deadline: ContextVar[float] = ContextVar("answer_deadline", default=math.inf)
-
-
 def deadline_error() -> AirelayError:
     """Our deadline ended the call: if the provider was rate limiting meanwhile, say so, with its Retry-After."""
     retry = upstream_retry_after.get()
@@ -86,7 +80,7 @@ async def complete(
     meter, call = await open_call(model, request, caller)
     used, status, counted = Usage(), "cancelled", False
     try:
-        with anyio.fail_after(min(settings.upstream_timeout_s, answer_deadline.get() - anyio.current_time())):
+        with anyio.fail_after(min(settings.upstream_timeout_s, usage.answer_deadline.get() - anyio.current_time())):
             completion = await model.complete(request)
         used = within_reservation(
             completion.finished.usage or await estimate_request(request, generated(completion)), request
@@ -106,7 +100,7 @@ async def complete(
         status, counted = "error", True  # the provider answered with an error: it bills nothing for it
         raise
     finally:
-        if status == "cancelled" and anyio.current_time() >= answer_deadline.get():
+        if status == "cancelled" and anyio.current_time() >= usage.answer_deadline.get():
             status = "error"
         with anyio.CancelScope(shield=True):
             if not counted:  # cut by the deadline or the client: the provider has the prompt, and may bill it
@@ -132,16 +126,18 @@ async def complete_any(
 ) -> Answer:
     """Tries the models in order; the next one only when the previous failed at the provider (each attempt is
     metered on its own), all within one deadline: the answer's (the buffered chat's steps), else UPSTREAM_TIMEOUT_S."""
-    deadline = answer_deadline.get()
-    token = answer_deadline.set(deadline if deadline < math.inf else anyio.current_time() + settings.upstream_timeout_s)
+    deadline = usage.answer_deadline.get()
+    token = usage.answer_deadline.set(
+        deadline if deadline < math.inf else anyio.current_time() + settings.upstream_timeout_s
+    )
     try:
         for model in models[:-1]:
             try:
                 return await complete(model, request, settings, caller, check)
             except FALLBACK_ON as exc:
-                if anyio.current_time() >= answer_deadline.get():
+                if anyio.current_time() >= usage.answer_deadline.get():
                     raise  # no time left for a fallback
                 log.warning("model %s failed (%s); falling back", model.model_id, exc.code)
         return await complete(models[-1], request, settings, caller, check)
     finally:
-        answer_deadline.reset(token)
+        usage.answer_deadline.reset(token)

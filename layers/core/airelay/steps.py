@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import anyio
 
-from . import relay_stream
+from . import relay_stream, usage
 from .errors import AirelayError, ProviderTimeout
 from .providers.base import ChatRequest, ToolCall
 from .relay_stream import ChatStream, Step
@@ -116,10 +116,8 @@ async def ui_message_stream(
                 return
             outcomes = [Outcome(call, tools) for call in step.calls]
             yield b"".join(input_parts(encoder, o) for o in outcomes)
-            try:
-                with anyio.fail_after(max(first.deadline - time.monotonic(), 0)):
-                    await run_all([o for o in outcomes if o.input_error is None and not o.in_browser], context)
-            except TimeoutError:
+            run_here = [o for o in outcomes if o.input_error is None and not o.in_browser]
+            if not await ran_in_time(run_here, context, first.deadline):
                 yield failure(encoder, ProviderTimeout(PAST_DEADLINE), first, steps, made)
                 return
             number = made + len(steps)
@@ -144,6 +142,18 @@ async def ui_message_stream(
 def steps_billed(steps: list[Step]) -> relay_stream.Billed:
     """Adds a step whose call failed before its first event to the answer's steps, with what it was billed."""
     return lambda used, cost: steps.append(Step(usage=used, cost=cost))
+
+
+async def ran_in_time(outcomes: list[Outcome], context: ToolContext, deadline: float) -> bool:
+    """Runs a step's server tools until the answer's deadline (time.monotonic(), the clock of asyncio's loop and
+    anyio's); a metered call of theirs cut there is an error. False when the deadline stopped them."""
+    token = usage.answer_deadline.set(deadline)
+    try:
+        with anyio.move_on_after(max(deadline - time.monotonic(), 0)) as scope:
+            await run_all(outcomes, context)
+        return not scope.cancelled_caught
+    finally:
+        usage.answer_deadline.reset(token)
 
 
 async def run_all(outcomes: list[Outcome], context: ToolContext) -> None:

@@ -47,7 +47,7 @@ async def answer_with_model(
 ) -> dict:
     """The chat model's answer; any provider failure (unreachable, timeout, budget) hands off to a human. The chat
     models share one deadline (relay.complete_any): the FAQ answer's, else UPSTREAM_TIMEOUT_S; past it, a handoff."""
-    if anyio.current_time() >= relay.answer_deadline.get():
+    if anyio.current_time() >= usage.answer_deadline.get():
         log.warning("FAQ fallback: no time is left for the chat model; handing off")
         return handoff(confidence)
     try:

@@ -12,7 +12,7 @@ from functools import partial
 import anyio
 import numpy as np
 
-from .. import relay, usage
+from .. import usage
 from ..errors import AirelayError, FaqIndexMissing, FaqIndexUnusable, NotConfigured, ProviderTimeout
 from ..providers import registry
 from ..settings import Settings
@@ -171,11 +171,11 @@ class FaqBot:
         """The matching FAQ, else the chat model's answer, else a handoff, all within one deadline: UPSTREAM_TIMEOUT_S
         from now for the question's embedding and the chat models together, so that the buffered FAQ function
         answers inside its Timeout and API Gateway's 29 s."""
-        token = relay.answer_deadline.set(anyio.current_time() + self.settings.upstream_timeout_s)
+        token = usage.answer_deadline.set(anyio.current_time() + self.settings.upstream_timeout_s)
         try:
             return await self.answer_by_deadline(question, top_k, caller)
         finally:
-            relay.answer_deadline.reset(token)
+            usage.answer_deadline.reset(token)
 
     async def answer_by_deadline(self, question: str, top_k: int, caller: usage.Caller) -> FaqReply:
         threshold = threshold_for(self.model_id, self.settings)
@@ -206,12 +206,12 @@ class FaqBot:
         if vector is not None:
             return vector
         embedder = await registry.embedder(self.model_id)
-        if anyio.current_time() >= relay.answer_deadline.get():
+        if anyio.current_time() >= usage.answer_deadline.get():
             raise ProviderTimeout()
         async with usage.metered(caller, self.model_id, prompt_tokens=len(question.encode()) + 1) as reading:
             reading.if_cut = partial(estimate_input, [question])
             try:
-                with anyio.fail_after(relay.answer_deadline.get() - anyio.current_time()):
+                with anyio.fail_after(usage.answer_deadline.get() - anyio.current_time()):
                     embeddings = await embedder.embed([question])
             except TimeoutError:
                 raise ProviderTimeout() from None

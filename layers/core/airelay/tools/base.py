@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import math
+import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -13,6 +14,7 @@ from typing import ClassVar
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from .. import usage
 from ..errors import AirelayError
 from ..providers.base import ToolCall, ToolSpec
 from ..settings import Settings
@@ -123,8 +125,8 @@ async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> To
         raise ToolFailed(f"The tool {tool.name} took longer than {tool.timeout_s:g} s.") from None
     except AirelayError as exc:
         raise ToolFailed(exc.message) from None
-    except Exception:
-        log.exception("tool %s failed", tool.name)
+    except Exception as exc:
+        logged_failure(f"tool {tool.name} failed", exc)
         raise ToolFailed(f"The tool {tool.name} failed.") from None
 
 
@@ -134,15 +136,17 @@ async def within_deadline(tool: Tool, arguments: BaseModel, context: ToolContext
     CLEANUP_S to end; then it is left to end on its own and its result is dropped. It runs in a task of its own,
     an asyncio one: anyio has no way to stop waiting for a task it started."""
     scope = anyio.CancelScope()
+    deadline = anyio.current_time() + tool.timeout_s
 
     async def run() -> ToolResult:
+        usage.answer_deadline.set(min(usage.answer_deadline.get(), deadline))  # its calls cut there: errors
         with scope:
             return await tool.run(arguments, context)
         raise TimeoutError
 
     task = asyncio.ensure_future(run())
     try:
-        done, _ = await asyncio.wait({task}, timeout=tool.timeout_s)
+        done, _ = await asyncio.wait({task}, timeout=max(deadline - anyio.current_time(), 0))
     finally:
         if not task.done():
             scope.cancel()
@@ -162,4 +166,11 @@ def dropped(task: asyncio.Task) -> None:
     left_running.discard(task)
     failure = None if task.cancelled() else task.exception()
     if failure is not None and not isinstance(failure, TimeoutError):  # TimeoutError: it stopped when told to
-        log.warning("a tool past its deadline failed", exc_info=failure)
+        logged_failure("a tool past its deadline failed", failure)
+
+
+def logged_failure(what: str, exc: BaseException) -> None:
+    """A tool's failure for the operator: its type and where it was raised, not its message, which may quote the
+    tool's arguments or the text it was given."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s: %s", what, type(exc).__name__, extra={"traceback": where})

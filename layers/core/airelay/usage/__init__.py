@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
@@ -17,6 +19,11 @@ from .ledger import UsageLedger
 from .meter import Call, Meter
 from .pricing import load_prices
 from .reported import billable, within_bounds
+
+# When the whole answer (or the tool making the call) must be done, anyio time: set by a buffered answer (the chat's
+# steps, the FAQ bot, else relay.complete_any), a stream's tool runs and each tool. A call cut at or after it was cut
+# by this server (an error, 504), where one cancelled before it was left by its client.
+answer_deadline: ContextVar[float] = ContextVar("answer_deadline", default=math.inf)
 
 _meter: Meter | None = None
 _meter_lock = threading.Lock()  # functions served side by side locally may ask for it at the same moment
@@ -134,6 +141,8 @@ async def metered(caller, model_id: str, prompt_tokens: int = 0, max_tokens: int
         reading.usage = reading.usage or (exc.usage if isinstance(exc, AirelayError) else None)
         raise
     finally:
+        if status == "cancelled" and anyio.current_time() >= answer_deadline.get():
+            status = "error"  # cut by this server's deadline, not left by its client
         if cut and reading.usage is None and reading.if_cut is not None:
             with anyio.CancelScope(shield=True):
                 reading.usage = await reading.if_cut()
