@@ -8,21 +8,23 @@ import numpy as np
 import openai
 import pytest
 
-from airelay.errors import InvalidInput, ProviderRateLimited, ProviderUnavailable
+from airelay.errors import InvalidInput, ProviderFailed, ProviderRateLimited, ProviderUnavailable
 from airelay.providers.openai_embed import MAX_INPUTS, MAX_REQUEST_TOKENS, OpenAIEmbedder, batches
 
 
 class FakeEmbeddingsApi:
-    """Answers POST /v1/embeddings like OpenAI: one vector per input (out of order), usage = words per input."""
+    """Answers POST /v1/embeddings like OpenAI: one vector per input (out of order), usage = words per input; or
+    `status` with an error body, from request number `failing_from` on (1 = the first)."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, failing_from=1):
         self.status = status
+        self.failing_from = failing_from
         self.requests = []
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         self.requests.append(body)
-        if self.status != 200:
+        if self.status != 200 and len(self.requests) >= self.failing_from:
             return httpx2.Response(
                 self.status, json={"error": {"message": "slow down", "type": "x"}}, headers={"retry-after": "3"}
             )
@@ -104,3 +106,55 @@ def test_upstream_errors_are_mapped_once(status, error):
 def test_unknown_openai_embedding_models_are_refused():
     with pytest.raises(InvalidInput, match="text-embedding-3-small"):
         OpenAIEmbedder("openai/gpt-4o-mini", openai.AsyncOpenAI(api_key="x"))
+
+
+def test_a_failed_later_batch_carries_the_usage_of_the_batches_before_it():
+    """A request after the first failing: the error carries what the answered requests used, which usage.metered
+    settles (the provider billed them)."""
+    api = FakeEmbeddingsApi(500, failing_from=2)
+    text = "word " * 1600  # 8000 bytes: two requests' worth together
+    with pytest.raises(ProviderFailed) as failed:
+        asyncio.run(embedder(api).embed([text] * (MAX_REQUEST_TOKENS // len(text) + 2)))
+    assert len(api.requests) == 2
+    assert failed.value.usage.prompt_tokens == 1600 * len(api.requests[0]["input"])
+
+
+def answering(rows, usage=True):
+    """An upstream that answers every request with `rows`, with usage (3 tokens) or without it."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        answer = {"object": "list", "data": rows, "model": "text-embedding-3-small"}
+        if usage:
+            answer["usage"] = {"prompt_tokens": 3, "total_tokens": 3}
+        return httpx2.Response(200, json=answer)
+
+    return handler
+
+
+def row(index, element=0.5):
+    return {"object": "embedding", "index": index, "embedding": [1.0, element] + [0.0] * 1534}
+
+
+@pytest.mark.parametrize("element", ["high", [0.1, 0.2], None], ids=["word", "nested-list", "null"])
+def test_a_vector_holding_anything_but_numbers_is_a_provider_failure_with_its_usage(element):
+    """A row of the right length holding a word, a list or null: 502 (not numpy's error, a 500), billed what the
+    provider reported."""
+    with pytest.raises(ProviderFailed) as failed:
+        asyncio.run(embedder(answering([row(0, element)])).embed(["hello"]))
+    assert failed.value.usage.prompt_tokens == 3
+
+
+@pytest.mark.parametrize(
+    "indexes", [[0, 0], [0, 2], [1], [0, 1, 2]], ids=["duplicate", "missing", "too-few", "too-many"]
+)
+def test_rows_must_hold_each_index_once(indexes):
+    """Rows are matched to texts by `index`: a duplicate, missing or extra index is a 502, not a vector given to a
+    text it was not made for."""
+    with pytest.raises(ProviderFailed):
+        asyncio.run(embedder(answering([row(i) for i in indexes])).embed(["first", "second"]))
+
+
+def test_an_answer_without_usage_is_billed_its_input_estimated():
+    """No `usage` in the answer: the provider billed the input all the same, so its tokens are estimated."""
+    result = asyncio.run(embedder(answering([row(0)], usage=False)).embed(["how long does shipping take?"]))
+    assert result.usage.prompt_tokens > 0 and result.usage.estimated

@@ -8,11 +8,13 @@ import base64
 from functools import cache, partial
 from typing import Literal
 
+import anyio
 import numpy as np
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import usage
+from ..errors import ProviderTimeout
 from ..providers import registry
 from ..providers.base import Embedder
 from ..settings import Settings, get_settings
@@ -119,7 +121,11 @@ async def embeddings(body: EmbeddingsBody, request: Request) -> dict:
     bound = sum(len(t.encode()) + 1 for t in texts)  # a byte-level BPE token is at least one byte
     async with usage.metered(caller_of(request, "openai"), model_id, prompt_tokens=bound) as reading:
         reading.if_cut = partial(estimate_input, texts)
-        result = await embedder.embed(texts)
+        try:  # UPSTREAM_TIMEOUT_S bounds the whole answer: the SDK's timeout bounds each read, not an answer's trickle
+            with anyio.fail_after(get_settings().upstream_timeout_s):
+                result = await embedder.embed(texts)
+        except TimeoutError:
+            raise ProviderTimeout() from None
         reading.usage = result.usage
     vectors = shortened(np.asarray(result.vectors, dtype=np.float32), body.dimensions)
     data = [

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import weakref
 from collections.abc import Iterator
 
 import httpx2
 import numpy as np
 import openai
 
-from ..errors import InvalidInput, ProviderFailed
+from ..errors import InvalidInput, ProviderFailed, ProviderTimeout
 from ..settings import Settings
+from ..tokens import estimate_input
 from .base import Embedder, Embeddings, Usage
 from .openai_compat import provider_error
 
@@ -57,7 +61,11 @@ class OpenAIEmbedder(Embedder):
         if self.name not in DIMENSIONS:
             raise InvalidInput(f"unknown OpenAI embedding model '{self.name[:80]}'; use one of {', '.join(DIMENSIONS)}")
         self.dimension = DIMENSIONS[self.name]
-        self.client = client
+        self.client = client  # the registry replaces it after a SnapStart restore (renew_connections, renew_keys)
+        self.loops_of: openai.AsyncOpenAI | None = None  # the client that client_loop and other_loops were made for
+        self.client_loop: weakref.ref | None = None
+        self.other_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.loops_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, model_id: str, settings: Settings, key: str) -> OpenAIEmbedder:
@@ -69,22 +77,67 @@ class OpenAIEmbedder(Embedder):
         )
         return cls(model_id, client)
 
+    def loop_client(self) -> openai.AsyncOpenAI:
+        """The client for the running event loop, as OpenAICompatChatModel.loop_client: its connection pool serves one
+        loop, and the local API runs every function on a loop of its own. `client` serves the first loop, another live
+        loop a copy; a loop after the first one closed gets a new `client`, and a replaced `client` starts over."""
+        loop = asyncio.get_running_loop()
+        with self.loops_lock:  # the local API's loops run in threads of their own
+            if self.loops_of is not self.client:
+                self.loops_of, self.client_loop = self.client, None
+                self.other_loops.clear()
+            owner = self.client_loop() if self.client_loop else None
+            if owner is not None and owner is not loop and owner.is_closed():
+                self.client = self.loops_of = self.client.copy(http_client=openai.DefaultAsyncHttpx2Client())
+                owner = None
+            if owner is None or owner is loop:
+                self.client_loop = weakref.ref(loop)
+                return self.client
+            other = self.other_loops.get(loop)
+            if other is None:
+                other = self.other_loops[loop] = self.client.copy(http_client=openai.DefaultAsyncHttpx2Client())
+            return other
+
     async def embed(self, texts: list[str]) -> Embeddings:
-        parts, usage = [], Usage()
+        """One request per batch. A failure carries the usage of the batches before it (and of its own, where the
+        provider may bill it), so that what was spent is billed."""
+        client = self.loop_client()
+        parts, used = [], Usage()
         for batch in batches(list(texts)):
             try:
-                answer = await self.client.embeddings.create(model=self.name, input=batch, encoding_format="float")
+                answer = await client.embeddings.create(model=self.name, input=batch, encoding_format="float")
+                used = added(used, usage_of(answer.usage) or await estimate_input(batch))
+                parts.append(vectors_of(answer.data, len(batch), self.dimension))
             except Exception as exc:
-                raise provider_error(exc) from None
-            rows = sorted(answer.data, key=lambda item: item.index)
-            if len(rows) != len(batch) or any(len(r.embedding) != self.dimension for r in rows):
-                raise ProviderFailed("The model provider returned embeddings of the wrong number or size.")
-            parts.append(np.asarray([r.embedding for r in rows], dtype=np.float32))
-            usage.prompt_tokens += answer.usage.prompt_tokens if answer.usage else 0
+                error = provider_error(exc)
+                if isinstance(error, ProviderTimeout):  # the provider has the batch's input, and may bill it
+                    used = added(used, await estimate_input(batch))
+                error.usage = error.usage or (used if used.prompt_tokens else None)
+                raise error from None
         if not parts:
-            return Embeddings(np.zeros((0, self.dimension), dtype=np.float32), usage)
+            return Embeddings(np.zeros((0, self.dimension), dtype=np.float32), used)
         vectors = np.vstack(parts)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         if np.any(norms == 0) or not np.all(np.isfinite(norms)):
-            raise ProviderFailed("The model provider returned an empty embedding.")
-        return Embeddings(vectors / norms, usage)
+            raise ProviderFailed("The model provider returned an empty embedding.", usage=used)
+        return Embeddings(vectors / norms, used)
+
+
+def vectors_of(rows, count: int, dimension: int) -> np.ndarray:
+    """The rows' embeddings in `index` order: exactly the indexes 0..count-1, each a vector of numbers."""
+    by_index = {row.index: row.embedding for row in rows}
+    if len(rows) != count or sorted(by_index) != list(range(count)):
+        raise ProviderFailed("The model provider returned embeddings of the wrong number or order.")
+    vectors = np.asarray([by_index[i] for i in range(count)])  # numpy refuses ragged or nested rows (ValueError)
+    if vectors.dtype.kind not in "fiu" or vectors.shape != (count, dimension):
+        raise ProviderFailed("The model provider returned embeddings of the wrong size or type.")
+    return vectors.astype(np.float32)
+
+
+def usage_of(reported) -> Usage | None:
+    tokens = getattr(reported, "prompt_tokens", None)
+    return Usage(prompt_tokens=tokens) if tokens is not None else None
+
+
+def added(total: Usage, more: Usage) -> Usage:
+    return Usage(total.prompt_tokens + more.prompt_tokens, estimated=total.estimated or more.estimated)
