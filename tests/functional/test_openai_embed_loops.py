@@ -9,7 +9,7 @@ import pytest
 
 from airelay.providers.openai_embed import OpenAIEmbedder
 from airelay.settings import get_settings
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, read_body
 
 DIM = 1536
 
@@ -18,12 +18,7 @@ async def embeddings_app(scope, receive, send) -> None:
     """An OpenAI-compatible embeddings endpoint: one vector and one token per input."""
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     texts = json.loads(body)["input"]
     data = [{"object": "embedding", "index": i, "embedding": [1.0] + [0.0] * (DIM - 1)} for i in range(len(texts))]
     usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}

@@ -19,7 +19,7 @@ from local.lambda_bridge import Container
 from tests.functional.conftest import load_event
 from tests.support import state
 from tests.support.no_egress import EgressGuard
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, read_body
 from tests.support.state import forget_meter
 
 TOKEN = "hf_test_token"
@@ -67,12 +67,7 @@ class FakeHF:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         model = scope["path"].removeprefix("/hf-inference/models/")
         self.requests.append({"model": model, "headers": headers, "body": body})

@@ -17,6 +17,16 @@ import uvicorn
 START_TIMEOUT_S = float(os.environ.get("TEST_SERVER_START_S", "300"))
 
 
+async def read_body(receive) -> bytes:
+    """An ASGI request's whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import pytest
 
 from airelay.providers import registry
 from tests.integration.openai_api.conftest import KEY, rows
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, read_body
 
 HELLO_WORLD = [15339, 1917]  # "hello world" in cl100k_base
 
@@ -55,12 +55,7 @@ class ScriptedEmbeddings:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         texts = json.loads(body)["input"]
         data = [{"object": "embedding", "index": i, "embedding": [1.0] + [0.0] * 1535} for i in range(len(texts))]
         answer = {"object": "list", "data": data, "model": "text-embedding-3-small"}
