@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -19,7 +20,13 @@ from .template import ROOT, Function
 # shares one process, so the model file is named instead.
 os.environ.setdefault("IMAGE_MODEL_PATH", str(ROOT / "functions" / "classify" / "model" / "efficientnet-lite0.onnx"))
 
+
+class StillRunning(Exception):
+    """The handler has run for the whole time it was given."""
+
+
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
+LAMBDA_MAX_PAYLOAD = 6_291_456  # bytes of a synchronous invocation's event (RequestEntityTooLargeException above)
 
 
 def layer_settings():
@@ -59,7 +66,7 @@ class LambdaContext:
     function_name: str
     aws_request_id: str
     memory_limit_in_mb: int = 1024
-    timeout_s: float = 30.0
+    timeout_s: float = 3.0
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_s
@@ -99,6 +106,11 @@ def rest_event(
         "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": not is_text,
     }
+
+
+def payload_size(event: dict) -> int:
+    """The event's size as Lambda counts it: its JSON."""
+    return len(json.dumps(event, separators=(",", ":")).encode())
 
 
 def request_context(
@@ -146,11 +158,33 @@ class Container:
     def _new_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
-    def _call(self, event: dict) -> dict:
+    def _call(self, event: dict, started=lambda: None) -> dict:
         if self._handler is None:
             self._handler = handler_of(self.function)
+        started()
         request_id = event.get("requestContext", {}).get("requestId") or str(uuid.uuid4())  # S3 events have none
-        return self._handler(event, LambdaContext(self.function.name, request_id))
+        return self._handler(event, LambdaContext(self.function.name, request_id, timeout_s=self.function.timeout_s))
 
     def invoke(self, event: dict) -> Future:
         return self._executor.submit(self._call, event)
+
+    async def call(self, event: dict, timeout_s: float) -> dict:
+        """The handler's response; StillRunning when it runs longer than timeout_s. The time counts from the handler's
+        start: a cold start's INIT and the wait for this container's previous invocation, far slower here than on
+        Lambda, do not count."""
+        loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+        done = asyncio.wrap_future(
+            self._executor.submit(self._call, event, lambda: loop.call_soon_threadsafe(started.set))
+        )
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait({waiting, done}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        finished, _ = await asyncio.wait({done}, timeout=timeout_s)
+        if not finished:
+            raise StillRunning(self.function.name)
+        return done.result()
+
+    def retire(self) -> None:
+        """Takes no more invocations; one still running ends in its thread (Python cannot stop a thread)."""
+        self._executor.shutdown(wait=False)

@@ -2,11 +2,14 @@
 
 As API Gateway does, it reads each request's whole body before any function sees it: at most 10 MB (413 at once
 when Content-Length says more, or as soon as more arrives), within BODY_READ_TIMEOUT_S (then 408, and the
-connection is closed). Web Adapter functions (Handler: run.sh) are ASGI apps served directly, as the adapter's
-uvicorn does, so they stream; like the adapter, the local API gives them API Gateway's request context in
-x-amzn-request-context. Mangum functions are invoked through their real Lambda handler with a REST API proxy
-event, one invocation at a time per function, like a warm container. A client's own x-amzn-request-context never
-reaches a function.
+connection is closed). With API_KEYS set (the usage plan's keys), a route that needs a key runs its authorizer
+function first, and a request without a key of API_KEYS runs nothing else. API Gateway's own errors take the shape
+of the template's GatewayResponses (local/gateway.py). Web Adapter functions (Handler: run.sh) are ASGI apps served
+directly, as the adapter's uvicorn does, so they stream; like the adapter, the local API gives them API Gateway's
+request context in x-amzn-request-context. Mangum functions are invoked through their real Lambda handler with a
+REST API proxy event, one invocation at a time per function, like a warm container, held to Lambda's 6 MB event,
+the function's Timeout (then 502) and the route's integration timeout (then 504). A client's own
+x-amzn-request-context never reaches a function.
 """
 
 from __future__ import annotations
@@ -18,20 +21,27 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from . import gateway
 from .docs import docs_app, is_docs_path
-from .lambda_bridge import Container, layer_settings, load_module, request_context, response_parts, rest_event
+from .gateway import Gateway, GatewayError
+from .lambda_bridge import (
+    LAMBDA_MAX_PAYLOAD,
+    Container,
+    StillRunning,
+    layer_settings,
+    load_module,
+    payload_size,
+    request_context,
+    response_parts,
+    rest_event,
+)
 from .preflight import preflights
-from .template import ROOT, TEMPLATE, Function, Route, functions, load_template, shared_environment
+from .template import ROOT, TEMPLATE, Function, Route, api_properties, functions, load_template, shared_environment
 
 DEMO = ROOT / "web" / "demo"
 CONTEXT_HEADER = b"x-amzn-request-context"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload quota: larger requests get 413
-
-
-class BodyRefused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+FITS_ANY_EVENT = 4 * 1024 * 1024  # a body this large, even base64-encoded, leaves an event under LAMBDA_MAX_PAYLOAD
 
 
 class ClientGone(Exception):
@@ -42,6 +52,8 @@ class LocalApi:
     def __init__(self, template: Path = TEMPLATE, static_dir: Path = DEMO) -> None:
         declared = load_template(template)
         self.functions = functions(declared)
+        self.by_name = {function.name: function for function in self.functions}
+        self.gateway = Gateway(api_properties(declared))
         for name, value in shared_environment(self.functions).items():  # each function's literal variables
             os.environ.setdefault(name, value)  # the shell's and .env's values win, as with `sam local --env-vars`
         self.preflights = preflights(declared, os.environ)  # OPTIONS: API Gateway's mock, no function runs
@@ -78,18 +90,26 @@ class LocalApi:
         settings = layer_settings()
         try:
             body = await read_body(scope, receive, settings.body_read_timeout_s)
-        except BodyRefused as refused:
-            error = {"error": {"code": refused.code, "message": refused.message}}
-            await send_json(send, refused.status, error, [(b"connection", b"close"), *cors(settings)])
+        except GatewayError as error:
+            await self.refuse(send, error, [(b"connection", b"close")])
             return
         except ClientGone:
             return
         route, function, params = found
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != CONTEXT_HEADER]}
-        if function.web_adapter:
-            await load_module(function).app(as_web_adapter(scope, route), replay(body, receive), send)
-        else:
-            await self.invoke(function, route, params, scope, body, send)
+        try:
+            if route.api_key_required and settings.api_key_names:
+                await self.gateway.check_key(
+                    route, self.event(route, params, scope, b""), settings.api_key_names, self.call
+                )
+            if len(body) > FITS_ANY_EVENT and payload_size(self.event(route, params, scope, body)) > LAMBDA_MAX_PAYLOAD:
+                raise GatewayError(*gateway.INVOCATION_REFUSED)  # the Lambda API refuses the invocation
+            if function.web_adapter:
+                await load_module(function).app(as_web_adapter(scope, route), replay(body, receive), send)
+            else:
+                await self.invoke(function, route, self.event(route, params, scope, body), send)
+        except GatewayError as error:
+            await self.refuse(send, error)
 
     def find(self, method: str, path: str) -> tuple[Route, Function, dict] | None:
         for route, function in self.routes:
@@ -98,7 +118,8 @@ class LocalApi:
                 return route, function, params
         return None
 
-    async def invoke(self, function: Function, route: Route, params: dict, scope, body: bytes, send) -> None:
+    def event(self, route: Route, params: dict, scope, body: bytes) -> dict:
+        """The REST API proxy event of the request, as API Gateway sends it to the route's function."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         # as API Gateway: Host is the API's own name, never the client's, and the port is X-Forwarded-Port
         server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
@@ -106,15 +127,31 @@ class LocalApi:
         headers.update({"host": host, "x-forwarded-port": str(server_port), "x-forwarded-proto": "http"})
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)  # as API Gateway
         client = scope.get("client") or ("127.0.0.1", 0)
-        event = rest_event(scope["method"], scope["path"], route.path, headers, query, body, client[0], params)
-        container = self.containers.get(function.name) or self.containers.setdefault(function.name, Container(function))
+        return rest_event(scope["method"], scope["path"], route.path, headers, query, body, client[0], params)
+
+    async def call(self, name: str, event: dict, timeout_s: float | None = None) -> dict:
+        """Invokes the function `name` with `event`; StillRunning when it runs past timeout_s (its Timeout if None),
+        and then its container takes no more invocations, as Lambda resets an environment whose function timed out."""
+        function = self.by_name[name]
+        container = self.containers.get(name) or self.containers.setdefault(name, Container(function))
         try:
-            response = await asyncio.wrap_future(container.invoke(event))
-        except Exception:
-            error = {"error": {"code": "function_failed", "message": "The function failed."}}
-            await send_json(send, 502, error, cors(layer_settings()))
-            return
-        status, response_headers, response_body = response_parts(response)
+            return await container.call(event, function.timeout_s if timeout_s is None else timeout_s)
+        except StillRunning:
+            if self.containers.get(name) is container:
+                del self.containers[name]
+            container.retire()
+            raise
+
+    async def invoke(self, function: Function, route: Route, event: dict, send) -> None:
+        try:
+            response = await self.call(function.name, event, min(function.timeout_s, route.timeout_s))
+            status, response_headers, response_body = response_parts(response)
+        except StillRunning:  # Lambda stopped the function (502), or API Gateway gave up waiting first (504)
+            raise GatewayError(
+                *(gateway.FUNCTION_FAILED if function.timeout_s <= route.timeout_s else gateway.TIMED_OUT)
+            ) from None
+        except Exception:  # INIT or the handler raised, or the response is no proxy response
+            raise GatewayError(*gateway.FUNCTION_FAILED) from None
         response_headers.append((b"content-length", str(len(response_body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": response_body})
@@ -149,8 +186,11 @@ class LocalApi:
                 )
                 await send({"type": "http.response.body", "body": data})
                 return
-        error = {"error": {"code": "not_found", "message": "No such route."}}
-        await send_json(send, 404, error, cors(layer_settings()))
+        await self.refuse(send, GatewayError(*gateway.NO_ROUTE))
+
+    async def refuse(self, send, error: GatewayError, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        status, body = self.gateway.answer(error)
+        await send_json(send, status, body, [*headers, *cors(layer_settings())])
 
 
 def encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -158,10 +198,10 @@ def encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
 
 
 async def read_body(scope, receive, timeout_s: float, limit: int = API_GATEWAY_MAX_BODY) -> bytes:
-    """The whole request body, as API Gateway reads it before invoking anything; BodyRefused (413 or 408) else."""
+    """The whole request body, as API Gateway reads it before invoking anything; GatewayError (413 or 408) else."""
     declared = next((value for name, value in scope["headers"] if name == b"content-length"), b"")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyRefused(413, "payload_too_large", "The request body is too large.")
+        raise GatewayError(*gateway.TOO_LARGE)
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout_s):
@@ -172,12 +212,12 @@ async def read_body(scope, receive, timeout_s: float, limit: int = API_GATEWAY_M
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise BodyRefused(413, "payload_too_large", "The request body is too large.")
+                    raise GatewayError(*gateway.TOO_LARGE)
                 chunks.append(chunk)
                 if not message.get("more_body"):
                     return b"".join(chunks)
     except TimeoutError:
-        raise BodyRefused(408, "request_timeout", "The request body did not arrive in time.") from None
+        raise GatewayError(408, "Request Timeout") from None
 
 
 def cors(settings) -> list[tuple[bytes, bytes]]:
@@ -211,8 +251,7 @@ def as_web_adapter(scope, route: Route) -> dict:
     return {**scope, "headers": [*scope["headers"], (CONTEXT_HEADER, context)], "extensions": extensions}
 
 
-async def send_json(send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    body = json.dumps(payload).encode()
+async def send_json(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -1,4 +1,5 @@
-"""Reads template.yaml: the functions, their code folders, handlers, literal environment and API routes."""
+"""Reads template.yaml: the functions, their code folders, handlers, timeouts, literal environment and API routes (with
+their integration timeout and authorizer), and the API's own properties."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+LAMBDA_DEFAULT_TIMEOUT_S = 3.0  # a function's Timeout when neither it nor Globals says
+INTEGRATION_DEFAULT_TIMEOUT_S = 29.0  # API Gateway's, for a route without TimeoutInMillis
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -31,11 +34,22 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """A REQUEST authorizer: the Lambda function that runs it, and the headers of its identity source."""
+
+    function: str
+    headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
     streaming: bool
     pattern: re.Pattern = field(compare=False)
+    timeout_s: float = INTEGRATION_DEFAULT_TIMEOUT_S  # the integration's
+    api_key_required: bool = False
+    authorizer: Authorizer | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
@@ -50,6 +64,7 @@ class Function:
     code_dir: Path
     handler: str
     routes: tuple[Route, ...]
+    timeout_s: float = LAMBDA_DEFAULT_TIMEOUT_S
     environment: dict[str, str] = field(default_factory=dict, compare=False)  # its literal template variables
 
     @property
@@ -82,9 +97,50 @@ def literal_variables(variables: dict) -> dict[str, str]:
     return {k: str(v) for k, v in variables.items() if not isinstance(v, dict) and not k.startswith(adapter)}
 
 
+def resolved(value, template: dict):
+    """A property's value, with a !Ref to a Parameter read as the Parameter's Default."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
+    return value
+
+
+def api_properties(template: dict) -> dict:
+    """The Properties of the template's REST API (the first AWS::Serverless::Api), {} when it has none."""
+    apis = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::Api"]
+    return apis[0].get("Properties", {}) if apis else {}
+
+
+def authorizers(api: dict) -> dict[str, Authorizer]:
+    found = {}
+    for name, declared in api.get("Auth", {}).get("Authorizers", {}).items():
+        arn = declared.get("FunctionArn", {})
+        function = arn.get("Ref") or (arn.get("Fn::GetAtt") or [""])[0]  # KeyAuthorizerFunction.Alias, or GetAtt
+        headers = declared.get("Identity", {}).get("Headers", [])
+        found[name] = Authorizer(function.split(".")[0], tuple(h.lower() for h in headers))
+    return found
+
+
+def api_route(event: dict, api: dict, template: dict) -> Route:
+    """An Api event's route, with what the API's Auth and the event's own Auth say about it."""
+    auth = {**api.get("Auth", {}), **event.get("Auth", {})}
+    authorizer = event.get("Auth", {}).get("Authorizer") or api.get("Auth", {}).get("DefaultAuthorizer")
+    timeout_ms = resolved(event.get("TimeoutInMillis"), template)
+    return Route(
+        event["Method"].upper(),
+        event["Path"],
+        event.get("ResponseTransferMode") == "RESPONSE_STREAM",
+        route_pattern(event["Path"]),
+        timeout_s=timeout_ms / 1000 if timeout_ms else INTEGRATION_DEFAULT_TIMEOUT_S,
+        api_key_required=bool(auth.get("ApiKeyRequired")),
+        authorizer=authorizers(api).get(authorizer),
+    )
+
+
 def functions(template: dict | None = None) -> list[Function]:
     template = template or load_template()
     shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    default_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", LAMBDA_DEFAULT_TIMEOUT_S)
+    api = api_properties(template)
     found = []
     for name, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -94,15 +150,14 @@ def functions(template: dict | None = None) -> list[Function]:
         for event in props.get("Events", {}).values():
             if event.get("Type") != "Api":
                 continue
-            ev = event["Properties"]
-            streaming = ev.get("ResponseTransferMode") == "RESPONSE_STREAM"
-            routes.append(Route(ev["Method"].upper(), ev["Path"], streaming, route_pattern(ev["Path"])))
+            routes.append(api_route(event["Properties"], api, template))
         found.append(
             Function(
                 name=name,
                 code_dir=ROOT / props["CodeUri"],
                 handler=props["Handler"],
                 routes=tuple(routes),
+                timeout_s=float(resolved(props.get("Timeout", default_timeout), template)),
                 environment=literal_variables({**shared, **props.get("Environment", {}).get("Variables", {})}),
             )
         )

@@ -223,10 +223,12 @@ def test_api_keys_when_required_refuse_callers_without_a_valid_key(local_api, up
         OPENAI_API_KEY="sk-test",
         API_KEYS=f"web-app={key}",
     )
-    for headers in ({}, {"x-api-key": "wrong-key-wrong-key"}, {"x-api-key": key[:-1]}):
+    # as API Gateway answers: no x-api-key (the authorizer's identity source) is a 401, a key the usage plan does not
+    # hold a 403, both in template.yaml's DEFAULT_4XX shape
+    for headers, status in (({}, 401), ({"x-api-key": "wrong-key-wrong-key"}, 403), ({"x-api-key": key[:-1]}, 403)):
         response = httpx.post(f"{api}/api/chat", json=BODY, headers=headers, timeout=10)
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == "request_rejected"
     assert not upstream.requests
     preflight = httpx.options(
         f"{api}/api/chat", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"}

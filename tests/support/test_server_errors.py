@@ -1,7 +1,5 @@
 """The 5xx guard of the test suite (tests/support/server_errors.py, run by tests/conftest.py) sees what it must."""
 
-from concurrent.futures import Future
-
 import pytest
 from fastapi import APIRouter
 from starlette.testclient import TestClient
@@ -49,16 +47,17 @@ def test_a_function_apps_5xx_is_recorded_whatever_serves_it(seen):
 @pytest.mark.upstream_failure
 def test_the_local_apis_own_502_is_recorded_when_a_handler_raises(seen):
     class BrokenContainer:
-        def invoke(self, event):
-            failed = Future()
-            failed.set_exception(RuntimeError("the handler raised"))
-            return failed
+        async def call(self, event, timeout_s):
+            raise RuntimeError("the handler raised")
 
     api = LocalApi()
     api.containers["SentimentFunction"] = BrokenContainer()
     with TestClient(api) as client:
         response = client.post("/api/sentiment", json={"text": "good"})
-    assert response.status_code == 502 and response.json()["error"]["code"] == "function_failed"
+    assert response.status_code == 502 and response.json()["error"] == {
+        "code": "gateway_error",
+        "message": "Internal server error",
+    }
     assert seen == ["502 POST /api/sentiment (local API)"]
 
 

@@ -1,8 +1,6 @@
 """The local API's own 404 and 502 carry the CORS headers of template.yaml's gateway responses: the first allowed
 origin, whatever the request's."""
 
-from concurrent.futures import Future
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,15 +29,16 @@ def test_a_404_names_the_first_allowed_origin(api):
 @pytest.mark.upstream_failure
 def test_a_502_names_the_first_allowed_origin(api):
     class BrokenContainer:
-        def invoke(self, event):
-            failed = Future()
-            failed.set_exception(RuntimeError("the handler raised"))
-            return failed
+        async def call(self, event, timeout_s):
+            raise RuntimeError("the handler raised")
 
     api.containers["SentimentFunction"] = BrokenContainer()
     with TestClient(api) as client:
         answer = client.post("/api/sentiment", json={"text": "good"})
-    assert answer.status_code == 502 and answer.json()["error"]["code"] == "function_failed"
+    assert answer.status_code == 502 and answer.json()["error"] == {
+        "code": "gateway_error",
+        "message": "Internal server error",
+    }
     assert (answer.headers["access-control-allow-origin"], answer.headers["vary"]) == (
         "https://app.example.com",
         "Origin",

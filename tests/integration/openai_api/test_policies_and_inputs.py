@@ -157,11 +157,19 @@ def test_a_null_stream_is_a_buffered_answer_as_openai_allows(start, upstream, pa
     "method,path", [("POST", "/chat/completions"), ("POST", "/responses"), ("POST", "/embeddings"), ("GET", "/models")]
 )
 def test_every_v1_route_needs_the_key_as_a_bearer_token(start, method, path):
+    # as API Gateway answers before any function runs, in template.yaml's DEFAULT_4XX shape: no Authorization header
+    # (the authorizer's identity source) or no bearer token in it is a 401, a key the usage plan does not hold a 403
     base = start()
-    for headers in ({}, {"x-api-key": KEY}, {"authorization": "Bearer wrong-key-0123456789"}, {"authorization": KEY}):
+    refusals = [
+        ({}, 401),
+        ({"x-api-key": KEY}, 401),
+        ({"authorization": KEY}, 401),
+        ({"authorization": "Bearer wrong-key-0123456789"}, 403),
+    ]
+    for headers, status in refusals:
         answer = httpx.request(method, f"{base}{path}", json={}, headers=headers)
-        assert answer.status_code == 401
-        assert answer.json()["error"]["type"] == "authentication_error"
+        assert answer.status_code == status
+        assert answer.json()["error"]["code"] == "request_rejected"
 
 
 PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="

@@ -193,8 +193,9 @@ def test_models_lists_what_the_caller_may_use(start):
     assert ids == ["openai/gpt-4o-mini", "openai/gpt-4.1-mini", "local/use-multilingual"]
 
 
-def test_typed_errors_401_404_422_429(client, start, upstream):
-    with pytest.raises(openai.AuthenticationError):
+def test_typed_errors_403_404_422_429(client, start, upstream):
+    # a key the usage plan does not hold: API Gateway's 403 (template.yaml ApiKeySourceType AUTHORIZER)
+    with pytest.raises(openai.PermissionDeniedError):
         openai.OpenAI(base_url=client.base_url, api_key="wrong-key-0123456789", max_retries=0).models.list()
     with pytest.raises(openai.NotFoundError) as missing:
         client.chat.completions.create(model="gpt-5-unknown", messages=MESSAGES)
