@@ -214,9 +214,9 @@ def test_a_fault_of_the_server_mid_stream_ends_in_an_error_part_and_an_error_row
 
 @pytest.mark.parametrize("kind", ["chat.completions", "responses", "ui"])
 def test_a_client_gone_mid_answer_is_billed_the_text_streamed(meter, kind, monkeypatch):
-    async def estimate_inline(request, completion, chunks=0):  # the same count without the thread hop, so that the
-        definitions = tokens.request_definitions(request)  # row does not depend on which estimate finishes first
-        return tokens.estimate(request.messages, completion, chunks, definitions)
+    async def estimate_inline(request, completion, chunks=0, *, model_id=None):  # the same count without the thread
+        definitions = tokens.request_definitions(request)  # hop, so that the row does not depend on which estimate
+        return tokens.estimate(request.messages, completion, chunks, definitions, model_id)  # finishes first
 
     monkeypatch.setattr(relay, "estimate_request", estimate_inline)
     # GIVEN a model streaming five text chunks, of which the client received three before leaving

@@ -150,6 +150,36 @@ def test_the_budgets_prompt_bound_stays_above_the_estimate_of_any_text(content):
     assert estimated <= tokens.prompt_bound(messages)
 
 
+def with_image(text: str = "What is this?") -> list[dict]:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 50_000}}
+    return [{"role": "user", "content": [image, {"type": "text", "text": text}]}]
+
+
+def test_an_image_reserves_the_most_any_model_bills_for_one_and_its_text_its_bytes():
+    """The reservation holds for every model of a fallback chain: an image adds the largest image any model of the
+    price table bills (gpt-4o-mini's 48,169 tokens at high detail), never its data URL's bytes."""
+    text = [{"role": "user", "content": "What is this?"}]
+    assert tokens.prompt_bound(with_image()) == tokens.prompt_bound(text) + 48_169
+
+
+@pytest.mark.parametrize(("model_id", "least"), [("openai/gpt-4o-mini", 2833), ("openai/gpt-4o", 85)])
+def test_an_estimated_image_counts_what_the_model_bills_for_the_smallest_one(model_id, least):
+    """A call cut before the provider reported usage bills each image at least what its model bills for any image
+    (gpt-4o-mini: 2,833 tokens at low detail, ten times gpt-4o's count); the data URL's base64 is not counted."""
+    text = [{"role": "user", "content": "What is this?"}]
+    assert tokens.count_prompt(with_image(), model_id) == tokens.count_prompt(text, model_id) + least
+    assert tokens.estimate(with_image(), "", model_id=model_id).prompt_tokens >= least
+
+
+def test_an_image_for_a_model_without_image_figures_is_estimated_at_the_largest_smallest_image():
+    """A model the price table gives no image figures (one priced by MODEL_PRICES, a local one), or a call whose model
+    is not named, is never estimated below what any listed model bills for an image."""
+    text = [{"role": "user", "content": "What is this?"}]
+    for model_id in ("openai/gpt-4.1", "local/smolvlm", None):
+        assert tokens.count_prompt(with_image(), model_id) == tokens.count_prompt(text, model_id) + 2833
+        assert tokens.count_prompt(with_image(), model_id) <= tokens.prompt_bound(with_image())
+
+
 def test_special_tokens_and_lone_surrogates_are_counted_as_ordinary_text():
     # GIVEN user text that names a special token, and text with a lone surrogate (valid JSON: "\ud800")
     special = "Why does my model print <|endoftext|> at the end?"

@@ -83,7 +83,9 @@ async def complete(
         with anyio.fail_after(min(settings.upstream_timeout_s, usage.answer_deadline.get() - anyio.current_time())):
             completion = await model.complete(request)
         used = within_reservation(
-            completion.finished.usage or await estimate_request(request, generated(completion)), request
+            completion.finished.usage
+            or await estimate_request(request, generated(completion), model_id=model.model_id),
+            request,
         )
         counted = True
         if check is not None and not (completion.tool_calls or completion.refusal):  # not text in the format
@@ -104,7 +106,7 @@ async def complete(
             status = "error"
         with anyio.CancelScope(shield=True):
             if not counted:  # cut by the deadline or the client: the provider has the prompt, and may bill it
-                used = within_reservation(await estimate_request(request, ""), request)
+                used = within_reservation(await estimate_request(request, "", model_id=model.model_id), request)
             cost = await meter.close(call, used, status)
     return Answer(
         model.model_id,

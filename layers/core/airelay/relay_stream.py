@@ -76,7 +76,7 @@ async def open_stream(
             error = deadline_error() if isinstance(exc, TimeoutError) else exc
             used = Usage()  # the provider answered with an error, nothing, or 429s until the deadline: no bill
             if isinstance(error, ProviderTimeout) or not isinstance(exc, Exception):  # it has the prompt
-                used = within_reservation(await estimate_request(request, ""), request)
+                used = within_reservation(await estimate_request(request, "", model_id=model.model_id), request)
             cost = await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
             if billed is not None:
                 billed(used, cost)
@@ -205,7 +205,8 @@ class ChatStream:
     async def counted(self, step: Step) -> Usage:
         """Usage counted offline from what was sent and received (the provider reported none)."""
         spent = step.spent
-        return within_reservation(await estimate_request(self.request, "".join(spent), len(spent)), self.request)
+        used = await estimate_request(self.request, "".join(spent), len(spent), model_id=self.model_id)
+        return within_reservation(used, self.request)
 
 
 def stream_error(exc: BaseException) -> AirelayError:

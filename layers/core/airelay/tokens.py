@@ -20,14 +20,11 @@ from functools import cache
 import anyio
 
 from .providers.base import Usage
+from .usage.pricing import image_tokens
 
 TOKENS_PER_MESSAGE = 3  # OpenAI's chat format overhead per message, plus 3 to prime the reply
 DEFINITIONS_OVERHEAD = 32  # the provider's own words around tool definitions and an output schema
 RUN_CHARS = 64
-# An image's prompt tokens as OpenAI counts them: gpt-4o-mini bills 2,833 + 5,667 per 512-pixel tile at high detail,
-# up to 8 tiles; the bound reserves that. The estimate (no usage reported) is gpt-4o's count for one 512-pixel tile.
-IMAGE_TOKEN_BOUND = 48_169
-IMAGE_TOKENS_ESTIMATE = 255
 EXACT_BYTES = 1536
 WINDOWS = 16
 WINDOW_BYTES = 80
@@ -125,16 +122,20 @@ def image_count(message: dict) -> int:
     return 0 if isinstance(content, str) else sum(1 for p in content or () if p.get("type") == "image_url")
 
 
-def count_prompt(messages: list[dict]) -> int:
+def count_prompt(messages: list[dict], model_id: str | None = None) -> int:
+    """An image counts what `model_id` bills for the smallest one (its base64 is not text the model reads)."""
     images = sum(map(image_count, messages))
     texts = [message_text(m) for m in messages]
-    return count_texts(texts) + IMAGE_TOKENS_ESTIMATE * images + TOKENS_PER_MESSAGE * len(messages) + 3
+    least = image_tokens(model_id).least
+    return count_texts(texts) + least * images + TOKENS_PER_MESSAGE * len(messages) + 3
 
 
 def prompt_bound(messages: list[dict], definitions: str = "") -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte.
-    `definitions`: the request's tool definitions and output schema (request_definitions), read as prompt too."""
-    per_message = (utf8_size(message_text(m)) + IMAGE_TOKEN_BOUND * image_count(m) for m in messages)
+    `definitions`: the request's tool definitions and output schema (request_definitions), read as prompt too.
+    An image is bound by the most any model bills for one: the bound holds for every model of a fallback chain."""
+    most = image_tokens(None).most
+    per_message = (utf8_size(message_text(m)) + most * image_count(m) for m in messages)
     extra = utf8_size(definitions) + DEFINITIONS_OVERHEAD if definitions else 0
     return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3 + extra
 
@@ -148,17 +149,20 @@ def request_definitions(request) -> str:
     return json.dumps(parts, ensure_ascii=False) if parts else ""
 
 
-def estimate(messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = "") -> Usage:
-    """Servers stream about one token per chunk, so the chunk count is a floor under another tokenizer's count."""
-    prompt = count_prompt(messages) + (count(definitions) + DEFINITIONS_OVERHEAD if definitions else 0)
+def estimate(
+    messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = "", model_id: str | None = None
+) -> Usage:
+    """Servers stream about one token per chunk, so the chunk count is a floor under another tokenizer's count.
+    `model_id`: the model called, whose count of an image is used (count_prompt)."""
+    prompt = count_prompt(messages, model_id) + (count(definitions) + DEFINITIONS_OVERHEAD if definitions else 0)
     return Usage(prompt, max(count(completion), chunks), 0, estimated=True)
 
 
 async def estimate_async(
-    messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = ""
+    messages: list[dict[str, str]], completion: str, chunks: int = 0, definitions: str = "", model_id: str | None = None
 ) -> Usage:
     """Off the event loop: a few milliseconds, and the one-time vocabulary load on the first call."""
-    return await anyio.to_thread.run_sync(estimate, messages, completion, chunks, definitions)
+    return await anyio.to_thread.run_sync(estimate, messages, completion, chunks, definitions, model_id)
 
 
 async def estimate_input(texts: list[str]) -> Usage:
@@ -170,6 +174,6 @@ def request_bound(request) -> int:
     return prompt_bound(request.messages, request_definitions(request))
 
 
-async def estimate_request(request, completion: str, chunks: int = 0) -> Usage:
-    """estimate_async of a whole chat request: its messages and its definitions."""
-    return await estimate_async(request.messages, completion, chunks, request_definitions(request))
+async def estimate_request(request, completion: str, chunks: int = 0, *, model_id: str | None = None) -> Usage:
+    """estimate_async of a whole chat request to `model_id`: its messages and its definitions."""
+    return await estimate_async(request.messages, completion, chunks, request_definitions(request), model_id)

@@ -16,8 +16,9 @@ import pytest
 
 from airelay.attachments import file_policy
 from airelay.openai_api import images
-from tests.integration.openai_api.conftest import KEY
+from tests.integration.openai_api.conftest import KEY, rows
 from tests.support.image_fetch import TEST_HOST, PolicyForTests, Resolver, server
+from tests.support.upstream import Ok, Status
 
 __all__ = ["server"]
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
@@ -160,3 +161,47 @@ def test_a_caller_over_its_requests_per_minute_gets_nothing_fetched(one_request_
     # whose reservation found the limit (this environment learns it then), never after
     assert statuses == [200, 429, 429, 429]
     assert len(server.app.hosts) - fetched == 2
+
+
+def seeing_only(start, vision_models: str, **environment):
+    return openai.OpenAI(base_url=start(VISION_CHAT_MODELS=vision_models, **environment), api_key=KEY, max_retries=0)
+
+
+def photo_url(server) -> str:
+    return f"data:image/jpeg;base64,{base64.b64encode(server.app.photo).decode()}"
+
+
+def test_an_image_to_a_model_that_cannot_see_is_a_400_before_any_upstream_call(start, upstream, server, tmp_path):
+    """docs/configuration.md, VISION_CHAT_MODELS: an image to a model not listed is refused before any upstream
+    call, on /v1 as OpenAI's 400 `model_cannot_see_images` naming the image, on chat completions and responses alike;
+    each refusal is a failed call of the model asked for, as on /api/chat."""
+    # GIVEN gpt-4o-mini, the fake upstream's model, cannot see here
+    client = seeing_only(start, "openai/gpt-4o")
+    item = {"type": "input_image", "image_url": photo_url(server)}
+    # WHEN a chat completion and a response show it an image
+    with pytest.raises(openai.BadRequestError) as chat:
+        ask(client, photo_url(server))
+    with pytest.raises(openai.BadRequestError) as response:
+        client.responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": [item]}])
+    # THEN both are refused, naming the image, and the model provider is never asked for anything
+    assert (chat.value.code, chat.value.param) == ("model_cannot_see_images", "messages.0.content.1.image_url.url")
+    assert response.value.code == "model_cannot_see_images" and response.value.param.startswith("input.0")
+    assert upstream.requests == []
+    assert [(r.model, r.status) for r in rows(tmp_path, 2)] == [("openai/gpt-4o-mini", "error")] * 2
+
+
+def test_fallbacks_that_cannot_see_are_skipped_for_a_request_with_an_image(start, upstream, server):
+    """A request with images falls back only to models that can see: a text-only fallback is never sent an image."""
+    # GIVEN gpt-4o-mini falls back to gpt-4.1-nano, which cannot see here, then to gpt-4o, which can
+    client = seeing_only(
+        start,
+        "openai/gpt-4o-mini,openai/gpt-4o",
+        ALLOWED_CHAT_MODELS="openai/gpt-4o",
+        CHAT_FALLBACK_MODELS="openai/gpt-4.1-nano,openai/gpt-4o",
+    )
+    # WHEN the first model is unavailable
+    upstream.script(Status(503), Ok(tokens=("A pixel.",)))
+    answer = ask(client, photo_url(server))
+    # THEN the image goes to the next model that can see
+    assert answer.choices[0].message.content == "A pixel."
+    assert [r["model"] for r in upstream.requests] == ["gpt-4o-mini", "gpt-4o"]

@@ -36,8 +36,8 @@ async def relayed(request: Request, body: ChatCompletionBody, caller: Caller):
     settings = get_settings()
     chat = chat_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(resolve_model(body.model, settings)), chat.response_format, settings)
+    chain, chat = await inline_images(chat, image_urls(body), chain, settings, caller)
     models, check = await chat_models(chain, settings), answer_check(chat.response_format)
-    chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
     return settings, chat, models, check
 
 

@@ -1,7 +1,8 @@
 """The images of a /v1 request, made safe to relay: as on /api/chat (attachments.py), no model provider ever fetches a
 client's URL. An http(s) URL is fetched here through the SSRF-safe fetcher, a data: URL decoded, both under
 /api/chat's limits (CHAT_FILES_MAX images, CHAT_FILE_MAX_BYTES each, CHAT_FILE_MEDIA_TYPES), and each image goes on
-as a base64 data: URL of the type its bytes really are. Any other scheme is refused while the body is read."""
+as a base64 data: URL of the type its bytes really are. Any other scheme is refused while the body is read. A request
+with images goes only to the models of its chain that can see (VISION_CHAT_MODELS), as on /api/chat."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from .. import usage
 from ..attachments import (
     BadFile,
     FilePart,
+    ModelCannotSeeImages,
     UnsupportedMediaType,
     check_declared,
     file_bytes,
     file_policy,
     image_content,
+    seeing_models,
 )
 from ..errors import AirelayError, InvalidInput
 from ..images.fetch import FetchPolicy, system_resolver
@@ -46,19 +49,28 @@ def relayable_scheme(url: str) -> str:
 
 
 async def inline_images(
-    request: ChatRequest, images: list[ImageAt], settings: Settings, caller: Caller, model_id: str
-) -> ChatRequest:
-    """The request with each image URL replaced by a checked data: URL; a 400 naming the image that fails, recorded
-    as a failed call of `model_id` (it counts against the caller's limits). A caller already seen over its requests
-    per minute is refused first (usage.admit): nothing is fetched for it."""
+    request: ChatRequest, images: list[ImageAt], chain: tuple[str, ...], settings: Settings, caller: Caller
+) -> tuple[tuple[str, ...], ChatRequest]:
+    """The models of the chain that can see (all of it when there are no images), and the request with each image URL
+    replaced by a checked data: URL. A requested model that cannot see, or an image that fails, is a 400 naming the
+    (first) image, recorded as a failed call of the requested model (it counts against the caller's limits). A caller
+    already seen over its requests per minute is refused first (usage.admit): nothing is fetched for it."""
     if not images:
-        return request
+        return chain, request
     await usage.admit(caller)
     try:
-        return await inlined(request, images, settings)
+        return seeing_chain(chain, images, settings), await inlined(request, images, settings)
     except AirelayError:
-        await usage.record_failed(caller, model_id)
+        await usage.record_failed(caller, chain[0])
         raise
+
+
+def seeing_chain(chain: tuple[str, ...], images: list[ImageAt], settings: Settings) -> tuple[str, ...]:
+    """/api/chat's rule (attachments.seeing_models) in OpenAI's shape."""
+    try:
+        return seeing_models(chain, settings)
+    except ModelCannotSeeImages as refused:
+        raise BadRequest(refused.message, param=images[0].param, code=refused.code) from None
 
 
 async def inlined(request: ChatRequest, images: list[ImageAt], settings: Settings) -> ChatRequest:

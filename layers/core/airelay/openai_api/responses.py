@@ -37,9 +37,9 @@ async def responses(body: ResponsesBody, request: Request):
     body = await with_referenced_items(body, caller, model_id, settings)
     chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
     chain = capable_models(settings.fallback_chain(model_id), chat.response_format, settings)
+    chain, chat = await inline_images(chat, image_urls(body), chain, settings, caller)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)
-    chat = await inline_images(chat, image_urls(body), settings, caller, chain[0])
     shell = response_shell(body, settings)
     kept_by = caller.identity if shell["store"] else None
     if body.stream:

@@ -1,4 +1,5 @@
-"""Model prices as dated data (data/prices.json), overridable by configuration. Money is Decimal, never float."""
+"""Model prices as dated data (data/prices.json), overridable by configuration. Money is Decimal, never float.
+The same table holds what each vision model bills for one image, in prompt tokens."""
 
 from __future__ import annotations
 
@@ -76,6 +77,27 @@ def parse_price(model_id: str, entry: dict) -> Price:
 @cache
 def _table() -> dict:
     return json.loads(resources.files("airelay").joinpath("data/prices.json").read_text("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class ImageTokens:
+    least: int  # the smallest image, at low detail where the model has one
+    most: int  # the largest, at high detail
+
+
+@cache
+def image_figures() -> dict[str, ImageTokens]:
+    models = _table()["models"]
+    return {m: ImageTokens(**entry["image_tokens"]) for m, entry in models.items() if "image_tokens" in entry}
+
+
+def image_tokens(model_id: str | None) -> ImageTokens:
+    """What the model bills for one image. A model the table does not list (or None: not known yet) gets the table's
+    largest of each figure, so that neither an estimate nor a reservation falls short of any model's bill."""
+    figures = image_figures()
+    if model_id in figures:
+        return figures[model_id]
+    return ImageTokens(max(f.least for f in figures.values()), max(f.most for f in figures.values()))
 
 
 def load_prices(overrides_json: str = "") -> PriceBook:
