@@ -96,6 +96,40 @@ def test_usage_by_day_has_a_line_for_every_day_and_by_model_says_when_there_is_n
     }
 
 
+def test_usage_shows_a_spend_too_small_for_six_decimals_as_more_than_nothing(tmp_path):
+    """A paid call's spend is never printed as zero: one embedding call (20 tokens at $0.02 per 1M) costs $4e-7, which
+    six decimals would round to `$0.000000`; such an amount is shown with its significant digits instead."""
+    # GIVEN one paid embedding call today
+    db = tmp_path / "usage.sqlite3"
+    record(db, "ip:203.0.113.7", "openai/text-embedding-3-small", "0.0000004")
+    # WHEN today's spend by model is printed
+    result = run("-m", "airelay", "usage", "--days", "1", "--by", "model", USAGE_DB_PATH=str(db))
+    # THEN the model, the total and today's used budget show it (the won are the API's, rounded to cents)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("openai/", "total"))}
+    assert table["openai/text-embedding-3-small"][-2:] == ["$0.0000004", "₩0.00"]
+    assert table["total"][-2:] == ["$0.0000004", "₩0.00"]
+    assert any(line.startswith("today: $0.0000004 of $10.00 used, ") for line in lines)
+
+
+def test_usage_by_model_shows_refusals_when_no_call_was_admitted(tmp_path):
+    """Refusals have no row by model (no model ran), but the total line carries them, as the API's report does:
+    a caller refused three times today is not "no calls recorded"."""
+    # GIVEN a caller refused three times today and no call admitted
+    db = tmp_path / "usage.sqlite3"
+    ledger = SqliteLedger(db)
+    for _ in range(3):
+        ledger.count_refusal(datetime.now(UTC).date().isoformat(), "ip:203.0.113.7")
+    # WHEN today's usage by model is printed
+    result = run("-m", "airelay", "usage", "--days", "1", "--by", "model", USAGE_DB_PATH=str(db))
+    # THEN the table has only its total line, with the 3 refusals
+    assert result.returncode == 0, result.stderr
+    assert "no calls recorded" not in result.stdout
+    table = [line.split() for line in result.stdout.splitlines() if line.startswith(("openai/", "total"))]
+    assert table == [["total", "0", "0", "0", "3", "0", "0", "$0.000000", "₩0.00"]]
+
+
 @pytest.mark.parametrize("args", [["--days", "0"], ["--days", "1000"], ["--by", "colour"], []])
 def test_usage_refuses_bad_arguments_with_a_usage_message(tmp_path, args):
     result = run("-m", "airelay", *(["usage", *args] if args else []), USAGE_DB_PATH=str(tmp_path / "u.sqlite3"))

@@ -12,21 +12,29 @@ from . import aws
 from .settings import get_settings
 from .visitors import VisitorLimits, mint
 
+
+def dollars(value: float) -> str:
+    """Six decimals, or, where they would round a spend to nothing, its two significant digits."""
+    if 0 < value < 0.000001:
+        return "$" + format(Decimal(f"{value:.2g}"), "f")
+    return f"${value:.6f}"
+
+
 COLUMNS = [
-    ("key", "{}"),
-    ("calls", "{:,}"),
-    ("errors", "{:,}"),
-    ("cancelled", "{:,}"),
-    ("refused", "{:,}"),
-    ("prompt_tokens", "{:,}"),
-    ("completion_tokens", "{:,}"),
-    ("cost_usd", "${:.6f}"),
-    ("cost_krw", "₩{:,.2f}"),
+    ("key", "{}".format),
+    ("calls", "{:,}".format),
+    ("errors", "{:,}".format),
+    ("cancelled", "{:,}".format),
+    ("refused", "{:,}".format),
+    ("prompt_tokens", "{:,}".format),
+    ("completion_tokens", "{:,}".format),
+    ("cost_usd", dollars),
+    ("cost_krw", "₩{:,.2f}".format),
 ]
 
 
 def table(rows: list[dict]) -> str:
-    cells = [[name for name, _ in COLUMNS]] + [[fmt.format(row[name]) for name, fmt in COLUMNS] for row in rows]
+    cells = [[name for name, _ in COLUMNS]] + [[shown(row[name]) for name, shown in COLUMNS] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -53,11 +61,12 @@ def usage_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     end = datetime.now(UTC).date()
     report = build_report(meter, end - timedelta(days=args.days - 1), end, args.by)
     print(f"usage {report['from']} .. {report['to']} by {report['by']}  (prices: {report['prices']})\n")
-    print(table(report["rows"] + [report["total"]]) if report["rows"] else "no calls recorded in this range")
+    counted = report["rows"] or report["total"]["refused"]  # refusals alone have no row by model
+    print(table(report["rows"] + [report["total"]]) if counted else "no calls recorded in this range")
     budget = report["budget"]
     print(
-        f"\ntoday: ${budget['used_usd']:.6f} of ${budget['limit_usd']:.2f} used, "
-        f"${budget['remaining_usd']:.6f} left, resets in {budget['resets_in_s'] // 3600}h"
+        f"\ntoday: {dollars(budget['used_usd'])} of ${budget['limit_usd']:.2f} used, "
+        f"{dollars(budget['remaining_usd'])} left, resets in {budget['resets_in_s'] // 3600}h"
         f"{budget['resets_in_s'] % 3600 // 60:02d}m"
     )
     return 0

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
-from .ledger import TOTAL, OverLimit, Totals, UsageRow, caller_model_key, model_key
+from .ledger import TOTAL, OverLimit, Totals, UsageRow, caller_model_key, model_and_caller, model_key
 
 ROW_FIELDS = {
     "call_id": "S",
@@ -85,6 +85,25 @@ def item_totals(item: dict) -> dict[str, Totals]:
             model = name.removeprefix("calls@")
             by_model = model_key(model) if key == TOTAL else caller_model_key(key.removeprefix("id:"), model)
             totals[by_model] = counter_totals(item, f"@{model}")
+    return totals
+
+
+def summed_from_callers(stored: dict[str, Totals]) -> dict[str, Totals]:
+    """A day's counters with its total and each model's summed from the callers' ("id:", "idmodel:"), which every
+    settle writes, with budget leases or without (only the plain ledger adds a call's figures to the total too); the
+    total keeps its own `committed`, the global budget's holds or leased slices."""
+    totals = {key: figures for key, figures in stored.items() if key.startswith(("id:", "idmodel:"))}
+    overall = Totals()
+    for key, figures in list(totals.items()):
+        if key.startswith("id:"):
+            overall.add(figures)
+        else:
+            model, _ = model_and_caller(key)
+            totals.setdefault(model_key(model), Totals()).add(figures)
+    if totals or TOTAL in stored:
+        overall.committed = stored[TOTAL].committed if TOTAL in stored else Decimal(0)
+        overall.refused = 0  # refusals are the callers' figures only
+        totals[TOTAL] = overall
     return totals
 
 

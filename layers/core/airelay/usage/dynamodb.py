@@ -6,6 +6,8 @@ Items: day counters at pk "DAY#<day>", sk "total" or "id:<identity>"; each also 
 its calls as attributes "<figure>@<model id>" (the day's per model totals on "total", the caller's own on
 "id:<identity>"), and the caller's counter its requests and tokens of each recent minute ("rpm@HH:MM", "tpm@HH:MM";
 minutes 7-12 back are removed as new ones come). Call rows at pk "CALLS#<day>", sk "<time>#<call id>", with `expires_at` for the table's TTL.
+A day's total and its totals per model are read summed from the callers' counters, which the ledger with budget leases
+writes too (it leaves the figures off "total"), so that a day settled partly with leases and partly without adds up.
 
 With `shards` > 1 (USAGE_SHARDS) a day is spread over that many partition keys, as DynamoDB allows about 1,000
 write units a second on one: a counter lives at "DAY#<day>#<crc32(key) mod shards>", a call row at
@@ -39,6 +41,7 @@ from .dynamo_items import (
     number,
     over_limit,
     stale_minutes,
+    summed_from_callers,
 )
 from .dynamo_reads import query_items
 from .ledger import TOTAL, Hold, OverLimit, Totals, UsageLedger, UsageRow, identity_key, settled_amount
@@ -244,12 +247,14 @@ class DynamoLedger(UsageLedger):
         )
 
     def day_totals(self, day: str) -> dict[str, Totals]:
-        totals: dict[str, Totals] = {}
+        """One query per shard; the day's total and each model's are summed from the callers' counters, so that a
+        day settled partly with budget leases and partly without counts every call once."""
+        stored: dict[str, Totals] = {}
         for pk in self.partitions("DAY", day):
             for item in query_items(self.aws.dynamodb, self.table, pk):
                 for key, counted in item_totals(item).items():
-                    totals.setdefault(key, Totals()).add(counted)
-        return totals
+                    stored.setdefault(key, Totals()).add(counted)
+        return summed_from_callers(stored)
 
     def totals_for_days(self, days: list[str]) -> list[dict[str, Totals]]:
         """One query per day and shard, eight at a time (the pool's size)."""

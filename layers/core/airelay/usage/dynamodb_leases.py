@@ -5,8 +5,8 @@ seconds). Giving back or sweeping closes the record with a conditional `UpdateIt
 writer whose update closed it releases anything, so a slice comes back at most once; nothing is deleted (the table's
 TTL removes records after the retention), and a sweep reads only the minutes it looks at.
 
-With leases the calls' figures are not added to the global counter (every call would write it): the day's total is
-the sum of the callers' counters, read by `day_totals`; the counter keeps `committed`, the leased slices.
+With leases the calls' figures are not added to the global counter (every call would write it): it keeps only
+`committed`, the leased slices; the day's total is summed from the callers' counters, as without leases.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from .dynamo_items import failed_condition, number
 from .dynamodb import DynamoLedger
-from .ledger import TOTAL, Hold, OverLimit, Totals, UsageRow, identity_key, model_and_caller, model_key
+from .ledger import TOTAL, Hold, OverLimit, UsageRow, identity_key
 
 
 def minute_of(epoch: float) -> str:
@@ -183,18 +183,3 @@ class DynamoLeases(DynamoLedger):
             UpdateExpression="ADD refused :n",
             ExpressionAttributeValues={":n": number(times)},
         )
-
-    def day_totals(self, day: str) -> dict[str, Totals]:
-        """The callers' counters as stored; the day's total and each model's, summed from them."""
-        totals = super().day_totals(day)
-        overall = Totals()
-        for key, figures in list(totals.items()):
-            if key.startswith("id:"):
-                overall.add(figures)
-            elif key.startswith("idmodel:"):
-                model, _ = model_and_caller(key)
-                totals.setdefault(model_key(model), Totals()).add(figures)
-        overall.committed = totals[TOTAL].committed if TOTAL in totals else Decimal(0)
-        overall.refused = 0  # refusals are the callers' figures, as without leases
-        totals[TOTAL] = overall
-        return totals
