@@ -49,6 +49,8 @@ WELL_FORMED = [
     ("ChatFunction", "IdentityBudgets", "key:abc123=20,ip:203.0.113.7=5", {}),
     ("SentimentFunction", "IdentityBudgets", "visitor:v1@abc123=0.5 , user:auth0|42=0", {}),
     ("FaqFunction", "IdentityBudgets", "ip:2001:db8:1:2::/64@abc123=3", {}),
+    ("ChatFunction", "IdentityBudgets", "ip:2001:DB8:1:2:A1B2:C3D4:E5F6:7=0,ip:2001:db8:1:2:0:0:0:0/64=1", {}),
+    ("ChatFunction", "IdentityBudgets", "ip:::ffff:203.0.113.7=0,ip:2001:db8::1/128@abc123=0", {}),
     ("UsageFunction", "OperatorClaim", "cognito:groups=airelay-operators", SIGN_IN),
     ("UsageFunction", "OperatorClaim", "scope=airelay/operator", SIGN_IN),
     ("UsageFunction", "OperatorClaim", "https://example.com/roles=Airelay Operators", SIGN_IN),
@@ -60,6 +62,9 @@ MALFORMED = [
     ("SentimentFunction", "IdentityBudgets", "ip:203.0.113.7=five", {}),
     ("ChatFunction", "IdentityBudgets", "=5", {}),  # no identity
     ("ChatFunction", "IdentityBudgets", "key:abc123=-1", {}),
+    ("ChatFunction", "IdentityBudgets", "ip:2001:db8::/48=0", {}),  # wider than a visitor's /64
+    ("ChatFunction", "IdentityBudgets", "ip:203.0.113.0/24=0", {}),  # a visitor is one IPv4 address
+    ("ChatFunction", "IdentityBudgets", "ip:visitor.example.com=0", {}),  # not an address
     ("UsageFunction", "OperatorClaim", "cognito:groups", SIGN_IN),  # no value
     ("UsageFunction", "OperatorClaim", "cognito:groups=", SIGN_IN),
     ("UsageFunction", "OperatorClaim", "=airelay-operators", SIGN_IN),

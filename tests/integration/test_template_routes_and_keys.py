@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.template import REPO, ROUTES, V1_ROUTES, api_paths, raw, translated
+from tests.support.template import REPO, ROUTES, V1_ROUTES, api_paths, evaluate_rule, raw, translated
 
 __all__ = ["raw", "translated"]  # the template fixtures of tests/support/template.py, shared
 
@@ -64,17 +64,32 @@ def test_every_route_needs_an_api_key_and_only_the_preflight_mock_does_not(raw, 
             # AND the only one that does not is CORS preflight, which API Gateway answers itself
             if "api_key" not in security:
                 assert (method, integration["type"]) == ("options", "mock"), (method, path)
-    # AND a usage plan with throttle and quota from the Parameters, and a key, exist
+    # AND a usage plan with throttle (and a quota, if one is set) from the Parameters, and a key, exist
     plan = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
     usage_plan = raw["Resources"]["AirelayApi"]["Properties"]["Auth"]["UsagePlan"]
     assert usage_plan["Throttle"] == {
         "RateLimit": {"Ref": "ApiThrottleRateLimit"},
         "BurstLimit": {"Ref": "ApiThrottleBurstLimit"},
     }
-    assert usage_plan["Quota"]["Limit"] == {"Ref": "ApiQuotaPerDay"}
+    assert usage_plan["Quota"]["Fn::If"][1]["Limit"] == {"Ref": "ApiQuotaPerDay"}
     # (the local translation resolves the Parameters to their defaults; CloudFormation uses the deployed values)
     assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
     assert translated["Resources"]["AirelayApiApiKey"]["Type"] == "AWS::ApiGateway::ApiKey"
+
+
+def test_the_app_key_has_no_daily_quota_unless_the_operator_sets_one(raw, translated):
+    """A key's daily quota counts every request of every visitor behind a public key, airelay's own 429s too: one
+    address that used it up would lock every visitor out until UTC midnight, and the key's throttle (20 a second)
+    lets one address send 1,728,000 requests a day. So ApiQuotaPerDay is 0 by default, and 0 gives the usage plan
+    no quota at all (API Gateway has no "unlimited" number); any other value is the key's requests a day."""
+    assert raw["Parameters"]["ApiQuotaPerDay"]["Default"] == 0
+    assert raw["Parameters"]["ApiQuotaPerDay"]["MinValue"] == 0
+    condition = raw["Conditions"]["ApiQuotaOn"]
+    assert evaluate_rule(condition, {"ApiQuotaPerDay": "0"}) is False
+    assert evaluate_rule(condition, {"ApiQuotaPerDay": "100000"}) is True
+    plan = next(r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
+    when, limit, otherwise = plan["Properties"]["Quota"]["Fn::If"]
+    assert (when, limit["Period"], otherwise) == ("ApiQuotaOn", "DAY", {"Ref": "AWS::NoValue"})
 
 
 def test_every_v1_route_needs_a_key_sent_as_a_bearer_token_and_metered_by_the_usage_plan(raw, translated):

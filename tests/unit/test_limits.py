@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from airelay.identity import Who
 from airelay.settings import Settings
 from airelay.usage.ledger import REQUESTS, TOKENS, USD, requests_key, tokens_key
 from airelay.usage.limits import LimitBook, Limits, parse_identity_budgets
@@ -86,6 +87,36 @@ def test_identity_budgets_are_read_by_identity_and_an_entry_without_one_is_refus
     for bad in ("=5", "ip:1", " = 5"):
         with pytest.raises(ValueError, match="IDENTITY_BUDGETS"):
             parse_identity_budgets(bad)
+
+
+IPV6_VISITOR = "2001:db8:1:2:a1b2:c3d4:e5f6:7"  # as API Gateway's sourceIp and access log show it
+IPV6_ENTRIES = {
+    "the-logged-address": f"ip:{IPV6_VISITOR}",
+    "its-64-in-capitals": "ip:2001:DB8:1:2::/64",
+    "its-64-spelled-out": "ip:2001:db8:1:2:0:0:0:0/64",
+    "another-address-of-its-64": "ip:2001:db8:1:2::1",
+    "a-narrower-network-in-it": "ip:2001:db8:1:2:a1b2::/80",
+}
+
+
+@pytest.mark.parametrize("entry", IPV6_ENTRIES.values(), ids=IPV6_ENTRIES.keys())
+def test_an_ipv6_entry_applies_to_the_visitor_known_by_its_64_however_it_is_written(entry):
+    """A visitor without a token is `ip:<its /64>@<key>`, the /64 written as `ipaddress` writes it
+    (visitors.address_group). An IDENTITY_BUDGETS entry naming its address, or any address or network in its /64, in
+    any valid spelling, is read as that /64 and applies: here a $0 budget blocks the visitor."""
+    book = LimitBook(Settings(visitor_daily_budget_usd=Decimal("0.10"), identity_budgets=f"{entry}=0"))
+    visitor = Who(source_ip=IPV6_VISITOR, api_key_id="k3y1d").identity
+    assert book.limits_for(visitor).usd_per_day == 0, visitor
+    assert LimitBook(Settings(identity_budgets=f"{entry}@k3y1d=0")).limits_for(visitor).usd_per_day == 0
+
+
+def test_ipv4_entries_are_read_as_the_identity_writes_the_address():
+    """An IPv4-mapped IPv6 address, or an IPv4 /32, names the IPv4 address a visitor from it is known by."""
+    assert parse_identity_budgets("ip:::ffff:203.0.113.7=1, ip:198.51.100.9/32@k1=2") == {
+        "ip:203.0.113.7": 1,
+        "ip:198.51.100.9@k1": 2,
+    }
+    assert Who(source_ip="::ffff:203.0.113.7").identity == "ip:203.0.113.7"
 
 
 def test_a_visitors_entry_without_a_key_covers_it_behind_every_key_and_one_with_a_key_behind_that_one():

@@ -30,7 +30,7 @@ def meter_for(tmp_path, daily="1", mine="0.5", budgets="", **rates) -> Meter:
     return Meter(SqliteLedger(tmp_path / "usage.sqlite3"), load_prices(), settings)
 
 
-def open_call(meter: Meter, model=PAID, identity="ip:1", prompt_tokens=1000, max_tokens=100):
+def open_call(meter: Meter, model=PAID, identity="ip:203.0.113.1", prompt_tokens=1000, max_tokens=100):
     return asyncio.run(
         meter.open(
             request_id="r",
@@ -72,14 +72,20 @@ def test_a_paid_call_holds_its_worst_case_on_both_budgets_until_it_settles(tmp_p
     call = open_call(meter)
     held = meter.ledger.day_totals(today())
     assert reserved(call) == WORST
-    assert held[TOTAL].committed == WORST and held[identity_key("ip:1")].committed == WORST
+    assert held[TOTAL].committed == WORST and held[identity_key("ip:203.0.113.1")].committed == WORST
     started = time.monotonic()
     cost = asyncio.run(meter.close(call, Usage(prompt_tokens=400, completion_tokens=10), "ok"))
     elapsed_ms = (time.monotonic() - call.started) * 1000
     assert cost == (400 * Decimal("0.15") + 10 * Decimal("0.60")) / 1_000_000
     assert meter.ledger.day_totals(today())[TOTAL].committed == cost
     (row,) = meter.ledger.rows(today())
-    assert (row.provider, row.model, row.identity, row.status, row.cost_usd) == ("openai", PAID, "ip:1", "ok", cost)
+    assert (row.provider, row.model, row.identity, row.status, row.cost_usd) == (
+        "openai",
+        PAID,
+        "ip:203.0.113.1",
+        "ok",
+        cost,
+    )
     assert 0 <= row.latency_ms <= elapsed_ms and started >= call.started
 
 
@@ -107,7 +113,7 @@ def test_reported_counts_are_settled_as_whole_non_negative_numbers(tmp_path, rep
 
 @pytest.mark.parametrize(
     ("daily", "mine", "budgets", "refused_by"),
-    [("1", "0.0001", "", "caller"), ("0.0001", "1", "", "global"), ("1", "1", "ip:1=0.0001", "caller")],
+    [("1", "0.0001", "", "caller"), ("0.0001", "1", "", "global"), ("1", "1", "ip:203.0.113.1=0.0001", "caller")],
 )
 def test_a_call_over_a_budget_is_refused_naming_the_budget(tmp_path, daily, mine, budgets, refused_by):
     meter = meter_for(tmp_path, daily, mine, budgets)
@@ -120,10 +126,10 @@ def test_a_call_over_a_budget_is_refused_naming_the_budget(tmp_path, daily, mine
 
 
 def test_another_callers_own_budget_does_not_bind_this_caller(tmp_path):
-    meter = meter_for(tmp_path, budgets="ip:2=0.0001")
-    assert reserved(open_call(meter, identity="ip:1")) == WORST
+    meter = meter_for(tmp_path, budgets="ip:203.0.113.2=0.0001")
+    assert reserved(open_call(meter, identity="ip:203.0.113.1")) == WORST
     with pytest.raises(BudgetExceeded):
-        open_call(meter, identity="ip:2")
+        open_call(meter, identity="ip:203.0.113.2")
 
 
 class FailingLedger(SqliteLedger):

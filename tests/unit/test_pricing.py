@@ -119,7 +119,7 @@ def test_a_budget_refusals_retry_after_never_comes_before_midnight(now):
 def test_identity_budget_overrides_parse():
     assert parse_identity_budgets("key:abc=20, ip:2001:db8::1=0.5") == {
         "key:abc": Decimal(20),
-        "ip:2001:db8::1": Decimal("0.5"),
+        "ip:2001:db8::/64": Decimal("0.5"),  # an IPv6 visitor is known by its /64
     }
     with pytest.raises(ValueError, match="identity=USD"):
         parse_identity_budgets("key:abc")

@@ -47,4 +47,18 @@ def test_the_readmes_per_turn_figures_follow_from_the_prices():
     numbers = starting_numbers()
     assert 400 <= Decimal(numbers["VisitorDailyBudgetUsd"]) / turn <= 600  # "about 500 turns a visitor a day"
     assert 40_000 <= Decimal(numbers["DailyBudgetUsd"]) / turn <= 60_000  # "about 50,000 turns"
-    assert Decimal(numbers["ApiQuotaPerDay"]) < Decimal(numbers["DailyBudgetUsd"]) / turn  # the quota binds first
+
+
+def test_a_daily_quota_set_as_the_readme_says_is_more_than_one_address_can_send_behind_the_waf():
+    """The app key has no daily quota to start with (all its visitors would share it, so one address could use it up
+    for everyone). An operator who sets one is told to keep it above what one address may send in a day behind the
+    suggested WAF limit (WAF counts 5-minute windows: 288 a day), and the README's figure is that number."""
+    numbers = starting_numbers()
+    assert numbers["ApiQuotaPerDay"] == "0"
+    windows_a_day = 24 * 60 * 60 // 300
+    one_address_a_day = int(numbers["WafRateLimitPerAddress"]) * windows_a_day
+    text = (ROOT / "README.md").read_text("utf-8")
+    row = next(line for line in text[text.index(TABLE_START) :].splitlines() if "`ApiQuotaPerDay`" in line)
+    assert f"{windows_a_day} × `WafRateLimitPerAddress` ({one_address_a_day:,} at" in row, row
+    description = " ".join(load_template()["Parameters"]["ApiQuotaPerDay"]["Description"].split())
+    assert f"{windows_a_day} x WafRateLimitPerAddress ({one_address_a_day} at" in description

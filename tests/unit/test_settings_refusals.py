@@ -109,9 +109,16 @@ def started(environment: dict[str, str]) -> LimitBook:
         "ip:203.0.113.7=abc",  # decimal.InvalidOperation: [<class 'decimal.ConversionSyntax'>], no variable named
         "key:abc123=-5",  # accepted: every call of that key is refused as over its budget
         "key:abc123=NaN",  # accepted: the first call of that key fails comparing against NaN
+        "ip:2001:db8::/48=0",  # wider than the /64 a visitor is known by: it would never match one
+        "ip:203.0.113.0/24=0",  # a visitor is known by one IPv4 address
+        "ip:::ffff:203.0.113.0/120=0",  # IPv4-mapped: known by IPv4 addresses, never by this network
+        "ip:fe80::1%eth0=0",  # a client's address carries no zone
+        "ip:visitor.example.com=0",  # not an address: API Gateway's sourceIp always is one
     ],
 )
 def test_a_malformed_identity_budget_is_refused_naming_identity_budgets(budgets):
+    """An entry that cannot be read, or an `ip:` entry that could never match a visitor's identity (which would
+    leave the visitor its full budget, silently), stops the function at start."""
     with pytest.raises(ValueError, match="IDENTITY_BUDGETS"):
         started({"IDENTITY_BUDGETS": budgets})
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
+
+from .visitors import address_group
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -121,15 +124,37 @@ def check_chat(settings: Settings) -> None:
 
 def parse_identity_budgets(text: str) -> dict[str, Decimal]:
     """IDENTITY_BUDGETS `ip:203.0.113.7=5,key:abc123=20` -> {identity: daily limit in USD}. A visitor's entry without
-    `@<key id>` covers that visitor behind any key (see usage.limits.LimitBook.limits_for)."""
+    `@<key id>` covers that visitor behind any key (see usage.limits.LimitBook.limits_for). An `ip:` entry is kept as
+    the visitor's identity names its address (visitor_address), so that it matches."""
     limits = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         identity, _, amount = item.rpartition("=")
+        identity = identity.strip()
         try:
             usd = Decimal(amount.strip())
         except InvalidOperation:
             usd = Decimal("NaN")
-        if not identity.strip() or not usd.is_finite() or usd < 0:
+        if not identity or not usd.is_finite() or usd < 0:
             raise ValueError("IDENTITY_BUDGETS entries look like identity=USD (0 or more), e.g. ip:203.0.113.7=5")
-        limits[identity.strip()] = usd
+        if identity.startswith("ip:"):
+            address, at, key = identity.removeprefix("ip:").partition("@")
+            identity = f"ip:{visitor_address(address)}{at}{key.strip()}"
+        limits[identity] = usd
     return limits
+
+
+def visitor_address(text: str) -> str:
+    """An address or network as a visitor without a token is known by (visitors.address_group): an IPv4 address as
+    it is, IPv6 by the /64 it lies in. A network wider than that, or a zone (`fe80::1%eth0`), never matches one."""
+    try:
+        network = None if "%" in text else ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        network = None
+    if network and network.num_addresses == 1:
+        return address_group(str(network.network_address))
+    if network and network.version == 6 and network.prefixlen >= 64 and network.network_address.ipv4_mapped is None:
+        return str(network.supernet(new_prefix=64))
+    raise ValueError(
+        "IDENTITY_BUDGETS ip: entries name an IPv4 address, or an IPv6 address or network of /64 or narrower"
+        " (a visitor without a token is known by its address, an IPv6 one by its /64)"
+    )
