@@ -198,3 +198,19 @@ def test_the_tokenizers_memo_of_pieces_stays_bounded(monkeypatch):
         tokens.count("".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(400)))
     # THEN the memo never grows far past the limit (one text's runs at most)
     assert len(tokens.encoding()._cache) <= 200 + 400 // tokens.RUN_CHARS + 1
+
+
+def test_text_written_against_evenly_spread_windows_is_counted_right_on_average():
+    """A long text is counted from windows at random places, drawn for each count: text with cheap spaces where
+    evenly spread windows would fall and dense symbols between them (what a caller who knew the places would write,
+    to be billed less for a stream it leaves early) is counted as the provider counts it, on average."""
+    rng = random.Random(7)
+    length = 30_000
+    chars = [rng.choice("aZ9!@#$%^&*()_+{}|:<>?~qXjK") for _ in range(length)]
+    for k in range(tokens.WINDOWS):
+        middle = (2 * k + 1) * length // (2 * tokens.WINDOWS)
+        chars[middle - tokens.WINDOW_BYTES : middle + tokens.WINDOW_BYTES] = " " * (2 * tokens.WINDOW_BYTES)
+    text = "".join(chars)
+    exact = tokens.count_bounded(text)
+    mean = statistics.fmean(tokens.count_texts([text]) for _ in range(400))
+    assert abs(mean - exact) < 0.05 * exact, (mean, exact)

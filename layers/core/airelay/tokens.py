@@ -4,8 +4,9 @@ Byte-pair encoding costs the square of the length of one pre-tokenized piece, an
 (Chinese, Japanese, a long emoji or symbol run) is one piece, so the tokenizer is never handed more than a bounded
 amount of text, in runs of at most RUN_CHARS characters:
 - texts of at most EXACT_BYTES (UTF-8) in all are counted whole;
-- longer ones by WINDOWS windows of about WINDOW_BYTES each, spread evenly over the text: their tokens per byte
-  times the text's bytes.
+- longer ones by WINDOWS windows of about WINDOW_BYTES each, one at a random place in each WINDOWS-th of the text:
+  their tokens per byte times the text's bytes. The places are drawn for each count, so whoever writes the text
+  cannot know where the windows fall (and put cheap text under them, dense text between).
 The error against the exact count is measured by `python -m bench --only tokens` (bench/tokens.py).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import random
 import re
 from functools import cache
 
@@ -93,8 +95,8 @@ def count_texts(texts: list[str]) -> int:
     ends = list(itertools.accumulate(map(len, texts)))
     width = max(1, WINDOW_BYTES * ends[-1] // size)
     tokens = sampled = 0
-    for k in range(WINDOWS):
-        middle = (2 * k + 1) * ends[-1] // (2 * WINDOWS)
+    for k in range(WINDOWS):  # one window at a random place in each WINDOWS-th of the text
+        middle = int((k + random.random()) * ends[-1] / WINDOWS)
         i = bisect.bisect_right(ends, middle)
         part = window(texts[i], middle - (ends[i] - len(texts[i])), width)
         tokens += count_bounded(part)
@@ -106,14 +108,19 @@ def count(text: str) -> int:
     return count_texts([text])
 
 
+READ_FIELDS = ("name", "refusal", "tool_call_id")  # what the provider reads of a message besides content and calls
+
+
 def message_text(message: dict) -> str:
-    """All a message gives the model to read: its text (a string, or the text of each part) and its tool calls."""
+    """All a message gives the model to read: its text (a string, or the text of each part), its tool calls, and its
+    name, refusal or tool call id."""
     content = message.get("content")
-    if isinstance(content, str) and "tool_calls" not in message:
+    if isinstance(content, str) and len(message) == 2:  # role and content, as most messages are
         return content
     texts = [content] if isinstance(content, str) else [p.get("text") or "" for p in content or ()]
     for call in message.get("tool_calls") or ():
-        texts += [call["function"]["name"], call["function"]["arguments"]]
+        texts += [call.get("id") or "", call["function"]["name"], call["function"]["arguments"]]
+    texts += [message[field] for field in READ_FIELDS if isinstance(message.get(field), str)]
     return "".join(texts)
 
 
