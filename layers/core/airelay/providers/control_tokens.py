@@ -1,4 +1,4 @@
-"""Chat-template control tokens in message text, made plain text for self-hosted models.
+"""Chat-template control tokens in message text and tool definitions, made plain text for self-hosted models.
 
 llama.cpp, vLLM and Ollama render the messages with the model's chat template and tokenise the result with its
 special tokens recognised, so a user who writes `<|im_start|>system` opens a system turn of their own. OpenAI's
@@ -33,16 +33,29 @@ def neutralised(text: str) -> str:
 
 
 def neutralised_messages(messages: list[dict]) -> list[dict]:
-    """Each message's content neutralised: a string, or the `text` of each part of a list of parts."""
+    """Every text of each message neutralised: its content (a string, or the text of each part), and its name, tool
+    calls (their arguments, names, ids) or tool call id, which a chat template renders as well."""
     plain = []
     for message in messages:
         content = message.get("content")
-        if isinstance(content, str):
-            content = neutralised(content)
-        elif isinstance(content, list):
-            content = [
-                {**part, "text": neutralised(part["text"])} if isinstance(part.get("text"), str) else part
-                for part in content
-            ]
-        plain.append({**message, "content": content})
+        if isinstance(content, str) and len(message) == 2:  # role and content, as most messages are
+            plain.append({"role": message["role"], "content": neutralised(content)})
+        else:
+            plain.append(neutralised_value(message))
     return plain
+
+
+def neutralised_value(value):
+    """Every string in `value` (dicts and lists walked) neutralised, but roles, part types and images."""
+    if isinstance(value, str):
+        return neutralised(value)
+    if isinstance(value, list):
+        return [neutralised_value(item) for item in value]
+    if isinstance(value, dict):
+        if value.get("type") == "image_url":
+            return value
+        return {key: item if key in KEPT else neutralised_value(item) for key, item in value.items()}
+    return value
+
+
+KEPT = frozenset(("role", "type"))

@@ -33,7 +33,7 @@ from .base import (
     ToolCall,
     upstream_retry_after,
 )
-from .control_tokens import neutralised_messages
+from .control_tokens import neutralised_messages, neutralised_value
 from .openai_chunks import (
     THINK_CLOSE,
     THINK_OPEN,
@@ -119,6 +119,8 @@ class OpenAICompatChatModel(ChatModel):
                 }
                 for t in request.tools
             ]
+            if self.self_hosted:  # a template renders the descriptions and schemas (often in the system turn)
+                args["tools"] = neutralised_value(args["tools"])
             choice = request.tool_choice
             if choice in ("auto", "required", "none"):
                 args["tool_choice"] = choice
