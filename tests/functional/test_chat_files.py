@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
 import time
 from datetime import UTC, datetime
 
@@ -23,9 +24,17 @@ from .conftest import load_event
 from .test_chat_function import sse_parts, usage_rows
 
 
-def png(side: int = 8) -> bytes:
+def png(side: int = 8, mode: str = "RGB") -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (side, side), (200, 30, 30)).save(out, format="PNG")
+    Image.new(mode, (side, side), 1 if mode == "1" else (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def noise_png(side: int) -> bytes:
+    """A photo-sized PNG: random pixels do not compress (190 pixels a side: about 110 KB)."""
+    pixels = random.Random(side).randbytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(out, format="PNG")
     return out.getvalue()
 
 
@@ -38,13 +47,14 @@ def file_part(media_type: str = "image/png", data: bytes | None = None, url: str
 
 
 def usechat_event(*files: dict, model: str | None = None) -> dict:
+    return messages_event(
+        [{"id": "m1", "role": "user", "parts": [*files, {"type": "text", "text": "What is this?"}]}], model=model
+    )
+
+
+def messages_event(messages: list[dict], model: str | None = None) -> dict:
     event = load_event("chat_stream_usechat")
-    body = {
-        "id": "chat_1",
-        "messages": [{"id": "m1", "role": "user", "parts": [*files, {"type": "text", "text": "What is this?"}]}],
-        "trigger": "submit-message",
-        **({"model": model} if model else {}),
-    }
+    body = {"id": "chat_1", "messages": messages, "trigger": "submit-message", **({"model": model} if model else {})}
     event["body"] = json.dumps(body)
     return event
 
@@ -89,6 +99,50 @@ def test_only_the_newest_messages_files_are_sent(chat_function, upstream):
     assert sum(isinstance(m["content"], list) for m in messages) == 1
 
 
+def test_a_message_of_files_only_reaches_the_model_as_its_images(chat_function, upstream):
+    """useChat's `sendMessage({files})` posts a user message of `file` parts only: the model gets the images, and no
+    empty text part."""
+    image = png()
+    status, body = invoke(
+        chat_function, messages_event([{"id": "m1", "role": "user", "parts": [file_part(data=image)]}])
+    )
+    assert status == 200, body
+    assert any(p["type"] == "finish" for p in sse_parts(body))
+    content = upstream.requests[-1]["messages"][-1]["content"]
+    assert content == [{"type": "image_url", "image_url": {"url": data_url("image/png", image)}}]
+
+
+def test_a_conversation_with_photos_goes_on_though_usechat_resends_them(chat_function, upstream):
+    """useChat posts every earlier message again, its files too, which the server leaves unread: after two turns of a
+    ~110 KB photo each (together past MAX_BODY_BYTES, 256 KiB), a text-only message is answered, the route's limit
+    being CHAT_BODY_MAX_BYTES; only the text reaches the model."""
+    history = []
+    for n, photo in enumerate([noise_png(190), noise_png(191)]):
+        history.append(
+            {"id": f"u{n}", "role": "user", "parts": [file_part(data=photo), {"type": "text", "text": "And this?"}]}
+        )
+        status, body = invoke(chat_function, messages_event(history[-1:]))
+        assert status == 200, body
+        history.append({"id": f"a{n}", "role": "assistant", "parts": [{"type": "text", "text": "A pattern."}]})
+    history.append({"id": "u9", "role": "user", "parts": [{"type": "text", "text": "Which one did you like?"}]})
+    event = messages_event(history)
+    assert len(event["body"]) > get_settings().max_body_bytes
+    status, body = invoke(chat_function, event)
+    assert status == 200, body
+    assert all(isinstance(m["content"], str) for m in upstream.requests[-1]["messages"])
+
+
+def test_a_body_past_the_chat_streams_own_limit_is_refused(chat_function, upstream, monkeypatch):
+    """CHAT_BODY_MAX_BYTES bounds the stream's body: past it, 413 payload_too_large naming the limit."""
+    monkeypatch.setenv("CHAT_BODY_MAX_BYTES", "100000")
+    get_settings.cache_clear()
+    status, body = invoke(chat_function, usechat_event(file_part(data=noise_png(190))))
+    assert status == 413, body
+    error = json.loads(body)["error"]
+    assert error["code"] == "payload_too_large" and "100000 bytes" in error["message"]
+    assert not upstream.requests
+
+
 def too_large() -> dict:
     return file_part(data=png(8) + b"\0" * 3000)
 
@@ -101,6 +155,8 @@ def too_large() -> dict:
         ([file_part() for _ in range(3)], None, 422, "too_many_files"),
         ([too_large()], None, 413, "file_too_large"),
         ([file_part("image/jpeg", png())], None, 422, "invalid_file"),  # declared JPEG, is a PNG
+        ([file_part("image/jpeg", b"\xff\xd8\xff" + b"not a jpeg" * 20)], None, 422, "invalid_file"),
+        ([file_part(data=png(1001, "1"))], None, 413, "file_too_large"),  # 1,002,001 pixels in 520 bytes
         ([file_part(url="data:image/png;base64,%%%notbase64")], None, 422, "invalid_file"),
         ([file_part(url="data:image/png,rawtext")], None, 422, "invalid_file"),
         ([file_part(url="file:///etc/passwd")], None, 422, "invalid_file"),
@@ -114,6 +170,8 @@ def too_large() -> dict:
         "too-many",
         "too-large",
         "type-mismatch",
+        "jpeg-signature-then-text",
+        "too-many-pixels",
         "bad-base64",
         "not-base64",
         "file-scheme",
@@ -127,6 +185,7 @@ def test_bad_files_get_a_clear_4xx_before_any_upstream_call(
 ):
     monkeypatch.setenv("CHAT_FILES_MAX", "2")
     monkeypatch.setenv("CHAT_FILE_MAX_BYTES", "2048")
+    monkeypatch.setenv("IMAGE_MAX_PIXELS", "1000000")
     monkeypatch.setenv("ALLOWED_CHAT_MODELS", "local/smollm2-135m")
     from airelay.settings import get_settings
 

@@ -2,8 +2,8 @@
 
 - CORS: only an origin listed in ALLOWED_ORIGINS (by default settings.LOCAL_ORIGINS, each of which must work) gets
   Access-Control-Allow-Origin, on preflight and on real answers, echoed exactly; look-alikes get nothing.
-- Body size: a body over MAX_BODY_BYTES (for the classify function: room for an IMAGE_MAX_BYTES image in base64),
-  declared or streamed in chunks without a length, is a 413 `payload_too_large` that reaches no model; a body of
+- Body size: a body over MAX_BODY_BYTES (for the classify function: room for an IMAGE_MAX_BYTES image in base64; for
+  /api/chat/stream, where useChat resends every earlier image, CHAT_BODY_MAX_BYTES), declared or streamed in chunks without a length, is a 413 `payload_too_large` that reaches no model; a body of
   exactly the limit is not.
 """
 
@@ -30,7 +30,11 @@ MAX_BODY_BYTES = Settings().max_body_bytes
 # API answers as API Gateway does (500), and the function's own 413 could not be seen.
 IMAGE_MAX_BYTES = 3 * 1024 * 1024
 CLASSIFY_LIMIT = max(MAX_BODY_BYTES, (IMAGE_MAX_BYTES + 2) // 3 * 4 + 64 * 1024)
-BODY_LIMITS = {"/api/image/classify": CLASSIFY_LIMIT, "/api/image/classify/upload": CLASSIFY_LIMIT}
+BODY_LIMITS = {
+    "/api/image/classify": CLASSIFY_LIMIT,
+    "/api/image/classify/upload": CLASSIFY_LIMIT,
+    "/api/chat/stream": Settings().chat_body_max_bytes,
+}
 # The body each route reads (the upload route reads only a multipart body, so only one can grow past its limit).
 CONTENT_TYPES = {"/api/image/classify/upload": "multipart/form-data; boundary=b0undary"}
 ROUTES = {  # path: the method a browser's preflight asks for
@@ -231,7 +235,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(chat_app_al
     host, port = urlsplit(chat_app_alone).hostname, urlsplit(chat_app_alone).port
     head = (
         f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
-        f"content-length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+        f"content-length: {BODY_LIMITS.get(path, MAX_BODY_BYTES) + 1}\r\n\r\n"
     )
     with socket.create_connection((host, port), timeout=10) as connection:
         connection.sendall(head.encode())

@@ -2,8 +2,9 @@
 
 Checked before any upstream call, cheapest first: the count and the declared media types, that some model of the
 request's chain can see images, then each file's bytes (a `data:` URL decoded, an http(s) URL fetched through the
-SSRF-safe fetcher), their size and that they really are the image type declared. The model gets each image as a
-base64 `data:` URL, so no provider ever fetches a client's URL itself. Earlier turns' files are not resent.
+SSRF-safe fetcher), their size and that they really are an image of the type declared (read, not decoded: the model
+decodes them). The model gets each image as a base64 `data:` URL, so no provider ever fetches a client's URL itself.
+Earlier turns' files are not resent.
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ import dataclasses
 from dataclasses import dataclass
 
 from .errors import InvalidInput, PayloadTooLarge
-from .images.decode import ImageTooLarge
+from .images.decode import ImageTooLarge, NotAnImage, image_format
 from .images.fetch import FetchPolicy, Resolver, fetch_image, system_resolver
 from .providers.base import ChatRequest
 from .settings import Settings
+from .text import is_blank
 
-SIGNATURES = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
-}
+FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}  # Pillow's names
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -100,10 +97,17 @@ async def file_bytes(file: FilePart, policy: FetchPolicy, resolver: Resolver) ->
     raise BadFile("A file's url must be a data: URL or an http(s) URL.")
 
 
-def image_content(media_type: str, data: bytes) -> dict:
+def image_content(media_type: str, data: bytes, max_pixels: int | None = None) -> dict:
+    """The image as a model's image content, once its bytes are an image of `media_type` (its header read, nothing
+    decoded: images.decode.image_format) of at most `max_pixels` (None: Pillow's own bomb limit only)."""
     media_type = media_type.lower()
-    signature_ok = data.startswith(SIGNATURES[media_type]) and (media_type != "image/webp" or data[8:12] == b"WEBP")
-    if not signature_ok:
+    try:
+        is_declared = image_format(data, max_pixels) == FORMATS[media_type]
+    except NotAnImage:
+        is_declared = False
+    except ImageTooLarge as too_large:
+        raise FileTooLarge(too_large.message) from None
+    if not is_declared:
         raise BadFile(f"A file declared as {media_type} is not one.")
     url = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
     return {"type": "image_url", "image_url": {"url": url}}
@@ -115,15 +119,20 @@ def file_policy(settings: Settings) -> FetchPolicy:
 
 
 async def with_images(
-    request: ChatRequest, files: list[FilePart], policy: FetchPolicy, resolver: Resolver = system_resolver
+    request: ChatRequest,
+    files: list[FilePart],
+    policy: FetchPolicy,
+    resolver: Resolver = system_resolver,
+    max_pixels: int | None = None,
 ) -> ChatRequest:
-    """The request with the files as image content before the newest user message's text."""
+    """The request with the files as image content before the newest user message's text (none when it has none:
+    a message of images only, as OpenAI's chat completions accept)."""
     if not files:
         return request
-    images = [image_content(f.media_type, await file_bytes(f, policy, resolver)) for f in files]
+    images = [image_content(f.media_type, await file_bytes(f, policy, resolver), max_pixels) for f in files]
     *earlier, newest = request.messages
-    content = [*images, {"type": "text", "text": newest["content"]}]
-    return dataclasses.replace(request, messages=[*earlier, {"role": "user", "content": content}])
+    text = [] if is_blank(newest["content"]) else [{"type": "text", "text": newest["content"]}]
+    return dataclasses.replace(request, messages=[*earlier, {"role": "user", "content": [*images, *text]}])
 
 
 async def attach_files(
@@ -132,4 +141,4 @@ async def attach_files(
     """The models of the chain that can see, and the request with the images: every check before any upstream call."""
     check_declared(files, settings)
     seeing = seeing_models(model_ids, settings)
-    return seeing, await with_images(request, files, file_policy(settings))
+    return seeing, await with_images(request, files, file_policy(settings), max_pixels=settings.image_max_pixels)

@@ -87,14 +87,15 @@ def turns_of(body: ChatBody | UIChatBody) -> list[dict[str, str]]:
             {"role": "user", "content": body.message},
         ]
     turns = []
-    for message in body.messages[:-1] if continues(body) else body.messages:
+    messages = body.messages[:-1] if continues(body) else body.messages
+    for message in messages:
         if message.role == "system":
             continue  # the system prompt is the server's to set
         text = "".join(p.text or "" for p in message.parts if p.type == "text")
-        if text:
-            turns.append({"role": message.role, "content": text})
+        if text or (message is messages[-1] and any(p.type == "file" for p in message.parts)):
+            turns.append({"role": message.role, "content": text})  # sendMessage({files}) sends no text
     if not turns or turns[-1]["role"] != "user":
-        raise InvalidInput("The last message must be a user message with text.")
+        raise InvalidInput("The last message must be a user message with text or files.")
     return turns
 
 
@@ -161,7 +162,7 @@ def build_request(body: ChatBody | UIChatBody, settings: Settings) -> tuple[str,
     turns = turns_of(body)
     if len(turns[-1]["content"]) > settings.message_max_chars:
         raise InvalidInput(f"message is longer than {settings.message_max_chars} characters")
-    if is_blank(turns[-1]["content"]):
+    if is_blank(turns[-1]["content"]) and not files_of(body):
         raise InvalidInput("message must not be empty")
     messages = [{"role": "system", "content": system}, *cap_history(turns, settings)]
     request = ChatRequest(

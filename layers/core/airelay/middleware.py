@@ -3,8 +3,8 @@
 - Cors: Starlette's CORSMiddleware for ALLOWED_ORIGINS (each origin exactly; `*` echoes any origin, as the API's
   preflight mock does);
 - RequestGate: the request id and who is calling (from API Gateway's request context), the log context; API keys and
-  sign-in tokens where API Gateway does not check them (identity.Gate): 401; MAX_BODY_BYTES, declared or streamed:
-  413; and the last-resort answer when something fails unhandled. One layer, so an answer's every message passes
+  sign-in tokens where API Gateway does not check them (identity.Gate): 401; MAX_BODY_BYTES (CHAT_BODY_MAX_BYTES on
+  /api/chat/stream), declared or streamed: 413; and the last-resort answer when something fails unhandled. One layer, so an answer's every message passes
   one wrapped `send`.
 
 Each follows get_settings() unless the app was made with fixed settings (tests and the local API change the
@@ -93,7 +93,7 @@ class RequestGate(Middleware):
         bind_request(request_id, state["who"].identity)
         send, started = with_header(send, b"x-request-id", request_id.encode())
         try:
-            await self.admit(scope, receive, send, gate, settings.max_body_bytes)
+            await self.admit(scope, receive, send, gate, body_limit(scope["path"], settings))
         except PayloadTooLarge as exc:
             if not started():
                 await reply(send, exc, self.error_body)
@@ -116,6 +116,12 @@ class RequestGate(Middleware):
             await reply(send, too_large(limit), self.error_body)
             return
         await self.app(scope, limited(receive, limit), send)
+
+
+def body_limit(path: str, settings: Settings) -> int:
+    """CHAT_BODY_MAX_BYTES on /api/chat/stream, where useChat resends every earlier file (left unread there), else
+    MAX_BODY_BYTES."""
+    return settings.chat_body_max_bytes if path == "/api/chat/stream" else settings.max_body_bytes
 
 
 def too_large(limit: int) -> PayloadTooLarge:

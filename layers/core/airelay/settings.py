@@ -30,6 +30,8 @@ class Settings:
     metrics_namespace: str = field(default="Airelay", metadata={"env": "POWERTOOLS_METRICS_NAMESPACE"})
     allowed_origins: tuple[str, ...] = field(default=_list(LOCAL_ORIGINS), metadata={"env": "ALLOWED_ORIGINS"})
     max_body_bytes: int = field(default=262_144, metadata={"env": "MAX_BODY_BYTES"})
+    # /api/chat/stream's: useChat posts every earlier message again, with its files (data: URLs)
+    chat_body_max_bytes: int = field(default=5_242_880, metadata={"env": "CHAT_BODY_MAX_BYTES"})
     body_read_timeout_s: float = field(default=10.0, metadata={"env": "BODY_READ_TIMEOUT_S"})
     api_keys: tuple[str, ...] = field(default=(), metadata={"env": "API_KEYS"})
     jwt_issuer: str = field(default="", metadata={"env": "JWT_ISSUER"})

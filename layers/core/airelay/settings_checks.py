@@ -26,6 +26,7 @@ ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[^\s/?#@:\[\]]+)(:[0-
 # once; USAGE_SHARDS counts partitions
 AT_LEAST_ONE = (
     "MAX_BODY_BYTES",
+    "CHAT_BODY_MAX_BYTES",
     "CLIENT_TOOL_OUTPUT_MAX_CHARS",
     "MESSAGE_MAX_CHARS",
     "CHAT_FILE_MAX_BYTES",

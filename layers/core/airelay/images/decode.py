@@ -1,4 +1,5 @@
-"""Bytes -> a decoded RGB image, or a clear 4xx. The one place where images are decoded.
+"""Bytes -> a decoded RGB image, or a clear 4xx. The one place where images are decoded, or (image_format) checked
+without decoding for a model that decodes them itself.
 
 The pixel count that will be decoded is checked from the header first (decompression bombs; a JPEG decoded scan by scan,
 progressive or with a scan per component, at its full size, which its decoder holds whatever the scale); only the first
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 
 from ..errors import InvalidInput, PayloadTooLarge
 from .jpeg_scans import components_per_scan
@@ -42,31 +44,47 @@ class ImageTooLarge(PayloadTooLarge):
 
 def decode_image(data: bytes, max_pixels: int):
     """Decodes `data` into a small RGB PIL image; NotAnImage (422) or ImageTooLarge (413) otherwise."""
+    with opened(data, max_pixels) as image:
+        width, height = image.size
+        if image.format == "JPEG":
+            held_whole = full_size_reason(image, data)
+            if held_whole and width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"The image is {held_whole} of {width} x {height} pixels; the limit for one is {max_pixels:,} pixels."
+                )
+            image.draft("RGB", (KEPT_SIDE, KEPT_SIDE))  # sets the decoded size, decodes nothing yet
+        if image.width * image.height > max_pixels:
+            raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
+        image.load()
+        return upright_rgb(reduced(image))
+
+
+def image_format(data: bytes, max_pixels: int | None) -> str:
+    """The format (one of FORMATS) `data` is, from its header as Pillow reads it, nothing decoded; NotAnImage (422),
+    or ImageTooLarge (413) over `max_pixels` at full size (None: over Pillow's own bomb limit only)."""
+    with opened(data, max_pixels) as image:
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
+        return image.format
+
+
+@contextmanager
+def opened(data: bytes, max_pixels: int | None):
+    """The image as Pillow opens it (its header read, no pixel decoded yet); what fails within, as NotAnImage or
+    ImageTooLarge."""
     from PIL import Image, UnidentifiedImageError
 
-    # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS; ours (below, before decoding) decides instead.
+    # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS; ours (before decoding) decides instead.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if not data:
         raise NotAnImage("The image is empty.")
     try:
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:
-            width, height = image.size
-            if image.format == "JPEG":
-                held_whole = full_size_reason(image, data)
-                if held_whole and width * height > max_pixels:
-                    raise ImageTooLarge(
-                        f"The image is {held_whole} of {width} x {height} pixels; "
-                        f"the limit for one is {max_pixels:,} pixels."
-                    )
-                image.draft("RGB", (KEPT_SIDE, KEPT_SIDE))  # sets the decoded size, decodes nothing yet
-            if image.width * image.height > max_pixels:
-                raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
-            image.load()
-            return upright_rgb(reduced(image))
+            yield image
     except Image.DecompressionBombError:  # more than twice Pillow's limit: refused by Pillow while reading the header
-        raise ImageTooLarge(
-            f"The image has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; the limit is {max_pixels:,} pixels."
-        ) from None
+        limit = f"; the limit is {max_pixels:,} pixels" if max_pixels is not None else ""
+        raise ImageTooLarge(f"The image has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels{limit}.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise NotAnImage() from None
 
