@@ -86,12 +86,12 @@ class ResponseEvents:
             done = self.event("response.output_text.done", **where, text=text, logprobs=[])
         return done + self.event("response.content_part.done", **where, part=part)
 
-    def close_message(self) -> bytes:
+    def close_message(self, status: str = "completed") -> bytes:
         if self.text_item is None:
             return b""
         closed = self.close_part()
         index, item_id = self.text_item
-        item = {"type": "message", "id": item_id, "status": "completed", "role": "assistant", "content": self.parts}
+        item = {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": self.parts}
         self.text_item, self.parts = None, []
         self.done[index] = item
         return closed + self.event("response.output_item.done", output_index=index, item=item)
@@ -111,9 +111,9 @@ class ResponseEvents:
         self.arguments[call_id].append(fragment)
         return self.event("response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=fragment)
 
-    def close_items(self, calls: list[ToolCall]) -> bytes:
+    def close_items(self, calls: list[ToolCall], status: str = "completed") -> bytes:
         """The end of the answer: the open message and every tool call done, in output order."""
-        out = self.close_message()
+        out = self.close_message(status)
         for call in calls:
             if call.id not in self.calls:
                 continue
@@ -124,7 +124,7 @@ class ResponseEvents:
                 "call_id": call.id,
                 "name": name,
                 "arguments": call.arguments,
-                "status": "completed",
+                "status": status,
             }
             self.done[index] = item
             out += self.event(

@@ -46,7 +46,7 @@ async def responses(body: ResponsesBody, request: Request):
         stream = await relay_stream.open_any_stream(models, chat, settings, caller)
         return EventStreamResponse(events(stream, shell, check, kept_by, settings), on_close=stream.abandon)
     answer = await relay.complete_any(models, chat, settings, caller, check)
-    output = output_items(answer.text, answer.tool_calls, answer.refusal)
+    output = output_items(answer.text, answer.tool_calls, answer.refusal, answer.reason)
     kept = bool(kept_by) and await keep(kept_by, output, settings)
     return finished({**shell, "store": kept}, answer.model_id, output, answer.reason, answer.usage)
 
@@ -86,18 +86,18 @@ def tool_choice_echo(choice: str | FunctionChoice | None) -> str | dict:
 def usage_body(used: Usage) -> dict:
     return {
         "input_tokens": used.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": used.cached_tokens},
+        "input_tokens_details": {"cached_tokens": used.cached_tokens, "cache_write_tokens": 0},
         "output_tokens": used.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": used.reasoning_tokens},
         "total_tokens": used.prompt_tokens + used.completion_tokens,
     }
 
 
-def message_item(item_id: str, text: str, refusal: str = "") -> dict:
+def message_item(item_id: str, text: str, refusal: str = "", status: str = "completed") -> dict:
     content = [content_part("output_text", text)] if text or not refusal else []
     if refusal:
         content.append(content_part("refusal", refusal))
-    return {"type": "message", "id": item_id, "status": "completed", "role": "assistant", "content": content}
+    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
 
 
 def call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict:
@@ -111,18 +111,27 @@ def call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict:
     }
 
 
-def output_items(text: str, calls: list[ToolCall], refusal: str = "") -> list[dict]:
-    items = [message_item(f"msg_{uuid.uuid4().hex}", text, refusal)] if text or refusal or not calls else []
-    return items + [call_item(f"fc_{uuid.uuid4().hex}", c) for c in calls]
+def output_items(text: str, calls: list[ToolCall], refusal: str, reason: str) -> list[dict]:
+    status = item_status(reason)
+    items = [message_item(f"msg_{uuid.uuid4().hex}", text, refusal, status)] if text or refusal or not calls else []
+    return items + [call_item(f"fc_{uuid.uuid4().hex}", c, status) for c in calls]
+
+
+INCOMPLETE = {"length": "max_output_tokens", "content-filter": "content_filter"}  # finish reason -> OpenAI's reason
+
+
+def item_status(reason: str) -> str:
+    """An answer's items are incomplete when it stopped before its end (the token limit, the content filter)."""
+    return "incomplete" if reason in INCOMPLETE else "completed"
 
 
 def finished(shell: dict, model_id: str, output: list[dict], reason: str, used: Usage) -> dict:
-    incomplete = reason == "length"
+    incomplete = INCOMPLETE.get(reason)
     return {
         **shell,
         "model": model_id,
         "status": "incomplete" if incomplete else "completed",
-        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
         "output": output,
         "usage": usage_body(used),
     }
@@ -137,9 +146,9 @@ async def events(stream: relay_stream.ChatStream, shell: dict, check, kept_by: s
     if step.error is not None:
         yield encoder.error(step.error)
         return
-    yield encoder.close_items(step.calls)
+    yield encoder.close_items(step.calls, item_status(step.reason))
     kept = bool(kept_by) and await keep(kept_by, encoder.output, settings)
     yield encoder.event(
-        "response.incomplete" if step.reason == "length" else "response.completed",
+        "response.incomplete" if step.reason in INCOMPLETE else "response.completed",
         response=finished({**shell, "store": kept}, stream.model_id, encoder.output, step.reason, step.usage),
     )

@@ -50,6 +50,7 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     estimated: bool = False
+    reasoning_tokens: int = 0  # of the completion tokens, those the model spent reasoning (as the provider reported)
 
 
 # The events of a chat stream, the same for every provider and both wire formats (the UI message stream and

@@ -33,7 +33,10 @@ def usage_of(usage: dict | None) -> Usage | None:
     prompt = token_count(usage.get("prompt_tokens"))
     details = usage.get("prompt_tokens_details")
     cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(prompt, token_count(usage.get("completion_tokens")), min(cached, prompt))
+    completion = token_count(usage.get("completion_tokens"))
+    details = usage.get("completion_tokens_details")
+    reasoning = token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
+    return Usage(prompt, completion, min(cached, prompt), reasoning_tokens=min(reasoning, completion))
 
 
 def token_count(value: object) -> int:

@@ -23,7 +23,8 @@ def billable(used: Usage) -> Usage:
     prompt = whole_count(used.prompt_tokens)
     completion, cached = whole_count(used.completion_tokens), min(whole_count(used.cached_tokens), prompt)
     changed = (prompt, completion, cached) != (used.prompt_tokens, used.completion_tokens, used.cached_tokens)
-    return Usage(prompt, completion, cached, bool(used.estimated) or changed)
+    reasoning = min(whole_count(used.reasoning_tokens), completion)
+    return Usage(prompt, completion, cached, bool(used.estimated) or changed, reasoning)
 
 
 def within_bounds(used: Usage, prompt_limit: int, completion_limit: int) -> Usage:
@@ -40,5 +41,5 @@ def within_bounds(used: Usage, prompt_limit: int, completion_limit: int) -> Usag
             prompt_limit,
             completion_limit,
         )
-    prompt = min(used.prompt_tokens, prompt_limit)
-    return Usage(prompt, min(used.completion_tokens, completion_limit), min(used.cached_tokens, prompt), True)
+    prompt, completion = min(used.prompt_tokens, prompt_limit), min(used.completion_tokens, completion_limit)
+    return Usage(prompt, completion, min(used.cached_tokens, prompt), True, min(used.reasoning_tokens, completion))
