@@ -105,11 +105,15 @@ def continues(body: ChatBody | UIChatBody) -> bool:
 
 
 def files_of(body: ChatBody | UIChatBody) -> list[FilePart]:
-    """The `file` parts of the newest user message (useChat's attachments); earlier turns' files are not resent."""
+    """The `file` parts of the newest user message (useChat's attachments); earlier turns' files are not resent. A
+    client's `system` messages are dropped (turns_of), their parts too."""
     if isinstance(body, ChatBody):
         return []
-    parts = body.messages[-2 if continues(body) else -1].parts
-    return [FilePart(p.mediaType or "", p.url or "") for p in parts if p.type == "file"]
+    turns, at = [m for m in body.messages if m.role != "system"], -2 if continues(body) else -1
+    newest = turns[at] if len(turns) >= -at else None
+    if newest is None or newest.role != "user":
+        return []
+    return [FilePart(p.mediaType or "", p.url or "") for p in newest.parts if p.type == "file"]
 
 
 def images_of(body: ChatBody | UIChatBody) -> tuple[str, ...]:
