@@ -8,11 +8,13 @@ a resolver (`images.test` -> 127.0.0.1, `intranet.test` -> 10.0.0.5, ...) and a 
 """
 
 import base64
+import io
 import time
 from datetime import UTC, datetime
 
 import openai
 import pytest
+from PIL import Image
 
 from airelay.attachments import file_policy
 from airelay.openai_api import images
@@ -205,3 +207,14 @@ def test_fallbacks_that_cannot_see_are_skipped_for_a_request_with_an_image(start
     # THEN the image goes to the next model that can see
     assert answer.choices[0].message.content == "A pixel."
     assert [r["model"] for r in upstream.requests] == ["gpt-4o-mini", "gpt-4o"]
+
+
+def test_an_image_of_more_pixels_than_image_max_pixels_is_refused_before_any_upstream_call(start, upstream):
+    """IMAGE_MAX_PIXELS holds on /v1 as on /api/chat/stream: read from the image's header, before the model is asked."""
+    client = openai.OpenAI(base_url=start(IMAGE_MAX_PIXELS="100"), api_key=KEY, max_retries=0)
+    wide = io.BytesIO()
+    Image.new("RGB", (20, 20), (10, 120, 200)).save(wide, format="PNG")
+    with pytest.raises(openai.APIStatusError) as refused:
+        ask(client, "data:image/png;base64," + base64.b64encode(wide.getvalue()).decode())
+    assert refused.value.status_code in (400, 413) and refused.value.code == "file_too_large"
+    assert upstream.requests == []

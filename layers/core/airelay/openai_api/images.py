@@ -99,7 +99,8 @@ async def checked_data_url(image: ImageAt, policy: FetchPolicy, settings: Settin
         if image.url[:5].lower() == "data:":
             declared = FilePart(image.url[5:].partition(",")[0].partition(";")[0], image.url)
             check_declared([declared], settings)
-            content = image_content(declared.media_type, await file_bytes(declared, policy, system_resolver))
+            data = await file_bytes(declared, policy, system_resolver)
+            content = image_content(declared.media_type, data, settings.image_max_pixels)
         else:
             fetched = await file_bytes(FilePart("", image.url), policy, system_resolver)
             content = sniffed_image_content(fetched, settings)
@@ -112,7 +113,7 @@ def sniffed_image_content(data: bytes, settings: Settings) -> dict:
     """A fetched image has no declared type: the first accepted type its bytes are."""
     for media_type in settings.chat_file_media_types:
         try:
-            return image_content(media_type, data)
+            return image_content(media_type, data, settings.image_max_pixels)
         except BadFile:
             continue
     raise UnsupportedMediaType(f"Images must be one of: {', '.join(settings.chat_file_media_types)}.")
