@@ -2,6 +2,7 @@
 one loop, and the local API runs the FAQ function and /v1/embeddings on loops of their own."""
 
 import asyncio
+import gc
 import json
 import threading
 
@@ -75,3 +76,39 @@ def test_an_embedder_answers_on_a_new_loop_after_the_loop_of_its_first_request_c
     first = model.client
     assert asyncio.run(model.embed(["hello"])).vectors.shape == (1, DIM)
     assert model.client is not first
+
+
+def test_an_embedder_keeps_no_client_for_each_closed_event_loop():
+    """A long-lived process (the local API) whose first loop stays open while every later request runs on a loop of
+    its own that is then closed (asyncio.run): the embedder keeps a client for the live loops (and the last one closed, until a next loop comes), not one per
+    closed loop forever (each holds its loop and its pooled connection: memory and sockets grow with every request).
+    HuggingFaceClient.loop_http prunes the clients of closed loops; OpenAIEmbedder.loop_client never does."""
+    with ServerThread(embeddings_app) as server:
+        settings = get_settings()
+        settings = type(settings)(
+            **{**settings.__dict__, "openai_base_url": f"{server.url}/v1", "upstream_max_retries": 0}
+        )
+        model = OpenAIEmbedder.from_settings("openai/text-embedding-3-small", settings, "sk-test")
+        first_done, release = threading.Event(), threading.Event()
+
+        def long_lived_loop():
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(model.embed(["hello"]))
+            finally:
+                first_done.set()
+                release.wait(60)
+                loop.close()
+
+        thread = threading.Thread(target=long_lived_loop)
+        thread.start()
+        first_done.wait(30)
+        try:
+            for _ in range(12):  # a request per new loop, each loop closed when its request ends
+                assert asyncio.run(asyncio.wait_for(model.embed(["hello"]), 10)).vectors.shape == (1, DIM)
+            gc.collect()
+            closed_loops_kept = sum(1 for loop in list(model.other_loops) if loop.is_closed())
+        finally:
+            release.set()
+            thread.join(30)
+    assert closed_loops_kept <= 1, f"{closed_loops_kept} clients kept for closed event loops"

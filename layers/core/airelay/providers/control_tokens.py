@@ -9,6 +9,7 @@ token, and keeps its UTF-8 length (budgets are reserved by the prompt's bytes be
 
 from __future__ import annotations
 
+import json
 import re
 
 CONTROL_TOKEN = re.compile(
@@ -45,17 +46,31 @@ def neutralised_messages(messages: list[dict]) -> list[dict]:
     return plain
 
 
-def neutralised_value(value):
-    """Every string in `value` (dicts and lists walked) neutralised, but roles, part types and images."""
+def neutralised_value(value, key: str = ""):
+    """Every string in `value` (dicts and lists walked, keys too) neutralised, but roles, part types and images. A
+    tool call's arguments are JSON a server parses before its template renders them: their escaped forms too."""
     if isinstance(value, str):
-        return neutralised(value)
+        return neutralised_arguments(value) if key == "arguments" else neutralised(value)
     if isinstance(value, list):
         return [neutralised_value(item) for item in value]
     if isinstance(value, dict):
         if value.get("type") == "image_url":
             return value
-        return {key: item if key in KEPT else neutralised_value(item) for key, item in value.items()}
+        return {neutralised(k): item if k in KEPT else neutralised_value(item, k) for k, item in value.items()}
     return value
 
 
 KEPT = frozenset(("role", "type"))
+
+
+def neutralised_arguments(text: str) -> str:
+    """JSON arguments neutralised as they read once parsed (`\u003c|im_start|\u003e` is `<|im_start|>`), written
+    back compactly (no longer than they came: escapes and spaces only shrink); text that is no JSON as it is."""
+    if "\\" not in text:
+        return neutralised(text)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return neutralised(text)
+    plain = neutralised_value(parsed)
+    return text if plain == parsed else json.dumps(plain, ensure_ascii=False, separators=(",", ":"))

@@ -95,6 +95,8 @@ class OpenAICompatChatModel(ChatModel):
                 return self.client
             other = self.other_loops.get(loop)
             if other is None:
+                for closed in [old for old in self.other_loops if old.is_closed()]:
+                    del self.other_loops[closed]  # its client's connections hold the loop: never collected
                 other = self.other_loops[loop] = self.client.copy(http_client=chat_http_client())
             return other
 
