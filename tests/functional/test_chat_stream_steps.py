@@ -71,3 +71,20 @@ def test_a_step_cut_by_the_deadline_before_its_first_token_is_in_the_answers_dat
     assert usage["steps"] == 2
     assert usage["inputTokens"] == sum(r.prompt_tokens for r in rows), (usage, rows)
     assert Decimal(str(usage["costUsd"])) == sum((r.cost_usd for r in rows), Decimal(0)), (usage, rows)
+
+
+def test_a_tool_stopped_at_the_answers_deadline_is_settled_in_the_message(chat_function, deadline_2s):
+    """GIVEN STREAM_DEADLINE_S=2 and a model that calls `slow` (10 s of work)
+    WHEN the answer's deadline stops the tool and the stream ends with data-error 504, data-usage, error
+    THEN the stopped call gets its tool-output-error before them (as a tool past its own deadline does), so useChat's
+    message holds the call settled (output-error), not forever `input-available` (shown as still running)."""
+    Slow.cancelled.clear()
+    deadline_2s.script(Deltas(tool_call_deltas(("c1", "slow", '{"city": "Jeju"}')), finish="tool_calls"), Ok())
+    status, body = post(chat_function, {"id": "chat_r32", "messages": [USER], "trigger": "submit-message"})
+    assert status == 200, body
+    parts = sse_parts(body)
+    kinds = [p["type"] for p in parts]
+    assert kinds[-3:] == ["data-error", "data-usage", "error"], kinds
+    called = [p["toolCallId"] for p in parts if p["type"] == "tool-input-available"]
+    settled = [p for p in parts if p["type"] in ("tool-output-error", "tool-output-available")]
+    assert [p["toolCallId"] for p in settled] == called and len(called) == 1, kinds

@@ -260,8 +260,8 @@ def test_the_model_reads_a_server_tool_output_after_a_continuation_as_in_the_ste
     """GIVEN a step where the model calls the server tool `huge` (60 000 characters of output) and the client tool
     `pick_color`
     WHEN useChat posts the conversation back with the color
-    THEN the model's `tool` message for `huge` is what the step after the call read: at most TOOL_OUTPUT_MAX_CHARS
-    characters of the output as JSON."""
+    THEN the model's `tool` message for `huge` is what the step after the call reads: the output as the browser was
+    sent it (marked as cut) as JSON, at most TOOL_OUTPUT_MAX_CHARS characters."""
     upstream = offer("huge", "pick_color")
     parts = first_step(
         chat_function, upstream, ("c1", "huge", '{"city": "Seoul"}'), ("c2", "pick_color", '{"question": "Which?"}')
@@ -272,4 +272,5 @@ def test_the_model_reads_a_server_tool_output_after_a_continuation_as_in_the_ste
     status, body = post(chat_function, {"id": "chat_1", "messages": [USER, message], "trigger": "submit-message"})
     assert status == 200, body
     tool_message = next(m for m in upstream.requests[-1]["messages"] if m.get("tool_call_id") == huge)
-    assert tool_message["content"] == json.dumps({"text": "y" * 60_000})[:TOOL_OUTPUT_MAX_CHARS]
+    sent = {"truncated": True, "text": json.dumps({"text": "y" * 60_000})[:TOOL_OUTPUT_MAX_CHARS]}
+    assert tool_message["content"] == json.dumps(sent)[:TOOL_OUTPUT_MAX_CHARS]

@@ -67,15 +67,17 @@ def test_a_large_tool_output_reaches_the_browser_cut_as_the_model_reads_it_and_t
     """GIVEN a server tool that answers with 300 000 characters
     WHEN the model calls it, and the user then sends the next message, useChat posting the whole conversation with the
     tool part it kept
-    THEN the browser was sent what the model reads of the output (its JSON's first TOOL_OUTPUT_MAX_CHARS characters),
-    marked as cut, and the next message is answered (200): the conversation stays under the body limit."""
+    THEN the browser was sent the output's JSON's first TOOL_OUTPUT_MAX_CHARS characters marked as cut, the model read
+    that (as JSON, at most TOOL_OUTPUT_MAX_CHARS characters), and the next message is answered (200): the
+    conversation stays under the body limit."""
     vast_tool.script(Deltas(tool_call_deltas(("c1", "vast", '{"city": "Seoul"}')), finish="tool_calls"), Ok())
     status, body = post(chat_function, {"id": "chat_1", "messages": [USER], "trigger": "submit-message"})
     assert status == 200, body
     parts = sse_parts(body)
     (output,) = [p["output"] for p in parts if p["type"] == "tool-output-available"]
     read = vast_tool.requests[-1]["messages"][-1]["content"]
-    assert output == {"truncated": True, "text": read} and len(read) == TOOL_OUTPUT_MAX_CHARS
+    assert output["truncated"] is True and len(output["text"]) == TOOL_OUTPUT_MAX_CHARS
+    assert read == json.dumps(output, ensure_ascii=False)[:TOOL_OUTPUT_MAX_CHARS]
     answer = assistant_message(parts, {})
     answer["parts"].append({"type": "text", "text": "".join(p["delta"] for p in parts if p["type"] == "text-delta")})
     vast_tool.script(Ok())

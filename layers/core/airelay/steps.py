@@ -34,6 +34,7 @@ from .tools.base import Tool, ToolContext, ToolFailed, ToolInputError, ToolResul
 from .tools.client import Proofs, is_client_side
 
 PAST_DEADLINE = "The answer took longer than the server's deadline."
+STOPPED_AT_DEADLINE = "The answer's deadline stopped the tool."
 TOOL_OUTPUT_MAX_CHARS = 16_000  # what the model reads of one tool's output, and the browser is sent
 
 
@@ -74,7 +75,8 @@ class Outcome:
         return {"output": self.sent()}
 
     def for_model(self) -> str:
-        settled = {"error": self.input_error or self.error} if self.result is None else {"output": self.result.output}
+        """What the model reads: the outcome the browser is sent (and posts back in a continuation), as JSON."""
+        settled = {"error": self.input_error or self.error} if self.result is None else {"output": self.sent()}
         return for_model(settled, TOOL_OUTPUT_MAX_CHARS)
 
     def sent(self) -> object:
@@ -118,6 +120,10 @@ async def ui_message_stream(
             yield b"".join(input_parts(encoder, o) for o in outcomes)
             run_here = [o for o in outcomes if o.input_error is None and not o.in_browser]
             if not await ran_in_time(run_here, context, first.deadline):
+                stopped = [o for o in run_here if o.result is None and o.error is None]
+                for outcome in stopped:
+                    outcome.error = STOPPED_AT_DEADLINE
+                yield b"".join(result_parts(encoder, o) for o in stopped)  # settled in the message, not left running
                 yield failure(encoder, ProviderTimeout(PAST_DEADLINE), first, steps, made)
                 return
             number = made + len(steps)
@@ -145,9 +151,10 @@ def steps_billed(steps: list[Step]) -> relay_stream.Billed:
 
 
 async def ran_in_time(outcomes: list[Outcome], context: ToolContext, deadline: float) -> bool:
-    """Runs a step's server tools until the answer's deadline (time.monotonic(), the clock of asyncio's loop and
-    anyio's); a metered call of theirs cut there is an error. False when the deadline stopped them."""
-    token = usage.answer_deadline.set(deadline)
+    """Runs a step's server tools until the answer's deadline (time.monotonic()); a metered call of theirs cut there
+    is an error: usage.answer_deadline is on the event loop's clock, which uvloop keeps in whole milliseconds. False
+    when the deadline stopped them."""
+    token = usage.answer_deadline.set(anyio.current_time() + deadline - time.monotonic())
     try:
         with anyio.move_on_after(max(deadline - time.monotonic(), 0)) as scope:
             await run_all(outcomes, context)

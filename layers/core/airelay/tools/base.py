@@ -99,13 +99,11 @@ def parse_call(call: ToolCall, tools: dict[str, Tool]) -> tuple[Tool, BaseModel,
 
 def for_model(outcome: dict, max_chars: int | None) -> str:
     """A settled call as the model reads it in its `tool` message, in the step that made the call as after a
-    continuation: `{"error": ...}`, or its output as JSON, cut to `max_chars` (None: whole)."""
+    continuation: `{"error": ...}`, or the output the browser was sent (a long one marked as cut) as JSON, cut to
+    `max_chars` (None: whole)."""
     if "output" not in outcome:
         return json.dumps({"error": outcome.get("error")}, ensure_ascii=False)
-    output = outcome["output"]
-    if isinstance(output, dict) and output.keys() == {"truncated", "text"} and output["truncated"] is True:
-        return str(output["text"])[:max_chars]  # a longer output as the browser was sent it: what the model read
-    return json.dumps(output, ensure_ascii=False)[:max_chars]
+    return json.dumps(outcome["output"], ensure_ascii=False)[:max_chars]
 
 
 CLEANUP_S = 0.5  # how long a tool stopped at its deadline may take to clean up (settle its metering)
