@@ -65,7 +65,9 @@ def test_a_failed_settlement_stays_held_and_is_settled_once_before_a_later_call(
     # THEN it waits, its worst case still held on both budgets, no row written
     totals = ledger.day_totals(today())
     assert (
-        len(meter.pending) == 1 and totals[TOTAL].committed == WORST and totals[identity_key("ip:203.0.113.1")].committed == WORST
+        len(meter.pending) == 1
+        and totals[TOTAL].committed == WORST
+        and totals[identity_key("ip:203.0.113.1")].committed == WORST
     )
     assert ledger.rows(today()) == []
     # WHEN the ledger answers again and a later call comes before the settlement is due
