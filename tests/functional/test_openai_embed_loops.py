@@ -107,7 +107,7 @@ def test_an_embedder_keeps_no_client_for_each_closed_event_loop():
             for _ in range(12):  # a request per new loop, each loop closed when its request ends
                 assert asyncio.run(asyncio.wait_for(model.embed(["hello"]), 10)).vectors.shape == (1, DIM)
             gc.collect()
-            closed_loops_kept = sum(1 for loop in list(model.other_loops) if loop.is_closed())
+            closed_loops_kept = sum(1 for loop in list(model.clients.others) if loop.is_closed())
         finally:
             release.set()
             thread.join(30)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-import weakref
 from collections.abc import AsyncIterator
 
 import anyio
@@ -34,6 +31,7 @@ from .base import (
     upstream_retry_after,
 )
 from .control_tokens import neutralised_messages, neutralised_value
+from .loops import LoopClients
 from .openai_chunks import (
     THINK_CLOSE,
     THINK_OPEN,
@@ -69,10 +67,7 @@ class OpenAICompatChatModel(ChatModel):
 
     def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
         super().__init__(model_id)
-        self.client = client
-        self.client_loop: weakref.ref | None = None
-        self.other_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.loops_lock = threading.Lock()
+        self.clients = LoopClients(client, chat_http_client)
         self.self_hosted = client.base_url.host != OPENAI_HOST
         # OpenAI's reasoning models refuse the deprecated max_tokens; other servers may not know its successor
         self.max_tokens_field = "max_tokens" if self.self_hosted else "max_completion_tokens"
@@ -80,31 +75,17 @@ class OpenAICompatChatModel(ChatModel):
             settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
         )
 
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self.clients.client
+
     def loop_client(self) -> openai.AsyncOpenAI:
-        """The client for the running event loop. Its aiohttp session serves the loop that made its first request; a
-        Lambda environment has one, but the local API runs every function in one process, each on a loop of its own:
-        a second live loop gets a copy of the client, and a loop after the first one closed gets a new `client`."""
-        loop = asyncio.get_running_loop()
-        with self.loops_lock:  # the local API's loops run in threads of their own
-            owner = self.client_loop() if self.client_loop else None
-            if owner is not None and owner is not loop and owner.is_closed():
-                self.client = self.client.copy(http_client=chat_http_client())
-                owner = None
-            if owner is None or owner is loop:
-                self.client_loop = weakref.ref(loop)
-                return self.client
-            other = self.other_loops.get(loop)
-            if other is None:
-                for closed in [old for old in self.other_loops if old.is_closed()]:
-                    del self.other_loops[closed]  # its client's connections hold the loop: never collected
-                other = self.other_loops[loop] = self.client.copy(http_client=chat_http_client())
-            return other
+        """The client for the running event loop (providers.loops)."""
+        return self.clients.for_running_loop()
 
     def renew(self, api_key: str | None = None) -> None:
         """A new client, its pool empty, the same settings and key, or `api_key` (after a SnapStart restore)."""
-        self.client = self.client.copy(http_client=chat_http_client(), api_key=api_key or self.client.api_key)
-        self.client_loop = None
-        self.other_loops.clear()
+        self.clients.client = self.client.copy(http_client=chat_http_client(), api_key=api_key or self.client.api_key)
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages

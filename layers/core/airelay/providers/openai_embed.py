@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import weakref
 from collections.abc import Iterator
 
 import httpx2
@@ -15,6 +12,7 @@ from ..errors import InvalidInput, ProviderFailed, ProviderTimeout
 from ..settings import Settings
 from ..tokens import estimate_input
 from .base import Embedder, Embeddings, Usage
+from .loops import LoopClients
 from .openai_compat import provider_error
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
@@ -61,11 +59,7 @@ class OpenAIEmbedder(Embedder):
         if self.name not in DIMENSIONS:
             raise InvalidInput(f"unknown OpenAI embedding model '{self.name[:80]}'; use one of {', '.join(DIMENSIONS)}")
         self.dimension = DIMENSIONS[self.name]
-        self.client = client  # the registry replaces it after a SnapStart restore (renew_connections, renew_keys)
-        self.loops_of: openai.AsyncOpenAI | None = None  # the client that client_loop and other_loops were made for
-        self.client_loop: weakref.ref | None = None
-        self.other_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.loops_lock = threading.Lock()
+        self.clients = LoopClients(client, openai.DefaultAsyncHttpx2Client)
 
     @classmethod
     def from_settings(cls, model_id: str, settings: Settings, key: str) -> OpenAIEmbedder:
@@ -77,28 +71,17 @@ class OpenAIEmbedder(Embedder):
         )
         return cls(model_id, client)
 
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self.clients.client
+
+    @client.setter
+    def client(self, client: openai.AsyncOpenAI) -> None:  # the registry's, after a SnapStart restore
+        self.clients.client = client
+
     def loop_client(self) -> openai.AsyncOpenAI:
-        """The client for the running event loop, as OpenAICompatChatModel.loop_client: its connection pool serves one
-        loop, and the local API runs every function on a loop of its own. `client` serves the first loop, another live
-        loop a copy; a loop after the first one closed gets a new `client`, and a replaced `client` starts over."""
-        loop = asyncio.get_running_loop()
-        with self.loops_lock:  # the local API's loops run in threads of their own
-            if self.loops_of is not self.client:
-                self.loops_of, self.client_loop = self.client, None
-                self.other_loops.clear()
-            owner = self.client_loop() if self.client_loop else None
-            if owner is not None and owner is not loop and owner.is_closed():
-                self.client = self.loops_of = self.client.copy(http_client=openai.DefaultAsyncHttpx2Client())
-                owner = None
-            if owner is None or owner is loop:
-                self.client_loop = weakref.ref(loop)
-                return self.client
-            other = self.other_loops.get(loop)
-            if other is None:
-                for closed in [old for old in self.other_loops if old.is_closed()]:
-                    del self.other_loops[closed]  # its client's connections hold the loop: never collected
-                other = self.other_loops[loop] = self.client.copy(http_client=openai.DefaultAsyncHttpx2Client())
-            return other
+        """The client for the running event loop (providers.loops), as a chat model's."""
+        return self.clients.for_running_loop()
 
     async def embed(self, texts: list[str]) -> Embeddings:
         """One request per batch. A failure carries the usage of the batches before it (and of its own, where the
