@@ -3,7 +3,13 @@ upstream whose text, timing and faults the tests choose. Screenshots: test-outpu
 
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
+from skimage import data
 
 from tests.support.upstream import FakeUpstream, Ok, ResetMidStream, Status
 
@@ -80,3 +86,28 @@ def test_sentiment_and_faq_panels(fake_stack, upstream):
 def test_an_uploaded_image_gets_labels(fake_stack, coffee_jpeg):
     seen = drive("image", fake_stack, IMAGE_FILE=str(coffee_jpeg))
     assert seen["labels"][0] == "espresso"
+
+
+def test_a_photo_over_the_upload_limit_is_scaled_down_in_the_browser_and_classified(fake_stack, tmp_path):
+    """GIVEN a phone-sized photo (4200x2800 px, about 6 MB) over IMAGE_MAX_BYTES (4,400,000), which the local API,
+    like Lambda, refuses before the function runs
+    WHEN it is chosen in the image panel and classified, and then a file that is no image
+    THEN the photo was sent as a JPEG 2048 px on its long side, well under the limit, and labelled; the other file
+    gets a clear message in the panel and is never sent."""
+    big = Image.fromarray(data.coffee()).resize((4200, 2800), Image.BICUBIC)
+    noise = np.random.default_rng(7).normal(0, 10, (2800, 4200, 3))
+    photo = tmp_path / "holiday.jpg"
+    Image.fromarray((np.asarray(big) + noise).clip(0, 255).astype(np.uint8)).save(photo, quality=95)
+    assert photo.stat().st_size > 5_500_000
+
+    seen = drive("image-large", fake_stack, IMAGE_FILE=str(photo))
+
+    assert seen["labels"][0] == "espresso"
+    [upload] = seen["uploads"]  # the file that is no image was never sent
+    sent = base64.b64decode(upload["image"])
+    assert len(sent) < upload["bodyBytes"] < 3_000_000
+    assert upload["name"] == "holiday.jpg" and upload["type"] == "image/jpeg"
+    with Image.open(io.BytesIO(sent)) as image:
+        assert image.format == "JPEG" and image.size == (2048, 1365)
+    assert "scaled down" in seen["caption"]
+    assert "notes.png could not be read as an image" in seen["refused"]

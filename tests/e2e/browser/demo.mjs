@@ -303,6 +303,44 @@ const scenarios = {
     return { labels, scores, message };
   },
 
+  /** A photo over the upload limit is scaled down before it is sent; a file that is no image is refused, unsent. */
+  async 'image-large'({ page }) {
+    // Chromium does not report a body made of a File: the page's fetch keeps each multipart body it sends instead
+    await page.addInitScript(() => {
+      const send = window.fetch;
+      window.__uploads = [];
+      window.fetch = (input, init) => {
+        if (init?.body instanceof FormData) window.__uploads.push(init.body);
+        return send(input, init);
+      };
+    });
+    await openDemo(page);
+    await page.setInputFiles('#image-file', process.env.IMAGE_FILE);
+    await page.click('#image-form button[type="submit"]');
+    await page.locator('#image-result:not([hidden])').waitFor({ timeout: 60_000 });
+    const labels = await page.locator('#image-labels .score-item__text').allTextContents();
+    const caption = await page.locator('#image-preview-caption').textContent();
+    await screenshot(page.locator('#image-panel'), 'image-large');
+    // a file the browser cannot read as an image
+    await page.setInputFiles('#image-file', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
+    await page.click('#image-form button[type="submit"]');
+    const error = page.locator('#image-panel [data-role="error"]');
+    await error.waitFor();
+    const refused = await error.locator('[data-role="error-text"]').textContent();
+    await screenshot(page.locator('#image-panel'), 'image-unreadable');
+    const uploads = await page.evaluate(() => Promise.all(window.__uploads.map(async (form) => {
+      const image = form.get('image');
+      const bytes = new Uint8Array(await image.arrayBuffer());
+      return {
+        bodyBytes: (await new Response(form).arrayBuffer()).byteLength,
+        name: image.name,
+        type: image.type,
+        image: btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join('')),
+      };
+    })));
+    return { labels, caption, refused, uploads };
+  },
+
   async 'real-model'({ page }) {
     await openDemo(page);
     await watchAnswer(page);
