@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from .openapi import function_documents, merge
+from .openapi import document
 from .template import ROOT
 
 SWAGGER_UI = ROOT / "node_modules" / "swagger-ui-dist"
@@ -24,7 +24,7 @@ def is_docs_path(path: str) -> bool:
 
 @cache
 def merged_document() -> dict:
-    return merge(function_documents())
+    return document()
 
 
 def docs_app() -> FastAPI:

@@ -1,4 +1,5 @@
 """`make openapi`: one OpenAPI document of every function's routes, merged from each FastAPI app's `app.openapi()`,
+with what API Gateway adds from the template (each route's key: its security scheme, and the gateway's 401 and 403),
 written to docs/openapi.json. web/client's types are generated from that file (web/client: `npm run generate`).
 
     python -m local.openapi            write docs/openapi.json
@@ -13,7 +14,7 @@ import sys
 import warnings
 
 from .lambda_bridge import load_module
-from .template import ROOT, functions
+from .template import ROOT, Route, functions
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
@@ -58,6 +59,59 @@ def merge(documents: dict[str, dict]) -> dict:
     return merged
 
 
+# API Gateway's own answers to a route that needs a key, in the template's gateway-response shape
+GATEWAY_REFUSALS = {
+    "401": "No key: API Gateway's request_rejected (Unauthorized), before any function runs.",
+    "403": "A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs.",
+}
+GATEWAY_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def with_gateway(document: dict, routes: list[Route]) -> dict:
+    """Each route that needs a key declares it (an API key header, or a bearer token for the OpenAI-compatible
+    routes, as its authorizer reads it), so /docs can send it, and lists API Gateway's 401 and 403."""
+    schemes: dict[str, dict] = {}
+    for route in routes:
+        operation = document["paths"].get(route.path, {}).get(route.method.lower())
+        if operation is None or not (route.api_key_required or route.authorizer):
+            continue
+        header = route.authorizer.headers[0] if route.authorizer and route.authorizer.headers else "x-api-key"
+        name, scheme = security_scheme(header)
+        schemes[name] = scheme
+        operation["security"] = [{name: []}]
+        responses = operation.setdefault("responses", {})
+        for status, description in GATEWAY_REFUSALS.items():
+            answer = responses.setdefault(status, {"description": description})
+            if "content" not in answer:
+                answer["content"] = {"application/json": {"schema": GATEWAY_ERROR}}
+            elif description not in answer["description"]:
+                answer["description"] = f"{answer['description']} Or: {description}"
+    if schemes:
+        document.setdefault("components", {})["securitySchemes"] = dict(sorted(schemes.items()))
+    return document
+
+
+def security_scheme(header: str) -> tuple[str, dict]:
+    if header == "authorization":
+        return "bearer", {"type": "http", "scheme": "bearer"}
+    return header, {"type": "apiKey", "in": "header", "name": header}
+
+
+def document() -> dict:
+    """The merged document with API Gateway's part: what docs/openapi.json holds and the local API serves."""
+    return with_gateway(merge(function_documents()), [r for f in functions() for r in f.routes])
+
+
 def render(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -66,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.openapi", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare with docs/openapi.json instead of writing it")
     args = parser.parse_args(argv)
-    text = render(merge(function_documents()))
+    text = render(document())
     relative = DOCUMENT.relative_to(ROOT)
     if args.check:
         if not DOCUMENT.is_file() or DOCUMENT.read_text("utf-8") != text:

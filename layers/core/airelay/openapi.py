@@ -40,7 +40,7 @@ class ErrorBody(Strict):
 
 ERRORS = {
     400: "The body is not valid JSON or not a valid multipart body (malformed_request).",
-    401: "API_KEYS is set and the x-api-key header is missing or wrong (unauthorized).",
+    401: "The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized).",
     413: "The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large).",
     415: "The body's content type, or a chat file's media type, is not one this route reads (unsupported_media_type).",
     422: "The input is not valid (invalid_input and more specific codes).",

@@ -1539,13 +1539,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -1635,13 +1649,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -1740,13 +1768,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -1836,13 +1878,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -1941,13 +1997,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -2049,13 +2119,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The body (or the image, or a chat file) is too large (payload_too_large, image_too_large, file_too_large). */
@@ -2141,13 +2225,27 @@ export interface operations {
                     "application/json": components["schemas"]["UsageReport"];
                 };
             };
-            /** @description API_KEYS is set and the x-api-key header is missing or wrong (unauthorized). */
+            /** @description The x-api-key header, or a sign-in or visitor token, is missing or not valid (unauthorized). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description The input is not valid (invalid_input and more specific codes). */
@@ -2205,13 +2303,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
@@ -2310,13 +2422,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
@@ -2402,13 +2528,27 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
         };
@@ -2448,13 +2588,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). */
+            /** @description The API key is missing or wrong: send it as `Authorization: Bearer <key>`; or the visitor token is not valid (authentication_error). Or: No key: API Gateway's request_rejected (Unauthorized), before any function runs. */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A key the usage plan does not hold: API Gateway's request_rejected (Forbidden), before any function runs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
             /** @description No such model for this caller (model_not_found) or route. */
