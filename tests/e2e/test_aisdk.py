@@ -161,7 +161,7 @@ def test_a_client_tool_round_trip_with_add_tool_output_and_automatic_resubmissio
     )
     _, second = upstream.requests
     tool_message = second["messages"][-1]
-    assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"output": {"color": "blue"}}
+    assert tool_message["role"] == "tool" and json.loads(tool_message["content"]) == {"color": "blue"}
     assert statuses(tools_stack)["ok"] >= 2
 
 
