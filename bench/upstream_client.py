@@ -1,6 +1,6 @@
-"""The upstream call alone: CPU per chat completion through the OpenAI SDK, as airelay makes it (`client.post`, the
-answer read raw) on the SDK's two transports, against the same request made without the SDK on the two HTTP
-clients under them. What a hand-written upstream client would save is the SDK's share; what it would cost is in
+"""The upstream call alone: CPU per chat completion as airelay makes it (providers/upstream_http.py, on aiohttp),
+through the OpenAI SDK (`client.post`, the answer read raw) on the SDK's two transports, and made without either on
+the two HTTP clients under them. The SDK's share is what airelay's own client saves; what that costs is in
 docs/openai.md ("Speed").
 
     .venv/bin/python -m bench.upstream_client [--quick] [--calls 1000] [--rounds 5]
@@ -8,7 +8,7 @@ docs/openai.md ("Speed").
 One process calls the fake upstream (tests/support/upstream, its own process, instant, 20 chunks a stream) on
 loopback; each way runs --calls buffered and --calls streamed calls per round after a warm-up, the ways alternating
 within a round. CPU is the calling process's (time.process_time), median over rounds; the ratio is against the
-SDK on aiohttp, airelay's way.
+SDK on aiohttp, the library's way (what airelay used before upstream_http.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from .local_model_run import write
 from .servers import start_upstream
 
-WAYS = ("sdk_httpx2", "sdk_aiohttp", "httpx2", "aiohttp")
+WAYS = ("airelay", "sdk_httpx2", "sdk_aiohttp", "httpx2", "aiohttp")
 BASELINE = "sdk_aiohttp"
 BODY = {"model": "bench-model", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}
 HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
@@ -34,12 +34,15 @@ def callers(base_url: str):
     import httpx2
     import openai
 
+    from airelay.providers.upstream_http import UpstreamClient
+
     sdk = {
         "sdk_httpx2": openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0),
         "sdk_aiohttp": openai.AsyncOpenAI(
             base_url=base_url, api_key="sk-bench", max_retries=0, http_client=openai.DefaultAioHttpClient()
         ),
     }
+    ours = UpstreamClient(base_url, "sk-bench", timeout_s=30, connect_timeout_s=5, stream_read_s=30, max_retries=0)
     plain = httpx2.AsyncClient()
     session = aiohttp.ClientSession()
     url = f"{base_url}/chat/completions"
@@ -50,6 +53,12 @@ def callers(base_url: str):
         async for _ in response.aiter_bytes():
             pass
         await response.aclose()
+
+    async def through_airelay(stream: bool) -> None:
+        response = await ours.post("/chat/completions", {**BODY, "stream": True} if stream else BODY, stream=stream)
+        async for _ in response.content.iter_any():
+            pass
+        response.release()
 
     async def through_httpx2(stream: bool) -> None:
         body = json.dumps({**BODY, "stream": True} if stream else BODY).encode()
@@ -66,11 +75,12 @@ def callers(base_url: str):
     async def close() -> None:
         await plain.aclose()
         await session.close()
+        await ours.close()
         for client in sdk.values():
             await client.close()
 
     ways = {name: (lambda stream, c=client: through_sdk(c, stream)) for name, client in sdk.items()}
-    ways |= {"httpx2": through_httpx2, "aiohttp": through_aiohttp}
+    ways |= {"airelay": through_airelay, "httpx2": through_httpx2, "aiohttp": through_aiohttp}
     return ways, close
 
 

@@ -17,10 +17,11 @@ def test_a_model_answers_on_a_new_loop_after_the_loop_of_its_first_request_close
     # GIVEN a chat model that answered on a loop now closed (asyncio.run ends its loop)
     model = asyncio.run(registry.chat_model(CHAT_MODEL, get_settings()))
     assert ask(model) == upstream.REPLY_TEXT
-    first = model.client
+    (first,) = model.client.sessions.values()
     # WHEN it is asked on another loop
     answer = ask(model)
-    # THEN it answers, through a new client: the first one's session belonged to the closed loop
+    # THEN it answers, through a new session: the first one belonged to the closed loop, and is forgotten
     assert answer == upstream.REPLY_TEXT
-    assert model.client is not first
+    assert list(model.client.sessions.values()) != [first]
+    assert len(model.client.sessions) <= 1
     assert len(upstream.requests) == 2

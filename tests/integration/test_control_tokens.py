@@ -9,7 +9,6 @@ import asyncio
 from importlib import resources
 
 import httpx
-import openai
 import pytest
 
 from airelay.errors import ProviderFailed
@@ -19,6 +18,7 @@ from airelay.faq.source import parse_source
 from airelay.providers import registry
 from airelay.providers.llm_sentiment import LLMSentimentClassifier
 from airelay.providers.openai_compat import OpenAICompatChatModel
+from airelay.providers.upstream_http import UpstreamClient
 from airelay.settings import Settings
 from tests.support.state import forget_bots
 from tests.support.upstream import FakeUpstream
@@ -98,8 +98,10 @@ def test_an_faq_question_for_the_chat_fallback_arrives_plain(local_api, upstream
 
 def test_an_llm_sentiment_prompt_arrives_plain(upstream):
     # GIVEN SENTIMENT_MODEL=llm/openai/<model> with OPENAI_BASE_URL set: the provider the registry builds for it
-    client = openai.AsyncOpenAI(api_key="sk-test", base_url=upstream.base_url, max_retries=0)
-    chat = OpenAICompatChatModel("openai/gpt-4o-mini", client, Settings())
+    client = UpstreamClient(
+        upstream.base_url, "sk-test", timeout_s=5, connect_timeout_s=5, stream_read_s=5, max_retries=0
+    )
+    chat = OpenAICompatChatModel("openai/gpt-4o-mini", client)
     classifier = LLMSentimentClassifier("llm/openai/gpt-4o-mini", chat, Settings())
     # WHEN a text with control tokens is classified (the fake upstream's reply is not sentiment JSON: a 502)
     with pytest.raises(ProviderFailed):

@@ -1,12 +1,11 @@
 """The local provider sends tool schemas llama-cpp-python 0.3.x can compile: no length, count or pattern bounds at
 any depth, everything else (and a property that happens to be named like one of those keywords) kept."""
 
-import openai
 from pydantic import BaseModel, Field
 
 from airelay.providers.base import ChatRequest
 from airelay.providers.llama_cpp import LlamaCppChatModel, compilable
-from airelay.settings import Settings
+from airelay.providers.upstream_http import UpstreamClient
 from airelay.tools.builtin import AnalyzeSentiment
 
 
@@ -47,8 +46,10 @@ def test_bounds_go_at_every_depth_and_the_rest_stays():
 def test_the_local_model_is_offered_analyze_sentiment_without_its_2000_character_bound():
     tool = AnalyzeSentiment()
     assert tool.spec().parameters["properties"]["text"]["maxLength"] == 2000
-    client = openai.AsyncOpenAI(api_key="local", base_url="http://127.0.0.1:9/v1")
-    model = LlamaCppChatModel("local/smollm2-135m", client, Settings())
+    client = UpstreamClient(
+        "http://127.0.0.1:9/v1", "local", timeout_s=5, connect_timeout_s=5, stream_read_s=5, max_retries=0
+    )
+    model = LlamaCppChatModel("local/smollm2-135m", client)
     args = model.arguments(ChatRequest([{"role": "user", "content": "hi"}], max_tokens=8, tools=(tool.spec(),)))
     text = args["tools"][0]["function"]["parameters"]["properties"]["text"]
     assert text == {"description": "the text to analyse", "title": "Text", "type": "string"}

@@ -1,16 +1,15 @@
-"""OpenAICompatChatModel against a peer answering over httpx's MockTransport: what it asks (the output limit's name
+"""OpenAICompatChatModel against a peer (an aiohttp server in the test's loop): what it asks (the output limit's name
 for OpenAI and for other servers) and how it reads answers a peer may get wrong (reused call ids, odd usage)."""
 
 import asyncio
 import json
 
-import httpx2
-import openai
 import pytest
+from aiohttp import web
 
 from airelay.providers.base import ChatRequest, Finished, ToolCallStart, Usage
 from airelay.providers.openai_compat import OpenAICompatChatModel
-from airelay.settings import Settings
+from airelay.providers.upstream_http import UpstreamClient
 
 REQUEST = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100)
 CALL_0 = {"id": "call_0", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Seoul"}'}}
@@ -23,13 +22,13 @@ class Peer:
         self.message, self.usage = message, usage
         self.requests: list[dict] = []
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content)
+    async def __call__(self, request: web.Request) -> web.Response:
+        body = await request.json()
         self.requests.append(body)
         reason = "tool_calls" if self.message.get("tool_calls") else "stop"
         if not body.get("stream"):
             choice = {"index": 0, "message": self.message, "finish_reason": reason}
-            return httpx2.Response(200, json={"choices": [choice], "usage": self.usage})
+            return web.json_response({"choices": [choice], "usage": self.usage})
         delta = {
             **self.message,
             "tool_calls": [{"index": i, **c} for i, c in enumerate(self.message.get("tool_calls", ()))],
@@ -40,41 +39,51 @@ class Peer:
             {"choices": [], "usage": self.usage},
         ]
         sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-        return httpx2.Response(200, content=sse.encode(), headers={"content-type": "text/event-stream"})
+        return web.Response(body=sse.encode(), content_type="text/event-stream")
 
 
-def model_at(base_url: str, peer: Peer, model_id: str = "openai/gpt-4o-mini") -> OpenAICompatChatModel:
-    client = openai.AsyncOpenAI(
-        api_key="sk-test",
-        base_url=base_url,
-        max_retries=0,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(peer)),
-    )
-    return OpenAICompatChatModel(model_id, client, Settings.from_env({}))
+def model_at(base_url: str, model_id: str = "openai/gpt-4o-mini") -> OpenAICompatChatModel:
+    client = UpstreamClient(base_url, "sk-test", timeout_s=5, connect_timeout_s=5, stream_read_s=5, max_retries=0)
+    return OpenAICompatChatModel(model_id, client)
 
 
-def answer(model: OpenAICompatChatModel, stream: bool) -> tuple[list[str], Usage | None]:
-    """The ids of the answer's tool calls and its usage, read the way the chosen path reads them."""
+def answer(peer: Peer, stream: bool, model: OpenAICompatChatModel | None = None) -> tuple[list[str], Usage | None]:
+    """The ids of the answer's tool calls and its usage, read the way the chosen path reads them, from `peer` served
+    on loopback for the call."""
 
-    async def read():
-        if not stream:
-            completion = await model.complete(REQUEST)
-            return [c.id for c in completion.tool_calls], completion.finished.usage
-        events = [e async for e in model.stream(REQUEST)]
-        finished = next(e for e in events if isinstance(e, Finished))
-        return [e.id for e in events if isinstance(e, ToolCallStart)], finished.usage
+    async def read(model):
+        async def handle(request: web.Request) -> web.Response:
+            return await peer(request)
 
-    return asyncio.run(read())
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        model = model or model_at(f"http://127.0.0.1:{port}/v1")
+        model.client.base_url = f"http://127.0.0.1:{port}/v1"
+        try:
+            if not stream:
+                completion = await model.complete(REQUEST)
+                return [c.id for c in completion.tool_calls], completion.finished.usage
+            events = [e async for e in model.stream(REQUEST)]
+            finished = next(e for e in events if isinstance(e, Finished))
+            return [e.id for e in events if isinstance(e, ToolCallStart)], finished.usage
+        finally:
+            await model.client.close()
+            await runner.cleanup()
+
+    return asyncio.run(read(model))
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["buffered", "streamed"])
-def test_openai_itself_is_asked_with_max_completion_tokens_which_its_reasoning_models_accept(stream):
+def test_openai_itself_is_asked_with_max_completion_tokens_which_its_reasoning_models_accept():
     # GIVEN OpenAI's own API and a reasoning model (they refuse the deprecated max_tokens with a 400)
-    peer = Peer({"role": "assistant", "content": "ok"}, {"prompt_tokens": 1, "completion_tokens": 1})
-    # WHEN the model answers
-    answer(model_at("https://api.openai.com/v1", peer, "openai/gpt-5-mini"), stream)
-    # THEN the output limit went as max_completion_tokens
-    (sent,) = peer.requests
+    model = model_at("https://api.openai.com/v1", "openai/gpt-5-mini")
+    # WHEN the model is asked
+    sent = model.arguments(REQUEST)
+    # THEN the output limit goes as max_completion_tokens
     assert sent["max_completion_tokens"] == 100 and "max_tokens" not in sent
 
 
@@ -82,7 +91,7 @@ def test_openai_itself_is_asked_with_max_completion_tokens_which_its_reasoning_m
 def test_other_openai_compatible_servers_are_asked_with_max_tokens(stream):
     # GIVEN a self-hosted OpenAI-compatible server (llama.cpp, vLLM, Ollama), which may not know the newer name
     peer = Peer({"role": "assistant", "content": "ok"}, {"prompt_tokens": 1, "completion_tokens": 1})
-    answer(model_at("http://127.0.0.1:8081/v1", peer), stream)
+    answer(peer, stream)
     (sent,) = peer.requests
     assert sent["max_tokens"] == 100 and "max_completion_tokens" not in sent
 
@@ -91,10 +100,10 @@ def test_other_openai_compatible_servers_are_asked_with_max_tokens(stream):
 def test_tool_calls_get_ids_of_ours_when_the_peer_numbers_them_per_response(stream):
     # GIVEN a peer that calls its first tool call of every response "call_0"
     peer = Peer({"role": "assistant", "content": None, "tool_calls": [CALL_0]}, {"prompt_tokens": 1})
-    model = model_at("http://127.0.0.1:8081/v1", peer)
+    model = model_at("http://127.0.0.1:9/v1")
     # WHEN two steps of one answer each call a tool
-    first, _ = answer(model, stream)
-    second, _ = answer(model, stream)
+    first, _ = answer(peer, stream, model)
+    second, _ = answer(peer, stream, model)
     # THEN each call has an id of its own, made here
     assert len(first) == len(second) == 1
     assert first != second and "call_0" not in first + second
@@ -113,7 +122,7 @@ def test_tool_calls_get_ids_of_ours_when_the_peer_numbers_them_per_response(stre
 def test_the_peers_usage_report_is_read_as_whole_non_negative_counts(stream, reported, read):
     # GIVEN a peer whose usage report is wrong in one way; WHEN it answers
     peer = Peer({"role": "assistant", "content": "ok"}, reported)
-    _, usage = answer(model_at("http://127.0.0.1:8081/v1", peer), stream)
+    _, usage = answer(peer, stream)
     # THEN the usage is counts a ledger can bill: whole numbers, none below zero, no more cached than prompt
     assert usage == read
     assert all(type(n) is int for n in (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens))

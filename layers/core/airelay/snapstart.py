@@ -5,7 +5,7 @@ every new execution environment from that snapshot. Whatever INIT made is then s
 days old. `after_restore()` makes each restored environment its own again:
 
 - randomness: `random`'s generator (and numpy's legacy one, where numpy is loaded) is reseeded from the OS; every
-  restored copy would otherwise draw the same numbers (e.g. the SDK's retry jitter). `secrets`, `uuid.uuid4` and
+  restored copy would otherwise draw the same numbers (e.g. the upstream retries' jitter). `secrets`, `uuid.uuid4` and
   `os.urandom` read the OS and need nothing;
 - connections and credentials: the AWS clients (airelay.aws: the usage ledger's DynamoDB, S3, SSM) are closed and
   made again, their credentials resolved anew; the providers that call out get clients with empty connection pools

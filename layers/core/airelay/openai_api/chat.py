@@ -27,7 +27,7 @@ router = api_router()
 
 @router.at_init
 async def default_models(settings: Settings) -> list:
-    """The default chat model's fallback chain, with its SDK client: /v1/chat/completions and /v1/responses."""
+    """The default chat model's fallback chain, with its upstream client: /v1/chat/completions and /v1/responses."""
     return await chat_models(settings.fallback_chain(settings.chat_model), settings)
 
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 from ..errors import InvalidInput
 
 # Set by a provider when its upstream answered "429, retry after N s" during the current call, so that a deadline
-# that cuts the SDK's retries short can still tell the client it was rate limiting (and for how long).
+# that cuts the upstream's retries short can still tell the client it was rate limiting (and for how long).
 upstream_retry_after: ContextVar[int | None] = ContextVar("upstream_retry_after", default=None)
 
 

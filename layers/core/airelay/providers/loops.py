@@ -1,5 +1,5 @@
-"""One SDK client per running event loop, for the providers whose client holds a connection pool (OpenAI's chat
-models and embedders)."""
+"""One SDK client per running event loop, for the providers whose client holds a connection pool (OpenAI's
+embedders; the chat models' upstream_http keeps one session per loop)."""
 
 from __future__ import annotations
 

@@ -1,24 +1,14 @@
-"""OpenAI and any OpenAI-compatible server (llama.cpp server, Ollama, vLLM) through AsyncOpenAI."""
+"""OpenAI and any OpenAI-compatible server (llama.cpp server, Ollama, vLLM): requests through upstream_http.py."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 
-import anyio
-import httpx2
-import openai
+import aiohttp
 from pydantic_core import from_json
 
-from ..errors import (
-    AirelayError,
-    InvalidInput,
-    ProviderFailed,
-    ProviderRateLimited,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
-from ..settings import Settings
+from ..errors import AirelayError, ProviderFailed, ProviderTimeout
 from .base import (
     ChatEvent,
     ChatModel,
@@ -28,10 +18,8 @@ from .base import (
     ReasoningDelta,
     TextDelta,
     ToolCall,
-    upstream_retry_after,
 )
 from .control_tokens import neutralised_messages, neutralised_value
-from .loops import LoopClients
 from .openai_chunks import (
     THINK_CLOSE,
     THINK_OPEN,
@@ -42,6 +30,7 @@ from .openai_chunks import (
     text_of,
     usage_of,
 )
+from .upstream_http import UpstreamClient
 
 log = logging.getLogger("airelay.providers")
 
@@ -60,32 +49,21 @@ OPENAI_HOST = "api.openai.com"  # reads message text as plain text; every other 
 
 
 class OpenAICompatChatModel(ChatModel):
-    """Requests go through the SDK (its retries, timeouts and status errors); answers are read raw, skipping the
-    SDK's per-chunk model objects, which cost more CPU than everything else in a relayed stream."""
+    """Answers are read raw, skipping per-chunk model objects, which would cost more CPU than everything else in a
+    relayed stream."""
 
     provider = "openai"
 
-    def __init__(self, model_id: str, client: openai.AsyncOpenAI, settings: Settings) -> None:
+    def __init__(self, model_id: str, client: UpstreamClient) -> None:
         super().__init__(model_id)
-        self.clients = LoopClients(client, chat_http_client)
-        self.self_hosted = client.base_url.host != OPENAI_HOST
+        self.client = client
+        self.self_hosted = client.host != OPENAI_HOST
         # OpenAI's reasoning models refuse the deprecated max_tokens; other servers may not know its successor
         self.max_tokens_field = "max_tokens" if self.self_hosted else "max_completion_tokens"
-        self.stream_timeout = httpx2.Timeout(
-            settings.stream_idle_timeout_s, connect=settings.upstream_connect_timeout_s
-        )
-
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        return self.clients.client
-
-    def loop_client(self) -> openai.AsyncOpenAI:
-        """The client for the running event loop (providers.loops)."""
-        return self.clients.for_running_loop()
 
     def renew(self, api_key: str | None = None) -> None:
-        """A new client, its pool empty, the same settings and key, or `api_key` (after a SnapStart restore)."""
-        self.clients.client = self.client.copy(http_client=chat_http_client(), api_key=api_key or self.client.api_key)
+        """A new client, its pools empty, the same settings and key, or `api_key` (after a SnapStart restore)."""
+        self.client = self.client.renewed(api_key)
 
     def arguments(self, request: ChatRequest) -> dict:
         messages = neutralised_messages(request.messages) if self.self_hosted else request.messages
@@ -112,11 +90,9 @@ class OpenAICompatChatModel(ChatModel):
         return args
 
     async def complete(self, request: ChatRequest) -> Completion:
+        response = await self.client.post("/chat/completions", self.arguments(request))
         try:
-            response = await self.loop_client().post(
-                "/chat/completions", body=self.arguments(request), cast_to=httpx2.Response
-            )
-            answer = from_json(response.content)
+            answer = from_json(await response.read())
             choice = answer["choices"][0]
             message = choice["message"]
             finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
@@ -135,30 +111,20 @@ class OpenAICompatChatModel(ChatModel):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = {**self.arguments(request), "stream": True, "stream_options": {"include_usage": True}}
-        try:  # as complete(): the SDK's request (retries, status errors) without its parameter transforms; unread
-            response = await self.loop_client().post(
-                "/chat/completions",
-                body=body,
-                cast_to=httpx2.Response,
-                stream=True,
-                options={"timeout": self.stream_timeout},
-            )
-        except Exception as exc:
-            raise provider_error(exc) from None
+        response = await self.client.post("/chat/completions", body, stream=True)
         state = StreamState(request.max_tokens)
         try:
-            async for data in response.aiter_bytes():  # read to the end, so the connection goes back to the pool
+            async for data in response.content.iter_any():
                 for event in state.feed(data):
                     yield event
                 if state.failure:
                     raise state.failure
                 if state.overrun:
-                    break  # closing the response stops an upstream that runs past max_tokens
+                    break  # closing the connection stops an upstream that runs past max_tokens
         except Exception as exc:
             raise provider_error(exc) from None
-        finally:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
+        finally:  # a stream read to its end goes back to the pool; one left early is closed
+            response.release() if response.content.at_eof() else response.close()
         if state.reason is None:
             raise ProviderFailed("The model provider's stream ended before the answer was finished.")
         for event in state.close():
@@ -177,51 +143,12 @@ def split_think(content: str) -> tuple[str, str]:
 
 
 def provider_error(exc: BaseException) -> AirelayError:
-    """Map an SDK or transport error to an airelay error, once, without leaking the upstream body."""
+    """An error met reading the provider's answer as an airelay error, once, without the upstream body."""
     if isinstance(exc, AirelayError):
         return exc
-    log.warning("upstream error %s (status %s)", type(exc).__name__, getattr(exc, "status_code", "-"))
-    if isinstance(exc, openai.RateLimitError):
-        return ProviderRateLimited(retry_after=retry_after(exc.response))
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        return ProviderFailed("The model provider refused this server's credentials.")
-    if isinstance(exc, openai.NotFoundError):
-        return ProviderFailed("The configured model is not available at the model provider.")
-    if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
-        return InvalidInput("The model provider rejected the request (for example, the conversation is too long).")
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code in (503, 529):
-            return ProviderUnavailable()
-        return ProviderFailed()
-    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
+    log.warning("upstream answer failed (%s)", type(exc).__name__)
+    if isinstance(exc, TimeoutError):
         return ProviderTimeout()
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderUnavailable("The model provider could not be reached.")
-    if isinstance(exc, (httpx2.TransportError, httpx2.StreamError)):
+    if isinstance(exc, aiohttp.ClientError):
         return ProviderFailed("The model provider's stream broke off.")
-    if isinstance(exc, (ValueError, KeyError, IndexError, TypeError, AttributeError)):
-        return ProviderFailed("The model provider sent a malformed response.")
-    if isinstance(exc, openai.APIError):
-        return ProviderFailed()
-    return ProviderFailed()
-
-
-def chat_http_client() -> httpx2.AsyncClient:
-    """The SDK's aiohttp transport (its `aiohttp` extra), as its docs offer for async clients: the same requests,
-    retries and errors, with aiohttp's C HTTP parser instead of httpcore's pure-Python one (`python -m
-    bench.upstream_client`: 0.67 against 0.97 ms of CPU per buffered call, 0.67 against 1.19 per 20-chunk stream)."""
-    return openai.DefaultAioHttpClient(event_hooks={"response": [note_rate_limit]})
-
-
-async def note_rate_limit(response: httpx2.Response) -> None:
-    """httpx event hook: remember a 429's Retry-After for the call in progress (see upstream_retry_after)."""
-    if response.status_code == 429:
-        upstream_retry_after.set(retry_after(response) or 1)
-
-
-def retry_after(response: httpx2.Response | None) -> int | None:
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(1, int(float(value))) if value else None
-    except ValueError:
-        return None
+    return ProviderFailed("The model provider sent a malformed response.")

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import httpx2
 import numpy as np
 import openai
 
-from ..errors import InvalidInput, ProviderFailed, ProviderTimeout
+from ..errors import (
+    AirelayError,
+    InvalidInput,
+    ProviderFailed,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from ..settings import Settings
 from ..tokens import estimate_input
 from .base import Embedder, Embeddings, Usage
 from .loops import LoopClients
-from .openai_compat import provider_error
+from .retry_after import retry_after
+
+log = logging.getLogger("airelay.providers")
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
 MAX_INPUTS = 2048  # texts in one request
@@ -94,7 +104,7 @@ class OpenAIEmbedder(Embedder):
                 used = added(used, usage_of(answer.usage) or await estimate_input(batch))
                 parts.append(vectors_of(answer.data, len(batch), self.dimension))
             except Exception as exc:
-                error = provider_error(exc)
+                error = sdk_error(exc)
                 if isinstance(error, ProviderTimeout):  # the provider has the batch's input, and may bill it
                     used = added(used, await estimate_input(batch))
                 error.usage = error.usage or (used if used.prompt_tokens else None)
@@ -126,3 +136,27 @@ def usage_of(reported) -> Usage | None:
 
 def added(total: Usage, more: Usage) -> Usage:
     return Usage(total.prompt_tokens + more.prompt_tokens, estimated=total.estimated or more.estimated)
+
+
+def sdk_error(exc: BaseException) -> AirelayError:
+    """An OpenAI SDK or transport error as an airelay error, once, without the upstream body."""
+    if isinstance(exc, AirelayError):
+        return exc
+    log.warning("upstream error %s (status %s)", type(exc).__name__, getattr(exc, "status_code", "-"))
+    if isinstance(exc, openai.RateLimitError):
+        return ProviderRateLimited(retry_after=retry_after(exc.response.headers))
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return ProviderFailed("The model provider refused this server's credentials.")
+    if isinstance(exc, openai.NotFoundError):
+        return ProviderFailed("The configured model is not available at the model provider.")
+    if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+        return InvalidInput("The model provider rejected the request (for example, the input is too long).")
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderUnavailable() if exc.status_code in (503, 529) else ProviderFailed()
+    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
+        return ProviderTimeout()
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderUnavailable("The model provider could not be reached.")
+    if isinstance(exc, (ValueError, KeyError, IndexError, TypeError, AttributeError)):
+        return ProviderFailed("The model provider sent a malformed response.")
+    return ProviderFailed()

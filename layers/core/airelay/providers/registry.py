@@ -20,8 +20,10 @@ log = logging.getLogger("airelay.providers")
 Provider = ChatModel | Embedder | TextClassifier | ImageClassifier
 KINDS = (ChatModel, Embedder, TextClassifier, ImageClassifier)
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
 _providers: dict[tuple[type, str], Provider] = {}  # (kind, model id) -> the container's instance
-# OpenAI clients replaced by renew_connections() or renew_keys(), closed by the next chat_model() call, in the event loop: aiohttp
+# Clients replaced by renew_connections() or renew_keys(), closed by the next chat_model() call, in the event loop: aiohttp
 # reports a session collected unclosed as an error.
 _retired: list = []
 _keys_stale = False  # a SnapStart restore could not read the provider keys again (renew_keys)
@@ -69,20 +71,18 @@ async def _build_chat_model(model_id: str, settings: Settings) -> ChatModel:
 
 
 def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key: str, kind=None) -> ChatModel:
-    import httpx2
-    import openai
+    from .openai_compat import OpenAICompatChatModel
+    from .upstream_http import UpstreamClient
 
-    from .openai_compat import OpenAICompatChatModel, chat_http_client
-
-    known_platform()
-    client = openai.AsyncOpenAI(
-        api_key=key,
-        base_url=base_url,
-        timeout=httpx2.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
+    client = UpstreamClient(
+        base_url or OPENAI_BASE_URL,
+        key,
+        timeout_s=settings.upstream_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        stream_read_s=settings.stream_idle_timeout_s,
         max_retries=settings.upstream_max_retries,
-        http_client=chat_http_client(),
     )
-    return (kind or OpenAICompatChatModel)(model_id, client, settings)
+    return (kind or OpenAICompatChatModel)(model_id, client)
 
 
 def known_platform() -> None:
@@ -185,13 +185,11 @@ def renew_connections() -> None:
     openai = sys.modules.get("openai")  # no provider made an OpenAI client if the SDK was never imported
     for model in list(_providers.values()):
         client = getattr(model, "client", None)
-        if openai is not None and isinstance(client, openai.AsyncOpenAI):
-            from .openai_compat import OpenAICompatChatModel
-
-            if isinstance(model, OpenAICompatChatModel):
-                model.renew()
-            else:
-                model.client = client.copy(http_client=openai.DefaultAsyncHttpx2Client())
+        if hasattr(model, "renew"):  # a chat model (upstream_http)
+            model.renew()
+            _retired.append(client)
+        elif openai is not None and isinstance(client, openai.AsyncOpenAI):
+            model.client = client.copy(http_client=openai.DefaultAsyncHttpx2Client())
             _retired.append(client)
         elif hasattr(client, "reconnect"):  # the Hugging Face client, shared by both classifiers
             client.reconnect()
