@@ -5,9 +5,10 @@ API_KEYS stands in for)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 
-from .template import Route
+from .template import Authorizer, Route
 
 
 class GatewayError(Exception):
@@ -31,6 +32,7 @@ TOO_LARGE = (413, "Request Too Large", "REQUEST_TOO_LARGE")
 INVOCATION_REFUSED = (500, "Internal server error")
 FUNCTION_FAILED = (502, "Internal server error")
 TIMED_OUT = (504, "Endpoint request timed out", "INTEGRATION_TIMEOUT")
+MAX_KEPT_POLICIES = 10_000
 
 
 class Gateway:
@@ -38,6 +40,8 @@ class Gateway:
         """`api`: the AWS::Serverless::Api's Properties."""
         self.responses = api.get("GatewayResponses") or {}
         self.key_source = api.get("ApiKeySourceType", "HEADER")
+        # an authorizer's policy for its identity source's values, until it expires: API Gateway's authorizer cache
+        self.policies: dict[tuple[Authorizer, tuple[str, ...]], tuple[float, dict]] = {}
 
     def answer(self, error: GatewayError) -> tuple[int, bytes]:
         """The status and JSON body API Gateway sends for `error`: its response type's template, else DEFAULT_4XX's or
@@ -62,14 +66,7 @@ class Gateway:
         if route.authorizer:
             if not all(name in headers for name in route.authorizer.headers):
                 raise GatewayError(*UNAUTHORIZED)  # an identity source is missing: the authorizer is not called
-            method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{event['httpMethod']}{event['path']}"
-            request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
-            try:
-                answer = await invoke(
-                    route.authorizer.function, {**request, "type": "REQUEST", "methodArn": method_arn}
-                )
-            except Exception as failed:
-                raise GatewayError(*(UNAUTHORIZED if str(failed) == "Unauthorized" else AUTHORIZER_FAILED)) from None
+            answer = await self.authorize(route, event, headers, invoke)
             statements = answer.get("policyDocument", {}).get("Statement", [])
             if not any(statement.get("Effect") == "Allow" for statement in statements):
                 raise GatewayError(*DENIED)
@@ -77,3 +74,23 @@ class Gateway:
                 key = answer.get("usageIdentifierKey") or ""
         if key not in keys:
             raise GatewayError(*FORBIDDEN_KEY)
+
+    async def authorize(self, route: Route, event: dict, headers: dict, invoke) -> dict:
+        """The route's authorizer's answer for the request's identity source: kept for the authorizer's TTL, as API
+        Gateway keeps it (a 401 or a failure is not kept)."""
+        authorizer = route.authorizer
+        identity = (authorizer, tuple(headers[name] for name in authorizer.headers))
+        expires, policy = self.policies.get(identity, (0.0, {}))
+        if time.monotonic() < expires:
+            return policy
+        method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{event['httpMethod']}{event['path']}"
+        request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
+        try:
+            policy = await invoke(authorizer.function, {**request, "type": "REQUEST", "methodArn": method_arn})
+        except Exception as failed:
+            raise GatewayError(*(UNAUTHORIZED if str(failed) == "Unauthorized" else AUTHORIZER_FAILED)) from None
+        if authorizer.ttl_s > 0:
+            if len(self.policies) >= MAX_KEPT_POLICIES:
+                self.policies.clear()
+            self.policies[identity] = (time.monotonic() + authorizer.ttl_s, policy)
+        return policy

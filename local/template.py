@@ -35,10 +35,12 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 @dataclass(frozen=True)
 class Authorizer:
-    """A REQUEST authorizer: the Lambda function that runs it, and the headers of its identity source."""
+    """A REQUEST authorizer: the Lambda function that runs it, the headers of its identity source, and how long API
+    Gateway keeps its answer for those headers' values (`ReauthorizeEvery`, 300 s unless set; 0: not kept)."""
 
     function: str
     headers: tuple[str, ...]
+    ttl_s: int = 300
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ def authorizers(api: dict) -> dict[str, Authorizer]:
     for name, declared in api.get("Auth", {}).get("Authorizers", {}).items():
         arn = declared.get("FunctionArn", {})
         function = arn.get("Ref") or (arn.get("Fn::GetAtt") or [""])[0]  # KeyAuthorizerFunction.Alias, or GetAtt
-        headers = declared.get("Identity", {}).get("Headers", [])
-        found[name] = Authorizer(function.split(".")[0], tuple(h.lower() for h in headers))
+        identity = declared.get("Identity", {})
+        headers = tuple(h.lower() for h in identity.get("Headers", []))
+        found[name] = Authorizer(function.split(".")[0], headers, int(identity.get("ReauthorizeEvery", 300)))
     return found
 
 

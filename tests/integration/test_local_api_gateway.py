@@ -15,6 +15,7 @@ hold is 403 Forbidden.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -31,6 +32,7 @@ from PIL import Image
 
 from airelay.settings import get_settings
 from local import lambda_bridge
+from local.gateway import GatewayError
 from local.lambda_bridge import LAMBDA_MAX_PAYLOAD
 from local.server import LocalApi
 from local.template import load_template
@@ -202,3 +204,40 @@ def test_a_function_that_raises_during_init_answers_in_the_templates_default_5xx
         get_settings.cache_clear()
     assert response.status_code == 502
     assert response.json()["error"] == {"code": gateway_code("DEFAULT_5XX"), "message": "Internal server error"}
+
+
+def test_an_authorizers_policy_is_kept_for_its_reauthorize_every_as_api_gateway_keeps_it(monkeypatch):
+    # GIVEN the local API of the template (ReauthorizeEvery 300 on both authorizers), its authorizer's runs counted
+    api = LocalApi()
+    runs: list[str] = []
+    real = api.call
+
+    async def counted(name, event, timeout_s=None):
+        runs.append(name)
+        return await real(name, event, timeout_s)
+
+    monkeypatch.setattr(api, "call", counted)
+    route, _, params = api.find("POST", "/v1/chat/completions")
+    keys = {"sk-one": "one", "sk-two": "two"}
+
+    def check(key: str) -> None:
+        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
+        event = api.event(route, params, scope, b"")
+        event["headers"] = {"authorization": f"Bearer {key}"}
+        asyncio.run(api.gateway.check_key(route, event, keys, api.call))
+
+    # WHEN one key calls three times, and another key once
+    for _ in range(3):
+        check("sk-one")
+    check("sk-two")
+    # THEN the authorizer ran once per key
+    assert runs == ["KeyAuthorizerFunction", "KeyAuthorizerFunction"]
+    # AND a key that is not the plan's is refused, its policy kept or not
+    with pytest.raises(GatewayError) as refused:
+        check("sk-three")
+    assert refused.value.status == 403
+    # AND once the kept policy has expired, the authorizer runs again
+    for identity, (_, policy) in list(api.gateway.policies.items()):
+        api.gateway.policies[identity] = (0.0, policy)
+    check("sk-one")
+    assert runs.count("KeyAuthorizerFunction") == 4

@@ -62,7 +62,14 @@ async def _build_chat_model(model_id: str, settings: Settings) -> ChatModel:
     provider, _ = split_model_id(model_id)
     if provider == "openai":
         key = settings.openai_api_key or await anyio.to_thread.run_sync(_key_from_ssm, settings)
-        return _openai_compat(model_id, settings, settings.openai_base_url or None, key)
+        return _openai_compat(
+            model_id,
+            settings,
+            settings.openai_base_url or None,
+            key,
+            organization=settings.openai_org_id,
+            project=settings.openai_project_id,
+        )
     if provider == "local":
         from .llama_cpp import LlamaCppChatModel
 
@@ -70,7 +77,9 @@ async def _build_chat_model(model_id: str, settings: Settings) -> ChatModel:
     raise InvalidInput(f"unknown chat provider '{provider[:40]}'")
 
 
-def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key: str, kind=None) -> ChatModel:
+def _openai_compat(
+    model_id: str, settings: Settings, base_url: str | None, key: str, kind=None, organization="", project=""
+) -> ChatModel:
     from .openai_compat import OpenAICompatChatModel
     from .upstream_http import UpstreamClient
 
@@ -81,6 +90,8 @@ def _openai_compat(model_id: str, settings: Settings, base_url: str | None, key:
         connect_timeout_s=settings.upstream_connect_timeout_s,
         stream_read_s=settings.stream_idle_timeout_s,
         max_retries=settings.upstream_max_retries,
+        organization=organization,
+        project=project,
     )
     return (kind or OpenAICompatChatModel)(model_id, client)
 

@@ -55,6 +55,8 @@ class UpstreamClient:
         connect_timeout_s: float,
         stream_read_s: float,
         max_retries: int,
+        organization: str = "",
+        project: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -68,6 +70,11 @@ class UpstreamClient:
             "Accept": "application/json",
             "User-Agent": f"airelay/{__version__}",
         }
+        self.organization, self.project = organization, project
+        if organization:
+            self.headers["OpenAI-Organization"] = organization
+        if project:
+            self.headers["OpenAI-Project"] = project
         self.proxy = proxy_for(self.base_url)
         self.sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()  # the local API's loops run in threads of their own
@@ -85,6 +92,8 @@ class UpstreamClient:
             connect_timeout_s=self.connect_timeout_s,
             stream_read_s=self.stream_read_s,
             max_retries=self.max_retries,
+            organization=self.organization,
+            project=self.project,
         )
 
     def session(self) -> aiohttp.ClientSession:
