@@ -55,18 +55,24 @@ class Gateway:
         return status, template.replace("$context.error.messageString", json.dumps(error.message)).encode()
 
     async def check_key(
-        self, route: Route, event: dict, keys: dict[str, str], invoke: Callable[[str, dict], Awaitable[dict]]
+        self,
+        route: Route,
+        headers: dict[str, str],
+        event: Callable[[], dict],
+        keys: dict[str, str],
+        invoke: Callable[[str, dict], Awaitable[dict]],
     ) -> None:
-        """Raises the GatewayError API Gateway answers a request of `event` (a proxy event) with when `route` needs an
-        API key of `keys` ({key: name}) and the request has none. `invoke(function, event)` runs a Lambda function."""
+        """Raises the GatewayError API Gateway answers a request with when `route` needs an API key of `keys` ({key:
+        name}) and the request, of `headers` (lower-case names), has none. `event()` makes the request's proxy event,
+        for the authorizer; `invoke(function, event)` runs a Lambda function."""
         if not route.api_key_required or not keys:
             return
-        headers = {name.lower(): value for name, value in event["headers"].items() if value}
+        headers = {name: value for name, value in headers.items() if value}
         key = headers.get("x-api-key", "")
         if route.authorizer:
             if not all(name in headers for name in route.authorizer.headers):
                 raise GatewayError(*UNAUTHORIZED)  # an identity source is missing: the authorizer is not called
-            answer = await self.authorize(route, event, headers, invoke)
+            answer = await self.authorize(route.authorizer, headers, event, invoke)
             statements = answer.get("policyDocument", {}).get("Statement", [])
             if not any(statement.get("Effect") == "Allow" for statement in statements):
                 raise GatewayError(*DENIED)
@@ -75,16 +81,15 @@ class Gateway:
         if key not in keys:
             raise GatewayError(*FORBIDDEN_KEY)
 
-    async def authorize(self, route: Route, event: dict, headers: dict, invoke) -> dict:
-        """The route's authorizer's answer for the request's identity source: kept for the authorizer's TTL, as API
-        Gateway keeps it (a 401 or a failure is not kept)."""
-        authorizer = route.authorizer
+    async def authorize(self, authorizer: Authorizer, headers: dict, event: Callable[[], dict], invoke) -> dict:
+        """The authorizer's answer for the request's identity source: kept for the authorizer's TTL, as API Gateway
+        keeps it (a 401 or a failure is not kept)."""
         identity = (authorizer, tuple(headers[name] for name in authorizer.headers))
         expires, policy = self.policies.get(identity, (0.0, {}))
         if time.monotonic() < expires:
             return policy
-        method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{event['httpMethod']}{event['path']}"
-        request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
+        request = {k: v for k, v in event().items() if k not in ("body", "isBase64Encoded")}
+        method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{request['httpMethod']}{request['path']}"
         try:
             policy = await invoke(authorizer.function, {**request, "type": "REQUEST", "methodArn": method_arn})
         except Exception as failed:

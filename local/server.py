@@ -18,6 +18,7 @@ import asyncio
 import json
 import mimetypes
 import os
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -99,9 +100,9 @@ class LocalApi:
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != CONTEXT_HEADER]}
         try:
             if route.api_key_required and settings.api_key_names:
-                await self.gateway.check_key(
-                    route, self.event(route, params, scope, b""), settings.api_key_names, self.call
-                )
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                event = partial(self.event, route, params, scope, b"")
+                await self.gateway.check_key(route, headers, event, settings.api_key_names, self.call)
             if len(body) > FITS_ANY_EVENT and payload_size(self.event(route, params, scope, body)) > LAMBDA_MAX_PAYLOAD:
                 raise GatewayError(*gateway.INVOCATION_REFUSED)  # the Lambda API refuses the invocation
             if function.web_adapter:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
 import json
 import re
@@ -221,10 +222,10 @@ def test_an_authorizers_policy_is_kept_for_its_reauthorize_every_as_api_gateway_
     keys = {"sk-one": "one", "sk-two": "two"}
 
     def check(key: str) -> None:
-        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
-        event = api.event(route, params, scope, b"")
-        event["headers"] = {"authorization": f"Bearer {key}"}
-        asyncio.run(api.gateway.check_key(route, event, keys, api.call))
+        headers = [(b"authorization", f"Bearer {key}".encode())]
+        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers}
+        event = functools.partial(api.event, route, params, scope, b"")
+        asyncio.run(api.gateway.check_key(route, {"authorization": f"Bearer {key}"}, event, keys, api.call))
 
     # WHEN one key calls three times, and another key once
     for _ in range(3):

@@ -3,8 +3,8 @@ chain, deadlines, budgets and usage rows."""
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 
 from fastapi import Request
 
@@ -81,7 +81,7 @@ def completion(answer: relay.Answer) -> dict:
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "id": f"chatcmpl-{secrets.token_hex(16)}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": answer.model_id,

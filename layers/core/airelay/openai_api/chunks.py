@@ -5,8 +5,8 @@ with the finish reason; the usage chunk (choices: []) when asked; `data: [DONE]`
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 
 from pydantic_core import to_json
 
@@ -40,7 +40,7 @@ class ChunkEncoder:
 
     def __init__(self, model_id: str) -> None:
         self.head = {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "id": f"chatcmpl-{secrets.token_hex(16)}",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": model_id,

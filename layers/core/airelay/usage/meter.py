@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -148,7 +148,7 @@ class Meter:
             raise ProviderUnavailable("Usage accounting is unavailable; try again shortly.") from None
         now = datetime.now(UTC)  # after the settlements, which may take seconds: the call counts when it is held
         amount = Decimal(0) if price.free else price.worst_case(prompt_tokens, max_tokens)
-        call_id = uuid.uuid4().hex
+        call_id = secrets.token_hex(16)
         holds = self.limits.holds(identity, now, amount, prompt_tokens + max_tokens, limits)
         try:
             self.full.check(holds)

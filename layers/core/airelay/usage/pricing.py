@@ -91,13 +91,16 @@ def image_figures() -> dict[str, ImageTokens]:
     return {m: ImageTokens(**entry["image_tokens"]) for m, entry in models.items() if "image_tokens" in entry}
 
 
+@cache
+def largest_image_tokens() -> ImageTokens:
+    figures = image_figures().values()
+    return ImageTokens(max(f.least for f in figures), max(f.most for f in figures))
+
+
 def image_tokens(model_id: str | None) -> ImageTokens:
     """What the model bills for one image. A model the table does not list (or None: not known yet) gets the table's
     largest of each figure, so that neither an estimate nor a reservation falls short of any model's bill."""
-    figures = image_figures()
-    if model_id in figures:
-        return figures[model_id]
-    return ImageTokens(max(f.least for f in figures.values()), max(f.most for f in figures.values()))
+    return image_figures().get(model_id) or largest_image_tokens()
 
 
 def load_prices(overrides_json: str = "") -> PriceBook:
