@@ -10,6 +10,7 @@ from aiohttp import web
 from airelay.providers.base import ChatRequest, Finished, ToolCallStart, Usage
 from airelay.providers.openai_compat import OpenAICompatChatModel
 from airelay.providers.upstream_http import UpstreamClient
+from tests.support.loopback_peer import serving
 
 REQUEST = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100)
 CALL_0 = {"id": "call_0", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Seoul"}'}}
@@ -52,28 +53,18 @@ def answer(peer: Peer, stream: bool, model: OpenAICompatChatModel | None = None)
     on loopback for the call."""
 
     async def read(model):
-        async def handle(request: web.Request) -> web.Response:
-            return await peer(request)
-
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        model = model or model_at(f"http://127.0.0.1:{port}/v1")
-        model.client.base_url = f"http://127.0.0.1:{port}/v1"
-        try:
-            if not stream:
-                completion = await model.complete(REQUEST)
-                return [c.id for c in completion.tool_calls], completion.finished.usage
-            events = [e async for e in model.stream(REQUEST)]
-            finished = next(e for e in events if isinstance(e, Finished))
-            return [e.id for e in events if isinstance(e, ToolCallStart)], finished.usage
-        finally:
-            await model.client.close()
-            await runner.cleanup()
+        async with serving(peer) as base_url:
+            model = model or model_at(base_url)
+            model.client.base_url = base_url
+            try:
+                if not stream:
+                    completion = await model.complete(REQUEST)
+                    return [c.id for c in completion.tool_calls], completion.finished.usage
+                events = [e async for e in model.stream(REQUEST)]
+                finished = next(e for e in events if isinstance(e, Finished))
+                return [e.id for e in events if isinstance(e, ToolCallStart)], finished.usage
+            finally:
+                await model.client.close()
 
     return asyncio.run(read(model))
 

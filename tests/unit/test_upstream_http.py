@@ -17,6 +17,7 @@ from airelay.errors import (
 from airelay.providers.base import upstream_retry_after
 from airelay.providers.retry_after import retry_after, retry_after_s
 from airelay.providers.upstream_http import UpstreamClient, backoff_s, proxy_for
+from tests.support.loopback_peer import serving
 
 SECRET_BODY = '{"error": {"message": "the prompt was: my secret"}}'
 FAST = {"retry-after-ms": "1"}  # the server's own wait, so that retries in these tests take a millisecond
@@ -24,8 +25,8 @@ FAST = {"retry-after-ms": "1"}  # the server's own wait, so that retries in thes
 
 def run(script: list, *, max_retries: int = 2, stream: bool = False, read_s: float = 5):
     """Posts once through a client of the scripted server; each request takes the script's next answer (the last
-    one again when they run out), a web.Response or a number of seconds to stall. Returns (the result or the error raised, requests seen, the
-    upstream_retry_after noted)."""
+    one again when they run out), a web.Response or a number of seconds to stall. Returns (the result or the error
+    raised, requests seen, the upstream_retry_after noted)."""
     seen: list[dict] = []
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -37,29 +38,22 @@ def run(script: list, *, max_retries: int = 2, stream: bool = False, read_s: flo
         return web.Response(status=step.status, body=step.body, headers=step.headers)  # a response is sent once
 
     async def go():
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        client = UpstreamClient(
-            f"http://127.0.0.1:{port}/v1",
-            "sk-test",
-            timeout_s=read_s,
-            connect_timeout_s=2,
-            stream_read_s=read_s,
-            max_retries=max_retries,
-        )
-        try:
-            response = await client.post("/chat/completions", {"model": "m"}, stream=stream)
-            result = await response.read()
-        except Exception as error:
-            result = error
-        finally:
-            await client.close()
-            await runner.cleanup()
+        async with serving(handle) as base_url:
+            client = UpstreamClient(
+                base_url,
+                "sk-test",
+                timeout_s=read_s,
+                connect_timeout_s=2,
+                stream_read_s=read_s,
+                max_retries=max_retries,
+            )
+            try:
+                response = await client.post("/chat/completions", {"model": "m"}, stream=stream)
+                result = await response.read()
+            except Exception as error:
+                result = error
+            finally:
+                await client.close()
         return result, seen, upstream_retry_after.get()
 
     return asyncio.run(go())
@@ -163,22 +157,13 @@ def test_a_stream_is_returned_once_its_headers_came_and_read_by_the_caller():
         return response
 
     async def go():
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", chunks)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        client = UpstreamClient(
-            f"http://127.0.0.1:{port}/v1", "k", timeout_s=5, connect_timeout_s=5, stream_read_s=5, max_retries=0
-        )
-        try:
-            response = await client.post("/chat/completions", {}, stream=True)
-            return b"".join([piece async for piece in response.content.iter_any()])
-        finally:
-            await client.close()
-            await runner.cleanup()
+        async with serving(chunks) as base_url:
+            client = UpstreamClient(base_url, "k", timeout_s=5, connect_timeout_s=5, stream_read_s=5, max_retries=0)
+            try:
+                response = await client.post("/chat/completions", {}, stream=True)
+                return b"".join([piece async for piece in response.content.iter_any()])
+            finally:
+                await client.close()
 
     assert asyncio.run(go()) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
 
