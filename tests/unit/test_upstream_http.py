@@ -201,3 +201,28 @@ def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(monkeyp
     assert proxy_for("https://api.openai.com/v1") == "http://proxy.internal:3128"
     assert proxy_for("https://llm.internal/v1") is None
     assert proxy_for("http://127.0.0.1:8081/v1") is None  # no HTTP_PROXY
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "nan", "-inf"])
+def test_a_malformed_non_finite_wait_is_ignored_and_the_503_retried(value):
+    """As the SDK: a literal infinity or NaN says nothing (backoff, retried); only a number too large for a float
+    (1e999) asks for a wait longer than any retried."""
+    seen = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(1)
+        if len(seen) == 1:
+            return web.Response(status=503, headers={"retry-after": value})
+        return web.json_response({"ok": 1})
+
+    async def go():
+        async with serving(handle) as base_url:
+            client = UpstreamClient(base_url, "k", timeout_s=5, connect_timeout_s=2, stream_read_s=5, max_retries=1)
+            try:
+                return await (await client.post("/chat/completions", {})).json()
+            except Exception as exc:
+                return exc
+            finally:
+                await client.close()
+
+    assert asyncio.run(go()) == {"ok": 1} and len(seen) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -34,6 +35,7 @@ from .upstream_http import UpstreamClient
 
 log = logging.getLogger("airelay.providers")
 
+DRAIN_S = 0.1  # the SDK's bound on reading past [DONE]
 RELAYED = (
     "temperature",
     "top_p",
@@ -119,8 +121,10 @@ class OpenAICompatChatModel(ChatModel):
                     yield event
                 if state.failure:
                     raise state.failure
-                if state.overrun:
-                    break  # closing the connection stops an upstream that runs past max_tokens
+                if state.done:  # [DONE], or past max_tokens: then closing the connection stops the upstream
+                    break
+            if state.done and not state.overrun and not response.content.at_eof():
+                await drain(response)
         except Exception as exc:
             raise provider_error(exc) from None
         finally:  # a stream read to its end goes back to the pool; one left early is closed
@@ -130,6 +134,16 @@ class OpenAICompatChatModel(ChatModel):
         for event in state.close():
             yield event
         yield Finished(state.reason, state.usage)
+
+
+async def drain(response: aiohttp.ClientResponse) -> None:
+    """What follows [DONE] (the body's end), read for at most DRAIN_S so that the connection can be pooled. As in
+    the SDK, nothing there fails an answer that has finished: a peer that cuts or holds the connection is closed."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            await response.content.read()
+    except (aiohttp.ClientError, TimeoutError):
+        pass
 
 
 def split_think(content: str) -> tuple[str, str]:

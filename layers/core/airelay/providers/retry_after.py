@@ -8,6 +8,7 @@ import math
 import time
 
 MAX_RETRY_AFTER_S = 120.0  # a server asking for a longer wait is not retried
+INFINITY = ("inf", "+inf", "infinity", "+infinity")
 
 
 def retry_after_s(headers) -> float | None:
@@ -20,7 +21,10 @@ def retry_after_s(headers) -> float | None:
             delay = float(value)
         except ValueError:
             continue
-        return delay / divisor if math.isfinite(delay) else MAX_RETRY_AFTER_S + 1
+        if math.isfinite(delay):
+            return delay / divisor
+        # a number too large for a float asks for a longer wait than any retried; "inf" or "nan" says nothing
+        return MAX_RETRY_AFTER_S + 1 if delay == math.inf and value.strip().lower() not in INFINITY else None
     try:
         when = email.utils.parsedate_tz(headers.get("retry-after"))
         return None if when is None else email.utils.mktime_tz(when) - time.time()

@@ -3,8 +3,8 @@ OpenAI SDK's retry rules, its statuses mapped once to airelay's errors.
 
 Why not the OpenAI SDK here (DESIGN.md: a hand-written replacement needs a measured reason and the library's way
 measured beside it): `python -m bench.upstream_client` measures the same call both ways in one run. On the SDK's own
-aiohttp transport a buffered call costs 1.31 ms of CPU and a 20-chunk stream 1.36 ms; on aiohttp directly 0.27 and
-0.32 ms (a 2-core Xeon, 2026-12-05), which is most of what airelay adds to a call (`python -m bench.overhead`). The
+aiohttp transport a buffered call costs about six times the CPU it costs here, a stream about four times, which was
+most of what airelay added to a call (figures in docs/openai.md, "Speed"). The
 SDK builds a request model, an httpx request and its URL for every call, then converts it for aiohttp. Its cost: this
 module keeps the SDK's rules in step by hand (`openai/_base_client.py`: `_should_retry`, `_calculate_retry_timeout`,
 `_parse_retry_after_header`; checked against openai 3.51). The embedders keep the SDK.
@@ -18,9 +18,10 @@ import random
 import threading
 import weakref
 from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
+import httpx2
+from httpx2._utils import URLPattern, get_environment_proxies
 from pydantic_core import to_json
 
 from .. import __version__
@@ -119,7 +120,10 @@ class UpstreamClient:
         errors, timeouts, 408, 409, 429 and 5xx (`x-should-retry` decides first), up to `max_retries` times; a
         stream only until its headers have come."""
         read_s = self.stream_read_s if stream else self.timeout_s
-        timeout = aiohttp.ClientTimeout(sock_connect=self.connect_timeout_s, sock_read=read_s)
+        # `connect` covers the name lookup too (as the SDK's connect timeout does), `sock_connect` the TCP connect
+        timeout = aiohttp.ClientTimeout(
+            connect=self.connect_timeout_s, sock_connect=self.connect_timeout_s, sock_read=read_s
+        )
         data = to_json(body)
         url = self.base_url + path
         for retry in range(self.max_retries + 1):
@@ -156,12 +160,17 @@ def unreached(exc: BaseException) -> AirelayError:
 
 
 def proxy_for(url: str) -> str | None:
-    """The proxy HTTP(S)_PROXY names for `url`, unless NO_PROXY exempts its host, as the SDK's httpx client reads
-    them. Read once: aiohttp's own reading of the environment (`trust_env`) also looks for a .netrc in a worker
-    thread on every request."""
-    parts = urlsplit(url)
-    proxy = getproxies().get(parts.scheme)
-    return None if not proxy or proxy_bypass(parts.hostname or "") else proxy
+    """The proxy for `url` from HTTP(S)_PROXY, ALL_PROXY and NO_PROXY, chosen by the same code as the SDK's client
+    (and so the embedders) chooses it: httpx2's own (`_utils`, its version locked; a test holds it to the forms
+    curl documents). Read once: aiohttp's reading of the environment (`trust_env`) follows urllib's rules instead,
+    and looks for a .netrc in a worker thread on every request."""
+    mounts = sorted(((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()), key=first)
+    target = httpx2.URL(url)
+    return next((proxy for pattern, proxy in mounts if pattern.matches(target)), None)
+
+
+def first(item: tuple):
+    return item[0]
 
 
 def backoff_s(retry: int) -> float:
