@@ -125,6 +125,9 @@ class ProviderRateLimited(AirelayError):
     code = "rate_limited"
     message = "The model provider is rate limiting requests. Try again shortly."
 
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None, usage: Usage | None = None):
+        super().__init__(message, retry_after=retry_after or 1, usage=usage)  # a provider that said nothing: 1 s
+
 
 class ProviderFailed(AirelayError):
     status = 502

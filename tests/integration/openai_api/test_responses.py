@@ -134,7 +134,7 @@ def test_async_streamed_response(start, upstream):
         ({"tool_choice": {"type": "function", "name": "nope"}, "tools": TOOLS}, "tool_choice"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input.0"),
         ({"input": []}, "input"),
-        ({"text": {"format": {"type": "json_schema", "name": "x", "schema": {"type": 7}}}}, "response_format"),
+        ({"text": {"format": {"type": "json_schema", "name": "x", "schema": {"type": 7}}}}, "text.format"),
     ],
 )
 def test_what_needs_stored_responses_or_is_malformed_answers_400(client, upstream, extra, param):

@@ -91,7 +91,8 @@ def test_a_schema_that_refers_outside_itself_is_a_400_and_nothing_is_fetched(sta
 def test_a_schema_that_cannot_be_used_is_a_400_not_a_500(start, upstream, path, schema):
     answer = post(start(), path, with_schema(path, schema))
     assert answer.status_code == 400, answer.text
-    assert answer.json()["error"]["param"] == "response_format" and upstream.requests == []
+    where = "response_format" if path == "/chat/completions" else "text.format"
+    assert answer.json()["error"]["param"] == where and upstream.requests == []
 
 
 @pytest.mark.parametrize("path", ["/chat/completions", "/responses"])

@@ -160,14 +160,13 @@ def refused(body: ChatCompletionBody) -> None:
             raise BadRequest("'tool_choice' must name one of the request's tools.", param="tool_choice")
 
 
-def with_system_policy(messages: list[dict], policy: str) -> list[dict]:
-    """pass: the client's system messages as sent; prepend: the server's prompt first; refuse: none allowed. Developer
-    messages are system messages to every model but OpenAI's newest, so they go upstream as such."""
+def with_system_policy(messages: list[dict], policy: str, where: str = "messages") -> list[dict]:
+    """pass: the client's system messages as sent; prepend: the server's prompt first; refuse: none allowed (`where`
+    names them in the refusal). Developer messages are system messages to every model but OpenAI's newest, so they go
+    upstream as such."""
     messages = [{**m, "role": "system"} if m["role"] == "developer" else m for m in messages]
     if policy == "refuse" and any(m["role"] == "system" for m in messages):
-        raise BadRequest(
-            "System and developer messages are not accepted here.", param="messages", code="system_refused"
-        )
+        raise BadRequest("System and developer messages are not accepted here.", param=where, code="system_refused")
     if policy == "prepend":
         return [{"role": "system", "content": system_prompt("assistant")}, *messages]
     return messages

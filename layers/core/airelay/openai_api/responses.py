@@ -18,7 +18,7 @@ from .events import ResponseEvents, content_part
 from .images import inline_images
 from .openapi import FAILURES, ResponseAnswer, errors
 from .request import resolve_model
-from .responses_request import FunctionChoice, ResponsesBody, image_urls, responses_request
+from .responses_request import FORMAT, FunctionChoice, ResponsesBody, image_urls, responses_request
 from .stored_items import keep, keeps, with_referenced_items
 from .structured import answer_check, capable_models
 
@@ -36,7 +36,7 @@ async def responses(body: ResponsesBody, request: Request):
     model_id = resolve_model(body.model, settings)
     body = await with_referenced_items(body, caller, model_id, settings)
     chat = responses_request(body, settings, settings.system_prompt_policy_of(request.state.who.api_key_id))
-    chain = capable_models(settings.fallback_chain(model_id), chat.response_format, settings)
+    chain = capable_models(settings.fallback_chain(model_id), chat.response_format, settings, FORMAT)
     chain, chat = await inline_images(chat, image_urls(body), chain, settings, caller)
     models = await chat_models(chain, settings)
     check = answer_check(chat.response_format)

@@ -161,6 +161,9 @@ def content_of(content: str | list) -> str | list[dict]:
     return parts
 
 
+FORMAT = "text.format"  # where a Responses request asks for structured output (chat: response_format)
+
+
 def text_format(body: ResponsesBody) -> dict | None:
     """Responses' text.format ({type, name, schema, strict}) as chat's response_format."""
     spec = body.text.format if body.text else None
@@ -168,8 +171,18 @@ def text_format(body: ResponsesBody) -> dict | None:
         return None
     if spec.get("type") == "json_schema":
         fields = {k: spec[k] for k in ("name", "schema", "strict", "description") if k in spec}
-        return check_response_format({"type": "json_schema", "json_schema": fields})
-    return check_response_format(spec)
+        return check_response_format({"type": "json_schema", "json_schema": fields}, FORMAT, FORMAT)
+    return check_response_format(spec, FORMAT, FORMAT)
+
+
+def system_param(body: ResponsesBody) -> str:
+    """Where a Responses request carries its system message: `instructions`, else its first system or developer item."""
+    if body.instructions:
+        return "instructions"
+    items = body.input if isinstance(body.input, list) else []
+    return next(
+        (f"input.{i}" for i, item in enumerate(items) if getattr(item, "role", "") in ("system", "developer")), "input"
+    )
 
 
 def tool_choice_of(body: ResponsesBody) -> str | None:
@@ -222,7 +235,7 @@ def responses_request(body: ResponsesBody, settings: Settings, policy: str) -> C
         for t in body.tools or ()
     )
     return ChatRequest(
-        messages=with_system_policy(messages, policy),
+        messages=with_system_policy(messages, policy, system_param(body)),
         max_tokens=max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,

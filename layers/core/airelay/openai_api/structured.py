@@ -18,26 +18,26 @@ class StructuredOutputInvalid(ProviderFailed):
     message = "The model's answer did not match the requested response_format."
 
 
-def check_response_format(response_format: dict | None) -> dict | None:
-    """OpenAI's response_format, checked: text (dropped), json_object, or json_schema with a valid JSON Schema."""
+def check_response_format(
+    response_format: dict | None, where: str = "response_format", schema_at: str = "response_format.json_schema"
+) -> dict | None:
+    """OpenAI's response_format, checked: text (dropped), json_object, or json_schema with a valid JSON Schema. A
+    refusal names the request's own fields: `where` the format, `schema_at` what holds its name and schema."""
     if response_format is None or response_format.get("type") == "text":
         return None
     kind = response_format.get("type")
     if kind == "json_object":
         return {"type": "json_object"}
     if kind != "json_schema":
-        raise BadRequest("'response_format.type' must be text, json_object or json_schema.", param="response_format")
+        raise BadRequest(f"'{where}.type' must be text, json_object or json_schema.", param=where)
     spec = response_format.get("json_schema")
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not isinstance(spec.get("schema"), dict):
-        raise BadRequest(
-            "'response_format.json_schema' needs a name and a schema.", param="response_format.json_schema"
-        )
+        raise BadRequest(f"'{schema_at}' needs a name and a schema.", param=schema_at)
     try:
         schema_validator(spec["schema"])
     except (jsonschema_rs.ValidationError, ValueError):
         raise BadRequest(
-            "'response_format.json_schema.schema' is not a valid JSON Schema, or refers outside itself.",
-            param="response_format",
+            f"'{schema_at}.schema' is not a valid JSON Schema, or refers outside itself.", param=where
         ) from None
     return {"type": "json_schema", "json_schema": spec}
 
@@ -73,11 +73,13 @@ def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
     return check
 
 
-def capable_models(model_ids: tuple[str, ...], response_format: dict | None, settings: Settings) -> tuple[str, ...]:
-    """The fallback chain without the models that cannot answer to a schema, when the request has one."""
+def capable_models(
+    model_ids: tuple[str, ...], response_format: dict | None, settings: Settings, where: str = "response_format"
+) -> tuple[str, ...]:
+    """The fallback chain without the models that cannot answer to a schema, when the request has one (in `where`)."""
     if response_format is None:
         return model_ids
     capable = tuple(m for m in model_ids if m not in settings.no_structured_output_models)
     if not capable or capable[0] != model_ids[0]:
-        raise BadRequest(f"The model '{model_ids[0]}' does not support response_format.", param="response_format")
+        raise BadRequest(f"The model '{model_ids[0]}' does not support {where}.", param=where)
     return capable

@@ -209,7 +209,7 @@ def status_error(response: httpx2.Response, body: bytes, model: str) -> AirelayE
     if status in (400, 422):
         return InvalidInput("The Hugging Face model rejected the input.")
     if status == 429:
-        return ProviderRateLimited(retry_after=retry_after(response) or 1)
+        return ProviderRateLimited(retry_after=retry_after(response))
     if status == 503:
         return ProviderUnavailable(
             "The Hugging Face model is loading or unavailable; try again shortly.",
