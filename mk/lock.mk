@@ -6,7 +6,7 @@
 #                 functions/*/requirements.txt     -> functions/*/requirements.lock     the same, minus the layer's
 #                 requirements-dev.txt             -> requirements-dev.lock             .venv, any platform
 #               A lock keeps its pins while they still satisfy the inputs, so running it again changes nothing; after
-#               an input changes (or a merge), run it and commit the locks. tests/unit/test_dependencies.py fails
+#               an input changes (or a merge), run it and commit the locks. tests/integration/test_dependencies.py fails
 #               while a lock no longer matches its inputs (it runs this file in a copy of the inputs and locks).
 #
 # Why uv and not pip-tools: uv resolves for a platform other than this machine's (the arm64 Lambda runtime), and it
