@@ -66,9 +66,9 @@ def faq_function():
 def embedder():
     real = asyncio.run(registry.embedder(MODEL))
     counting = CountingEmbedder(real)
-    registry.install(counting)
+    state.install(counting)
     yield counting
-    registry.install(real)
+    state.install(real)
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from airelay.observability import bind_request
-from airelay.providers import registry
 from airelay.providers.base import SentimentResult, TextClassifier
 from airelay.settings import get_settings
 from airelay.tools.base import Tool, ToolContext, ToolFailed, ToolResult, run_tool
 from airelay.tools.builtin import AnalyzeSentiment
 from airelay.usage import Caller
 from airelay.usage.sqlite import SqliteLedger
-from tests.support.state import forget_classifiers, forget_meter
+from tests.support.state import forget_classifiers, forget_meter, install
 
 CITY = "zebra-quartz-7731 Seoul"  # the tool's argument, written by the model from the user's prompt
 
@@ -85,7 +84,7 @@ def slow_sentiment(monkeypatch, printed):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     get_settings.cache_clear()
     forget_meter()
-    registry.install(SlowSentiment(SLOW_MODEL))
+    install(SlowSentiment(SLOW_MODEL))
     yield printed
     forget_classifiers()
     forget_meter()

@@ -30,3 +30,9 @@ def forget_meter() -> None:
 
 def forget_bots() -> None:
     service._bots.clear()
+
+
+def install(model) -> None:
+    """Serves `model.model_id` with this instance (a test's own model), in the registry's cache."""
+    kind = next(kind for kind in registry.KINDS if isinstance(model, kind))
+    registry._providers[(kind, model.model_id)] = model

@@ -83,8 +83,8 @@ def chat(monkeypatch, tmp_path):
     asyncio.run(estimate_request(ChatRequest(messages=[{"role": "user", "content": "warm"}], max_tokens=1), ""))
 
     def install(first: type[ChatModel], fallback: type[ChatModel]):
-        registry.install(first("openai/gpt-4o-mini"))
-        registry.install(fallback("openai/gpt-4o"))
+        state.install(first("openai/gpt-4o-mini"))
+        state.install(fallback("openai/gpt-4o"))
         return get_settings()
 
     yield install

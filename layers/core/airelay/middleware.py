@@ -22,7 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from .errors import AirelayError, PayloadTooLarge, own_body
 from .identity import Gate, request_id_of, who_from
-from .observability import bind_request
+from .observability import bind_request, log_failure
 from .settings import Settings, get_settings
 
 log = logging.getLogger("airelay")
@@ -97,8 +97,8 @@ class RequestGate(Middleware):
         except PayloadTooLarge as exc:
             if not started():
                 await reply(send, exc, self.error_body)
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+        except Exception as exc:
+            log_failure(log, "unhandled error", exc)
             if not started():
                 await reply(send, AirelayError(), self.error_body)
 

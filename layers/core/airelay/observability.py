@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import traceback
 import warnings
 from typing import TYPE_CHECKING
 
@@ -83,6 +85,13 @@ def record_call(row: UsageRow, namespace: str) -> None:
         except Exception:
             call.clear_metrics()  # not carried into the next call's document
             raise
+
+
+def log_failure(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """An unexpected failure for the operator: its type and where it was raised, never its message, which may quote
+    a request's or an answer's text (a validation error quotes its input)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s: %s", what, type(exc).__name__, extra={"traceback": where})
 
 
 class WebAdapterTrace:

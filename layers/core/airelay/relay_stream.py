@@ -12,6 +12,7 @@ from decimal import Decimal
 import anyio
 
 from .errors import AirelayError, ProviderFailed, ProviderTimeout
+from .observability import log_failure
 from .providers.base import (
     ChatModel,
     ChatRequest,
@@ -177,7 +178,7 @@ class ChatStream:
             step.error = stream_error(exc)
             status = "error"
         except Exception as exc:  # a fault of this server: the client still gets an error part, never a cut stream
-            log.exception("the stream failed: %s", type(exc).__name__)
+            log_failure(log, "the stream failed", exc)
             step.error = stream_error(exc)
             status = "error"
         finally:

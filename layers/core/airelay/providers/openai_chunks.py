@@ -219,9 +219,9 @@ class StreamState:
                     return
                 self.chunks += 1
             if reasoning:
-                events.append(ReasoningDelta(reasoning))
+                events.append(ReasoningDelta(text_of(reasoning)))
             if content:
-                events.extend(self.think.feed(content))
+                events.extend(self.think.feed(text_of(content)))
             if refusal:
                 events.append(RefusalDelta(text_of(refusal)))
             if delta.get("tool_calls"):

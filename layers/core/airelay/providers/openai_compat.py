@@ -103,10 +103,10 @@ class OpenAICompatChatModel(ChatModel):
                 for c in message.get("tool_calls") or ()
             ]
             refusal = text_of(message.get("refusal") or "")
+            text, reasoning = split_think(text_of(message.get("content") or ""))
+            reasoning = text_of(message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
         except Exception as exc:
             raise provider_error(exc) from None
-        text, reasoning = split_think(message.get("content") or "")
-        reasoning = (message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
         if calls and finished.reason == "stop":
             finished.reason = "tool-calls"
         return Completion(text, finished, reasoning, calls, refusal)

@@ -231,9 +231,3 @@ def renew_keys(settings: Settings) -> None:
             _retired.append(client)
         elif token and hasattr(client, "reconnect"):
             client.reconnect(token)
-
-
-def install(model: ChatModel | Embedder | TextClassifier | ImageClassifier) -> None:
-    """Serve `model.model_id` with this instance (tests, or an app that embeds airelay with its own provider)."""
-    kind = next(kind for kind in KINDS if isinstance(model, kind))
-    _providers[(kind, model.model_id)] = model

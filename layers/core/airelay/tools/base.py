@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import math
-import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import usage
 from ..errors import AirelayError
+from ..observability import log_failure
 from ..providers.base import ToolCall, ToolSpec
 from ..settings import Settings
 from ..usage import Caller
@@ -124,7 +124,7 @@ async def run_tool(tool: Tool, arguments: BaseModel, context: ToolContext) -> To
     except AirelayError as exc:
         raise ToolFailed(exc.message) from None
     except Exception as exc:
-        logged_failure(f"tool {tool.name} failed", exc)
+        log_failure(log, f"tool {tool.name} failed", exc)
         raise ToolFailed(f"The tool {tool.name} failed.") from None
 
 
@@ -164,11 +164,4 @@ def dropped(task: asyncio.Task) -> None:
     left_running.discard(task)
     failure = None if task.cancelled() else task.exception()
     if failure is not None and not isinstance(failure, TimeoutError):  # TimeoutError: it stopped when told to
-        logged_failure("a tool past its deadline failed", failure)
-
-
-def logged_failure(what: str, exc: BaseException) -> None:
-    """A tool's failure for the operator: its type and where it was raised, not its message, which may quote the
-    tool's arguments or the text it was given."""
-    where = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("%s: %s", what, type(exc).__name__, extra={"traceback": where})
+        log_failure(log, "a tool past its deadline failed", failure)
