@@ -88,10 +88,27 @@ def record_call(row: UsageRow, namespace: str) -> None:
 
 
 def log_failure(log: logging.Logger, what: str, exc: BaseException) -> None:
-    """An unexpected failure for the operator: its type and where it was raised, never its message, which may quote
-    a request's or an answer's text (a validation error quotes its input)."""
-    where = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("%s: %s", what, type(exc).__name__, extra={"traceback": where})
+    """An unexpected failure for the operator: its type and where it was raised, with those of the exceptions it
+    groups (a task group's) or was raised from, never a message, which may quote a request's or an answer's text (a
+    validation error quotes its input)."""
+    names, frames = [], []
+    for failure in failures(exc):
+        names.append(type(failure).__name__)
+        frames.append(f"{type(failure).__name__}:\n" + "".join(traceback.format_tb(failure.__traceback__)))
+    log.error("%s: %s", what, ", ".join(names), extra={"traceback": "".join(frames)})
+
+
+def failures(exc: BaseException, seen: set[int] | None = None) -> list[BaseException]:
+    """`exc`, the exceptions it groups, and those it was raised from or during, each once."""
+    seen = set() if seen is None else seen
+    if id(exc) in seen:
+        return []
+    seen.add(id(exc))
+    found = [exc]
+    for inner in [*getattr(exc, "exceptions", ()), exc.__cause__, exc.__context__]:
+        if isinstance(inner, BaseException):
+            found += failures(inner, seen)
+    return found
 
 
 class WebAdapterTrace:

@@ -2362,7 +2362,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The model provider failed, or its answer broke the requested response_format. */
+            /** @description The model provider failed, or its answer broke the requested format (response_format, text.format). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2481,7 +2481,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The model provider failed, or its answer broke the requested response_format. */
+            /** @description The model provider failed, or its answer broke the requested format (response_format, text.format). */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2647,7 +2647,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The model provider failed, or its answer broke the requested response_format. */
+            /** @description The model provider failed, or its answer broke the requested format (response_format, text.format). */
             502: {
                 headers: {
                     [name: string]: unknown;

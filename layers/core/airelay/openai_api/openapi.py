@@ -16,7 +16,7 @@ ERRORS = {
     422: "The model provider refused the request as it is (e.g. the conversation is too long).",
     429: "Over today's budget (insufficient_quota, x-should-retry: false), over the caller's requests or tokens per "
     "minute (rate_limit_exceeded, type requests or tokens) or rate limited by the model provider; with Retry-After.",
-    502: "The model provider failed, or its answer broke the requested response_format.",
+    502: "The model provider failed, or its answer broke the requested format (response_format, text.format).",
     503: "The model provider is unavailable.",
     504: "The model provider did not answer in time.",
 }

@@ -15,7 +15,7 @@ from .errors import BadRequest
 
 class StructuredOutputInvalid(ProviderFailed):
     code = "invalid_structured_output"
-    message = "The model's answer did not match the requested response_format."
+    message = "The model's answer did not match the requested format."
 
 
 def check_response_format(

@@ -127,10 +127,11 @@ class ToolCalls:
                 self.ids[index] = new_call_id()
                 self.arguments[index] = []
             if index not in self.names and function.get("name"):
-                self.names[index] = function["name"]
+                self.names[index] = text_of(function["name"])
                 self.start(index, events)
             piece = function.get("arguments")
             if piece:
+                text_of(piece)
                 self.arguments[index].append(piece)
                 if index in self.names:
                     events.append(ToolCallDelta(self.ids[index], piece))

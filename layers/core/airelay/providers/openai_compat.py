@@ -99,7 +99,7 @@ class OpenAICompatChatModel(ChatModel):
             message = choice["message"]
             finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
             calls = [
-                ToolCall(new_call_id(), c["function"]["name"], c["function"].get("arguments") or "")
+                ToolCall(new_call_id(), text_of(c["function"]["name"]), text_of(c["function"].get("arguments") or ""))
                 for c in message.get("tool_calls") or ()
             ]
             refusal = text_of(message.get("refusal") or "")
