@@ -89,11 +89,11 @@ def test_batches_stay_under_the_summed_token_limit():
     assert sum(sizes) == 120 and max(sizes) * 6000 <= MAX_REQUEST_TOKENS and len(sizes) == 3
 
 
-def test_empty_and_overlong_texts_are_refused_before_any_request():
+def test_empty_texts_are_refused_before_any_request():
+    """A text over the model's 8192 tokens goes to the provider, whose 400 is the client's (counting it here exactly
+    takes seconds for a long text without spaces: the BPE is quadratic in one word)."""
     with pytest.raises(InvalidInput):
         list(batches(["ok", ""]))
-    with pytest.raises(InvalidInput, match="8192 tokens"):
-        list(batches(["word " * 9000]))
 
 
 @pytest.mark.parametrize("status,error", [(429, ProviderRateLimited), (503, ProviderUnavailable)])

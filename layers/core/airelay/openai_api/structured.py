@@ -3,14 +3,19 @@ a schema are skipped, and an answer that does not validate is an error (502), ne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 import jsonschema_rs
+from pydantic_core import from_json, to_json
 
 from ..errors import ProviderFailed
 from ..settings import Settings
 from .errors import BadRequest
+from .schema_cost import TooComplex, cost, depth_of
+
+PATTERN_BYTES = 1_000_000  # the compiled size of one `pattern` (the regex crate's default: 10 MB, ~40 ms to build)
 
 
 class StructuredOutputInvalid(ProviderFailed):
@@ -34,19 +39,37 @@ def check_response_format(
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not isinstance(spec.get("schema"), dict):
         raise BadRequest(f"'{schema_at}' needs a name and a schema.", param=schema_at)
     try:
-        schema_validator(spec["schema"])
-    except (jsonschema_rs.ValidationError, ValueError):
+        checked_schema(to_json(spec["schema"]))
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        why = f": {exc}" if isinstance(exc, TooComplex) else ", or refers outside itself"
         raise BadRequest(
-            f"'{schema_at}.schema' is not a valid JSON Schema, or refers outside itself.", param=where
+            f"'{schema_at}.schema' is not a JSON Schema this server can check answers against{why}.",
+            param=where,
         ) from None
     return {"type": "json_schema", "json_schema": spec}
 
 
-def schema_validator(schema: dict):
-    """The caller's schema, compiled: offline, so a `$ref` resolves within the schema or not at all (nothing is
-    fetched); its patterns run on a regex engine that never backtracks without bound. Raises jsonschema_rs's
-    ValidationError for an invalid schema or a reference it cannot resolve, ValueError for one nested too deep."""
-    return jsonschema_rs.validator_for(schema, offline=True, validate_formats=False)  # `format`: an annotation
+@dataclass(frozen=True, slots=True)
+class CheckedSchema:
+    validator: jsonschema_rs.Validator
+    deepest: int | None  # answers nested deeper are refused (schema_cost)
+
+
+@lru_cache(maxsize=128)
+def checked_schema(schema_json: bytes) -> CheckedSchema:
+    """The caller's schema, compiled once for every request that sends it: offline, so a `$ref` resolves within the
+    schema or not at all (nothing is fetched); each pattern's compiled size bounded (its compile time with it), run
+    on a regex engine that never backtracks without bound; the work of one check bounded (schema_cost). Raises
+    jsonschema_rs's ValidationError for an invalid schema or a reference it cannot resolve, ValueError for one nested
+    too deep, too large a pattern, or too much work."""
+    schema = from_json(schema_json)
+    validator = jsonschema_rs.validator_for(
+        schema,
+        offline=True,
+        validate_formats=False,  # `format`: an annotation
+        pattern_options=jsonschema_rs.FancyRegexOptions(size_limit=PATTERN_BYTES, dfa_size_limit=PATTERN_BYTES),
+    )
+    return CheckedSchema(validator, cost(schema).deepest)
 
 
 def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
@@ -54,21 +77,25 @@ def answer_check(response_format: dict | None) -> Callable[[str], None] | None:
     if response_format is None:
         return None
     schema = response_format.get("json_schema", {}).get("schema")
-    validator = schema_validator(schema) if schema is not None else None
+    checked = checked_schema(to_json(schema)) if schema is not None else None
 
     def check(text: str) -> None:
         try:
-            value = json.loads(text)
+            value = from_json(text)  # nested at most 200 levels, else a ValueError (json.loads: a RecursionError)
         except ValueError:
             raise StructuredOutputInvalid("The model's answer was not JSON.") from None
-        if validator is None and not isinstance(value, dict):
-            raise StructuredOutputInvalid("The model's answer was not a JSON object.")
+        if checked is None:
+            if not isinstance(value, dict):
+                raise StructuredOutputInvalid("The model's answer was not a JSON object.")
+            return
+        if checked.deepest is not None and depth_of(value, checked.deepest) > checked.deepest:
+            raise StructuredOutputInvalid(f"The model's answer nests deeper than {checked.deepest} levels.")
         try:
-            valid = validator is None or validator.is_valid(value)
+            valid = checked.validator.is_valid(value)
         except ValueError:  # a string it cannot read, such as a lone surrogate in a key
             valid = False
         if not valid:
-            raise StructuredOutputInvalid("The model's answer did not match the response_format schema.")
+            raise StructuredOutputInvalid("The model's answer did not match the requested schema.")
 
     return check
 

