@@ -118,3 +118,10 @@ def test_an_answer_nested_past_max_depth_is_refused_against_a_recursive_schema_o
     assert cost(nested).deepest is None  # not recursive: checked to its end, however deep
     flat = answer_check({"type": "json_schema", "json_schema": {"name": "array", "schema": {"type": "array"}}})
     flat("[" * 100 + "]" * 100)
+
+
+def test_a_chain_of_references_deeper_than_the_walk_is_refused_not_a_crash():
+    defs = {f"d{i}": {"type": "array", "items": {"$ref": f"#/$defs/d{i + 1}"}} for i in range(600)}
+    defs["d600"] = {"type": "integer"}
+    with pytest.raises(TooComplex):
+        cost({"$defs": defs, "$ref": "#/$defs/d0"})

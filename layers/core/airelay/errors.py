@@ -135,6 +135,13 @@ class ProviderFailed(AirelayError):
     message = "The model provider returned an error."
 
 
+class UnreadableAnswer(ProviderFailed):
+    """The provider answered (2xx: it has the prompt, and bills it) with what cannot be read: billed its reported usage
+    where that was read, else the prompt, estimated."""
+
+    message = "The model provider sent a malformed response."
+
+
 class ProviderUnavailable(AirelayError):
     status = 503
     code = "provider_unavailable"

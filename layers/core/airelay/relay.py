@@ -16,7 +16,14 @@ from decimal import Decimal
 import anyio
 
 from . import usage
-from .errors import AirelayError, ProviderFailed, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
+from .errors import (
+    AirelayError,
+    ProviderFailed,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+    UnreadableAnswer,
+)
 from .providers.base import (
     ChatModel,
     ChatRequest,
@@ -97,6 +104,11 @@ async def complete(
         raise error from None
     except ProviderTimeout:
         status = "error"
+        raise
+    except UnreadableAnswer as exc:  # it has the prompt: what it reported, else the prompt estimated (below)
+        status = "error"
+        if exc.usage is not None:
+            used, counted = within_reservation(exc.usage, request), True
         raise
     except Exception:
         status, counted = "error", True  # the provider answered with an error: it bills nothing for it

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import anyio
 
-from .errors import AirelayError, ProviderFailed, ProviderTimeout
+from .errors import AirelayError, ProviderFailed, ProviderTimeout, UnreadableAnswer
 from .observability import log_failure
 from .providers.base import (
     ChatModel,
@@ -76,7 +76,9 @@ async def open_stream(
             await events.aclose()
             error = deadline_error() if isinstance(exc, TimeoutError) else exc
             used = Usage()  # the provider answered with an error, nothing, or 429s until the deadline: no bill
-            if isinstance(error, ProviderTimeout) or not isinstance(exc, Exception):  # it has the prompt
+            if isinstance(error, UnreadableAnswer) and error.usage is not None:
+                used = within_reservation(error.usage, request)
+            elif isinstance(error, ProviderTimeout | UnreadableAnswer) or not isinstance(exc, Exception):
                 used = within_reservation(await estimate_request(request, "", model_id=model.model_id), request)
             cost = await meter.close(call, used, "error" if isinstance(exc, Exception) else "cancelled")
             if billed is not None:

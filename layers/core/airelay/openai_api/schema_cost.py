@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MAX_WORK = 10_000  # schema nodes one check may visit per value (an answer has at most a few thousand values)
+MAX_WORK = 10_000  # schema nodes one check may visit for the whole answer but what repeats per element
+MAX_ITEM_WORK = 1_000  # for each element of an array or entry of an object (an answer has a few thousand at most)
+MAX_VISITS = 200_000  # (node, depth) pairs the walk itself may count
 MAX_DEPTH = 32  # nesting levels of an answer checked against a recursive schema, at least
 
 SAME_VALUE = ("not", "if", "then", "else")
 SAME_VALUE_LISTS = ("allOf", "anyOf", "oneOf")
 SAME_VALUE_MAPS = ("dependentSchemas", "dependencies")
-ARRAY_CHILDREN = ("items", "additionalItems", "contains", "unevaluatedItems", "prefixItems")
-OBJECT_CHILDREN = ("additionalProperties", "unevaluatedProperties", "propertyNames")
-OBJECT_CHILD_MAPS = ("properties", "patternProperties")
+ARRAY_CHILDREN = ("items", "additionalItems", "contains")  # each applies to every element
+OBJECT_CHILDREN = ("additionalProperties", "propertyNames")  # to every entry
+OBJECT_CHILD_MAPS = ("patternProperties",)  # each to every entry whose name matches
+# unevaluated* evaluate every applicator of their schema again for each element, compounding per level
+REFUSED = ("unevaluatedItems", "unevaluatedProperties")
 ARRAY, OBJECT, OTHER = 0, 1, 2
 UNFOLLOWED = ("$anchor", "$dynamicAnchor", "$dynamicRef", "$recursiveRef", "$recursiveAnchor")
 
@@ -38,7 +42,10 @@ class Cost:
 def cost(schema: dict) -> Cost:
     """Raises TooComplex for a schema over MAX_WORK, or one whose `$ref`s go round without a value in between."""
     walk = Walk(schema)
-    work = max(walk.visit(schema, 0))
+    try:
+        work = max(walk.visit(schema, 0))
+    except RecursionError:
+        raise TooComplex("it nests too deeply to check answers against") from None
     return Cost(work, walk.cut or None)
 
 
@@ -49,6 +56,7 @@ class Walk:
         self.active: set[tuple[int, int]] = set()
         self.path: list[int] = []  # the schema nodes being visited, outermost first
         self.cut = 0  # the deepest level a recursion was cut at
+        self.visits = 0
 
     def visit(self, node, depth: int) -> tuple[int, int, int]:
         """The nodes one check of `node` visits for an array, an object and any other value at `depth`."""
@@ -61,14 +69,24 @@ class Walk:
             raise TooComplex("its references go round without a value in between")
         if any(name in node for name in UNFOLLOWED) or ("$id" in node and node is not self.root):
             raise TooComplex("only references of the form #/path are followed here")
+        if any(name in node for name in REFUSED):
+            raise TooComplex("unevaluatedItems and unevaluatedProperties are not accepted here")
+        self.visits += 1
+        if self.visits > MAX_VISITS:
+            raise TooComplex("it is too large to check answers against")
         self.active.add(key)
         self.path.append(id(node))
         total = [1, 1, 1]
         for sub in self.same_value(node):
             for kind, work in enumerate(self.visit(sub, depth)):
                 total[kind] += work
-        total[ARRAY] += sum(self.below(sub, depth) for sub in children(node, ARRAY_CHILDREN, ()))
-        total[OBJECT] += sum(self.below(sub, depth) for sub in children(node, OBJECT_CHILDREN, OBJECT_CHILD_MAPS))
+        enum = node.get("enum")
+        if isinstance(enum, list):  # a value not in it is compared with every entry
+            total = [work + len(enum) for work in total]
+        total[ARRAY] += sum(self.below(sub, depth) for sub in children(node, ("prefixItems",), ()))
+        total[ARRAY] += sum(self.each(sub, depth) for sub in children(node, ARRAY_CHILDREN, ()))
+        total[OBJECT] += sum(self.below(sub, depth) for sub in children(node, (), ("properties",)))
+        total[OBJECT] += sum(self.each(sub, depth) for sub in children(node, OBJECT_CHILDREN, OBJECT_CHILD_MAPS))
         self.active.discard(key)
         self.path.pop()
         if max(total) > MAX_WORK:
@@ -84,6 +102,13 @@ class Walk:
                 yield node[name]
         yield from children(node, SAME_VALUE_LISTS, SAME_VALUE_MAPS)
 
+    def each(self, node, depth: int) -> int:
+        """The work of a subschema checked against every element or entry of a value: bounded on its own."""
+        work = self.below(node, depth)
+        if work > MAX_ITEM_WORK:
+            raise TooComplex(f"checking one element against it could take more than {MAX_ITEM_WORK} steps")
+        return work
+
     def below(self, node, depth: int) -> int:
         """The work of a child value. Past MAX_DEPTH, a node the walk is already in (a recursion) is not entered."""
         if depth >= MAX_DEPTH and id(node) in self.path:
@@ -93,14 +118,17 @@ class Walk:
 
     def resolve(self, ref: str):
         """A reference within the schema, as a JSON pointer (jsonschema-rs, offline, has refused one outside it)."""
-        if ref != "#" and not ref.startswith("#/"):
+        if (ref != "#" and not ref.startswith("#/")) or "%" in ref:
             raise TooComplex("only references of the form #/path are followed here")
         node = self.root
-        for part in filter(None, ref[1:].split("/")):
+        for part in ref[2:].split("/") if ref != "#" else ():
             part = part.replace("~1", "/").replace("~0", "~")
-            node = node[int(part)] if isinstance(node, list) and part.isdigit() else node.get(part, True)
-            if not isinstance(node, dict | list):
-                return True
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise TooComplex("a reference names nothing in the schema")
         return node
 
 

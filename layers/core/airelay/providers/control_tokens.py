@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from pydantic_core import from_json
+
 CONTROL_TOKEN = re.compile(
     "|".join(
         (
@@ -69,7 +71,7 @@ def neutralised_arguments(text: str) -> str:
     if "\\" not in text:
         return neutralised(text)
     try:
-        parsed = json.loads(text)
+        parsed = from_json(text)  # nested at most 200 levels (neutralised_value walks it recursively)
     except ValueError:
         return neutralised(text)
     plain = neutralised_value(parsed)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from pydantic_core import from_json
 
-from ..errors import AirelayError, ProviderFailed, ProviderTimeout
+from ..errors import AirelayError, ProviderFailed, ProviderTimeout, UnreadableAnswer
 from .base import (
     ChatEvent,
     ChatModel,
@@ -19,6 +19,7 @@ from .base import (
     ReasoningDelta,
     TextDelta,
     ToolCall,
+    Usage,
 )
 from .control_tokens import neutralised_messages, neutralised_value
 from .openai_chunks import (
@@ -93,11 +94,13 @@ class OpenAICompatChatModel(ChatModel):
 
     async def complete(self, request: ChatRequest) -> Completion:
         response = await self.client.post("/chat/completions", self.arguments(request))
+        used = None
         try:
             answer = from_json(await response.read())
+            used = usage_of(answer.get("usage"))
             choice = answer["choices"][0]
             message = choice["message"]
-            finished = Finished(finish_reason(choice.get("finish_reason")), usage_of(answer.get("usage")))
+            finished = Finished(finish_reason(choice.get("finish_reason")), used)
             calls = [
                 ToolCall(new_call_id(), text_of(c["function"]["name"]), text_of(c["function"].get("arguments") or ""))
                 for c in message.get("tool_calls") or ()
@@ -106,7 +109,7 @@ class OpenAICompatChatModel(ChatModel):
             text, reasoning = split_think(text_of(message.get("content") or ""))
             reasoning = text_of(message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
         except Exception as exc:
-            raise provider_error(exc) from None
+            raise provider_error(exc, used) from None
         if calls and finished.reason == "stop":
             finished.reason = "tool-calls"
         return Completion(text, finished, reasoning, calls, refusal)
@@ -156,13 +159,14 @@ def split_think(content: str) -> tuple[str, str]:
     return text, "".join(e.text for e in events if isinstance(e, ReasoningDelta))
 
 
-def provider_error(exc: BaseException) -> AirelayError:
-    """An error met reading the provider's answer as an airelay error, once, without the upstream body."""
+def provider_error(exc: BaseException, used: Usage | None = None) -> AirelayError:
+    """An error met reading the provider's 2xx answer as an airelay error, once, without the upstream body; with the
+    usage it reported, where that was read."""
     if isinstance(exc, AirelayError):
         return exc
     log.warning("upstream answer failed (%s)", type(exc).__name__)
     if isinstance(exc, TimeoutError):
         return ProviderTimeout()
     if isinstance(exc, aiohttp.ClientError):
-        return ProviderFailed("The model provider's stream broke off.")
-    return ProviderFailed("The model provider sent a malformed response.")
+        return UnreadableAnswer("The model provider's stream broke off.", usage=used)
+    return UnreadableAnswer(usage=used)
