@@ -6,16 +6,11 @@ import openai
 import pytest
 
 from tests.integration.openai_api.conftest import MESSAGES, rows
+from tests.integration.openai_api.test_faults import broken_tool_call
 from tests.support.upstream import Status
-from tests.support.upstream.behaviours import Deltas, tool_call_deltas
 
 CHAT_TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
 RESPONSES_TOOLS = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]
-
-
-def broken_tool_call(fault: str, after_s: float = 0.0) -> Deltas:
-    deltas = tool_call_deltas(("call_1", "lookup", '{"query": "refund policy for orders"}'), pieces=6)[:3]
-    return Deltas(deltas, finish="tool_calls", after_s=after_s, fault=fault)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.openai_api.conftest import KEY
 from tests.integration.openai_api.test_embeddings import forget_openai_embedders
+from tests.integration.openai_api.test_structured_schemas import with_schema
 from tests.support.servers import ServerThread, read_body
 from tests.support.upstream import Ok
 
@@ -28,20 +29,6 @@ def timed(base: str, path: str, body: dict, within_s: float) -> tuple[httpx.Resp
     except httpx.TimeoutException:
         answer = None
     return answer, time.monotonic() - began
-
-
-def with_schema(path: str, schema: dict) -> dict:
-    if path == "/responses":
-        return {
-            "model": "gpt-4o-mini",
-            "input": "hi",
-            "text": {"format": {"type": "json_schema", "name": "x", "schema": schema}},
-        }
-    return {
-        "model": "gpt-4o-mini",
-        "messages": USER,
-        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
-    }
 
 
 def doubling_schema(levels: int) -> dict:
