@@ -190,3 +190,58 @@ def test_a_sentiment_classifier_over_an_openai_model_gets_the_key_read_after_a_f
         assert classifier.chat.client.api_key == "sk-rotated"
     finally:
         state.forget_classifiers()
+
+
+def ssm_reads(monkeypatch) -> list[str]:
+    """The parameter names the container's SSM client is asked for from now on (made again by each restore)."""
+    names: list[str] = []
+    prepare = aws.prepare
+
+    def count(**kwargs):
+        names.append(kwargs["params"]["Name"])
+
+    def prepare_and_count(*services):
+        prepare(*services)
+        if "ssm" in services:
+            aws.clients().client("ssm").meta.events.register("provide-client-params.ssm.GetParameter", count)
+
+    monkeypatch.setattr(aws, "prepare", prepare_and_count)
+    return names
+
+
+def test_a_restore_reads_only_the_keys_its_providers_hold(ssm, monkeypatch, caplog):
+    # GIVEN a container with the OpenAI key in SSM and HF_TOKEN_PARAM naming a parameter that does not exist (the
+    # template's default, for an operator without hf/ models), an OpenAI chat model built at INIT
+    key_at_init(ssm, monkeypatch, "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_TOKEN_PARAM", "/airelay/hf-token-never-made")
+    get_settings.cache_clear()
+    asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))
+    reads = ssm_reads(monkeypatch)
+    snapstart.before_snapshot()
+    ssm.put_parameter(Name=PARAM, Value="sk-rotated", Type="SecureString", Overwrite=True)
+    # WHEN an environment is restored and answers two requests
+    snapstart.after_restore()
+    for _ in range(2):
+        model = asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))
+    # THEN the restore read the OpenAI key once, the missing token never, and the requests read nothing
+    assert reads == [PARAM]
+    assert model.client.api_key == "sk-rotated"
+    assert "could not be read" not in caplog.text
+
+
+def test_a_container_of_local_models_reads_no_key_at_a_restore(ssm, monkeypatch, caplog):
+    # GIVEN a container whose only provider is a local model, with key parameters named that do not exist
+    monkeypatch.setenv("OPENAI_API_KEY_PARAM", "/airelay/openai-key-never-made")
+    monkeypatch.setenv("HF_TOKEN_PARAM", "/airelay/hf-token-never-made")
+    get_settings.cache_clear()
+    state.forget_chat_models()
+    asyncio.run(registry.chat_model("local/qwen2.5-0.5b-instruct", get_settings()))
+    reads = ssm_reads(monkeypatch)
+    # WHEN it is snapshotted, restored and asked for its model twice
+    snapstart.before_snapshot()
+    snapstart.after_restore()
+    for _ in range(2):
+        asyncio.run(registry.chat_model("local/qwen2.5-0.5b-instruct", get_settings()))
+    # THEN no parameter was read, and nothing is left to read again at every request
+    assert reads == []
+    assert "could not be read" not in caplog.text

@@ -38,10 +38,16 @@ async def _kept(kind: type, model_id: str, build) -> Provider:
     return model
 
 
+def reads_key(settings: Settings) -> bool:
+    return bool(settings.openai_api_key_param and not settings.openai_api_key)
+
+
+def reads_token(settings: Settings) -> bool:
+    return bool(settings.hf_token_param and not settings.hf_token)
+
+
 def reads_keys_from_ssm(settings: Settings) -> bool:
-    return bool(settings.openai_api_key_param and not settings.openai_api_key) or bool(
-        settings.hf_token_param and not settings.hf_token
-    )
+    return reads_key(settings) or reads_token(settings)
 
 
 if reads_keys_from_ssm(get_settings()):
@@ -211,15 +217,19 @@ def renew_keys(settings: Settings) -> None:
     FAQ bot built on one keeps it): after a SnapStart restore, the snapshot's key may be days old, rotated and revoked
     since. If it cannot be read, the next ask of a provider tries again."""
     global _keys_stale
+    kept = list(_providers.values())
+    # Only the keys a kept provider holds: a parameter nothing here uses may not exist at all (HF_TOKEN_PARAM's default)
+    uses_key = any(split_model_id(model.model_id)[0] == "openai" for model in kept)
+    uses_token = any(hasattr(getattr(model, "client", None), "reconnect") for model in kept)
     try:
-        api_key = _key_from_ssm(settings) if settings.openai_api_key_param and not settings.openai_api_key else None
-        token = _hf_token_from_ssm(settings) if settings.hf_token_param and not settings.hf_token else None
+        api_key = _key_from_ssm(settings) if uses_key and reads_key(settings) else None
+        token = _hf_token_from_ssm(settings) if uses_token and reads_token(settings) else None
     except ProviderUnavailable:
         _keys_stale = True
         log.warning("provider keys could not be read again after a restore: tried again at the next request")
         return
     _keys_stale = False
-    for model in list(_providers.values()):
+    for model in kept:
         client = getattr(model, "client", None)
         if api_key and split_model_id(model.model_id)[0] == "openai":
             if hasattr(model, "renew"):
