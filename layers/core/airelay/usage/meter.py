@@ -64,7 +64,11 @@ def refusal(over: OverLimit, now: datetime) -> AirelayError:
     if hold.amount > hold.limit:  # no minute has room for it
         return RateLimitExceeded(
             f"This request alone is more than your {what} per minute ({hold.amount} against {hold.limit}); "
-            + ("lower max_tokens or shorten the conversation." if what == "tokens" else "no request can be made."),
+            + (
+                "lower max_tokens, send fewer images or shorten the conversation."
+                if what == "tokens"
+                else "no request can be made."
+            ),
             retry_after=None,
             rate=hold.name,
             limit=hold.limit,
