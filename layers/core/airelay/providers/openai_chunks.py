@@ -53,6 +53,28 @@ def text_of(value: object) -> str:
     return value
 
 
+def content_of(value: object) -> tuple[str, str]:
+    """An answer's `content` as (text, reasoning): a string, or a list of typed parts as Mistral's reasoning models
+    send it ({"type": "text", "text"}, {"type": "thinking", "thinking": [text parts]}; parts of other types, such as
+    citations' "reference", carry no text and are left out). Anything else is a malformed answer."""
+    if value is None or isinstance(value, str):
+        return value or "", ""
+    if not isinstance(value, list):
+        raise TypeError("content that is neither a string nor a list of parts")
+    text, reasoning = [], []
+    for part in value:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            text.append(text_of(part.get("text")))
+        elif kind == "thinking":
+            thinking = part.get("thinking")
+            inner = thinking if isinstance(thinking, list) else [{"type": "text", "text": thinking}]
+            reasoning.append(content_of(inner)[0])
+        elif not isinstance(kind, str):
+            raise TypeError("a content part without a type")
+    return "".join(text), "".join(reasoning)
+
+
 def new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
@@ -222,7 +244,11 @@ class StreamState:
             if reasoning:
                 events.append(ReasoningDelta(text_of(reasoning)))
             if content:
-                events.extend(self.think.feed(text_of(content)))
+                content, thought = content_of(content)
+                if thought:
+                    events.append(ReasoningDelta(thought))
+                if content:
+                    events.extend(self.think.feed(content))
             if refusal:
                 events.append(RefusalDelta(text_of(refusal)))
             if delta.get("tool_calls"):

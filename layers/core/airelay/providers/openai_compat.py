@@ -27,6 +27,7 @@ from .openai_chunks import (
     THINK_OPEN,
     StreamState,
     ThinkSplitter,
+    content_of,
     finish_reason,
     new_call_id,
     text_of,
@@ -106,8 +107,11 @@ class OpenAICompatChatModel(ChatModel):
                 for c in message.get("tool_calls") or ()
             ]
             refusal = text_of(message.get("refusal") or "")
-            text, reasoning = split_think(text_of(message.get("content") or ""))
-            reasoning = text_of(message.get("reasoning_content") or message.get("reasoning") or "") + reasoning
+            content, thought = content_of(message.get("content"))
+            text, reasoning = split_think(content)
+            reasoning = (
+                text_of(message.get("reasoning_content") or message.get("reasoning") or "") + thought + reasoning
+            )
         except Exception as exc:
             raise provider_error(exc, used) from None
         if calls and finished.reason == "stop":
