@@ -6,15 +6,11 @@ tools get the models and the token their own functions get."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
-from airelay import tokens
 from airelay.providers import registry
 from airelay.settings import Settings
-from airelay.usage.limits import LimitBook
-from airelay.usage.pricing import load_prices
 from tests.support.deployed_env import environment, parameters, pattern_accepts
 from tests.support.template import evaluate_rule, raw
 
@@ -192,21 +188,3 @@ def test_the_chat_function_may_read_the_hugging_face_token_only_with_tools(raw):
     assert {"Ref": "HuggingFaceTokenReadPolicy"} not in policies
     for function in ("SentimentFunction", "ClassifyFunction"):
         assert {"Ref": "HuggingFaceTokenReadPolicy"} in raw["Resources"][function]["Properties"]["Policies"]
-
-
-def test_at_the_default_limits_a_visitor_can_send_a_photo_to_the_default_chat_model(raw):
-    """README: `useChat` messages may carry images, and the template's visitor limits are meant for a person. A
-    visitor's message with the largest photo the default chat model bills (gpt-4o-mini: 48,169 tokens at high detail)
-    and a paragraph of text fits every limit of one minute and one day at the template's defaults."""
-    settings = Settings.from_env(environment(raw, "ChatFunction", parameters(raw)))
-    assert settings.chat_model in settings.vision_chat_models
-    photo = {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}
-    message = {"role": "user", "content": [{"type": "text", "text": "What is in this photo, and why? " * 30}, photo]}
-    prompt = tokens.prompt_bound([message])
-    price = load_prices(settings.model_prices).price(settings.chat_model)
-    visitor = f"{settings.visitor_kinds[0]}:203.0.113.7"
-    holds = LimitBook(settings).holds(
-        visitor, datetime.now(UTC), price.worst_case(prompt, settings.max_tokens_cap), prompt + settings.max_tokens_cap
-    )
-    assert {hold.name for hold in holds} == {"global", "caller", "requests_per_minute", "tokens_per_minute"}
-    assert [hold.name for hold in holds if hold.amount > hold.limit] == []

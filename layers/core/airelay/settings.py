@@ -80,7 +80,7 @@ class Settings:
     history_max_turns: int = field(default=20, metadata={"env": "HISTORY_MAX_TURNS"})
     history_max_chars: int = field(default=24000, metadata={"env": "HISTORY_MAX_CHARS"})
     chat_files_max: int = field(default=4, metadata={"env": "CHAT_FILES_MAX"})
-    chat_file_max_bytes: int = field(default=1_048_576, metadata={"env": "CHAT_FILE_MAX_BYTES"})
+    chat_file_max_bytes: int = field(default=921_600, metadata={"env": "CHAT_FILE_MAX_BYTES"})
     chat_file_media_types: tuple[str, ...] = field(
         default=("image/jpeg", "image/png", "image/webp", "image/gif"), metadata={"env": "CHAT_FILE_MEDIA_TYPES"}
     )
