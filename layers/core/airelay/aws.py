@@ -13,12 +13,16 @@ client-side parameter validation.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from .settings import Settings, get_settings
 
 # Connections kept per client: the usage ledger sends up to five writes at once from each request thread.
 POOL_CONNECTIONS = 16
+PARAMETER_MAX_AGE_S = 300  # an SSM parameter read is kept this long by Powertools Parameters, then read again
+
+log = logging.getLogger("airelay.aws")
 
 
 def sdk_config(settings: Settings):
@@ -132,3 +136,22 @@ def reset() -> tuple[str, ...]:
     """Drops the container's clients (see Clients.reset); they are made again, from the current settings and
     environment, at the next ask, or at once with `prepare(*reset())`."""
     return _clients.reset(get_settings()) if _clients is not None else ()
+
+
+_kept_parameters: set[str] = set()  # the SSM parameters read ahead of the requests, again after each restore
+
+
+def parameter(name: str) -> str:
+    """An SSM SecureString, decrypted, as requests read it: from Powertools' cache while it is fresh."""
+    return clients().parameters.get(name, decrypt=True, max_age=PARAMETER_MAX_AGE_S)
+
+
+def read_ahead(*names: str) -> None:
+    """Reads these parameters now (INIT, or a SnapStart restore with `read_ahead()`), so that the first request
+    finds them read; one that cannot be read now is left to the request that needs it."""
+    _kept_parameters.update(names)
+    for name in sorted(_kept_parameters if not names else names):
+        try:
+            parameter(name)
+        except Exception:
+            log.warning("an SSM parameter could not be read ahead: read again by the first request that needs it")

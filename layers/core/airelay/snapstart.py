@@ -10,6 +10,7 @@ days old. `after_restore()` makes each restored environment its own again:
 - connections and credentials: the AWS clients (airelay.aws: the usage ledger's DynamoDB, S3, SSM) are closed and
   made again, their credentials resolved anew; the providers that call out get clients with empty connection pools
   (their keys are kept); no request goes out on a socket whose peer forgot it long ago;
+- secrets: the visitor token and tool proof secrets read from SSM at INIT are read again;
 - time: the FAQ index is checked against its store now, not when the snapshot's clock says it was checked.
 
 `before_snapshot()` closes the same connections, so that the snapshot holds none.
@@ -70,6 +71,14 @@ def renew_provider_keys() -> None:
     registry.renew_keys(get_settings())
 
 
+def reread_secrets() -> None:
+    """The SSM parameters read at INIT (the visitor token and tool proof secrets): the snapshot's may be days old, and
+    the first request would otherwise read them."""
+    from . import aws
+
+    aws.read_ahead()
+
+
 def recheck_faq_indexes() -> None:
     if "airelay.faq.service" in sys.modules:  # only the functions that answer FAQ questions hold an index
         from .faq import service
@@ -96,6 +105,7 @@ def after_restore() -> None:
     _dropped_for_snapshot = False
     renew_aws_clients()
     renew_provider_keys()
+    reread_secrets()
     recheck_faq_indexes()
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
 

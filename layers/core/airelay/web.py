@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 
-from . import usage
+from . import aws, usage
 from .errors import AirelayError, MalformedRequest, NotFound, own_body
 from .middleware import Cors, RequestGate, gate_for
 from .observability import configure as configure_observability
@@ -41,7 +41,8 @@ def create_app(
     x-api-key."""
     ready = settings or get_settings()
     configure_observability(ready)
-    prepare(ready, [open_meter, *(build for router in routers for build in getattr(router, "builders", ()))])
+    builders = [open_meter, read_secrets, *(build for router in routers for build in getattr(router, "builders", ()))]
+    prepare(ready, builders)
     app = FastAPI(title="airelay", docs_url=None, redoc_url=None, separate_input_output_schemas=False)
     app.state.error_body = error_body
     for router in routers:
@@ -139,6 +140,14 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 async def open_meter(settings: Settings) -> usage.Meter:
     """Every function behind the API meters or reads usage: the meter, its prices checked, and its ledger client."""
     return usage.get_meter(settings)
+
+
+async def read_secrets(settings: Settings) -> None:
+    """The secrets requests check tokens with, where they are SSM parameters (VISITOR_TOKEN_SECRET_PARAM,
+    TOOL_PROOF_SECRET_PARAM): read now, and again by each SnapStart restore (snapstart.after_restore)."""
+    names = [name for name in (settings.visitor_token_secret_param, settings.tool_proof_secret_param) if name]
+    if names:
+        await anyio.to_thread.run_sync(aws.read_ahead, *names)
 
 
 def prepare(settings: Settings, builders: list[Callable[[Settings], Awaitable[object]]]) -> None:

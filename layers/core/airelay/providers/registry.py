@@ -117,7 +117,7 @@ def _key_from_ssm(settings: Settings) -> str:
     if not settings.openai_api_key_param:
         raise ProviderUnavailable("No key is configured for the model provider.")
     try:
-        return aws.clients().parameters.get(settings.openai_api_key_param, decrypt=True, max_age=300)
+        return aws.parameter(settings.openai_api_key_param)
     except Exception:
         raise ProviderUnavailable("The model provider's key could not be read.") from None
 
@@ -191,7 +191,7 @@ def _hf_token_from_ssm(settings: Settings) -> str:
     if not settings.hf_token_param:
         raise ProviderUnavailable("No Hugging Face token is configured (HF_TOKEN_PARAM).")
     try:
-        return aws.clients().parameters.get(settings.hf_token_param, decrypt=True, max_age=300)
+        return aws.parameter(settings.hf_token_param)
     except Exception:
         raise ProviderUnavailable("The Hugging Face token could not be read.") from None
 

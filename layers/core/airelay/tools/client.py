@@ -82,16 +82,12 @@ async def proof_secret(settings: Settings) -> bytes:
     if not settings.tool_proof_secret_param:
         return process_secret()
     try:
-        secret = await anyio.to_thread.run_sync(read_parameter, settings.tool_proof_secret_param)
+        secret = await anyio.to_thread.run_sync(aws.parameter, settings.tool_proof_secret_param)
     except Exception:
         raise ProviderUnavailable("Tool calls cannot be signed right now.") from None
     if len(secret) < 32:
         raise ProviderUnavailable("Tool calls cannot be signed right now.")
     return secret.encode()
-
-
-def read_parameter(name: str) -> str:
-    return aws.clients().parameters.get(name, decrypt=True, max_age=300)
 
 
 class Proofs:
