@@ -1,6 +1,8 @@
 """FAQ sources past what the parsers take (numbers of thousands of digits, deep nesting, huge CSV cells, huge
 files) are source errors with a short reason, like any other bad source, never another exception."""
 
+import time
+
 import pytest
 
 from airelay.faq.source import MAX_SOURCE_BYTES, FaqSourceError, parse_source
@@ -39,3 +41,20 @@ def test_a_source_over_the_size_limit_is_refused_before_it_is_parsed():
         parse_source(data, "faq.json")
     # AND at the limit it is read as usual
     assert [e.id for e in parse_source(data[:-2] + b"]", "faq.json").entries] == ["a"]
+
+
+def laughs(levels: int) -> bytes:
+    """A YAML source whose first entry's id is one list named 9 times at each of `levels` levels through aliases
+    (a "billion laughs": the parser shares the node, rendering it would make 9**levels strings)."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    lines.append(f"entries:\n  - id: *a{levels - 1}\n    question: q\n    answer: b")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_aliased_id_is_refused_without_rendering_it():
+    source = laughs(9)  # 387 million strings behind 550 bytes
+    started = time.perf_counter()
+    with pytest.raises(FaqSourceError, match="entry 1"):
+        parse_source(source, "faq.yaml")
+    assert time.perf_counter() - started < 0.5

@@ -14,7 +14,7 @@ from airelay.providers.base import (
     ToolCallStart,
     Usage,
 )
-from airelay.providers.openai_chunks import StreamState, ThinkSplitter, usage_of
+from airelay.providers.openai_chunks import StreamState, ThinkSplitter, content_of, usage_of
 
 
 def sse(*deltas, finish="stop"):
@@ -180,3 +180,47 @@ def test_chunks_past_max_tokens_end_the_answer_for_length():
     events, state = read(sse(*({"content": str(i)} for i in range(5))), max_tokens=3)
     assert events == [TextDelta("012")]
     assert (state.reason, state.overrun) == ("length", True)
+
+
+@pytest.mark.parametrize(
+    ("content", "read"),
+    [
+        (None, ("", "")),
+        ("Hello.", ("Hello.", "")),
+        ([], ("", "")),
+        (
+            [
+                {
+                    "type": "thinking",
+                    "thinking": [{"type": "text", "text": "Think. "}, {"type": "text", "text": "Done."}],
+                },
+                {"type": "text", "text": "Hel"},
+                {"type": "reference", "reference_ids": [1]},
+                {"type": "text", "text": "lo.", "extra": True},
+            ],
+            ("Hello.", "Think. Done."),
+        ),
+        ([{"type": "thinking", "thinking": "In a string."}], ("", "In a string.")),
+    ],
+    ids=["none", "string", "empty-list", "mistral-parts", "thinking-a-string"],
+)
+def test_content_is_a_string_or_mistrals_list_of_text_thinking_and_reference_parts(content, read):
+    assert content_of(content) == read
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"type": "text", "text": "Hello."},
+        [{"type": "output_text", "text": "Hello."}],  # a Responses-style part: not read as an empty answer
+        [{"type": "refusal", "refusal": "I can't help with that."}],
+        [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}],
+        [{"text": "Hello."}],
+        ["Hello."],
+        [{"type": "text", "text": 42}],
+    ],
+    ids=["object", "output_text", "refusal", "image_url", "no-type", "a-string", "text-a-number"],
+)
+def test_content_of_any_other_shape_is_a_malformed_answer(content):
+    with pytest.raises(TypeError):
+        content_of(content)

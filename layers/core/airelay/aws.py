@@ -138,20 +138,26 @@ def reset() -> tuple[str, ...]:
     return _clients.reset(get_settings()) if _clients is not None else ()
 
 
-_kept_parameters: set[str] = set()  # the SSM parameters read ahead of the requests, again after each restore
-
-
 def parameter(name: str) -> str:
     """An SSM SecureString, decrypted, as requests read it: from Powertools' cache while it is fresh."""
     return clients().parameters.get(name, decrypt=True, max_age=PARAMETER_MAX_AGE_S)
 
 
-def read_ahead(*names: str) -> None:
-    """Reads these parameters now (INIT, or a SnapStart restore with `read_ahead()`), so that the first request
-    finds them read; one that cannot be read now is left to the request that needs it."""
-    _kept_parameters.update(names)
-    for name in sorted(_kept_parameters if not names else names):
+def secret_names(settings: Settings) -> list[str]:
+    """The SSM parameters requests check tokens with: the visitor token and tool proof secrets, where configured."""
+    return [name for name in (settings.visitor_token_secret_param, settings.tool_proof_secret_param) if name]
+
+
+def read_ahead(*names: str) -> bool:
+    """Reads these parameters now (at INIT, or in a SnapStart restore), so that the first request finds them read.
+    Stops at the first that cannot be read (SSM is then slow or away: a restore hook must end within 10 s) and
+    leaves the rest to the requests that need them. Returns whether all were read."""
+    for name in names:
         try:
             parameter(name)
-        except Exception:
-            log.warning("an SSM parameter could not be read ahead: read again by the first request that needs it")
+        except Exception as exc:
+            log.warning(
+                "SSM parameter %s not read ahead (%s): read by the first request needing it", name, type(exc).__name__
+            )
+            return False
+    return True

@@ -63,20 +63,22 @@ def renew_aws_clients() -> None:
     _aws_services = ()
 
 
-def renew_provider_keys() -> None:
-    """The provider keys read from SSM at INIT, read again (rotated since the snapshot, perhaps)."""
+def renew_provider_keys() -> bool:
+    """The provider keys read from SSM at INIT, read again (rotated since the snapshot, perhaps). Returns whether
+    SSM answered."""
     from .providers import registry
     from .settings import get_settings
 
-    registry.renew_keys(get_settings())
+    return registry.renew_keys(get_settings())
 
 
 def reread_secrets() -> None:
     """The SSM parameters read at INIT (the visitor token and tool proof secrets): the snapshot's may be days old, and
     the first request would otherwise read them."""
     from . import aws
+    from .settings import get_settings
 
-    aws.read_ahead()
+    aws.read_ahead(*aws.secret_names(get_settings()))
 
 
 def recheck_faq_indexes() -> None:
@@ -104,8 +106,8 @@ def after_restore() -> None:
         drop_connections()
     _dropped_for_snapshot = False
     renew_aws_clients()
-    renew_provider_keys()
-    reread_secrets()
+    if renew_provider_keys():  # else SSM is slow or away: the secrets are left to the requests (10 s for the hooks)
+        reread_secrets()
     recheck_faq_indexes()
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
 

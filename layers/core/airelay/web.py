@@ -145,7 +145,7 @@ async def open_meter(settings: Settings) -> usage.Meter:
 async def read_secrets(settings: Settings) -> None:
     """The secrets requests check tokens with, where they are SSM parameters (VISITOR_TOKEN_SECRET_PARAM,
     TOOL_PROOF_SECRET_PARAM): read now, and again by each SnapStart restore (snapstart.after_restore)."""
-    names = [name for name in (settings.visitor_token_secret_param, settings.tool_proof_secret_param) if name]
+    names = aws.secret_names(settings)
     if names:
         await anyio.to_thread.run_sync(aws.read_ahead, *names)
 

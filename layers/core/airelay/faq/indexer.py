@@ -160,10 +160,10 @@ def prepare(settings: Settings) -> None:
     async def warm() -> None:
         codecs.lookup("idna")  # loaded by the first S3 request's host name otherwise, as for the API's functions
         codecs.lookup("utf-8-sig")  # and by the first source's decoding
-        usage.get_meter(settings)  # its prices checked and its ledger client made, as create_app's open_meter does
         embedder = await registry.embedder(settings.faq_embedding_model)
         if embedder.provider == "local":  # in process, no bill
             await embedder.embed(["Warm-up: how much is shipping?"])
+        usage.get_meter(settings)  # its prices checked and its ledger client made, as create_app's open_meter does
 
     try:
         _runner.run(warm())

@@ -115,7 +115,9 @@ def check_entries(raw: object, name: str = "source") -> tuple[FaqEntry, ...]:
 
 
 def _label(item: object) -> str:
-    return f" (id '{str(item['id'])[:60]}')" if isinstance(item, dict) and item.get("id") else ""
+    ident = item.get("id") if isinstance(item, dict) else None
+    # only a scalar: a YAML alias can make a nested one that takes hours to render
+    return f" (id '{str(ident)[:60]}')" if isinstance(ident, str | int) and ident != "" else ""
 
 
 def _problems(exc: ValidationError) -> str:

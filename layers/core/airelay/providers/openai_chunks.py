@@ -55,8 +55,8 @@ def text_of(value: object) -> str:
 
 def content_of(value: object) -> tuple[str, str]:
     """An answer's `content` as (text, reasoning): a string, or a list of typed parts as Mistral's reasoning models
-    send it ({"type": "text", "text"}, {"type": "thinking", "thinking": [text parts]}; parts of other types, such as
-    citations' "reference", carry no text and are left out). Anything else is a malformed answer."""
+    send it ({"type": "text", "text"}, {"type": "thinking", "thinking": [text parts]}; a citation's "reference"
+    carries no text and is left out). Anything else, a part of another type too, is a malformed answer."""
     if value is None or isinstance(value, str):
         return value or "", ""
     if not isinstance(value, list):
@@ -70,8 +70,8 @@ def content_of(value: object) -> tuple[str, str]:
             thinking = part.get("thinking")
             inner = thinking if isinstance(thinking, list) else [{"type": "text", "text": thinking}]
             reasoning.append(content_of(inner)[0])
-        elif not isinstance(kind, str):
-            raise TypeError("a content part without a type")
+        elif kind != "reference":
+            raise TypeError("a content part of a type that is not read")
     return "".join(text), "".join(reasoning)
 
 

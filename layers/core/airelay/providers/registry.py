@@ -212,10 +212,10 @@ def renew_connections() -> None:
             client.reconnect()
 
 
-def renew_keys(settings: Settings) -> None:
+def renew_keys(settings: Settings) -> bool:
     """Gives the kept providers whose key was read from SSM what the parameter holds now, in place (a classifier or a
     FAQ bot built on one keeps it): after a SnapStart restore, the snapshot's key may be days old, rotated and revoked
-    since. If it cannot be read, the next ask of a provider tries again."""
+    since. If it cannot be read, the next ask of a provider tries again. Returns whether the keys it needed were read."""
     global _keys_stale
     kept = list(_providers.values())
     # Only the keys a kept provider holds: a parameter nothing here uses may not exist at all (HF_TOKEN_PARAM's default)
@@ -227,7 +227,7 @@ def renew_keys(settings: Settings) -> None:
     except ProviderUnavailable:
         _keys_stale = True
         log.warning("provider keys could not be read again after a restore: tried again at the next request")
-        return
+        return False
     _keys_stale = False
     for model in kept:
         client = getattr(model, "client", None)
@@ -241,3 +241,4 @@ def renew_keys(settings: Settings) -> None:
             _retired.append(client)
         elif token and hasattr(client, "reconnect"):
             client.reconnect(token)
+    return True
