@@ -7,6 +7,7 @@ here each read adds that to a virtual clock."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import replace
 
 from airelay import aws, snapstart, web
@@ -53,3 +54,19 @@ def test_a_restore_reads_the_secrets_the_current_settings_name(monkeypatch):
     snapstart.after_restore()
     # THEN the restore reads no parameter its settings do not name
     assert reads == []
+
+
+def test_the_faq_indexer_reads_no_secret_at_a_restore(monkeypatch):
+    # GIVEN the FAQ indexer (no app behind the API: airelay.web never imported), which gets VISITOR_TOKEN_SECRET_PARAM
+    # from the template's Globals but neither needs it nor may read it
+    monkeypatch.delitem(sys.modules, "airelay.web")
+    monkeypatch.setenv("VISITOR_TOKEN_SECRET_PARAM", "/airelay/visitor-token-secret")
+    get_settings.cache_clear()
+    monkeypatch.setattr(registry, "_providers", {})
+    reads: list[str] = []
+    monkeypatch.setattr(aws, "parameter", lambda name: reads.append(name) or "s" * 40)
+    # WHEN it is restored
+    snapstart.after_restore()
+    # THEN it reads no parameter
+    assert reads == []
+    get_settings.cache_clear()

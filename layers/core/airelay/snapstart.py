@@ -9,8 +9,10 @@ days old. `after_restore()` makes each restored environment its own again:
   `os.urandom` read the OS and need nothing;
 - connections and credentials: the AWS clients (airelay.aws: the usage ledger's DynamoDB, S3, SSM) are closed and
   made again, their credentials resolved anew; the providers that call out get clients with empty connection pools
-  (their keys are kept); no request goes out on a socket whose peer forgot it long ago;
-- secrets: the visitor token and tool proof secrets read from SSM at INIT are read again;
+  (their keys read from SSM again: only those a kept provider holds); no request goes out on a socket whose peer
+  forgot it long ago;
+- secrets: the visitor token and tool proof secrets read from SSM at INIT are read again, after the provider keys
+  and only if those were read; the reads stop at the first failure (Lambda ends the hooks at 10 s);
 - time: the FAQ index is checked against its store now, not when the snapshot's clock says it was checked.
 
 `before_snapshot()` closes the same connections, so that the snapshot holds none.
@@ -74,7 +76,10 @@ def renew_provider_keys() -> bool:
 
 def reread_secrets() -> None:
     """The SSM parameters read at INIT (the visitor token and tool proof secrets): the snapshot's may be days old, and
-    the first request would otherwise read them."""
+    the first request would otherwise read them. Only in the functions behind the API (web.create_app read them): the
+    FAQ indexer gets VISITOR_TOKEN_SECRET_PARAM from the Globals too, but may not read it and has no use for it."""
+    if "airelay.web" not in sys.modules:
+        return
     from . import aws
     from .settings import get_settings
 
