@@ -8,11 +8,16 @@ the server keeps), the new message and its images; and a chat with tools holds e
 from __future__ import annotations
 
 import base64
+import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import anyio
+from PIL import Image
+
 from airelay import tokens
+from airelay.attachments import FilePart, file_policy, with_images
 from airelay.conversation import ChatBody, build_request
 from airelay.settings import Settings
 from airelay.usage.limits import LimitBook
@@ -113,3 +118,19 @@ def test_a_first_message_with_the_most_files_at_their_largest_fits_the_chat_body
     message = {"id": "m1", "role": "user", "parts": [{"type": "text", "text": "Compare these."}, *parts]}
     size = len(json.dumps({"id": "chat1", "trigger": "submit-message", "messages": [message]}).encode())
     assert size <= settings.chat_body_max_bytes, (size, settings.chat_body_max_bytes)
+
+
+def test_a_visitor_can_send_as_many_phone_photos_as_a_message_may_carry(raw):
+    """Each image is held at what its size can bill (pricing.image_bound): four 4032 x 3024 photos (4 tiles each on
+    gpt-4o-mini, 25,501 tokens) with a question fit a visitor's minute; at the most any image bills (48,169) they
+    would not."""
+    settings = chat_settings(raw)
+    photo = io.BytesIO()
+    Image.new("RGB", (4032, 3024), (200, 120, 10)).save(photo, format="JPEG", quality=10)
+    data_url = "data:image/jpeg;base64," + base64.b64encode(photo.getvalue()).decode()
+    _, request = build_request(ChatBody(message="Which of these is the best?"), settings)
+    files = [FilePart("image/jpeg", data_url)] * settings.chat_files_max
+    policy = file_policy(settings)
+    request = anyio.run(lambda: with_images(request, files, policy, max_pixels=settings.image_max_pixels))
+    assert request.image_bounds == (25_501,) * settings.chat_files_max
+    assert refused_holds(settings, request) == []

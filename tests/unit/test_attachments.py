@@ -33,7 +33,7 @@ def encoded(format: str, size: tuple[int, int] = (4, 4), mode: str = "RGB") -> b
 )
 def test_each_type_is_recognised_by_its_bytes(media_type, format):
     """An image of the declared type goes on as a data: URL of that type."""
-    assert image_content(media_type, encoded(format))["image_url"]["url"].startswith(f"data:{media_type};base64,")
+    assert image_content(media_type, encoded(format))[0]["image_url"]["url"].startswith(f"data:{media_type};base64,")
 
 
 @pytest.mark.parametrize(

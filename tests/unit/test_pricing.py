@@ -11,7 +11,7 @@ from airelay.providers.base import Usage
 from airelay.tokens import count_prompt, prompt_bound
 from airelay.usage.limits import parse_identity_budgets
 from airelay.usage.meter import seconds_until_reset
-from airelay.usage.pricing import load_prices
+from airelay.usage.pricing import image_bound, image_figures, largest_image_tokens, load_prices
 
 PRICES = load_prices()
 
@@ -123,3 +123,27 @@ def test_identity_budget_overrides_parse():
     }
     with pytest.raises(ValueError, match="identity=USD"):
         parse_identity_budgets("key:abc")
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "tokens"),
+    [
+        # OpenAI's documented examples (platform.openai.com/docs/guides/images-vision, "Calculating costs")
+        ("openai/gpt-4o", (1024, 1024), 765),  # 768 x 768: 4 tiles
+        ("openai/gpt-4o", (2048, 4096), 1105),  # 1024 x 2048, then 768 x 1536: 6 tiles
+        ("openai/gpt-4o-mini", (4032, 3024), 2833 + 4 * 5667),  # a phone photo: 1024 x 768
+        ("openai/gpt-4o-mini", (300, 200), 2833 + 6 * 5667),  # counted as if scaled up too: 1152 x 768
+        ("openai/gpt-4o-mini", (1000, 8000), 48169),  # never more than the most the model bills
+        ("openai/gpt-4.1-mini", (4032, 3024), 2489),  # not tiled: its most
+    ],
+)
+def test_an_image_is_held_at_the_most_its_size_can_bill(model, size, tokens):
+    assert image_figures()[model].at_most(*size) == tokens
+
+
+def test_an_images_bound_holds_for_every_model_of_the_table():
+    for size in [(1, 1), (300, 200), (768, 768), (1024, 768), (1080, 1920), (4032, 3024), (2048, 768), (64, 250_000)]:
+        bound = image_bound(*size)
+        assert all(
+            figures.at_most(*size) <= bound <= largest_image_tokens().most for figures in image_figures().values()
+        )

@@ -22,6 +22,7 @@ from .images.fetch import FetchPolicy, Resolver, fetch_image, system_resolver
 from .providers.base import ChatRequest
 from .settings import Settings
 from .text import is_blank
+from .usage.pricing import image_bound
 
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}  # Pillow's names
 
@@ -99,20 +100,21 @@ async def file_bytes(file: FilePart, policy: FetchPolicy, resolver: Resolver) ->
     raise BadFile("A file's url must be a data: URL or an http(s) URL.")
 
 
-def image_content(media_type: str, data: bytes, max_pixels: int | None = None) -> dict:
+def image_content(media_type: str, data: bytes, max_pixels: int | None = None) -> tuple[dict, int]:
     """The image as a model's image content, once its bytes are an image of `media_type` (its header read, nothing
-    decoded: images.decode.image_format) of at most `max_pixels` (None: Pillow's own bomb limit only)."""
+    decoded: images.decode.image_format) of at most `max_pixels` (None: Pillow's own bomb limit only); and the most
+    it can bill for its size (pricing.image_bound)."""
     media_type = media_type.lower()
     try:
-        is_declared = image_format(data, max_pixels) == FORMATS[media_type]
+        kind, width, height = image_format(data, max_pixels)
     except NotAnImage:
-        is_declared = False
+        kind = width = height = None
     except ImageTooLarge as too_large:
         raise FileTooLarge(too_large.message) from None
-    if not is_declared:
+    if kind != FORMATS[media_type]:
         raise BadFile(f"A file declared as {media_type} is not one.")
     url = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
-    return {"type": "image_url", "image_url": {"url": url}}
+    return {"type": "image_url", "image_url": {"url": url}}, image_bound(width, height)
 
 
 def file_policy(settings: Settings) -> FetchPolicy:
@@ -131,13 +133,15 @@ async def with_images(
     a message of images only, as OpenAI's chat completions accept)."""
     if not files:
         return request
-    images = [  # Pillow reads each header in Python: ~0.3 s for a JPEG padded to 1 MiB, off the event loop
+    checked = [  # Pillow reads each header in Python: ~0.3 s for a JPEG padded to 1 MiB, off the event loop
         await anyio.to_thread.run_sync(image_content, f.media_type, await file_bytes(f, policy, resolver), max_pixels)
         for f in files
     ]
+    images, bounds = [content for content, _ in checked], tuple(bound for _, bound in checked)
     *earlier, newest = request.messages
     text = [] if is_blank(newest["content"]) else [{"type": "text", "text": newest["content"]}]
-    return dataclasses.replace(request, messages=[*earlier, {"role": "user", "content": [*images, *text]}])
+    messages = [*earlier, {"role": "user", "content": [*images, *text]}]
+    return dataclasses.replace(request, messages=messages, image_bounds=request.image_bounds + bounds)
 
 
 async def attach_files(

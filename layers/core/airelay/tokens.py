@@ -137,14 +137,16 @@ def count_prompt(messages: list[dict], model_id: str | None = None) -> int:
     return count_texts(texts) + least * images + TOKENS_PER_MESSAGE * len(messages) + 3
 
 
-def prompt_bound(messages: list[dict], definitions: str = "") -> int:
+def prompt_bound(messages: list[dict], definitions: str = "", image_bounds: tuple[int, ...] = ()) -> int:
     """An upper bound on prompt tokens, for budgets: a byte-level BPE token is at least one UTF-8 byte.
     `definitions`: the request's tool definitions and output schema (request_definitions), read as prompt too.
-    An image is bound by the most any model bills for one: the bound holds for every model of a fallback chain."""
-    most = image_tokens(None).most
-    per_message = (utf8_size(message_text(m)) + most * image_count(m) for m in messages)
+    `image_bounds`: the most each image can bill for its size (ChatRequest.image_bounds); without them, an image is
+    bound by the most any model bills for one. Either holds for every model of a fallback chain."""
+    images = sum(map(image_count, messages))
+    image_total = sum(image_bounds) if len(image_bounds) == images else image_tokens(None).most * images
+    texts = sum(utf8_size(message_text(m)) for m in messages)
     extra = utf8_size(definitions) + DEFINITIONS_OVERHEAD if definitions else 0
-    return sum(per_message) + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3 + extra
+    return texts + image_total + (TOKENS_PER_MESSAGE + 1) * len(messages) + 3 + extra
 
 
 def request_definitions(request) -> str:
@@ -178,7 +180,7 @@ async def estimate_input(texts: list[str]) -> Usage:
 
 
 def request_bound(request) -> int:
-    return prompt_bound(request.messages, request_definitions(request))
+    return prompt_bound(request.messages, request_definitions(request), request.image_bounds)
 
 
 async def estimate_request(request, completion: str, chunks: int = 0, *, model_id: str | None = None) -> Usage:

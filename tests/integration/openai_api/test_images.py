@@ -218,3 +218,20 @@ def test_an_image_of_more_pixels_than_image_max_pixels_is_refused_before_any_ups
         ask(client, "data:image/png;base64," + base64.b64encode(wide.getvalue()).decode())
     assert refused.value.status_code in (400, 413) and refused.value.code == "file_too_large"
     assert upstream.requests == []
+
+
+def test_an_image_is_held_at_the_most_its_size_can_bill(start, upstream):
+    """A call holds each image at what its size can bill (a 1024 x 768 photo: 4 tiles, 25,501 tokens on gpt-4o-mini,
+    pricing.image_bound), not at the most any image can (48,169): a visitor allowed 40,000 tokens a minute may send
+    one such photo, and two are over its minute alone."""
+    client = openai.OpenAI(base_url=start(VISITOR_TOKENS_PER_MINUTE="40000"), api_key=KEY, max_retries=0)
+    photo = io.BytesIO()
+    Image.new("RGB", (1024, 768), (10, 120, 200)).save(photo, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(photo.getvalue()).decode()
+    ask(client, url)
+    assert len(upstream.requests) == 1
+    with pytest.raises(openai.RateLimitError) as refused:
+        ask(client, url, url)
+    assert "tokens per minute" in refused.value.message and "images" in refused.value.message
+    assert refused.value.response.headers.get("x-should-retry") == "false"
+    assert len(upstream.requests) == 1

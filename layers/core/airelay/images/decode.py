@@ -59,14 +59,15 @@ def decode_image(data: bytes, max_pixels: int):
         return upright_rgb(reduced(image))
 
 
-def image_format(data: bytes, max_pixels: int | None) -> str:
-    """The format (one of FORMATS) `data` is, from its header as Pillow reads it, nothing decoded; NotAnImage (422),
-    or ImageTooLarge (413) over `max_pixels` at full size (None: over Pillow's own bomb limit only)."""
+def image_format(data: bytes, max_pixels: int | None) -> tuple[str, int, int]:
+    """The format (one of FORMATS) `data` is and its width and height, from its header as Pillow reads it, nothing
+    decoded; NotAnImage (422), or ImageTooLarge (413) over `max_pixels` at full size (None: over Pillow's own bomb
+    limit only)."""
     with opened(data, max_pixels) as image:
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
             raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
-        return image.format
+        return image.format, width, height
 
 
 @contextmanager

@@ -86,30 +86,37 @@ async def inlined(request: ChatRequest, images: list[ImageAt], settings: Setting
         if at == settings.chat_files_max * CONVERSATION_IMAGES:
             raise BadRequest(f"A conversation may carry at most {at} images.", param=image.param, code="too_many_files")
     policy = file_policy(settings)
-    inline: dict[str, str] = {}
+    inline: dict[str, tuple[str, int]] = {}  # URL -> its checked data: URL, the most it can bill
     for image in images:
         if image.url not in inline:
             inline[image.url] = await checked_data_url(image, policy, settings)
-    return dataclasses.replace(request, messages=[with_inline_images(m, inline) for m in request.messages])
+    bounds = tuple(inline[part["image_url"]["url"]][1] for m in request.messages for part in image_parts(m))
+    messages = [with_inline_images(m, {url: data for url, (data, _) in inline.items()}) for m in request.messages]
+    return dataclasses.replace(request, messages=messages, image_bounds=bounds)
 
 
-async def checked_data_url(image: ImageAt, policy: FetchPolicy, settings: Settings) -> str:
+def image_parts(message: dict) -> list[dict]:
+    content = message.get("content")
+    return [p for p in content if p.get("type") == "image_url"] if isinstance(content, list) else []
+
+
+async def checked_data_url(image: ImageAt, policy: FetchPolicy, settings: Settings) -> tuple[str, int]:
     """/api/chat's checks and errors (refused address, too large, not the image it claims), as OpenAI's 400."""
     try:
         if image.url[:5].lower() == "data:":
             declared = FilePart(image.url[5:].partition(",")[0].partition(";")[0], image.url)
             check_declared([declared], settings)
             data = await file_bytes(declared, policy, system_resolver)
-            content = image_content(declared.media_type, data, settings.image_max_pixels)
+            content, bound = image_content(declared.media_type, data, settings.image_max_pixels)
         else:
             fetched = await file_bytes(FilePart("", image.url), policy, system_resolver)
-            content = sniffed_image_content(fetched, settings)
+            content, bound = sniffed_image_content(fetched, settings)
     except InvalidInput as refused:
         raise BadRequest(refused.message, param=image.param, code=refused.code) from None
-    return content["image_url"]["url"]
+    return content["image_url"]["url"], bound
 
 
-def sniffed_image_content(data: bytes, settings: Settings) -> dict:
+def sniffed_image_content(data: bytes, settings: Settings) -> tuple[dict, int]:
     """A fetched image has no declared type: the first accepted type its bytes are."""
     for media_type in settings.chat_file_media_types:
         try:

@@ -42,6 +42,9 @@ class ChatRequest:
     stop: str | list[str] | None = None
     seed: int | None = None
     user: str | None = None
+    # The most each image of `messages` can bill, in the order they appear (pricing.image_bound of its size; empty:
+    # each is held at the most any model bills for an image, tokens.prompt_bound)
+    image_bounds: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ The same table holds what each vision model bills for one image, in prompt token
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -83,6 +84,18 @@ def _table() -> dict:
 class ImageTokens:
     least: int  # the smallest image, at low detail where the model has one
     most: int  # the largest, at high detail
+    tile: int = 0  # a tiled model's price of one 512-pixel tile at high detail, on top of `least` (0: not tiled)
+
+    def at_most(self, width: int, height: int) -> int:
+        """The most an image of this size can bill: a tiled model's tiles at high detail, counted as if the image
+        were scaled up as well as down to a shortest side of 768 (OpenAI's docs show only scaling down: the count is
+        an upper bound), never more than `most`; any other model's `most`."""
+        if not self.tile:
+            return self.most
+        fit = min(1.0, 2048 / max(width, height))  # within a 2048-pixel square
+        scale = 768 / (min(width, height) * fit)  # then the shortest side 768
+        tiles = math.ceil(width * fit * scale / 512 - 1e-9) * math.ceil(height * fit * scale / 512 - 1e-9)
+        return min(self.most, self.least + self.tile * tiles)
 
 
 @cache
@@ -95,6 +108,12 @@ def image_figures() -> dict[str, ImageTokens]:
 def largest_image_tokens() -> ImageTokens:
     figures = image_figures().values()
     return ImageTokens(max(f.least for f in figures), max(f.most for f in figures))
+
+
+def image_bound(width: int, height: int) -> int:
+    """The most any model of the table bills for an image of this size: what a chat call holds for it (the bound holds
+    for every model of a fallback chain)."""
+    return max(figures.at_most(width, height) for figures in image_figures().values())
 
 
 def image_tokens(model_id: str | None) -> ImageTokens:
