@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from airelay.attachments import BadFile, FileTooLarge, ModelCannotSeeImages, image_content, seeing_models
+from airelay.images.decode import decode_image
 from airelay.settings import Settings
 
 SETTINGS = Settings(vision_chat_models=("openai/gpt-4o-mini", "openai/gpt-4o"))
@@ -65,3 +66,19 @@ def test_an_image_of_more_pixels_than_allowed_is_too_large_without_being_decoded
     """Its header's size is enough: over max_pixels is a 413 file_too_large."""
     with pytest.raises(FileTooLarge, match="5000 x 5000 pixels; the limit is 1,000,000"):
         image_content("image/png", encoded("PNG", (5000, 5000), "1"), max_pixels=1_000_000)
+
+
+def phone_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG carrying a second image after the first, as phones write portrait photos (Pillow: format "MPO")."""
+    out = io.BytesIO()
+    first, second = Image.new("RGB", size, (200, 120, 10)), Image.new("L", size, 90)
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def test_a_phone_photo_with_a_second_image_is_a_jpeg():
+    content, held = image_content("image/jpeg", phone_jpeg())
+    assert content["image_url"]["url"].startswith("data:image/jpeg;base64,") and held > 0
+    # AND it is decoded as a JPEG is: drafted to a reduced size while it is read, not decoded whole
+    plain = encoded("JPEG", (2000, 1500))
+    assert decode_image(phone_jpeg((2000, 1500)), 16_000_000).size == decode_image(plain, 16_000_000).size

@@ -1,6 +1,7 @@
 """Prices, worst cases and budget arithmetic, in Decimal."""
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -141,9 +142,28 @@ def test_an_image_is_held_at_the_most_its_size_can_bill(model, size, tokens):
     assert image_figures()[model].at_most(*size) == tokens
 
 
-def test_an_images_bound_holds_for_every_model_of_the_table():
-    for size in [(1, 1), (300, 200), (768, 768), (1024, 768), (1080, 1920), (4032, 3024), (2048, 768), (64, 250_000)]:
-        bound = image_bound(*size)
-        assert all(
-            figures.at_most(*size) <= bound <= largest_image_tokens().most for figures in image_figures().values()
-        )
+def documented_tiles(width: int, height: int, scale_up: bool) -> int:
+    """OpenAI's rule for tiled models at high detail, written out apart: fit in a 2048-pixel square, then the shortest
+    side to 768 (down only, as the docs show; or up too), to whole pixels, then 512-pixel tiles."""
+    fit = min(1.0, 2048 / max(width, height))
+    width, height = max(1, round(width * fit)), max(1, round(height * fit))
+    scale = 768 / min(width, height)
+    if scale < 1 or scale_up:
+        width, height = round(width * scale), round(height * scale)
+    return -(-width // 512) * -(-height // 512)
+
+
+def test_an_image_is_never_held_at_less_than_its_documented_bill():
+    rng = random.Random(12)
+    sizes = [(rng.randint(1, 9000), rng.randint(1, 9000)) for _ in range(3000)]
+    sizes += [
+        (w, h) for w in (1, 511, 512, 513, 767, 768, 769, 1024, 1536, 2048, 2049, 4096) for h in (1, 512, 768, 2048)
+    ]
+    for width, height in sizes:
+        for model, figures in image_figures().items():
+            held = figures.at_most(width, height)
+            assert held == figures.at_most(height, width) <= image_bound(width, height) <= largest_image_tokens().most
+            if figures.tile:
+                for scale_up in (False, True):
+                    billed = figures.least + figures.tile * documented_tiles(width, height, scale_up)
+                    assert held >= min(billed, figures.most), (model, width, height, scale_up)

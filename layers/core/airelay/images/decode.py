@@ -17,6 +17,9 @@ from ..errors import InvalidInput, PayloadTooLarge
 from .jpeg_scans import components_per_scan
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+# Pillow names a JPEG that carries more images (a phone's depth map, a second view: CIPA's Multi-Picture Format)
+# "MPO"; its first image is the JPEG every decoder reads.
+JPEG_FORMATS = ("JPEG", "MPO")
 KEPT_SIDE = 512  # the decoded image is reduced to the smallest size that keeps both sides at least this large
 BAND_ROWS = 64  # rows of the reduced image made at a time
 EXIF_ORIENTATION = 0x0112
@@ -46,7 +49,7 @@ def decode_image(data: bytes, max_pixels: int):
     """Decodes `data` into a small RGB PIL image; NotAnImage (422) or ImageTooLarge (413) otherwise."""
     with opened(data, max_pixels) as image:
         width, height = image.size
-        if image.format == "JPEG":
+        if image.format in JPEG_FORMATS:
             held_whole = full_size_reason(image, data)
             if held_whole and width * height > max_pixels:
                 raise ImageTooLarge(
@@ -67,7 +70,7 @@ def image_format(data: bytes, max_pixels: int | None) -> tuple[str, int, int]:
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
             raise ImageTooLarge(f"The image has {width} x {height} pixels; the limit is {max_pixels:,} pixels.")
-        return image.format, width, height
+        return ("JPEG" if image.format in JPEG_FORMATS else image.format), width, height
 
 
 @contextmanager

@@ -91,7 +91,8 @@ async def inlined(request: ChatRequest, images: list[ImageAt], settings: Setting
         if image.url not in inline:
             inline[image.url] = await checked_data_url(image, policy, settings)
     bounds = tuple(inline[part["image_url"]["url"]][1] for m in request.messages for part in image_parts(m))
-    messages = [with_inline_images(m, {url: data for url, (data, _) in inline.items()}) for m in request.messages]
+    data_urls = {url: data for url, (data, _) in inline.items()}
+    messages = [with_inline_images(m, data_urls) for m in request.messages]
     return dataclasses.replace(request, messages=messages, image_bounds=bounds)
 
 

@@ -42,8 +42,8 @@ class ChatRequest:
     stop: str | list[str] | None = None
     seed: int | None = None
     user: str | None = None
-    # The most each image of `messages` can bill, in the order they appear (pricing.image_bound of its size; empty:
-    # each is held at the most any model bills for an image, tokens.prompt_bound)
+    # The most each image of `messages` can bill (pricing.image_bound of its size); when their number is not that of
+    # the image parts, each image is held at the most any model bills for one (tokens.prompt_bound)
     image_bounds: tuple[int, ...] = ()
 
 

@@ -87,14 +87,14 @@ class ImageTokens:
     tile: int = 0  # a tiled model's price of one 512-pixel tile at high detail, on top of `least` (0: not tiled)
 
     def at_most(self, width: int, height: int) -> int:
-        """The most an image of this size can bill: a tiled model's tiles at high detail, counted as if the image
-        were scaled up as well as down to a shortest side of 768 (OpenAI's docs show only scaling down: the count is
-        an upper bound), never more than `most`; any other model's `most`."""
+        """The most an image of this size can bill: a tiled model's 512-pixel tiles at high detail, never more than
+        `most`; any other model's `most`. OpenAI fits the image in a 2048-pixel square, then scales its shortest side
+        down to 768: here the shortest side is scaled to 768 up or down, which never counts fewer tiles (an upper
+        bound: small and very wide images are held at more than they bill)."""
         if not self.tile:
             return self.most
-        fit = min(1.0, 2048 / max(width, height))  # within a 2048-pixel square
-        scale = 768 / (min(width, height) * fit)  # then the shortest side 768
-        tiles = math.ceil(width * fit * scale / 512 - 1e-9) * math.ceil(height * fit * scale / 512 - 1e-9)
+        scale = 768 / min(width, height)
+        tiles = math.ceil(width * scale / 512 - 1e-9) * math.ceil(height * scale / 512 - 1e-9)
         return min(self.most, self.least + self.tile * tiles)
 
 
@@ -111,8 +111,9 @@ def largest_image_tokens() -> ImageTokens:
 
 
 def image_bound(width: int, height: int) -> int:
-    """The most any model of the table bills for an image of this size: what a chat call holds for it (the bound holds
-    for every model of a fallback chain)."""
+    """The most any model of the table bills for an image of this size: what a chat call holds for it, for every
+    model of a fallback chain. A model the table does not list (gpt-4.1, gpt-5, a self-hosted one) is covered by
+    gpt-4o-mini's figure, at least 25,501 for any size: OpenAI's patch-based models bill at most a few thousand."""
     return max(figures.at_most(width, height) for figures in image_figures().values())
 
 
