@@ -138,19 +138,27 @@ def declared(tree: Path, name: str) -> bool:
     return any(spec["name"] == name for spec in function_specs(tree / "template.yaml"))
 
 
-def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
+def function_environment(tree: Path, name: str, env: dict[str, str], *more_paths: Path) -> dict[str, str]:
+    """A function's process environment, as Lambda gives it: its template environment with `env` over it, the
+    function's folder and the layer (then `more_paths`) on PYTHONPATH, the runtime's own variables."""
     function_dir = tree / "functions" / code_folder(tree / "template.yaml", name)
-    web_adapter = served_by_web_adapter(tree / "template.yaml", name)
-    child_env = {
+    paths = [function_dir, tree / "layers" / "core", *more_paths]
+    return {
         **template_env(tree, name),
         **env,
-        "PYTHONPATH": os.pathsep.join([str(function_dir), str(tree / "layers" / "core")]),
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
         "LAMBDA_TASK_ROOT": str(function_dir),
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "en_US.UTF-8",
     }
+
+
+def measure_once(tree: Path, name: str, env: dict[str, str]) -> dict:
+    function_dir = tree / "functions" / code_folder(tree / "template.yaml", name)
+    web_adapter = served_by_web_adapter(tree / "template.yaml", name)
+    child_env = function_environment(tree, name, env)
     if name == "FaqIndexerFunction":  # writes its index beside the FAQ function's, not over it
         child_env["FAQ_INDEX_URL"] = env["FAQ_INDEX_URL"].replace("/index/", "/index/built-")
     event = caller_of_its_own(ROOT / "events" / f"{EVENTS[name]}.json", Path(tempfile.gettempdir()))

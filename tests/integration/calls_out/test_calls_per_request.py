@@ -39,7 +39,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import os
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
@@ -195,17 +194,7 @@ def run_function(
 ) -> dict:
     function_dir = ROOT / "functions" / code_folder(TEMPLATE, name)
     web_adapter = served_by_web_adapter(TEMPLATE, name)
-    env = {
-        **coldstart.template_env(ROOT, name),
-        **stand_ins["env"],
-        "PYTHONPATH": os.pathsep.join([str(function_dir), str(ROOT / "layers" / "core"), str(ROOT)]),
-        "LAMBDA_TASK_ROOT": str(function_dir),
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "en_US.UTF-8",
-        **(extra_env or {}),
-    }
+    env = coldstart.function_environment(ROOT, name, {**stand_ins["env"], **(extra_env or {})}, ROOT)
     env = {key: value for key, value in env.items() if value is not None}
     event = event or ROOT / "events" / f"{coldstart.EVENTS[name]}.json"
     upstream, credentials = stand_ins["upstream"], stand_ins["credentials"]

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from airelay.providers.base import Usage
 from airelay.usage.pricing import load_prices
 from tests.integration.openai_api.conftest import KEY, MESSAGES, rows
+from tests.integration.openai_api.test_sdk import TOOLS
 from tests.support.upstream.behaviours import Deltas, tool_call_deltas
 
 from .conftest import REPORTED, Answer
@@ -41,16 +42,6 @@ PART_DELTAS = (
     {"content": [REFERENCE]},
     {"content": [text("4"), text("2.")]},
 )
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "The weather in a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        },
-    }
-]
 
 
 @pytest.fixture
