@@ -5,11 +5,10 @@ import asyncio
 import time
 from decimal import Decimal
 
-import httpx
-
 from airelay.usage.ledger import TOTAL
 from airelay.usage.sqlite import SqliteLedger
-from tests.integration.openai_api.conftest import KEY, MESSAGES, rows
+from tests.integration.openai_api.conftest import MESSAGES, rows
+from tests.integration.openai_api.test_faults import posted_at_once, spending_api
 from tests.support.upstream import FakeUpstream, Spend
 
 BUDGET = Decimal("0.0001")
@@ -17,15 +16,7 @@ BUDGET = Decimal("0.0001")
 
 def test_a_hundred_parallel_chat_and_responses_calls_never_overshoot_the_callers_budget(local_api, tmp_path):
     with FakeUpstream(delay_s=0.2, behaviour=Spend()) as upstream:
-        api = local_api(
-            CHAT_MODEL="openai/gpt-4o-mini",
-            OPENAI_BASE_URL=upstream.base_url,
-            OPENAI_API_KEY="sk-test",
-            API_KEYS=f"sdk={KEY}",
-            DAILY_BUDGET_USD="10",
-            IDENTITY_DAILY_BUDGET_USD=str(BUDGET),
-            UPSTREAM_TIMEOUT_S=20,
-        )
+        api = spending_api(local_api, upstream, daily="10", per_caller=str(BUDGET))
 
         def request(i: int) -> tuple[str, dict]:
             stream = i % 2 == 1
@@ -44,17 +35,7 @@ def test_a_hundred_parallel_chat_and_responses_calls_never_overshoot_the_callers
                 "stream": stream,
             }
 
-        async def all_at_once():
-            headers = {"authorization": f"Bearer {KEY}"}
-            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(f"{api}{path}", json=body, headers=headers)
-                        for path, body in map(request, range(100))
-                    )
-                )
-
-        responses = asyncio.run(all_at_once())
+        responses = asyncio.run(posted_at_once(api, [request(i) for i in range(100)]))
     admitted = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code != 200]
     assert 0 < len(admitted) < 100

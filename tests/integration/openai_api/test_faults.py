@@ -44,11 +44,14 @@ def broken_tool_call(fault: str, after_s: float = 0.0) -> Deltas:
     return Deltas(deltas, finish="tool_calls", after_s=after_s, fault=fault)
 
 
-@pytest.mark.parametrize(
+broken_tool_calls = pytest.mark.parametrize(  # the faults a tool call's stream is tested with, here and on Responses
     "fault",
     [broken_tool_call("stall", after_s=5), broken_tool_call("reset"), broken_tool_call("malformed")],
     ids=["stall", "reset", "malformed"],
 )
+
+
+@broken_tool_calls
 def test_a_fault_in_the_middle_of_a_tool_call_stream_is_raised_never_a_clean_stop(client, upstream, tmp_path, fault):
     # GIVEN a tool call's stream that breaks off after its first fragments
     upstream.script(fault)
@@ -85,32 +88,34 @@ def test_a_responses_stream_cut_midway_raises_in_the_sdk(client, upstream, tmp_p
     assert [r.status for r in rows(tmp_path)] == ["error"]
 
 
+def spending_api(local_api, upstream, daily: str, per_caller: str) -> str:
+    """The local API over `upstream` with these daily budgets (USD) for everyone and for each caller."""
+    return local_api(
+        CHAT_MODEL="openai/gpt-4o-mini",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        API_KEYS=f"sdk={KEY}",
+        DAILY_BUDGET_USD=daily,
+        IDENTITY_DAILY_BUDGET_USD=per_caller,
+        UPSTREAM_TIMEOUT_S=20,
+    )
+
+
+async def posted_at_once(api: str, calls: list[tuple[str, dict]]) -> list[httpx.Response]:
+    """Each (path, body) posted with the SDK key, all at once."""
+    headers = {"authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=len(calls))) as client:
+        return await asyncio.gather(*(client.post(f"{api}{path}", json=body, headers=headers) for path, body in calls))
+
+
 def test_a_hundred_parallel_calls_never_overshoot_a_tiny_budget(local_api, tmp_path):
     # GIVEN an upstream that spends all a call allows, and a daily budget of a few calls' worth
     with FakeUpstream(delay_s=0.2, behaviour=Spend()) as upstream:
-        api = local_api(
-            CHAT_MODEL="openai/gpt-4o-mini",
-            OPENAI_BASE_URL=upstream.base_url,
-            OPENAI_API_KEY="sk-test",
-            API_KEYS=f"sdk={KEY}",
-            DAILY_BUDGET_USD="0.0001",
-            IDENTITY_DAILY_BUDGET_USD="1",
-            UPSTREAM_TIMEOUT_S=20,
-        )
+        api = spending_api(local_api, upstream, daily="0.0001", per_caller="1")
         body = {"model": "gpt-4o-mini", "messages": MESSAGES, "max_tokens": 40}
-
-        async def all_at_once():
-            headers = {"authorization": f"Bearer {KEY}"}
-            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(f"{api}/v1/chat/completions", json={**body, "stream": i % 2 == 1}, headers=headers)
-                        for i in range(100)
-                    )
-                )
-
         # WHEN 100 calls, buffered and streamed, arrive together
-        responses = asyncio.run(all_at_once())
+        calls = [("/v1/chat/completions", {**body, "stream": i % 2 == 1}) for i in range(100)]
+        responses = asyncio.run(posted_at_once(api, calls))
     admitted = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code != 200]
     # THEN some are served, the rest refused in OpenAI's shape, and the day's spend stays within the budget

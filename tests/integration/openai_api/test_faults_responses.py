@@ -6,18 +6,14 @@ import openai
 import pytest
 
 from tests.integration.openai_api.conftest import MESSAGES, rows
-from tests.integration.openai_api.test_faults import broken_tool_call
+from tests.integration.openai_api.test_faults import broken_tool_calls
 from tests.support.upstream import Status
 
 CHAT_TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
 RESPONSES_TOOLS = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [broken_tool_call("stall", after_s=5), broken_tool_call("reset"), broken_tool_call("malformed")],
-    ids=["stall", "reset", "malformed"],
-)
+@broken_tool_calls
 def test_a_fault_in_a_responses_function_call_stream_is_raised_never_completed(client, upstream, tmp_path, fault):
     # GIVEN a function call's stream that breaks off after its first argument fragments
     upstream.script(fault)
