@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import socket
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -245,3 +248,58 @@ def test_a_container_of_local_models_reads_no_key_at_a_restore(ssm, monkeypatch,
     # THEN no parameter was read, and nothing is left to read again at every request
     assert reads == []
     assert "could not be read" not in caplog.text
+
+
+class Unanswering:
+    """A TCP server that takes every connection and request and never answers, as a service in a brownout."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.take, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def take(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:  # the service answers again: every held connection is reset
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_restore_while_ssm_never_answers_ends_in_time_and_the_next_request_reads_the_key(ssm, monkeypatch, caplog):
+    # GIVEN a chat provider built at INIT with its key read from SSM, rotated before a restore
+    key_at_init(ssm, monkeypatch, "http://127.0.0.1:9")
+    asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))
+    snapstart.before_snapshot()
+    ssm.put_parameter(Name=PARAM, Value="sk-rotated", Type="SecureString", Overwrite=True)
+    # WHEN the environment is restored while SSM takes requests and never answers: one read is then the SDK's three
+    # attempts of 2 s each with backoff between them, and Lambda ends the restore hooks at 10 s
+    brownout = Unanswering()
+    moto_endpoint = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", brownout.url)
+    monkeypatch.setattr(snapstart, "RESTORE_WAIT_S", 1.0)  # 7 s on Lambda; the reads here would take 6 s or more
+    started = time.monotonic()
+    snapstart.after_restore()
+    waited = time.monotonic() - started
+    # THEN the hook ends when it stops waiting, and says why
+    assert waited < 2.0, f"after_restore waited {waited:.1f} s for SSM"
+    assert "AWS calls still running" in caplog.text
+    # AND once SSM answers again, the read left running fails over (nothing is kept from it) ...
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_endpoint)
+    brownout.close()
+    for thread in [t for t in threading.enumerate() if t.name == "airelay-restore"]:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    aws.reset()  # clients made from the environment as it is now, as Lambda's would have it throughout
+    # ... and the first request reads the rotated key for itself
+    model = asyncio.run(registry.chat_model("openai/gpt-4o-mini", get_settings()))
+    assert model.client.api_key == "sk-rotated"

@@ -12,8 +12,13 @@ days old. `after_restore()` makes each restored environment its own again:
   (their keys read from SSM again: only those a kept provider holds); no request goes out on a socket whose peer
   forgot it long ago;
 - secrets: the visitor token and tool proof secrets read from SSM at INIT are read again, after the provider keys
-  and only if those were read; the reads stop at the first failure (Lambda ends the hooks at 10 s);
+  and only if those were read; the reads stop at the first failure;
 - time: the FAQ index is checked against its store now, not when the snapshot's clock says it was checked.
+
+Lambda ends the after-restore hooks at 10 s and the invocation fails (SnapStartTimeoutException), while one SSM or S3
+call that hangs takes the SDK's attempts times the read timeout, with backoff between them: up to 12 s at the
+defaults. So the clients and the reads run in a thread of their own, waited for at most RESTORE_WAIT_S; what is
+still running then goes on beside the first requests, which read for themselves what they need and do not have.
 
 `before_snapshot()` closes the same connections, so that the snapshot holds none.
 
@@ -28,9 +33,12 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import threading
 import time
 
 log = logging.getLogger("airelay.snapstart")
+
+RESTORE_WAIT_S = 7.0  # of Lambda's 10 s for the hooks: the rest is the runtime's and the Web Adapter's
 
 
 def reseed_randomness() -> None:
@@ -110,11 +118,26 @@ def after_restore() -> None:
     if not _dropped_for_snapshot:  # nothing was dropped before (no before-snapshot hook ran here): do it now
         drop_connections()
     _dropped_for_snapshot = False
-    renew_aws_clients()
-    if renew_provider_keys():  # else SSM is slow or away: the secrets are left to the requests (10 s for the hooks)
-        reread_secrets()
-    recheck_faq_indexes()
+    calls_out = threading.Thread(target=renew_from_aws, name="airelay-restore", daemon=True)
+    calls_out.start()
+    calls_out.join(RESTORE_WAIT_S)
+    if calls_out.is_alive():
+        log.warning("SnapStart: AWS calls still running after %.0f s; they go on beside the requests", RESTORE_WAIT_S)
     log.info("SnapStart: restored in %.1f ms", (time.perf_counter() - started) * 1000)
+
+
+def renew_from_aws() -> None:
+    """The part of a restore that calls out: the AWS clients made again, the provider keys and secrets read, the FAQ
+    indexes checked."""
+    try:
+        renew_aws_clients()
+        if renew_provider_keys():  # else SSM is slow or away: the secrets are left to the requests
+            reread_secrets()
+        recheck_faq_indexes()
+    except Exception as exc:  # in this thread, nothing above would see it
+        from .observability import log_failure
+
+        log_failure(log, "SnapStart: the restore's calls failed", exc)
 
 
 def register_runtime_hooks() -> bool:
