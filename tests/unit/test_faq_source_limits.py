@@ -58,3 +58,23 @@ def test_an_aliased_id_is_refused_without_rendering_it():
     with pytest.raises(FaqSourceError, match="entry 1"):
         parse_source(source, "faq.yaml")
     assert time.perf_counter() - started < 0.5
+
+
+def repeated_alternates(entries: int, alternates: int) -> bytes:
+    """A YAML source of `entries` entries that all name one list of `alternates` texts as their alternates."""
+    lines = ["shared: &shared [" + ", ".join(f"way {i} to ask" for i in range(alternates)) + "]", "entries:"]
+    lines += [f"  - {{id: e{i}, question: q{i}, answer: a, alternates: *shared}}" for i in range(entries)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_entries_whose_aliased_texts_add_up_past_what_a_source_may_hold_are_refused_at_once():
+    # GIVEN 360 KB of YAML whose 5,000 entries name one list of 2,000 alternates: 10 million texts to check and embed
+    source = repeated_alternates(5_000, 2_000)
+    assert len(source) < 400_000
+    started = time.perf_counter()
+    # WHEN it is parsed THEN it is refused for what its aliases repeat, before the entries are checked one by one
+    with pytest.raises(FaqSourceError, match=r"entry \d+: the entries' texts add up to over 16,777,216 characters"):
+        parse_source(source, "faq.yaml")
+    assert time.perf_counter() - started < 2.0
+    # AND a source that names a shared list a few times, as YAML authors do, is read as usual
+    assert len(parse_source(repeated_alternates(30, 20), "faq.yaml").entries) == 30

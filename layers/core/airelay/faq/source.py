@@ -101,8 +101,14 @@ def check_entries(raw: object, name: str = "source") -> tuple[FaqEntry, ...]:
         raw = raw.get("entries")
     if not isinstance(raw, list) or not raw:
         raise FaqSourceError(f"{name}: expected a non-empty list of entries (or a mapping with 'entries')")
-    entries, seen = [], set()
+    entries, seen, chars = [], set(), 0
     for position, item in enumerate(raw, start=1):
+        chars += text_chars(item)
+        if chars > MAX_SOURCE_BYTES:  # a file's texts have no more characters than it has bytes, unless aliased
+            raise FaqSourceError(
+                f"{name}: entry {position}: the entries' texts add up to over {MAX_SOURCE_BYTES:,} characters "
+                "(YAML aliases repeat what they name: write the entries out)"
+            )
         try:
             entry = FaqEntry.model_validate(item)
         except ValidationError as exc:
@@ -112,6 +118,18 @@ def check_entries(raw: object, name: str = "source") -> tuple[FaqEntry, ...]:
         seen.add(entry.id)
         entries.append(entry)
     return tuple(entries)
+
+
+def text_chars(item: object) -> int:
+    """The characters of an entry's texts as parsed, counted before it is checked: the question, answer, alternates and
+    tags that are texts (anything else fails the check)."""
+    if not isinstance(item, dict):
+        return 0
+    texts = [item.get("question"), item.get("answer")]
+    for key in ("alternates", "tags"):
+        if isinstance(item.get(key), list):
+            texts += item[key]
+    return sum(len(text) for text in texts if isinstance(text, str))
 
 
 def _label(item: object) -> str:
