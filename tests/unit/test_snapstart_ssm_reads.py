@@ -21,6 +21,7 @@ RESTORE_HOOK_LIMIT_S = 10.0
 def test_a_restore_while_ssm_hangs_stays_within_lambdas_restore_hook_limit(monkeypatch):
     monkeypatch.setenv("VISITOR_TOKEN_SECRET_PARAM", "/airelay/visitor-token-secret")
     monkeypatch.setenv("TOOL_PROOF_SECRET_PARAM", "/airelay/tool-proof-secret")
+    monkeypatch.setenv("CHAT_TOOLS", "assistant=search_faq")
     get_settings.cache_clear()
     monkeypatch.setattr(registry, "_providers", {})
     # GIVEN the chat function's INIT read both secrets (visitor tokens on, ChatTools on)
@@ -69,4 +70,22 @@ def test_the_faq_indexer_reads_no_secret_at_a_restore(monkeypatch):
     snapstart.after_restore()
     # THEN it reads no parameter
     assert reads == []
+    get_settings.cache_clear()
+
+
+def test_a_chat_without_tools_never_reads_the_tool_proof_secret(monkeypatch):
+    # GIVEN the chat function deployed with ToolProofSecretParameterName but no ChatTools: the template then grants no
+    # read of it, and no request makes or checks a proof
+    monkeypatch.setenv("TOOL_PROOF_SECRET_PARAM", "/airelay/tool-proof-secret")
+    monkeypatch.setenv("VISITOR_TOKEN_SECRET_PARAM", "/airelay/visitor-token-secret")
+    monkeypatch.delenv("CHAT_TOOLS", raising=False)
+    get_settings.cache_clear()
+    monkeypatch.setattr(registry, "_providers", {})
+    reads: list[str] = []
+    monkeypatch.setattr(aws, "parameter", lambda name: reads.append(name) or "s" * 40)
+    # WHEN its INIT reads the secrets ahead and an environment is restored
+    asyncio.run(web.read_secrets(get_settings()))
+    snapstart.after_restore()
+    # THEN only the visitor token secret was read, at INIT and at the restore (an AccessDenied warning each time before)
+    assert reads == ["/airelay/visitor-token-secret"] * 2
     get_settings.cache_clear()

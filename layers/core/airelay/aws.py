@@ -144,8 +144,10 @@ def parameter(name: str) -> str:
 
 
 def secret_names(settings: Settings) -> list[str]:
-    """The SSM parameters requests check tokens with: the visitor token and tool proof secrets, where configured."""
-    return [name for name in (settings.visitor_token_secret_param, settings.tool_proof_secret_param) if name]
+    """The SSM parameters requests check tokens with, where configured: the visitor token secret, and the tool proof
+    secret if the chat has tools (without CHAT_TOOLS no proof is made or checked, and the template grants no read)."""
+    proof = settings.tool_proof_secret_param if settings.chat_tools else ""
+    return [name for name in (settings.visitor_token_secret_param, proof) if name]
 
 
 def read_ahead(*names: str) -> bool:
