@@ -123,7 +123,7 @@ class OpenAICompatChatModel(ChatModel):
         response = await self.client.post("/chat/completions", body, stream=True)
         state = StreamState(request.max_tokens)
         try:
-            async for data in response.content.iter_any():
+            while data := await received(response.content):
                 for event in state.feed(data):
                     yield event
                 if state.failure:
@@ -141,6 +141,19 @@ class OpenAICompatChatModel(ChatModel):
         for event in state.close():
             yield event
         yield Finished(state.reason, state.usage)
+
+
+async def received(content: aiohttp.StreamReader) -> bytes:
+    """The body's next bytes as they arrive (as `iter_any` reads them), b"" at its end. A connection cut mid-body is
+    raised only after the bytes that arrived before it: aiohttp's reads raise the stored error first and would drop
+    what it holds unread (aio-libs/aiohttp#3026), so those are taken from its buffer, and the next read raises."""
+    try:
+        return await content.readany()
+    except aiohttp.ClientError:
+        held = content._read_nowait(-1)  # private, aiohttp pinned: every public read raises before its buffer
+        if not held:
+            raise
+        return held
 
 
 async def drain(response: aiohttp.ClientResponse) -> None:
