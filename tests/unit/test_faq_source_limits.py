@@ -1,6 +1,7 @@
 """FAQ sources past what the parsers take (numbers of thousands of digits, deep nesting, huge CSV cells, huge
 files) are source errors with a short reason, like any other bad source, never another exception."""
 
+import base64
 import time
 
 import pytest
@@ -78,3 +79,27 @@ def test_entries_whose_aliased_texts_add_up_past_what_a_source_may_hold_are_refu
     assert time.perf_counter() - started < 2.0
     # AND a source that names a shared list a few times, as YAML authors do, is read as usual
     assert len(parse_source(repeated_alternates(30, 20), "faq.yaml").entries) == 30
+
+
+def aliased_binary_alternates(entries: int, alternates: int, chars: int) -> bytes:
+    """A YAML source whose entries all name one list of `alternates` texts of `chars` characters each, written as
+    !!binary scalars: PyYAML's SafeLoader makes them bytes, which pydantic's str fields accept (decoded, lax mode)."""
+    texts = [(f"way{i}-" + "x" * chars)[:chars] for i in range(alternates)]
+    items = ", ".join("!!binary " + base64.b64encode(t.encode()).decode() for t in texts)
+    lines = [f"shared: &shared [{items}]", "entries:"]
+    lines += [f"  - {{id: e{i}, question: q{i}, answer: a, alternates: *shared}}" for i in range(entries)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_aliased_binary_texts_past_the_limit_are_refused_like_aliased_str_texts():
+    # GIVEN ~280 KB of YAML whose 100 entries name one list of 50 alternates of 4,000 characters: 20 million
+    # characters of texts to check and embed, 5,000 rows, written as !!binary scalars
+    source = aliased_binary_alternates(100, 50, 4000)
+    assert len(source) < 300_000
+    # the entries are accepted as texts of that size (nothing else refuses them)
+    parsed_small = parse_source(aliased_binary_alternates(2, 50, 4000), "faq.yaml")
+    assert all(len(a) == 4000 for a in parsed_small.entries[0].alternates)
+    assert 100 * 50 * 4000 > MAX_SOURCE_BYTES
+    # WHEN it is parsed THEN it is refused as the same source written with plain scalars is
+    with pytest.raises(FaqSourceError, match="add up to over"):
+        parse_source(source, "faq.yaml")

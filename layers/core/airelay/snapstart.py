@@ -18,7 +18,8 @@ days old. `after_restore()` makes each restored environment its own again:
 Lambda ends the after-restore hooks at 10 s and the invocation fails (SnapStartTimeoutException), while one SSM or S3
 call that hangs takes the SDK's attempts times the read timeout, with backoff between them: up to 12 s at the
 defaults. So the clients and the reads run in a thread of their own, waited for at most RESTORE_WAIT_S; what is
-still running then goes on beside the first requests, which read for themselves what they need and do not have.
+still running then goes on beside the first requests, which read for themselves what they need and do not have (the
+provider keys count as not read until the thread has read them).
 
 `before_snapshot()` closes the same connections, so that the snapshot holds none.
 
@@ -112,12 +113,15 @@ def before_snapshot() -> None:
 
 
 def after_restore() -> None:
+    from .providers import registry
+
     global _dropped_for_snapshot
     started = time.perf_counter()
     reseed_randomness()
     if not _dropped_for_snapshot:  # nothing was dropped before (no before-snapshot hook ran here): do it now
         drop_connections()
     _dropped_for_snapshot = False
+    registry.mark_keys_stale()  # until the thread has read them, whether it fails, hangs or ends in time
     calls_out = threading.Thread(target=renew_from_aws, name="airelay-restore", daemon=True)
     calls_out.start()
     calls_out.join(RESTORE_WAIT_S)

@@ -122,14 +122,14 @@ def check_entries(raw: object, name: str = "source") -> tuple[FaqEntry, ...]:
 
 def text_chars(item: object) -> int:
     """The characters of an entry's texts as parsed, counted before it is checked: the question, answer, alternates and
-    tags that are texts (anything else fails the check)."""
+    tags that are texts or bytes (anything else fails the check; bytes count their length, never less than as text)."""
     if not isinstance(item, dict):
         return 0
     texts = [item.get("question"), item.get("answer")]
     for key in ("alternates", "tags"):
         if isinstance(item.get(key), list):
             texts += item[key]
-    return sum(len(text) for text in texts if isinstance(text, str))
+    return sum(len(text) for text in texts if isinstance(text, str | bytes))  # YAML's !!binary: bytes, read as text
 
 
 def _label(item: object) -> str:

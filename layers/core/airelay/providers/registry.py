@@ -212,6 +212,13 @@ def renew_connections() -> None:
             client.reconnect()
 
 
+def mark_keys_stale() -> None:
+    """The kept providers' keys are the snapshot's until renew_keys reads them: meanwhile, a request asking for a
+    provider reads them first."""
+    global _keys_stale
+    _keys_stale = True
+
+
 def renew_keys(settings: Settings) -> bool:
     """Gives the kept providers whose key was read from SSM what the parameter holds now, in place (a classifier or a
     FAQ bot built on one keeps it): after a SnapStart restore, the snapshot's key may be days old, rotated and revoked
