@@ -41,6 +41,10 @@ log = logging.getLogger("airelay.providers")
 INITIAL_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 8.0
 MAX_CONNECTIONS = 1000  # the SDK's pool size
+# aiohttp stops reading a body held unread at twice its buffer (256 KiB by default), and over TLS a connection cut
+# while it is stopped loses what the TLS layer and the parser hold: a stream's buffer is larger than any answer's
+# events (a stream a slow client falls behind on is held in memory, up to its max_tokens and deadline).
+STREAM_READ_BUFSIZE = 2**24
 
 
 class UpstreamClient:
@@ -129,7 +133,12 @@ class UpstreamClient:
         for retry in range(self.max_retries + 1):
             try:
                 response = await self.session().post(
-                    url, data=data, headers=self.headers, timeout=timeout, proxy=self.proxy
+                    url,
+                    data=data,
+                    headers=self.headers,
+                    timeout=timeout,
+                    proxy=self.proxy,
+                    read_bufsize=STREAM_READ_BUFSIZE if stream else None,
                 )
                 if not stream and response.status < 400:
                     await response.read()
