@@ -20,8 +20,7 @@ import pytest
 
 from airelay.errors import AirelayError
 from airelay.providers.base import ChatRequest, Finished, TextDelta
-from airelay.providers.openai_compat import OpenAICompatChatModel
-from airelay.providers.upstream_http import UpstreamClient
+from tests.support.loopback_peer import stream_slowly
 
 REQUEST = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100)
 DELTAS = [f"piece {i}; " for i in range(8)]
@@ -89,21 +88,8 @@ def raw_peer(script: list[bytes | float], cut: str):
 
 
 def read(base_url: str, consumer_pause_s: float) -> tuple[str, list, Exception | None]:
-    async def go():
-        client = UpstreamClient(base_url, "sk-test", timeout_s=5, connect_timeout_s=2, stream_read_s=5, max_retries=0)
-        model = OpenAICompatChatModel("openai/local-model", client)
-        events, error = [], None
-        try:
-            async for item in model.stream(REQUEST):
-                events.append(item)
-                await asyncio.sleep(consumer_pause_s)  # the relay writing the event to its own client
-        except Exception as exc:
-            error = exc
-        finally:
-            await client.close()
-        return "".join(e.text for e in events if isinstance(e, TextDelta)), events, error
-
-    return asyncio.run(go())
+    events, error = asyncio.run(stream_slowly(base_url, REQUEST, lambda n: consumer_pause_s))
+    return "".join(e.text for e in events if isinstance(e, TextDelta)), events, error
 
 
 SLOW_READER_S = 0.2  # the relay's time over one event; the busy scripts' pauses are shorter

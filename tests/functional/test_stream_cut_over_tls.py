@@ -31,9 +31,8 @@ from cryptography.x509.oid import NameOID
 
 from airelay.errors import AirelayError
 from airelay.providers.base import Finished, TextDelta
-from airelay.providers.openai_compat import OpenAICompatChatModel
-from airelay.providers.upstream_http import UpstreamClient
 from tests.functional.test_stream_cut_keeps_received_text import REQUEST, event, framed, head, read_request
+from tests.support.loopback_peer import stream_slowly
 
 PIECES = [f"piece {i:06d}; " + "x" * 100 for i in range(3000)]  # 666 KB of SSE: past the 512 KiB high-water mark
 BIG_REQUEST = dataclasses.replace(REQUEST, max_tokens=10**6)
@@ -101,17 +100,8 @@ def test_an_https_stream_cut_while_aiohttp_holds_its_reading_keeps_every_delta_t
 
     async def go():
         base_url = f"https://127.0.0.1:{listener.getsockname()[1]}/v1"
-        client = UpstreamClient(base_url, "sk-test", timeout_s=5, connect_timeout_s=2, stream_read_s=5, max_retries=0)
-        model = OpenAICompatChatModel("openai/local-model", client)
-        events, error = [], None
-        try:
-            async for item in model.stream(BIG_REQUEST):
-                events.append(item)
-                await asyncio.sleep(0.5 if len(events) == 1 else 0)  # the relay writing to a slow client
-        except Exception as exc:
-            error = exc
-        finally:
-            await client.close()
+        # the relay writing its first event to a slow client
+        events, error = await stream_slowly(base_url, BIG_REQUEST, lambda n: 0.5 if n == 1 else 0)
         return "".join(e.text for e in events if isinstance(e, TextDelta)), events, error
 
     # WHEN the provider's stream is read

@@ -8,9 +8,7 @@ import time
 from aiohttp import web
 
 from airelay.providers.base import ChatRequest, Finished
-from airelay.providers.openai_compat import OpenAICompatChatModel
-from airelay.providers.upstream_http import UpstreamClient
-from tests.support.loopback_peer import serving
+from tests.support.loopback_peer import serving, stream_slowly
 
 REQUEST = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=100)
 
@@ -38,19 +36,8 @@ def read(handle, *, stream_read_s: float = 5, consumer_pause_s: float = 0) -> tu
 
     async def go():
         async with serving(handle) as base_url:
-            client = UpstreamClient(
-                base_url, "sk-test", timeout_s=5, connect_timeout_s=2, stream_read_s=stream_read_s, max_retries=0
-            )
-            model = OpenAICompatChatModel("openai/local-model", client)
-            events, error, started = [], None, time.monotonic()
-            try:
-                async for event in model.stream(REQUEST):
-                    events.append(event)
-                    await asyncio.sleep(consumer_pause_s)  # the relay writing the event to its own client
-            except Exception as exc:
-                error = exc
-            finally:
-                await client.close()
+            started = time.monotonic()
+            events, error = await stream_slowly(base_url, REQUEST, lambda n: consumer_pause_s, stream_read_s)
             return events, error, time.monotonic() - started
 
     return asyncio.run(go())
